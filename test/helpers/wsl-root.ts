@@ -1,0 +1,55 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa, type Options } from 'execa';
+import { CommandWslHost } from '../../wsl-host/command-host.js';
+
+export const REPO = join(dirname(fileURLToPath(import.meta.url)), '../..');
+export const BERTH_WSL = join(REPO, 'bin/berth-wsl');
+
+export const isRoot = process.getuid?.() === 0;
+
+/** Integration tests need root for namespaces and mounts; anywhere else they say so and skip. */
+export function requireRoot(suite: string): boolean {
+  if (!isRoot) console.warn(`[skip] ${suite}: needs root (namespaces, mounts, loop devices); run the tests as root`);
+  return isRoot;
+}
+
+/**
+ * A fresh Linux WSL host under its own temporary root, so test runs never collide.
+ * cleanup() shuts it down and checks that nothing was left mounted.
+ */
+export class TestWslRoot {
+  readonly root: string;
+  readonly env: Record<string, string>;
+
+  constructor(extraEnv: Record<string, string> = {}) {
+    this.root = mkdtempSync(join(tmpdir(), 'berth-test-wsl-'));
+    this.env = { BERTH_WSL_ROOT: this.root, WSL_UTF8: '1', BERTH_WSL_IDLE_TIMEOUT: '0', ...extraEnv };
+  }
+
+  /** Runs bin/berth-wsl with this root; never rejects, so tests can assert on failures. */
+  wsl(args: string[], options: Options = {}) {
+    const { env, ...rest } = options;
+    return execa(BERTH_WSL, args, { reject: false, ...rest, env: { ...this.env, ...(env as Record<string, string>) } });
+  }
+
+  host(options: Partial<ConstructorParameters<typeof CommandWslHost>[0]> = {}): CommandWslHost {
+    return new CommandWslHost({ command: BERTH_WSL, env: this.env, ...options });
+  }
+
+  mountsUnderRoot(): string[] {
+    return readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .map((l) => l.split(' ')[4] ?? '')
+      .filter((m) => m.startsWith(this.root));
+  }
+
+  async cleanup(): Promise<void> {
+    await this.wsl(['--shutdown']);
+    const left = this.mountsUnderRoot();
+    if (left.length === 0) rmSync(this.root, { recursive: true, force: true });
+    if (left.length > 0) throw new Error(`--shutdown left mounts behind: ${left.join(', ')}`);
+  }
+}

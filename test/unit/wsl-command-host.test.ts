@@ -1,0 +1,69 @@
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { CommandWslHost, withWslenv } from '../../wsl-host/command-host.js';
+import { WslError } from '../../wsl-host/errors.js';
+import * as out from '../fixtures/wsl-outputs.js';
+
+// A recorded wsl.exe: answers each command line with a canned output file and exit code,
+// in UTF-16LE as older builds do (the driver asks for WSL_UTF8=1 and must cope when ignored).
+const dir = mkdtempSync(join(tmpdir(), 'berth-fake-wsl-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function fakeWsl(answers: Record<string, { text: string; code: number }>): string {
+  const script = join(dir, `wsl-${Math.random().toString(36).slice(2)}`);
+  let body = '#!/bin/sh\ncase "$*" in\n';
+  for (const [args, { text, code }] of Object.entries(answers)) {
+    const file = `${script}-${Buffer.from(args).toString('hex')}`;
+    writeFileSync(file, out.asWindowsBytes(text, 'utf16-crcrlf'));
+    body += `  "${args}") cat '${file}'; exit ${code};;\n`;
+  }
+  body += '  *) echo "unexpected: $*" >&2; exit 99;;\nesac\n';
+  writeFileSync(script, body);
+  chmodSync(script, 0o755);
+  return script;
+}
+
+describe('the wsl.exe driver against recorded outputs', () => {
+  it('lists distros with running-ness from --running, not the STATE column', async () => {
+    const wsl = fakeWsl({
+      '--list --verbose': { text: out.listVerboseGerman, code: 0 },
+      '--list --running --quiet': { text: 'berth\n', code: 0 },
+    });
+    expect(await new CommandWslHost({ command: wsl }).list()).toEqual([
+      { name: 'Ubuntu-22.04', version: 2, isDefault: true, state: 'Stopped' },
+      { name: 'berth', version: 2, isDefault: false, state: 'Running' },
+    ]);
+  });
+
+  it('reads "no installed distributions" (exit -1) as an empty list', async () => {
+    const wsl = fakeWsl({ '--list --verbose': { text: out.noDistributions, code: 255 } });
+    expect(await new CommandWslHost({ command: wsl }).list()).toEqual([]);
+  });
+
+  it('turns error text on stdout with exit -1 into a typed error', async () => {
+    const wsl = fakeWsl({ '--terminate nope': { text: out.notFound, code: 255 } });
+    const error = await new CommandWslHost({ command: wsl }).terminate('nope').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(WslError);
+    expect((error as WslError).kind).toBe('not-found');
+  });
+
+  it('reports wsl itself missing as wsl-missing', async () => {
+    const error = await new CommandWslHost({ command: join(dir, 'no-such-wsl.exe') }).list().catch((e: unknown) => e);
+    expect((error as WslError).kind).toBe('wsl-missing');
+  });
+
+  it('tells a command that exits 255 apart from wsl failing', async () => {
+    const wsl = fakeWsl({ '-d Ubuntu --exec false': { text: '', code: 255 } });
+    const result = await new CommandWslHost({ command: wsl }).run('Ubuntu', ['false']);
+    expect(result.exitCode).toBe(255);
+  });
+
+  it('passes environment through WSLENV, as wsl.exe needs', () => {
+    const env = withWslenv({ FOO: '1', BAR: 'x' });
+    expect(env.FOO).toBe('1');
+    expect(env.WSLENV?.split(':')).toEqual(expect.arrayContaining(['FOO', 'BAR']));
+    expect(withWslenv(undefined)).toEqual({});
+  });
+});

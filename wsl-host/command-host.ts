@@ -1,0 +1,194 @@
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { Duplex, PassThrough, type Readable } from 'node:stream';
+import { execa, type Options as ExecaOptions, type ResultPromise } from 'execa';
+import { decodeWslOutput } from './decode.js';
+import { WslError } from './errors.js';
+import type { DistroInfo, ExecOptions, ExecResult, ImportOptions, WslHost, WslProcess } from './host.js';
+import { errorFromOutput, parseListVerbose, parseNames, saysNoDistributions } from './parse.js';
+import { connectDirect, connectRelay } from './connect.js';
+
+/** wsl.exe itself fails with -1: 255 on Linux, 4294967295 or -1 through Windows' exit codes. */
+const WSL_OWN_FAILURE = new Set([255, -1, 4294967295]);
+
+export interface CommandHostOptions {
+  /** The program with wsl.exe's command line: `wsl.exe`, or the checkout's bin/berth-wsl. */
+  command: string;
+  /** Environment for every call (e.g. BERTH_WSL_ROOT); WSL_UTF8=1 is always added. */
+  env?: Record<string, string | undefined>;
+  /**
+   * Where the host sees the distros' /mnt/wsl, if it can (the Linux WSL host: its root's
+   * run/wsl). Given, connect() opens sockets directly; otherwise it relays through `--exec`.
+   */
+  sharedAreaPath?: string;
+  /** Program in the distro that copies stdin/stdout to a Unix socket (its path is appended). */
+  relayCommand?: string[];
+}
+
+/** Drives wsl.exe, or a program with its command line, through execa. */
+export class CommandWslHost implements WslHost {
+  constructor(private readonly options: CommandHostOptions) {}
+
+  async list(): Promise<DistroInfo[]> {
+    const verbose = await this.call(['--list', '--verbose'], { allowNoDistros: true });
+    if (verbose === undefined) return [];
+    const running = new Set(
+      parseNames((await this.call(['--list', '--running', '--quiet'], { allowNoDistros: true })) ?? '').map((n) =>
+        n.toLowerCase(),
+      ),
+    );
+    return parseListVerbose(verbose).map((d) => ({
+      ...d,
+      state: running.has(d.name.toLowerCase()) ? 'Running' : 'Stopped',
+    }));
+  }
+
+  async import(name: string, installDir: string, source: string | Readable, options: ImportOptions = {}): Promise<void> {
+    const args = ['--import', name, installDir, '-', '--version', String(options.version ?? 2)];
+    if (options.vhd) args.push('--vhd');
+    let total: number | undefined;
+    let input: Readable;
+    if (typeof source === 'string') {
+      total = (await stat(source).catch(() => {
+        throw new WslError('failed', `The system cannot find the file specified: ${source}`);
+      })).size;
+      input = createReadStream(source);
+    } else {
+      input = source;
+    }
+    let done = 0;
+    const counter = new PassThrough();
+    counter.on('data', (chunk: Buffer) => {
+      done += chunk.length;
+      options.onProgress?.(done, total);
+    });
+    input.on('error', (e) => counter.destroy(e));
+    input.pipe(counter);
+    await this.call(args, { input: counter });
+  }
+
+  async unregister(name: string): Promise<void> {
+    await this.call(['--unregister', name]);
+  }
+
+  async terminate(name: string): Promise<void> {
+    await this.call(['--terminate', name]);
+  }
+
+  async shutdown(): Promise<void> {
+    await this.call(['--shutdown']);
+  }
+
+  async setDefault(name: string): Promise<void> {
+    await this.call(['--set-default', name]);
+  }
+
+  exec(name: string, argv: string[], options: ExecOptions = {}): WslProcess {
+    return this.spawnExec(name, argv, options, false);
+  }
+
+  run(name: string, argv: string[], options: ExecOptions = {}): Promise<ExecResult> {
+    return this.spawnExec(name, argv, options, true).done;
+  }
+
+  /** `collect` keeps the output for the result; without it the caller reads the streams. */
+  private spawnExec(name: string, argv: string[], options: ExecOptions, collect: boolean): WslProcess {
+    const args = ['-d', name];
+    if (options.user) args.push('-u', options.user);
+    if (options.cwd) args.push('--cd', options.cwd);
+    args.push('--exec', ...argv);
+    const env = { ...this.baseEnv(), ...withWslenv(options.env) };
+    const stdinOption = options.stdin ?? 'ignore';
+    const isMode = typeof stdinOption === 'string' && ['pipe', 'inherit', 'ignore'].includes(stdinOption);
+    const execaOptions: ExecaOptions = {
+      env,
+      extendEnv: true,
+      reject: false,
+      encoding: 'buffer',
+      buffer: collect,
+      stdout: options.stdout ?? 'pipe',
+      stderr: options.stderr ?? 'pipe',
+      cancelSignal: options.signal,
+      ...(isMode ? { stdin: stdinOption as 'pipe' | 'inherit' | 'ignore' } : { input: stdinOption as string | Uint8Array | Readable }),
+    };
+    const child = execa(this.options.command, args, execaOptions) as ResultPromise;
+    const done = child.then((r) => {
+      const stdout = bufferText(r.stdout);
+      const stderr = bufferText(r.stderr);
+      if (r.failed && r.exitCode === undefined && !r.signal) {
+        throw spawnError(this.options.command, r.cause);
+      }
+      const exitCode = r.exitCode ?? (r.signal ? 128 : 1);
+      // wsl's own failure (-1) carries its error text on stdout; a command's 255 does not say "Error code:".
+      if (WSL_OWN_FAILURE.has(exitCode) && /Error code:/.test(decodeWslOutput(r.stdout as Uint8Array ?? ''))) {
+        throw errorFromOutput(decodeWslOutput(r.stdout as Uint8Array), exitCode);
+      }
+      return { exitCode, signal: r.signal, stdout, stderr } satisfies ExecResult;
+    });
+    return {
+      pid: child.pid,
+      stdin: child.stdin,
+      stdout: child.stdout,
+      stderr: child.stderr,
+      kill: (signal?: NodeJS.Signals) => child.kill(signal),
+      done,
+    };
+  }
+
+  async connect(name: string, socketPath: string): Promise<Duplex> {
+    if (this.options.sharedAreaPath) return connectDirect(this.options.sharedAreaPath, socketPath);
+    if (!this.options.relayCommand) {
+      throw new WslError('failed', 'This WSL host can reach distro sockets only through a relay, and none is configured');
+    }
+    return connectRelay(this.exec(name, [...this.options.relayCommand, socketPath], {
+      user: 'root',
+      stdin: 'pipe',
+      stdout: 'pipe',
+      stderr: 'pipe',
+    }));
+  }
+
+  private baseEnv(): Record<string, string | undefined> {
+    return { ...this.options.env, WSL_UTF8: '1' };
+  }
+
+  /** Runs a wsl management command; returns its decoded stdout, or undefined for "no distributions". */
+  private async call(
+    args: string[],
+    opts: { allowNoDistros?: boolean; input?: Readable } = {},
+  ): Promise<string | undefined> {
+    const r = await execa(this.options.command, args, {
+      env: this.baseEnv(),
+      reject: false,
+      encoding: 'buffer',
+      // execa takes an fd-less Node stream only as `input`.
+      ...(opts.input ? { input: opts.input } : { stdin: 'ignore' as const }),
+    });
+    if (r.failed && r.exitCode === undefined) throw spawnError(this.options.command, r.cause);
+    const out = decodeWslOutput(r.stdout as Uint8Array);
+    if (r.exitCode === 0) return out;
+    const text = `${out}\n${decodeWslOutput(r.stderr as Uint8Array)}`.trim();
+    if (opts.allowNoDistros && saysNoDistributions(text)) return undefined;
+    throw errorFromOutput(text, r.exitCode);
+  }
+}
+
+function bufferText(value: unknown): string {
+  if (value instanceof Uint8Array) return Buffer.from(value).toString('utf8');
+  return typeof value === 'string' ? value : '';
+}
+
+function spawnError(command: string, cause: unknown): WslError {
+  const code = (cause as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ENOENT') return new WslError('wsl-missing', `The WSL command ${command} was not found`);
+  return new WslError('failed', `Running ${command} failed: ${String((cause as Error)?.message ?? cause)}`);
+}
+
+/** WSL carries Windows-side variables into a distro only when WSLENV names them. */
+export function withWslenv(extra: Record<string, string> | undefined): Record<string, string> {
+  if (!extra || Object.keys(extra).length === 0) return {};
+  const names = Object.keys(extra);
+  const existing = (process.env.WSLENV ?? '').split(':').filter(Boolean);
+  const wslenv = [...existing.filter((e) => !names.includes(e.split('/')[0]!)), ...names].join(':');
+  return { ...extra, WSLENV: wslenv };
+}

@@ -1,0 +1,69 @@
+import type { Duplex, Readable, Writable } from 'node:stream';
+
+export type DistroState = 'Running' | 'Stopped';
+
+export interface DistroInfo {
+  name: string;
+  state: DistroState;
+  version: 1 | 2;
+  isDefault: boolean;
+}
+
+export interface ImportOptions {
+  /** WSL version to register; Berth always asks for 2. */
+  version?: 1 | 2;
+  /** The source is an ext4 disk image rather than a tarball. */
+  vhd?: boolean;
+  /** Called as the source is read: bytes sent so far and the total, when known. */
+  onProgress?: (done: number, total: number | undefined) => void;
+}
+
+export type StdioOption = 'pipe' | 'inherit' | 'ignore';
+
+export interface ExecOptions {
+  user?: string;
+  /** A directory in the distro (`~` for the user's home). */
+  cwd?: string;
+  /** Extra environment for the command, passed the way WSL passes it (WSLENV). */
+  env?: Record<string, string>;
+  stdin?: StdioOption | Readable | string | Uint8Array;
+  stdout?: StdioOption | Writable;
+  stderr?: StdioOption | Writable;
+  signal?: AbortSignal;
+}
+
+export interface ExecResult {
+  exitCode: number;
+  /** Set when the command (or the wsl process carrying it) was killed by a signal. */
+  signal?: string;
+  stdout: string;
+  stderr: string;
+}
+
+/** A command running in a distro: its streams while it runs, its result when it ends. */
+export interface WslProcess {
+  readonly pid: number | undefined;
+  readonly stdin: Writable | null;
+  readonly stdout: Readable | null;
+  readonly stderr: Readable | null;
+  kill(signal?: NodeJS.Signals): boolean;
+  readonly done: Promise<ExecResult>;
+}
+
+/**
+ * Everything Berth asks of WSL. One driver implements it over any program with
+ * wsl.exe's command line: wsl.exe itself on Windows, bin/berth-wsl on Linux.
+ */
+export interface WslHost {
+  list(): Promise<DistroInfo[]>;
+  import(name: string, installDir: string, source: string | Readable, options?: ImportOptions): Promise<void>;
+  unregister(name: string): Promise<void>;
+  exec(name: string, argv: string[], options?: ExecOptions): WslProcess;
+  /** exec, collecting output; rejects only when wsl itself fails, not when the command exits non-zero. */
+  run(name: string, argv: string[], options?: ExecOptions): Promise<ExecResult>;
+  terminate(name: string): Promise<void>;
+  shutdown(): Promise<void>;
+  setDefault(name: string): Promise<void>;
+  /** A byte stream to a Unix socket under /mnt/wsl, as seen from inside the distro. */
+  connect(name: string, socketPath: string): Promise<Duplex>;
+}

@@ -1,0 +1,106 @@
+import type { RunMode } from './session.js';
+
+/** What a wsl.exe command line asks for. */
+export type WslCommand =
+  | { kind: 'import'; name: string; installDir: string; source: string; version: 1 | 2; vhd: boolean }
+  | { kind: 'unregister'; name: string }
+  | { kind: 'list'; verbose: boolean; quiet: boolean; running: boolean }
+  | { kind: 'run'; distro?: string; user?: string; cwd?: string; mode: RunMode }
+  | { kind: 'terminate'; name: string }
+  | { kind: 'shutdown' }
+  | { kind: 'set-default'; name: string }
+  | { kind: 'help' };
+
+export class UsageError extends Error {
+  constructor(readonly argument: string) {
+    super(`Invalid command line argument: ${argument}`);
+  }
+}
+
+/** Parses wsl.exe's command line: management verbs, or [-d NAME] [-u USER] [--cd DIR] then a command. */
+export function parseWslArgs(args: string[]): WslCommand {
+  const first = args[0];
+  const need = (i: number, what: string): string => {
+    const v = args[i];
+    if (v === undefined) throw new UsageError(what);
+    return v;
+  };
+  switch (first) {
+    case '--help':
+    case '-h':
+      return { kind: 'help' };
+    case '--import': {
+      const name = need(1, `${first} (missing NAME)`);
+      const installDir = need(2, `${first} (missing install location)`);
+      const source = need(3, `${first} (missing file)`);
+      let version: 1 | 2 = 2;
+      let vhd = false;
+      for (let i = 4; i < args.length; i++) {
+        if (args[i] === '--version') {
+          const v = need(++i, '--version');
+          if (v !== '1' && v !== '2') throw new UsageError(v);
+          version = v === '1' ? 1 : 2;
+        } else if (args[i] === '--vhd') vhd = true;
+        else throw new UsageError(args[i]!);
+      }
+      return { kind: 'import', name, installDir, source, version, vhd };
+    }
+    case '--unregister':
+      return { kind: 'unregister', name: need(1, first) };
+    case '--terminate':
+    case '-t':
+      return { kind: 'terminate', name: need(1, first) };
+    case '--shutdown':
+      return { kind: 'shutdown' };
+    case '--set-default':
+    case '-s':
+      return { kind: 'set-default', name: need(1, first) };
+    case '--list':
+    case '-l': {
+      const cmd = { kind: 'list' as const, verbose: false, quiet: false, running: false };
+      for (const a of args.slice(1)) {
+        if (a === '--verbose' || a === '-v') cmd.verbose = true;
+        else if (a === '--quiet' || a === '-q') cmd.quiet = true;
+        else if (a === '--running') cmd.running = true;
+        else if (a === '--all') continue;
+        else throw new UsageError(a);
+      }
+      return cmd;
+    }
+    default:
+      return parseRun(args);
+  }
+}
+
+function parseRun(args: string[]): WslCommand {
+  const cmd: { kind: 'run'; distro?: string; user?: string; cwd?: string; mode: RunMode } = {
+    kind: 'run',
+    mode: { kind: 'login' },
+  };
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const value = () => {
+      const v = args[++i];
+      if (v === undefined) throw new UsageError(a);
+      return v;
+    };
+    if (a === '-d' || a === '--distribution') cmd.distro = value();
+    else if (a === '-u' || a === '--user') cmd.user = value();
+    else if (a === '--cd') cmd.cwd = value();
+    else if (a === '-e' || a === '--exec') {
+      const argv = args.slice(i + 1);
+      if (argv.length === 0) throw new UsageError(a);
+      cmd.mode = { kind: 'exec', argv };
+      return cmd;
+    } else if (a === '--') {
+      const rest = args.slice(i + 1);
+      if (rest.length > 0) cmd.mode = { kind: 'shell', command: rest.join(' ') };
+      return cmd;
+    } else if (a.startsWith('-')) throw new UsageError(a);
+    else {
+      cmd.mode = { kind: 'shell', command: args.slice(i).join(' ') };
+      return cmd;
+    }
+  }
+  return cmd;
+}

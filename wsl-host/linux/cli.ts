@@ -1,0 +1,219 @@
+import { spawn } from 'node:child_process';
+import { constants as osConstants } from 'node:os';
+import { encodeWslOutput } from '../decode.js';
+import { errors, formatError, messages, WSL_ERROR_EXIT, type WslErrorText } from '../messages.js';
+import { parseWslArgs, UsageError, type WslCommand } from './args.js';
+import { configFromEnv, HostLayout, type HostConfig } from './config.js';
+import { Importer, WslFailure } from './importer.js';
+import { formatPlain, formatQuiet, formatVerbose, type ListRow } from './list-format.js';
+import { Registry, findByName, type DistroRecord } from './registry.js';
+import { DistroRuntime, DistroStartError } from './runtime.js';
+import { planSession, readDistroFiles, SessionError, type SessionPlan } from './session.js';
+
+/** Exit code of berth-init's exec when the distro's init went away before it attached. */
+const DISTRO_GONE = 250;
+
+const HELP = `Usage: berth-wsl [Argument] [Options...] [CommandLine]
+
+A Linux WSL 2 host with wsl.exe's command line. State lives under $BERTH_WSL_ROOT.
+
+Arguments for running Linux binaries:
+    --exec, -e <CommandLine>   Execute the command without using the default Linux shell.
+    -- <CommandLine>           Pass the remaining command line to the default shell.
+    --distribution, -d <Name>  Run the specified distribution.
+    --user, -u <UserName>      Run as the specified user.
+    --cd <Directory>           Start in the directory (absolute, ~, or C:\\path).
+
+Arguments for managing the host:
+    --import <Name> <InstallLocation> <FileName|-> [--version 1|2] [--vhd]
+    --unregister <Name>        Unregister the distribution and delete its root filesystem.
+    --list, -l [--verbose|-v] [--quiet|-q] [--running]
+    --set-default, -s <Name>   Set the distribution as the default.
+    --terminate, -t <Name>     Terminate the distribution.
+    --shutdown                 Terminate all distributions and the shared VM.
+    --help                     Display this usage information.
+
+Environment: BERTH_WSL_ROOT, BERTH_WSL_DRIVES (c=/dir;d=/other), BERTH_WSL_IDLE_TIMEOUT
+(seconds, 0 = never), WSL_UTF8=1 for UTF-8 instead of UTF-16LE output.
+`;
+
+class WslHostCli {
+  private readonly layout: HostLayout;
+  private readonly registry: Registry;
+  private readonly runtime: DistroRuntime;
+
+  constructor(private readonly config: HostConfig) {
+    this.layout = new HostLayout(config.root);
+    this.registry = new Registry(this.layout);
+    this.runtime = new DistroRuntime(config, this.layout);
+  }
+
+  /** Prints text the way wsl.exe prints its own messages: on stdout, UTF-16LE unless WSL_UTF8=1. */
+  say(text: string): void {
+    process.stdout.write(encodeWslOutput(text.endsWith('\n') ? text : `${text}\n`, this.config.utf8));
+  }
+
+  fail(e: WslErrorText): number {
+    this.say(formatError(e));
+    return WSL_ERROR_EXIT;
+  }
+
+  async run(cmd: WslCommand): Promise<number> {
+    switch (cmd.kind) {
+      case 'help':
+        this.say(HELP);
+        return 0;
+      case 'import':
+        this.say(messages.importInProgress);
+        await new Importer(this.registry, this.runtime).import(cmd);
+        this.say(messages.ok);
+        return 0;
+      case 'unregister':
+        this.say(messages.unregistering);
+        await new Importer(this.registry, this.runtime).unregister(cmd.name);
+        this.say(messages.ok);
+        return 0;
+      case 'list':
+        return this.list(cmd);
+      case 'terminate':
+        await this.runtime.terminate(await this.installed(cmd.name));
+        this.say(messages.ok);
+        return 0;
+      case 'shutdown':
+        await this.shutdown();
+        this.say(messages.ok);
+        return 0;
+      case 'set-default': {
+        const d = await this.installed(cmd.name);
+        await this.registry.update((reg) => {
+          reg.defaultId = d.id;
+        });
+        this.say(messages.ok);
+        return 0;
+      }
+      case 'run':
+        return this.runInDistro(cmd);
+    }
+  }
+
+  private async installed(name: string): Promise<DistroRecord> {
+    const d = await this.registry.find(name);
+    if (!d || d.state !== 'Installed') throw new WslFailure(errors.notFound());
+    return d;
+  }
+
+  private async list(cmd: Extract<WslCommand, { kind: 'list' }>): Promise<number> {
+    const reg = await this.registry.read();
+    const rows: ListRow[] = [];
+    for (const d of reg.distros) {
+      const running = d.state === 'Installed' && (await this.runtime.running(d)) !== undefined;
+      if (cmd.running && !running) continue;
+      const state = d.state === 'Installed' ? (running ? 'Running' : 'Stopped') : d.state;
+      rows.push({ name: d.name, state, version: d.version, isDefault: d.id === reg.defaultId });
+    }
+    if (rows.length === 0) {
+      if (cmd.running) {
+        this.say(messages.noRunning);
+        return WSL_ERROR_EXIT;
+      }
+      return this.fail(errors.noDefault());
+    }
+    this.say(cmd.quiet ? formatQuiet(rows) : cmd.verbose ? formatVerbose(rows) : formatPlain(rows));
+    return 0;
+  }
+
+  private async shutdown(): Promise<void> {
+    const reg = await this.registry.read();
+    for (const d of reg.distros) await this.runtime.terminate(d);
+    await this.runtime.vm.down();
+  }
+
+  private async runInDistro(cmd: Extract<WslCommand, { kind: 'run' }>): Promise<number> {
+    const reg = await this.registry.read();
+    const distro = cmd.distro ? findByName(reg, cmd.distro) : reg.distros.find((d) => d.id === reg.defaultId);
+    if (!distro || distro.state !== 'Installed') return this.fail(cmd.distro ? errors.notFound() : errors.noDefault());
+    // The init can end (idle timeout, --terminate) between starting it and attaching: start again.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      let init;
+      try {
+        init = await this.runtime.ensureRunning(distro);
+      } catch (e) {
+        if (e instanceof DistroStartError) return this.fail(errors.startFailed(e.message));
+        throw e;
+      }
+      let plan: SessionPlan;
+      try {
+        const files = await readDistroFiles(`/proc/${init.pid}/root`);
+        plan = planSession(
+          { distroName: distro.name, user: cmd.user, cwd: cmd.cwd, mode: cmd.mode },
+          files,
+          { cwd: process.cwd(), env: process.env, drives: this.config.drives },
+        );
+      } catch (e) {
+        if (e instanceof SessionError) {
+          process.stderr.write(`${e.message}\n`);
+          return 1;
+        }
+        throw e;
+      }
+      const code = await this.attach(distro, init, plan);
+      if (code !== DISTRO_GONE) return code;
+    }
+    return this.fail(errors.startFailed('it stopped again while attaching three times; see its init.log'));
+  }
+
+  /** Runs the plan through berth-init, with this process's stdio, forwarding signals. */
+  private attach(distro: DistroRecord, init: { pid: number; startTime: string }, plan: SessionPlan): Promise<number> {
+    const args = [
+      'exec',
+      '--pid', String(init.pid),
+      '--start-time', init.startTime,
+      '--lock', this.runtime.attachLock(distro),
+      '--uid', String(plan.user.uid),
+      '--gid', String(plan.user.gid),
+      '--groups', plan.user.groups.join(','),
+      '--cwd', plan.cwd,
+      '--', ...plan.argv,
+    ];
+    const child = spawn(this.config.initBinary, args, { stdio: 'inherit', env: plan.env });
+    const forward = (sig: NodeJS.Signals) => () => child.kill(sig);
+    const signals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT'];
+    const handlers = signals.map((s) => [s, forward(s)] as const);
+    for (const [s, h] of handlers) process.on(s, h);
+    return new Promise((resolve) => {
+      child.on('error', (e) => {
+        process.stderr.write(`berth-wsl: cannot run ${this.config.initBinary}: ${e.message}; run npm run build\n`);
+        resolve(1);
+      });
+      child.on('exit', (code, signal) => {
+        for (const [s, h] of handlers) process.off(s, h);
+        resolve(code ?? 128 + (signal ? signalNumber(signal) : 0));
+      });
+    });
+  }
+}
+
+function signalNumber(signal: NodeJS.Signals): number {
+  return osConstants.signals[signal] ?? 0;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let config: HostConfig;
+  try {
+    config = configFromEnv();
+  } catch (e) {
+    process.stderr.write(`berth-wsl: ${(e as Error).message}\n`);
+    return 2;
+  }
+  const cli = new WslHostCli(config);
+  try {
+    return await cli.run(parseWslArgs(argv));
+  } catch (e) {
+    if (e instanceof UsageError) return cli.fail(errors.invalidArgument(e.argument));
+    if (e instanceof WslFailure) return cli.fail(e.wsl);
+    if (process.getuid?.() !== 0) {
+      process.stderr.write('berth-wsl: the Linux WSL host needs root (namespaces, mounts); run it as root.\n');
+    }
+    return cli.fail({ text: (e as Error).message, code: 'Wsl/Service/E_UNEXPECTED' });
+  }
+}

@@ -1,0 +1,62 @@
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseDrives, type Drive } from './drives.js';
+
+/** Where the Linux WSL host keeps everything, and the knobs DESIGN.md fixes as env vars. */
+export interface HostConfig {
+  root: string;
+  drives: Drive[];
+  /** Seconds without an attached process before a distro is terminated; 0 = never. */
+  idleTimeout: number;
+  /** The static helper that plays WSL's /init. */
+  initBinary: string;
+  /** The shell scripts that set up the VM and a distro. */
+  scriptsDir: string;
+  utf8: boolean;
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+/** The checkout (or installed package) this module was loaded from: dist/wsl-host/linux → ../../.. */
+function packageRoot(): string {
+  for (let dir = here; dir !== dirname(dir); dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+  }
+  throw new Error(`cannot find Berth's package root above ${here}`);
+}
+
+export function configFromEnv(env: NodeJS.ProcessEnv = process.env): HostConfig {
+  const root = env.BERTH_WSL_ROOT || '/var/lib/berth-wsl';
+  if (!root.startsWith('/')) throw new Error(`BERTH_WSL_ROOT must be an absolute path, not "${root}"`);
+  const idleText = env.BERTH_WSL_IDLE_TIMEOUT ?? '15';
+  const idleTimeout = Number(idleText);
+  if (!Number.isInteger(idleTimeout) || idleTimeout < 0) {
+    throw new Error(`BERTH_WSL_IDLE_TIMEOUT must be a whole number of seconds (0 = never), not "${idleText}"`);
+  }
+  const pkg = packageRoot();
+  return {
+    root,
+    drives: parseDrives(env.BERTH_WSL_DRIVES ?? `c=${join(root, 'drives/c')}`),
+    idleTimeout,
+    initBinary: env.BERTH_WSL_INIT || join(pkg, 'dist/native/berth-init'),
+    scriptsDir: join(pkg, 'wsl-host/scripts'),
+    utf8: env.WSL_UTF8 === '1',
+  };
+}
+
+/** The files and directories under the root. `run/` holds what lives only while the VM is up. */
+export class HostLayout {
+  constructor(readonly root: string) {}
+  get registryFile() { return join(this.root, 'registry.json'); }
+  get registryLock() { return join(this.root, 'registry.lock'); }
+  get runDir() { return join(this.root, 'run'); }
+  get vmDir() { return join(this.runDir, 'vm'); }
+  get vmNet() { return join(this.vmDir, 'net'); }
+  get vmMnt() { return join(this.vmDir, 'mnt'); }
+  get vmLock() { return join(this.root, 'vm.lock'); }
+  /** The shared area that every WSL 2 distro sees as /mnt/wsl. */
+  get sharedArea() { return join(this.runDir, 'wsl'); }
+  distroRunDir(id: string) { return join(this.runDir, 'distros', id); }
+  distroLock(id: string) { return join(this.root, 'locks', `${id}.lock`); }
+}

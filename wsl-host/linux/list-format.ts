@@ -1,0 +1,28 @@
+import { messages } from '../messages.js';
+
+export interface ListRow {
+  name: string;
+  state: string;
+  version: number;
+  isDefault: boolean;
+}
+
+/** `wsl -l -v`: a marker column for the default, then NAME, STATE, VERSION padded like wsl.exe. */
+export function formatVerbose(rows: ListRow[]): string {
+  const nameWidth = Math.max(4, ...rows.map((r) => r.name.length)) + 4;
+  const stateWidth = Math.max(5, ...rows.map((r) => r.state.length)) + 4;
+  const line = (mark: string, name: string, state: string, version: string) =>
+    `${mark} ${name.padEnd(nameWidth)}${state.padEnd(stateWidth)}${version}`;
+  return [line(' ', 'NAME', 'STATE', 'VERSION'), ...rows.map((r) => line(r.isDefault ? '*' : ' ', r.name, r.state, String(r.version)))]
+    .join('\n')
+    .concat('\n');
+}
+
+/** `wsl -l`: a title, then one name a line, "(Default)" after the default. */
+export function formatPlain(rows: ListRow[]): string {
+  return [messages.listHeader, ...rows.map((r) => (r.isDefault ? `${r.name} (Default)` : r.name))].join('\n').concat('\n');
+}
+
+export function formatQuiet(rows: ListRow[]): string {
+  return rows.map((r) => `${r.name}\n`).join('');
+}

@@ -1,0 +1,146 @@
+import { lstat, mkdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { writeFileAtomic } from './atomic-file.js';
+import type { HostConfig, HostLayout } from './config.js';
+import { withLock } from './lock.js';
+import { isAlive, liveStartTime, waitFor, type ProcessIdentity } from './proc.js';
+import type { DistroRecord } from './registry.js';
+import { UtilityVm } from './vm.js';
+import { DEFAULT_WSL_CONF, parseWslConf, type WslConf } from './wsl-conf.js';
+
+export class DistroStartError extends Error {}
+
+/** Starts, finds and terminates a distro's init (the process holding its namespaces). */
+export class DistroRuntime {
+  readonly vm: UtilityVm;
+
+  constructor(
+    private readonly config: HostConfig,
+    private readonly layout: HostLayout,
+  ) {
+    this.vm = new UtilityVm(config, layout);
+  }
+
+  rootfsPath(d: DistroRecord): string {
+    return d.vhd ? join(d.basePath, 'ext4.vhdx') : join(d.basePath, 'rootfs');
+  }
+
+  private initFile(d: DistroRecord) {
+    return join(this.layout.distroRunDir(d.id), 'init.json');
+  }
+
+  attachLock(d: DistroRecord) {
+    return join(this.layout.distroRunDir(d.id), 'attach.lock');
+  }
+
+  /** The running init, or undefined when the distro is stopped. */
+  async running(d: DistroRecord): Promise<ProcessIdentity | undefined> {
+    try {
+      const init = JSON.parse(await readFile(this.initFile(d), 'utf8')) as ProcessIdentity;
+      return (await isAlive(init)) ? init : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Starts the distro unless it runs; concurrent callers share one init. */
+  async ensureRunning(d: DistroRecord): Promise<ProcessIdentity> {
+    const already = await this.running(d);
+    if (already) return already;
+    return withLock(this.layout.distroLock(d.id), async () => (await this.running(d)) ?? this.start(d));
+  }
+
+  private async start(d: DistroRecord): Promise<ProcessIdentity> {
+    await this.vm.ensureUp();
+    const runDir = this.layout.distroRunDir(d.id);
+    await mkdir(runDir, { recursive: true });
+    const conf = await this.readWslConf(d);
+    const env = {
+      BERTH_INIT: this.config.initBinary,
+      BERTH_MOUNTPOINT: join(runDir, 'root'),
+      BERTH_ROOTFS: this.rootfsPath(d),
+      BERTH_VHD: d.vhd ? '1' : '0',
+      BERTH_WSL2: d.version === 2 ? '1' : '0',
+      BERTH_SHARED: this.layout.sharedArea,
+      BERTH_AUTOMOUNT: conf.automount.enabled ? '1' : '0',
+      BERTH_AUTOMOUNT_ROOT: conf.automount.root,
+      BERTH_DRIVES: this.config.drives.map((x) => `${x.letter}=${x.hostPath}`).join(';'),
+      BERTH_HOSTNAME: hostnameFor(d.name),
+      BERTH_LOCK: this.attachLock(d),
+      BERTH_LOG: join(runDir, 'init.log'),
+      BERTH_IDLE: String(this.config.idleTimeout),
+      BERTH_BOOT_COMMAND: conf.boot.command ?? '',
+      PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+    };
+    for (const drive of this.config.drives) await mkdir(drive.hostPath, { recursive: true });
+    // A WSL 1 distro shares the host's network, as WSL 1 shares Windows'.
+    const net = d.version === 2 ? this.layout.vmNet : '/proc/self/ns/net';
+    const r = await execa(
+      this.config.initBinary,
+      ['start', '--vm-net', net, '--vm-mnt', this.layout.vmMnt, '--', 'sh', join(this.config.scriptsDir, 'distro-setup.sh')],
+      { env, extendEnv: false, reject: false },
+    );
+    const pid = Number(r.stdout.trim());
+    if (r.exitCode !== 0 || !Number.isInteger(pid) || pid <= 0) {
+      throw new DistroStartError(`${(r.stderr || r.stdout || `exit ${r.exitCode}`).trim()}`);
+    }
+    const startTime = await liveStartTime(pid);
+    if (!startTime) throw new DistroStartError(`its init (pid ${pid}) exited right after starting; see ${env.BERTH_LOG}`);
+    const init = { pid, startTime };
+    await writeFileAtomic(this.initFile(d), JSON.stringify(init));
+    return init;
+  }
+
+  /** wsl.conf decides mounts before the distro runs, so it is read from the disk itself. */
+  private async readWslConf(d: DistroRecord): Promise<WslConf> {
+    try {
+      if (d.vhd) {
+        const r = await execa('debugfs', ['-R', 'cat /etc/wsl.conf', this.rootfsPath(d)], { reject: false });
+        return r.exitCode === 0 && r.stdout ? parseWslConf(r.stdout) : DEFAULT_WSL_CONF;
+      }
+      const path = join(this.rootfsPath(d), 'etc/wsl.conf');
+      // A symlink would be resolved on the host, not in the distro: ignore it rather than read the host's file.
+      if (!(await lstat(path)).isFile()) return DEFAULT_WSL_CONF;
+      return parseWslConf(await readFile(path, 'utf8'));
+    } catch {
+      return DEFAULT_WSL_CONF;
+    }
+  }
+
+  /** Ends every process of the distro and, with them, its mounts and loop device. */
+  async terminate(d: DistroRecord): Promise<void> {
+    const init = await this.running(d);
+    if (init) {
+      signal(init.pid, 'SIGTERM');
+      if (!(await waitFor(async () => !(await isAlive(init)), 10_000))) {
+        signal(init.pid, 'SIGKILL');
+        await waitFor(async () => !(await isAlive(init)), 5_000);
+      }
+    }
+    if (d.vhd) await this.waitForLoopRelease(d);
+    await rm(this.initFile(d), { force: true });
+  }
+
+  /** The loop device clears itself once the last mount of the image is gone. */
+  private async waitForLoopRelease(d: DistroRecord): Promise<void> {
+    const image = this.rootfsPath(d);
+    await waitFor(async () => {
+      const r = await execa('losetup', ['-j', image], { reject: false });
+      return r.stdout.trim() === '';
+    }, 10_000, 50);
+  }
+}
+
+/** WSL names the host after the distro; a hostname allows letters, digits and '-'. */
+export function hostnameFor(name: string): string {
+  return name.replace(/[^A-Za-z0-9-]/g, '-').slice(0, 63) || 'localhost';
+}
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // already gone
+  }
+}

@@ -1,0 +1,68 @@
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import type { HostConfig, HostLayout } from './config.js';
+import { withLock } from './lock.js';
+import { isMountPoint, mountsUnder } from './mounts.js';
+
+/**
+ * The utility VM: one network namespace and one mount namespace (a private copy of the
+ * host's), persisted as nsfs files under run/vm, plus the shared area that becomes
+ * /mnt/wsl. No process holds them; --shutdown drops them.
+ */
+export class UtilityVm {
+  constructor(
+    private readonly config: HostConfig,
+    private readonly layout: HostLayout,
+  ) {}
+
+  async isUp(): Promise<boolean> {
+    return (await isMountPoint(this.layout.vmNet)) && (await isMountPoint(this.layout.vmMnt));
+  }
+
+  async ensureUp(): Promise<void> {
+    if (await this.isUp()) return;
+    await withLock(this.layout.vmLock, async () => {
+      if (await this.isUp()) return;
+      await this.prepareRunDir();
+      const { vmNet, vmMnt } = this.layout;
+      await writeFile(vmNet, '');
+      await writeFile(vmMnt, '');
+      await execa(
+        'unshare',
+        [`--net=${vmNet}`, `--mount=${vmMnt}`, '--propagation', 'unchanged', '--', 'sh', join(this.config.scriptsDir, 'vm-setup.sh')],
+        { env: { BERTH_INIT: this.config.initBinary, BERTH_SHARED: this.layout.sharedArea } },
+      ).catch(async (e: { stderr?: string; message: string }) => {
+        await this.down();
+        throw new Error(`starting the WSL utility VM failed: ${e.stderr || e.message}`);
+      });
+    });
+  }
+
+  /** run/ is a private mount (nsfs files may only live on one) and run/wsl a shared tmpfs. */
+  private async prepareRunDir(): Promise<void> {
+    const { runDir, vmDir, sharedArea } = this.layout;
+    await mkdir(runDir, { recursive: true });
+    if (!(await isMountPoint(runDir))) {
+      await execa('mount', ['--bind', runDir, runDir]);
+      await execa('mount', ['--make-private', runDir]);
+    }
+    await mkdir(vmDir, { recursive: true });
+    await mkdir(sharedArea, { recursive: true });
+    if (!(await isMountPoint(sharedArea))) {
+      await execa('mount', ['-t', 'tmpfs', '-o', 'mode=0755', 'berth-wsl-shared', sharedArea]);
+      await execa('mount', ['--make-shared', sharedArea]);
+    }
+  }
+
+  /** Drops the VM: the shared area and everything mounted in it, the namespaces, run/. */
+  async down(): Promise<void> {
+    for (const target of await mountsUnder(this.layout.runDir)) {
+      await execa('umount', ['-l', target], { reject: false });
+    }
+    const left = await mountsUnder(this.layout.runDir);
+    // Never delete through a mount: it could be a distro's data.
+    if (left.length > 0) throw new Error(`cannot unmount ${left.join(', ')}; unmount it by hand and run --shutdown again`);
+    await rm(this.layout.runDir, { recursive: true, force: true });
+  }
+}

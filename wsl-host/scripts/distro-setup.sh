@@ -1,0 +1,60 @@
+#!/bin/sh
+# Runs as pid 1 of a distro's new mount/pid/uts/ipc namespaces, inside a copy of the VM's
+# mount namespace, with the host's tools still visible. It builds the distro's view of the
+# world under BERTH_MOUNTPOINT, then becomes the distro's init, which pivots into it.
+set -eu
+root=$BERTH_MOUNTPOINT
+automount=$BERTH_AUTOMOUNT_ROOT   # e.g. /mnt/ or /
+
+mkdir -p "$root"
+if [ "$BERTH_VHD" = 1 ]; then
+  mount -o loop "$BERTH_ROOTFS" "$root"
+else
+  mount --bind "$BERTH_ROOTFS" "$root"
+fi
+mount --make-private "$root"
+
+for d in proc sys dev run tmp; do mkdir -p "$root/$d"; done
+mount -t proc proc "$root/proc"
+mount -t sysfs sysfs "$root/sys"
+if [ -d /sys/fs/cgroup ]; then mount --rbind /sys/fs/cgroup "$root/sys/fs/cgroup"; fi
+mount -t devtmpfs devtmpfs "$root/dev"
+mkdir -p "$root/dev/pts" "$root/dev/shm"
+mount -t devpts -o newinstance,ptmxmode=0666,mode=0620,gid=5 devpts "$root/dev/pts"
+mount --bind "$root/dev/pts/ptmx" "$root/dev/ptmx"
+mount -t tmpfs -o mode=1777,nosuid,nodev shm "$root/dev/shm"
+mount -t tmpfs -o mode=0755,nosuid,nodev run "$root/run"
+
+if [ "$BERTH_WSL2" = 1 ]; then
+  # rbind keeps what other distros already mounted there; the copies stay peers, so
+  # mounts made later in any distro appear in all of them.
+  mkdir -p "$root${automount}wsl"
+  mount --rbind "$BERTH_SHARED" "$root${automount}wsl"
+  # The copy left at the old path goes away with the old root; as a slave its unmount
+  # cannot propagate to the other distros.
+  mount --make-rslave "$BERTH_SHARED"
+fi
+
+if [ "$BERTH_AUTOMOUNT" = 1 ] && [ -n "$BERTH_DRIVES" ]; then
+  old_ifs=$IFS
+  IFS=';'
+  for drive in $BERTH_DRIVES; do
+    letter=${drive%%=*}
+    dir=${drive#*=}
+    mkdir -p "$root${automount}$letter"
+    mount --bind "$dir" "$root${automount}$letter"
+  done
+  IFS=$old_ifs
+fi
+
+# As on WSL, /init is the VM's, not the distro's.
+[ -e "$root/init" ] || : > "$root/init"
+mount --bind "$BERTH_INIT" "$root/init"
+mount -o remount,bind,ro "$root/init"
+
+hostname "$BERTH_HOSTNAME"
+
+if [ -n "${BERTH_BOOT_COMMAND:-}" ]; then
+  exec "$BERTH_INIT" pid1 --root "$root" --lock "$BERTH_LOCK" --log "$BERTH_LOG" --idle "$BERTH_IDLE" --boot "$BERTH_BOOT_COMMAND"
+fi
+exec "$BERTH_INIT" pid1 --root "$root" --lock "$BERTH_LOCK" --log "$BERTH_LOG" --idle "$BERTH_IDLE"
