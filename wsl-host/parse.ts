@@ -36,8 +36,9 @@ export function parseNames(text: string): string[] {
 
 const NO_DISTROS = /has no installed distributions/i;
 
+/** "No distributions" (none installed, or none running for --running): an empty list, not a failure. */
 export function saysNoDistributions(text: string): boolean {
-  return NO_DISTROS.test(text) || /WSL_E_DEFAULT_DISTRO_NOT_FOUND/.test(text);
+  return NO_DISTROS.test(text) || /WSL_E_DEFAULT_DISTRO_NOT_FOUND/.test(text) || /There are no running distributions/i.test(text);
 }
 
 const KIND_BY_CODE: Array<[RegExp, WslErrorKind]> = [

@@ -2,7 +2,13 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { execa, type Options } from 'execa';
+import { execa } from 'execa';
+
+export interface WslCallOptions {
+  env?: Record<string, string>;
+  input?: string;
+  inputFile?: string;
+}
 import { CommandWslHost } from '../../wsl-host/command-host.js';
 
 export const REPO = join(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -30,9 +36,20 @@ export class TestWslRoot {
   }
 
   /** Runs bin/berth-wsl with this root; never rejects, so tests can assert on failures. */
-  wsl(args: string[], options: Options = {}) {
-    const { env, ...rest } = options;
-    return execa(BERTH_WSL, args, { reject: false, ...rest, env: { ...this.env, ...(env as Record<string, string>) } });
+  async wsl(args: string[], options: WslCallOptions = {}): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+    const r = await execa(BERTH_WSL, args, {
+      reject: false,
+      env: { ...this.env, ...options.env },
+      ...(options.input !== undefined ? { input: options.input } : {}),
+      ...(options.inputFile !== undefined ? { inputFile: options.inputFile } : {}),
+    });
+    return { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr };
+  }
+
+  /** The raw bytes berth-wsl writes to stdout (to check its encoding). */
+  async wslBytes(args: string[], env: Record<string, string> = {}): Promise<Buffer> {
+    const r = await execa(BERTH_WSL, args, { reject: false, encoding: 'buffer', env: { ...this.env, ...env } });
+    return Buffer.from(r.stdout);
   }
 
   host(options: Partial<ConstructorParameters<typeof CommandWslHost>[0]> = {}): CommandWslHost {

@@ -78,3 +78,9 @@ describe('mapping wsl errors to typed errors', () => {
     expect(saysNoDistributions(out.notFound)).toBe(false);
   });
 });
+
+describe('an empty --running list', () => {
+  it('is no failure', () => {
+    expect(saysNoDistributions('There are no running distributions.\n')).toBe(true);
+  });
+});

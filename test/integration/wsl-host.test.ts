@@ -1,0 +1,326 @@
+import { createServer, type Server } from 'node:net';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeWslOutput } from '../../wsl-host/decode.js';
+import { makeRootfsImage, makeRootfsTarball } from '../helpers/rootfs.js';
+import { requireRoot, TestWslRoot } from '../helpers/wsl-root.js';
+
+const run = requireRoot('Linux WSL host');
+
+/** Processes whose command line mentions the test root: what a terminated distro must not leave. */
+async function processesUnder(root: string): Promise<string[]> {
+  const r = await execa('ps', ['-eo', 'stat=,args='], { reject: false });
+  return r.stdout
+    .split('\n')
+    .filter((l) => l.includes(root) && !l.trim().startsWith('Z'));
+}
+
+describe.runIf(run)('Linux WSL host: import, list, run', () => {
+  let t: TestWslRoot;
+  let tarball: string;
+
+  beforeAll(async () => {
+    t = new TestWslRoot();
+    tarball = await makeRootfsTarball(t.root, 'ubuntu');
+    const r = await t.wsl(['--import', 'Ubuntu', join(t.root, 'distros/Ubuntu'), tarball, '--version', '2']);
+    expect(r.stdout).toContain('The operation completed successfully.');
+    expect(r.exitCode).toBe(0);
+  });
+  afterAll(async () => t?.cleanup());
+
+  it('lists the imported distro as wsl.exe does, UTF-16LE unless WSL_UTF8=1', async () => {
+    const raw = await t.wslBytes(['-l', '-v'], { WSL_UTF8: '' });
+    expect(raw.subarray(0, 4)).toEqual(Buffer.from('  ', 'utf16le'));
+    const text = decodeWslOutput(raw);
+    expect(text).toMatch(/^\* Ubuntu\s+(Stopped|Running)\s+2$/m);
+    expect((await t.wsl(['-l', '-q'])).stdout.trim()).toBe('Ubuntu');
+    expect((await t.wsl(['-l'])).stdout).toContain('Ubuntu (Default)');
+  });
+
+  it('runs commands as root or as a user from the distro\'s own /etc/passwd, with its groups', async () => {
+    expect((await t.wsl(['-d', 'Ubuntu', '--exec', 'id', '-u'])).stdout.trim()).toBe('0');
+    const me = await t.wsl(['-d', 'Ubuntu', '-u', 'me', '--exec', 'sh', '-c', 'id; pwd; echo $HOME:$USER:$WSL_DISTRO_NAME']);
+    expect(me.stdout).toContain('uid=1000(me) gid=1000(me) groups=999(docker),1000(me)');
+    expect(me.stdout).toContain('/home/me\n/home/me:me:Ubuntu');
+    const unknown = await t.wsl(['-d', 'Ubuntu', '-u', 'ghost', '--exec', 'true']);
+    expect(unknown.exitCode).not.toBe(0);
+    expect(unknown.stderr).toContain('ghost');
+  });
+
+  it('gives each distro its own hostname, pid namespace and root, with nothing of the host', async () => {
+    expect((await t.wsl(['-d', 'Ubuntu', '--exec', 'hostname'])).stdout.trim()).toBe('Ubuntu');
+    const ps = await t.wsl(['-d', 'Ubuntu', '--exec', 'ps', '-o', 'pid,args']);
+    expect(ps.stdout).toMatch(/^\s*1 \/?\S*berth-init pid1/m);
+    expect(ps.stdout).not.toMatch(/vitest|node /);
+    const ls = await t.wsl(['-d', 'Ubuntu', '--exec', 'ls', '/']);
+    expect(ls.stdout.split('\n')).not.toContain('work');
+    expect(ls.stdout.split('\n')).not.toContain('usr'); // the busybox distro has no /usr; the host has
+    const mounts = (await t.wsl(['-d', 'Ubuntu', '--exec', 'cat', '/proc/self/mounts'])).stdout;
+    expect(mounts).not.toContain(t.root);
+  });
+
+  it('passes exit codes, stdin, --cd, shell command lines and WSLENV variables through', async () => {
+    expect((await t.wsl(['-d', 'Ubuntu', '--exec', 'sh', '-c', 'exit 7'])).exitCode).toBe(7);
+    expect((await t.wsl(['-d', 'Ubuntu', '--exec', 'sh', '-c', 'kill -TERM $$'])).exitCode).toBe(128 + 15);
+    expect((await t.wsl(['-d', 'Ubuntu', '--exec', 'tr', 'a-z', 'A-Z'], { input: 'streamed\n' })).stdout).toBe('STREAMED');
+    expect((await t.wsl(['-d', 'Ubuntu', '--cd', '/tmp', '--exec', 'pwd'])).stdout.trim()).toBe('/tmp');
+    expect((await t.wsl(['-d', 'Ubuntu', '-u', 'me', '--', 'echo', '$HOME'])).stdout.trim()).toBe('/home/me');
+    const env = await t.wsl(['-d', 'Ubuntu', '--exec', 'sh', '-c', 'echo "$PASSED|$NOTPASSED"'], {
+      env: { WSLENV: 'PASSED', PASSED: 'yes', NOTPASSED: 'no' },
+    });
+    expect(env.stdout.trim()).toBe('yes|');
+    const missing = await t.wsl(['-d', 'Ubuntu', '--exec', 'no-such-program']);
+    expect(missing.exitCode).toBe(1);
+    expect(missing.stderr).toContain('execvpe(no-such-program) failed: No such file or directory');
+  });
+
+  it('drives the host through the same driver the manager uses (CommandWslHost)', async () => {
+    const host = t.host();
+    const listed = await host.list();
+    expect(listed).toEqual([{ name: 'Ubuntu', version: 2, isDefault: true, state: 'Running' }]);
+    const r = await host.run('Ubuntu', ['sh', '-c', 'echo $GREETING; cat'], { env: { GREETING: 'hi' }, stdin: 'piped', user: 'me' });
+    expect(r).toMatchObject({ exitCode: 0, stdout: 'hi\npiped' });
+    const e = await host.terminate('Nope').catch((x: unknown) => x);
+    expect(e).toMatchObject({ kind: 'not-found' });
+  });
+});
+
+describe.runIf(run)('Linux WSL host: the shared VM', () => {
+  let t: TestWslRoot;
+  let drive: string;
+
+  beforeAll(async () => {
+    drive = '';
+    t = new TestWslRoot();
+    drive = join(t.root, 'drives/c');
+    t.env.BERTH_WSL_DRIVES = `c=${drive}`;
+    mkdirSync(join(drive, 'Users/me'), { recursive: true });
+    writeFileSync(join(drive, 'Users/me/notes.txt'), 'from windows\n');
+    const a = await makeRootfsTarball(t.root, 'a');
+    const rootSlash = await makeRootfsTarball(t.root, 'rootslash', {
+      wslConf: '[automount]\nroot = /\n[boot]\ncommand = echo booted > /run/boot-marker\n[user]\ndefault = me\n',
+    });
+    for (const [name, file] of [['A', a], ['B', a], ['Slash', rootSlash]] as const) {
+      expect((await t.wsl(['--import', name, join(t.root, 'distros', name), file])).exitCode).toBe(0);
+    }
+  });
+  afterAll(async () => t?.cleanup());
+
+  it('shares one network namespace between distros, separate from the host', async () => {
+    await t.wsl(['-d', 'A', '--exec', 'sh', '-c', 'mkdir -p /www && echo served-by-A > /www/index.html && httpd -p 127.0.0.1:18080 -h /www']);
+    const fromB = await t.wsl(['-d', 'B', '--exec', 'wget', '-qO-', 'http://127.0.0.1:18080/']);
+    expect(fromB.stdout.trim()).toBe('served-by-A');
+    const fromHost = await execa('wget', ['-qO-', '-T', '2', 'http://127.0.0.1:18080/'], { reject: false }).catch(() => ({ exitCode: 1 }));
+    const hostBusybox = await execa('busybox', ['wget', '-qO-', '-T', '2', 'http://127.0.0.1:18080/'], { reject: false });
+    expect(hostBusybox.exitCode).not.toBe(0);
+    expect(fromHost.exitCode).not.toBe(0);
+  });
+
+  it('propagates a mount made into /mnt/wsl from one distro to the others and to the host', async () => {
+    await t.wsl(['-d', 'A', '--exec', 'sh', '-c', 'mkdir -p /srv/data /mnt/wsl/x && echo cross > /srv/data/f && mount --bind /srv/data /mnt/wsl/x']);
+    expect((await t.wsl(['-d', 'B', '--exec', 'cat', '/mnt/wsl/x/f'])).stdout).toBe('cross');
+    expect((await t.wsl(['-d', 'Slash', '--exec', 'cat', '/wsl/x/f'])).stdout).toBe('cross');
+    expect(readFileSync(join(t.root, 'run/wsl/x/f'), 'utf8')).toBe('cross\n');
+  });
+
+  it('keeps /mnt/wsl mounts after the distro that made them terminates, as WSL does', async () => {
+    expect((await t.wsl(['--terminate', 'A'])).exitCode).toBe(0);
+    expect((await t.wsl(['-l', '--running', '-q'])).stdout).not.toMatch(/^A$/m);
+    expect((await t.wsl(['-d', 'B', '--exec', 'cat', '/mnt/wsl/x/f'])).stdout).toBe('cross');
+    // Starting a new distro must not unmount what the others see.
+    expect((await t.wsl(['-d', 'A', '--exec', 'cat', '/mnt/wsl/x/f'])).stdout).toBe('cross');
+    expect((await t.wsl(['-d', 'B', '--exec', 'cat', '/mnt/wsl/x/f'])).stdout).toBe('cross');
+  });
+
+  it('mounts the Windows drives at <automount root>/<letter>, honouring wsl.conf', async () => {
+    expect((await t.wsl(['-d', 'A', '--exec', 'cat', '/mnt/c/Users/me/notes.txt'])).stdout).toBe('from windows');
+    expect((await t.wsl(['-d', 'Slash', '--exec', 'cat', '/c/Users/me/notes.txt'])).stdout).toBe('from windows');
+    expect((await t.wsl(['-d', 'Slash', '--exec', 'ls', '/mnt'])).stdout).toBe('');
+    await t.wsl(['-d', 'A', '--exec', 'sh', '-c', 'echo from linux > /mnt/c/Users/me/back.txt']);
+    expect(readFileSync(join(drive, 'Users/me/back.txt'), 'utf8')).toBe('from linux\n');
+  });
+
+  it('runs the [boot] command once and uses the [user] default', async () => {
+    expect((await t.wsl(['-d', 'Slash', '--exec', 'cat', '/run/boot-marker'])).stdout).toBe('booted');
+    expect((await t.wsl(['-d', 'Slash', '--exec', 'id', '-un'])).stdout).toBe('me');
+  });
+
+  it('starts one init for racing first calls, and runs parallel calls', async () => {
+    await t.wsl(['--terminate', 'B']);
+    const results = await Promise.all(
+      Array.from({ length: 8 }, () => t.wsl(['-d', 'B', '--exec', 'sh', '-c', 'cat /proc/1/stat | cut -d" " -f22'])),
+    );
+    for (const r of results) expect(r.exitCode).toBe(0);
+    expect(new Set(results.map((r) => r.stdout)).size).toBe(1);
+    const holders = (await processesUnder(t.root)).filter((l) => l.includes('pid1') && l.includes(' --idle'));
+    expect(holders.filter((l) => results.length && l.includes(readInitRoot(t.root, 'B')))).toHaveLength(1);
+  });
+
+  it('terminate ends every process and mount of the distro; shutdown also the shared area', async () => {
+    await t.wsl(['-d', 'B', '--exec', 'sh', '-c', 'sleep 1000 >/dev/null 2>&1 & sleep 1000 >/dev/null 2>&1 & true']);
+    const bRoot = readInitRoot(t.root, 'B');
+    expect(await processesUnder(bRoot)).not.toHaveLength(0);
+    await t.wsl(['--terminate', 'B']);
+    expect(await processesUnder(bRoot)).toEqual([]);
+    const sleeping = await execa('pgrep', ['-f', 'sleep 1000'], { reject: false });
+    expect(sleeping.stdout).toBe('');
+    expect((await t.wsl(['--shutdown'])).exitCode).toBe(0);
+    expect(t.mountsUnderRoot()).toEqual([]);
+    expect(await processesUnder(t.root)).toEqual([]);
+    expect((await t.wsl(['-l', '--running'])).stdout).toContain('There are no running distributions.');
+    // The next call brings the VM back, without the old /mnt/wsl mounts.
+    expect((await t.wsl(['-d', 'B', '--exec', 'ls', '/mnt/wsl'])).stdout).toBe('');
+  });
+});
+
+/** The run dir of a distro's init, to find its processes by command line. */
+function readInitRoot(root: string, name: string): string {
+  const reg = JSON.parse(readFileSync(join(root, 'registry.json'), 'utf8')) as { distros: Array<{ id: string; name: string }> };
+  const id = reg.distros.find((d) => d.name === name)!.id;
+  return join(root, 'run/distros', id);
+}
+
+describe.runIf(run)('Linux WSL host: idle termination', () => {
+  let t: TestWslRoot;
+  beforeAll(async () => {
+    t = new TestWslRoot({ BERTH_WSL_IDLE_TIMEOUT: '2' });
+    const file = await makeRootfsTarball(t.root, 'idle');
+    await t.wsl(['--import', 'Idle', join(t.root, 'distros/Idle'), file]);
+  });
+  afterAll(async () => t?.cleanup());
+
+  it('keeps a distro up while a process is attached and ends it once idle', async () => {
+    // A background process does not count as attached: only the wsl session does.
+    const attached = await t.wsl(['-d', 'Idle', '--exec', 'sh', '-c', 'sleep 600 >/dev/null 2>&1 & sleep 4; echo still-here']);
+    expect(attached.stdout).toBe('still-here');
+    const ended = await waitUntil(async () => !(await t.wsl(['-l', '--running', '-q'])).stdout.includes('Idle'), 8000);
+    expect(ended).toBe(true);
+    expect((await execa('pgrep', ['-f', 'sleep 600'], { reject: false })).stdout).toBe('');
+  });
+});
+
+async function waitUntil(cond: () => Promise<boolean>, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await cond()) return true;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return false;
+}
+
+describe.runIf(run)('Linux WSL host: ext4 images, bad input, unregister', () => {
+  let t: TestWslRoot;
+  beforeAll(() => {
+    t = new TestWslRoot();
+  });
+  afterAll(async () => t?.cleanup());
+
+  it('imports an ext4 image with --vhd, loop-mounts it, and frees the loop device on terminate', async () => {
+    const image = makeRootfsImage(t.root, 'disk', { files: { 'etc/disk-marker': 'on ext4\n' } });
+    expect((await t.wsl(['--import', 'Disk', join(t.root, 'distros/Disk'), image, '--vhd'])).exitCode).toBe(0);
+    const installed = join(t.root, 'distros/Disk/ext4.vhdx');
+    expect(existsSync(installed)).toBe(true);
+    expect((await t.wsl(['-d', 'Disk', '--exec', 'cat', '/etc/disk-marker'])).stdout).toBe('on ext4');
+    expect((await t.wsl(['-d', 'Disk', '--exec', 'sh', '-c', "grep ' / ' /proc/mounts"])).stdout).toMatch(/^\/dev\/loop\d+ \/ ext4/);
+    expect((await execa('losetup', ['-j', installed])).stdout).not.toBe('');
+    await t.wsl(['--terminate', 'Disk']);
+    expect((await execa('losetup', ['-j', installed])).stdout).toBe('');
+    expect((await t.wsl(['--unregister', 'Disk'])).exitCode).toBe(0);
+    expect(existsSync(installed)).toBe(false);
+  });
+
+  it('refuses a corrupt tarball with wsl.exe\'s error and leaves nothing behind', async () => {
+    const bad = join(t.root, 'corrupt.tar.gz');
+    writeFileSync(bad, Buffer.concat([Buffer.from([0x1f, 0x8b, 8, 0]), Buffer.alloc(4096, 7)]));
+    const dir = join(t.root, 'distros/Corrupt');
+    const r = await t.wsl(['--import', 'Corrupt', dir, bad]);
+    expect(r.exitCode).toBe(255);
+    expect(r.stdout).toMatch(/not a valid distribution: .*gzip/);
+    expect(r.stdout).toContain('Error code: Wsl/Service/RegisterDistro/WSL_E_IMPORT_FAILED');
+    expect(existsSync(dir)).toBe(false);
+    expect((await t.wsl(['-l', '-q'])).stdout).not.toContain('Corrupt');
+  });
+
+  it('answers missing files, existing names, unknown distros and relative paths as wsl.exe does', async () => {
+    const file = await makeRootfsTarball(t.root, 'ok');
+    const missing = await t.wsl(['--import', 'X', join(t.root, 'distros/X'), join(t.root, 'nope.tar')]);
+    expect(missing.stdout).toContain('The system cannot find the file specified.');
+    expect(missing.exitCode).toBe(255);
+    expect((await t.wsl(['--import', 'Ok', join(t.root, 'distros/Ok'), file])).exitCode).toBe(0);
+    const again = await t.wsl(['--import', 'OK', join(t.root, 'distros/Ok2'), file]);
+    expect(again.stdout).toContain('A distribution with the supplied name already exists.');
+    expect(existsSync(join(t.root, 'distros/Ok2'))).toBe(false);
+    const unknown = await t.wsl(['-d', 'Ghost', '--exec', 'true']);
+    expect(unknown.stdout).toMatch(/There is no distribution with the supplied name\.\r?\nError code: Wsl\/Service\/WSL_E_DISTRO_NOT_FOUND/);
+    expect(unknown.exitCode).toBe(255);
+    const relative = await t.wsl(['--import', 'Rel', 'relative/dir', file]);
+    expect(relative.stdout).toContain('must be an absolute path');
+    const bogus = await t.wsl(['--frobnicate']);
+    expect(bogus.stdout).toContain('Invalid command line argument: --frobnicate');
+  });
+
+  it('imports from standard input and unregisters, deleting the files', async () => {
+    const file = await makeRootfsTarball(t.root, 'stdin');
+    const dir = join(t.root, 'distros/FromStdin');
+    expect((await t.wsl(['--import', 'FromStdin', dir, '-'], { inputFile: file })).exitCode).toBe(0);
+    expect((await t.wsl(['-d', 'FromStdin', '--exec', 'echo', 'ok'])).stdout).toBe('ok');
+    expect((await t.wsl(['--unregister', 'FromStdin'])).exitCode).toBe(0);
+    expect(existsSync(dir)).toBe(false);
+    expect((await t.wsl(['-d', 'FromStdin', '--exec', 'true'])).exitCode).toBe(255);
+  });
+
+  it('marks a WSL 1 distro as version 1, outside the shared VM network and /mnt/wsl', async () => {
+    const file = await makeRootfsTarball(t.root, 'v1');
+    expect((await t.wsl(['--import', 'Old', join(t.root, 'distros/Old'), file, '--version', '1'])).exitCode).toBe(0);
+    expect((await t.wsl(['-l', '-v'])).stdout).toMatch(/Old\s+\S+\s+1/);
+    expect((await t.host().list()).find((d) => d.name === 'Old')?.version).toBe(1);
+    expect((await t.wsl(['-d', 'Old', '--exec', 'ls', '/mnt'])).stdout).not.toContain('wsl');
+  });
+});
+
+describe.runIf(run)('Linux WSL host: connect to sockets under /mnt/wsl', () => {
+  let t: TestWslRoot;
+  let server: Server;
+  beforeAll(async () => {
+    t = new TestWslRoot();
+    const file = await makeRootfsTarball(t.root, 'sock');
+    await t.wsl(['--import', 'Sock', join(t.root, 'distros/Sock'), file]);
+    await t.wsl(['-d', 'Sock', '--exec', 'mkdir', '-p', '/mnt/wsl/svc']);
+    // A service that answers once the client half-closes: it proves both directions and EOF.
+    server = createServer((c) => {
+      const chunks: Buffer[] = [];
+      c.on('data', (d: Buffer) => chunks.push(d));
+      c.on('end', () => c.end(`got ${Buffer.concat(chunks).length} bytes`));
+    });
+    await new Promise<void>((r) => server.listen(join(t.root, 'run/wsl/svc/echo.sock'), r));
+  });
+  afterAll(async () => {
+    server?.close();
+    await t?.cleanup();
+  });
+
+  for (const transport of ['direct', 'relay'] as const) {
+    it(`reaches a socket ${transport === 'direct' ? 'directly through the shared area' : 'through a relay --exec\'d in the distro'}`, async () => {
+      const host = transport === 'direct'
+        ? t.host({ sharedAreaPath: join(t.root, 'run/wsl') })
+        : t.host({ relayCommand: ['/init', 'relay'] });
+      const stream = await host.connect('Sock', '/mnt/wsl/svc/echo.sock');
+      const payload = Buffer.alloc(3 * 1024 * 1024, 1);
+      const reply = new Promise<string>((resolve, reject) => {
+        const parts: Buffer[] = [];
+        stream.on('data', (d: Buffer) => parts.push(d));
+        stream.on('end', () => resolve(Buffer.concat(parts).toString()));
+        stream.on('error', reject);
+      });
+      stream.end(payload);
+      expect(await reply).toBe(`got ${payload.length} bytes`);
+    });
+  }
+
+  it('fails clearly when nothing listens', async () => {
+    const direct = t.host({ sharedAreaPath: join(t.root, 'run/wsl') });
+    await expect(direct.connect('Sock', '/mnt/wsl/svc/none.sock')).rejects.toThrow(/Cannot connect to \/mnt\/wsl\/svc\/none.sock/);
+  });
+});
