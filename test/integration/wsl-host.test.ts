@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeWslOutput } from '../../wsl-host/decode.js';
-import { makeRootfsImage, makeRootfsTarball } from '../helpers/rootfs.js';
+import { makeRootfsImage, makeRootfsTarball } from '../../wsl-host/busybox-distro.js';
 import { requireRoot, TestWslRoot } from '../helpers/wsl-root.js';
 
 const run = requireRoot('Linux WSL host');

@@ -1,10 +1,10 @@
 import { createReadStream } from 'node:fs';
 import { copyFile, mkdir, open, readdir, rm, rmdir, stat } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
-import { PassThrough, type Readable } from 'node:stream';
-import { execa } from 'execa';
+import type { Readable } from 'node:stream';
 import { errors, type WslErrorText } from '../messages.js';
 import { findByName, newRecord, type DistroRecord, type Registry } from './registry.js';
+import { runCommand } from './run-command.js';
 import type { DistroRuntime } from './runtime.js';
 
 /** A failure wsl.exe would report with one of its own texts. */
@@ -92,11 +92,10 @@ export class Importer {
     await mkdir(rootfs, { recursive: true });
     const input = source === '-' ? this.stdin : createReadStream(source);
     const head = await sniff(input);
-    const r = await execa(
+    const r = await runCommand(
       'tar',
       ['-x', ...compressionFlag(head), '-p', '--numeric-owner', '--xattrs', '--xattrs-include=*', '-C', rootfs, '-f', '-'],
-      // Through a PassThrough: given a file stream, execa would hand tar its fd, past the sniffed chunk.
-      { input: input.pipe(new PassThrough()), reject: false },
+      { input },
     );
     if (r.exitCode !== 0) throw new Error(r.stderr.trim().split('\n').slice(-3).join(' ') || `tar exited with ${r.exitCode}`);
     if ((await readdir(rootfs)).length === 0) throw new Error('the archive is empty');

@@ -1,11 +1,11 @@
 import { lstat, mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { writeFileAtomic } from './atomic-file.js';
 import type { HostConfig, HostLayout } from './config.js';
 import { withLock } from './lock.js';
 import { isAlive, liveStartTime, waitFor, type ProcessIdentity } from './proc.js';
 import type { DistroRecord } from './registry.js';
+import { runCommand } from './run-command.js';
 import { UtilityVm } from './vm.js';
 import { DEFAULT_WSL_CONF, parseWslConf, type WslConf } from './wsl-conf.js';
 
@@ -76,10 +76,10 @@ export class DistroRuntime {
     for (const drive of this.config.drives) await mkdir(drive.hostPath, { recursive: true });
     // A WSL 1 distro shares the host's network, as WSL 1 shares Windows'.
     const net = d.version === 2 ? this.layout.vmNet : '/proc/self/ns/net';
-    const r = await execa(
+    const r = await runCommand(
       this.config.initBinary,
       ['start', '--vm-net', net, '--vm-mnt', this.layout.vmMnt, '--', 'sh', join(this.config.scriptsDir, 'distro-setup.sh')],
-      { env, extendEnv: false, reject: false },
+      { env },
     );
     const pid = Number(r.stdout.trim());
     if (r.exitCode !== 0 || !Number.isInteger(pid) || pid <= 0) {
@@ -96,7 +96,7 @@ export class DistroRuntime {
   private async readWslConf(d: DistroRecord): Promise<WslConf> {
     try {
       if (d.vhd) {
-        const r = await execa('debugfs', ['-R', 'cat /etc/wsl.conf', this.rootfsPath(d)], { reject: false });
+        const r = await runCommand('debugfs', ['-R', 'cat /etc/wsl.conf', this.rootfsPath(d)]);
         return r.exitCode === 0 && r.stdout ? parseWslConf(r.stdout) : DEFAULT_WSL_CONF;
       }
       const path = join(this.rootfsPath(d), 'etc/wsl.conf');
@@ -126,7 +126,7 @@ export class DistroRuntime {
   private async waitForLoopRelease(d: DistroRecord): Promise<void> {
     const image = this.rootfsPath(d);
     await waitFor(async () => {
-      const r = await execa('losetup', ['-j', image], { reject: false });
+      const r = await runCommand('losetup', ['-j', image]);
       return r.stdout.trim() === '';
     }, 10_000, 50);
   }

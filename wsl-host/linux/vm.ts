@@ -1,9 +1,9 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import type { HostConfig, HostLayout } from './config.js';
 import { withLock } from './lock.js';
 import { isMountPoint, mountsUnder } from './mounts.js';
+import { mustRun, runCommand } from './run-command.js';
 
 /**
  * The utility VM: one network namespace and one mount namespace (a private copy of the
@@ -28,14 +28,15 @@ export class UtilityVm {
       const { vmNet, vmMnt } = this.layout;
       await writeFile(vmNet, '');
       await writeFile(vmMnt, '');
-      await execa(
+      const r = await runCommand(
         'unshare',
         [`--net=${vmNet}`, `--mount=${vmMnt}`, '--propagation', 'unchanged', '--', 'sh', join(this.config.scriptsDir, 'vm-setup.sh')],
-        { env: { BERTH_INIT: this.config.initBinary, BERTH_SHARED: this.layout.sharedArea } },
-      ).catch(async (e: { stderr?: string; message: string }) => {
+        { env: { ...process.env, BERTH_INIT: this.config.initBinary, BERTH_SHARED: this.layout.sharedArea } },
+      );
+      if (r.exitCode !== 0) {
         await this.down();
-        throw new Error(`starting the WSL utility VM failed: ${e.stderr || e.message}`);
-      });
+        throw new Error(`starting the WSL utility VM failed: ${r.stderr || r.stdout}`);
+      }
     });
   }
 
@@ -44,21 +45,21 @@ export class UtilityVm {
     const { runDir, vmDir, sharedArea } = this.layout;
     await mkdir(runDir, { recursive: true });
     if (!(await isMountPoint(runDir))) {
-      await execa('mount', ['--bind', runDir, runDir]);
-      await execa('mount', ['--make-private', runDir]);
+      await mustRun('mount', ['--bind', runDir, runDir]);
+      await mustRun('mount', ['--make-private', runDir]);
     }
     await mkdir(vmDir, { recursive: true });
     await mkdir(sharedArea, { recursive: true });
     if (!(await isMountPoint(sharedArea))) {
-      await execa('mount', ['-t', 'tmpfs', '-o', 'mode=0755', 'berth-wsl-shared', sharedArea]);
-      await execa('mount', ['--make-shared', sharedArea]);
+      await mustRun('mount', ['-t', 'tmpfs', '-o', 'mode=0755', 'berth-wsl-shared', sharedArea]);
+      await mustRun('mount', ['--make-shared', sharedArea]);
     }
   }
 
   /** Drops the VM: the shared area and everything mounted in it, the namespaces, run/. */
   async down(): Promise<void> {
     for (const target of await mountsUnder(this.layout.runDir)) {
-      await execa('umount', ['-l', target], { reject: false });
+      await runCommand('umount', ['-l', target]);
     }
     const left = await mountsUnder(this.layout.runDir);
     // Never delete through a mount: it could be a distro's data.

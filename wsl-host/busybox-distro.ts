@@ -14,7 +14,8 @@ export const BUSYBOX = '/bin/busybox';
 
 /**
  * A small but real distro: static busybox with every applet linked, root and a user `me`
- * (uid 1000, also in group docker), as a directory. The tests' stand-in for Ubuntu.
+ * (uid 1000, also in group docker), as a directory. The stand-in for Ubuntu in tests,
+ * benchmarks and the demo, where no Debian mirror may be reachable.
  */
 export function makeRootfsDir(dir: string, options: RootfsOptions = {}): string {
   for (const d of ['bin', 'etc', 'root', 'home/me', 'tmp', 'srv']) mkdirSync(join(dir, d), { recursive: true });
