@@ -1,0 +1,192 @@
+import { spawn } from 'node:child_process';
+import { openSync } from 'node:fs';
+import { mkdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { controlRequest, type AgentStatus } from './control.js';
+import { readManifest, verifiedImageDir } from './images.js';
+import { paths } from './paths.js';
+import { supervise } from './supervisor.js';
+
+const USAGE = `usage: berth-agent <command>
+  start [--data DIR] [--config FILE] [--detach] [--timeout SECONDS]
+                   assemble the LinuxKit root and run the engine (foreground unless --detach)
+  stop             stop the services in reverse order and take the root down
+  status [--json]  the root's services: state, pid, restarts, last exit, uptime
+  shell [CMD…]     a root shell (or CMD) inside the root's namespaces`;
+
+/** Exit codes: 0 ok, 1 failed, 2 usage, 3 already running / not running. */
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'start':
+      return start(rest);
+    case 'stop':
+      return stopAgent();
+    case 'status':
+      return status(rest);
+    case 'shell':
+      return shell(rest);
+    case 'supervise':
+      return superviseCommand(rest);
+    default:
+      process.stderr.write(`${USAGE}\n`);
+      return 2;
+  }
+}
+
+const currentStatus = () => controlRequest<AgentStatus>(paths.controlSocket, 'GET', '/status');
+
+async function start(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      data: { type: 'string', default: paths.defaultDataStore },
+      config: { type: 'string' },
+      detach: { type: 'boolean', default: false },
+      timeout: { type: 'string', default: '60' },
+    },
+  });
+  const running = await currentStatus();
+  if (running) {
+    process.stderr.write(`berth-agent: the engine is already running (supervisor pid ${running.pid}, since ${running.startedAt}); stop it first with \`berth-agent stop\`.\n`);
+    return 3;
+  }
+  if (!(await stat(values.data).catch(() => undefined))?.isDirectory()) {
+    process.stderr.write(`berth-agent: the data store ${values.data} is not there; \`berth start\` mounts berth-data's store there, or pass --data DIR.\n`);
+    return 1;
+  }
+  let lower: string[];
+  try {
+    const manifest = await readManifest();
+    const system = await verifiedImageDir(manifest.system);
+    const versionPack = await verifiedImageDir(manifest.versionPack);
+    lower = [versionPack, system];
+  } catch (e) {
+    process.stderr.write(`berth-agent: ${(e as Error).message}\n`);
+    return 1;
+  }
+  const init = join(lower[1]!, 'sbin/init');
+  const superviseArgs = ['supervise', '--lower', lower.join(':'), '--data', values.data, ...(values.config ? ['--config', values.config] : [])];
+  // tini as pid 1 reaps the orphans a container engine leaves (shims), and forwards signals.
+  const argv = ['-m', '-n', '-p', '-u', '-i', '-f', '--propagation', 'slave', init, '-g', '--', paths.node, paths.agentBundle, ...superviseArgs];
+  await mkdir(paths.runDir, { recursive: true });
+  // Detached, the supervisor writes to a log file (a pipe would break when we exit).
+  const logFile = join(paths.runDir, 'agent.log');
+  const logFd = values.detach ? openSync(logFile, 'a') : undefined;
+  const child = spawn('unshare', argv, {
+    stdio: logFd === undefined ? ['ignore', 'pipe', 'pipe'] : ['ignore', logFd, logFd],
+    detached: values.detach,
+  });
+  const tail: string[] = [];
+  const onData = (d: Buffer) => {
+    process.stdout.write(d);
+    for (const line of d.toString().split('\n').filter(Boolean)) {
+      tail.push(line);
+      if (tail.length > 20) tail.shift();
+    }
+  };
+  child.stdout?.on('data', onData);
+  child.stderr?.on('data', onData);
+  const exited = new Promise<number>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))));
+  const lastOutput = async () =>
+    logFd === undefined ? tail : (await readFile(logFile, 'utf8').catch(() => '')).trimEnd().split('\n').slice(-20);
+  const deadline = Date.now() + Number(values.timeout) * 1000;
+  for (;;) {
+    const early = await Promise.race([exited, new Promise<undefined>((r) => setTimeout(() => r(undefined), 50))]);
+    if (early !== undefined) {
+      process.stderr.write(`berth-agent: the engine did not start (exit ${early}). Last output:\n  ${(await lastOutput()).join('\n  ')}\n`);
+      return 1;
+    }
+    const s = await currentStatus();
+    if (s?.engine === 'ready') break;
+    if (Date.now() > deadline) {
+      process.stderr.write(
+        `berth-agent: the engine did not answer /_ping within ${values.timeout}s; stopping it. Services: ${JSON.stringify(s?.services ?? [])}\nLast output:\n  ${(await lastOutput()).join('\n  ')}\n`,
+      );
+      await controlRequest(paths.controlSocket, 'POST', '/stop');
+      await exited;
+      return 1;
+    }
+  }
+  process.stderr.write(`berth-agent: engine ready at unix://${paths.dockerSocket}\n`);
+  if (values.detach) {
+    child.unref();
+    return 0;
+  }
+  // Foreground: this process is what keeps the distro attached; a signal here stops the engine.
+  const forwardStop = () => void controlRequest(paths.controlSocket, 'POST', '/stop');
+  process.on('SIGTERM', forwardStop);
+  process.on('SIGINT', forwardStop);
+  return exited;
+}
+
+async function stopAgent(): Promise<number> {
+  const s = await currentStatus();
+  if (!s) {
+    process.stderr.write('berth-agent: the engine is not running.\n');
+    return 0;
+  }
+  await controlRequest(paths.controlSocket, 'POST', '/stop');
+  // Gone when the supervisor has exited: its pid no longer exists in this distro.
+  for (let i = 0; i < 600; i++) {
+    if (!(await stat(`/proc/${s.pid}`).catch(() => undefined))) return 0;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  process.stderr.write(`berth-agent: the supervisor (pid ${s.pid}) did not exit within 30s.\n`);
+  return 1;
+}
+
+async function status(args: string[]): Promise<number> {
+  const s = await currentStatus();
+  if (args.includes('--json')) {
+    process.stdout.write(`${JSON.stringify(s ?? { state: 'stopped', services: [] })}\n`);
+    return s ? 0 : 3;
+  }
+  if (!s) {
+    process.stdout.write('stopped\n');
+    return 3;
+  }
+  process.stdout.write(`${s.state} (engine ${s.engine}), supervisor pid ${s.pid}, since ${s.startedAt}\n`);
+  for (const svc of s.services) {
+    const exit = svc.lastExit ? `, last exit ${svc.lastExit.signal ?? svc.lastExit.code}` : '';
+    process.stdout.write(`  ${svc.name.padEnd(12)} ${svc.state.padEnd(10)} pid ${String(svc.pid ?? '-').padEnd(6)} restarts ${svc.restarts}${exit}\n`);
+  }
+  return 0;
+}
+
+async function shell(args: string[]): Promise<number> {
+  const s = await currentStatus();
+  if (!s) {
+    process.stderr.write('berth-agent: the engine is not running; start it first.\n');
+    return 3;
+  }
+  const command = args.length > 0 ? args : ['/bin/sh'];
+  const child = spawn('nsenter', ['-t', String(s.pid), '-m', '-u', '-i', '-n', '-p', '--', 'chroot', paths.root, ...command], { stdio: 'inherit' });
+  return new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1))));
+}
+
+async function superviseCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: { lower: { type: 'string' }, data: { type: 'string' }, config: { type: 'string' }, 'stop-deadline': { type: 'string', default: '10' } },
+  });
+  if (!values.lower || !values.data) {
+    process.stderr.write('berth-agent supervise: --lower and --data are required (run `berth-agent start`).\n');
+    return 2;
+  }
+  return supervise({
+    lower: values.lower.split(':'),
+    dataStore: values.data,
+    configFile: values.config,
+    stopDeadlineMs: Number(values['stop-deadline']) * 1000,
+  });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    process.stderr.write(`berth-agent: ${(e as Error).stack ?? String(e)}\n`);
+    process.exit(1);
+  },
+);

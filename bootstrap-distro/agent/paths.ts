@@ -1,0 +1,19 @@
+/** Fixed places inside the `berth` distro and the LinuxKit root. */
+export const paths = {
+  node: '/opt/berth/bin/berth-node',
+  agentBundle: '/opt/berth/app/berth-agent.mjs',
+  imagesDir: '/opt/berth/images',
+  /** Unpacked images, one directory per sha256, kept across restarts on the distro's disk. */
+  imageCache: '/var/cache/berth/images',
+  /** The distro's run dir (tmpfs): the supervisor's pid, the detached start's log. */
+  runDir: '/run/berth',
+  /** Inside the supervisor's mount namespace: the assembled root and its writable tmpfs. */
+  root: '/run/berth/root',
+  rootRw: '/run/berth/rw',
+  /** Published in the shared area, so every distro (and the host) can reach them. */
+  publishDir: '/mnt/wsl/berth',
+  controlSocket: '/mnt/wsl/berth/agent.sock',
+  dockerSocket: '/mnt/wsl/berth/docker.sock',
+  /** Where the manager mounts berth-data's store (a cross-distro mount). */
+  defaultDataStore: '/mnt/wsl/berth/data',
+} as const;

@@ -1,0 +1,113 @@
+import { readFile, readlink, mkdir, rm } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import { serveControl, type AgentStatus } from './control.js';
+import { parseLinuxkit } from './linuxkit.js';
+import { paths } from './paths.js';
+import { dockerPing } from './ping.js';
+import { assembleRoot, dismantleRoot } from './root.js';
+import { DEFAULT_POLICY, runOnboot, SupervisedService, type RestartPolicy } from './service.js';
+
+export interface SuperviseOptions {
+  lower: string[];
+  dataStore: string;
+  /** The LinuxKit YAML; by default the system image's /etc/berth/linuxkit.yml. */
+  configFile?: string;
+  stopDeadlineMs: number;
+  policy?: RestartPolicy;
+}
+
+/** Printed on stdout once the engine answers, for `start` to wait on. */
+export const READY_LINE = 'berth-agent: engine ready';
+
+/**
+ * Runs in the root's own namespaces (under tini as pid 1): assembles the root, runs the
+ * onboot actions, then supervises the services until asked to stop.
+ *
+ * A failing onboot action stops the start: the engine would run on a half-prepared
+ * root otherwise. The error names the action and shows its last output lines.
+ */
+export async function supervise(options: SuperviseOptions): Promise<number> {
+  // Whoever started us may go away; losing our output must not take the engine down.
+  process.stdout.on('error', () => {});
+  const log = (line: string) => process.stdout.write(`${line}\n`);
+  const distroPid = Number(await readlink('/proc/self')); // /proc is still the distro's: its view of our pid
+  const startedAt = new Date().toISOString();
+  let state: AgentStatus['state'] = 'starting';
+  let engine: AgentStatus['engine'] = 'starting';
+  const onboot: AgentStatus['onboot'] = [];
+  let services: SupervisedService[] = [];
+  let control: Server | undefined;
+  let stopping: Promise<number> | undefined;
+
+  const stop = (code: number): Promise<number> => {
+    stopping ??= (async () => {
+      state = 'stopping';
+      log('berth-agent: stopping services');
+      for (const s of [...services].reverse()) await s.stop(options.stopDeadlineMs);
+      control?.close();
+      await rm(paths.controlSocket, { force: true });
+      await rm(paths.dockerSocket, { force: true });
+      await dismantleRoot();
+      log('berth-agent: stopped');
+      return code;
+    })();
+    return stopping;
+  };
+  const stopped = new Promise<number>((resolve) => {
+    process.on('SIGTERM', () => void stop(0).then(resolve));
+    process.on('SIGINT', () => void stop(0).then(resolve));
+    process.on('SIGHUP', () => void stop(0).then(resolve));
+    // POST /stop
+    stopRequested = () => void stop(0).then(resolve);
+  });
+
+  try {
+    await assembleRoot({ lower: options.lower, dataStore: options.dataStore });
+    const configFile = options.configFile ?? `${paths.root}/etc/berth/linuxkit.yml`;
+    const config = parseLinuxkit(await readFile(configFile, 'utf8'), configFile);
+    await mkdir(paths.publishDir, { recursive: true });
+    control = await serveControl(paths.controlSocket, {
+      status: () => ({
+        state,
+        engine,
+        pid: distroPid,
+        startedAt,
+        dockerSocket: paths.dockerSocket,
+        onboot,
+        services: services.map((s) => s.snapshot()),
+      }),
+      stop: () => stopRequested(),
+    });
+    for (const action of config.onboot) {
+      const began = Date.now();
+      const result = await runOnboot(action, log);
+      onboot.push({ name: action.name, exitCode: result.exitCode, seconds: (Date.now() - began) / 1000 });
+      if (result.exitCode !== 0) {
+        throw new Error(`onboot action "${action.name}" failed with exit code ${result.exitCode}; its last output:\n  ${result.tail.join('\n  ') || '(none)'}`);
+      }
+    }
+    services = config.services.map((entry) => new SupervisedService(entry, log, options.policy ?? DEFAULT_POLICY));
+    for (const s of services) s.start();
+    state = 'running';
+    void waitForEngine().then((ok) => {
+      if (!ok) return;
+      engine = 'ready';
+      log(READY_LINE);
+    });
+  } catch (e) {
+    log(`berth-agent: start failed: ${(e as Error).message}`);
+    return stop(1);
+  }
+
+  async function waitForEngine(): Promise<boolean> {
+    while (!stopping) {
+      if (await dockerPing(paths.dockerSocket, 500)) return true;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return false;
+  }
+
+  return stopped;
+}
+
+let stopRequested: () => void = () => {};

@@ -1,0 +1,185 @@
+import { cp, mkdir, mkdtemp, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseLinuxkit } from '../../bootstrap-distro/agent/linuxkit.js';
+import { locate, stageBinaryWithLibs, stageBusybox, stageDirs, stageFile, stageSymlink, stageText } from './collect.js';
+import { packDeterministic, sha256File } from './deterministic-tar.js';
+import { type Progress, silentProgress } from './progress.js';
+import { defaultSources, type ImageSources } from './sources.js';
+
+export type ImageKind = 'berth' | 'system' | 'version-pack' | 'berth-data';
+
+export interface BuiltImage {
+  kind: ImageKind;
+  /** File name inside the output directory: `<kind>-<first 12 hex of sha256>.tar.gz`. */
+  file: string;
+  sha256: string;
+  size: number;
+}
+
+export interface ImageManifest {
+  berthVersion: string;
+  images: Record<ImageKind, BuiltImage>;
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** The checkout: dist/installer/images → ../../.. */
+const REPO = join(here, '../../..');
+export const LINUXKIT_YML = join(REPO, 'bootstrap-distro/linuxkit/berth.yml');
+export const AGENT_BUNDLE = join(REPO, 'dist/agent/berth-agent.mjs');
+
+/** Where the agent finds the images inside the `berth` distro. */
+export const DISTRO_IMAGES_DIR = 'opt/berth/images';
+const NODE_DIR = 'opt/berth/node';
+
+export async function berthVersion(): Promise<string> {
+  return (JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+/**
+ * Builds the four images into outDir: same inputs give byte-identical files. Each is
+ * named by its content hash; manifest.json lists them.
+ */
+export async function buildImages(
+  outDir: string,
+  options: { sources?: ImageSources; progress?: Progress } = {},
+): Promise<ImageManifest> {
+  const sources = options.sources ?? defaultSources();
+  const progress = options.progress ?? silentProgress;
+  const version = await berthVersion();
+  await mkdir(outDir, { recursive: true });
+  const work = await mkdtemp(join(tmpdir(), 'berth-images-'));
+  try {
+    const steps: Array<[ImageKind, string, (staging: string, built: Partial<Record<ImageKind, BuiltImage>>) => Promise<void>]> = [
+      ['system', 'system image', (s) => stageSystemImage(s, sources)],
+      ['version-pack', 'version pack', (s) => stageVersionPack(s, sources)],
+      ['berth', 'berth distro', (s, built) => stageBerthDistro(s, sources, version, built, outDir)],
+      ['berth-data', 'berth-data distro', (s) => stageDataDistro(s, sources, version)],
+    ];
+    const built: Partial<Record<ImageKind, BuiltImage>> = {};
+    for (const [i, [kind, label, stage]] of steps.entries()) {
+      progress.step(i + 1, steps.length, label);
+      const staging = join(work, kind);
+      await mkdir(staging);
+      await stage(staging, built);
+      const tmpFile = join(outDir, `.${kind}.tar.gz.partial`);
+      await packDeterministic(staging, tmpFile, (done, total) => progress.update(done, total));
+      const sha256 = await sha256File(tmpFile);
+      const file = `${kind}-${sha256.slice(0, 12)}.tar.gz`;
+      await rename(tmpFile, join(outDir, file));
+      const size = (await stat(join(outDir, file))).size;
+      built[kind] = { kind, file, sha256, size };
+      progress.done(`${file} (${(size / 2 ** 20).toFixed(1)} MiB)`);
+      await rm(staging, { recursive: true, force: true });
+    }
+    const manifest: ImageManifest = { berthVersion: version, images: built as Record<ImageKind, BuiltImage> };
+    await writeFile(join(outDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+    await removeStale(outDir, manifest);
+    return manifest;
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+/** Older builds' images in the same directory are replaced, not accumulated. */
+async function removeStale(outDir: string, manifest: ImageManifest): Promise<void> {
+  const keep = new Set(['manifest.json', ...Object.values(manifest.images).map((i) => i.file)]);
+  for (const name of await readdir(outDir)) {
+    if (!keep.has(name) && /^(berth|system|version-pack|berth-data)-[0-9a-f]{12}\.tar\.gz$/.test(name)) {
+      await rm(join(outDir, name), { force: true });
+    }
+  }
+}
+
+const BASE_DIRS = ['bin', 'etc', 'root', 'tmp', 'var', 'run', 'proc', 'sys', 'dev', 'mnt'];
+
+async function stageSystemImage(staging: string, sources: ImageSources): Promise<void> {
+  await stageDirs(staging, [...BASE_DIRS, 'sbin', 'usr/bin', 'usr/sbin', 'var/lib', 'mnt/wsl', 'mnt/host', 'etc/berth']);
+  await stageBusybox(staging, await locate(sources.busybox));
+  await stageFile(staging, await locate(sources.init), 'sbin/init', 0o755);
+  for (const source of sources.iptables) {
+    const binary = await locate(source);
+    await stageBinaryWithLibs(staging, binary, `usr/sbin/${source.name}`, '');
+  }
+  const nft = sources.iptables[0]!.name;
+  for (const tool of ['iptables', 'iptables-save', 'iptables-restore', 'ip6tables', 'ip6tables-save', 'ip6tables-restore']) {
+    await stageSymlink(staging, `usr/sbin/${tool}`, nft);
+  }
+  // iptables loads its matches and targets as modules at run time.
+  const xtables = '/usr/lib/x86_64-linux-gnu/xtables';
+  if (await stat(xtables).catch(() => undefined)) {
+    await cp(xtables, join(staging, xtables), { recursive: true, dereference: true });
+  }
+  await stageSymlink(staging, 'var/run', '../run');
+  await stageText(staging, 'etc/passwd', 'root:x:0:0:root:/root:/bin/sh\n');
+  await stageText(staging, 'etc/group', 'root:x:0:\ndocker:x:2375:\n');
+  await stageText(staging, 'etc/nsswitch.conf', 'passwd: files\ngroup: files\nhosts: files dns\n');
+  const yml = await readFile(LINUXKIT_YML, 'utf8');
+  const config = parseLinuxkit(yml, LINUXKIT_YML);
+  await stageText(staging, 'etc/berth/linuxkit.yml', yml);
+  // LinuxKit writes `files` into the image at build time.
+  for (const f of config.files) await stageText(staging, f.path, f.contents, parseInt(f.mode, 8));
+}
+
+async function stageVersionPack(staging: string, sources: ImageSources): Promise<void> {
+  await stageDirs(staging, ['usr/bin', 'etc/berth']);
+  const pack: Record<string, string> = {};
+  for (const source of sources.versionPack) {
+    const binary = await locate(source);
+    await stageBinaryWithLibs(staging, binary, `usr/bin/${source.name}`, '');
+    pack[source.name] = binary;
+  }
+  await stageText(staging, 'etc/berth/version-pack.json', `${JSON.stringify({ binaries: Object.keys(pack).sort() }, null, 2)}\n`);
+}
+
+function osRelease(name: string, version: string): string {
+  return `NAME="${name}"\nPRETTY_NAME="${name} ${version}"\nID=berth\nVERSION_ID="${version}"\nVERSION="${version}"\nBERTH_VERSION="${version}"\n`;
+}
+
+async function stageBerthDistro(
+  staging: string,
+  sources: ImageSources,
+  version: string,
+  built: Partial<Record<ImageKind, BuiltImage>>,
+  outDir: string,
+): Promise<void> {
+  await stageDirs(staging, [...BASE_DIRS, 'opt/berth/bin', 'opt/berth/app', DISTRO_IMAGES_DIR, 'var/cache/berth']);
+  await stageBusybox(staging, await locate(sources.busybox));
+  // Node runs through its own loader and libraries, so it works over any distro's libc.
+  await stageBinaryWithLibs(staging, await locate(sources.node), `${NODE_DIR}/bin/node`, `${NODE_DIR}/lib`);
+  await stageText(
+    staging,
+    'opt/berth/bin/berth-node',
+    `#!/bin/sh\nexec /${NODE_DIR}/lib/ld-linux-x86-64.so.2 --library-path /${NODE_DIR}/lib /${NODE_DIR}/bin/node "$@"\n`,
+    0o755,
+  );
+  await stageText(staging, 'opt/berth/bin/berth-agent', '#!/bin/sh\nexec /opt/berth/bin/berth-node /opt/berth/app/berth-agent.mjs "$@"\n', 0o755);
+  await stageFile(staging, AGENT_BUNDLE, 'opt/berth/app/berth-agent.mjs', 0o644);
+  for (const kind of ['system', 'version-pack'] as const) {
+    const image = built[kind]!;
+    await stageFile(staging, join(outDir, image.file), `${DISTRO_IMAGES_DIR}/${image.file}`, 0o644);
+  }
+  await stageText(
+    staging,
+    `${DISTRO_IMAGES_DIR}/manifest.json`,
+    `${JSON.stringify({ system: built.system, versionPack: built['version-pack'] }, null, 2)}\n`,
+  );
+  await stageText(staging, 'etc/wsl.conf', '[automount]\nenabled = true\nroot = /mnt/\n[user]\ndefault = root\n');
+  await stageText(staging, 'etc/os-release', osRelease('Berth', version));
+  await stageText(staging, 'etc/passwd', 'root:x:0:0:root:/root:/bin/sh\n');
+  await stageText(staging, 'etc/group', 'root:x:0:\ndocker:x:2375:\n');
+}
+
+/** The data store layout the agent mounts at /var/lib of the LinuxKit root. */
+export const DATA_STORE = 'srv/berth-data';
+
+async function stageDataDistro(staging: string, sources: ImageSources, version: string): Promise<void> {
+  await stageDirs(staging, [...BASE_DIRS, DATA_STORE, `${DATA_STORE}/docker`, `${DATA_STORE}/containerd`, `${DATA_STORE}/log`]);
+  await stageDirs(staging, [`${DATA_STORE}/docker`], 0o710);
+  await stageBusybox(staging, await locate(sources.busybox));
+  await stageText(staging, 'etc/wsl.conf', '[automount]\nenabled = false\n[user]\ndefault = root\n');
+  await stageText(staging, 'etc/os-release', osRelease('Berth data', version));
+  await stageText(staging, 'etc/passwd', 'root:x:0:0:root:/root:/bin/sh\n');
+  await stageText(staging, 'etc/group', 'root:x:0:\n');
+}
