@@ -35,6 +35,9 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** The service whose socket `start` waits for. */
+const ENGINE_SERVICE = 'dockerd';
+
 const currentStatus = () => controlRequest<AgentStatus>(paths.controlSocket, 'GET', '/status');
 
 async function start(args: string[]): Promise<number> {
@@ -100,9 +103,12 @@ async function start(args: string[]): Promise<number> {
     }
     const s = await currentStatus();
     if (s?.engine === 'ready') break;
-    if (Date.now() > deadline) {
+    // Waiting on is pointless once the engine's own service has given up.
+    const engineFailed = s?.services.some((svc) => svc.name === ENGINE_SERVICE && svc.state === 'failed');
+    if (Date.now() > deadline || engineFailed) {
+      const why = engineFailed ? `the ${ENGINE_SERVICE} service keeps crashing` : `the engine did not answer /_ping within ${values.timeout}s`;
       process.stderr.write(
-        `berth-agent: the engine did not answer /_ping within ${values.timeout}s; stopping it. Services: ${JSON.stringify(s?.services ?? [])}\nLast output:\n  ${(await lastOutput()).join('\n  ')}\n`,
+        `berth-agent: ${why}; stopping. Services: ${JSON.stringify(s?.services ?? [])}\nLast output:\n  ${(await lastOutput()).join('\n  ')}\n`,
       );
       await controlRequest(paths.controlSocket, 'POST', '/stop');
       await exited;

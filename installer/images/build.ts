@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseLinuxkit } from '../../bootstrap-distro/agent/linuxkit.js';
+import { packageRoot } from '../../wsl-host/package-root.js';
 import { locate, stageBinaryWithLibs, stageBusybox, stageDirs, stageFile, stageSymlink, stageText } from './collect.js';
 import { packDeterministic, sha256File } from './deterministic-tar.js';
 import { type Progress, silentProgress } from './progress.js';
@@ -23,9 +24,7 @@ export interface ImageManifest {
   images: Record<ImageKind, BuiltImage>;
 }
 
-const here = dirname(fileURLToPath(import.meta.url));
-/** The checkout: dist/installer/images → ../../.. */
-const REPO = join(here, '../../..');
+const REPO = packageRoot(dirname(fileURLToPath(import.meta.url)));
 export const LINUXKIT_YML = join(REPO, 'bootstrap-distro/linuxkit/berth.yml');
 export const AGENT_BUNDLE = join(REPO, 'dist/agent/berth-agent.mjs');
 
@@ -100,7 +99,7 @@ async function stageSystemImage(staging: string, sources: ImageSources): Promise
   await stageFile(staging, await locate(sources.init), 'sbin/init', 0o755);
   for (const source of sources.iptables) {
     const binary = await locate(source);
-    await stageBinaryWithLibs(staging, binary, `usr/sbin/${source.name}`, '');
+    await stageBinaryWithLibs(staging, binary, `usr/sbin/${source.name}`);
   }
   const nft = sources.iptables[0]!.name;
   for (const tool of ['iptables', 'iptables-save', 'iptables-restore', 'ip6tables', 'ip6tables-save', 'ip6tables-restore']) {
@@ -127,7 +126,7 @@ async function stageVersionPack(staging: string, sources: ImageSources): Promise
   const pack: Record<string, string> = {};
   for (const source of sources.versionPack) {
     const binary = await locate(source);
-    await stageBinaryWithLibs(staging, binary, `usr/bin/${source.name}`, '');
+    await stageBinaryWithLibs(staging, binary, `usr/bin/${source.name}`);
     pack[source.name] = binary;
   }
   await stageText(staging, 'etc/berth/version-pack.json', `${JSON.stringify({ binaries: Object.keys(pack).sort() }, null, 2)}\n`);

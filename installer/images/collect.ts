@@ -52,12 +52,16 @@ export async function stageFile(stagingRoot: string, source: string, target: str
   await chmod(dest, mode ?? (await stat(source)).mode & 0o7777);
 }
 
-/** Copies a dynamic binary and its libraries: libraries under libDir, the loader at its usual path too. */
-export async function stageBinaryWithLibs(stagingRoot: string, binary: string, target: string, libDir: string): Promise<void> {
+/**
+ * Copies a dynamic binary and its libraries: under libDir if given (for a private runtime
+ * loaded with --library-path), else at the paths the machine has them; the loader always
+ * at its usual path too.
+ */
+export async function stageBinaryWithLibs(stagingRoot: string, binary: string, target: string, libDir?: string): Promise<void> {
   await stageFile(stagingRoot, binary, target);
   for (const lib of await sharedLibraries(binary)) {
-    await stageFile(stagingRoot, lib, join(libDir, basename(lib)));
-    if (basename(lib).startsWith('ld-linux')) await stageFile(stagingRoot, lib, lib);
+    await stageFile(stagingRoot, lib, libDir ? join(libDir, basename(lib)) : lib);
+    if (libDir && basename(lib).startsWith('ld-linux')) await stageFile(stagingRoot, lib, lib);
   }
 }
 

@@ -1,6 +1,6 @@
-import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../package-root.js';
 import { parseDrives, type Drive } from './drives.js';
 
 /** Where the Linux WSL host keeps everything, and the knobs DESIGN.md fixes as env vars. */
@@ -18,13 +18,6 @@ export interface HostConfig {
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-/** The checkout (or installed package) this module was loaded from: dist/wsl-host/linux → ../../.. */
-function packageRoot(): string {
-  for (let dir = here; dir !== dirname(dir); dir = dirname(dir)) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-  }
-  throw new Error(`cannot find Berth's package root above ${here}`);
-}
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): HostConfig {
   const root = env.BERTH_WSL_ROOT || '/var/lib/berth-wsl';
@@ -34,7 +27,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): HostConfig 
   if (!Number.isInteger(idleTimeout) || idleTimeout < 0) {
     throw new Error(`BERTH_WSL_IDLE_TIMEOUT must be a whole number of seconds (0 = never), not "${idleText}"`);
   }
-  const pkg = packageRoot();
+  const pkg = packageRoot(here);
   return {
     root,
     drives: parseDrives(env.BERTH_WSL_DRIVES ?? `c=${join(root, 'drives/c')}`),

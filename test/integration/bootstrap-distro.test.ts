@@ -1,0 +1,222 @@
+import { existsSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildImages } from '../../installer/images/build.js';
+import { defaultSources } from '../../installer/images/sources.js';
+import { makeRootfsTarball } from '../../wsl-host/busybox-distro.js';
+import { agent, docker, imagesFor, installBerthDistros, loadBusyboxImage } from '../helpers/berth-distros.js';
+import { requireRoot, TestWslRoot } from '../helpers/wsl-root.js';
+
+const run = requireRoot('bootstrap distro');
+
+interface Status {
+  state: string;
+  engine: string;
+  pid: number;
+  services: Array<{ name: string; state: string; pid: number | null; restarts: number; lastExit: { code: number | null; signal: string | null } | null; uptime: number | null }>;
+}
+
+async function status(t: TestWslRoot): Promise<Status> {
+  return JSON.parse((await agent(t, ['status', '--json'])).stdout) as Status;
+}
+
+/** Host pids whose namespace of `kind` has this inode: what must be empty after stop. */
+function processesInNamespace(kind: 'pid' | 'net' | 'mnt', inode: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readlinkSync(`/proc/${entry}/ns/${kind}`) === inode) pids.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
+
+describe.runIf(run)('images', () => {
+  let t: TestWslRoot;
+  beforeAll(() => {
+    t = new TestWslRoot();
+  });
+  afterAll(async () => t?.cleanup());
+
+  it('builds four images whose bytes depend only on their inputs', async () => {
+    const first = (await imagesFor(t)).manifest;
+    const second = await buildImages(join(t.root, 'images-again'));
+    expect(Object.keys(first.images).sort()).toEqual(['berth', 'berth-data', 'system', 'version-pack']);
+    for (const kind of Object.keys(first.images) as Array<keyof typeof first.images>) {
+      expect(second.images[kind].sha256).toBe(first.images[kind].sha256);
+      expect(first.images[kind].file).toBe(`${kind}-${first.images[kind].sha256.slice(0, 12)}.tar.gz`);
+    }
+  });
+
+  it('names a missing binary and the package that provides it', async () => {
+    const sources = defaultSources();
+    sources.versionPack = [{ name: 'dockerd', path: '/nonexistent/dockerd', debianPackage: 'docker.io' }];
+    await expect(buildImages(join(t.root, 'images-broken'), { sources })).rejects.toThrow(
+      /dockerd not found \(looked for \/nonexistent\/dockerd\); install the Debian package docker\.io/,
+    );
+    expect(readdirSync(join(t.root, 'images-broken')).filter((f) => f.endsWith('.tar.gz'))).toEqual([
+      expect.stringMatching(/^system-/),
+    ]);
+  });
+});
+
+describe.runIf(run)('the bootstrap distro runs a real dockerd in its own namespaces', () => {
+  let t: TestWslRoot;
+
+  beforeAll(async () => {
+    t = new TestWslRoot();
+    await installBerthDistros(t);
+    const started = await agent(t, ['start', '--detach']);
+    expect(started.stderr).toContain('engine ready at unix:///mnt/wsl/berth/docker.sock');
+    expect(started.exitCode).toBe(0);
+    await loadBusyboxImage(t);
+  }, 180_000);
+  afterAll(async () => {
+    await agent(t, ['stop']);
+    await t?.cleanup();
+  });
+
+  it('runs a container from the published socket', async () => {
+    const r = await docker(t, ['run', '--rm', 'busybox', 'echo', 'hi']);
+    expect(r.stdout).toBe('hi');
+    const s = await status(t);
+    expect(s).toMatchObject({ state: 'running', engine: 'ready' });
+    expect(s.services.map((x) => [x.name, x.state, x.restarts])).toEqual([
+      ['containerd', 'running', 0],
+      ['dockerd', 'running', 0],
+    ]);
+    for (const svc of s.services) expect(svc.pid).toBeGreaterThan(1);
+  });
+
+  it('publishes the daemon socket as root:docker 0660 in the shared area', async () => {
+    const ls = await t.wsl(['-d', 'berth', '--exec', 'stat', '-c', '%a %U %G', '/mnt/wsl/berth/docker.sock']);
+    expect(ls.stdout).toMatch(/^660 root (docker|2375)$/);
+  });
+
+  it('refuses a second start instead of starting a second engine', async () => {
+    const again = await agent(t, ['start', '--detach']);
+    expect(again.exitCode).toBe(3);
+    expect(again.stderr).toMatch(/already running \(supervisor pid \d+/);
+  });
+
+  it('keeps its engine network to itself: no docker0 or NAT rules in another distro', async () => {
+    expect((await agent(t, ['shell', 'ip', 'link', 'show', 'docker0'])).exitCode).toBe(0);
+    expect((await agent(t, ['shell', 'iptables', '-t', 'nat', '-S'])).stdout).toContain('DOCKER');
+    const other = await makeRootfsTarball(t.root, 'ubuntu');
+    await t.wsl(['--import', 'Ubuntu', join(t.root, 'distros/Ubuntu'), other]);
+    const links = await t.wsl(['-d', 'Ubuntu', '--exec', 'ip', 'link']);
+    expect(links.stdout).toContain('lo:');
+    expect(links.stdout).not.toContain('docker0');
+    expect((await t.wsl(['-d', 'berth', '--exec', 'ip', 'link'])).stdout).not.toContain('docker0');
+  });
+
+  it('gives a shell inside the root', async () => {
+    expect((await agent(t, ['shell', 'hostname'])).stdout).toBe('berth');
+    expect((await agent(t, ['shell', 'sh', '-c', 'ls /usr/bin/dockerd && grep -c " /var/lib " /proc/mounts'])).stdout).toBe('/usr/bin/dockerd\n1');
+  });
+
+  it('brings dockerd back within 3 s after SIGKILL, and counts the restart', async () => {
+    const killedAt = Date.now();
+    await agent(t, ['shell', 'sh', '-c', 'kill -9 $(pidof dockerd)']);
+    let answered = false;
+    while (!answered && Date.now() - killedAt < 3000) {
+      const s = await status(t);
+      answered = s.services.find((x) => x.name === 'dockerd')!.restarts === 1 && (await docker(t, ['version', '--format', '{{.Server.Version}}'])).exitCode === 0;
+    }
+    expect(answered).toBe(true);
+    const dockerd = (await status(t)).services.find((x) => x.name === 'dockerd')!;
+    expect(dockerd).toMatchObject({ state: 'running', restarts: 1, lastExit: { signal: 'SIGKILL' } });
+  });
+
+  it('is stateless but for /var/lib: a restart drops root files and keeps images and volumes', async () => {
+    await agent(t, ['shell', 'sh', '-c', 'echo scratch > /etc/scratch']);
+    expect((await docker(t, ['volume', 'create', 'keep'])).exitCode).toBe(0);
+    expect((await docker(t, ['run', '--rm', '-v', 'keep:/data', 'busybox', 'sh', '-c', 'echo kept > /data/f'])).exitCode).toBe(0);
+    expect((await agent(t, ['stop'])).exitCode).toBe(0);
+    expect((await agent(t, ['start', '--detach'])).exitCode).toBe(0);
+    expect((await agent(t, ['shell', 'cat', '/etc/scratch'])).exitCode).not.toBe(0);
+    expect((await docker(t, ['image', 'ls', '--format', '{{.Repository}}'])).stdout).toContain('busybox');
+    expect((await docker(t, ['run', '--rm', '-v', 'keep:/data', 'busybox', 'cat', '/data/f'])).stdout).toBe('kept');
+  });
+
+  it('stop ends every process, mount and namespace of the root', async () => {
+    const ns = (kind: string) => agent(t, ['shell', 'readlink', `/proc/self/ns/${kind}`]).then((r) => r.stdout);
+    const [pidNs, netNs, mntNs] = [await ns('pid'), await ns('net'), await ns('mnt')];
+    expect(processesInNamespace('pid', pidNs).length).toBeGreaterThan(2);
+    expect((await agent(t, ['stop'])).exitCode).toBe(0);
+    expect(processesInNamespace('pid', pidNs)).toEqual([]);
+    expect(processesInNamespace('net', netNs)).toEqual([]);
+    expect(processesInNamespace('mnt', mntNs)).toEqual([]);
+    expect(existsSync(join(t.root, 'run/wsl/berth/docker.sock'))).toBe(false);
+    expect((await agent(t, ['status'])).stdout).toBe('stopped');
+    expect((await t.wsl(['-d', 'berth', '--exec', 'cat', '/proc/mounts'])).stdout).not.toContain('berth-root');
+  });
+});
+
+describe.runIf(run)('the bootstrap distro: failures', () => {
+  let t: TestWslRoot;
+  beforeAll(async () => {
+    t = new TestWslRoot();
+    await installBerthDistros(t);
+  }, 180_000);
+  afterAll(async () => {
+    await agent(t, ['stop']);
+    await t?.cleanup();
+  });
+
+  /** The stock LinuxKit YAML with something added, written into the berth distro. */
+  async function withConfig(name: string, extra: { onboot?: string; service?: string }): Promise<string> {
+    const stock = (await t.wsl(['-d', 'berth', '--exec', 'sh', '-c', 'cat /var/cache/berth/images/*/etc/berth/linuxkit.yml 2>/dev/null | head -c 100000'])).stdout;
+    let yml = stock;
+    if (extra.onboot) yml = yml.replace('onboot:\n', `onboot:\n${extra.onboot}`);
+    if (extra.service) yml = yml.replace('services:\n', `services:\n${extra.service}`);
+    const path = `/root/${name}.yml`;
+    writeFileSync(join(t.root, 'distros/berth/rootfs', path), yml);
+    return path;
+  }
+
+  it('refuses to start on a corrupt image, naming it', async () => {
+    const images = join(t.root, 'distros/berth/rootfs/opt/berth/images');
+    const system = readdirSync(images).find((f) => f.startsWith('system-'))!;
+    const original = join(t.root, 'system.orig');
+    await import('node:fs/promises').then((fs) => fs.copyFile(join(images, system), original));
+    writeFileSync(join(images, system), 'not the image');
+    const r = await agent(t, ['start', '--detach']);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`image ${system} is corrupt: sha256 \\w+… instead of \\w+…; re-import the berth distro`));
+    await import('node:fs/promises').then((fs) => fs.copyFile(original, join(images, system)));
+  });
+
+  it('stops the start at a failing onboot action, naming it and showing its output', async () => {
+    // Start once so the image cache (where the stock YAML is read from) exists.
+    expect((await agent(t, ['start', '--detach'])).exitCode).toBe(0);
+    await agent(t, ['stop']);
+    const config = await withConfig('bad-onboot', {
+      onboot: '  - name: broken-step\n    command: ["/bin/sh", "-c", "echo preparing; echo disk is on fire >&2; exit 4"]\n',
+    });
+    const r = await agent(t, ['start', '--detach', '--config', config]);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain('onboot action "broken-step" failed with exit code 4');
+    expect(r.stderr).toContain('disk is on fire');
+    expect((await agent(t, ['status'])).stdout).toBe('stopped');
+  });
+
+  it('marks a service that keeps crashing as failed and keeps it in status, the engine still up', async () => {
+    const config = await withConfig('crasher', {
+      service: '  - name: crasher\n    command: ["/bin/sh", "-c", "echo crashing; exit 3"]\n',
+    });
+    expect((await agent(t, ['start', '--detach', '--config', config])).exitCode).toBe(0);
+    let crasher: Status['services'][number] | undefined;
+    for (let i = 0; i < 100 && crasher?.state !== 'failed'; i++) {
+      crasher = (await status(t)).services.find((s) => s.name === 'crasher');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(crasher).toMatchObject({ state: 'failed', pid: null, lastExit: { code: 3 } });
+    expect(crasher!.restarts).toBe(5);
+    expect((await status(t)).services.find((s) => s.name === 'dockerd')?.state).toBe('running');
+    expect((await agent(t, ['status'])).stdout).toMatch(/crasher\s+failed/);
+  });
+});
