@@ -1,11 +1,20 @@
 import { arch, cpus, totalmem } from 'node:os';
 import { formatTable } from './measure.js';
+import { benchBootstrap } from './bootstrap.js';
 import { benchWslHost } from './wsl-host.js';
 
 if (process.getuid?.() !== 0) {
   console.error('bench: needs root (the Linux WSL host uses namespaces and mounts)');
   process.exit(1);
 }
-const rows = [...(await benchWslHost())];
+const only = process.argv[2];
+const rows = only === 'bootstrap' ? [] : [...(await benchWslHost())];
+const notes: string[] = [];
+if (!only || only === 'bootstrap') {
+  const boot = await benchBootstrap();
+  rows.push(...boot.rows);
+  notes.push(...boot.notes);
+}
 console.log(`Berth benchmarks, ${new Date().toISOString().slice(0, 10)}, ${cpus().length} x ${cpus()[0]?.model ?? arch()}, ${Math.round(totalmem() / 2 ** 30)} GiB`);
 console.log(formatTable(rows));
+for (const note of notes) console.log(note);

@@ -6,7 +6,7 @@ import { execa } from 'execa';
 import { makeRootfsTarball } from '../wsl-host/busybox-distro.js';
 import { type BenchRow, timeRuns } from './measure.js';
 
-const BERTH_WSL = join(dirname(fileURLToPath(import.meta.url)), '../../bin/berth-wsl');
+export const BERTH_WSL = join(dirname(fileURLToPath(import.meta.url)), '../../bin/berth-wsl');
 
 /**
  * `--exec true` through bin/berth-wsl against `nsenter … true` into the same running distro

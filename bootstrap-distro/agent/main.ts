@@ -4,9 +4,7 @@ import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { controlRequest, type AgentStatus } from './control.js';
-import { readManifest, verifiedImageDir } from './images.js';
 import { paths } from './paths.js';
-import { supervise } from './supervisor.js';
 
 const USAGE = `usage: berth-agent <command>
   start [--data DIR] [--config FILE] [--detach] [--timeout SECONDS]
@@ -41,6 +39,7 @@ const ENGINE_SERVICE = 'dockerd';
 const currentStatus = () => controlRequest<AgentStatus>(paths.controlSocket, 'GET', '/status');
 
 async function start(args: string[]): Promise<number> {
+  const began = Date.now();
   const { values } = parseArgs({
     args,
     options: {
@@ -61,6 +60,7 @@ async function start(args: string[]): Promise<number> {
   }
   let lower: string[];
   try {
+    const { readManifest, verifiedImageDir } = await import('./images.js');
     const manifest = await readManifest();
     const system = await verifiedImageDir(manifest.system);
     const versionPack = await verifiedImageDir(manifest.versionPack);
@@ -96,7 +96,7 @@ async function start(args: string[]): Promise<number> {
     logFd === undefined ? tail : (await readFile(logFile, 'utf8').catch(() => '')).trimEnd().split('\n').slice(-20);
   const deadline = Date.now() + Number(values.timeout) * 1000;
   for (;;) {
-    const early = await Promise.race([exited, new Promise<undefined>((r) => setTimeout(() => r(undefined), 50))]);
+    const early = await Promise.race([exited, new Promise<undefined>((r) => setTimeout(() => r(undefined), 20))]);
     if (early !== undefined) {
       process.stderr.write(`berth-agent: the engine did not start (exit ${early}). Last output:\n  ${(await lastOutput()).join('\n  ')}\n`);
       return 1;
@@ -115,7 +115,7 @@ async function start(args: string[]): Promise<number> {
       return 1;
     }
   }
-  process.stderr.write(`berth-agent: engine ready at unix://${paths.dockerSocket}\n`);
+  process.stderr.write(`berth-agent: engine ready at unix://${paths.dockerSocket} in ${Date.now() - began} ms\n`);
   if (values.detach) {
     child.unref();
     return 0;
@@ -181,6 +181,7 @@ async function superviseCommand(args: string[]): Promise<number> {
     process.stderr.write('berth-agent supervise: --lower and --data are required (run `berth-agent start`).\n');
     return 2;
   }
+  const { supervise } = await import('./supervisor.js');
   return supervise({
     lower: values.lower.split(':'),
     dataStore: values.data,

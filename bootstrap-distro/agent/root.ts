@@ -1,5 +1,4 @@
-import { mkdir, readFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile, rm } from 'node:fs/promises';
 import { paths } from './paths.js';
 import { sh } from './run.js';
 
@@ -27,35 +26,35 @@ async function distroDrives(): Promise<string[]> {
  */
 export async function assembleRoot(layers: RootLayers): Promise<void> {
   const root = paths.root;
-  await mkdir(paths.rootRw, { recursive: true });
-  await sh('mount', ['-t', 'tmpfs', '-o', 'mode=0755', 'berth-rw', paths.rootRw]);
-  await mkdir(join(paths.rootRw, 'upper'));
-  await mkdir(join(paths.rootRw, 'work'));
-  await mkdir(root, { recursive: true });
-  await sh('mount', ['-t', 'overlay', 'berth-root', '-o', `lowerdir=${layers.lower.join(':')},upperdir=${paths.rootRw}/upper,workdir=${paths.rootRw}/work`, root]);
-
-  await sh('mount', ['-t', 'proc', 'proc', `${root}/proc`]);
-  await sh('mount', ['-t', 'sysfs', 'sysfs', `${root}/sys`]);
-  await sh('mount', ['--rbind', '/sys/fs/cgroup', `${root}/sys/fs/cgroup`]);
-  await sh('mount', ['-t', 'devtmpfs', 'devtmpfs', `${root}/dev`]);
-  await mkdir(`${root}/dev/pts`, { recursive: true });
-  await mkdir(`${root}/dev/shm`, { recursive: true });
-  await sh('mount', ['-t', 'devpts', '-o', 'newinstance,ptmxmode=0666,mode=0620', 'devpts', `${root}/dev/pts`]);
-  await sh('mount', ['--bind', `${root}/dev/pts/ptmx`, `${root}/dev/ptmx`]);
-  await sh('mount', ['-t', 'tmpfs', '-o', 'mode=1777', 'shm', `${root}/dev/shm`]);
-
-  await mkdir(`${root}/var/lib`, { recursive: true });
-  await sh('mount', ['--bind', layers.dataStore, `${root}/var/lib`]);
-  await mkdir(`${root}/mnt/wsl`, { recursive: true });
-  await sh('mount', ['--rbind', '/mnt/wsl', `${root}/mnt/wsl`]);
-  await sh('mount', ['--make-rslave', `${root}/mnt/wsl`]);
-  for (const drive of await distroDrives()) {
-    const target = `${root}/mnt/host/${drive.slice('/mnt/'.length)}`;
-    await mkdir(target, { recursive: true });
-    await sh('mount', ['--rbind', drive, target]);
-  }
-  await sh('ip', ['link', 'set', 'lo', 'up']);
-  await sh('hostname', ['berth']);
+  const q = (p: string) => `'${p.replace(/'/g, "'\\''")}'`;
+  const drives = (await distroDrives()).map((d) => {
+    const target = `${root}/mnt/host/${d.slice('/mnt/'.length)}`;
+    return `mkdir -p ${q(target)} && mount --rbind ${q(d)} ${q(target)}`;
+  });
+  // One shell for all of it: a spawn per mount would cost more than the mounts.
+  const script = [
+    'set -e',
+    `mkdir -p ${q(paths.rootRw)} ${q(root)}`,
+    `mount -t tmpfs -o mode=0755 berth-rw ${q(paths.rootRw)}`,
+    `mkdir ${q(`${paths.rootRw}/upper`)} ${q(`${paths.rootRw}/work`)}`,
+    `mount -t overlay berth-root -o ${q(`lowerdir=${layers.lower.join(':')},upperdir=${paths.rootRw}/upper,workdir=${paths.rootRw}/work`)} ${q(root)}`,
+    `mount -t proc proc ${q(`${root}/proc`)}`,
+    `mount -t sysfs sysfs ${q(`${root}/sys`)}`,
+    `mount --rbind /sys/fs/cgroup ${q(`${root}/sys/fs/cgroup`)}`,
+    `mount -t devtmpfs devtmpfs ${q(`${root}/dev`)}`,
+    `mkdir -p ${q(`${root}/dev/pts`)} ${q(`${root}/dev/shm`)}`,
+    `mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts ${q(`${root}/dev/pts`)}`,
+    `mount --bind ${q(`${root}/dev/pts/ptmx`)} ${q(`${root}/dev/ptmx`)}`,
+    `mount -t tmpfs -o mode=1777 shm ${q(`${root}/dev/shm`)}`,
+    `mkdir -p ${q(`${root}/var/lib`)} ${q(`${root}/mnt/wsl`)}`,
+    `mount --bind ${q(layers.dataStore)} ${q(`${root}/var/lib`)}`,
+    `mount --rbind /mnt/wsl ${q(`${root}/mnt/wsl`)}`,
+    `mount --make-rslave ${q(`${root}/mnt/wsl`)}`,
+    ...drives,
+    'ip link set lo up',
+    'hostname berth',
+  ].join('\n');
+  await sh('sh', ['-c', script]);
 }
 
 /** Takes the root down; the namespace would drop it anyway, but stop says it did. */

@@ -117,6 +117,7 @@ export class SupervisedService {
       return;
     }
     const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    this.log(`berth-agent: stopping ${this.entry.name} (SIGTERM, SIGKILL after ${deadlineMs / 1000}s)`);
     child.kill('SIGTERM');
     const timer = setTimeout(() => child.kill('SIGKILL'), deadlineMs);
     await exited;

@@ -102,7 +102,7 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
   async function waitForEngine(): Promise<boolean> {
     while (!stopping) {
       if (await dockerPing(paths.dockerSocket, 500)) return true;
-      await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 20));
     }
     return false;
   }

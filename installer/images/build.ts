@@ -26,7 +26,8 @@ export interface ImageManifest {
 
 const REPO = packageRoot(dirname(fileURLToPath(import.meta.url)));
 export const LINUXKIT_YML = join(REPO, 'bootstrap-distro/linuxkit/berth.yml');
-export const AGENT_BUNDLE = join(REPO, 'dist/agent/berth-agent.mjs');
+/** The bundled agent: berth-agent.mjs and the chunks it loads on demand. */
+export const AGENT_BUNDLE_DIR = join(REPO, 'dist/agent');
 
 /** Where the agent finds the images inside the `berth` distro. */
 export const DISTRO_IMAGES_DIR = 'opt/berth/images';
@@ -154,7 +155,7 @@ async function stageBerthDistro(
     0o755,
   );
   await stageText(staging, 'opt/berth/bin/berth-agent', '#!/bin/sh\nexec /opt/berth/bin/berth-node /opt/berth/app/berth-agent.mjs "$@"\n', 0o755);
-  await stageFile(staging, AGENT_BUNDLE, 'opt/berth/app/berth-agent.mjs', 0o644);
+  await cp(AGENT_BUNDLE_DIR, join(staging, 'opt/berth/app'), { recursive: true });
   for (const kind of ['system', 'version-pack'] as const) {
     const image = built[kind]!;
     await stageFile(staging, join(outDir, image.file), `${DISTRO_IMAGES_DIR}/${image.file}`, 0o644);

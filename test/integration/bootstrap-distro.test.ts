@@ -1,11 +1,11 @@
-import { existsSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildImages } from '../../installer/images/build.js';
 import { defaultSources } from '../../installer/images/sources.js';
 import { makeRootfsTarball } from '../../wsl-host/busybox-distro.js';
 import { agent, docker, imagesFor, installBerthDistros, loadBusyboxImage } from '../helpers/berth-distros.js';
-import { requireRoot, TestWslRoot } from '../helpers/wsl-root.js';
+import { REPO, requireRoot, TestWslRoot } from '../helpers/wsl-root.js';
 
 const run = requireRoot('bootstrap distro');
 
@@ -68,6 +68,8 @@ describe.runIf(run)('the bootstrap distro runs a real dockerd in its own namespa
 
   beforeAll(async () => {
     t = new TestWslRoot();
+    mkdirSync(join(t.root, 'drives/c/Users/me'), { recursive: true });
+    writeFileSync(join(t.root, 'drives/c/Users/me/notes.txt'), 'on the C drive\n');
     await installBerthDistros(t);
     const started = await agent(t, ['start', '--detach']);
     expect(started.stderr).toContain('engine ready at unix:///mnt/wsl/berth/docker.sock');
@@ -113,6 +115,23 @@ describe.runIf(run)('the bootstrap distro runs a real dockerd in its own namespa
     expect((await t.wsl(['-d', 'berth', '--exec', 'ip', 'link'])).stdout).not.toContain('docker0');
   });
 
+  it('carries the Berth version in the distro\'s os-release', async () => {
+    const version = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')).version as string;
+    expect((await t.wsl(['-d', 'berth', '--exec', 'cat', '/etc/os-release'])).stdout).toContain(`BERTH_VERSION="${version}"`);
+  });
+
+  it('shows the Windows drives at /mnt/host/<letter> and receives later /mnt/wsl mounts (slave)', async () => {
+    expect((await agent(t, ['shell', 'cat', '/mnt/host/c/Users/me/notes.txt'])).stdout).toBe('on the C drive');
+    // A mount made in another distro after the engine started (as the proxy's bind mounts are).
+    await t.wsl(['-d', 'berth-data', '--exec', 'sh', '-c', 'mkdir -p /srv/late /mnt/wsl/berth/late && echo late > /srv/late/f && mount --bind /srv/late /mnt/wsl/berth/late']);
+    expect((await agent(t, ['shell', 'cat', '/mnt/wsl/berth/late/f'])).stdout).toBe('late');
+    expect((await docker(t, ['run', '--rm', '-v', '/mnt/wsl/berth/late:/late', 'busybox', 'cat', '/late/f'])).stdout).toBe('late');
+    // …and a mount made inside the root does not leak out to the distros.
+    await agent(t, ['shell', 'sh', '-c', 'mkdir -p /mnt/wsl/berth/inner && mount -t tmpfs inner /mnt/wsl/berth/inner']);
+    expect((await t.wsl(['-d', 'berth-data', '--exec', 'cat', '/proc/mounts'])).stdout).not.toContain('/mnt/wsl/berth/inner');
+    await agent(t, ['shell', 'umount', '/mnt/wsl/berth/inner']);
+  });
+
   it('gives a shell inside the root', async () => {
     expect((await agent(t, ['shell', 'hostname'])).stdout).toBe('berth');
     expect((await agent(t, ['shell', 'sh', '-c', 'ls /usr/bin/dockerd && grep -c " /var/lib " /proc/mounts'])).stdout).toBe('/usr/bin/dockerd\n1');
@@ -147,6 +166,10 @@ describe.runIf(run)('the bootstrap distro runs a real dockerd in its own namespa
     const [pidNs, netNs, mntNs] = [await ns('pid'), await ns('net'), await ns('mnt')];
     expect(processesInNamespace('pid', pidNs).length).toBeGreaterThan(2);
     expect((await agent(t, ['stop'])).exitCode).toBe(0);
+    const log = (await t.wsl(['-d', 'berth', '--exec', 'cat', '/run/berth/agent.log'])).stdout;
+    const lastStop = log.slice(log.lastIndexOf('berth-agent: stopping services'));
+    expect(lastStop.indexOf('stopping dockerd')).toBeGreaterThan(0);
+    expect(lastStop.indexOf('stopping containerd')).toBeGreaterThan(lastStop.indexOf('stopping dockerd'));
     expect(processesInNamespace('pid', pidNs)).toEqual([]);
     expect(processesInNamespace('net', netNs)).toEqual([]);
     expect(processesInNamespace('mnt', mntNs)).toEqual([]);

@@ -1,0 +1,87 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { dockerPing } from '../bootstrap-distro/agent/ping.js';
+import { buildImages } from '../installer/images/build.js';
+import { makeRootfsTarball } from '../wsl-host/busybox-distro.js';
+import { type BenchRow, timeRuns } from './measure.js';
+import { BERTH_WSL } from './wsl-host.js';
+
+const AGENT = '/opt/berth/bin/berth-agent';
+
+/**
+ * The agent's `start` (through berth-wsl, as the manager runs it) until /_ping answers,
+ * against a bare containerd + dockerd started the same way from the same binaries with an
+ * equally fresh data root, in a throwaway network namespace. Plus the image build.
+ */
+export async function benchBootstrap(runs = 3): Promise<{ rows: BenchRow[]; notes: string[] }> {
+  const root = mkdtempSync(join(tmpdir(), 'berth-bench-boot-'));
+  const env = { BERTH_WSL_ROOT: root, WSL_UTF8: '1', BERTH_WSL_IDLE_TIMEOUT: '0' };
+  const wsl = (args: string[]) => execa(BERTH_WSL, args, { env });
+  try {
+    const buildStart = Date.now();
+    const manifest = await buildImages(join(root, 'images'));
+    const buildSeconds = (Date.now() - buildStart) / 1000;
+    for (const [name, kind] of [['berth', 'berth'], ['berth-data', 'berth-data']] as const) {
+      await wsl(['--import', name, join(root, 'distros', name), join(root, 'images', manifest.images[kind].file)]);
+    }
+    await wsl(['-d', 'berth-data', '--exec', 'sh', '-c', 'mkdir -p /mnt/wsl/berth/data && mount --bind /srv/berth-data /mnt/wsl/berth/data']);
+    await wsl(['-d', 'berth', '--exec', AGENT, 'start', '--detach']); // warm the image cache, as after the first start
+
+    const inDistro: number[] = [];
+    const agentStart = await timeRuns(
+      runs,
+      async () => {
+        await wsl(['-d', 'berth', '--exec', AGENT, 'stop']);
+        await wsl(['-d', 'berth-data', '--exec', 'sh', '-c', 'rm -rf /srv/berth-data/docker/* /srv/berth-data/containerd/*']);
+      },
+      async () => {
+        const r = await wsl(['-d', 'berth', '--exec', AGENT, 'start', '--detach']);
+        // The agent's own figure: from its start to /_ping, without the cost of entering the distro.
+        inDistro.push(Number(/ready at \S+ in (\d+) ms/.exec(r.stderr)?.[1]));
+      },
+    );
+    inDistro.sort((a, b) => a - b);
+    const agentOwn = inDistro[Math.floor(inDistro.length / 2)]!;
+    await wsl(['-d', 'berth', '--exec', AGENT, 'stop']);
+    const bare = await timeRuns(runs, undefined, () => bareDockerdUntilPing(root));
+    const sizes = Object.values(manifest.images).map((i) => `${i.kind} ${(i.size / 2 ** 20).toFixed(1)} MiB`);
+    return {
+      rows: [
+        { figure: 'agent start to /_ping, in the distro (ms, median)', berth: agentOwn, baseline: bare, baselineName: 'bare dockerd', goal: 1.3 },
+        { figure: 'berth-wsl --exec agent start to /_ping (ms, median)', berth: agentStart, baseline: bare, baselineName: 'bare dockerd', goal: undefined },
+      ],
+      notes: [`image build: ${buildSeconds.toFixed(1)} s for ${sizes.join(', ')}`],
+    };
+  } finally {
+    await execa(BERTH_WSL, ['-d', 'berth', '--exec', AGENT, 'stop'], { env, reject: false });
+    await execa(BERTH_WSL, ['--shutdown'], { env, reject: false });
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+/** containerd + dockerd from the machine's binaries in fresh namespaces, until /_ping answers. */
+async function bareDockerdUntilPing(root: string): Promise<void> {
+  const dir = mkdtempSync(join(root, 'bare-'));
+  const socket = join(dir, 'docker.sock');
+  const script = [
+    'ip link set lo up',
+    `containerd --root ${dir}/containerd --state ${dir}/run/containerd --address ${dir}/run/containerd.sock >${dir}/containerd.log 2>&1 &`,
+    `dockerd --containerd=${dir}/run/containerd.sock --data-root=${dir}/docker --exec-root=${dir}/run/docker --pidfile=${dir}/run/docker.pid --host=unix://${socket} >${dir}/dockerd.log 2>&1 &`,
+    'wait',
+  ].join('\n');
+  const child = spawn('unshare', ['--net', '--mount', '--pid', '--fork', '--kill-child', '--mount-proc', 'sh', '-c', script], { stdio: 'ignore' });
+  try {
+    const deadline = Date.now() + 60_000;
+    while (!(await dockerPing(socket, 500))) {
+      if (Date.now() > deadline) throw new Error(`bare dockerd did not answer; see ${dir}/dockerd.log`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  } finally {
+    const gone = new Promise((r) => child.once('exit', r));
+    child.kill('SIGKILL'); // --kill-child takes the namespace's processes with it
+    await gone;
+  }
+}
