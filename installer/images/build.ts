@@ -43,11 +43,11 @@ export async function berthVersion(): Promise<string> {
  */
 export async function buildImages(
   outDir: string,
-  options: { sources?: ImageSources; progress?: Progress } = {},
+  options: { sources?: ImageSources; progress?: Progress; version?: string } = {},
 ): Promise<ImageManifest> {
   const sources = options.sources ?? defaultSources();
   const progress = options.progress ?? silentProgress;
-  const version = await berthVersion();
+  const version = options.version ?? (await berthVersion());
   await mkdir(outDir, { recursive: true });
   const work = await mkdtemp(join(tmpdir(), 'berth-images-'));
   try {
@@ -167,8 +167,21 @@ async function stageBerthDistro(
   );
   await stageText(staging, 'etc/wsl.conf', '[automount]\nenabled = true\nroot = /mnt/\n[user]\ndefault = root\n');
   await stageText(staging, 'etc/os-release', osRelease('Berth', version));
+  await stageText(staging, DISTRO_MARKER, distroMarker('berth', version));
   await stageText(staging, 'etc/passwd', 'root:x:0:0:root:/root:/bin/sh\n');
   await stageText(staging, 'etc/group', 'root:x:0:\ndocker:x:2375:\n');
+}
+
+/** Marks a distro as Berth's own: the manager never unregisters or overwrites one without it. */
+export const DISTRO_MARKER = 'etc/berth-distro.json';
+
+export interface DistroMarker {
+  berthDistro: 'berth' | 'berth-data';
+  version: string;
+}
+
+function distroMarker(kind: DistroMarker['berthDistro'], version: string): string {
+  return `${JSON.stringify({ berthDistro: kind, version } satisfies DistroMarker)}\n`;
 }
 
 /** The data store layout the agent mounts at /var/lib of the LinuxKit root. */
@@ -180,6 +193,7 @@ async function stageDataDistro(staging: string, sources: ImageSources, version: 
   await stageBusybox(staging, await locate(sources.busybox));
   await stageText(staging, 'etc/wsl.conf', '[automount]\nenabled = false\n[user]\ndefault = root\n');
   await stageText(staging, 'etc/os-release', osRelease('Berth data', version));
+  await stageText(staging, DISTRO_MARKER, distroMarker('berth-data', version));
   await stageText(staging, 'etc/passwd', 'root:x:0:0:root:/root:/bin/sh\n');
   await stageText(staging, 'etc/group', 'root:x:0:\n');
 }

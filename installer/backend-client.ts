@@ -1,0 +1,78 @@
+import { spawn } from 'node:child_process';
+import { mkdir, open } from 'node:fs/promises';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { withLock } from '../wsl-host/linux/lock.js';
+import type { BackendStatus } from './backend.js';
+import type { HomeLayout } from './home.js';
+import { BERTH_REPO } from './wsl.js';
+
+/** One request to the backend's control socket; undefined when no backend answers. */
+export function askBackend<T>(home: HomeLayout, method: 'GET' | 'POST', path: string): Promise<T | undefined> {
+  return new Promise((resolve) => {
+    const req = request({ socketPath: home.backendSocket, method, path, timeout: 10_000 }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => {
+        try {
+          resolve(JSON.parse(body) as T);
+        } catch {
+          resolve(undefined);
+        }
+      });
+    });
+    req.on('error', () => resolve(undefined));
+    req.on('timeout', () => {
+      req.destroy();
+      resolve(undefined);
+    });
+    req.end();
+  });
+}
+
+export const backendStatus = (home: HomeLayout) => askBackend<BackendStatus>(home, 'GET', '/status');
+
+/** Starts `berth backend` detached unless one answers; concurrent callers start one. */
+export async function ensureBackend(home: HomeLayout): Promise<void> {
+  await mkdir(home.runDir, { recursive: true });
+  await withLock(home.startLock, async () => {
+    if (await backendStatus(home)) return;
+    await mkdir(home.logsDir, { recursive: true });
+    const out = await open(home.backendOut, 'a');
+    const child = spawn(process.execPath, [join(BERTH_REPO, 'bin/berth'), 'backend'], {
+      detached: true,
+      stdio: ['ignore', out.fd, out.fd],
+      env: process.env,
+    });
+    child.unref();
+    await out.close();
+    for (let i = 0; i < 200; i++) {
+      if (await backendStatus(home)) return;
+      if (child.exitCode !== null) throw new Error(`the backend exited at once (code ${child.exitCode}); see ${home.backendOut}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`the backend did not answer within 10s; see ${home.backendOut}`);
+  });
+}
+
+/** Asks the backend to stop and waits until it is gone. */
+export async function stopBackend(home: HomeLayout, timeoutMs = 60_000): Promise<boolean> {
+  const s = await backendStatus(home);
+  if (!s) return false;
+  await askBackend(home, 'POST', '/stop');
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (!(await backendStatus(home)) && !(s.pid && isAlive(s.pid))) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`the backend (pid ${s.pid}) did not stop within ${timeoutMs / 1000}s`);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

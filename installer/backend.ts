@@ -1,0 +1,153 @@
+import { mkdir, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { WslHost } from '../wsl-host/host.js';
+import { ensureDockerContext } from './docker-context.js';
+import { ForeignDistroError, installDistros } from './distros.js';
+import { Engine, type AgentServiceStatus } from './engine.js';
+import type { HomeLayout } from './home.js';
+import { serveHostEndpoint } from './host-endpoint.js';
+import { ensureImages } from './images.js';
+import { managerLogger } from './log.js';
+import { loadSettings } from './settings.js';
+
+export type BackendState = 'starting' | 'running' | 'failed' | 'stopping';
+
+/** What `berth status --json` prints (DESIGN.md's contract), plus the progress of a start. */
+export interface BackendStatus {
+  state: BackendState | 'stopped';
+  endpoint: string;
+  services: AgentServiceStatus[];
+  integrations: Array<{ distro: string; state: string }>;
+  pid?: number;
+  progress?: string;
+  error?: string;
+  /** The failure needs the user (a foreign distro in the way): no retry. */
+  refused?: boolean;
+  events?: string[];
+}
+
+const RETRY_DELAYS_MS = [1000, 5000, 15_000, 30_000, 60_000];
+
+/**
+ * `berth backend`: started detached by `berth start`/`enable`, it brings the engine up,
+ * serves the host endpoint and a control socket, and keeps the engine up: when the attached
+ * agent ends (agent killed, `wsl --terminate berth`, `wsl --shutdown`) it starts it again.
+ */
+export async function runBackend(home: HomeLayout, wsl: WslHost): Promise<number> {
+  const settings = await loadSettings(home.settings);
+  await mkdir(home.logsDir, { recursive: true });
+  const logger = managerLogger(home.logsDir, settings.logLevel);
+  const log = (source: string, line: string) => logger.info(line, { source });
+  let state: BackendState = 'starting';
+  let progress = 'starting';
+  let error: string | undefined;
+  let refused = false;
+  const events: string[] = [];
+  const event = (text: string) => {
+    events.push(`${new Date().toISOString()} ${text}`);
+    if (events.length > 20) events.shift();
+    logger.warn(text);
+  };
+  const engine = new Engine(wsl, log);
+  let stopping = false;
+  let retry = 0;
+  let retryTimer: NodeJS.Timeout | undefined;
+  let services: AgentServiceStatus[] = [];
+
+  const bringUp = async (): Promise<void> => {
+    state = 'starting';
+    try {
+      progress = 'checking images';
+      const images = await ensureImages(home.images, { step: (_i, _t, l) => (progress = `building ${l}`), update() {}, done() {} });
+      await installDistros(wsl, images, { distroDir: (n) => home.distroDir(n), state: home.state }, (m) => {
+        progress = m;
+        log('manager', m);
+      }, () => engine.stop());
+      progress = 'starting the engine';
+      await engine.start(60_000, (why) => {
+        if (stopping) return;
+        event(`engine stopped unexpectedly: ${why}; starting it again`);
+        services = [];
+        void bringUp();
+      });
+      state = 'running';
+      progress = 'running';
+      error = undefined;
+      retry = 0;
+      log('manager', 'engine running');
+    } catch (e) {
+      if (stopping) return;
+      state = 'failed';
+      error = (e as Error).message;
+      if (e instanceof ForeignDistroError) {
+        refused = true;
+        progress = 'refused';
+        logger.error(error);
+        return;
+      }
+      const delay = RETRY_DELAYS_MS[Math.min(retry++, RETRY_DELAYS_MS.length - 1)]!;
+      progress = `failed; retrying in ${delay / 1000}s`;
+      logger.error(`start failed: ${error}`);
+      retryTimer = setTimeout(() => void bringUp(), delay);
+    }
+  };
+
+  const status = async (): Promise<BackendStatus> => {
+    if (state === 'running') services = (await engine.agentStatus())?.services ?? services;
+    const current = await loadSettings(home.settings).catch(() => settings);
+    return {
+      state,
+      endpoint: `unix://${home.dockerSocket}`,
+      services: services.map(({ name, state: s, pid, restarts }) => ({ name, state: s, pid, restarts })),
+      integrations: current.integratedDistros.map((distro) => ({ distro, state: 'pending' })),
+      pid: process.pid,
+      progress,
+      ...(error ? { error } : {}),
+      ...(refused ? { refused } : {}),
+      events,
+    };
+  };
+
+  let control: Server | undefined;
+  const finished = new Promise<number>((resolve) => {
+    const shutdown = async () => {
+      if (stopping) return;
+      stopping = true;
+      state = 'stopping';
+      clearTimeout(retryTimer);
+      log('manager', 'stopping');
+      await engine.stop();
+      endpoint?.close();
+      control?.close();
+      await rm(home.dockerSocket, { force: true });
+      await rm(home.backendSocket, { force: true });
+      log('manager', 'stopped');
+      resolve(0);
+    };
+    process.on('SIGTERM', () => void shutdown());
+    process.on('SIGINT', () => void shutdown());
+    stopRequest = shutdown;
+  });
+
+  await mkdir(home.runDir, { recursive: true });
+  await rm(home.backendSocket, { force: true });
+  control = createServer((req, res) => {
+    if (req.method === 'GET' && req.url === '/status') {
+      void status().then((s) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(s)));
+    } else if (req.method === 'POST' && req.url === '/stop') {
+      res.writeHead(202).end('{}');
+      void stopRequest();
+    } else {
+      res.writeHead(404).end(JSON.stringify({ message: 'use GET /status or POST /stop' }));
+    }
+  });
+  await new Promise<void>((resolve, reject) => control!.once('error', reject).listen(home.backendSocket, resolve));
+  const endpoint = await serveHostEndpoint(wsl, home.dockerSocket, (l) => log('endpoint', l));
+  await ensureDockerContext(`unix://${home.dockerSocket}`).then((m) => log('manager', m)).catch((e: Error) => logger.warn(e.message));
+  void bringUp();
+  const code = await finished;
+  logger.end();
+  return code;
+}
+
+let stopRequest: () => Promise<void> = async () => {};

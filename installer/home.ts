@@ -1,0 +1,24 @@
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+
+/** Where the manager keeps settings, state, logs, images and the distros' install dirs. */
+export function berthHome(env: NodeJS.ProcessEnv = process.env, platform = process.platform): string {
+  if (env.BERTH_HOME) return env.BERTH_HOME;
+  if (platform === 'win32') return join(env.LOCALAPPDATA ?? join(homedir(), 'AppData', 'Local'), 'Berth');
+  return process.getuid?.() === 0 ? '/var/lib/berth' : join(env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'berth');
+}
+
+export class HomeLayout {
+  constructor(readonly root: string) {}
+  get settings() { return join(this.root, 'settings.json'); }
+  get state() { return join(this.root, 'state.json'); }
+  get images() { return join(this.root, 'images'); }
+  distroDir(name: string) { return join(this.root, 'distros', name); }
+  get runDir() { return join(this.root, 'run'); }
+  get backendSocket() { return join(this.runDir, 'backend.sock'); }
+  get startLock() { return join(this.runDir, 'start.lock'); }
+  /** The host endpoint: the Docker API for the host's own docker CLI. */
+  get dockerSocket() { return join(this.runDir, 'docker.sock'); }
+  get logsDir() { return join(this.root, 'logs'); }
+  get backendOut() { return join(this.logsDir, 'backend.out'); }
+}

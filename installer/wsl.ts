@@ -1,0 +1,26 @@
+import { join } from 'node:path';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CommandWslHost } from '../wsl-host/command-host.js';
+import type { WslHost } from '../wsl-host/host.js';
+import { packageRoot } from '../wsl-host/package-root.js';
+
+const REPO = packageRoot(dirname(fileURLToPath(import.meta.url)));
+
+/**
+ * The WSL the manager drives: wsl.exe on Windows; on Linux $BERTH_WSL or the checkout's
+ * bin/berth-wsl, which sees the shared area under $BERTH_WSL_ROOT/run/wsl directly.
+ */
+export function wslFromEnv(env: NodeJS.ProcessEnv = process.env): WslHost {
+  if (process.platform === 'win32') {
+    return new CommandWslHost({ command: env.BERTH_WSL ?? 'wsl.exe', relayCommand: ['/opt/berth/bin/berth-agent', 'relay'] });
+  }
+  const wslRoot = env.BERTH_WSL_ROOT || '/var/lib/berth-wsl';
+  return new CommandWslHost({
+    command: env.BERTH_WSL ?? join(REPO, 'bin/berth-wsl'),
+    env: { BERTH_WSL_ROOT: wslRoot },
+    sharedAreaPath: join(wslRoot, 'run/wsl'),
+  });
+}
+
+export const BERTH_REPO = REPO;
