@@ -134,11 +134,21 @@ export async function runBackend(home: HomeLayout, wsl: WslHost): Promise<number
   control = createServer((req, res) => {
     if (req.method === 'GET' && req.url === '/status') {
       void status().then((s) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(s)));
+    } else if (req.method === 'POST' && req.url === '/retry') {
+      // `berth start` after a failure: try again now rather than at the next backoff step.
+      if (state === 'failed' && !stopping) {
+        clearTimeout(retryTimer);
+        refused = false;
+        state = 'starting';
+        progress = 'retrying';
+        void bringUp();
+      }
+      res.writeHead(202).end('{}');
     } else if (req.method === 'POST' && req.url === '/stop') {
       res.writeHead(202).end('{}');
       void stopRequest();
     } else {
-      res.writeHead(404).end(JSON.stringify({ message: 'use GET /status or POST /stop' }));
+      res.writeHead(404).end(JSON.stringify({ message: 'use GET /status, POST /retry or POST /stop' }));
     }
   });
   await new Promise<void>((resolve, reject) => control!.once('error', reject).listen(home.backendSocket, resolve));

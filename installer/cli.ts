@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { Command, CommanderError } from 'commander';
 import { runBackend, type BackendStatus } from './backend.js';
-import { backendStatus, ensureBackend, stopBackend } from './backend-client.js';
+import { askBackend, backendStatus, ensureBackend, stopBackend } from './backend-client.js';
 import { removeDockerContext } from './docker-context.js';
 import { BERTH_DISTRO, DATA_DISTRO, ForeignDistroError, readState } from './distros.js';
 import { writeFileAtomic } from '../wsl-host/linux/atomic-file.js';
@@ -43,6 +43,7 @@ async function waitForEngine(timeoutMs: number): Promise<BackendStatus> {
 async function start(): Promise<number> {
   await loadSettings(home.settings); // an invalid file stops here, with the key and the reason
   await ensureBackend(home);
+  if ((await backendStatus(home))?.state === 'failed') await askBackend(home, 'POST', '/retry');
   const s = await waitForEngine(15 * 60_000);
   if (s.state === 'failed' && s.refused) {
     await stopBackend(home);
@@ -73,11 +74,12 @@ async function stop(): Promise<number> {
 }
 
 async function status(json: boolean): Promise<number> {
+  const settings = await loadSettings(home.settings);
   const s: BackendStatus = (await backendStatus(home)) ?? {
     state: 'stopped',
     endpoint: `unix://${home.dockerSocket}`,
     services: [],
-    integrations: (await loadSettings(home.settings)).integratedDistros.map((distro) => ({ distro, state: 'off' })),
+    integrations: settings.integratedDistros.map((distro) => ({ distro, state: 'stopped' })),
   };
   if (json) {
     say(JSON.stringify(s));

@@ -1,0 +1,57 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { REPO, TestWslRoot } from './wsl-root.js';
+
+export const BERTH = join(REPO, 'bin/berth');
+
+/** A Linux WSL host plus a Berth home and a docker config of its own, all under one temp root. */
+export class TestBerth extends TestWslRoot {
+  constructor(extraEnv: Record<string, string> = {}) {
+    super({ BERTH_WSL_IDLE_TIMEOUT: '15', ...extraEnv });
+    this.env.BERTH_HOME = join(this.root, 'home');
+    this.env.DOCKER_CONFIG = join(this.root, 'docker-config');
+    mkdirSync(this.env.DOCKER_CONFIG, { recursive: true });
+  }
+
+  async berth(args: string[], env: Record<string, string> = {}) {
+    const r = await execa(BERTH, args, { reject: false, env: { ...this.env, ...env }, stdin: 'ignore' });
+    return { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr };
+  }
+
+  async status(): Promise<{ state: string; endpoint: string; services: Array<{ name: string; state: string; pid: number | null; restarts: number }>; integrations: Array<{ distro: string; state: string }>; error?: string; events?: string[] }> {
+    return JSON.parse((await this.berth(['status', '--json'])).stdout);
+  }
+
+  docker(args: string[]) {
+    return execa('docker', ['--context', 'berth', ...args], { reject: false, env: { ...process.env, DOCKER_CONFIG: this.env.DOCKER_CONFIG! } });
+  }
+
+  async importBusybox(): Promise<void> {
+    const dir = join(this.root, 'bb-image');
+    mkdirSync(join(dir, 'bin'), { recursive: true });
+    await execa('cp', ['/bin/busybox', join(dir, 'bin/busybox')]);
+    for (const a of ['sh', 'echo', 'cat', 'ls', 'sleep']) await execa('ln', ['-sf', 'busybox', join(dir, 'bin', a)]);
+    const tar = await execa('tar', ['-C', dir, '-c', '.'], { encoding: 'buffer' });
+    const r = await execa('docker', ['--context', 'berth', 'import', '-', 'busybox:latest'], {
+      input: tar.stdout,
+      reject: false,
+      env: { ...process.env, DOCKER_CONFIG: this.env.DOCKER_CONFIG! },
+    });
+    if (r.exitCode !== 0) throw new Error(`docker import: ${r.stderr}`);
+  }
+
+  override async cleanup(): Promise<void> {
+    await this.berth(['stop']);
+    await super.cleanup();
+  }
+}
+
+export async function until(cond: () => Promise<boolean>, timeoutMs: number, stepMs = 200): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await cond()) return true;
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+  return false;
+}
