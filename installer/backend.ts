@@ -5,7 +5,7 @@ import { ensureDockerContext } from './docker-context.js';
 import { ForeignDistroError, installDistros } from './distros.js';
 import { Engine, type AgentServiceStatus } from './engine.js';
 import type { HomeLayout } from './home.js';
-import { serveHostEndpoint } from './host-endpoint.js';
+import { serveHostEndpoint, sharedDrives } from './host-endpoint.js';
 import { ensureImages } from './images.js';
 import { managerLogger } from './log.js';
 import { loadSettings } from './settings.js';
@@ -152,7 +152,7 @@ export async function runBackend(home: HomeLayout, wsl: WslHost): Promise<number
     }
   });
   await new Promise<void>((resolve, reject) => control!.once('error', reject).listen(home.backendSocket, resolve));
-  const endpoint = await serveHostEndpoint(wsl, home.dockerSocket, (l) => log('endpoint', l));
+  const endpoint = await serveHostEndpoint(wsl, home.dockerSocket, sharedDrives(settings), (l) => log('endpoint', l));
   await ensureDockerContext(`unix://${home.dockerSocket}`).then((m) => log('manager', m)).catch((e: Error) => logger.warn(e.message));
   void bringUp();
   const code = await finished;

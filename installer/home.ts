@@ -17,8 +17,8 @@ export class HomeLayout {
   get runDir() { return join(this.root, 'run'); }
   get backendSocket() { return join(this.runDir, 'backend.sock'); }
   get startLock() { return join(this.runDir, 'start.lock'); }
-  /** The host endpoint: the Docker API for the host's own docker CLI. */
-  get dockerSocket() { return join(this.runDir, 'docker.sock'); }
+  /** The host endpoint: the Docker API for the host's own docker CLI (a named pipe on Windows). */
+  get dockerSocket() { return process.platform === 'win32' ? '\\\\.\\pipe\\berth_engine' : join(this.runDir, 'docker.sock'); }
   get logsDir() { return join(this.root, 'logs'); }
   get backendOut() { return join(this.logsDir, 'backend.out'); }
 }

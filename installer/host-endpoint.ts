@@ -1,41 +1,40 @@
 import { mkdir, rm } from 'node:fs/promises';
-import { createServer, type Server, type Socket } from 'node:net';
-import { dirname } from 'node:path';
+import type { Server } from 'node:http';
+import { dirname, join } from 'node:path';
 import type { WslHost } from '../wsl-host/host.js';
+import { parseDrives } from '../wsl-host/linux/drives.js';
+import { createDockerProxy } from '../wsl-proxy/docker-proxy.js';
+import { HostDriveTranslator } from '../wsl-proxy/host-translator.js';
 import { BERTH_DISTRO } from './distros.js';
 import { DAEMON_SOCKET } from './engine.js';
+import type { Settings } from './settings.js';
+
+/**
+ * The shared drives, letter → host directory: the settings' `drives`, or else the drives
+ * the WSL host mounts (on Linux, BERTH_WSL_DRIVES and its default).
+ */
+export function sharedDrives(settings: Settings, env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  if (Object.keys(settings.drives).length > 0) return settings.drives;
+  if (process.platform === 'win32') return {};
+  const root = env.BERTH_WSL_ROOT || '/var/lib/berth-wsl';
+  return Object.fromEntries(parseDrives(env.BERTH_WSL_DRIVES ?? `c=${join(root, 'drives/c')}`).map((d) => [d.letter, d.hostPath]));
+}
 
 /**
  * The Docker API on the host (a Unix socket here; on Windows the same code listens on the
- * named pipe \\.\pipe\berth_engine): each connection is carried to the daemon's socket in
- * the berth distro through WslHost.connect, bytes unchanged both ways, half-close included.
+ * named pipe \\.\pipe\berth_engine): the Docker API proxy in host mode, carrying each
+ * connection to the daemon through WslHost.connect and translating host paths in bind
+ * mounts to the daemon's view of the shared drives.
  */
-export async function serveHostEndpoint(wsl: WslHost, path: string, log: (line: string) => void): Promise<Server> {
+export async function serveHostEndpoint(wsl: WslHost, path: string, drives: Record<string, string>, log: (line: string) => void): Promise<Server> {
   if (process.platform !== 'win32') {
     await mkdir(dirname(path), { recursive: true });
     await rm(path, { force: true });
   }
-  const server = createServer({ allowHalfOpen: true }, (client: Socket) => {
-    client.pause();
-    wsl.connect(BERTH_DISTRO, DAEMON_SOCKET).then(
-      (daemon) => {
-        client.pipe(daemon);
-        daemon.pipe(client);
-        client.resume();
-        const close = () => {
-          client.destroy();
-          daemon.destroy();
-        };
-        client.on('error', close);
-        daemon.on('error', close);
-        client.on('close', () => daemon.destroy());
-      },
-      (e: Error) => {
-        log(`host endpoint: cannot reach the engine: ${e.message}`);
-        const body = JSON.stringify({ message: 'Berth: the engine is not running; start it with `berth start`.' });
-        client.end(`HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
-      },
-    );
+  const server = createDockerProxy({
+    connectDaemon: () => wsl.connect(BERTH_DISTRO, DAEMON_SOCKET),
+    translator: new HostDriveTranslator(drives),
+    log,
   });
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(path, resolve));
   return server;

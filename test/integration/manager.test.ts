@@ -1,4 +1,4 @@
-import { copyFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -40,6 +40,19 @@ describe.runIf(run)('berth: enable, status, recovery, upgrade, reset', () => {
     for (const x of s.services) expect(x.pid).toBeGreaterThan(0);
   }, 180_000);
 
+  it('translates host paths on shared drives in bind mounts, and names the setting otherwise', async () => {
+    const project = join(t.root, 'drives/c/Users/me/proj');
+    mkdirSync(project, { recursive: true });
+    writeFileSync(join(project, 'f'), 'from the host drive\n');
+    expect((await t.docker(['run', '--rm', '-v', `${project}:/p`, 'busybox', 'cat', '/p/f'])).stdout).toBe('from the host drive');
+    expect((await t.docker(['run', '--rm', '-v', 'C:\\Users\\me\\proj:/p:ro', 'busybox', 'cat', '/p/f'])).stdout).toBe('from the host drive');
+    expect((await t.docker(['run', '--rm', '--mount', `type=bind,source=${project},target=/m`, 'busybox', 'cat', '/m/f'])).stdout).toBe('from the host drive');
+    const outside = await t.docker(['run', '--rm', '-v', '/etc:/x', 'busybox', 'true']);
+    expect(outside.exitCode).not.toBe(0);
+    expect(outside.stderr).toContain('/etc is not on a shared drive');
+    expect(outside.stderr).toContain('add its drive to "drives" in Berth\'s settings');
+  });
+
   it('start is idempotent and concurrent starts coalesce into one backend', async () => {
     const before = (await t.status()) as { pid?: number };
     const [a, b] = await Promise.all([t.berth(['start']), t.berth(['start'])]);
@@ -57,8 +70,9 @@ describe.runIf(run)('berth: enable, status, recovery, upgrade, reset', () => {
   }, 120_000);
 
   it('comes back after kill -9 of every Berth process, losing nothing', async () => {
-    expect((await t.docker(['volume', 'create', 'v1'])).exitCode).toBe(0);
-    expect((await t.docker(['run', '--rm', '-v', 'v1:/d', 'busybox', 'sh', '-c', 'echo precious > /d/f'])).exitCode).toBe(0);
+    // On failure, show docker's own words.
+    expect(await t.docker(['volume', 'create', 'v1'])).toMatchObject({ exitCode: 0, stderr: '' });
+    expect(await t.docker(['run', '--rm', '-v', 'v1:/d', 'busybox', 'sh', '-c', 'echo precious > /d/f'])).toMatchObject({ exitCode: 0, stderr: '' });
     await execa('pkill', ['-9', '-f', `${t.root}.*|bin/berth backend|berth-agent`], { reject: false });
     await execa('pkill', ['-9', '-f', 'berth-agent.mjs'], { reject: false });
     expect(await until(async () => (await t.status()).state === 'stopped', 10_000)).toBe(true);

@@ -1,0 +1,135 @@
+import { createServer, request, type Server } from 'node:http';
+import { connect, type Socket } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDockerProxy } from '../../wsl-proxy/docker-proxy.js';
+import type { PathTranslator } from '../../wsl-proxy/translate.js';
+
+// A stand-in daemon on a Unix socket: the proxy's behaviour at the HTTP level is what is
+// tested here; the integration tests run the same proxy against a real dockerd.
+const dir = mkdtempSync(join(tmpdir(), 'berth-proxy-'));
+const daemonPath = join(dir, 'daemon.sock');
+const proxyPath = join(dir, 'proxy.sock');
+let daemon: Server;
+let proxy: Server;
+const seen: Array<{ method?: string; url?: string; body: string }> = [];
+
+const translator: PathTranslator = { toDaemon: async (s) => `/translated${s}` };
+
+beforeAll(async () => {
+  daemon = createServer((req, res) => {
+    let body = '';
+    req.on('data', (d: Buffer) => (body += d.toString()));
+    req.on('end', () => {
+      seen.push({ method: req.method, url: req.url, body });
+      if (req.url?.endsWith('/_ping')) return void res.end('OK');
+      if (req.url?.includes('/containers/create')) return void res.writeHead(201, { 'Content-Type': 'application/json' }).end(JSON.stringify({ Id: 'abc', Warnings: [] }));
+      if (req.url?.includes('/events')) {
+        res.writeHead(200, { 'Content-Type': 'application/json' });
+        res.write('{"n":1}\n');
+        setTimeout(() => res.end('{"n":2}\n'), 300);
+        return;
+      }
+      res.writeHead(404).end('{"message":"nope"}');
+    });
+  });
+  daemon.on('upgrade', (_req, socket: Socket, head: Buffer) => {
+    socket.allowHalfOpen = true;
+    socket.write('HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n');
+    let got = head.toString();
+    socket.on('data', (d: Buffer) => (got += d.toString()));
+    socket.on('end', () => socket.end(`echo:${got}`)); // answers after the client's half-close
+  });
+  await new Promise<void>((r) => daemon.listen(daemonPath, r));
+  proxy = createDockerProxy({ connectDaemon: async () => connect(daemonPath), translator });
+  await new Promise<void>((r) => proxy.listen(proxyPath, r));
+});
+afterAll(() => {
+  proxy?.close();
+  daemon?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function call(method: string, path: string, body?: string): Promise<{ status: number; body: string; chunkTimes: number[] }> {
+  return new Promise((resolve, reject) => {
+    const start = Date.now();
+    const req = request({ socketPath: proxyPath, method, path, headers: body ? { 'Content-Type': 'application/json' } : {} }, (res) => {
+      let text = '';
+      const chunkTimes: number[] = [];
+      res.on('data', (d: Buffer) => {
+        text += d.toString();
+        chunkTimes.push(Date.now() - start);
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text, chunkTimes }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+function raw(text: string): Promise<string> {
+  return new Promise((resolve) => {
+    const s = connect(proxyPath);
+    s.on('error', () => {}); // the proxy may close first (an oversized request): its answer is what counts
+    let got = '';
+    s.on('data', (d: Buffer) => (got += d.toString()));
+    s.on('close', () => resolve(got));
+    s.end(text);
+  });
+}
+
+describe('the Docker API proxy', () => {
+  it('passes requests with and without API version prefixes', async () => {
+    expect(await call('GET', '/v1.41/_ping')).toMatchObject({ status: 200, body: 'OK' });
+    expect(await call('GET', '/_ping')).toMatchObject({ status: 200, body: 'OK' });
+    expect((await call('GET', '/v1.41/nothing')).status).toBe(404);
+  });
+
+  it('translates bind sources in containers/create and passes the daemon\'s answer back', async () => {
+    const r = await call('POST', '/v1.43/containers/create?name=x', JSON.stringify({ Image: 'i', HostConfig: { Binds: ['/home/me:/w', 'vol:/v'] } }));
+    expect(r.status).toBe(201);
+    expect(JSON.parse(r.body).Id).toBe('abc');
+    const last = seen.at(-1)!;
+    expect(last.url).toBe('/v1.43/containers/create?name=x');
+    expect(JSON.parse(last.body).HostConfig.Binds).toEqual(['/translated/home/me:/w', 'vol:/v']);
+  });
+
+  it('flushes streamed responses as they come', async () => {
+    const r = await call('GET', '/v1.41/events');
+    expect(r.body).toBe('{"n":1}\n{"n":2}\n');
+    expect(r.chunkTimes[0]!).toBeLessThan(r.chunkTimes.at(-1)! - 150);
+  });
+
+  it('splices upgraded connections raw, half-close included', async () => {
+    const reply = await raw('POST /v1.41/containers/abc/attach?stream=1&stdin=1 HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\nhello');
+    expect(reply).toContain('101 UPGRADED');
+    expect(reply.endsWith('echo:hello')).toBe(true);
+  });
+
+  it('answers bad input Docker-style and keeps serving', async () => {
+    const badJson = await call('POST', '/containers/create', '{"Image":');
+    expect(badJson.status).toBe(400);
+    expect(JSON.parse(badJson.body).message).toMatch(/not valid JSON/);
+    expect(await raw('THIS IS NOT HTTP\r\n\r\n')).toMatch(/^HTTP\/1.1 400[^]*"message":"Berth: malformed request/);
+    expect(await raw(`GET /_ping HTTP/1.1\r\nX-Big: ${'a'.repeat(2 * 1024 * 1024)}\r\n\r\n`)).toMatch(/^HTTP\/1.1 431/);
+    expect((await call('GET', '/_ping')).body).toBe('OK');
+  });
+
+  it('says so when the daemon cannot be reached', async () => {
+    const lonely = createDockerProxy({ connectDaemon: async () => connect(join(dir, 'missing.sock')), translator });
+    const path = join(dir, 'lonely.sock');
+    await new Promise<void>((r) => lonely.listen(path, r));
+    const r = await new Promise<{ status: number; body: string }>((resolve) => {
+      request({ socketPath: path, path: '/_ping' }, (res) => {
+        let b = '';
+        res.on('data', (d: Buffer) => (b += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: b }));
+      }).end();
+    });
+    lonely.close();
+    expect(r.status).toBe(502);
+    expect(JSON.parse(r.body).message).toContain('cannot reach the Docker engine');
+  });
+});

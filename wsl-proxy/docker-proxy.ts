@@ -1,0 +1,166 @@
+import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { ProxyError } from './errors.js';
+import { translateCreateBody, translateVolumeBody, type PathMapping, type PathTranslator } from './translate.js';
+
+export interface DockerProxyOptions {
+  /** A fresh byte stream to the daemon's socket. */
+  connectDaemon: () => Promise<Duplex>;
+  translator: PathTranslator;
+  log?: (line: string) => void;
+  /** Called after a create was forwarded, with the container id and its translated paths. */
+  onCreated?: (id: string, mappings: PathMapping[]) => void;
+}
+
+/** Largest JSON body the proxy reads to translate; everything else streams through. */
+const MAX_TRANSLATED_BODY = 16 * 2 ** 20;
+
+/** `/v1.41/containers/create?name=x` → `/containers/create`. */
+export function routeOf(url: string): string {
+  return url.replace(/\?.*$/, '').replace(/^\/v\d+(\.\d+)?(?=\/)/, '');
+}
+
+function sendError(res: ServerResponse, status: number, message: string): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = JSON.stringify({ message });
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }).end(body);
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_TRANSLATED_BODY) {
+        reject(new ProxyError(413, `Berth: request body over ${MAX_TRANSLATED_BODY} bytes`));
+        req.destroy();
+      } else chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+/**
+ * The Docker API proxy: every request and response passes unchanged (streams flushed as
+ * they come, upgrades spliced raw) except the requests whose paths it translates.
+ */
+export function createDockerProxy(options: DockerProxyOptions): Server {
+  const log = options.log ?? (() => {});
+
+  const forward = (req: IncomingMessage, res: ServerResponse, body?: Buffer, onResponse?: (status: number, json: Buffer) => void) => {
+    const headers = { ...req.headers };
+    if (body) {
+      headers['content-length'] = String(body.length);
+      delete headers['transfer-encoding'];
+    }
+    const upstream = request({
+      method: req.method,
+      path: req.url,
+      headers,
+      createConnection: (_opts, done) => {
+        options.connectDaemon().then((s) => done(null, s as unknown as Socket), (e: Error) => done(e, undefined as unknown as Socket));
+        return undefined as unknown as Socket;
+      },
+    });
+    upstream.on('response', (up) => {
+      res.writeHead(up.statusCode ?? 502, up.statusMessage, up.rawHeaders);
+      res.flushHeaders();
+      if (onResponse) {
+        const chunks: Buffer[] = [];
+        up.on('data', (c: Buffer) => chunks.push(c));
+        up.on('end', () => onResponse(up.statusCode ?? 0, Buffer.concat(chunks)));
+      }
+      up.pipe(res);
+      res.on('close', () => up.destroy());
+    });
+    upstream.on('error', (e) => sendError(res, 502, `Berth: cannot reach the Docker engine (${e.message}); is Berth running? \`berth status\``));
+    req.on('aborted', () => upstream.destroy());
+    if (body) upstream.end(body);
+    else req.pipe(upstream);
+  };
+
+  const server = createServer({ maxHeaderSize: 1024 * 1024 }, (req, res) => {
+    const route = routeOf(req.url ?? '/');
+    const translated = async (translate: (json: unknown) => Promise<unknown>, onResponse?: (status: number, json: Buffer) => void) => {
+      const raw = await readBody(req);
+      let json: unknown;
+      try {
+        json = raw.length ? JSON.parse(raw.toString('utf8')) : {};
+      } catch (e) {
+        throw new ProxyError(400, `Berth: the request body is not valid JSON (${(e as Error).message})`);
+      }
+      forward(req, res, Buffer.from(JSON.stringify(await translate(json))), onResponse);
+    };
+    let work: Promise<void> | undefined;
+    if (req.method === 'POST' && route === '/containers/create') {
+      let mappings: PathMapping[] = [];
+      work = translated(
+        async (json) => {
+          const r = await translateCreateBody(json, options.translator);
+          mappings = r.mappings;
+          return r.body;
+        },
+        (status, body) => {
+          if (status !== 201 || mappings.length === 0) return;
+          try {
+            options.onCreated?.((JSON.parse(body.toString()) as { Id: string }).Id, mappings);
+          } catch {
+            // the daemon said 201; what it returned is its business
+          }
+        },
+      );
+    } else if (req.method === 'POST' && route === '/volumes/create') {
+      work = translated((json) => translateVolumeBody(json, options.translator));
+    }
+    if (!work) {
+      forward(req, res);
+      return;
+    }
+    work.catch((e: Error) => {
+      log(`${req.method} ${req.url}: ${e.message}`);
+      sendError(res, e instanceof ProxyError ? e.status : 500, e.message);
+    });
+  });
+
+  // `docker run -it`, attach, exec: the daemon answers 101 and the connection becomes raw.
+  server.on('upgrade', (req: IncomingMessage, client: Socket, head: Buffer) => {
+    // `docker run -i` closes its stdin and still reads the output: keep each half open.
+    client.allowHalfOpen = true;
+    options.connectDaemon().then(
+      (daemon) => {
+        const lines = [`${req.method} ${req.url} HTTP/${req.httpVersion}`];
+        for (let i = 0; i < req.rawHeaders.length; i += 2) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
+        (daemon as Partial<Socket>).allowHalfOpen = true;
+        daemon.write(`${lines.join('\r\n')}\r\n\r\n`);
+        if (head.length) daemon.write(head);
+        client.pipe(daemon);
+        daemon.pipe(client);
+        const close = () => {
+          client.destroy();
+          daemon.destroy();
+        };
+        client.on('error', close);
+        daemon.on('error', close);
+      },
+      (e: Error) => {
+        const body = JSON.stringify({ message: `Berth: cannot reach the Docker engine (${e.message})` });
+        client.end(`HTTP/1.1 502 Bad Gateway\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      },
+    );
+  });
+
+  // Malformed HTTP gets an answer, not a hang; the server keeps serving everyone else.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    if (!socket.writable) return socket.destroy();
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+    const body = JSON.stringify({ message: `Berth: malformed request (${err.code ?? err.message})` });
+    socket.end(`HTTP/1.1 ${status} Bad Request\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  });
+  return server;
+}

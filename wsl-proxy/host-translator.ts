@@ -1,0 +1,32 @@
+import { posix } from 'node:path';
+import { isWindowsPath, windowsDrivePath } from './binds.js';
+import { ProxyError } from './errors.js';
+import type { PathTranslator } from './translate.js';
+
+/** Host mode: a host path on a shared drive → the daemon's `/mnt/host/<letter>/…`. */
+export class HostDriveTranslator implements PathTranslator {
+  /** drives: letter → host directory (drive-sharing settings). */
+  constructor(private readonly drives: Record<string, string>) {}
+
+  async toDaemon(source: string): Promise<string> {
+    if (isWindowsPath(source)) {
+      const { letter, rest } = windowsDrivePath(source);
+      if (!this.drives[letter]) throw this.notShared(source);
+      return posix.join('/mnt/host', letter, rest);
+    }
+    const path = posix.normalize(source);
+    for (const [letter, dir] of Object.entries(this.drives)) {
+      const base = posix.normalize(dir).replace(/\/$/, '');
+      if (path === base || path.startsWith(`${base}/`)) return posix.join('/mnt/host', letter, path.slice(base.length));
+    }
+    throw this.notShared(source);
+  }
+
+  private notShared(source: string): ProxyError {
+    const shared = Object.entries(this.drives).map(([l, d]) => `${l}=${d}`).join(', ') || 'none';
+    return new ProxyError(
+      400,
+      `Berth: ${source} is not on a shared drive (shared: ${shared}); add its drive to "drives" in Berth's settings, or use a path under a shared one`,
+    );
+  }
+}
