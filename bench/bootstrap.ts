@@ -63,7 +63,7 @@ export async function benchBootstrap(runs = 3): Promise<{ rows: BenchRow[]; note
 }
 
 /** containerd + dockerd from the machine's binaries in fresh namespaces, until /_ping answers. */
-async function bareDockerdUntilPing(root: string): Promise<void> {
+export async function bareDockerdUntilPing(root: string): Promise<void> {
   const dir = mkdtempSync(join(root, 'bare-'));
   const socket = join(dir, 'docker.sock');
   const script = [

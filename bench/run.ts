@@ -1,6 +1,7 @@
 import { arch, cpus, totalmem } from 'node:os';
 import { formatTable } from './measure.js';
 import { benchBootstrap } from './bootstrap.js';
+import { benchManager } from './manager.js';
 import { benchWslHost } from './wsl-host.js';
 
 if (process.getuid?.() !== 0) {
@@ -8,12 +9,13 @@ if (process.getuid?.() !== 0) {
   process.exit(1);
 }
 const only = process.argv[2];
-const rows = only === 'bootstrap' ? [] : [...(await benchWslHost())];
+const rows = only && only !== 'wsl-host' ? [] : [...(await benchWslHost())];
 const notes: string[] = [];
-if (!only || only === 'bootstrap') {
-  const boot = await benchBootstrap();
-  rows.push(...boot.rows);
-  notes.push(...boot.notes);
+for (const [name, bench] of [['bootstrap', benchBootstrap], ['manager', benchManager]] as const) {
+  if (only && only !== name) continue;
+  const result = await bench();
+  rows.push(...result.rows);
+  notes.push(...result.notes);
 }
 console.log(`Berth benchmarks, ${new Date().toISOString().slice(0, 10)}, ${cpus().length} x ${cpus()[0]?.model ?? arch()}, ${Math.round(totalmem() / 2 ** 30)} GiB`);
 console.log(formatTable(rows));

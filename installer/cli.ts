@@ -36,7 +36,7 @@ async function waitForEngine(timeoutMs: number): Promise<BackendStatus> {
     if (s && (s.state === 'running' || s.state === 'failed')) return s;
     if (!s) throw new Error(`the backend stopped while starting; see ${home.backendOut}`);
     if (Date.now() > end) throw new Error(`Berth did not start within ${timeoutMs / 1000}s (last step: ${last}); see ${join(home.logsDir, 'berth.log')}`);
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, 50));
   }
 }
 

@@ -48,12 +48,15 @@ export async function installDistros(
 ): Promise<{ upgraded: boolean }> {
   const state = await readState(home.state);
   const present = new Map((await wsl.list()).map((d) => [d.name.toLowerCase(), d]));
+  const roles = [[BERTH_DISTRO, 'berth'], [DATA_DISTRO, 'berth-data']] as const;
+  // Both markers at once: each costs a process in the distro.
+  const markers = await Promise.all(roles.map(([name]) => (present.has(name) ? markerOf(wsl, name) : undefined)));
   let upgraded = false;
-  for (const [name, kind] of [[BERTH_DISTRO, 'berth'], [DATA_DISTRO, 'berth-data']] as const) {
+  for (const [i, [name, kind]] of roles.entries()) {
     const image = images.manifest.images[kind];
     const existing = present.get(name);
     if (existing) {
-      const marker = await markerOf(wsl, name);
+      const marker = markers[i];
       if (marker?.berthDistro !== kind) {
         throw new ForeignDistroError(
           `a WSL distro named "${name}" exists but was not made by Berth (no /${DISTRO_MARKER}); Berth will not touch it. Rename or unregister it yourself (wsl --export/--unregister ${name}), then enable Berth again.`,

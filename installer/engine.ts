@@ -77,7 +77,7 @@ export class Engine {
           `the engine did not answer /_ping within ${deadlineMs / 1000}s. Agent status: ${JSON.stringify(status?.services ?? 'unreachable')}. Last output:\n  ${tail.slice(-15).join('\n  ')}`,
         );
       }
-      await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, 25));
     }
   }
 

@@ -30,13 +30,12 @@ export class CommandWslHost implements WslHost {
   constructor(private readonly options: CommandHostOptions) {}
 
   async list(): Promise<DistroInfo[]> {
-    const verbose = await this.call(['--list', '--verbose'], { allowNoDistros: true });
+    const [verbose, runningText] = await Promise.all([
+      this.call(['--list', '--verbose'], { allowNoDistros: true }),
+      this.call(['--list', '--running', '--quiet'], { allowNoDistros: true }),
+    ]);
     if (verbose === undefined) return [];
-    const running = new Set(
-      parseNames((await this.call(['--list', '--running', '--quiet'], { allowNoDistros: true })) ?? '').map((n) =>
-        n.toLowerCase(),
-      ),
-    );
+    const running = new Set(parseNames(runningText ?? '').map((n) => n.toLowerCase()));
     return parseListVerbose(verbose).map((d) => ({
       ...d,
       state: running.has(d.name.toLowerCase()) ? 'Running' : 'Stopped',
