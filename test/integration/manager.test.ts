@@ -76,8 +76,8 @@ describe.runIf(run)('berth: enable, status, recovery, upgrade, reset', () => {
     await execa('pkill', ['-9', '-f', `${t.root}.*|bin/berth backend|berth-agent`], { reject: false });
     await execa('pkill', ['-9', '-f', 'berth-agent.mjs'], { reject: false });
     expect(await until(async () => (await t.status()).state === 'stopped', 10_000)).toBe(true);
-    const r = await t.berth(['start']);
-    expect(r.exitCode).toBe(0);
+    const restarted = await t.berth(['start']);
+    expect(restarted.exitCode, restarted.stderr).toBe(0);
     expect((await t.docker(['run', '--rm', '-v', 'v1:/d', 'busybox', 'cat', '/d/f'])).stdout).toBe('precious');
   }, 120_000);
 

@@ -38,7 +38,10 @@ describe('the wsl.exe driver against recorded outputs', () => {
   });
 
   it('reads "no installed distributions" (exit -1) as an empty list', async () => {
-    const wsl = fakeWsl({ '--list --verbose': { text: out.noDistributions, code: 255 } });
+    const wsl = fakeWsl({
+      '--list --verbose': { text: out.noDistributions, code: 255 },
+      '--list --running --quiet': { text: out.noDistributions, code: 255 },
+    });
     expect(await new CommandWslHost({ command: wsl }).list()).toEqual([]);
   });
 

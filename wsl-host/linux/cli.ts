@@ -7,6 +7,7 @@ import { configFromEnv, HostLayout, type HostConfig } from './config.js';
 import { Importer, WslFailure } from './importer.js';
 import { formatPlain, formatQuiet, formatVerbose, type ListRow } from './list-format.js';
 import { Registry, findByName, type DistroRecord } from './registry.js';
+import { sleep } from './proc.js';
 import { DistroRuntime, DistroStartError } from './runtime.js';
 import { planSession, readDistroFiles, SessionError, type SessionPlan } from './session.js';
 
@@ -132,8 +133,10 @@ class WslHostCli {
     const reg = await this.registry.read();
     const distro = cmd.distro ? findByName(reg, cmd.distro) : reg.distros.find((d) => d.id === reg.defaultId);
     if (!distro || distro.state !== 'Installed') return this.fail(cmd.distro ? errors.notFound() : errors.noDefault());
-    // The init can end (idle timeout, --terminate) between starting it and attaching: start again.
-    for (let attempt = 0; attempt < 3; attempt++) {
+    // The init can end (idle timeout, --terminate, a kill) between starting it and attaching:
+    // start again, giving a dying init a moment to be gone.
+    for (let attempt = 0; attempt < 20; attempt++) {
+      if (attempt > 0) await sleep(250);
       let init;
       try {
         init = await this.runtime.ensureRunning(distro);
@@ -159,7 +162,7 @@ class WslHostCli {
       const code = await this.attach(distro, init, plan);
       if (code !== DISTRO_GONE) return code;
     }
-    return this.fail(errors.startFailed('it stopped again while attaching three times; see its init.log'));
+    return this.fail(errors.startFailed('it kept stopping while attaching for 5 s; see its init.log'));
   }
 
   /** Runs the plan through berth-init, with this process's stdio, forwarding signals. */

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, readlink } from 'node:fs/promises';
 
 /** A process identity that survives pid reuse: the pid and its start time in clock ticks. */
 export interface ProcessIdentity {
@@ -21,8 +21,16 @@ export async function liveStartTime(pid: number): Promise<string | undefined> {
   return fields[19]; // field 22 overall
 }
 
+/**
+ * Alive and not on its way out: a distro's init that was killed can take a while to exit
+ * (it waits for every process of its namespace), and its namespaces are gone meanwhile.
+ */
 export async function isAlive(p: ProcessIdentity): Promise<boolean> {
-  return (await liveStartTime(p.pid)) === p.startTime;
+  if ((await liveStartTime(p.pid)) !== p.startTime) return false;
+  return readlink(`/proc/${p.pid}/ns/mnt`).then(
+    () => true,
+    () => false,
+  );
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
