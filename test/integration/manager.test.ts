@@ -76,7 +76,15 @@ describe.runIf(run)('berth: enable, status, recovery, upgrade, reset', () => {
     await execa('pkill', ['-9', '-f', `${t.root}.*|bin/berth backend|berth-agent`], { reject: false });
     await execa('pkill', ['-9', '-f', 'berth-agent.mjs'], { reject: false });
     expect(await until(async () => (await t.status()).state === 'stopped', 10_000)).toBe(true);
-    const restarted = await t.berth(['start']);
+    // While it comes back, status says starting.
+    const starting = t.berth(['start']);
+    const seen = new Set<string>();
+    await until(async () => {
+      seen.add((await t.status()).state);
+      return seen.has('running');
+    }, 60_000, 50);
+    expect(seen.has('starting')).toBe(true);
+    const restarted = await starting;
     expect(restarted.exitCode, restarted.stderr).toBe(0);
     expect((await t.docker(['run', '--rm', '-v', 'v1:/d', 'busybox', 'cat', '/d/f'])).stdout).toBe('precious');
   }, 120_000);
@@ -125,6 +133,17 @@ describe.runIf(run)('berth: enable, status, recovery, upgrade, reset', () => {
     expect((await t.status()).state).toBe('stopped');
     expect(JSON.parse(readFileSync(join(t.env.BERTH_HOME!, 'settings.json'), 'utf8')).wslEngine).toBe(false);
     expect((await t.wsl(['-l', '-q'])).stdout).toMatch(/berth-data/);
+  }, 60_000);
+
+  it('uninstall keeps the data unless told to delete it, and removes the docker context', async () => {
+    const kept = await t.berth(['uninstall']);
+    expect(kept.stdout).toContain('berth-data kept');
+    expect((await t.wsl(['-l', '-q'])).stdout.split(/\r?\n/).filter(Boolean)).toEqual(['berth-data']);
+    const contexts = await execa('docker', ['context', 'ls', '--format', '{{.Name}}'], { env: { ...process.env, DOCKER_CONFIG: t.env.DOCKER_CONFIG! } });
+    expect(contexts.stdout).not.toContain('berth');
+    const gone = await t.berth(['uninstall', '--delete-data']);
+    expect(gone.stdout).toContain('berth-data deleted');
+    expect((await t.wsl(['-l', '-q'])).exitCode).toBe(255); // no distributions left
   }, 60_000);
 });
 
