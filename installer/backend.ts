@@ -7,6 +7,7 @@ import { Engine, type AgentServiceStatus } from './engine.js';
 import type { HomeLayout } from './home.js';
 import { serveHostEndpoint, sharedDrives } from './host-endpoint.js';
 import { ensureImages } from './images.js';
+import { Integrations } from './integrations.js';
 import { managerLogger } from './log.js';
 import { loadSettings } from './settings.js';
 
@@ -49,6 +50,16 @@ export async function runBackend(home: HomeLayout, wsl: WslHost): Promise<number
     logger.warn(text);
   };
   const engine = new Engine(wsl, log);
+  const integrations = new Integrations(wsl, log);
+  const integrated = async () => {
+    const current = await loadSettings(home.settings).catch(() => settings);
+    const list = [...current.integratedDistros];
+    if (current.integrateWithDefaultDistro) {
+      const def = (await wsl.list()).find((d) => d.isDefault && !['berth', 'berth-data'].includes(d.name.toLowerCase()));
+      if (def && !list.some((d) => d.toLowerCase() === def.name.toLowerCase())) list.push(def.name);
+    }
+    return list;
+  };
   let stopping = false;
   let retry = 0;
   let retryTimer: NodeJS.Timeout | undefined;
@@ -75,6 +86,7 @@ export async function runBackend(home: HomeLayout, wsl: WslHost): Promise<number
       error = undefined;
       retry = 0;
       log('manager', 'engine running');
+      await integrations.sync(await integrated()).catch((e: Error) => logger.error(`integrations: ${e.message}`));
     } catch (e) {
       if (stopping) return;
       state = 'failed';
@@ -99,7 +111,7 @@ export async function runBackend(home: HomeLayout, wsl: WslHost): Promise<number
       state,
       endpoint: `unix://${home.dockerSocket}`,
       services: services.map(({ name, state: s, pid, restarts }) => ({ name, state: s, pid, restarts })),
-      integrations: current.integratedDistros.map((distro) => ({ distro, state: 'pending' })),
+      integrations: state === 'running' ? integrations.status() : current.integratedDistros.map((distro) => ({ distro, state: 'stopped' })),
       pid: process.pid,
       progress,
       ...(error ? { error } : {}),
@@ -116,6 +128,7 @@ export async function runBackend(home: HomeLayout, wsl: WslHost): Promise<number
       state = 'stopping';
       clearTimeout(retryTimer);
       log('manager', 'stopping');
+      await integrations.stopAll();
       await engine.stop();
       endpoint?.close();
       control?.close();
@@ -144,6 +157,12 @@ export async function runBackend(home: HomeLayout, wsl: WslHost): Promise<number
         void bringUp();
       }
       res.writeHead(202).end('{}');
+    } else if (req.method === 'POST' && req.url === '/integrations/reload') {
+      // `berth integrate`: the settings changed; answer once the integrations match them.
+      void (async () => {
+        if (state === 'running') await integrations.sync(await integrated()).catch((e: Error) => logger.error(`integrations: ${e.message}`));
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(integrations.status()));
+      })();
     } else if (req.method === 'POST' && req.url === '/stop') {
       res.writeHead(202).end('{}');
       void stopRequest();

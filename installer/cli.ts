@@ -171,7 +171,12 @@ export function program(): Command {
       s.integratedDistros = s.integratedDistros.filter((x) => x.toLowerCase() !== distro.toLowerCase());
       if (!opts.off) s.integratedDistros.push(distro);
     });
-    say(opts.off ? `${distro}: integration off.` : `${distro}: integration on.`);
+    const live = await askBackend<Array<{ distro: string; state: string; detail?: string }>>(home, 'POST', '/integrations/reload');
+    const mine = live?.find((i) => i.distro.toLowerCase() === distro.toLowerCase());
+    if (opts.off) say(`${distro}: integration off.`);
+    else if (!live) say(`${distro}: integration on; it starts with Berth (\`berth start\`).`);
+    else if (mine?.state === 'running') say(`${distro}: integration on: docker and /var/run/docker.sock work there${mine.detail ? ` (${mine.detail})` : ''}.`);
+    else throw new Error(`${distro}: the integration did not start: ${mine?.state ?? 'unknown'}${mine?.detail ? `: ${mine.detail}` : ''}`);
     return EXIT.ok;
   }));
   cli.command('backend', { hidden: true }).description('the long-running manager (started by start/enable)').action(act(() => runBackend(home, wsl)));

@@ -1,5 +1,5 @@
-// Bundles the agent that runs inside the `berth` distro into one ESM file (it runs on the
-// distro's own Node, with no node_modules there).
+// Bundles what runs inside the distros — the agent in `berth`, the proxy in user distros —
+// into ESM files for the berth distro's own Node, with no node_modules there.
 import { build } from 'esbuild';
 import { rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -8,7 +8,10 @@ import { fileURLToPath } from 'node:url';
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 rmSync(join(repo, 'dist/agent'), { recursive: true, force: true });
 await build({
-  entryPoints: { 'berth-agent': join(repo, 'bootstrap-distro/agent/main.ts') },
+  entryPoints: {
+    'berth-agent': join(repo, 'bootstrap-distro/agent/main.ts'),
+    'berth-proxy': join(repo, 'wsl-proxy/main.ts'),
+  },
   outdir: join(repo, 'dist/agent'),
   outExtension: { '.js': '.mjs' },
   // Commands load what they use (the supervisor: YAML and schemas; start: tar): a quick

@@ -11,6 +11,8 @@ export interface DockerProxyOptions {
   log?: (line: string) => void;
   /** Called after a create was forwarded, with the container id and its translated paths. */
   onCreated?: (id: string, mappings: PathMapping[]) => void;
+  /** Shows the client's own paths in `GET /containers/{id}/json` instead of the daemon's. */
+  rewriteInspect?: (container: Record<string, unknown>) => Record<string, unknown>;
 }
 
 /** Largest JSON body the proxy reads to translate; everything else streams through. */
@@ -53,7 +55,13 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
 export function createDockerProxy(options: DockerProxyOptions): Server {
   const log = options.log ?? (() => {});
 
-  const forward = (req: IncomingMessage, res: ServerResponse, body?: Buffer, onResponse?: (status: number, json: Buffer) => void) => {
+  const forward = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    body?: Buffer,
+    onResponse?: (status: number, json: Buffer) => void,
+    transform?: (body: Buffer) => Buffer,
+  ) => {
     const headers = { ...req.headers };
     if (body) {
       headers['content-length'] = String(body.length);
@@ -69,6 +77,17 @@ export function createDockerProxy(options: DockerProxyOptions): Server {
       },
     });
     upstream.on('response', (up) => {
+      if (transform && up.statusCode === 200) {
+        const chunks: Buffer[] = [];
+        up.on('data', (c: Buffer) => chunks.push(c));
+        up.on('end', () => {
+          const out = transform(Buffer.concat(chunks));
+          const headers: Record<string, string | string[] | undefined> = { ...up.headers, 'content-length': String(out.length) };
+          delete headers['transfer-encoding'];
+          res.writeHead(200, headers).end(out);
+        });
+        return;
+      }
       res.writeHead(up.statusCode ?? 502, up.statusMessage, up.rawHeaders);
       res.flushHeaders();
       if (onResponse) {
@@ -117,6 +136,17 @@ export function createDockerProxy(options: DockerProxyOptions): Server {
       );
     } else if (req.method === 'POST' && route === '/volumes/create') {
       work = translated((json) => translateVolumeBody(json, options.translator));
+    }
+    if (!work && req.method === 'GET' && options.rewriteInspect && /^\/containers\/[^/]+\/json$/.test(route)) {
+      const rewrite = options.rewriteInspect;
+      forward(req, res, undefined, undefined, (body) => {
+        try {
+          return Buffer.from(JSON.stringify(rewrite(JSON.parse(body.toString('utf8')) as Record<string, unknown>)));
+        } catch {
+          return body;
+        }
+      });
+      return;
     }
     if (!work) {
       forward(req, res);

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { controlRequest, type AgentStatus } from './control.js';
 import { paths } from './paths.js';
+import { publishTools, unpublishTools } from './publish.js';
 
 const USAGE = `usage: berth-agent <command>
   start [--data DIR] [--config FILE] [--detach] [--timeout SECONDS]
@@ -69,6 +70,7 @@ async function start(args: string[]): Promise<number> {
     process.stderr.write(`berth-agent: ${(e as Error).message}\n`);
     return 1;
   }
+  await publishTools(lower[0]!);
   const init = join(lower[1]!, 'sbin/init');
   const superviseArgs = ['supervise', '--lower', lower.join(':'), '--data', values.data, ...(values.config ? ['--config', values.config] : [])];
   // tini as pid 1 reaps the orphans a container engine leaves (shims), and forwards signals.
@@ -98,6 +100,7 @@ async function start(args: string[]): Promise<number> {
   for (;;) {
     const early = await Promise.race([exited, new Promise<undefined>((r) => setTimeout(() => r(undefined), 20))]);
     if (early !== undefined) {
+      await unpublishTools();
       process.stderr.write(`berth-agent: the engine did not start (exit ${early}). Last output:\n  ${(await lastOutput()).join('\n  ')}\n`);
       return 1;
     }
@@ -112,6 +115,7 @@ async function start(args: string[]): Promise<number> {
       );
       await controlRequest(paths.controlSocket, 'POST', '/stop');
       await exited;
+      await unpublishTools();
       return 1;
     }
   }
@@ -124,7 +128,9 @@ async function start(args: string[]): Promise<number> {
   const forwardStop = () => void controlRequest(paths.controlSocket, 'POST', '/stop');
   process.on('SIGTERM', forwardStop);
   process.on('SIGINT', forwardStop);
-  return exited;
+  const code = await exited;
+  await unpublishTools();
+  return code;
 }
 
 async function stopAgent(): Promise<number> {
@@ -136,7 +142,10 @@ async function stopAgent(): Promise<number> {
   await controlRequest(paths.controlSocket, 'POST', '/stop');
   // Gone when the supervisor has exited: its pid no longer exists in this distro.
   for (let i = 0; i < 600; i++) {
-    if (!(await stat(`/proc/${s.pid}`).catch(() => undefined))) return 0;
+    if (!(await stat(`/proc/${s.pid}`).catch(() => undefined))) {
+      await unpublishTools();
+      return 0;
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
   process.stderr.write(`berth-agent: the supervisor (pid ${s.pid}) did not exit within 30s.\n`);

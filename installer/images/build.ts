@@ -155,6 +155,22 @@ async function stageBerthDistro(
     0o755,
   );
   await stageText(staging, 'opt/berth/bin/berth-agent', '#!/bin/sh\nexec /opt/berth/bin/berth-node /opt/berth/app/berth-agent.mjs "$@"\n', 0o755);
+  // What user distros run from the shared area (/mnt/wsl/berth/tools is /opt/berth, the
+  // version pack is published beside it): static busybox for mounts, and the docker CLI
+  // through the version pack's own loader, so it runs over any distro's libc.
+  await stageFile(staging, await locate(sources.busybox), 'opt/berth/bin/busybox', 0o755);
+  await stageText(
+    staging,
+    'opt/berth/bin/docker',
+    '#!/bin/sh\nvp=/mnt/wsl/berth/version-pack\nexec "$vp/lib64/ld-linux-x86-64.so.2" --library-path "$vp/lib/x86_64-linux-gnu" "$vp/usr/bin/docker" "$@"\n',
+    0o755,
+  );
+  await stageText(
+    staging,
+    'opt/berth/bin/berth-proxy',
+    '#!/bin/sh\nt=/mnt/wsl/berth/tools\nexec "$t/node/lib/ld-linux-x86-64.so.2" --library-path "$t/node/lib" "$t/node/bin/node" "$t/app/berth-proxy.mjs" "$@"\n',
+    0o755,
+  );
   await cp(AGENT_BUNDLE_DIR, join(staging, 'opt/berth/app'), { recursive: true });
   for (const kind of ['system', 'version-pack'] as const) {
     const image = built[kind]!;

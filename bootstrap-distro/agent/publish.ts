@@ -1,0 +1,30 @@
+import { mkdir, readFile } from 'node:fs/promises';
+import { sh } from './run.js';
+
+/** Berth's tools for user distros (node, the proxy, busybox, the docker wrapper): /opt/berth. */
+export const TOOLS = '/mnt/wsl/berth/tools';
+/** The version pack (the docker CLI and its libraries) as the wrapper expects it. */
+export const VERSION_PACK = '/mnt/wsl/berth/version-pack';
+
+async function isMounted(path: string): Promise<boolean> {
+  return (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').some((l) => l.split(' ')[4] === path);
+}
+
+/**
+ * Publishes the tools and the version pack read-only in the shared area, from the berth
+ * distro's own mount namespace, so the mounts appear in every distro.
+ */
+export async function publishTools(versionPackDir: string): Promise<void> {
+  for (const [source, target] of [['/opt/berth', TOOLS], [versionPackDir, VERSION_PACK]] as const) {
+    if (await isMounted(target)) await sh('umount', ['-l', target]);
+    await mkdir(target, { recursive: true });
+    await sh('mount', ['--bind', source, target]);
+    await sh('mount', ['-o', 'remount,bind,ro', target]);
+  }
+}
+
+export async function unpublishTools(): Promise<void> {
+  for (const target of [TOOLS, VERSION_PACK]) {
+    while (await isMounted(target)) await sh('umount', ['-l', target]);
+  }
+}

@@ -1,0 +1,114 @@
+import type { WslHost, WslProcess } from '../wsl-host/host.js';
+
+const TOOLS = '/mnt/wsl/berth/tools';
+const CLI_LINK = '/usr/local/bin/docker';
+
+export interface IntegrationStatus {
+  distro: string;
+  state: 'starting' | 'running' | 'restarting' | 'conflict' | 'failed';
+  detail?: string;
+}
+
+interface Running {
+  proc?: WslProcess;
+  status: IntegrationStatus;
+  stopping: boolean;
+}
+
+/**
+ * Integrated user distros: in each, the proxy runs as root from Berth's tools in the shared
+ * area (nothing installed but a link), serving /var/run/docker.sock, kept alive by the backend.
+ */
+export class Integrations {
+  private running = new Map<string, Running>();
+
+  constructor(
+    private readonly wsl: WslHost,
+    private readonly log: (source: string, line: string) => void,
+  ) {}
+
+  /** Makes the running set match `distros`; `off` ones are cleaned up in their distro. */
+  async sync(distros: string[]): Promise<void> {
+    const wanted = new Set(distros.map((d) => d.toLowerCase()));
+    for (const [key, r] of this.running) {
+      if (!wanted.has(key)) {
+        await this.stop(key);
+        await this.cleanup(r.status.distro);
+      }
+    }
+    const installed = await this.wsl.list();
+    for (const name of distros) {
+      if (this.running.has(name.toLowerCase())) continue;
+      const d = installed.find((x) => x.name.toLowerCase() === name.toLowerCase());
+      const r: Running = { status: { distro: name, state: 'starting' }, stopping: false };
+      this.running.set(name.toLowerCase(), r);
+      if (!d) r.status = { distro: name, state: 'failed', detail: `there is no WSL distro named ${name}` };
+      else if (d.version !== 2) r.status = { distro: name, state: 'failed', detail: `${name} is WSL 1; integration needs WSL 2` };
+      else await this.start(d.name, r);
+    }
+  }
+
+  private async start(distro: string, r: Running): Promise<void> {
+    // The docker CLI is linked in unless the distro has its own: a user's install is never overwritten.
+    const link = await this.wsl.run(distro, ['sh', '-c', [
+      `if [ -e /usr/bin/docker ] || { [ -e ${CLI_LINK} ] && [ "$(readlink ${CLI_LINK})" != ${TOOLS}/bin/docker ]; }; then echo own-cli; exit 0; fi`,
+      `mkdir -p /usr/local/bin && ln -sfn ${TOOLS}/bin/docker ${CLI_LINK} && echo linked`,
+    ].join('\n')], { user: 'root' });
+    const ownCli = link.stdout.trim() === 'own-cli';
+    if (ownCli) this.log('integration', `${distro}: has its own docker CLI; left as it is`);
+    const proc = this.wsl.exec(distro, [`${TOOLS}/bin/berth-proxy`, 'serve', '--distro', distro], { user: 'root', stdout: 'pipe', stderr: 'pipe' });
+    r.proc = proc;
+    r.status = { distro, state: 'running', ...(ownCli ? { detail: 'own docker CLI kept' } : {}) };
+    let stderr = '';
+    proc.stdout?.on('data', (d: Buffer) => d.toString().split('\n').filter(Boolean).forEach((l) => this.log(`proxy:${distro}`, l)));
+    proc.stderr?.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      d.toString().split('\n').filter(Boolean).forEach((l) => this.log(`proxy:${distro}`, l));
+    });
+    void proc.done.then(
+      (res) => this.exited(distro, r, res.exitCode, stderr),
+      (e: Error) => this.exited(distro, r, 1, e.message),
+    );
+  }
+
+  private exited(distro: string, r: Running, code: number, stderr: string): void {
+    if (r.stopping || this.running.get(distro.toLowerCase()) !== r) return;
+    if (code === 4) {
+      r.status = { distro, state: 'conflict', detail: stderr.trim() };
+      return;
+    }
+    this.log('integration', `${distro}: the proxy exited (code ${code}); restarting it`);
+    r.status = { distro, state: 'restarting', detail: stderr.trim().split('\n').pop() };
+    setTimeout(() => {
+      if (!r.stopping && this.running.get(distro.toLowerCase()) === r) void this.start(distro, r);
+    }, 1000);
+  }
+
+  private async stop(key: string): Promise<void> {
+    const r = this.running.get(key);
+    if (!r) return;
+    r.stopping = true;
+    this.running.delete(key);
+    if (r.proc) {
+      r.proc.kill('SIGTERM');
+      await Promise.race([r.proc.done.catch(() => undefined), new Promise((res) => setTimeout(res, 5000))]);
+    }
+  }
+
+  /** Integration off: the proxy's mounts and socket, and our link (only if it is ours). */
+  private async cleanup(distro: string): Promise<void> {
+    await this.wsl.run(distro, ['sh', '-c', [
+      `[ -x ${TOOLS}/bin/berth-proxy ] && ${TOOLS}/bin/berth-proxy cleanup --distro ${distro}`,
+      `[ "$(readlink ${CLI_LINK})" = ${TOOLS}/bin/docker ] && rm -f ${CLI_LINK}`,
+      'true',
+    ].join('\n')], { user: 'root' }).catch(() => undefined);
+  }
+
+  async stopAll(): Promise<void> {
+    for (const key of [...this.running.keys()]) await this.stop(key);
+  }
+
+  status(): IntegrationStatus[] {
+    return [...this.running.values()].map((r) => r.status);
+  }
+}

@@ -1,0 +1,132 @@
+import { chmod, chown, mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { request } from 'node:http';
+import { parseArgs } from 'node:util';
+import { writeFileAtomic } from '../wsl-host/linux/atomic-file.js';
+import { BindMounts, BIND_ROOT } from './bind-mounts.js';
+import { createDockerProxy } from './docker-proxy.js';
+import { automountRoot, DistroTranslator } from './distro-translator.js';
+import { rewriteInspect } from './inspect.js';
+
+const DAEMON = '/mnt/wsl/berth/docker.sock';
+const STATE = '/var/lib/berth-proxy/bind-mounts.json';
+
+const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
+
+/** The docker group's gid, adding the group (first free system gid from 999 down) if the distro lacks it. */
+async function dockerGid(): Promise<number> {
+  const text = await readFile('/etc/group', 'utf8').catch(() => '');
+  const lines = text.split('\n').filter(Boolean);
+  const existing = lines.find((l) => l.startsWith('docker:'));
+  if (existing) return Number(existing.split(':')[2]);
+  const used = new Set(lines.map((l) => Number(l.split(':')[2])));
+  let gid = 999;
+  while (used.has(gid)) gid--;
+  await writeFileAtomic('/etc/group', `${lines.join('\n')}\ndocker:x:${gid}:\n`);
+  log(`added the docker group (gid ${gid})`);
+  return gid;
+}
+
+/** Whether something answers on a Unix socket (a user's own daemon, or an earlier proxy). */
+function answers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(path);
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+/** Follows the daemon's events to release the bind mounts of removed containers. */
+function followDestroys(mounts: BindMounts): void {
+  const filters = encodeURIComponent(JSON.stringify({ type: ['container'], event: ['destroy'] }));
+  const req = request({ socketPath: DAEMON, path: `/events?filters=${filters}` }, (res) => {
+    let buffered = '';
+    res.on('data', (d: Buffer) => {
+      buffered += d.toString();
+      let nl;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        try {
+          const ev = JSON.parse(line) as { id?: string; Actor?: { ID?: string } };
+          const id = ev.Actor?.ID ?? ev.id;
+          if (id) void mounts.release(id).catch((e: Error) => log(`release ${id}: ${e.message}`));
+        } catch {
+          // not an event line
+        }
+      }
+    });
+    res.on('end', () => setTimeout(() => followDestroys(mounts), 1000));
+  });
+  req.on('error', () => setTimeout(() => followDestroys(mounts), 1000));
+  req.end();
+}
+
+async function serve(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { distro: { type: 'string' }, socket: { type: 'string', default: '/var/run/docker.sock' } } });
+  if (!values.distro) {
+    process.stderr.write('berth-proxy serve: --distro NAME is required\n');
+    return 2;
+  }
+  const socket = values.socket;
+  if (await stat(socket).catch(() => undefined)) {
+    if (await answers(socket)) {
+      process.stderr.write(`berth-proxy: ${socket} is already served (your own Docker?); Berth will not replace it. Stop that daemon or turn the integration off.\n`);
+      return 4;
+    }
+    await rm(socket, { force: true });
+  }
+  const mounts = new BindMounts(values.distro, STATE);
+  await mkdir(`${BIND_ROOT}/${values.distro}`, { recursive: true });
+  await mounts.restore(log);
+  const translator = new DistroTranslator(mounts, await automountRoot());
+  const server = createDockerProxy({
+    connectDaemon: async () => connect(DAEMON),
+    translator,
+    log,
+    onCreated: (id, mappings) => {
+      for (const m of mappings) if (m.daemon.startsWith(`${BIND_ROOT}/`)) void mounts.attach(m.daemon, id);
+    },
+    rewriteInspect: (c) => rewriteInspect(c, (p) => mounts.clientPath(p)),
+  });
+  await mkdir('/var/run', { recursive: true }).catch(() => {});
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(socket, resolve));
+  await chown(socket, 0, await dockerGid());
+  await chmod(socket, 0o660);
+  followDestroys(mounts);
+  log(`serving ${socket} for ${values.distro}`);
+  const stop = () => {
+    server.close();
+    void rm(socket, { force: true }).then(() => process.exit(0));
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  return new Promise(() => {});
+}
+
+/** Integration off: the bind mounts and the socket go. */
+async function cleanup(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { distro: { type: 'string' }, socket: { type: 'string', default: '/var/run/docker.sock' } } });
+  if (!values.distro) return 2;
+  await new BindMounts(values.distro, STATE).dropAll();
+  if (!(await answers(values.socket))) await rm(values.socket, { force: true });
+  return 0;
+}
+
+const [command, ...rest] = process.argv.slice(2);
+const commands: Record<string, (a: string[]) => Promise<number>> = { serve, cleanup };
+const fn = command ? commands[command] : undefined;
+if (!fn) {
+  process.stderr.write('usage: berth-proxy serve|cleanup --distro NAME [--socket PATH]\n');
+  process.exit(2);
+}
+fn(rest).then(
+  (code) => process.exit(code),
+  (e: Error) => {
+    process.stderr.write(`berth-proxy: ${e.message}\n`);
+    process.exit(1);
+  },
+);
