@@ -1,7 +1,13 @@
 import type { WslHost, WslProcess } from '../wsl-host/host.js';
+import { parseWslConf } from '../wsl-host/linux/wsl-conf.js';
 
-const TOOLS = '/mnt/wsl/berth/tools';
 const CLI_LINK = '/usr/local/bin/docker';
+
+/** Where a distro sees Berth's tools: under its shared area, <automount root>wsl. */
+async function toolsIn(wsl: WslHost, distro: string): Promise<string> {
+  const conf = await wsl.run(distro, ['cat', '/etc/wsl.conf'], { user: 'root' });
+  return `${parseWslConf(conf.exitCode === 0 ? conf.stdout : '').automount.root}wsl/berth/tools`;
+}
 
 export interface IntegrationStatus {
   distro: string;
@@ -49,6 +55,7 @@ export class Integrations {
   }
 
   private async start(distro: string, r: Running): Promise<void> {
+    const TOOLS = await toolsIn(this.wsl, distro);
     // The docker CLI is linked in unless the distro has its own: a user's install is never overwritten.
     const link = await this.wsl.run(distro, ['sh', '-c', [
       `if [ -e /usr/bin/docker ] || { [ -e ${CLI_LINK} ] && [ "$(readlink ${CLI_LINK})" != ${TOOLS}/bin/docker ]; }; then echo own-cli; exit 0; fi`,
@@ -58,9 +65,22 @@ export class Integrations {
     if (ownCli) this.log('integration', `${distro}: has its own docker CLI; left as it is`);
     const proc = this.wsl.exec(distro, [`${TOOLS}/bin/berth-proxy`, 'serve', '--distro', distro], { user: 'root', stdout: 'pipe', stderr: 'pipe' });
     r.proc = proc;
-    r.status = { distro, state: 'running', ...(ownCli ? { detail: 'own docker CLI kept' } : {}) };
+    r.status = { distro, state: 'starting' };
     let stderr = '';
-    proc.stdout?.on('data', (d: Buffer) => d.toString().split('\n').filter(Boolean).forEach((l) => this.log(`proxy:${distro}`, l)));
+    // Running once the proxy says it serves the socket, so `berth integrate` returns when docker works.
+    const serving = new Promise<void>((resolve) => {
+      proc.stdout?.on('data', (d: Buffer) => {
+        for (const l of d.toString().split('\n').filter(Boolean)) {
+          this.log(`proxy:${distro}`, l);
+          if (l.includes(' serving ')) {
+            r.status = { distro, state: 'running', ...(ownCli ? { detail: 'own docker CLI kept' } : {}) };
+            resolve();
+          }
+        }
+      });
+      void proc.done.finally(resolve);
+      setTimeout(resolve, 30_000);
+    });
     proc.stderr?.on('data', (d: Buffer) => {
       stderr += d.toString();
       d.toString().split('\n').filter(Boolean).forEach((l) => this.log(`proxy:${distro}`, l));
@@ -69,6 +89,7 @@ export class Integrations {
       (res) => this.exited(distro, r, res.exitCode, stderr),
       (e: Error) => this.exited(distro, r, 1, e.message),
     );
+    await serving;
   }
 
   private exited(distro: string, r: Running, code: number, stderr: string): void {
@@ -97,6 +118,7 @@ export class Integrations {
 
   /** Integration off: the proxy's mounts and socket, and our link (only if it is ours). */
   private async cleanup(distro: string): Promise<void> {
+    const TOOLS = await toolsIn(this.wsl, distro);
     await this.wsl.run(distro, ['sh', '-c', [
       `[ -x ${TOOLS}/bin/berth-proxy ] && ${TOOLS}/bin/berth-proxy cleanup --distro ${distro}`,
       `[ "$(readlink ${CLI_LINK})" = ${TOOLS}/bin/docker ] && rm -f ${CLI_LINK}`,

@@ -24,6 +24,7 @@ declare -A wanted=(
   [gcc]=gcc
   [tar]=tar
   [gzip]=gzip
+  [tmux]=tmux
 )
 missing=()
 for cmd in "${!wanted[@]}"; do

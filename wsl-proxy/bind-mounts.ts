@@ -6,10 +6,11 @@ import { promisify } from 'node:util';
 import { writeFileAtomic } from '../wsl-host/linux/atomic-file.js';
 
 const run = promisify(execFile);
-export const BIND_ROOT = '/mnt/wsl/berth/bind-mounts';
-const BUSYBOX = '/mnt/wsl/berth/tools/bin/busybox';
+/** The daemon's view of the shared area; a distro sees it at <automount root>wsl. */
+export const DAEMON_SHARED = '/mnt/wsl';
+export const BIND_ROOT = `${DAEMON_SHARED}/berth/bind-mounts`;
 
-/** A user path bind-mounted into the shared area, and the containers that use it. */
+/** A user path bind-mounted into the shared area (target: the daemon's path for it), and the containers that use it. */
 export interface BindRecord {
   source: string;
   target: string;
@@ -29,13 +30,25 @@ export class BindMounts {
   private records = new Map<string, BindRecord>();
   private loaded = false;
 
+  private readonly busybox: string;
+
+  /** shared: where this distro sees the shared area (/mnt/wsl, or /wsl with root=/). */
   constructor(
     private readonly distro: string,
     private readonly stateFile: string,
-  ) {}
+    private readonly shared = DAEMON_SHARED,
+  ) {
+    this.busybox = `${shared}/berth/tools/bin/busybox`;
+  }
 
+  /** The daemon's path for a source. */
   targetFor(source: string): string {
     return join(BIND_ROOT, this.distro, createHash('sha256').update(source).digest('hex'));
+  }
+
+  /** The same place as this distro sees it. */
+  private local(target: string): string {
+    return this.shared + target.slice(DAEMON_SHARED.length);
   }
 
   private async load(): Promise<void> {
@@ -57,11 +70,12 @@ export class BindMounts {
   async ensure(source: string): Promise<string> {
     await this.load();
     const target = this.targetFor(source);
-    if (!(await mounted(target))) {
+    const local = this.local(target);
+    if (!(await mounted(local))) {
       const isDir = (await stat(source)).isDirectory();
-      await mkdir(isDir ? target : dirname(target), { recursive: true });
-      if (!isDir) await writeFile(target, '', { flag: 'a' });
-      await run(BUSYBOX, ['mount', '--bind', source, target]);
+      await mkdir(isDir ? local : dirname(local), { recursive: true });
+      if (!isDir) await writeFile(local, '', { flag: 'a' });
+      await run(this.busybox, ['mount', '--bind', source, local]);
     }
     if (!this.records.has(source)) {
       this.records.set(source, { source, target, containers: [] });
@@ -94,8 +108,9 @@ export class BindMounts {
   }
 
   private async drop(r: BindRecord): Promise<void> {
-    while (await mounted(r.target)) await run(BUSYBOX, ['umount', '-l', r.target]);
-    await rm(r.target, { recursive: true, force: true }).catch(() => {});
+    const local = this.local(r.target);
+    while (await mounted(local)) await run(this.busybox, ['umount', '-l', local]);
+    await rm(local, { recursive: true, force: true }).catch(() => {});
     this.records.delete(r.source);
   }
 

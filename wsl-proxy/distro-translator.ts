@@ -30,6 +30,11 @@ export class DistroTranslator implements PathTranslator {
     private readonly autoRoot: string,
   ) {}
 
+  /** Where this distro sees the shared area. */
+  get shared(): string {
+    return `${this.autoRoot}wsl`;
+  }
+
   async toDaemon(source: string, options: { createMissing: boolean }): Promise<string> {
     if (isWindowsPath(source)) {
       const { letter, rest } = windowsDrivePath(source);
@@ -49,8 +54,10 @@ export class DistroTranslator implements PathTranslator {
       real = await realpath(source);
     }
     const drive = new RegExp(`^${this.autoRoot.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}([a-z])(/.*)?$`).exec(real);
+    // (wsl is no drive letter, so the shared area is not taken for one.)
     if (drive && drive[1]) return posix.join('/mnt/host', drive[1], drive[2] ?? '');
-    if (real === '/mnt/wsl' || real.startsWith('/mnt/wsl/')) return real; // the shared area is the same everywhere
+    // The shared area is the same place for the daemon, at /mnt/wsl.
+    if (real === this.shared || real.startsWith(`${this.shared}/`)) return `/mnt/wsl${real.slice(this.shared.length)}`;
     return this.mounts.ensure(real);
   }
 }

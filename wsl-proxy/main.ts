@@ -8,7 +8,6 @@ import { createDockerProxy } from './docker-proxy.js';
 import { automountRoot, DistroTranslator } from './distro-translator.js';
 import { rewriteInspect } from './inspect.js';
 
-const DAEMON = '/mnt/wsl/berth/docker.sock';
 const STATE = '/var/lib/berth-proxy/bind-mounts.json';
 
 const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
@@ -40,9 +39,9 @@ function answers(path: string): Promise<boolean> {
 }
 
 /** Follows the daemon's events to release the bind mounts of removed containers. */
-function followDestroys(mounts: BindMounts): void {
+function followDestroys(mounts: BindMounts, daemon: string): void {
   const filters = encodeURIComponent(JSON.stringify({ type: ['container'], event: ['destroy'] }));
-  const req = request({ socketPath: DAEMON, path: `/events?filters=${filters}` }, (res) => {
+  const req = request({ socketPath: daemon, path: `/events?filters=${filters}` }, (res) => {
     let buffered = '';
     res.on('data', (d: Buffer) => {
       buffered += d.toString();
@@ -59,9 +58,9 @@ function followDestroys(mounts: BindMounts): void {
         }
       }
     });
-    res.on('end', () => setTimeout(() => followDestroys(mounts), 1000));
+    res.on('end', () => setTimeout(() => followDestroys(mounts, daemon), 1000));
   });
-  req.on('error', () => setTimeout(() => followDestroys(mounts), 1000));
+  req.on('error', () => setTimeout(() => followDestroys(mounts, daemon), 1000));
   req.end();
 }
 
@@ -79,12 +78,15 @@ async function serve(args: string[]): Promise<number> {
     }
     await rm(socket, { force: true });
   }
-  const mounts = new BindMounts(values.distro, STATE);
-  await mkdir(`${BIND_ROOT}/${values.distro}`, { recursive: true });
+  const autoRoot = await automountRoot();
+  const shared = `${autoRoot}wsl`;
+  const daemon = `${shared}/berth/docker.sock`;
+  const mounts = new BindMounts(values.distro, STATE, shared);
+  await mkdir(`${shared}/berth/bind-mounts/${values.distro}`, { recursive: true });
   await mounts.restore(log);
-  const translator = new DistroTranslator(mounts, await automountRoot());
+  const translator = new DistroTranslator(mounts, autoRoot);
   const server = createDockerProxy({
-    connectDaemon: async () => connect(DAEMON),
+    connectDaemon: async () => connect(daemon),
     translator,
     log,
     onCreated: (id, mappings) => {
@@ -96,7 +98,7 @@ async function serve(args: string[]): Promise<number> {
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(socket, resolve));
   await chown(socket, 0, await dockerGid());
   await chmod(socket, 0o660);
-  followDestroys(mounts);
+  followDestroys(mounts, daemon);
   log(`serving ${socket} for ${values.distro}`);
   const stop = () => {
     server.close();
@@ -111,7 +113,7 @@ async function serve(args: string[]): Promise<number> {
 async function cleanup(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { distro: { type: 'string' }, socket: { type: 'string', default: '/var/run/docker.sock' } } });
   if (!values.distro) return 2;
-  await new BindMounts(values.distro, STATE).dropAll();
+  await new BindMounts(values.distro, STATE, `${await automountRoot()}wsl`).dropAll();
   if (!(await answers(values.socket))) await rm(values.socket, { force: true });
   return 0;
 }

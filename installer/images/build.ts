@@ -162,13 +162,14 @@ async function stageBerthDistro(
   await stageText(
     staging,
     'opt/berth/bin/docker',
-    '#!/bin/sh\nvp=/mnt/wsl/berth/version-pack\nexec "$vp/lib64/ld-linux-x86-64.so.2" --library-path "$vp/lib/x86_64-linux-gnu" "$vp/usr/bin/docker" "$@"\n',
+    // Paths from where this script really is: the shared area is /mnt/wsl, or /wsl with root=/.
+    '#!/bin/sh\nself=$(readlink -f "$0")\nvp=${self%/tools/bin/*}/version-pack\nexec "$vp/lib64/ld-linux-x86-64.so.2" --library-path "$vp/lib/x86_64-linux-gnu" "$vp/usr/bin/docker" "$@"\n',
     0o755,
   );
   await stageText(
     staging,
     'opt/berth/bin/berth-proxy',
-    '#!/bin/sh\nt=/mnt/wsl/berth/tools\nexec "$t/node/lib/ld-linux-x86-64.so.2" --library-path "$t/node/lib" "$t/node/bin/node" "$t/app/berth-proxy.mjs" "$@"\n',
+    '#!/bin/sh\nself=$(readlink -f "$0")\nt=${self%/bin/*}\nexec "$t/node/lib/ld-linux-x86-64.so.2" --library-path "$t/node/lib" "$t/node/bin/node" "$t/app/berth-proxy.mjs" "$@"\n',
     0o755,
   );
   await cp(AGENT_BUNDLE_DIR, join(staging, 'opt/berth/app'), { recursive: true });

@@ -31,7 +31,8 @@ export class TestBerth extends TestWslRoot {
     const dir = join(this.root, 'bb-image');
     mkdirSync(join(dir, 'bin'), { recursive: true });
     await execa('cp', ['/bin/busybox', join(dir, 'bin/busybox')]);
-    for (const a of ['sh', 'echo', 'cat', 'ls', 'sleep']) await execa('ln', ['-sf', 'busybox', join(dir, 'bin', a)]);
+    const applets = (await execa('/bin/busybox', ['--list'])).stdout.split('\n').filter((a) => a && a !== 'busybox');
+    for (const a of applets) await execa('ln', ['-sf', 'busybox', join(dir, 'bin', a)]);
     const tar = await execa('tar', ['-C', dir, '-c', '.'], { encoding: 'buffer' });
     const r = await execa('docker', ['--context', 'berth', 'import', '-', 'busybox:latest'], {
       input: tar.stdout,
