@@ -94,6 +94,19 @@ export class BindMounts {
     }
   }
 
+  /** A create failed: drop the mounts it made that no container uses. */
+  async releaseUnused(targets: string[]): Promise<void> {
+    await this.load();
+    let changed = false;
+    for (const r of [...this.records.values()]) {
+      if (targets.includes(r.target) && r.containers.length === 0) {
+        await this.drop(r);
+        changed = true;
+      }
+    }
+    if (changed) await this.save();
+  }
+
   /** A container was removed: release the mounts no container uses any more. */
   async release(container: string): Promise<void> {
     await this.load();

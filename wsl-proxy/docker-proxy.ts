@@ -11,6 +11,8 @@ export interface DockerProxyOptions {
   log?: (line: string) => void;
   /** Called after a create was forwarded, with the container id and its translated paths. */
   onCreated?: (id: string, mappings: PathMapping[]) => void;
+  /** Called when a create failed (in translation or at the daemon): its mounts must not leak. */
+  onCreateFailed?: (mappings: PathMapping[]) => void;
   /** Shows the client's own paths in `GET /containers/{id}/json` instead of the daemon's. */
   rewriteInspect?: (container: Record<string, unknown>) => Record<string, unknown>;
 }
@@ -126,7 +128,8 @@ export function createDockerProxy(options: DockerProxyOptions): Server {
           return r.body;
         },
         (status, body) => {
-          if (status !== 201 || mappings.length === 0) return;
+          if (mappings.length === 0) return;
+          if (status !== 201) return options.onCreateFailed?.(mappings);
           try {
             options.onCreated?.((JSON.parse(body.toString()) as { Id: string }).Id, mappings);
           } catch {
@@ -134,6 +137,10 @@ export function createDockerProxy(options: DockerProxyOptions): Server {
           }
         },
       );
+      work = work.catch((e: unknown) => {
+        options.onCreateFailed?.(mappings);
+        throw e;
+      });
     } else if (req.method === 'POST' && route === '/volumes/create') {
       work = translated((json) => translateVolumeBody(json, options.translator));
     }

@@ -92,6 +92,7 @@ async function serve(args: string[]): Promise<number> {
     onCreated: (id, mappings) => {
       for (const m of mappings) if (m.daemon.startsWith(`${BIND_ROOT}/`)) void mounts.attach(m.daemon, id);
     },
+    onCreateFailed: (mappings) => void mounts.releaseUnused(mappings.map((m) => m.daemon)).catch((e: Error) => log(e.message)),
     rewriteInspect: (c) => rewriteInspect(c, (p) => mounts.clientPath(p)),
   });
   await mkdir('/var/run', { recursive: true }).catch(() => {});

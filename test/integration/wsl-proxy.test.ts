@@ -70,6 +70,29 @@ describe.runIf(run)('docker from inside an integrated user distro', () => {
     expect(await until(async () => (await sh('Ubuntu', 'grep -c " /mnt/wsl/berth/bind-mounts/Ubuntu/" /proc/mounts')).stdout === '0', 5000)).toBe(true);
   });
 
+  it('leaks no bind mount when the daemon refuses the container', async () => {
+    const r = await sh('Ubuntu', 'mkdir -p ~/leak && docker create -v ~/leak:/l no-such-image:1 true; grep -c " /mnt/wsl/berth/bind-mounts/Ubuntu/" /proc/mounts');
+    expect(r.stderr).toMatch(/No such image|not found|pull access denied|Unable to find image/i);
+    expect(await until(async () => (await sh('Ubuntu', 'grep -c " /mnt/wsl/berth/bind-mounts/Ubuntu/" /proc/mounts')).stdout === '0', 5000)).toBe(true);
+  });
+
+  it('restarts a proxy that dies', async () => {
+    await execa('pkill', ['-9', '-f', 'berth-proxy.mjs serve --distro Ubuntu'], { reject: false });
+    expect(await until(async () => (await sh('Ubuntu', 'docker version --format "{{.Server.Version}}"')).exitCode === 0, 20_000)).toBe(true);
+    expect((await t.status()).integrations).toEqual([{ distro: 'Ubuntu', state: 'running' }]);
+  });
+
+  it('never overwrites a docker CLI the distro already has', async () => {
+    const own = await makeRootfsTarball(t.root, 'own', { files: { 'usr/bin/docker': '#!/bin/sh\necho my own docker\n' } });
+    await t.wsl(['--import', 'Own', join(t.root, 'distros/Own'), own]);
+    await t.wsl(['-d', 'Own', '--exec', 'chmod', '+x', '/usr/bin/docker']);
+    const r = await t.berth(['integrate', 'Own']);
+    expect(r.stdout).toContain('Own: integration on: docker and /var/run/docker.sock work there (own docker CLI kept).');
+    expect((await sh('Own', 'docker; ls /usr/local/bin 2>/dev/null | grep -c docker')).stdout).toBe('my own docker\n0');
+    expect((await t.berth(['integrate', 'Own', '--off'])).exitCode).toBe(0);
+    expect((await sh('Own', 'cat /usr/bin/docker')).stdout).toContain('echo my own docker');
+  });
+
   it('serves the daemon\'s own socket for -v /var/run/docker.sock', async () => {
     const r = await sh('Ubuntu', 'docker run --rm -v /var/run/docker.sock:/s -v /mnt/wsl/berth/version-pack:/vp busybox /vp/lib64/ld-linux-x86-64.so.2 --library-path /vp/lib/x86_64-linux-gnu /vp/usr/bin/docker -H unix:///s version --format "{{.Server.Version}}"');
     expect(r.stdout).toMatch(/^\d+\.\d+/);
