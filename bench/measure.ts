@@ -28,7 +28,7 @@ export function formatTable(rows: BenchRow[]): string {
     r.berth.toFixed(1),
     `${r.baseline.toFixed(1)} (${r.baselineName})`,
     `${(r.berth / r.baseline).toFixed(2)}x`,
-    r.goal === undefined ? '-' : `<= ${r.goal}x`,
+    r.goal === undefined ? '-' : `<= ${r.goal.toFixed(2)}x`,
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
   const fmt = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;

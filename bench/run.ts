@@ -2,6 +2,7 @@ import { arch, cpus, totalmem } from 'node:os';
 import { formatTable } from './measure.js';
 import { benchBootstrap } from './bootstrap.js';
 import { benchManager } from './manager.js';
+import { benchProxy } from './proxy.js';
 import { benchWslHost } from './wsl-host.js';
 
 if (process.getuid?.() !== 0) {
@@ -11,7 +12,7 @@ if (process.getuid?.() !== 0) {
 const only = process.argv[2];
 const rows = only && only !== 'wsl-host' ? [] : [...(await benchWslHost())];
 const notes: string[] = [];
-for (const [name, bench] of [['bootstrap', benchBootstrap], ['manager', benchManager]] as const) {
+for (const [name, bench] of [['bootstrap', benchBootstrap], ['manager', benchManager], ['proxy', benchProxy]] as const) {
   if (only && only !== name) continue;
   const result = await bench();
   rows.push(...result.rows);

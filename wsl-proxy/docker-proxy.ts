@@ -1,4 +1,4 @@
-import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { Agent, createServer, request, type AgentOptions, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { ProxyError } from './errors.js';
@@ -15,6 +15,27 @@ export interface DockerProxyOptions {
   onCreateFailed?: (mappings: PathMapping[]) => void;
   /** Shows the client's own paths in `GET /containers/{id}/json` instead of the daemon's. */
   rewriteInspect?: (container: Record<string, unknown>) => Record<string, unknown>;
+}
+
+/**
+ * Connections to the daemon, kept alive and reused between requests (a new one per request
+ * costs more than the request), made by connectDaemon so any transport works.
+ */
+class DaemonAgent extends Agent {
+  constructor(
+    private readonly connectDaemon: () => Promise<Duplex>,
+    options: AgentOptions,
+  ) {
+    super(options);
+  }
+
+  override createConnection(_options: unknown, done?: (err: Error | null, socket: Duplex) => void): undefined {
+    this.connectDaemon().then(
+      (socket) => done?.(null, socket),
+      (e: Error) => done?.(e, undefined as unknown as Duplex),
+    );
+    return undefined;
+  }
 }
 
 /** Largest JSON body the proxy reads to translate; everything else streams through. */
@@ -56,6 +77,7 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
  */
 export function createDockerProxy(options: DockerProxyOptions): Server {
   const log = options.log ?? (() => {});
+  const agent = new DaemonAgent(options.connectDaemon, { keepAlive: true, maxSockets: 256, maxFreeSockets: 32 });
 
   const forward = (
     req: IncomingMessage,
@@ -69,15 +91,7 @@ export function createDockerProxy(options: DockerProxyOptions): Server {
       headers['content-length'] = String(body.length);
       delete headers['transfer-encoding'];
     }
-    const upstream = request({
-      method: req.method,
-      path: req.url,
-      headers,
-      createConnection: (_opts, done) => {
-        options.connectDaemon().then((s) => done(null, s as unknown as Socket), (e: Error) => done(e, undefined as unknown as Socket));
-        return undefined as unknown as Socket;
-      },
-    });
+    const upstream = request({ method: req.method, path: req.url, headers, agent });
     upstream.on('response', (up) => {
       if (transform && up.statusCode === 200) {
         const chunks: Buffer[] = [];
@@ -191,6 +205,8 @@ export function createDockerProxy(options: DockerProxyOptions): Server {
       },
     );
   });
+
+  server.on('close', () => agent.destroy());
 
   // Malformed HTTP gets an answer, not a hang; the server keeps serving everyone else.
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {

@@ -1,0 +1,99 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import { buildImages } from '../installer/images/build.js';
+import { makeRootfsTarball } from '../wsl-host/busybox-distro.js';
+import { type BenchRow, timeRuns } from './measure.js';
+
+const BIN = join(dirname(fileURLToPath(import.meta.url)), '../../bin');
+
+function ping(socketPath: string, agent?: Agent): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath, path: '/_ping', agent }, (res) => {
+      res.resume();
+      res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`status ${res.statusCode}`))));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Seconds of busybox `time`'s "real 0m 1.23s". */
+function realSeconds(stderr: string): number {
+  const m = /real\s+(\d+)m\s*([\d.]+)s/.exec(stderr);
+  return m ? Number(m[1]) * 60 + Number(m[2]) : NaN;
+}
+
+/**
+ * Through the proxy in an integrated distro vs straight to the daemon's socket, same run:
+ * /_ping round trips, a large streamed request body (docker import), 200 clients × 500
+ * requests, and reading a 20k-file tree through a translated bind mount vs in the distro.
+ */
+export async function benchProxy(): Promise<{ rows: BenchRow[]; notes: string[] }> {
+  const root = mkdtempSync(join(tmpdir(), 'berth-bench-proxy-'));
+  const env = { ...process.env, BERTH_WSL_ROOT: join(root, 'wsl'), BERTH_HOME: join(root, 'home'), DOCKER_CONFIG: join(root, 'docker'), BERTH_WSL_IDLE_TIMEOUT: '0', BERTH_IMAGES: join(root, 'images'), WSL_UTF8: '1' };
+  const berth = (args: string[]) => execa(join(BIN, 'berth'), args, { env });
+  const wsl = (args: string[], input?: string) => execa(join(BIN, 'berth-wsl'), args, { env, ...(input ? { input } : {}) });
+  try {
+    await buildImages(env.BERTH_IMAGES);
+    await berth(['enable']);
+    await wsl(['--import', 'Ubuntu', join(root, 'distros/Ubuntu'), await makeRootfsTarball(root, 'ubuntu')]);
+    await berth(['integrate', 'Ubuntu']);
+    const direct = join(env.BERTH_WSL_ROOT, 'run/wsl/berth/docker.sock');
+    const proxyPid = (await execa('pgrep', ['-f', 'berth-proxy.mjs serve --distro Ubuntu'])).stdout.split('\n')[0];
+    const viaProxy = `/proc/${proxyPid}/root/var/run/docker.sock`;
+
+    const pingProxy = await timeRuns(300, undefined, () => ping(viaProxy));
+    const pingDirect = await timeRuns(300, undefined, () => ping(direct));
+
+    // 200 clients × 500 requests through the proxy: errors counted, not timed against a goal.
+    const agent = new Agent({ keepAlive: true, maxSockets: 200 });
+    let errors = 0;
+    const kinds = new Map<string, number>();
+    const t0 = Date.now();
+    await Promise.all(Array.from({ length: 200 }, async () => {
+      for (let i = 0; i < 500; i++) {
+        await ping(viaProxy, agent).catch((e: NodeJS.ErrnoException) => {
+          errors++;
+          kinds.set(e.code ?? e.message, (kinds.get(e.code ?? e.message) ?? 0) + 1);
+        });
+      }
+    }));
+    const loadSeconds = (Date.now() - t0) / 1000;
+    agent.destroy();
+
+    // A large request body: docker import of 512 MiB of incompressible data, streamed.
+    const blob = join(root, 'blob');
+    await execa('sh', ['-c', `mkdir -p ${blob}/d && head -c 536870912 /dev/urandom > ${blob}/d/data && tar -C ${blob} -cf ${blob}.tar d`]);
+    const dockerCli = (socket: string) => (args: string[]) => execa('docker', ['-H', `unix://${socket}`, ...args], { env });
+    const importVia = (socket: string) => async () => void (await dockerCli(socket)(['import', `${blob}.tar`, 'blob:latest']));
+    const importProxy = await timeRuns(3, undefined, importVia(viaProxy));
+    const importDirect = await timeRuns(3, undefined, importVia(direct));
+    rmSync(blob, { recursive: true, force: true });
+    rmSync(`${blob}.tar`, { force: true });
+
+    // 20k small files read through a translated bind mount, vs in the distro itself.
+    await wsl(['-d', 'Ubuntu', '--exec', 'sh', '-c', 'mkdir -p /root/tree && cd /root/tree && i=0; while [ $i -lt 200 ]; do mkdir d$i; j=0; while [ $j -lt 100 ]; do echo file$i-$j > d$i/f$j; j=$((j+1)); done; i=$((i+1)); done']);
+    const bb = await execa('sh', ['-c', `d=$(mktemp -d) && mkdir $d/bin && cp /bin/busybox $d/bin/ && for a in sh find cat time; do ln -s busybox $d/bin/$a; done && tar -C $d -c . && rm -rf $d`], { encoding: 'buffer' });
+    await execa('docker', ['-H', `unix://${direct}`, 'import', '-', 'bb:bench'], { input: bb.stdout });
+    const readCmd = (dir: string) => `time sh -c 'for i in 1 2 3 4 5; do find ${dir} -type f -exec cat {} + >/dev/null; done'`;
+    const inDistro = realSeconds((await wsl(['-d', 'Ubuntu', '--exec', 'sh', '-c', readCmd('/root/tree')])).stderr);
+    const inContainer = realSeconds((await wsl(['-d', 'Ubuntu', '--exec', 'docker', 'run', '--rm', '-v', '/root/tree:/t', 'bb:bench', 'sh', '-c', readCmd('/t')])).stderr);
+
+    return {
+      rows: [
+        { figure: '/_ping round trip (ms, median of 300)', berth: pingProxy, baseline: pingDirect, baselineName: 'daemon socket', goal: 1.15 },
+        { figure: 'docker import 512 MiB (ms, median of 3)', berth: importProxy, baseline: importDirect, baselineName: 'daemon socket', goal: 1 / 0.9 },
+        { figure: 'read 20k files x5 via bind mount (s)', berth: inContainer, baseline: inDistro, baselineName: 'in the distro', goal: 1 / 0.95 },
+      ],
+      notes: [`200 clients x 500 /_ping through the proxy: ${errors} errors${errors ? ` (${[...kinds].map(([k, n]) => `${k}: ${n}`).join(', ')})` : ''} in ${loadSeconds.toFixed(1)} s`],
+    };
+  } finally {
+    await execa(join(BIN, 'berth'), ['stop'], { env, reject: false });
+    await execa(join(BIN, 'berth-wsl'), ['--shutdown'], { env, reject: false });
+    rmSync(root, { recursive: true, force: true });
+  }
+}
