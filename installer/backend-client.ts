@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { mkdir, open } from 'node:fs/promises';
-import { request } from 'node:http';
 import { join } from 'node:path';
+import { controlRequest } from '../bootstrap-distro/agent/control.js';
 import { withLock } from '../wsl-host/linux/lock.js';
 import type { BackendStatus } from './backend.js';
 import type { HomeLayout } from './home.js';
@@ -9,25 +9,7 @@ import { BERTH_REPO } from './wsl.js';
 
 /** One request to the backend's control socket; undefined when no backend answers. */
 export function askBackend<T>(home: HomeLayout, method: 'GET' | 'POST', path: string): Promise<T | undefined> {
-  return new Promise((resolve) => {
-    const req = request({ socketPath: home.backendSocket, method, path, timeout: 10_000 }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => {
-        try {
-          resolve(JSON.parse(body) as T);
-        } catch {
-          resolve(undefined);
-        }
-      });
-    });
-    req.on('error', () => resolve(undefined));
-    req.on('timeout', () => {
-      req.destroy();
-      resolve(undefined);
-    });
-    req.end();
-  });
+  return controlRequest<T>(home.backendSocket, method, path, 10_000);
 }
 
 export const backendStatus = (home: HomeLayout) => askBackend<BackendStatus>(home, 'GET', '/status');

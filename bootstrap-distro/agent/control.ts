@@ -43,7 +43,7 @@ export async function serveControl(
   return server;
 }
 
-/** Asks the running agent; undefined when none answers. */
+/** One JSON request over a Unix socket (the agent's or the backend's control socket); undefined when none answers. */
 export function controlRequest<T>(socketPath: string, method: 'GET' | 'POST', path: string, timeoutMs = 2000): Promise<T | undefined> {
   return new Promise((resolve) => {
     const req = request({ socketPath, method, path, timeout: timeoutMs }, (res) => {

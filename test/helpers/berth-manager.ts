@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { REPO, TestWslRoot } from './wsl-root.js';
 
+export { until } from './wsl-root.js';
+
 export const BERTH = join(REPO, 'bin/berth');
 
 /** A Linux WSL host plus a Berth home and a docker config of its own, all under one temp root. */
@@ -46,13 +48,4 @@ export class TestBerth extends TestWslRoot {
     await this.berth(['stop']);
     await super.cleanup();
   }
-}
-
-export async function until(cond: () => Promise<boolean>, timeoutMs: number, stepMs = 200): Promise<boolean> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await cond()) return true;
-    await new Promise((r) => setTimeout(r, stepMs));
-  }
-  return false;
 }

@@ -70,3 +70,13 @@ export class TestWslRoot {
     if (left.length > 0) throw new Error(`--shutdown left mounts behind: ${left.join(', ')}`);
   }
 }
+
+/** Polls cond until it holds or the time is up; returns whether it held. */
+export async function until(cond: () => Promise<boolean>, timeoutMs: number, stepMs = 200): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await cond()) return true;
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+  return false;
+}

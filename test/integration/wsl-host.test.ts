@@ -5,7 +5,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeWslOutput } from '../../wsl-host/decode.js';
 import { makeRootfsImage, makeRootfsTarball } from '../../wsl-host/busybox-distro.js';
-import { requireRoot, TestWslRoot } from '../helpers/wsl-root.js';
+import { requireRoot, TestWslRoot, until } from '../helpers/wsl-root.js';
 
 const run = requireRoot('Linux WSL host');
 
@@ -195,20 +195,12 @@ describe.runIf(run)('Linux WSL host: idle termination', () => {
     // A background process does not count as attached: only the wsl session does.
     const attached = await t.wsl(['-d', 'Idle', '--exec', 'sh', '-c', 'sleep 600 >/dev/null 2>&1 & sleep 4; echo still-here']);
     expect(attached.stdout).toBe('still-here');
-    const ended = await waitUntil(async () => !(await t.wsl(['-l', '--running', '-q'])).stdout.includes('Idle'), 8000);
+    const ended = await until(async () => !(await t.wsl(['-l', '--running', '-q'])).stdout.includes('Idle'), 8000);
     expect(ended).toBe(true);
     expect((await execa('pgrep', ['-f', 'sleep 600'], { reject: false })).stdout).toBe('');
   });
 });
 
-async function waitUntil(cond: () => Promise<boolean>, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await cond()) return true;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return false;
-}
 
 describe.runIf(run)('Linux WSL host: ext4 images, bad input, unregister', () => {
   let t: TestWslRoot;
