@@ -6,13 +6,16 @@ import { parseArgs } from 'node:util';
 import { controlRequest, type AgentStatus } from './control.js';
 import { paths } from './paths.js';
 import { publishTools, unpublishTools } from './publish.js';
+import { LOG_QUERY_PUBLISHED } from './supervisor-paths.js';
 
 const USAGE = `usage: berth-agent <command>
   start [--data DIR] [--config FILE] [--detach] [--timeout SECONDS]
                    assemble the LinuxKit root and run the engine (foreground unless --detach)
   stop             stop the services in reverse order and take the root down
   status [--json]  the root's services: state, pid, restarts, last exit, uptime
-  shell [CMD…]     a root shell (or CMD) inside the root's namespaces`;
+  shell [CMD…]     a root shell (or CMD) inside the root's namespaces
+  logread [-f|-F] [SOURCE…]
+                   the log daemon's lines as time,source;msg (-f: then follow; -F: follow only)`;
 
 /** Exit codes: 0 ok, 1 failed, 2 usage, 3 already running / not running. */
 async function main(argv: string[]): Promise<number> {
@@ -26,6 +29,8 @@ async function main(argv: string[]): Promise<number> {
       return status(rest);
     case 'shell':
       return shell(rest);
+    case 'logread':
+      return logread(rest);
     case 'supervise':
       return superviseCommand(rest);
     default:
@@ -48,6 +53,10 @@ async function start(args: string[]): Promise<number> {
       config: { type: 'string' },
       detach: { type: 'boolean', default: false },
       timeout: { type: 'string', default: '60' },
+      'log-lines': { type: 'string', default: '5000' },
+      'log-line-bytes': { type: 'string', default: '1024' },
+      'log-file-bytes': { type: 'string', default: String(1024 * 1024) },
+      'log-files': { type: 'string', default: '4' },
     },
   });
   const running = await currentStatus();
@@ -72,7 +81,10 @@ async function start(args: string[]): Promise<number> {
   }
   await publishTools(lower[0]!);
   const init = join(lower[1]!, 'sbin/init');
-  const superviseArgs = ['supervise', '--lower', lower.join(':'), '--data', values.data, ...(values.config ? ['--config', values.config] : [])];
+  const superviseArgs = [
+    'supervise', '--lower', lower.join(':'), '--data', values.data, ...(values.config ? ['--config', values.config] : []),
+    '--log-lines', values['log-lines'], '--log-line-bytes', values['log-line-bytes'], '--log-file-bytes', values['log-file-bytes'], '--log-files', values['log-files'],
+  ];
   // tini as pid 1 reaps the orphans a container engine leaves (shims), and forwards signals.
   const argv = ['-m', '-n', '-p', '-u', '-i', '-f', '--propagation', 'slave', init, '-g', '--', paths.node, paths.agentBundle, ...superviseArgs];
   await mkdir(paths.runDir, { recursive: true });
@@ -181,10 +193,34 @@ async function shell(args: string[]): Promise<number> {
   return new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1))));
 }
 
+/** logread: `-f` dump then follow, `-F` follow only; prints time,source;msg. */
+async function logread(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { f: { type: 'boolean' }, F: { type: 'boolean' } } });
+  const { readLogs, formatLine } = await import('../logd/client.js');
+  const { connect } = await import('node:net');
+  const socket = connect(LOG_QUERY_PUBLISHED);
+  const ok = await new Promise<boolean>((r) => socket.once('connect', () => r(true)).once('error', () => r(false)));
+  if (!ok) {
+    process.stderr.write('berth-agent: the log daemon is not running (the engine is stopped); persisted logs are in the data store under log/.\n');
+    return 3;
+  }
+  await readLogs(socket, values.F ? 'follow' : values.f ? 'dumpAndFollow' : 'dump', positionals, (e) => process.stdout.write(`${formatLine(e)}\n`));
+  return 0;
+}
+
 async function superviseCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: { lower: { type: 'string' }, data: { type: 'string' }, config: { type: 'string' }, 'stop-deadline': { type: 'string', default: '10' } },
+    options: {
+      lower: { type: 'string' },
+      data: { type: 'string' },
+      config: { type: 'string' },
+      'stop-deadline': { type: 'string', default: '10' },
+      'log-lines': { type: 'string', default: '5000' },
+      'log-line-bytes': { type: 'string', default: '1024' },
+      'log-file-bytes': { type: 'string', default: String(1024 * 1024) },
+      'log-files': { type: 'string', default: '4' },
+    },
   });
   if (!values.lower || !values.data) {
     process.stderr.write('berth-agent supervise: --lower and --data are required (run `berth-agent start`).\n');
@@ -196,6 +232,12 @@ async function superviseCommand(args: string[]): Promise<number> {
     dataStore: values.data,
     configFile: values.config,
     stopDeadlineMs: Number(values['stop-deadline']) * 1000,
+    logs: {
+      ringLines: Number(values['log-lines']),
+      lineBytes: Number(values['log-line-bytes']),
+      fileBytes: Number(values['log-file-bytes']),
+      files: Number(values['log-files']),
+    },
   });
 }
 

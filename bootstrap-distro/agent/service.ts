@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { Socket } from 'node:net';
 import type { ServiceStatus } from './control.js';
 import type { LinuxkitEntry } from './linuxkit.js';
 import { envObject } from './linuxkit.js';
@@ -6,37 +7,34 @@ import { paths } from './paths.js';
 
 const BASE_ENV = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root' };
 
-/** Keeps the last lines of a process's output, for errors and status. */
-export class OutputTail {
-  private lines: string[] = [];
-  private partial = '';
-  constructor(private readonly max = 50) {}
-  push(chunk: string): string[] {
-    const parts = (this.partial + chunk).split('\n');
-    this.partial = parts.pop() ?? '';
-    for (const l of parts) {
-      this.lines.push(l);
-      if (this.lines.length > this.max) this.lines.shift();
-    }
-    return parts;
-  }
-  last(n: number): string[] {
-    return [...this.lines, ...(this.partial ? [this.partial] : [])].slice(-n);
-  }
+/** Where onboot actions and services write: the log daemon, which tags their lines. */
+export interface LogSink {
+  /** A connection to the daemon for one source; handed to the process as its stdout or stderr. */
+  stream(source: string): Promise<Socket>;
+  /** The last lines a process wrote (stdout and stderr), for error messages. */
+  last(name: string, n: number): string[];
+  /** The agent's own message. */
+  agent(line: string): void;
 }
 
-/** Starts an entry's command chrooted into the LinuxKit root, with its env. */
-export function spawnInRoot(entry: LinuxkitEntry, onLine: (line: string) => void, tail: OutputTail): ChildProcess {
-  const child = spawn('chroot', [paths.root, ...entry.command], {
-    env: { ...BASE_ENV, ...envObject(entry.env) },
-    cwd: '/',
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true, // its own process group: a signal for the supervisor is not one for it
-  });
-  for (const stream of [child.stdout, child.stderr]) {
-    stream?.setEncoding('utf8').on('data', (d: string) => tail.push(d).forEach(onLine));
+/**
+ * Starts an entry's command chrooted into the LinuxKit root, with its env; its stdout and
+ * stderr go straight to the log daemon (as `name.out` and `name`, LinuxKit's tags).
+ */
+export async function spawnInRoot(entry: LinuxkitEntry, logs: LogSink): Promise<ChildProcess> {
+  const [out, err] = await Promise.all([logs.stream(`${entry.name}.out`), logs.stream(entry.name)]);
+  try {
+    return spawn('chroot', [paths.root, ...entry.command], {
+      env: { ...BASE_ENV, ...envObject(entry.env) },
+      cwd: '/',
+      stdio: ['ignore', out, err],
+      detached: true, // its own process group: a signal for the supervisor is not one for it
+    });
+  } finally {
+    // The child holds its own copies; the daemon reads until the child closes them.
+    out.destroy();
+    err.destroy();
   }
-  return child;
 }
 
 export interface RestartPolicy {
@@ -58,24 +56,23 @@ export class SupervisedService {
   private quickCrashes = 0;
   private restartTimer: NodeJS.Timeout | undefined;
   private stopping = false;
-  readonly tail = new OutputTail();
   status: ServiceStatus;
 
   constructor(
     readonly entry: LinuxkitEntry,
-    private readonly log: (line: string) => void,
+    private readonly logs: LogSink,
     private readonly policy: RestartPolicy = DEFAULT_POLICY,
   ) {
     this.status = { name: entry.name, state: 'starting', pid: null, restarts: 0, lastExit: null, uptime: null };
   }
 
-  start(): void {
+  async start(): Promise<void> {
     this.startedAt = Date.now();
-    const child = spawnInRoot(this.entry, (l) => this.log(`${this.entry.name}: ${l}`), this.tail);
+    const child = await spawnInRoot(this.entry, this.logs);
     this.child = child;
     this.status.state = 'running';
     this.status.pid = child.pid ?? null;
-    child.on('error', (e) => this.log(`${this.entry.name}: cannot start: ${e.message}`));
+    child.on('error', (e) => this.logs.agent(`${this.entry.name}: cannot start: ${e.message}`));
     child.on('exit', (code, signal) => this.exited(code, signal));
   }
 
@@ -91,15 +88,15 @@ export class SupervisedService {
     this.quickCrashes = ran >= this.policy.healthyAfterMs ? 1 : this.quickCrashes + 1;
     if (this.quickCrashes > this.policy.maxQuickCrashes) {
       this.status.state = 'failed';
-      this.log(`${this.entry.name}: exited ${this.quickCrashes} times in a row within ${this.policy.healthyAfterMs / 1000}s; marked failed (last output: ${this.tail.last(3).join(' | ')})`);
+      this.logs.agent(`${this.entry.name}: exited ${this.quickCrashes} times in a row within ${this.policy.healthyAfterMs / 1000}s; marked failed (last output: ${this.logs.last(this.entry.name, 3).join(' | ')})`);
       return;
     }
     const delay = Math.min(this.policy.initialDelayMs * 2 ** (this.quickCrashes - 1), this.policy.maxDelayMs);
     this.status.state = 'restarting';
-    this.log(`${this.entry.name}: exited (${signal ?? `code ${code}`}); restarting in ${delay} ms`);
+    this.logs.agent(`${this.entry.name}: exited (${signal ?? `code ${code}`}); restarting in ${delay} ms`);
     this.restartTimer = setTimeout(() => {
       this.status.restarts++;
-      this.start();
+      this.start().catch((e: Error) => this.logs.agent(`${this.entry.name}: cannot start: ${e.message}`));
     }, delay);
   }
 
@@ -117,7 +114,7 @@ export class SupervisedService {
       return;
     }
     const exited = new Promise<void>((r) => child.once('exit', () => r()));
-    this.log(`berth-agent: stopping ${this.entry.name} (SIGTERM, SIGKILL after ${deadlineMs / 1000}s)`);
+    this.logs.agent(`stopping ${this.entry.name} (SIGTERM, SIGKILL after ${deadlineMs / 1000}s)`);
     child.kill('SIGTERM');
     const timer = setTimeout(() => child.kill('SIGKILL'), deadlineMs);
     await exited;
@@ -126,14 +123,16 @@ export class SupervisedService {
 }
 
 /** Runs one onboot action to completion; resolves with its exit code and last output. */
-export function runOnboot(entry: LinuxkitEntry, log: (line: string) => void): Promise<{ exitCode: number; tail: string[] }> {
-  const tail = new OutputTail();
-  return new Promise((resolve) => {
-    const child = spawnInRoot(entry, (l) => log(`${entry.name}: ${l}`), tail);
+export async function runOnboot(entry: LinuxkitEntry, logs: LogSink): Promise<{ exitCode: number; tail: string[] }> {
+  const child = await spawnInRoot(entry, logs);
+  const exitCode = await new Promise<number>((resolve) => {
     child.on('error', (e) => {
-      tail.push(`${e.message}\n`);
-      resolve({ exitCode: 127, tail: tail.last(10) });
+      logs.agent(`${entry.name}: ${e.message}`);
+      resolve(127);
     });
-    child.on('exit', (code, signal) => resolve({ exitCode: code ?? 128 + (signal ? 15 : 0), tail: tail.last(10) }));
+    child.on('exit', (code, signal) => resolve(code ?? 128 + (signal ? 15 : 0)));
   });
+  // The daemon reads the last bytes a moment after the exit.
+  await new Promise((r) => setTimeout(r, 50));
+  return { exitCode, tail: logs.last(entry.name, 10) };
 }

@@ -5,7 +5,10 @@ import { parseLinuxkit } from './linuxkit.js';
 import { paths } from './paths.js';
 import { dockerPing } from './ping.js';
 import { assembleRoot, dismantleRoot } from './root.js';
-import { DEFAULT_POLICY, runOnboot, SupervisedService, type RestartPolicy } from './service.js';
+import { DEFAULT_POLICY, runOnboot, SupervisedService, type LogSink, type RestartPolicy } from './service.js';
+import { LogDaemon } from '../logd/daemon.js';
+import { RotatingFiles, startLogWriter } from '../logd/writer.js';
+import { connect, type Socket } from 'node:net';
 
 export interface SuperviseOptions {
   lower: string[];
@@ -14,7 +17,14 @@ export interface SuperviseOptions {
   configFile?: string;
   stopDeadlineMs: number;
   policy?: RestartPolicy;
+  logs: { ringLines: number; lineBytes: number; fileBytes: number; files: number };
 }
+
+/** Sockets of the log daemon: ingest (local), query (local, and published for the host). */
+export const LOG_INGEST = '/run/berth/logd-ingest.sock';
+export const LOG_QUERY = '/run/berth/logd.sock';
+export { LOG_QUERY_PUBLISHED } from './supervisor-paths.js';
+import { LOG_QUERY_PUBLISHED } from './supervisor-paths.js';
 
 /** Printed on stdout once the engine answers, for `start` to wait on. */
 export const READY_LINE = 'berth-agent: engine ready';
@@ -29,7 +39,26 @@ export const READY_LINE = 'berth-agent: engine ready';
 export async function supervise(options: SuperviseOptions): Promise<number> {
   // Whoever started us may go away; losing our output must not take the engine down.
   process.stdout.on('error', () => {});
-  const log = (line: string) => process.stdout.write(`${line}\n`);
+  // The log daemon starts first, so it has every line from the first onboot action on.
+  const daemon = new LogDaemon({ maxLines: options.logs.ringLines, maxLineBytes: options.logs.lineBytes });
+  await mkdir(paths.publishDir, { recursive: true });
+  await mkdir(paths.runDir, { recursive: true });
+  await daemon.listen(LOG_INGEST, [LOG_QUERY, LOG_QUERY_PUBLISHED]);
+  const log = (line: string) => {
+    process.stdout.write(`${line}\n`);
+    daemon.log('agent', line.replace(/^berth-agent: /, ''));
+  };
+  const logs: LogSink = {
+    stream: (source) =>
+      new Promise((resolve, reject) => {
+        const s = connect(LOG_INGEST);
+        s.once('error', reject);
+        s.once('connect', () => s.write(`${source}\n`, () => resolve(s)));
+      }),
+    last: (name, n) => daemon.ring.dump().filter((e) => e.source === name || e.source === `${name}.out`).slice(-n).map((e) => e.msg),
+    agent: (line) => log(`berth-agent: ${line}`),
+  };
+  let writer: Socket | undefined;
   const distroPid = Number(await readlink('/proc/self')); // /proc is still the distro's: its view of our pid
   const startedAt = new Date().toISOString();
   let state: AgentStatus['state'] = 'starting';
@@ -45,7 +74,12 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
       log('berth-agent: stopping services');
       for (const s of [...services].reverse()) await s.stop(options.stopDeadlineMs);
       control?.close();
+      // Let the writer take the last lines (the stop messages) before the store goes.
+      await new Promise((r) => setTimeout(r, 100));
+      writer?.destroy();
+      daemon.close();
       await rm(paths.controlSocket, { force: true });
+      await rm(LOG_QUERY_PUBLISHED, { force: true });
       await rm(paths.dockerSocket, { force: true });
       await dismantleRoot();
       log('berth-agent: stopped');
@@ -63,9 +97,10 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
 
   try {
     await assembleRoot({ lower: options.lower, dataStore: options.dataStore });
+    // The store is mounted: persist every line, the ones logged so far included.
+    writer = startLogWriter(LOG_QUERY, new RotatingFiles(`${paths.root}/var/lib/log`, { maxBytes: options.logs.fileBytes, maxFiles: options.logs.files }));
     const configFile = options.configFile ?? `${paths.root}/etc/berth/linuxkit.yml`;
     const config = parseLinuxkit(await readFile(configFile, 'utf8'), configFile);
-    await mkdir(paths.publishDir, { recursive: true });
     control = await serveControl(paths.controlSocket, {
       status: () => ({
         state,
@@ -80,14 +115,14 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
     });
     for (const action of config.onboot) {
       const began = Date.now();
-      const result = await runOnboot(action, log);
+      const result = await runOnboot(action, logs);
       onboot.push({ name: action.name, exitCode: result.exitCode, seconds: (Date.now() - began) / 1000 });
       if (result.exitCode !== 0) {
         throw new Error(`onboot action "${action.name}" failed with exit code ${result.exitCode}; its last output:\n  ${result.tail.join('\n  ') || '(none)'}`);
       }
     }
-    services = config.services.map((entry) => new SupervisedService(entry, log, options.policy ?? DEFAULT_POLICY));
-    for (const s of services) s.start();
+    services = config.services.map((entry) => new SupervisedService(entry, logs, options.policy ?? DEFAULT_POLICY));
+    await Promise.all(services.map((s) => s.start()));
     state = 'running';
     void waitForEngine().then((ok) => {
       if (!ok) return;

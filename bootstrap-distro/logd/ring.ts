@@ -1,0 +1,49 @@
+/** One log line as the daemon keeps it. */
+export interface LogEntry {
+  time: string;
+  source: string;
+  msg: string;
+}
+
+/**
+ * A bounded ring of the newest lines: a source that spams can only push older lines out,
+ * never grow the daemon's memory.
+ */
+export class LogRing {
+  private entries: LogEntry[] = [];
+  private start = 0;
+  /** Lines dropped because the ring was full (since start). */
+  dropped = 0;
+
+  constructor(
+    readonly maxLines: number,
+    readonly maxLineBytes: number,
+  ) {}
+
+  push(source: string, msg: string, time = new Date()): LogEntry {
+    const cut = Buffer.byteLength(msg) > this.maxLineBytes ? Buffer.from(msg).subarray(0, this.maxLineBytes).toString() : msg;
+    const entry = { time: time.toISOString(), source, msg: cut };
+    if (this.entries.length < this.maxLines) {
+      this.entries.push(entry);
+    } else {
+      this.entries[this.start] = entry;
+      this.start = (this.start + 1) % this.maxLines;
+      this.dropped++;
+    }
+    return entry;
+  }
+
+  /** Oldest first. */
+  dump(): LogEntry[] {
+    return [...this.entries.slice(this.start), ...this.entries.slice(0, this.start)];
+  }
+
+  get size(): number {
+    return this.entries.length;
+  }
+}
+
+/** `2019-02-22T16:04:23Z,docker;msg`: the format logread prints. */
+export function formatLine(e: LogEntry): string {
+  return `${e.time.replace(/\.\d+Z$/, 'Z')},${e.source};${e.msg}`;
+}

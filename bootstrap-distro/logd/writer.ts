@@ -1,0 +1,68 @@
+import { appendFileSync, existsSync, mkdirSync, renameSync, statSync, unlinkSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { QUERY } from './daemon.js';
+import { formatLine, type LogEntry } from './ring.js';
+
+export interface RotationPolicy {
+  /** A file is rotated before it would grow past this. */
+  maxBytes: number;
+  /** Rotated files kept beside the live one: x.log.0 … x.log.(maxFiles-1). */
+  maxFiles: number;
+}
+
+/** Appends lines to one file per source, rotating `x.log` → `x.log.0` → … at the size limit. */
+export class RotatingFiles {
+  private sizes = new Map<string, number>();
+
+  constructor(
+    private readonly dir: string,
+    private readonly policy: RotationPolicy,
+  ) {
+    mkdirSync(dir, { recursive: true });
+  }
+
+  append(source: string, line: string): void {
+    const file = join(this.dir, `${source.replace(/[^A-Za-z0-9._-]/g, '_')}.log`);
+    let size = this.sizes.get(file) ?? (existsSync(file) ? statSync(file).size : 0);
+    const bytes = Buffer.byteLength(line) + 1;
+    if (size > 0 && size + bytes > this.policy.maxBytes) {
+      this.rotate(file);
+      size = 0;
+    }
+    appendFileSync(file, `${line}\n`);
+    this.sizes.set(file, size + bytes);
+  }
+
+  private rotate(file: string): void {
+    const last = `${file}.${this.policy.maxFiles - 1}`;
+    if (existsSync(last)) unlinkSync(last);
+    for (let i = this.policy.maxFiles - 2; i >= 0; i--) if (existsSync(`${file}.${i}`)) renameSync(`${file}.${i}`, `${file}.${i + 1}`);
+    renameSync(file, `${file}.0`);
+  }
+}
+
+/**
+ * logwrite: reads the daemon's query socket (dump, then follow, so lines from before the
+ * store was mounted are kept as long as the ring held them) into rotating files.
+ */
+export function startLogWriter(querySocket: string, files: RotatingFiles): Socket {
+  const socket = connect(querySocket);
+  let partial = '';
+  socket.setEncoding('utf8');
+  socket.on('connect', () => socket.write(Buffer.from([QUERY.dumpAndFollow])));
+  socket.on('data', (chunk: string) => {
+    const lines = (partial + chunk).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) {
+      try {
+        const e = JSON.parse(line) as LogEntry;
+        files.append(e.source, formatLine(e));
+      } catch {
+        // not a log line
+      }
+    }
+  });
+  socket.on('error', () => {});
+  return socket;
+}
