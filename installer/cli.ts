@@ -13,6 +13,7 @@ import { berthHome, HomeLayout } from './home.js';
 import { loadSettings, SettingsError, updateSettings } from './settings.js';
 import { wslFromEnv } from './wsl.js';
 import { collectDiagnostics } from './diagnose.js';
+import { formatLine, readLogs } from '../bootstrap-distro/logd/client.js';
 
 /** Exit codes, as README documents them. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, notRunning: 3, refused: 4 } as const;
@@ -135,7 +136,7 @@ export function program(): Command {
     return start();
   }));
   cli.command('status').description('state, endpoint, services, integrations').option('--json', 'one JSON object').action(act((opts: { json?: boolean }) => status(Boolean(opts.json))));
-  cli.command('logs').description('print Berth logs as time,source;msg').option('-f, --follow', 'keep printing new lines').argument('[source...]', 'only these sources').action(act(async (sources: string[], opts: { follow?: boolean }) => printLogs(sources, Boolean(opts.follow))));
+  cli.command('logs').description('print Berth logs as time,source;msg').option('-f, --follow', 'print what there is, then new lines').option('-F, --follow-only', 'print only new lines').argument('[source...]', 'only these sources (dockerd, containerd, agent, manager…)').action(act(async (sources: string[], opts: { follow?: boolean; followOnly?: boolean }) => printLogs(sources, Boolean(opts.follow || opts.followOnly), Boolean(opts.followOnly))));
   cli.command('diagnose').description('collect a diagnostics bundle; prints its path last').action(act(async () => {
     say(await collectDiagnostics(home, wsl));
     return EXIT.ok;
@@ -183,21 +184,36 @@ export function program(): Command {
   return cli;
 }
 
-async function printLogs(sources: string[], follow: boolean): Promise<number> {
+/**
+ * berth logs: the log daemon's lines (the engine's services, onboot actions, the agent)
+ * merged by time with the manager's own; -f dumps then follows, -F follows only.
+ */
+async function printLogs(sources: string[], follow: boolean, followOnly: boolean): Promise<number> {
   const file = join(home.logsDir, 'berth.log');
-  const wanted = (line: string) => sources.length === 0 || sources.includes(line.slice(line.indexOf(',') + 1, line.indexOf(';')));
+  const sourceOf = (line: string) => line.slice(line.indexOf(',') + 1, line.indexOf(';'));
+  const wanted = (line: string) => sources.length === 0 || sources.includes(sourceOf(line)) || sources.includes(sourceOf(line).replace(/\.out$/, ''));
   let offset = 0;
-  const printNew = async () => {
+  const managerLines = async (): Promise<string[]> => {
     const size = (await stat(file).catch(() => undefined))?.size ?? 0;
     if (size < offset) offset = 0; // rotated
-    if (size === offset) return;
+    if (size === offset) return [];
     const text = await readFile(file, 'utf8').then((t) => t.slice(offset));
     offset = size;
-    for (const line of text.split('\n').filter(Boolean)) if (wanted(line)) say(line);
+    return text.split('\n').filter((l) => l && wanted(l));
   };
-  await printNew();
-  if (!follow) return EXIT.ok;
-  watch(home.logsDir, () => void printNew());
+  const daemon = await wsl.connect(BERTH_DISTRO, '/mnt/wsl/berth/log.sock').catch(() => undefined);
+  if (!daemon) process.stderr.write('berth: the engine is not running; only the manager\'s log is shown (the engine\'s persisted logs are in berth-data under /srv/berth-data/log).\n');
+  const print = (line: string) => wanted(line) && say(line);
+  if (!follow) {
+    const lines = await managerLines();
+    if (daemon) await readLogs(daemon, 'dump', [], (e) => lines.push(formatLine(e)));
+    for (const l of lines.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))) print(l);
+    return EXIT.ok;
+  }
+  const existing = await managerLines();
+  if (!followOnly) existing.forEach(print);
+  if (daemon) void readLogs(daemon, followOnly ? 'follow' : 'dumpAndFollow', [], (e) => print(formatLine(e))).catch(() => undefined);
+  watch(home.logsDir, () => void managerLines().then((ls) => ls.forEach(print)));
   return new Promise(() => {});
 }
 

@@ -1,10 +1,15 @@
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { homedir, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import * as tar from 'tar';
 import type { WslHost } from '../wsl-host/host.js';
 import { backendStatus } from './backend-client.js';
 import type { HomeLayout } from './home.js';
+import { formatLine, readLogs } from '../bootstrap-distro/logd/client.js';
+import { BERTH_DISTRO, DATA_DISTRO } from './distros.js';
+import { DAEMON_SOCKET } from './engine.js';
+import { berthVersion } from './images/build.js';
+import { rawHttp } from './raw-http.js';
 
 const SECRET_NAME = /TOKEN|PASSWORD|SECRET/i;
 
@@ -12,20 +17,63 @@ const SECRET_NAME = /TOKEN|PASSWORD|SECRET/i;
 export function redact(text: string): string {
   return text
     .replace(/\b([A-Za-z0-9_]*(?:TOKEN|PASSWORD|SECRET)[A-Za-z0-9_]*)=([^\s"']+)/gi, '$1=<redacted>')
-    .replace(/"([^"]*)"\s*:\s*"([^"]*)"/g, (m, key: string) => (SECRET_NAME.test(key) || key === 'auth' ? `"${key}": "<redacted>"` : m));
+    .replace(/"([^"]*)"\s*:\s*"([^"]*)"/g, (m, key: string) => (SECRET_NAME.test(key) || key === 'auth' || key === 'identitytoken' ? `"${key}": "<redacted>"` : m));
 }
 
-/** A tar.gz with the manager's logs, status and the distro list; returns its path. */
+async function engineGet(wsl: WslHost, path: string): Promise<string> {
+  try {
+    const r = await rawHttp(await wsl.connect(BERTH_DISTRO, DAEMON_SOCKET), 'GET', path, 5000);
+    return r.body;
+  } catch (e) {
+    return `unavailable: ${(e as Error).message}`;
+  }
+}
+
+async function inDistro(wsl: WslHost, distro: string, script: string): Promise<string> {
+  const r = await wsl.run(distro, ['sh', '-c', script], { user: 'root' }).catch((e: Error) => ({ stdout: '', stderr: e.message }));
+  return r.stdout || r.stderr;
+}
+
+/**
+ * A tar.gz with what a bug report needs: the log daemon's ring, the persisted engine logs,
+ * the manager's logs, status of manager and agent, the distro list, versions, mounts and
+ * the engine's info. Values of *TOKEN*, *PASSWORD*, *SECRET* and registry auths are
+ * redacted. Returns the bundle's path.
+ */
 export async function collectDiagnostics(home: HomeLayout, wsl: WslHost): Promise<string> {
   const work = await mkdtemp(join(tmpdir(), 'berth-diagnose-'));
   try {
-    const put = (name: string, content: string) => writeFile(join(work, name), redact(content));
+    const put = async (name: string, content: string) => {
+      await mkdir(dirname(join(work, name)), { recursive: true });
+      await writeFile(join(work, name), redact(content));
+    };
     await put('status.json', JSON.stringify((await backendStatus(home)) ?? { state: 'stopped' }, null, 2));
     await put('distros.json', JSON.stringify(await wsl.list().catch((e: Error) => e.message), null, 2));
     for (const name of ['berth.log', 'backend.out']) {
-      await put(name, await readFile(join(home.logsDir, name), 'utf8').catch(() => ''));
+      await put(`manager/${name}`, await readFile(join(home.logsDir, name), 'utf8').catch(() => ''));
     }
-    await put('versions.txt', `berth ${process.env.npm_package_version ?? ''}\nnode ${process.version}\nplatform ${process.platform} ${process.arch}\n`);
+    const ring: string[] = [];
+    const stream = await wsl.connect(BERTH_DISTRO, '/mnt/wsl/berth/log.sock').catch(() => undefined);
+    if (stream) await readLogs(stream, 'dump', [], (e) => ring.push(formatLine(e))).catch(() => undefined);
+    await put('engine/ring.log', ring.length ? `${ring.join('\n')}\n` : 'the log daemon was not running\n');
+    // The persisted files, from berth-data's store (base64: wsl carries text).
+    const persisted = await inDistro(wsl, DATA_DISTRO, 'cd /srv/berth-data && tar -cz log 2>/dev/null | base64');
+    if (persisted.trim()) {
+      const archive = join(work, 'engine/persisted.tar.gz');
+      await mkdir(dirname(archive), { recursive: true });
+      await writeFile(archive, Buffer.from(persisted.replace(/\s+/g, ''), 'base64'));
+      await tar.extract({ file: archive, cwd: join(work, 'engine') });
+      await rm(archive);
+      for (const f of await listFiles(join(work, 'engine/log'))) await writeFile(f, redact(await readFile(f, 'utf8')));
+    }
+    await put('engine/agent-status.json', await inDistro(wsl, BERTH_DISTRO, '/opt/berth/bin/berth-agent status --json'));
+    await put('engine/info.json', await engineGet(wsl, '/info'));
+    await put('engine/version.json', await engineGet(wsl, '/version'));
+    await put('berth/mounts.txt', await inDistro(wsl, BERTH_DISTRO, 'cat /proc/mounts'));
+    await put('berth/os-release', await inDistro(wsl, BERTH_DISTRO, 'cat /etc/os-release'));
+    const dockerConfig = join(process.env.DOCKER_CONFIG ?? join(homedir(), '.docker'), 'config.json');
+    await put('docker-config.json', await readFile(dockerConfig, 'utf8').catch(() => '{}'));
+    await put('versions.txt', `berth ${await berthVersion()}\nnode ${process.version}\nplatform ${process.platform} ${process.arch}\n`);
     const out = join(home.root, 'diagnostics');
     await mkdir(out, { recursive: true });
     const file = join(out, `berth-diagnostics-${new Date().toISOString().replace(/[:.]/g, '-')}.tar.gz`);
@@ -34,4 +82,15 @@ export async function collectDiagnostics(home: HomeLayout, wsl: WslHost): Promis
   } finally {
     await rm(work, { recursive: true, force: true });
   }
+}
+
+async function listFiles(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  const files: string[] = [];
+  for (const e of entries) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) files.push(...(await listFiles(p)));
+    else files.push(p);
+  }
+  return files;
 }

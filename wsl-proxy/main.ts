@@ -127,7 +127,7 @@ if (!fn) {
   process.exit(2);
 }
 fn(rest).then(
-  (code) => process.exit(code),
+  (code) => process.stdout.write('', () => process.exit(code)),
   (e: Error) => {
     process.stderr.write(`berth-proxy: ${e.message}\n`);
     process.exit(1);

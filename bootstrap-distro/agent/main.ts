@@ -241,8 +241,10 @@ async function superviseCommand(args: string[]): Promise<number> {
   });
 }
 
+// Exit only once stdout has drained: a pipe is written asynchronously, and process.exit
+// would cut a long `logread` short.
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  (code) => process.stdout.write('', () => process.exit(code)),
   (e: unknown) => {
     process.stderr.write(`berth-agent: ${(e as Error).stack ?? String(e)}\n`);
     process.exit(1);

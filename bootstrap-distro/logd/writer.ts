@@ -22,16 +22,24 @@ export class RotatingFiles {
     mkdirSync(dir, { recursive: true });
   }
 
-  append(source: string, line: string): void {
+  /** Appends lines of one source, in one write per file (a write per line cannot keep up with a spammer). */
+  append(source: string, lines: string[]): void {
     const file = join(this.dir, `${source.replace(/[^A-Za-z0-9._-]/g, '_')}.log`);
     let size = this.sizes.get(file) ?? (existsSync(file) ? statSync(file).size : 0);
-    const bytes = Buffer.byteLength(line) + 1;
-    if (size > 0 && size + bytes > this.policy.maxBytes) {
-      this.rotate(file);
-      size = 0;
+    let batch = '';
+    for (const line of lines) {
+      const bytes = Buffer.byteLength(line) + 1;
+      if (size > 0 && size + bytes > this.policy.maxBytes) {
+        if (batch) appendFileSync(file, batch);
+        batch = '';
+        this.rotate(file);
+        size = 0;
+      }
+      batch += `${line}\n`;
+      size += bytes;
     }
-    appendFileSync(file, `${line}\n`);
-    this.sizes.set(file, size + bytes);
+    if (batch) appendFileSync(file, batch);
+    this.sizes.set(file, size);
   }
 
   private rotate(file: string): void {
@@ -54,14 +62,18 @@ export function startLogWriter(querySocket: string, files: RotatingFiles): Socke
   socket.on('data', (chunk: string) => {
     const lines = (partial + chunk).split('\n');
     partial = lines.pop() ?? '';
+    const bySource = new Map<string, string[]>();
     for (const line of lines) {
       try {
         const e = JSON.parse(line) as LogEntry;
-        files.append(e.source, formatLine(e));
+        const list = bySource.get(e.source) ?? [];
+        list.push(formatLine(e));
+        bySource.set(e.source, list);
       } catch {
         // not a log line
       }
     }
+    for (const [source, list] of bySource) files.append(source, list);
   });
   socket.on('error', () => {});
   return socket;
