@@ -1,18 +1,19 @@
 import { arch, cpus, totalmem } from 'node:os';
 import { formatTable } from './measure.js';
 import { benchBootstrap } from './bootstrap.js';
+import { benchLogs } from './logs.js';
 import { benchManager } from './manager.js';
 import { benchProxy } from './proxy.js';
 import { benchWslHost } from './wsl-host.js';
 
-if (process.getuid?.() !== 0) {
+if (process.getuid?.() !== 0 && process.argv[2] !== 'logs') {
   console.error('bench: needs root (the Linux WSL host uses namespaces and mounts)');
   process.exit(1);
 }
 const only = process.argv[2];
 const rows = only && only !== 'wsl-host' ? [] : [...(await benchWslHost())];
 const notes: string[] = [];
-for (const [name, bench] of [['bootstrap', benchBootstrap], ['manager', benchManager], ['proxy', benchProxy]] as const) {
+for (const [name, bench] of [['logs', benchLogs], ['bootstrap', benchBootstrap], ['manager', benchManager], ['proxy', benchProxy]] as const) {
   if (only && only !== name) continue;
   const result = await bench();
   rows.push(...result.rows);
