@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { dockerPing } from '../bootstrap-distro/agent/ping.js';
 import { buildImages } from '../installer/images/build.js';
-import { makeRootfsTarball } from '../wsl-host/busybox-distro.js';
 import { type BenchRow, timeRuns } from './measure.js';
 import { BERTH_WSL } from './wsl-host.js';
 

@@ -26,7 +26,7 @@ export const LOG_QUERY = '/run/berth/logd.sock';
 export { LOG_QUERY_PUBLISHED } from './supervisor-paths.js';
 import { LOG_QUERY_PUBLISHED } from './supervisor-paths.js';
 
-/** Printed on stdout once the engine answers, for `start` to wait on. */
+/** Logged once the engine answers /_ping. */
 export const READY_LINE = 'berth-agent: engine ready';
 
 /**
