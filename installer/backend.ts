@@ -9,6 +9,9 @@ import { serveHostEndpoint, sharedDrives } from './host-endpoint.js';
 import { ensureImages } from './images.js';
 import { Integrations } from './integrations.js';
 import { managerLogger } from './log.js';
+import { PortForwards } from './ports.js';
+import { sharedAreaOnHost } from './wsl.js';
+import { join } from 'node:path';
 import { loadSettings } from './settings.js';
 
 export type BackendState = 'starting' | 'running' | 'failed' | 'stopping';
@@ -51,6 +54,7 @@ export async function runBackend(home: HomeLayout, wsl: WslHost): Promise<number
   };
   const engine = new Engine(wsl, log);
   const integrations = new Integrations(wsl, log);
+  const ports = new PortForwards(wsl, (l) => log('ports', l));
   const integrated = async () => {
     const current = await loadSettings(home.settings).catch(() => settings);
     const list = [...current.integratedDistros];
@@ -86,6 +90,8 @@ export async function runBackend(home: HomeLayout, wsl: WslHost): Promise<number
       error = undefined;
       retry = 0;
       log('manager', 'engine running');
+      await ports.stop();
+      await ports.start(sharedAreaOnHost() && join(sharedAreaOnHost()!, 'berth/ports.sock')).catch((e: Error) => logger.error(`ports: ${e.message}`));
       await integrations.sync(await integrated()).catch((e: Error) => logger.error(`integrations: ${e.message}`));
     } catch (e) {
       if (stopping) return;
@@ -129,6 +135,7 @@ export async function runBackend(home: HomeLayout, wsl: WslHost): Promise<number
       clearTimeout(retryTimer);
       log('manager', 'stopping');
       await integrations.stopAll();
+      await ports.stop();
       await engine.stop();
       endpoint?.close();
       control?.close();
@@ -171,7 +178,7 @@ export async function runBackend(home: HomeLayout, wsl: WslHost): Promise<number
     }
   });
   await new Promise<void>((resolve, reject) => control!.once('error', reject).listen(home.backendSocket, resolve));
-  const endpoint = await serveHostEndpoint(wsl, home.dockerSocket, sharedDrives(settings), (l) => log('endpoint', l));
+  const endpoint = await serveHostEndpoint(wsl, home.dockerSocket, sharedDrives(settings), (l) => log('endpoint', l), (p) => ports.claim(p));
   await ensureDockerContext(`unix://${home.dockerSocket}`).then((m) => log('manager', m)).catch((e: Error) => logger.warn(e.message));
   void bringUp();
   const code = await finished;

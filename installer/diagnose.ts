@@ -9,7 +9,7 @@ import { formatLine, readLogs } from '../bootstrap-distro/logd/client.js';
 import { BERTH_DISTRO, DATA_DISTRO } from './distros.js';
 import { DAEMON_SOCKET } from './engine.js';
 import { berthVersion } from './images/build.js';
-import { rawHttp } from './raw-http.js';
+import { rawHttp } from '../wsl-proxy/raw-http.js';
 
 const SECRET_NAME = /TOKEN|PASSWORD|SECRET/i;
 

@@ -1,7 +1,7 @@
 import type { WslHost, WslProcess } from '../wsl-host/host.js';
 import { mountDataStore, unmountDataStore } from './data-store.js';
 import { BERTH_DISTRO } from './distros.js';
-import { rawHttp } from './raw-http.js';
+import { rawHttp } from '../wsl-proxy/raw-http.js';
 
 export const AGENT = '/opt/berth/bin/berth-agent';
 export const DAEMON_SOCKET = '/mnt/wsl/berth/docker.sock';

@@ -5,6 +5,7 @@ import type { WslHost } from '../wsl-host/host.js';
 import { parseDrives } from '../wsl-host/linux/drives.js';
 import { createDockerProxy } from '../wsl-proxy/docker-proxy.js';
 import { HostDriveTranslator } from '../wsl-proxy/host-translator.js';
+import { requestedPorts, type PortRequest } from '../wsl-proxy/port-claims.js';
 import { BERTH_DISTRO } from './distros.js';
 import { DAEMON_SOCKET } from './engine.js';
 import type { Settings } from './settings.js';
@@ -26,7 +27,13 @@ export function sharedDrives(settings: Settings, env: NodeJS.ProcessEnv = proces
  * connection to the daemon through WslHost.connect and translating host paths in bind
  * mounts to the daemon's view of the shared drives.
  */
-export async function serveHostEndpoint(wsl: WslHost, path: string, drives: Record<string, string>, log: (line: string) => void): Promise<Server> {
+export async function serveHostEndpoint(
+  wsl: WslHost,
+  path: string,
+  drives: Record<string, string>,
+  log: (line: string) => void,
+  claimPorts: (ports: PortRequest[]) => Promise<void>,
+): Promise<Server> {
   if (process.platform !== 'win32') {
     await mkdir(dirname(path), { recursive: true });
     await rm(path, { force: true });
@@ -35,6 +42,7 @@ export async function serveHostEndpoint(wsl: WslHost, path: string, drives: Reco
     connectDaemon: () => wsl.connect(BERTH_DISTRO, DAEMON_SOCKET),
     translator: new HostDriveTranslator(drives),
     log,
+    beforeStart: async (id) => claimPorts(await requestedPorts(() => wsl.connect(BERTH_DISTRO, DAEMON_SOCKET), id)),
   });
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(path, resolve));
   return server;

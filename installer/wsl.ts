@@ -24,3 +24,9 @@ export function wslFromEnv(env: NodeJS.ProcessEnv = process.env): WslHost {
 }
 
 export const BERTH_REPO = REPO;
+
+/** Where the host itself sees the distros' /mnt/wsl, when it can (the Linux WSL host). */
+export function sharedAreaOnHost(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (process.platform === 'win32') return undefined;
+  return join(env.BERTH_WSL_ROOT || '/var/lib/berth-wsl', 'run/wsl');
+}

@@ -13,6 +13,11 @@ export interface DockerProxyOptions {
   onCreated?: (id: string, mappings: PathMapping[]) => void;
   /** Called when a create failed (in translation or at the daemon): its mounts must not leak. */
   onCreateFailed?: (mappings: PathMapping[]) => void;
+  /**
+   * Before `POST /containers/{id}/start`: claims the container's published ports; throwing a
+   * ProxyError fails the start with its message, and the container does not start.
+   */
+  beforeStart?: (id: string) => Promise<void>;
   /** Shows the client's own paths in `GET /containers/{id}/json` instead of the daemon's. */
   rewriteInspect?: (container: Record<string, unknown>) => Record<string, unknown>;
 }
@@ -157,6 +162,9 @@ export function createDockerProxy(options: DockerProxyOptions): Server {
       });
     } else if (req.method === 'POST' && route === '/volumes/create') {
       work = translated((json) => translateVolumeBody(json, options.translator));
+    } else if (req.method === 'POST' && options.beforeStart && /^\/containers\/[^/]+\/start$/.test(route)) {
+      const id = decodeURIComponent(route.split('/')[2]!);
+      work = options.beforeStart(id).then(() => forward(req, res));
     }
     if (!work && req.method === 'GET' && options.rewriteInspect && /^\/containers\/[^/]+\/json$/.test(route)) {
       const rewrite = options.rewriteInspect;

@@ -7,6 +7,7 @@ import { BindMounts, BIND_ROOT } from './bind-mounts.js';
 import { createDockerProxy } from './docker-proxy.js';
 import { automountRoot, DistroTranslator } from './distro-translator.js';
 import { rewriteInspect } from './inspect.js';
+import { claimThrough, requestedPorts } from './port-claims.js';
 
 const STATE = '/var/lib/berth-proxy/bind-mounts.json';
 
@@ -94,6 +95,7 @@ async function serve(args: string[]): Promise<number> {
     },
     onCreateFailed: (mappings) => void mounts.releaseUnused(mappings.map((m) => m.daemon)).catch((e: Error) => log(e.message)),
     rewriteInspect: (c) => rewriteInspect(c, (p) => mounts.clientPath(p)),
+    beforeStart: async (id) => claimThrough(`${shared}/berth/ports.sock`, await requestedPorts(async () => connect(daemon), id)),
   });
   await mkdir('/var/run', { recursive: true }).catch(() => {});
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(socket, resolve));

@@ -31,6 +31,8 @@ async function main(argv: string[]): Promise<number> {
       return shell(rest);
     case 'logread':
       return logread(rest);
+    case 'ports':
+      return ports();
     case 'supervise':
       return superviseCommand(rest);
     default:
@@ -205,6 +207,52 @@ async function logread(args: string[]): Promise<number> {
     return 3;
   }
   await readLogs(socket, values.F ? 'follow' : values.f ? 'dumpAndFollow' : 'dump', positionals, (e) => process.stdout.write(`${formatLine(e)}\n`));
+  return 0;
+}
+
+/**
+ * ports: run by the manager, attached, in the berth distro, which lives in the WSL network
+ * namespace every distro shares. Reads `{"op":"open","key","host","port","ip","targetPort"}`
+ * and `{"op":"close","key"}` lines on stdin; binds there and forwards to the engine.
+ * Answers `{"key","ok"[,"error"]}` lines.
+ */
+async function ports(): Promise<number> {
+  const { listenPublished } = await import('../../wsl-proxy/forward.js');
+  const { connect } = await import('node:net');
+  const { createInterface } = await import('node:readline');
+  // A port is bound at claim time (before the container runs), its target set once known.
+  const open = new Map<string, { server?: import('node:net').Server; target?: { ip: string; port: number } }>();
+  const reply = (o: object) => process.stdout.write(`${JSON.stringify(o)}\n`);
+  for await (const line of createInterface({ input: process.stdin })) {
+    let cmd: { op: string; key: string; host: string; port: number; ip?: string; targetPort?: number };
+    try {
+      cmd = JSON.parse(line);
+    } catch {
+      continue;
+    }
+    if (cmd.op === 'close') {
+      open.get(cmd.key)?.server?.close();
+      open.delete(cmd.key);
+      reply({ key: cmd.key, ok: true });
+      continue;
+    }
+    if (cmd.op !== 'open') continue;
+    const entry = open.get(cmd.key) ?? {};
+    entry.target = cmd.ip && cmd.targetPort ? { ip: cmd.ip, port: cmd.targetPort } : entry.target;
+    if (entry.server) {
+      reply({ key: cmd.key, ok: true });
+      continue;
+    }
+    await listenPublished({ host: cmd.host, port: cmd.port }, () => entry.target, async () => connect('/mnt/wsl/berth/forward.sock')).then(
+      (server) => {
+        entry.server = server;
+        open.set(cmd.key, entry);
+        reply({ key: cmd.key, ok: true });
+      },
+      (e: NodeJS.ErrnoException) => reply({ key: cmd.key, ok: false, error: e.code ?? e.message }),
+    );
+  }
+  for (const e of open.values()) e.server?.close();
   return 0;
 }
 

@@ -1,5 +1,10 @@
 import { readFile, readlink, mkdir, rm } from 'node:fs/promises';
-import type { Server } from 'node:http';
+import type { Server } from 'node:net';
+import type { Server as HttpServer } from 'node:http';
+import { serveForwarder } from '../../wsl-proxy/forward.js';
+
+/** Published ports arrive here, from the host and from the WSL network namespace. */
+export const FORWARD_SOCKET = '/mnt/wsl/berth/forward.sock';
 import { serveControl, type AgentStatus } from './control.js';
 import { parseLinuxkit } from './linuxkit.js';
 import { paths } from './paths.js';
@@ -59,13 +64,14 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
     agent: (line) => log(`berth-agent: ${line}`),
   };
   let writer: Socket | undefined;
+  let forwarder: Server | undefined;
   const distroPid = Number(await readlink('/proc/self')); // /proc is still the distro's: its view of our pid
   const startedAt = new Date().toISOString();
   let state: AgentStatus['state'] = 'starting';
   let engine: AgentStatus['engine'] = 'starting';
   const onboot: AgentStatus['onboot'] = [];
   let services: SupervisedService[] = [];
-  let control: Server | undefined;
+  let control: HttpServer | undefined;
   let stopping: Promise<number> | undefined;
 
   const stop = (code: number): Promise<number> => {
@@ -74,6 +80,8 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
       log('berth-agent: stopping services');
       for (const s of [...services].reverse()) await s.stop(options.stopDeadlineMs);
       control?.close();
+      forwarder?.close();
+      await rm(FORWARD_SOCKET, { force: true });
       // Let the writer take the last lines (the stop messages) before the store goes.
       await new Promise((r) => setTimeout(r, 100));
       writer?.destroy();
@@ -101,6 +109,7 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
     writer = startLogWriter(LOG_QUERY, new RotatingFiles(`${paths.root}/var/lib/log`, { maxBytes: options.logs.fileBytes, maxFiles: options.logs.files }));
     const configFile = options.configFile ?? `${paths.root}/etc/berth/linuxkit.yml`;
     const config = parseLinuxkit(await readFile(configFile, 'utf8'), configFile);
+    forwarder = await serveForwarder(FORWARD_SOCKET, (l) => log(`berth-agent: ${l}`));
     control = await serveControl(paths.controlSocket, {
       status: () => ({
         state,

@@ -1,0 +1,212 @@
+import { createServer, type Server as HttpServer } from 'node:http';
+import type { Server } from 'node:net';
+import { rm } from 'node:fs/promises';
+import type { WslHost, WslProcess } from '../wsl-host/host.js';
+import { ProxyError } from '../wsl-proxy/errors.js';
+import { listenPublished, type ForwardTarget } from '../wsl-proxy/forward.js';
+import { listenAddress, type PortRequest } from '../wsl-proxy/port-claims.js';
+import { rawHttp } from '../wsl-proxy/raw-http.js';
+import { BERTH_DISTRO } from './distros.js';
+import { AGENT, DAEMON_SOCKET } from './engine.js';
+
+const FORWARDER = '/mnt/wsl/berth/forward.sock';
+/** A claim is kept this long even if no running container has the port yet (it is starting). */
+const CLAIM_GRACE_MS = 30_000;
+
+
+interface Published {
+  key: string;
+  request: PortRequest;
+  server: Server;
+  target?: ForwardTarget;
+  since: number;
+}
+
+const keyOf = (r: PortRequest) => `${r.host}:${r.port}/tcp`;
+
+/**
+ * Published ports: each is bound on the host's loopback (here) and in the WSL network
+ * namespace (by `berth-agent ports` in the berth distro), and carried into the engine's
+ * namespace over the forwarder socket. Claimed before a container starts, so a taken port
+ * fails the start; then kept in line with the running containers, from the engine's events.
+ */
+export class PortForwards {
+  private published = new Map<string, Published>();
+  private vm: WslProcess | undefined;
+  private replies = new Map<string, (r: { ok: boolean; error?: string }) => void>();
+  private stopped = false;
+  private claimServer: HttpServer | undefined;
+
+  constructor(
+    private readonly wsl: WslHost,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  async start(claimSocket: string | undefined): Promise<void> {
+    this.stopped = false;
+    this.vm = this.wsl.exec(BERTH_DISTRO, [AGENT, 'ports'], { user: 'root', stdin: 'pipe', stdout: 'pipe', stderr: 'pipe' });
+    let partial = '';
+    this.vm.stdout?.on('data', (d: Buffer) => {
+      const lines = (partial + d.toString()).split('\n');
+      partial = lines.pop() ?? '';
+      for (const l of lines) {
+        try {
+          const r = JSON.parse(l) as { key: string; ok: boolean; error?: string };
+          this.replies.get(r.key)?.(r);
+          this.replies.delete(r.key);
+        } catch {
+          // not a reply
+        }
+      }
+    });
+    if (claimSocket) await this.serveClaims(claimSocket);
+    this.watchEvents();
+    await this.reconcile();
+  }
+
+  /** Proxies in user distros ask here before a container starts. */
+  private async serveClaims(path: string): Promise<void> {
+    await rm(path, { force: true });
+    this.claimServer = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d.toString()));
+      req.on('end', () => {
+        const requests = (JSON.parse(body || '{}') as { ports?: PortRequest[] }).ports ?? [];
+        this.claim(requests).then(
+          () => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'),
+          (e: Error) => res.writeHead(409, { 'content-type': 'application/json' }).end(JSON.stringify({ message: e.message })),
+        );
+      });
+    });
+    await new Promise<void>((resolve, reject) => this.claimServer!.once('error', reject).listen(path, resolve));
+  }
+
+  private vmRequest(cmd: { op: string; key: string; [field: string]: unknown }): Promise<{ ok: boolean; error?: string }> {
+    return new Promise((resolve) => {
+      if (!this.vm?.stdin) return resolve({ ok: false, error: 'the port helper is not running' });
+      this.replies.set(cmd.key, resolve);
+      this.vm.stdin.write(`${JSON.stringify(cmd)}\n`);
+      setTimeout(() => {
+        if (this.replies.delete(cmd.key)) resolve({ ok: false, error: 'no answer from the port helper' });
+      }, 10_000);
+    });
+  }
+
+  /** Binds the ports on both sides, or none of them, with an error naming the port. */
+  async claim(requests: PortRequest[]): Promise<void> {
+    const made: string[] = [];
+    try {
+      for (const r of requests) {
+        const key = keyOf(r);
+        if (this.published.has(key)) continue; // ours already (a restart)
+        await this.publish(r);
+        made.push(key);
+      }
+    } catch (e) {
+      for (const key of made) await this.unpublish(key);
+      throw e;
+    }
+  }
+
+  private async publish(r: PortRequest, target?: ForwardTarget): Promise<void> {
+    const key = keyOf(r);
+    const entry: Partial<Published> = { key, request: r, target, since: Date.now() };
+    const server = await listenPublished({ host: r.host, port: r.port }, () => entry.target, () => this.wsl.connect(BERTH_DISTRO, FORWARDER)).catch(
+      (e: NodeJS.ErrnoException) => {
+        throw new ProxyError(
+          500,
+          e.code === 'EADDRINUSE'
+            ? `Berth: port ${r.port} is already in use on the host (${r.host}:${r.port}); stop what uses it, or publish another host port (-p OTHER:…)`
+            : e.code === 'EACCES'
+              ? `Berth: not allowed to bind port ${r.port} on the host (privileged port); run Berth as root or publish a port from 1024 up`
+              : `Berth: cannot bind ${r.host}:${r.port} on the host: ${e.message}`,
+        );
+      },
+    );
+    const vm = await this.vmRequest({ op: 'open', key, host: r.host, port: r.port, ...(target ? { ip: target.ip, targetPort: target.port } : {}) });
+    if (!vm.ok) {
+      server.close();
+      throw new ProxyError(
+        500,
+        vm.error === 'EADDRINUSE'
+          ? `Berth: port ${r.port} is already in use in WSL (${r.host}:${r.port} in the distros' network); stop what uses it there, or publish another port`
+          : `Berth: cannot bind ${r.host}:${r.port} in WSL: ${vm.error}`,
+      );
+    }
+    entry.server = server;
+    this.published.set(key, entry as Published);
+  }
+
+  private async unpublish(key: string): Promise<void> {
+    const p = this.published.get(key);
+    if (!p) return;
+    this.published.delete(key);
+    p.server.close();
+    await this.vmRequest({ op: 'close', key });
+  }
+
+  /** Makes the published ports match the running containers' bindings. */
+  async reconcile(): Promise<void> {
+    let containers: Array<{ Ports?: Array<{ IP?: string; PrivatePort: number; PublicPort?: number; Type: string }>; NetworkSettings?: { Networks?: Record<string, { IPAddress?: string }> } }>;
+    try {
+      const r = await rawHttp(await this.wsl.connect(BERTH_DISTRO, DAEMON_SOCKET), 'GET', '/containers/json', 5000);
+      containers = JSON.parse(r.body);
+    } catch {
+      return;
+    }
+    const desired = new Map<string, { request: PortRequest; target: ForwardTarget }>();
+    for (const c of containers) {
+      const ip = Object.values(c.NetworkSettings?.Networks ?? {}).find((n) => n.IPAddress)?.IPAddress;
+      for (const p of c.Ports ?? []) {
+        if (!p.PublicPort || p.Type !== 'tcp' || !ip) continue;
+        // Docker lists 0.0.0.0 and :: for one binding: one loopback listener each.
+        const request = { host: listenAddress(p.IP), port: p.PublicPort };
+        desired.set(keyOf(request), { request, target: { ip, port: p.PrivatePort } });
+      }
+    }
+    for (const [key, want] of desired) {
+      const have = this.published.get(key);
+      if (have) {
+        have.target = want.target;
+        await this.vmRequest({ op: 'open', key, host: want.request.host, port: want.request.port, ip: want.target.ip, targetPort: want.target.port });
+      } else {
+        await this.publish(want.request, want.target).catch((e: Error) => this.log(`cannot publish ${key}: ${e.message}`));
+      }
+    }
+    for (const [key, p] of this.published) {
+      if (!desired.has(key) && Date.now() - p.since > CLAIM_GRACE_MS) await this.unpublish(key);
+      else if (!desired.has(key) && p.target) await this.unpublish(key); // its container stopped
+    }
+  }
+
+  private watchEvents(): void {
+    if (this.stopped) return;
+    let timer: NodeJS.Timeout | undefined;
+    const again = () => setTimeout(() => this.watchEvents(), 1000);
+    this.wsl.connect(BERTH_DISTRO, DAEMON_SOCKET).then(
+      (stream) => {
+        const filters = encodeURIComponent(JSON.stringify({ type: ['container'], event: ['start', 'die', 'stop', 'kill', 'destroy', 'restart'] }));
+        stream.write(`GET /events?filters=${filters} HTTP/1.0\r\nHost: berth\r\n\r\n`);
+        // The list can lag an event a little: look again shortly after.
+        stream.on('data', () => {
+          clearTimeout(timer);
+          timer = setTimeout(() => {
+            void this.reconcile();
+            setTimeout(() => void this.reconcile(), 1000);
+          }, 100);
+        });
+        stream.on('close', again);
+        stream.on('error', () => stream.destroy());
+      },
+      again,
+    );
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const key of [...this.published.keys()]) await this.unpublish(key);
+    this.claimServer?.close();
+    this.vm?.stdin?.end();
+    this.vm?.kill('SIGTERM');
+  }
+}

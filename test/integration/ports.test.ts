@@ -1,0 +1,98 @@
+import { createHash } from 'node:crypto';
+import { get } from 'node:http';
+import { createServer, type Server } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildImages } from '../../installer/images/build.js';
+import { makeRootfsTarball } from '../../wsl-host/busybox-distro.js';
+import { TestBerth, until } from '../helpers/berth-manager.js';
+import { requireRoot } from '../helpers/wsl-root.js';
+
+const run = requireRoot('published ports');
+
+/** GET from the host's loopback: the body, or the error code. */
+function fetchHost(port: number, path = '/'): Promise<{ body?: Buffer; error?: string }> {
+  return new Promise((resolve) => {
+    const req = get({ host: '127.0.0.1', port, path, timeout: 5000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (d: Buffer) => chunks.push(d));
+      res.on('end', () => resolve({ body: Buffer.concat(chunks) }));
+    });
+    req.on('error', (e: NodeJS.ErrnoException) => resolve({ error: e.code ?? e.message }));
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+  });
+}
+
+const HTTPD = (text: string) => `mkdir -p /www && echo ${text} > /www/index.html && httpd -f -p 80 -h /www`;
+
+describe.runIf(run)('published ports reach the host and every distro', () => {
+  let t: TestBerth;
+  const sh = (distro: string, script: string) => t.wsl(['-d', distro, '-u', 'me', '--exec', 'sh', '-c', script]);
+
+  beforeAll(async () => {
+    t = new TestBerth();
+    t.env.BERTH_IMAGES = join(t.root, 'images');
+    await buildImages(t.env.BERTH_IMAGES);
+    expect((await t.berth(['enable'])).exitCode).toBe(0);
+    await t.importBusybox();
+    const tarball = await makeRootfsTarball(t.root, 'user');
+    await t.wsl(['--import', 'Ubuntu', join(t.root, 'distros/Ubuntu'), tarball]);
+    await t.wsl(['--import', 'Other', join(t.root, 'distros/Other'), tarball]);
+    expect((await t.berth(['integrate', 'Ubuntu'])).exitCode).toBe(0);
+  }, 240_000);
+  afterAll(async () => t?.cleanup());
+
+  it('forwards -p 18080:80 from a user distro to the host and to another distro', async () => {
+    const r = await sh('Ubuntu', `docker run -d --name web -p 18080:80 busybox sh -c "${HTTPD('hello-port')}"`);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(await until(async () => (await fetchHost(18080)).body?.toString() === 'hello-port\n', 10_000)).toBe(true);
+    expect((await t.wsl(['-d', 'Other', '--exec', 'wget', '-qO-', 'http://127.0.0.1:18080/'])).stdout).toBe('hello-port');
+  });
+
+  it('fails the start with a readable error when the host port is taken, and the container does not run', async () => {
+    const squatter: Server = createServer();
+    await new Promise<void>((r) => squatter.listen(18081, '127.0.0.1', r));
+    try {
+      const r = await sh('Ubuntu', `docker run -d --name taken -p 18081:80 busybox sh -c "${HTTPD('x')}"`);
+      expect(r.exitCode).not.toBe(0);
+      expect(r.stderr).toContain('Berth: port 18081 is already in use on the host (127.0.0.1:18081)');
+      expect((await sh('Ubuntu', 'docker inspect -f "{{.State.Running}}" taken')).stdout).toBe('false');
+    } finally {
+      squatter.close();
+    }
+  });
+
+  it('publishes a random port (-p 80) at the port docker reports', async () => {
+    expect((await sh('Ubuntu', `docker run -d --name rnd -p 80 busybox sh -c "${HTTPD('random')}"`)).exitCode).toBe(0);
+    const port = Number(/:(\d+)$/m.exec((await sh('Ubuntu', 'docker port rnd 80/tcp')).stdout)?.[1]);
+    expect(port).toBeGreaterThan(0);
+    expect(await until(async () => (await fetchHost(port)).body?.toString() === 'random\n', 10_000)).toBe(true);
+  });
+
+  it('follows the container: stopped, nothing listens; started again, it answers', async () => {
+    await sh('Ubuntu', 'docker stop web >/dev/null');
+    expect(await until(async () => (await fetchHost(18080)).error === 'ECONNREFUSED', 10_000)).toBe(true);
+    await sh('Ubuntu', 'docker start web >/dev/null');
+    expect(await until(async () => (await fetchHost(18080)).body?.toString() === 'hello-port\n', 10_000)).toBe(true);
+  });
+
+  it('works for containers started through the host endpoint too', async () => {
+    expect((await t.docker(['run', '-d', '--name', 'hostside', '-p', '18082:80', 'busybox', 'sh', '-c', HTTPD('from-host-endpoint')])).exitCode).toBe(0);
+    expect(await until(async () => (await t.wsl(['-d', 'Other', '--exec', 'wget', '-qO-', 'http://127.0.0.1:18082/'])).stdout === 'from-host-endpoint', 10_000)).toBe(true);
+  });
+
+  it('carries 100 parallel connections and 256 MiB without corruption', async () => {
+    const results = await Promise.all(Array.from({ length: 100 }, () => fetchHost(18080)));
+    expect(results.filter((r) => r.body?.toString() === 'hello-port\n')).toHaveLength(100);
+    const made = await sh('Ubuntu', 'docker run -d --name big -p 18083:80 busybox sh -c "mkdir -p /www && head -c 268435456 /dev/urandom > /www/blob && sha256sum /www/blob > /www/sum && httpd -f -p 80 -h /www"');
+    expect(made.exitCode).toBe(0);
+    let sum = '';
+    expect(await until(async () => {
+      sum = (await fetchHost(18083, '/sum')).body?.toString().split(' ')[0] ?? '';
+      return sum.length === 64;
+    }, 30_000, 500)).toBe(true);
+    const blob = await fetchHost(18083, '/blob');
+    expect(blob.body?.length).toBe(268435456);
+    expect(createHash('sha256').update(blob.body!).digest('hex')).toBe(sum);
+  }, 120_000);
+});

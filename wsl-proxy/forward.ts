@@ -1,0 +1,79 @@
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+
+/** Where a published port leads inside the engine's network namespace. */
+export interface ForwardTarget {
+  ip: string;
+  port: number;
+}
+
+/**
+ * The engine side: a Unix socket in the shared area (the stand-in for hypervisor sockets).
+ * Each connection starts with `tcp IP PORT\n`; the rest is spliced to that address, which
+ * only exists inside the engine's network namespace. Half-close passes through.
+ */
+export function serveForwarder(path: string, log: (line: string) => void): Promise<Server> {
+  const server = createServer({ allowHalfOpen: true }, (client: Socket) => {
+    let head = Buffer.alloc(0);
+    const onData = (d: Buffer) => {
+      head = Buffer.concat([head, d]);
+      const nl = head.indexOf(10);
+      if (nl < 0) {
+        if (head.length > 256) client.destroy();
+        return;
+      }
+      client.off('data', onData);
+      client.pause();
+      const m = /^tcp (\S+) (\d+)$/.exec(head.subarray(0, nl).toString());
+      if (!m) return void client.destroy();
+      const upstream = connect({ host: m[1]!, port: Number(m[2]), allowHalfOpen: true });
+      upstream.once('connect', () => {
+        if (head.length > nl + 1) upstream.write(head.subarray(nl + 1));
+        client.pipe(upstream);
+        upstream.pipe(client);
+        client.resume();
+      });
+      const close = (e: Error) => {
+        log(`forward to ${m[1]}:${m[2]}: ${e.message}`);
+        client.destroy();
+        upstream.destroy();
+      };
+      upstream.on('error', close);
+      client.on('error', () => upstream.destroy());
+    };
+    client.on('data', onData);
+  });
+  return new Promise((resolve, reject) => server.once('error', reject).listen(path, () => resolve(server)));
+}
+
+/**
+ * A listener on one side (the host's loopback, or the WSL network namespace) whose
+ * connections are carried to the forwarder with the target's header.
+ */
+export function listenPublished(
+  address: { host: string; port: number },
+  target: () => ForwardTarget | undefined,
+  connectForwarder: () => Promise<Duplex>,
+): Promise<Server> {
+  const server = createServer({ allowHalfOpen: true }, (client) => {
+    const t = target();
+    if (!t) return void client.destroy();
+    client.pause();
+    connectForwarder().then(
+      (up) => {
+        up.write(`tcp ${t.ip} ${t.port}\n`);
+        client.pipe(up);
+        up.pipe(client);
+        client.resume();
+        const close = () => {
+          client.destroy();
+          up.destroy();
+        };
+        client.on('error', close);
+        up.on('error', close);
+      },
+      () => client.destroy(),
+    );
+  });
+  return new Promise((resolve, reject) => server.once('error', reject).listen(address.port, address.host, () => resolve(server)));
+}

@@ -1,0 +1,53 @@
+import { request } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { ProxyError } from './errors.js';
+import { rawHttp } from './raw-http.js';
+
+export interface PortRequest {
+  host: string;
+  port: number;
+}
+
+/** Docker's HostIp → where the port is bound: any address means loopback here. */
+export function listenAddress(hostIp: string | undefined): string {
+  if (!hostIp || hostIp === '0.0.0.0') return '127.0.0.1';
+  if (hostIp === '::') return '::1';
+  return hostIp;
+}
+
+/** The explicit host ports a container asks for (random ones are known only once it runs). */
+export async function requestedPorts(connectDaemon: () => Promise<Duplex>, id: string): Promise<PortRequest[]> {
+  const r = await rawHttp(await connectDaemon(), 'GET', `/containers/${encodeURIComponent(id)}/json`, 5000);
+  if (r.status !== 200) return []; // the daemon will answer the start itself
+  const bindings = (JSON.parse(r.body) as { HostConfig?: { PortBindings?: Record<string, Array<{ HostIp?: string; HostPort?: string }> | null> } }).HostConfig?.PortBindings ?? {};
+  const out: PortRequest[] = [];
+  for (const [spec, list] of Object.entries(bindings)) {
+    if (!spec.endsWith('/tcp')) continue;
+    for (const b of list ?? []) if (b.HostPort && Number(b.HostPort) > 0) out.push({ host: listenAddress(b.HostIp), port: Number(b.HostPort) });
+  }
+  return out;
+}
+
+/** Asks the manager's claim socket (in the shared area) to bind the ports; a refusal becomes the start's error. */
+export function claimThrough(socketPath: string, ports: PortRequest[]): Promise<void> {
+  if (ports.length === 0) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath, method: 'POST', path: '/claim', headers: { 'content-type': 'application/json' } }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => {
+        if (res.statusCode === 200) return resolve();
+        let message = body;
+        try {
+          message = (JSON.parse(body) as { message: string }).message;
+        } catch {
+          // as it came
+        }
+        reject(new ProxyError(500, message));
+      });
+    });
+    // Without a manager (the engine run by hand) there is nothing to claim with.
+    req.on('error', () => resolve());
+    req.end(JSON.stringify({ ports }));
+  });
+}
