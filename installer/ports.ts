@@ -36,6 +36,14 @@ export class PortForwards {
   private replies = new Map<string, (r: { ok: boolean; error?: string }) => void>();
   private stopped = false;
   private claimServer: HttpServer | undefined;
+  /** Claims and reconciles run one at a time: interleaved, each would see the other's ports half made. */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private serially<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(fn, fn);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
 
   constructor(
     private readonly wsl: WslHost,
@@ -46,6 +54,12 @@ export class PortForwards {
     this.stopped = false;
     this.vm = this.wsl.exec(BERTH_DISTRO, [AGENT, 'ports'], { user: 'root', stdin: 'pipe', stdout: 'pipe', stderr: 'pipe' });
     let partial = '';
+    const helper = this.vm;
+    helper.stderr?.on('data', (d: Buffer) => this.log(`port helper: ${d.toString().trim()}`));
+    void helper.done.then(
+      (r) => !this.stopped && this.log(`the port helper in the berth distro exited (code ${r.exitCode}); ports publish on the host only until the engine restarts`),
+      () => undefined,
+    );
     this.vm.stdout?.on('data', (d: Buffer) => {
       const lines = (partial + d.toString()).split('\n');
       partial = lines.pop() ?? '';
@@ -93,7 +107,11 @@ export class PortForwards {
   }
 
   /** Binds the ports on both sides, or none of them, with an error naming the port. */
-  async claim(requests: PortRequest[]): Promise<void> {
+  claim(requests: PortRequest[]): Promise<void> {
+    return this.serially(() => this.claimNow(requests));
+  }
+
+  private async claimNow(requests: PortRequest[]): Promise<void> {
     const made: string[] = [];
     try {
       for (const r of requests) {
@@ -146,7 +164,11 @@ export class PortForwards {
   }
 
   /** Makes the published ports match the running containers' bindings. */
-  async reconcile(): Promise<void> {
+  reconcile(): Promise<void> {
+    return this.serially(() => this.reconcileNow());
+  }
+
+  private async reconcileNow(): Promise<void> {
     let containers: Array<{ Ports?: Array<{ IP?: string; PrivatePort: number; PublicPort?: number; Type: string }>; NetworkSettings?: { Networks?: Record<string, { IPAddress?: string }> } }>;
     try {
       const r = await rawHttp(await this.wsl.connect(BERTH_DISTRO, DAEMON_SOCKET), 'GET', '/containers/json', 5000);

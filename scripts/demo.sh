@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Berth's main job, as far as it goes today: tick "Use the WSL 2 based engine" (berth
-# enable), integrate a user distro, and from inside it run `docker run` with a bind mount of
-# one of its folders. (Published ports reaching the distro and the host are the next
-# milestone.) Idempotent; run as root. Uses /var/lib/berth and /var/lib/berth-wsl.
+# Berth's main job: tick "Use the WSL 2 based engine" (berth enable), integrate a user
+# distro, and from inside it run `docker run` with a bind mount of one of its folders and a
+# published port, then reach that port from the host and from another distro.
+# Idempotent; run as root. Uses /var/lib/berth and /var/lib/berth-wsl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export WSL_UTF8=1
@@ -31,8 +31,13 @@ if ! docker --context berth image inspect busybox >/dev/null 2>&1; then
   rm -rf "$bb"
 fi
 
-say "docker run with a bind mount, from inside the user distro, as its user"
-run $wsl -d Ubuntu -u me --exec sh -c 'mkdir -p ~/app && echo "hello from $WSL_DISTRO_NAME:~/app" > ~/app/index.html && docker run --rm -v ~/app:/src busybox cat /src/index.html'
+say "docker run with a bind mount and a published port, from inside the user distro, as its user"
+run $wsl -d Ubuntu -u me --exec sh -c 'mkdir -p ~/app && echo "hello from $WSL_DISTRO_NAME:~/app" > ~/app/index.html && docker rm -f berth-demo-web >/dev/null 2>&1; docker run -d --name berth-demo-web -v ~/app:/www -p 8080:80 busybox httpd -f -p 80 -h /www'
+sleep 1
+say "the port, from the host (the \"Windows\" localhost) and from inside the distro"
+echo "+ curl http://localhost:8080/"
+curl -s --retry 5 --retry-connrefused --retry-delay 1 http://127.0.0.1:8080/
+run $wsl -d Ubuntu --exec wget -qO- http://127.0.0.1:8080/
 
 say "status"
 run bin/berth status

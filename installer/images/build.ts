@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { cp, mkdir, mkdtemp, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -21,7 +22,29 @@ export interface BuiltImage {
 
 export interface ImageManifest {
   berthVersion: string;
+  /** What the images were built from (see inputFingerprint): a different one means rebuild. */
+  inputs?: string;
   images: Record<ImageKind, BuiltImage>;
+}
+
+/**
+ * A cheap fingerprint of everything the images are made of: Berth's version, the agent
+ * bundle and LinuxKit YAML (by content), and each source binary (by path, size, mtime).
+ */
+export async function inputFingerprint(sources: ImageSources = defaultSources()): Promise<string> {
+  const hash = createHash('sha256');
+  hash.update(await berthVersion());
+  hash.update(await readFile(LINUXKIT_YML));
+  for (const f of (await readdir(AGENT_BUNDLE_DIR, { recursive: true })).sort()) {
+    const path = join(AGENT_BUNDLE_DIR, f);
+    if ((await stat(path)).isFile()) hash.update(f).update(await readFile(path));
+  }
+  for (const source of [sources.busybox, sources.node, sources.init, ...sources.iptables, ...sources.versionPack]) {
+    const path = await locate(source).catch(() => source.path);
+    const st = await stat(path).catch(() => undefined);
+    hash.update(`${path}:${st?.size}:${st?.mtimeMs}`);
+  }
+  return hash.digest('hex');
 }
 
 const REPO = packageRoot(dirname(fileURLToPath(import.meta.url)));
@@ -73,7 +96,7 @@ export async function buildImages(
       progress.done(`${file} (${(size / 2 ** 20).toFixed(1)} MiB)`);
       await rm(staging, { recursive: true, force: true });
     }
-    const manifest: ImageManifest = { berthVersion: version, images: built as Record<ImageKind, BuiltImage> };
+    const manifest: ImageManifest = { berthVersion: version, inputs: await inputFingerprint(sources), images: built as Record<ImageKind, BuiltImage> };
     await writeFile(join(outDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
     await removeStale(outDir, manifest);
     return manifest;
