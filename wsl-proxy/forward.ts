@@ -1,3 +1,4 @@
+import { rm } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 
@@ -12,7 +13,8 @@ export interface ForwardTarget {
  * Each connection starts with `tcp IP PORT\n`; the rest is spliced to that address, which
  * only exists inside the engine's network namespace. Half-close passes through.
  */
-export function serveForwarder(path: string, log: (line: string) => void): Promise<Server> {
+export async function serveForwarder(path: string, log: (line: string) => void): Promise<Server> {
+  await rm(path, { force: true }); // left by an engine that was killed
   const server = createServer({ allowHalfOpen: true }, (client: Socket) => {
     let head = Buffer.alloc(0);
     const onData = (d: Buffer) => {
