@@ -25,6 +25,7 @@ declare -A wanted=(
   [tar]=tar
   [gzip]=gzip
   [tmux]=tmux
+  [curl]=curl
 )
 missing=()
 for cmd in "${!wanted[@]}"; do
