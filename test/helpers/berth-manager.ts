@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { buildImages } from '../../installer/images/build.js';
 import { REPO, TestWslRoot } from './wsl-root.js';
 
 export { until } from './wsl-root.js';
@@ -27,6 +28,20 @@ export class TestBerth extends TestWslRoot {
 
   docker(args: string[]) {
     return execa('docker', ['--context', 'berth', ...args], { reject: false, env: { ...process.env, DOCKER_CONFIG: this.env.DOCKER_CONFIG! } });
+  }
+
+  /** Builds the images into the root, enables Berth with them (as an installer's would be) and loads busybox. */
+  async enableWithImages(): Promise<void> {
+    this.env.BERTH_IMAGES = join(this.root, 'images');
+    await buildImages(this.env.BERTH_IMAGES);
+    const r = await this.berth(['enable']);
+    if (r.exitCode !== 0) throw new Error(`berth enable: ${r.stderr}`);
+    await this.importBusybox();
+  }
+
+  /** A shell command line in a distro, as `me` unless said otherwise. */
+  sh(distro: string, script: string, user = 'me') {
+    return this.wsl(['-d', distro, '-u', user, '--exec', 'sh', '-c', script]);
   }
 
   async importBusybox(): Promise<void> {

@@ -3,7 +3,6 @@ import { get } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildImages } from '../../installer/images/build.js';
 import { makeRootfsTarball } from '../../wsl-host/busybox-distro.js';
 import { TestBerth, until } from '../helpers/berth-manager.js';
 import { requireRoot } from '../helpers/wsl-root.js';
@@ -27,14 +26,11 @@ const HTTPD = (text: string) => `mkdir -p /www && echo ${text} > /www/index.html
 
 describe.runIf(run)('published ports reach the host and every distro', () => {
   let t: TestBerth;
-  const sh = (distro: string, script: string) => t.wsl(['-d', distro, '-u', 'me', '--exec', 'sh', '-c', script]);
+  const sh = (distro: string, script: string, user = 'me') => t.sh(distro, script, user);
 
   beforeAll(async () => {
     t = new TestBerth();
-    t.env.BERTH_IMAGES = join(t.root, 'images');
-    await buildImages(t.env.BERTH_IMAGES);
-    expect((await t.berth(['enable'])).exitCode).toBe(0);
-    await t.importBusybox();
+    await t.enableWithImages();
     const tarball = await makeRootfsTarball(t.root, 'user');
     await t.wsl(['--import', 'Ubuntu', join(t.root, 'distros/Ubuntu'), tarball]);
     await t.wsl(['--import', 'Other', join(t.root, 'distros/Other'), tarball]);

@@ -2,7 +2,6 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildImages } from '../../installer/images/build.js';
 import { makeRootfsTarball } from '../../wsl-host/busybox-distro.js';
 import { TestBerth, until } from '../helpers/berth-manager.js';
 import { BERTH_WSL, requireRoot } from '../helpers/wsl-root.js';
@@ -11,15 +10,11 @@ const run = requireRoot('wsl-proxy and integration');
 
 describe.runIf(run)('docker from inside an integrated user distro', () => {
   let t: TestBerth;
-  /** A shell command line in a distro, as `me` unless said otherwise. */
-  const sh = (distro: string, script: string, user = 'me') => t.wsl(['-d', distro, '-u', user, '--exec', 'sh', '-c', script]);
+  const sh = (distro: string, script: string, user = 'me') => t.sh(distro, script, user);
 
   beforeAll(async () => {
     t = new TestBerth();
-    t.env.BERTH_IMAGES = join(t.root, 'images');
-    await buildImages(t.env.BERTH_IMAGES);
-    expect((await t.berth(['enable'])).exitCode).toBe(0);
-    await t.importBusybox();
+    await t.enableWithImages();
     const plain = await makeRootfsTarball(t.root, 'ubuntu');
     const slash = await makeRootfsTarball(t.root, 'slash', { wslConf: '[automount]\nroot = /\n' });
     await t.wsl(['--import', 'Ubuntu', join(t.root, 'distros/Ubuntu'), plain]);
