@@ -209,6 +209,8 @@ export class PortForwards {
       (stream) => {
         const filters = encodeURIComponent(JSON.stringify({ type: ['container'], event: ['start', 'die', 'stop', 'kill', 'destroy', 'restart'] }));
         stream.write(`GET /events?filters=${filters} HTTP/1.0\r\nHost: berth\r\n\r\n`);
+        // (Re)connected, maybe after dockerd restarted: whatever happened meanwhile was not seen.
+        void this.reconcile();
         // The list can lag an event a little: look again shortly after.
         stream.on('data', () => {
           clearTimeout(timer);

@@ -72,14 +72,31 @@ describe.runIf(run)('published ports reach the host and every distro', () => {
     expect(await until(async () => (await fetchHost(18080)).body?.toString() === 'hello-port\n', 10_000)).toBe(true);
   });
 
+  it('publishes every exposed port with -P', async () => {
+    expect((await sh('Ubuntu', `docker run -d --name all-ports --expose 80 -P busybox sh -c "${HTTPD('all-ports')}"`)).exitCode).toBe(0);
+    const port = Number(/:(\d+)$/m.exec((await sh('Ubuntu', 'docker port all-ports 80/tcp')).stdout)?.[1]);
+    expect(await until(async () => (await fetchHost(port)).body?.toString() === 'all-ports\n', 10_000)).toBe(true);
+  });
+
+  it('follows a container restarted after dockerd is killed', async () => {
+    expect((await sh('Ubuntu', `docker run -d --name survivor --restart always -p 18084:80 busybox sh -c "${HTTPD('survivor')}"`)).exitCode).toBe(0);
+    expect(await until(async () => (await fetchHost(18084)).body?.toString() === 'survivor\n', 10_000)).toBe(true);
+    const before = (await t.status()).services.find((s) => s.name === 'dockerd')!.restarts;
+    await t.wsl(['-d', 'berth', '-u', 'root', '--exec', '/opt/berth/bin/berth-agent', 'shell', 'sh', '-c', 'kill -9 $(pidof dockerd)']);
+    // dockerd is back (restarted by the agent) and answers, then so does the port.
+    expect(await until(async () => (await t.status()).services.find((s) => s.name === 'dockerd')!.restarts === before + 1 && (await t.docker(['version'])).exitCode === 0, 30_000, 500)).toBe(true);
+    expect(await until(async () => (await fetchHost(18084)).body?.toString() === 'survivor\n', 30_000, 500)).toBe(true);
+  }, 60_000);
+
   it('works for containers started through the host endpoint too', async () => {
     expect((await t.docker(['run', '-d', '--name', 'hostside', '-p', '18082:80', 'busybox', 'sh', '-c', HTTPD('from-host-endpoint')])).exitCode).toBe(0);
     expect(await until(async () => (await t.wsl(['-d', 'Other', '--exec', 'wget', '-qO-', 'http://127.0.0.1:18082/'])).stdout === 'from-host-endpoint', 10_000)).toBe(true);
   });
 
   it('carries 100 parallel connections and 256 MiB without corruption', async () => {
-    const results = await Promise.all(Array.from({ length: 100 }, () => fetchHost(18080)));
-    expect(results.filter((r) => r.body?.toString() === 'hello-port\n')).toHaveLength(100);
+    // (survivor: the dockerd kill above stopped the containers without a restart policy)
+    const results = await Promise.all(Array.from({ length: 100 }, () => fetchHost(18084)));
+    expect(results.filter((r) => r.body?.toString() === 'survivor\n')).toHaveLength(100);
     const made = await sh('Ubuntu', 'docker run -d --name big -p 18083:80 busybox sh -c "mkdir -p /www && head -c 268435456 /dev/urandom > /www/blob && sha256sum /www/blob > /www/sum && httpd -f -p 80 -h /www"');
     expect(made.exitCode).toBe(0);
     let sum = '';
