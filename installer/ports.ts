@@ -1,10 +1,11 @@
 import { createServer, type Server as HttpServer } from 'node:http';
-import type { Server } from 'node:net';
 import { rm } from 'node:fs/promises';
 import type { WslHost, WslProcess } from '../wsl-host/host.js';
 import { ProxyError } from '../wsl-proxy/errors.js';
-import { listenPublished, type ForwardTarget } from '../wsl-proxy/forward.js';
+import { listenPublishedPort, type ForwardTarget } from '../wsl-proxy/forward.js';
+import type { PublishedListener } from '../wsl-proxy/forward-udp.js';
 import { listenAddress, type PortRequest } from '../wsl-proxy/port-claims.js';
+import { bindFailureMessage } from '../wsl-proxy/port-errors.js';
 import { rawHttp } from '../wsl-proxy/raw-http.js';
 import { BERTH_DISTRO } from './distros.js';
 import { AGENT, DAEMON_SOCKET } from './engine.js';
@@ -17,12 +18,12 @@ const CLAIM_GRACE_MS = 30_000;
 interface Published {
   key: string;
   request: PortRequest;
-  server: Server;
+  server: PublishedListener;
   target?: ForwardTarget;
   since: number;
 }
 
-const keyOf = (r: PortRequest) => `${r.host}:${r.port}/tcp`;
+const keyOf = (r: PortRequest) => `${r.host}:${r.port}/${r.proto}`;
 
 /**
  * Published ports: each is bound on the host's loopback (here) and in the WSL network
@@ -129,27 +130,15 @@ export class PortForwards {
   private async publish(r: PortRequest, target?: ForwardTarget): Promise<void> {
     const key = keyOf(r);
     const entry: Partial<Published> = { key, request: r, target, since: Date.now() };
-    const server = await listenPublished({ host: r.host, port: r.port }, () => entry.target, () => this.wsl.connect(BERTH_DISTRO, FORWARDER)).catch(
+    const server = await listenPublishedPort(r, () => entry.target, () => this.wsl.connect(BERTH_DISTRO, FORWARDER)).catch(
       (e: NodeJS.ErrnoException) => {
-        throw new ProxyError(
-          500,
-          e.code === 'EADDRINUSE'
-            ? `Berth: port ${r.port} is already in use on the host (${r.host}:${r.port}); stop what uses it, or publish another host port (-p OTHER:…)`
-            : e.code === 'EACCES'
-              ? `Berth: not allowed to bind port ${r.port} on the host (privileged port); run Berth as root or publish a port from 1024 up`
-              : `Berth: cannot bind ${r.host}:${r.port} on the host: ${e.message}`,
-        );
+        throw new ProxyError(500, bindFailureMessage(r, 'host', e.code, e.message));
       },
     );
-    const vm = await this.vmRequest({ op: 'open', key, host: r.host, port: r.port, ...(target ? { ip: target.ip, targetPort: target.port } : {}) });
+    const vm = await this.vmRequest({ op: 'open', key, host: r.host, port: r.port, proto: r.proto, ...(target ? { ip: target.ip, targetPort: target.port } : {}) });
     if (!vm.ok) {
       server.close();
-      throw new ProxyError(
-        500,
-        vm.error === 'EADDRINUSE'
-          ? `Berth: port ${r.port} is already in use in WSL (${r.host}:${r.port} in the distros' network); stop what uses it there, or publish another port`
-          : `Berth: cannot bind ${r.host}:${r.port} in WSL: ${vm.error}`,
-      );
+      throw new ProxyError(500, bindFailureMessage(r, 'wsl', vm.error, vm.error ?? 'no answer'));
     }
     entry.server = server;
     this.published.set(key, entry as Published);
@@ -180,9 +169,9 @@ export class PortForwards {
     for (const c of containers) {
       const ip = Object.values(c.NetworkSettings?.Networks ?? {}).find((n) => n.IPAddress)?.IPAddress;
       for (const p of c.Ports ?? []) {
-        if (!p.PublicPort || p.Type !== 'tcp' || !ip) continue;
+        if (!p.PublicPort || (p.Type !== 'tcp' && p.Type !== 'udp') || !ip) continue;
         // Docker lists 0.0.0.0 and :: for one binding: one loopback listener each.
-        const request = { host: listenAddress(p.IP), port: p.PublicPort };
+        const request: PortRequest = { host: listenAddress(p.IP), port: p.PublicPort, proto: p.Type };
         desired.set(keyOf(request), { request, target: { ip, port: p.PrivatePort } });
       }
     }
@@ -190,7 +179,7 @@ export class PortForwards {
       const have = this.published.get(key);
       if (have) {
         have.target = want.target;
-        await this.vmRequest({ op: 'open', key, host: want.request.host, port: want.request.port, ip: want.target.ip, targetPort: want.target.port });
+        await this.vmRequest({ op: 'open', key, host: want.request.host, port: want.request.port, proto: want.request.proto, ip: want.target.ip, targetPort: want.target.port });
       } else {
         await this.publish(want.request, want.target).catch((e: Error) => this.log(`cannot publish ${key}: ${e.message}`));
       }

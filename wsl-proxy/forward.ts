@@ -1,6 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { listenPublishedUdp, relayDatagrams, type PublishedListener } from './forward-udp.js';
 
 /** Where a published port leads inside the engine's network namespace. */
 export interface ForwardTarget {
@@ -10,8 +11,9 @@ export interface ForwardTarget {
 
 /**
  * The engine side: a Unix socket in the shared area (the stand-in for hypervisor sockets).
- * Each connection starts with `tcp IP PORT\n`; the rest is spliced to that address, which
- * only exists inside the engine's network namespace. Half-close passes through.
+ * Each connection starts with `tcp IP PORT\n` or `udp IP PORT\n`. For tcp the rest is
+ * spliced to that address, which only exists inside the engine's network namespace
+ * (half-close passes through); for udp the rest is framed datagrams, one flow per stream.
  */
 export async function serveForwarder(path: string, log: (line: string) => void): Promise<Server> {
   await rm(path, { force: true }); // left by an engine that was killed
@@ -26,9 +28,11 @@ export async function serveForwarder(path: string, log: (line: string) => void):
       }
       client.off('data', onData);
       client.pause();
-      const m = /^tcp (\S+) (\d+)$/.exec(head.subarray(0, nl).toString());
+      const m = /^(tcp|udp) (\S+) (\d+)$/.exec(head.subarray(0, nl).toString());
       if (!m) return void client.destroy();
-      const upstream = connect({ host: m[1]!, port: Number(m[2]), allowHalfOpen: true });
+      const [, proto, ip, port] = m as unknown as [string, string, string, string];
+      if (proto === 'udp') return relayDatagrams(client, { ip, port: Number(port) }, head.subarray(nl + 1), log);
+      const upstream = connect({ host: ip, port: Number(port), allowHalfOpen: true });
       upstream.once('connect', () => {
         if (head.length > nl + 1) upstream.write(head.subarray(nl + 1));
         client.pipe(upstream);
@@ -36,7 +40,7 @@ export async function serveForwarder(path: string, log: (line: string) => void):
         client.resume();
       });
       const close = (e: Error) => {
-        log(`forward to ${m[1]}:${m[2]}: ${e.message}`);
+        log(`forward to ${ip}:${port}: ${e.message}`);
         client.destroy();
         upstream.destroy();
       };
@@ -78,4 +82,15 @@ export function listenPublished(
     );
   });
   return new Promise((resolve, reject) => server.once('error', reject).listen(address.port, address.host, () => resolve(server)));
+}
+
+export type Protocol = 'tcp' | 'udp';
+
+/** A published port of either protocol, bound on one side and carried to the forwarder. */
+export function listenPublishedPort(
+  address: { host: string; port: number; proto: Protocol },
+  target: () => ForwardTarget | undefined,
+  connectForwarder: () => Promise<Duplex>,
+): Promise<PublishedListener> {
+  return address.proto === 'udp' ? listenPublishedUdp(address, target, connectForwarder) : listenPublished(address, target, connectForwarder);
 }

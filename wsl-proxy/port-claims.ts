@@ -1,11 +1,13 @@
 import { request } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { ProxyError } from './errors.js';
+import type { Protocol } from './forward.js';
 import { rawHttp } from './raw-http.js';
 
 export interface PortRequest {
   host: string;
   port: number;
+  proto: Protocol;
 }
 
 /** Docker's HostIp → where the port is bound: any address means loopback here. */
@@ -22,8 +24,9 @@ export async function requestedPorts(connectDaemon: () => Promise<Duplex>, id: s
   const bindings = (JSON.parse(r.body) as { HostConfig?: { PortBindings?: Record<string, Array<{ HostIp?: string; HostPort?: string }> | null> } }).HostConfig?.PortBindings ?? {};
   const out: PortRequest[] = [];
   for (const [spec, list] of Object.entries(bindings)) {
-    if (!spec.endsWith('/tcp')) continue;
-    for (const b of list ?? []) if (b.HostPort && Number(b.HostPort) > 0) out.push({ host: listenAddress(b.HostIp), port: Number(b.HostPort) });
+    const proto = spec.split('/')[1] ?? 'tcp';
+    if (proto !== 'tcp' && proto !== 'udp') continue; // sctp is not forwarded
+    for (const b of list ?? []) if (b.HostPort && Number(b.HostPort) > 0) out.push({ host: listenAddress(b.HostIp), port: Number(b.HostPort), proto });
   }
   return out;
 }

@@ -212,19 +212,19 @@ async function logread(args: string[]): Promise<number> {
 
 /**
  * ports: run by the manager, attached, in the berth distro, which lives in the WSL network
- * namespace every distro shares. Reads `{"op":"open","key","host","port","ip","targetPort"}`
+ * namespace every distro shares. Reads `{"op":"open","key","host","port","proto","ip","targetPort"}`
  * and `{"op":"close","key"}` lines on stdin; binds there and forwards to the engine.
  * Answers `{"key","ok"[,"error"]}` lines.
  */
 async function ports(): Promise<number> {
-  const { listenPublished } = await import('../../wsl-proxy/forward.js');
+  const { listenPublishedPort } = await import('../../wsl-proxy/forward.js');
   const { connect } = await import('node:net');
   const { createInterface } = await import('node:readline');
   // A port is bound at claim time (before the container runs), its target set once known.
-  const open = new Map<string, { server?: import('node:net').Server; target?: { ip: string; port: number } }>();
+  const open = new Map<string, { server?: { close(): void }; target?: { ip: string; port: number } }>();
   const reply = (o: object) => process.stdout.write(`${JSON.stringify(o)}\n`);
   for await (const line of createInterface({ input: process.stdin })) {
-    let cmd: { op: string; key: string; host: string; port: number; ip?: string; targetPort?: number };
+    let cmd: { op: string; key: string; host: string; port: number; proto?: 'tcp' | 'udp'; ip?: string; targetPort?: number };
     try {
       cmd = JSON.parse(line);
     } catch {
@@ -243,7 +243,7 @@ async function ports(): Promise<number> {
       reply({ key: cmd.key, ok: true });
       continue;
     }
-    await listenPublished({ host: cmd.host, port: cmd.port }, () => entry.target, async () => connect('/mnt/wsl/berth/forward.sock')).then(
+    await listenPublishedPort({ host: cmd.host, port: cmd.port, proto: cmd.proto ?? 'tcp' }, () => entry.target, async () => connect('/mnt/wsl/berth/forward.sock')).then(
       (server) => {
         entry.server = server;
         open.set(cmd.key, entry);

@@ -1,18 +1,24 @@
 import { createHash } from 'node:crypto';
+import { createSocket } from 'node:dgram';
 import { get } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeRootfsTarball } from '../../wsl-host/busybox-distro.js';
 import { TestBerth, until } from '../helpers/berth-manager.js';
-import { requireRoot } from '../helpers/wsl-root.js';
+import { REPO, requireRoot } from '../helpers/wsl-root.js';
 
 const run = requireRoot('published ports');
 
 /** GET from the host's loopback: the body, or the error code. */
 function fetchHost(port: number, path = '/'): Promise<{ body?: Buffer; error?: string }> {
+  return fetchFrom('127.0.0.1', port, path);
+}
+
+function fetchFrom(host: string, port: number, path: string): Promise<{ body?: Buffer; error?: string }> {
   return new Promise((resolve) => {
-    const req = get({ host: '127.0.0.1', port, path, timeout: 5000 }, (res) => {
+    const req = get({ host, port, path, timeout: 5000 }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (d: Buffer) => chunks.push(d));
       res.on('end', () => resolve({ body: Buffer.concat(chunks) }));
@@ -20,6 +26,26 @@ function fetchHost(port: number, path = '/'): Promise<{ body?: Buffer; error?: s
     req.on('error', (e: NodeJS.ErrnoException) => resolve({ error: e.code ?? e.message }));
     req.on('timeout', () => req.destroy(new Error('timeout')));
   });
+}
+
+/** One datagram to the host's loopback; the answer, or undefined after 3 s. */
+function askUdp(host: string, port: number, message: string): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const client = createSocket(host.includes(':') ? 'udp6' : 'udp4');
+    const done = (answer?: string) => {
+      clearTimeout(timer);
+      client.close();
+      resolve(answer);
+    };
+    const timer = setTimeout(() => done(), 3000);
+    client.on('message', (m) => done(m.toString()));
+    client.on('error', () => done());
+    client.send(message, port, host);
+  });
+}
+
+function fetchHost6(port: number): Promise<{ body?: Buffer; error?: string }> {
+  return fetchFrom('::1', port, '/');
 }
 
 const HTTPD = (text: string) => `mkdir -p /www && echo ${text} > /www/index.html && httpd -f -p 80 -h /www`;
@@ -35,6 +61,10 @@ describe.runIf(run)('published ports reach the host and every distro', () => {
     await t.wsl(['--import', 'Ubuntu', join(t.root, 'distros/Ubuntu'), tarball]);
     await t.wsl(['--import', 'Other', join(t.root, 'distros/Other'), tarball]);
     expect((await t.berth(['integrate', 'Ubuntu'])).exitCode).toBe(0);
+    // A static UDP echo server/client (busybox has no UDP server), put in each distro's home.
+    const udpEcho = join(t.root, 'udp-echo');
+    await execa('gcc', ['-static', '-O2', '-o', udpEcho, join(REPO, 'test/fixtures/udp-echo.c')]);
+    for (const d of ['Ubuntu', 'Other']) await t.wsl(['-d', d, '-u', 'me', '--exec', 'sh', '-c', 'cat > ~/udp-echo && chmod +x ~/udp-echo'], { inputFile: udpEcho });
   }, 240_000);
   afterAll(async () => t?.cleanup());
 
@@ -43,6 +73,34 @@ describe.runIf(run)('published ports reach the host and every distro', () => {
     expect(r.exitCode, r.stderr).toBe(0);
     expect(await until(async () => (await fetchHost(18080)).body?.toString() === 'hello-port\n', 10_000)).toBe(true);
     expect((await t.wsl(['-d', 'Other', '--exec', 'wget', '-qO-', 'http://127.0.0.1:18080/'])).stdout).toBe('hello-port');
+  });
+
+  it('forwards UDP: each client gets its own answers, from the host and from another distro', async () => {
+    const r = await sh('Ubuntu', 'docker run -d --name udp -v ~/udp-echo:/udp-echo:ro -p 15353:5353/udp busybox /udp-echo serve 5353');
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect((await sh('Ubuntu', 'docker port udp 5353/udp')).stdout).toContain(':15353');
+    expect(await until(async () => (await askUdp('127.0.0.1', 15353, 'from-host')) === 'echo:from-host', 10_000)).toBe(true);
+    const [a, b] = await Promise.all([askUdp('127.0.0.1', 15353, 'first'), askUdp('127.0.0.1', 15353, 'second')]);
+    expect([a, b]).toEqual(['echo:first', 'echo:second']);
+    const other = await t.sh('Other', '~/udp-echo ask 127.0.0.1 15353 from-other');
+    expect(other.stdout, other.stderr).toBe('echo:from-other');
+  });
+
+  it('publishes on the IPv6 loopback too, on the host and in WSL', async () => {
+    expect(await until(async () => (await fetchHost6(18080)).body?.toString() === 'hello-port\n', 10_000)).toBe(true);
+    expect((await t.wsl(['-d', 'Other', '--exec', 'wget', '-qO-', 'http://[::1]:18080/'])).stdout).toBe('hello-port');
+    expect(await until(async () => (await askUdp('::1', 15353, 'six')) === 'echo:six', 10_000)).toBe(true);
+    // An explicit IPv6 host address is honoured: bound there, and not on 127.0.0.1.
+    expect((await sh('Ubuntu', `docker run -d --name v6only -p [::1]:18086:80 busybox sh -c "${HTTPD('v6only')}"`)).exitCode).toBe(0);
+    expect(await until(async () => (await fetchHost6(18086)).body?.toString() === 'v6only\n', 10_000)).toBe(true);
+    expect((await fetchHost(18086)).error).toBe('ECONNREFUSED');
+  });
+
+  it('binds a privileged host port (Berth runs as root here)', async () => {
+    expect((await sh('Ubuntu', `docker run -d --name low -p 1023:80 busybox sh -c "${HTTPD('low-port')}"`)).exitCode).toBe(0);
+    expect(await until(async () => (await fetchHost(1023)).body?.toString() === 'low-port\n', 10_000)).toBe(true);
+    expect((await t.wsl(['-d', 'Other', '--exec', 'wget', '-qO-', 'http://127.0.0.1:1023/'])).stdout).toBe('low-port');
+    await sh('Ubuntu', 'docker rm -f low >/dev/null');
   });
 
   it('fails the start with a readable error when the host port is taken, and the container does not run', async () => {
