@@ -1,14 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { execa } from 'execa';
-import { buildImages } from '../installer/images/build.js';
-import { makeRootfsTarball } from '../wsl-host/busybox-distro.js';
+import { withIntegratedBerth } from './berth-env.js';
 import { type BenchRow, timeRuns } from './measure.js';
-
-const BIN = join(dirname(fileURLToPath(import.meta.url)), '../../bin');
 
 function ping(socketPath: string, agent?: Agent): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -33,16 +28,7 @@ function realSeconds(stderr: string): number {
  * requests, and reading a 20k-file tree through a translated bind mount vs in the distro.
  */
 export async function benchProxy(): Promise<{ rows: BenchRow[]; notes: string[] }> {
-  const root = mkdtempSync(join(tmpdir(), 'berth-bench-proxy-'));
-  const env = { ...process.env, BERTH_WSL_ROOT: join(root, 'wsl'), BERTH_HOME: join(root, 'home'), DOCKER_CONFIG: join(root, 'docker'), BERTH_WSL_IDLE_TIMEOUT: '0', BERTH_IMAGES: join(root, 'images'), WSL_UTF8: '1' };
-  const berth = (args: string[]) => execa(join(BIN, 'berth'), args, { env });
-  const wsl = (args: string[], input?: string) => execa(join(BIN, 'berth-wsl'), args, { env, ...(input ? { input } : {}) });
-  try {
-    await buildImages(env.BERTH_IMAGES);
-    await berth(['enable']);
-    await wsl(['--import', 'Ubuntu', join(root, 'distros/Ubuntu'), await makeRootfsTarball(root, 'ubuntu')]);
-    await berth(['integrate', 'Ubuntu']);
-    const direct = join(env.BERTH_WSL_ROOT, 'run/wsl/berth/docker.sock');
+  return withIntegratedBerth('proxy', async ({ root, env, wsl, daemonSocket: direct }) => {
     const proxyPid = (await execa('pgrep', ['-f', 'berth-proxy.mjs serve --distro Ubuntu'])).stdout.split('\n')[0];
     const viaProxy = `/proc/${proxyPid}/root/var/run/docker.sock`;
 
@@ -90,8 +76,8 @@ export async function benchProxy(): Promise<{ rows: BenchRow[]; notes: string[] 
     // 20k small files read through a translated bind mount, vs in the distro itself.
     await wsl(['-d', 'Ubuntu', '--exec', 'sh', '-c', 'mkdir -p /root/tree && cd /root/tree && i=0; while [ $i -lt 200 ]; do mkdir d$i; j=0; while [ $j -lt 100 ]; do echo file$i-$j > d$i/f$j; j=$((j+1)); done; i=$((i+1)); done']);
     const readCmd = (dir: string) => `time sh -c 'for i in 1 2 3 4 5; do find ${dir} -type f -exec cat {} + >/dev/null; done'`;
-    const inDistro = realSeconds((await wsl(['-d', 'Ubuntu', '--exec', 'sh', '-c', readCmd('/root/tree')])).stderr);
-    const inContainer = realSeconds((await wsl(['-d', 'Ubuntu', '--exec', 'docker', 'run', '--rm', '-v', '/root/tree:/t', 'bb:bench', 'sh', '-c', readCmd('/t')])).stderr);
+    const inDistro = realSeconds((await wsl(['-d', 'Ubuntu', '--exec', 'sh', '-c', readCmd('/root/tree')])).stderr as string);
+    const inContainer = realSeconds((await wsl(['-d', 'Ubuntu', '--exec', 'docker', 'run', '--rm', '-v', '/root/tree:/t', 'bb:bench', 'sh', '-c', readCmd('/t')])).stderr as string);
 
     return {
       rows: [
@@ -102,9 +88,5 @@ export async function benchProxy(): Promise<{ rows: BenchRow[]; notes: string[] 
       ],
       notes: [`200 clients x 500 /_ping through the proxy: ${errors} errors${errors ? ` (${[...kinds].map(([k, n]) => `${k}: ${n}`).join(', ')})` : ''} in ${loadSeconds.toFixed(1)} s`],
     };
-  } finally {
-    await execa(join(BIN, 'berth'), ['stop'], { env, reject: false });
-    await execa(join(BIN, 'berth-wsl'), ['--shutdown'], { env, reject: false });
-    rmSync(root, { recursive: true, force: true });
-  }
+  });
 }

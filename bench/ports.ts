@@ -1,0 +1,67 @@
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { commandName, processTree, withIntegratedBerth } from './berth-env.js';
+import type { BenchRow } from './measure.js';
+
+const CLIENT = join(import.meta.dirname, 'tcp-client.js');
+
+/**
+ * A published port against the container's own address inside the engine's network
+ * namespace, with one client program run on each side (nsenter into the namespace, so the
+ * client, not the path, is the same): connection latency and a 256 MiB download, from the
+ * WSL network namespace (the distros') and from the host's loopback.
+ */
+export async function benchPorts(runs = 3): Promise<{ rows: BenchRow[]; notes: string[] }> {
+  return withIntegratedBerth('ports', async (b) => {
+    await b.docker(['import', '-', 'busybox:latest'], await busyboxTar());
+    await b.docker(['run', '-d', '--name', 'web', '-p', '18090:80', 'busybox', 'sh', '-c',
+      'mkdir -p /www && echo ok > /www/small && head -c 268435456 /dev/urandom > /www/big && httpd -f -p 80 -h /www']);
+    const ip = String((await b.docker(['inspect', '-f', '{{.NetworkSettings.IPAddress}}', 'web'])).stdout).trim();
+    // dockerd runs under the backend's attached `berth-agent start` (not under the distro's init).
+    const backend = (JSON.parse(String((await b.berth(['status', '--json'])).stdout)) as { pid: number }).pid;
+    const dockerd = processTree(backend).find((p) => commandName(p) === 'dockerd');
+    if (!dockerd) throw new Error('bench ports: no dockerd under the backend');
+    const wslNs = b.initPid('Ubuntu');
+
+    type Side = { args: string[]; host: string; port: number };
+    const engine: Side = { args: ['nsenter', '-t', String(dockerd), '-n', '--'], host: ip, port: 80 };
+    const wsl: Side = { args: ['nsenter', '-t', String(wslNs), '-n', '--'], host: '127.0.0.1', port: 18090 };
+    const host: Side = { args: [], host: '127.0.0.1', port: 18090 };
+    const client = async (side: Side, ...args: string[]) => {
+      const argv = [...side.args, process.execPath, CLIENT, args[0]!, side.host, String(side.port), ...args.slice(1)];
+      return JSON.parse((await execa(argv[0]!, argv.slice(1))).stdout) as { ms: number; bytes?: number };
+    };
+    // Wait until httpd answers (the container first writes its 256 MiB file).
+    const answers = () => client(engine, 'download', '/small').then((r) => (r.bytes ?? 0) > 0, () => false);
+    for (let i = 0; i < 300 && !(await answers()); i++) await new Promise((r) => setTimeout(r, 100));
+
+    const latency = async (side: Side) => (await client(side, 'latency', '500')).ms;
+    const download = async (side: Side) => {
+      const times: number[] = [];
+      for (let i = 0; i < runs; i++) {
+        const r = await client(side, 'download', '/big');
+        if ((r.bytes ?? 0) < 268435456) throw new Error(`bench ports: short download (${r.bytes} bytes)`);
+        times.push(r.ms);
+      }
+      return times.sort((x, y) => x - y)[Math.floor(times.length / 2)]!;
+    };
+    const direct = { latency: await latency(engine), download: await download(engine) };
+    const viaWsl = { latency: await latency(wsl), download: await download(wsl) };
+    const viaHost = { latency: await latency(host), download: await download(host) };
+    const mbps = (ms: number) => (256 / (ms / 1000)).toFixed(0);
+    return {
+      rows: [
+        { figure: 'published port, connect+GET, from a distro (ms, median of 500)', berth: viaWsl.latency, baseline: direct.latency, baselineName: 'container address', goal: undefined },
+        { figure: 'published port, connect+GET, from the host (ms, median of 500)', berth: viaHost.latency, baseline: direct.latency, baselineName: 'container address', goal: undefined },
+        { figure: 'published port, 256 MiB download, from a distro (ms)', berth: viaWsl.download, baseline: direct.download, baselineName: 'container address', goal: 1 / 0.9 },
+        { figure: 'published port, 256 MiB download, from the host (ms)', berth: viaHost.download, baseline: direct.download, baselineName: 'container address', goal: 1 / 0.9 },
+      ],
+      notes: [`published port throughput: ${mbps(viaWsl.download)} MiB/s from a distro, ${mbps(viaHost.download)} MiB/s from the host, ${mbps(direct.download)} MiB/s to the container address`],
+    };
+  });
+}
+
+async function busyboxTar(): Promise<Buffer> {
+  const r = await execa('sh', ['-c', 'd=$(mktemp -d) && mkdir $d/bin && cp /bin/busybox $d/bin/ && for a in $(/bin/busybox --list | grep -vx busybox); do ln -s busybox $d/bin/$a; done && tar -C $d -c . && rm -rf $d'], { encoding: 'buffer' });
+  return Buffer.from(r.stdout);
+}
