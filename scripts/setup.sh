@@ -26,6 +26,7 @@ declare -A wanted=(
   [gzip]=gzip
   [tmux]=tmux
   [curl]=curl
+  [debootstrap]=debootstrap
 )
 missing=()
 for cmd in "${!wanted[@]}"; do

@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { writeFileAtomic } from '../wsl-host/linux/atomic-file.js';
 import { BindMounts, BIND_ROOT } from './bind-mounts.js';
 import { createDockerProxy } from './docker-proxy.js';
+import { defaultUser, withDockerGroup } from './docker-group.js';
 import { automountRoot, DistroTranslator } from './distro-translator.js';
 import { rewriteInspect } from './inspect.js';
 import { claimThrough, requestedPorts } from './port-claims.js';
@@ -13,18 +14,15 @@ const STATE = '/var/lib/berth-proxy/bind-mounts.json';
 
 const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
 
-/** The docker group's gid, adding the group (first free system gid from 999 down) if the distro lacks it. */
+/** The docker group's gid, with the group made and the distro's default user in it if needed. */
 async function dockerGid(): Promise<number> {
-  const text = await readFile('/etc/group', 'utf8').catch(() => '');
-  const lines = text.split('\n').filter(Boolean);
-  const existing = lines.find((l) => l.startsWith('docker:'));
-  if (existing) return Number(existing.split(':')[2]);
-  const used = new Set(lines.map((l) => Number(l.split(':')[2])));
-  let gid = 999;
-  while (used.has(gid)) gid--;
-  await writeFileAtomic('/etc/group', `${lines.join('\n')}\ndocker:x:${gid}:\n`);
-  log(`added the docker group (gid ${gid})`);
-  return gid;
+  const [group, wslConf, passwd] = await Promise.all(['/etc/group', '/etc/wsl.conf', '/etc/passwd'].map((f) => readFile(f, 'utf8').catch(() => '')));
+  const result = withDockerGroup(group!, defaultUser(wslConf!, passwd!));
+  if (result.changes.length) {
+    await writeFileAtomic('/etc/group', result.text);
+    for (const change of result.changes) log(change);
+  }
+  return result.gid;
 }
 
 /** Whether something answers on a Unix socket (a user's own daemon, or an earlier proxy). */

@@ -191,7 +191,8 @@ async function shell(args: string[]): Promise<number> {
     return 3;
   }
   const command = args.length > 0 ? args : ['/bin/sh'];
-  const child = spawn('nsenter', ['-t', String(s.pid), '-m', '-u', '-i', '-n', '-p', '--', 'chroot', paths.root, ...command], { stdio: 'inherit' });
+  // Entering the supervisor's mount namespace lands on the LinuxKit root (stacked over its "/").
+  const child = spawn('nsenter', ['-t', String(s.pid), '-m', '-u', '-i', '-n', '-p', '--', ...command], { stdio: 'inherit' });
   return new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1))));
 }
 

@@ -22,7 +22,8 @@ async function distroDrives(): Promise<string[]> {
  * Builds the LinuxKit root inside the supervisor's fresh namespaces: an overlay of the
  * read-only images under a tmpfs (stateless: a restart gives the same root but /var/lib),
  * the kernel filesystems, the data store, the shared area (slave: it receives mounts made
- * anywhere, and sends none back) and the Windows drives.
+ * anywhere, and sends none back) and the Windows drives. The supervisor itself keeps the
+ * distro's view (its root is the mount below); see enterRootCommand.
  */
 export async function assembleRoot(layers: RootLayers): Promise<void> {
   const root = paths.root;
@@ -51,6 +52,12 @@ export async function assembleRoot(layers: RootLayers): Promise<void> {
     `mount --rbind /mnt/wsl ${q(`${root}/mnt/wsl`)}`,
     `mount --make-rslave ${q(`${root}/mnt/wsl`)}`,
     ...drives,
+    // Stack the root over "/" of this mount namespace. A process entering the namespace
+    // (setns: our services, and runc for `docker exec`) lands on the topmost mount at its
+    // root, so that must be the engine's root. Merely chrooted there, runc's pivot_root
+    // would leave each container below the namespace's root, and `docker exec` would start
+    // in the berth distro instead of the container.
+    `mount --rbind ${q(root)} /`,
     'ip link set lo up',
     'hostname berth',
   ].join('\n');
@@ -62,4 +69,9 @@ export async function dismantleRoot(): Promise<void> {
   await sh('umount', ['-R', '-l', paths.root]).catch(() => {});
   await sh('umount', ['-l', paths.rootRw]).catch(() => {});
   await rm(paths.root, { recursive: true, force: true }).catch(() => {});
+}
+
+/** argv that runs `command` in the LinuxKit root: re-entering our own mount namespace lands on it. */
+export function enterRootCommand(command: string[], namespacesOf = 'self'): string[] {
+  return ['nsenter', `--mount=/proc/${namespacesOf}/ns/mnt`, '--', ...command];
 }

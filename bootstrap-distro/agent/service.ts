@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import type { ServiceStatus } from './control.js';
 import type { LinuxkitEntry } from './linuxkit.js';
 import { envObject } from './linuxkit.js';
-import { paths } from './paths.js';
+import { enterRootCommand } from './root.js';
 
 const BASE_ENV = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root' };
 
@@ -18,13 +18,14 @@ export interface LogSink {
 }
 
 /**
- * Starts an entry's command chrooted into the LinuxKit root, with its env; its stdout and
+ * Starts an entry's command in the LinuxKit root, with its env; its stdout and
  * stderr go straight to the log daemon (as `name.out` and `name`, LinuxKit's tags).
  */
 export async function spawnInRoot(entry: LinuxkitEntry, logs: LogSink): Promise<ChildProcess> {
   const [out, err] = await Promise.all([logs.stream(`${entry.name}.out`), logs.stream(entry.name)]);
   try {
-    return spawn('chroot', [paths.root, ...entry.command], {
+    const [file, ...args] = enterRootCommand(entry.command);
+    return spawn(file!, args, {
       env: { ...BASE_ENV, ...envObject(entry.env) },
       cwd: '/',
       stdio: ['ignore', out, err],
