@@ -53,15 +53,22 @@ export class PortForwards {
 
   async start(claimSocket: string | undefined): Promise<void> {
     this.stopped = false;
-    this.vm = this.wsl.exec(BERTH_DISTRO, [AGENT, 'ports'], { user: 'root', stdin: 'pipe', stdout: 'pipe', stderr: 'pipe' });
+    this.startHelper();
+    if (claimSocket) await this.serveClaims(claimSocket);
+    this.watchEvents();
+    await this.reconcile();
+  }
+
+  /**
+   * `berth-agent ports`, attached in the berth distro (the WSL network namespace). If it
+   * dies it is started again and told every published port, so the distros' side comes back.
+   */
+  private startHelper(): void {
+    const helper = this.wsl.exec(BERTH_DISTRO, [AGENT, 'ports'], { user: 'root', stdin: 'pipe', stdout: 'pipe', stderr: 'pipe' });
+    this.vm = helper;
     let partial = '';
-    const helper = this.vm;
     helper.stderr?.on('data', (d: Buffer) => this.log(`port helper: ${d.toString().trim()}`));
-    void helper.done.then(
-      (r) => !this.stopped && this.log(`the port helper in the berth distro exited (code ${r.exitCode}); ports publish on the host only until the engine restarts`),
-      () => undefined,
-    );
-    this.vm.stdout?.on('data', (d: Buffer) => {
+    helper.stdout?.on('data', (d: Buffer) => {
       const lines = (partial + d.toString()).split('\n');
       partial = lines.pop() ?? '';
       for (const l of lines) {
@@ -74,9 +81,24 @@ export class PortForwards {
         }
       }
     });
-    if (claimSocket) await this.serveClaims(claimSocket);
-    this.watchEvents();
-    await this.reconcile();
+    const restart = (why: string) => {
+      if (this.stopped || this.vm !== helper) return;
+      this.log(`the port helper in the berth distro ${why}; starting it again`);
+      setTimeout(() => {
+        if (this.stopped || this.vm !== helper) return;
+        this.startHelper();
+        void this.serially(() => this.reopenInVm());
+      }, 500);
+    };
+    void helper.done.then((r) => restart(`exited (code ${r.exitCode})`), (e: Error) => restart(`failed: ${e.message}`));
+  }
+
+  /** Tells a new port helper every published port (a no-op for those it has). */
+  private async reopenInVm(): Promise<void> {
+    for (const p of this.published.values()) {
+      const r = await this.vmRequest({ op: 'open', key: p.key, host: p.request.host, port: p.request.port, proto: p.request.proto, ...(p.target ? { ip: p.target.ip, targetPort: p.target.port } : {}) });
+      if (!r.ok) this.log(`cannot publish ${p.key} in WSL again: ${r.error}`);
+    }
   }
 
   /** Proxies in user distros ask here before a container starts. */

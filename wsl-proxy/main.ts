@@ -1,6 +1,7 @@
-import { chmod, chown, mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { chmod, chown, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { request } from 'node:http';
+import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { writeFileAtomic } from '../wsl-host/linux/atomic-file.js';
 import { BindMounts, BIND_ROOT } from './bind-mounts.js';
@@ -11,6 +12,7 @@ import { rewriteInspect } from './inspect.js';
 import { claimThrough, requestedPorts } from './port-claims.js';
 
 const STATE = '/var/lib/berth-proxy/bind-mounts.json';
+const PID_FILE = '/var/lib/berth-proxy/proxy.pid';
 
 const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
 
@@ -23,6 +25,21 @@ async function dockerGid(): Promise<number> {
     for (const change of result.changes) log(change);
   }
   return result.gid;
+}
+
+/**
+ * Stops an earlier berth-proxy of this distro (its pid file names it, and its command line
+ * confirms it: a reused pid is left alone). A user's own daemon has no such file.
+ */
+async function retirePredecessor(): Promise<void> {
+  const pid = Number((await readFile(PID_FILE, 'utf8').catch(() => '')).trim());
+  if (!pid || pid === process.pid) return;
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+  if (!cmdline.includes('berth-proxy') || !cmdline.includes('serve')) return;
+  log(`taking over from an earlier proxy (pid ${pid})`);
+  process.kill(pid, 'SIGTERM');
+  for (let i = 0; i < 60 && (await stat(`/proc/${pid}`).catch(() => undefined)); i++) await new Promise((r) => setTimeout(r, 50));
+  if (await stat(`/proc/${pid}`).catch(() => undefined)) process.kill(pid, 'SIGKILL');
 }
 
 /** Whether something answers on a Unix socket (a user's own daemon, or an earlier proxy). */
@@ -71,6 +88,8 @@ async function serve(args: string[]): Promise<number> {
   }
   const socket = values.socket;
   if (await stat(socket).catch(() => undefined)) {
+    // A proxy left running by a manager that was killed: this one takes over from it.
+    if (await answers(socket)) await retirePredecessor();
     if (await answers(socket)) {
       process.stderr.write(`berth-proxy: ${socket} is already served (your own Docker?); Berth will not replace it. Stop that daemon or turn the integration off.\n`);
       return 4;
@@ -100,6 +119,8 @@ async function serve(args: string[]): Promise<number> {
   await chown(socket, 0, await dockerGid());
   await chmod(socket, 0o660);
   followDestroys(mounts, daemon);
+  await mkdir(dirname(PID_FILE), { recursive: true });
+  await writeFile(PID_FILE, `${process.pid}\n`);
   log(`serving ${socket} for ${values.distro}`);
   const stop = () => {
     server.close();

@@ -1,0 +1,143 @@
+import { get } from 'node:http';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { commandLine, commandName, processTree } from '../../bench/berth-env.js';
+import { makeRootfsTarball } from '../../wsl-host/busybox-distro.js';
+import { TestBerth, until } from '../helpers/berth-manager.js';
+import { requireRoot } from '../helpers/wsl-root.js';
+
+const run = requireRoot('fault drill');
+
+const PORT = 18400;
+
+function fetchHost(port: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const req = get({ host: '127.0.0.1', port, path: '/', timeout: 3000 }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve(body));
+    });
+    req.on('error', () => resolve(undefined));
+    req.on('timeout', () => req.destroy());
+  });
+}
+
+/**
+ * The fault drill: kill -9 each Berth process in turn, and dockerd, and shut WSL down
+ * mid-run. After each, everything that ran comes back by itself (the backend only after
+ * `berth start`, as a killed Docker Desktop needs restarting) and nothing is lost: images,
+ * the volume and its data, the stopped container. Recovery times are printed at the end.
+ */
+describe.runIf(run)('fault drill', () => {
+  let t: TestBerth;
+  const recovery: Array<{ fault: string; seconds: number }> = [];
+
+  const backendPid = async () => (await t.status() as unknown as { pid: number }).pid;
+  /** Host pids of Berth's processes, found from the backend down (all of Berth hangs off it). */
+  const find = async (match: (cmd: string, comm: string) => boolean): Promise<number[]> =>
+    processTree(await backendPid()).filter((p) => match(commandLine(p), commandName(p)));
+
+  /** Everything a user relies on answers: the manager, docker in the distro, the container's published port on the host and in WSL. */
+  const healthy = async (): Promise<boolean> => {
+    const s = await t.status().catch(() => undefined);
+    if (s?.state !== 'running' || s.integrations.find((i) => i.distro === 'Ubuntu')?.state !== 'running') return false;
+    const ps = await t.sh('Ubuntu', "docker ps --format '{{.Names}}'");
+    if (ps.exitCode !== 0 || !ps.stdout.split('\n').includes('keeper')) return false;
+    if ((await fetchHost(PORT)) !== 'kept\n') return false;
+    return (await t.sh('Ubuntu', `wget -qO- http://127.0.0.1:${PORT}/`)).stdout === 'kept';
+  };
+
+  /** Nothing lost: images, the volume with its file, both containers. */
+  const inventory = async () => {
+    const images = (await t.sh('Ubuntu', "docker images --format '{{.Repository}}:{{.Tag}}'")).stdout.split('\n');
+    const containers = (await t.sh('Ubuntu', "docker ps -a --format '{{.Names}}'")).stdout.split('\n').sort();
+    const volume = (await t.sh('Ubuntu', 'docker run --rm -v drill-data:/data busybox cat /data/index.html')).stdout;
+    return { images: images.filter((i) => i.startsWith('busybox') || i.startsWith('drill')).sort(), containers, volume };
+  };
+  let before: Awaited<ReturnType<typeof inventory>>;
+
+  /** Applies a fault, then times until healthy() holds again. */
+  const drill = async (fault: string, act: () => Promise<void>) => {
+    expect(await healthy(), `healthy before: ${fault}`).toBe(true);
+    const t0 = Date.now();
+    await act();
+    await new Promise((r) => setTimeout(r, 300)); // let the fault land before looking
+    expect(await until(healthy, 90_000, 250), `back after: ${fault}`).toBe(true);
+    recovery.push({ fault, seconds: (Date.now() - t0) / 1000 });
+    expect(await inventory(), `nothing lost after: ${fault}`).toEqual(before);
+  };
+  const kill9 = async (what: string, match: (cmd: string, comm: string) => boolean) => {
+    const pids = await find(match);
+    expect(pids.length, `a process to kill: ${what}`).toBeGreaterThan(0);
+    for (const pid of pids) process.kill(pid, 'SIGKILL');
+  };
+
+  beforeAll(async () => {
+    t = new TestBerth();
+    await t.enableWithImages();
+    await t.wsl(['--import', 'Ubuntu', join(t.root, 'distros/Ubuntu'), await makeRootfsTarball(t.root, 'user')]);
+    expect((await t.berth(['integrate', 'Ubuntu'])).exitCode).toBe(0);
+    const setup = await t.sh('Ubuntu', [
+      'set -e',
+      'docker volume create drill-data >/dev/null',
+      'docker run --rm -v drill-data:/data busybox sh -c "echo kept > /data/index.html"',
+      'mkdir -p ~/build && printf "FROM busybox\\nRUN echo built > /built\\n" > ~/build/Dockerfile && docker build -q -t drill:built ~/build >/dev/null',
+      `docker run -d --name keeper --restart always -v drill-data:/www -p ${PORT}:80 drill:built httpd -f -p 80 -h /www >/dev/null`,
+      'docker create --name parked busybox true >/dev/null',
+    ].join('\n'));
+    expect(setup.exitCode, setup.stderr).toBe(0);
+    expect(await until(healthy, 30_000, 250)).toBe(true);
+    before = await inventory();
+    expect(before.containers).toEqual(['keeper', 'parked']);
+    expect(before.volume).toBe('kept');
+  }, 300_000);
+
+  afterAll(async () => {
+    if (recovery.length) {
+      console.log(`fault drill, recovery times:\n${recovery.map((r) => `  ${r.fault.padEnd(44)} ${r.seconds.toFixed(1)} s`).join('\n')}`);
+    }
+    await t?.cleanup();
+  });
+
+  it('dockerd killed: the agent restarts it, the restart-always container and its port come back', async () => {
+    await drill('kill -9 dockerd', () => kill9('dockerd', (_c, comm) => comm === 'dockerd'));
+  }, 120_000);
+
+  it('containerd killed', async () => {
+    await drill('kill -9 containerd', () => kill9('containerd', (_c, comm) => comm === 'containerd'));
+  }, 120_000);
+
+  it('the agent supervisor killed (the whole engine namespace goes with it)', async () => {
+    await drill('kill -9 berth-agent supervise', () => kill9('supervisor', (c) => c.includes('berth-agent.mjs supervise')));
+  }, 120_000);
+
+  it('the attached agent start killed', async () => {
+    await drill('kill -9 berth-agent start (attached)', () => kill9('agent start', (c) => c.includes('berth-agent.mjs start')));
+  }, 120_000);
+
+  it('the port helper killed', async () => {
+    await drill('kill -9 berth-agent ports', () => kill9('port helper', (c) => c.includes('berth-agent.mjs ports')));
+  }, 120_000);
+
+  it("the user distro's proxy killed", async () => {
+    await drill('kill -9 berth-proxy (Ubuntu)', () => kill9('proxy', (c) => c.includes('berth-proxy.mjs serve')));
+  }, 120_000);
+
+  it('the berth-wsl client of the attached agent killed (wsl.exe dying)', async () => {
+    await drill('kill -9 berth-wsl … agent start', () => kill9('berth-wsl client', (c) => c.includes('bin/berth-wsl') && c.includes('berth-agent start')));
+  }, 120_000);
+
+  it('the backend killed, then `berth start`', async () => {
+    await drill('kill -9 backend, then berth start', async () => {
+      process.kill(await backendPid(), 'SIGKILL');
+      const r = await t.berth(['start']);
+      expect(r.exitCode, r.stderr).toBe(0);
+    });
+  }, 120_000);
+
+  it('WSL shut down mid-run (berth-wsl --shutdown)', async () => {
+    await drill('berth-wsl --shutdown', async () => {
+      expect((await t.wsl(['--shutdown'])).exitCode).toBe(0);
+    });
+  }, 120_000);
+});
