@@ -29,13 +29,13 @@ export class Engine {
    */
   async start(deadlineMs: number, onExit: (why: string) => void): Promise<void> {
     await mountDataStore(this.wsl);
-    // A stale agent from a killed manager would refuse a second start: stop it first.
-    if (await this.agentStatus()) {
-      this.log('manager', 'an agent from an earlier run is still up; stopping it first');
-      await this.wsl.run(BERTH_DISTRO, [AGENT, 'stop'], { user: 'root' });
-    }
-    // The attached `start` is what keeps the distro from idling out, as on WSL.
-    const agent = this.wsl.exec(BERTH_DISTRO, [AGENT, 'start', '--timeout', String(Math.ceil(deadlineMs / 1000))], {
+    // An engine left up (its attached `start` lost with a killed manager, or killed itself)
+    // is attached to, not restarted: its containers keep running.
+    const running = await this.agentStatus();
+    if (running) this.log('manager', 'the engine from an earlier run is still up; attaching to it');
+    // The attached process is what keeps the distro from idling out, as on WSL.
+    const command = running ? [AGENT, 'attach'] : [AGENT, 'start', '--timeout', String(Math.ceil(deadlineMs / 1000))];
+    const agent = this.wsl.exec(BERTH_DISTRO, command, {
       user: 'root',
       stdout: 'pipe',
       stderr: 'pipe',

@@ -34,7 +34,9 @@ const keyOf = (r: PortRequest) => `${r.host}:${r.port}/${r.proto}`;
 export class PortForwards {
   private published = new Map<string, Published>();
   private vm: WslProcess | undefined;
-  private replies = new Map<string, (r: { ok: boolean; error?: string }) => void>();
+  /** Answers awaited from the port helper, by request id (two requests may name one port). */
+  private replies = new Map<number, (r: { ok: boolean; error?: string }) => void>();
+  private lastRequestId = 0;
   private stopped = false;
   private claimServer: HttpServer | undefined;
   /** Claims and reconciles run one at a time: interleaved, each would see the other's ports half made. */
@@ -73,15 +75,20 @@ export class PortForwards {
       partial = lines.pop() ?? '';
       for (const l of lines) {
         try {
-          const r = JSON.parse(l) as { key: string; ok: boolean; error?: string };
-          this.replies.get(r.key)?.(r);
-          this.replies.delete(r.key);
+          const r = JSON.parse(l) as { id: number; ok: boolean; error?: string };
+          this.replies.get(r.id)?.(r);
+          this.replies.delete(r.id);
         } catch {
           // not a reply
         }
       }
     });
     const restart = (why: string) => {
+      if (this.vm === helper) {
+        // Whatever it was asked is not going to be answered: say so now, not after the timeout.
+        for (const answer of this.replies.values()) answer({ ok: false, error: 'the port helper exited' });
+        this.replies.clear();
+      }
       if (this.stopped || this.vm !== helper) return;
       this.log(`the port helper in the berth distro ${why}; starting it again`);
       setTimeout(() => {
@@ -121,10 +128,11 @@ export class PortForwards {
   private vmRequest(cmd: { op: string; key: string; [field: string]: unknown }): Promise<{ ok: boolean; error?: string }> {
     return new Promise((resolve) => {
       if (!this.vm?.stdin) return resolve({ ok: false, error: 'the port helper is not running' });
-      this.replies.set(cmd.key, resolve);
-      this.vm.stdin.write(`${JSON.stringify(cmd)}\n`);
+      const id = ++this.lastRequestId;
+      this.replies.set(id, resolve);
+      this.vm.stdin.write(`${JSON.stringify({ ...cmd, id })}\n`);
       setTimeout(() => {
-        if (this.replies.delete(cmd.key)) resolve({ ok: false, error: 'no answer from the port helper' });
+        if (this.replies.delete(id)) resolve({ ok: false, error: 'no answer from the port helper' });
       }, 10_000);
     });
   }
@@ -239,7 +247,9 @@ export class PortForwards {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const key of [...this.published.keys()]) await this.unpublish(key);
+    // The helper's listeners go with it; only the host's are closed here.
+    for (const p of this.published.values()) p.server.close();
+    this.published.clear();
     this.claimServer?.close();
     this.vm?.stdin?.end();
     this.vm?.kill('SIGTERM');

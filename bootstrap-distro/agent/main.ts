@@ -13,6 +13,7 @@ const USAGE = `usage: berth-agent <command>
                    assemble the LinuxKit root and run the engine (foreground unless --detach)
   stop             stop the services in reverse order and take the root down
   status [--json]  the root's services: state, pid, restarts, last exit, uptime
+  attach           stay attached to a running engine until it stops (a signal here stops it)
   shell [CMD…]     a root shell (or CMD) inside the root's namespaces
   logread [-f|-F] [SOURCE…]
                    the log daemon's lines as time,source;msg (-f: then follow; -F: follow only)`;
@@ -25,6 +26,8 @@ async function main(argv: string[]): Promise<number> {
       return start(rest);
     case 'stop':
       return stopAgent();
+    case 'attach':
+      return attach();
     case 'status':
       return status(rest);
     case 'shell':
@@ -147,6 +150,30 @@ async function start(args: string[]): Promise<number> {
   return code;
 }
 
+/**
+ * What a manager runs when it finds the engine already up (its attached `start` was lost with
+ * a killed manager): the engine keeps running, containers and all, and this process holds the
+ * distro attached and ends when the supervisor does, as the foreground `start` would.
+ */
+async function attach(): Promise<number> {
+  const s = await currentStatus();
+  if (!s) {
+    process.stderr.write('berth-agent: the engine is not running; nothing to attach to (use `berth-agent start`).\n');
+    return 3;
+  }
+  let stopping = false;
+  const forwardStop = () => {
+    stopping = true;
+    void controlRequest(paths.controlSocket, 'POST', '/stop');
+  };
+  process.on('SIGTERM', forwardStop);
+  process.on('SIGINT', forwardStop);
+  process.stderr.write(`berth-agent: attached to the running engine (supervisor pid ${s.pid})\n`);
+  while (await stat(`/proc/${s.pid}`).catch(() => undefined)) await new Promise((r) => setTimeout(r, 200));
+  await unpublishTools();
+  return stopping ? 0 : 1;
+}
+
 async function stopAgent(): Promise<number> {
   const s = await currentStatus();
   if (!s) {
@@ -213,9 +240,9 @@ async function logread(args: string[]): Promise<number> {
 
 /**
  * ports: run by the manager, attached, in the berth distro, which lives in the WSL network
- * namespace every distro shares. Reads `{"op":"open","key","host","port","proto","ip","targetPort"}`
- * and `{"op":"close","key"}` lines on stdin; binds there and forwards to the engine.
- * Answers `{"key","ok"[,"error"]}` lines.
+ * namespace every distro shares. Reads `{"id","op":"open","key","host","port","proto","ip","targetPort"}`
+ * and `{"id","op":"close","key"}` lines on stdin; binds there and forwards to the engine.
+ * Answers `{"id","key","ok"[,"error"]}` lines.
  */
 async function ports(): Promise<number> {
   const { listenPublishedPort } = await import('../../wsl-proxy/forward.js');
@@ -225,7 +252,7 @@ async function ports(): Promise<number> {
   const open = new Map<string, { server?: { close(): void }; target?: { ip: string; port: number } }>();
   const reply = (o: object) => process.stdout.write(`${JSON.stringify(o)}\n`);
   for await (const line of createInterface({ input: process.stdin })) {
-    let cmd: { op: string; key: string; host: string; port: number; proto?: 'tcp' | 'udp'; ip?: string; targetPort?: number };
+    let cmd: { id: number; op: string; key: string; host: string; port: number; proto?: 'tcp' | 'udp'; ip?: string; targetPort?: number };
     try {
       cmd = JSON.parse(line);
     } catch {
@@ -234,23 +261,23 @@ async function ports(): Promise<number> {
     if (cmd.op === 'close') {
       open.get(cmd.key)?.server?.close();
       open.delete(cmd.key);
-      reply({ key: cmd.key, ok: true });
+      reply({ id: cmd.id, key: cmd.key, ok: true });
       continue;
     }
     if (cmd.op !== 'open') continue;
     const entry = open.get(cmd.key) ?? {};
     entry.target = cmd.ip && cmd.targetPort ? { ip: cmd.ip, port: cmd.targetPort } : entry.target;
     if (entry.server) {
-      reply({ key: cmd.key, ok: true });
+      reply({ id: cmd.id, key: cmd.key, ok: true });
       continue;
     }
     await listenPublishedPort({ host: cmd.host, port: cmd.port, proto: cmd.proto ?? 'tcp' }, () => entry.target, async () => connect('/mnt/wsl/berth/forward.sock')).then(
       (server) => {
         entry.server = server;
         open.set(cmd.key, entry);
-        reply({ key: cmd.key, ok: true });
+        reply({ id: cmd.id, key: cmd.key, ok: true });
       },
-      (e: NodeJS.ErrnoException) => reply({ key: cmd.key, ok: false, error: e.code ?? e.message }),
+      (e: NodeJS.ErrnoException) => reply({ id: cmd.id, key: cmd.key, ok: false, error: e.code ?? e.message }),
     );
   }
   for (const e of open.values()) e.server?.close();

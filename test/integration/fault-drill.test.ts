@@ -56,15 +56,22 @@ describe.runIf(run)('fault drill', () => {
   };
   let before: Awaited<ReturnType<typeof inventory>>;
 
-  /** Applies a fault, then times until healthy() holds again. */
-  const drill = async (fault: string, act: () => Promise<void>) => {
+  const keeperStartedAt = async () => (await t.sh('Ubuntu', "docker inspect -f '{{.State.StartedAt}}' keeper")).stdout;
+
+  /**
+   * Applies a fault, then times until healthy() holds again. Faults that leave the engine
+   * up must also leave the running container alone (not restarted).
+   */
+  const drill = async (fault: string, act: () => Promise<void>, engineSurvives = false) => {
     expect(await healthy(), `healthy before: ${fault}`).toBe(true);
+    const started = await keeperStartedAt();
     const t0 = Date.now();
     await act();
     await new Promise((r) => setTimeout(r, 300)); // let the fault land before looking
     expect(await until(healthy, 90_000, 250), `back after: ${fault}`).toBe(true);
     recovery.push({ fault, seconds: (Date.now() - t0) / 1000 });
     expect(await inventory(), `nothing lost after: ${fault}`).toEqual(before);
+    if (engineSurvives) expect(await keeperStartedAt(), `container left running: ${fault}`).toBe(started);
   };
   const kill9 = async (what: string, match: (cmd: string, comm: string) => boolean) => {
     const pids = await find(match);
@@ -111,28 +118,28 @@ describe.runIf(run)('fault drill', () => {
     await drill('kill -9 berth-agent supervise', () => kill9('supervisor', (c) => c.includes('berth-agent.mjs supervise')));
   }, 120_000);
 
-  it('the attached agent start killed', async () => {
-    await drill('kill -9 berth-agent start (attached)', () => kill9('agent start', (c) => c.includes('berth-agent.mjs start')));
+  it('the attached agent start killed: the engine is attached to again, not restarted', async () => {
+    await drill('kill -9 the attached berth-agent', () => kill9('agent start', (c) => /berth-agent\.mjs (start|attach)/.test(c)), true);
   }, 120_000);
 
   it('the port helper killed', async () => {
-    await drill('kill -9 berth-agent ports', () => kill9('port helper', (c) => c.includes('berth-agent.mjs ports')));
+    await drill('kill -9 berth-agent ports', () => kill9('port helper', (c) => c.includes('berth-agent.mjs ports')), true);
   }, 120_000);
 
   it("the user distro's proxy killed", async () => {
-    await drill('kill -9 berth-proxy (Ubuntu)', () => kill9('proxy', (c) => c.includes('berth-proxy.mjs serve')));
+    await drill('kill -9 berth-proxy (Ubuntu)', () => kill9('proxy', (c) => c.includes('berth-proxy.mjs serve')), true);
   }, 120_000);
 
   it('the berth-wsl client of the attached agent killed (wsl.exe dying)', async () => {
-    await drill('kill -9 berth-wsl … agent start', () => kill9('berth-wsl client', (c) => c.includes('bin/berth-wsl') && c.includes('berth-agent start')));
+    await drill('kill -9 berth-wsl … attached agent', () => kill9('berth-wsl client', (c) => c.includes('bin/berth-wsl') && /berth-agent (start|attach)/.test(c)), true);
   }, 120_000);
 
-  it('the backend killed, then `berth start`', async () => {
+  it('the backend killed, then `berth start`: the new backend attaches to the running engine', async () => {
     await drill('kill -9 backend, then berth start', async () => {
       process.kill(await backendPid(), 'SIGKILL');
       const r = await t.berth(['start']);
       expect(r.exitCode, r.stderr).toBe(0);
-    });
+    }, true);
   }, 120_000);
 
   it('WSL shut down mid-run (berth-wsl --shutdown)', async () => {
