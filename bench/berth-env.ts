@@ -32,11 +32,7 @@ export async function withIntegratedBerth<T>(label: string, body: (b: BenchBerth
     berth: (args) => execa(join(BIN, 'berth'), args, { env }),
     wsl: (args, input) => execa(join(BIN, 'berth-wsl'), args, { env, ...(input ? { input } : {}) }),
     docker: (args, input) => execa('docker', ['-H', `unix://${daemonSocket}`, ...args], { env, ...(input ? { input } : {}) }),
-    initPid: (distro) => {
-      const reg = JSON.parse(readFileSync(join(env.BERTH_WSL_ROOT, 'registry.json'), 'utf8')) as { distros: Array<{ id: string; name: string }> };
-      const id = reg.distros.find((d) => d.name === distro)?.id;
-      return (JSON.parse(readFileSync(join(env.BERTH_WSL_ROOT, 'run/distros', id!, 'init.json'), 'utf8')) as { pid: number }).pid;
-    },
+    initPid: (distro) => distroInitPid(env.BERTH_WSL_ROOT, distro),
   };
   try {
     await buildImages(env.BERTH_IMAGES);
@@ -49,6 +45,22 @@ export async function withIntegratedBerth<T>(label: string, body: (b: BenchBerth
     await execa(join(BIN, 'berth-wsl'), ['--shutdown'], { env, reject: false });
     rmSync(root, { recursive: true, force: true });
   }
+}
+
+/** The host pid of a running distro's init under a Linux WSL host root. */
+export function distroInitPid(wslRoot: string, distro: string): number {
+  const reg = JSON.parse(readFileSync(join(wslRoot, 'registry.json'), 'utf8')) as { distros: Array<{ id: string; name: string }> };
+  const id = reg.distros.find((d) => d.name === distro)?.id;
+  if (!id) throw new Error(`no distro ${distro} under ${wslRoot}`);
+  return (JSON.parse(readFileSync(join(wslRoot, 'run/distros', id, 'init.json'), 'utf8')) as { pid: number }).pid;
+}
+
+/**
+ * Berth's processes on the host: the backend's tree (its berth-wsl clients, the port helper,
+ * the proxies) and the berth distro's (the detached supervisor, the engine).
+ */
+export function berthProcesses(backendPid: number, wslRoot: string): number[] {
+  return [...new Set([...processTree(backendPid), ...processTree(distroInitPid(wslRoot, 'berth'))])];
 }
 
 /** Every process under `pid` (itself included), from the host's /proc. */

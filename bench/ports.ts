@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { commandName, processTree, withIntegratedBerth } from './berth-env.js';
-import type { BenchRow } from './measure.js';
+import { berthProcesses, commandLine, commandName, rssKiB, withIntegratedBerth } from './berth-env.js';
+import { type BenchRow, throughputGoal } from './measure.js';
 
 const CLIENT = join(import.meta.dirname, 'tcp-client.js');
 
@@ -17,10 +17,10 @@ export async function benchPorts(runs = 3): Promise<{ rows: BenchRow[]; notes: s
     await b.docker(['run', '-d', '--name', 'web', '-p', '18090:80', 'busybox', 'sh', '-c',
       'mkdir -p /www && echo ok > /www/small && head -c 268435456 /dev/urandom > /www/big && httpd -f -p 80 -h /www']);
     const ip = String((await b.docker(['inspect', '-f', '{{.NetworkSettings.IPAddress}}', 'web'])).stdout).trim();
-    // dockerd runs under the backend's attached `berth-agent start` (not under the distro's init).
     const backend = (JSON.parse(String((await b.berth(['status', '--json'])).stdout)) as { pid: number }).pid;
-    const dockerd = processTree(backend).find((p) => commandName(p) === 'dockerd');
-    if (!dockerd) throw new Error('bench ports: no dockerd under the backend');
+    const processes = berthProcesses(backend, b.env.BERTH_WSL_ROOT!);
+    const dockerd = processes.find((p) => commandName(p) === 'dockerd');
+    if (!dockerd) throw new Error('bench ports: no dockerd among Berth\'s processes');
     const wslNs = b.initPid('Ubuntu');
 
     type Side = { args: string[]; host: string; port: number };
@@ -49,16 +49,46 @@ export async function benchPorts(runs = 3): Promise<{ rows: BenchRow[]; notes: s
     const viaWsl = { latency: await latency(wsl), download: await download(wsl) };
     const viaHost = { latency: await latency(host), download: await download(host) };
     const mbps = (ms: number) => (256 / (ms / 1000)).toFixed(0);
+    const memory = berthMemory(backend, processes);
     return {
       rows: [
         { figure: 'published port, connect+GET, from a distro (ms, median of 500)', berth: viaWsl.latency, baseline: direct.latency, baselineName: 'container address', goal: undefined },
         { figure: 'published port, connect+GET, from the host (ms, median of 500)', berth: viaHost.latency, baseline: direct.latency, baselineName: 'container address', goal: undefined },
-        { figure: 'published port, 256 MiB download, from a distro (ms)', berth: viaWsl.download, baseline: direct.download, baselineName: 'container address', goal: 1 / 0.9 },
-        { figure: 'published port, 256 MiB download, from the host (ms)', berth: viaHost.download, baseline: direct.download, baselineName: 'container address', goal: 1 / 0.9 },
+        { figure: 'published port, 256 MiB download, from a distro (ms)', berth: viaWsl.download, baseline: direct.download, baselineName: 'container address', ...throughputGoal(0.9) },
+        { figure: 'published port, 256 MiB download, from the host (ms)', berth: viaHost.download, baseline: direct.download, baselineName: 'container address', ...throughputGoal(0.9) },
+        { figure: "Berth's own RSS, 1 integrated distro (MiB)", berth: memory.berth, baseline: memory.engine, baselineName: 'dockerd + containerd', goal: undefined, limit: 120 },
       ],
-      notes: [`published port throughput: ${mbps(viaWsl.download)} MiB/s from a distro, ${mbps(viaHost.download)} MiB/s from the host, ${mbps(direct.download)} MiB/s to the container address`],
+      notes: [
+        `Berth's RSS by process (MiB): ${memory.parts.join(', ')}; plus ${memory.wslStandIns.toFixed(0)} MiB in berth-wsl clients and inits (standing in for wsl.exe and WSL's init)`,
+        `published port throughput: ${mbps(viaWsl.download)} MiB/s from a distro, ${mbps(viaHost.download)} MiB/s from the host, ${mbps(direct.download)} MiB/s to the container address`,
+      ],
     };
   });
+}
+
+/**
+ * Resident memory of Berth's own processes (the backend, the agent's, the proxies) against
+ * the engine's (dockerd + containerd), in MiB. berth-wsl clients and distro inits stand in for
+ * wsl.exe and WSL itself and are reported apart.
+ */
+function berthMemory(backend: number, processes: number[]): { berth: number; engine: number; wslStandIns: number; parts: string[] } {
+  let berth = 0;
+  let engine = 0;
+  let wslStandIns = 0;
+  const parts: string[] = [];
+  for (const pid of processes) {
+    const cmd = commandLine(pid);
+    const mib = rssKiB(pid) / 1024;
+    // (unshare and tini carry the supervisor's command line as arguments: counted by name apart)
+    const agent = /\/node \S*berth-agent\.mjs (\S+)/.exec(cmd)?.[1];
+    const role = pid === backend ? 'backend' : agent ?? (cmd.includes('berth-proxy.mjs') ? 'proxy' : cmd.startsWith('sh -c trap') ? 'attached sh' : undefined);
+    if (role) {
+      berth += mib;
+      parts.push(`${role} ${mib.toFixed(0)}`);
+    } else if (['dockerd', 'containerd'].includes(commandName(pid))) engine += mib;
+    else if (cmd.includes('bin/berth-wsl') || cmd.includes('berth-init')) wslStandIns += mib;
+  }
+  return { berth, engine, wslStandIns, parts };
 }
 
 async function busyboxTar(): Promise<Buffer> {

@@ -14,6 +14,20 @@ export interface AgentServiceStatus {
   restarts: number;
 }
 
+/**
+ * What stays attached in the berth distro while the engine runs (as wsl.exe keeps a distro
+ * up while a process runs in it): a shell loop, not a second Node process, that ends when
+ * the supervisor does (exit 2) and turns a signal into `berth-agent stop`.
+ */
+export function attachScript(supervisorPid: number): string {
+  const pid = Math.trunc(supervisorPid);
+  return [
+    `trap '${AGENT} stop >/dev/null 2>&1; exit 0' TERM INT HUP`,
+    `while [ -e /proc/${pid} ]; do sleep 1 & wait $!; done`,
+    'exit 2',
+  ].join('\n');
+}
+
 /** The engine as the manager drives it: the data store, then the agent attached in berth. */
 export class Engine {
   private attached: WslProcess | undefined;
@@ -29,17 +43,18 @@ export class Engine {
    */
   async start(deadlineMs: number, onExit: (why: string) => void): Promise<void> {
     await mountDataStore(this.wsl);
-    // An engine left up (its attached `start` lost with a killed manager, or killed itself)
+    // An engine left up (its attached process lost with a killed manager, or killed itself)
     // is attached to, not restarted: its containers keep running.
-    const running = await this.agentStatus();
+    let running = await this.agentStatus();
     if (running) this.log('manager', 'the engine from an earlier run is still up; attaching to it');
-    // The attached process is what keeps the distro from idling out, as on WSL.
-    const command = running ? [AGENT, 'attach'] : [AGENT, 'start', '--timeout', String(Math.ceil(deadlineMs / 1000))];
-    const agent = this.wsl.exec(BERTH_DISTRO, command, {
-      user: 'root',
-      stdout: 'pipe',
-      stderr: 'pipe',
-    });
+    else {
+      const started = await this.wsl.run(BERTH_DISTRO, [AGENT, 'start', '--detach', '--timeout', String(Math.ceil(deadlineMs / 1000))], { user: 'root' });
+      for (const line of `${started.stdout}\n${started.stderr}`.split('\n').filter(Boolean)) this.log('agent', line);
+      if (started.exitCode !== 0) throw new Error(`the engine did not start (berth-agent exit ${started.exitCode}): ${started.stderr.trim().split('\n').slice(-15).join('\n  ')}`);
+      running = await this.agentStatus();
+      if (!running) throw new Error('the engine started but its agent does not answer on /mnt/wsl/berth/agent.sock');
+    }
+    const agent = this.wsl.exec(BERTH_DISTRO, ['sh', '-c', attachScript(running.pid)], { user: 'root', stdout: 'pipe', stderr: 'pipe' });
     this.attached = agent;
     const tail: string[] = [];
     const collect = (source: string) => (d: Buffer) => {
@@ -54,14 +69,14 @@ export class Engine {
     let ended: string | undefined;
     void agent.done.then(
       (r) => {
-        ended = `the agent exited (code ${r.exitCode}${r.signal ? `, ${r.signal}` : ''})`;
+        ended = `the engine stopped (${r.exitCode === 2 ? 'its supervisor exited' : `the attached process exited with code ${r.exitCode}${r.signal ? `, ${r.signal}` : ''}`})`;
         if (this.attached === agent) {
           this.attached = undefined;
           onExit(ended);
         }
       },
       (e: Error) => {
-        ended = `the agent could not run: ${e.message}`;
+        ended = `the attached process could not run: ${e.message}`;
         if (this.attached === agent) {
           this.attached = undefined;
           onExit(ended);
@@ -101,10 +116,10 @@ export class Engine {
     }
   }
 
-  async agentStatus(): Promise<{ services: AgentServiceStatus[] } | undefined> {
+  async agentStatus(): Promise<{ pid: number; services: AgentServiceStatus[] } | undefined> {
     try {
       const r = await rawHttp(await this.wsl.connect(BERTH_DISTRO, AGENT_SOCKET), 'GET', '/status', 2000);
-      return r.status === 200 ? (JSON.parse(r.body) as { services: AgentServiceStatus[] }) : undefined;
+      return r.status === 200 ? (JSON.parse(r.body) as { pid: number; services: AgentServiceStatus[] }) : undefined;
     } catch {
       return undefined;
     }

@@ -14,11 +14,17 @@ root=${BERTH_WSL_ROOT:-/var/lib/berth-wsl}
 say "enable the WSL 2 engine"
 run bin/berth enable
 
-say "a user distro (busybox, standing in for Ubuntu: no Debian mirror is needed)"
+say "a user distro \"Ubuntu\" (a Debian root made with debootstrap; busybox when offline)"
 if ! $wsl -l -q 2>/dev/null | tr -d '\r' | grep -qx Ubuntu; then
-  work=$(mktemp -d)
-  trap 'rm -rf "$work"' EXIT
-  run $wsl --import Ubuntu "$root/distros/Ubuntu" "$(node scripts/make-busybox-distro.mjs "$work" Ubuntu)" --version 2
+  debian=/var/cache/berth/debian-bookworm.tar.gz
+  if [ -e "$debian" ] || { echo "+ scripts/make-debian-distro.sh $debian"; bash scripts/make-debian-distro.sh "$debian" >/dev/null; }; then
+    run $wsl --import Ubuntu "$root/distros/Ubuntu" "$debian" --version 2
+  else
+    echo "(no Debian mirror reachable: a busybox distro stands in)"
+    work=$(mktemp -d)
+    trap 'rm -rf "$work"' EXIT
+    run $wsl --import Ubuntu "$root/distros/Ubuntu" "$(node scripts/make-busybox-distro.mjs "$work" Ubuntu)" --version 2
+  fi
 fi
 run bin/berth integrate Ubuntu
 
@@ -32,12 +38,13 @@ if ! docker --context berth image inspect busybox >/dev/null 2>&1; then
 fi
 
 say "docker run with a bind mount and a published port, from inside the user distro, as its user"
-run $wsl -d Ubuntu -u me --exec sh -c 'mkdir -p ~/app && echo "hello from $WSL_DISTRO_NAME:~/app" > ~/app/index.html && docker rm -f berth-demo-web >/dev/null 2>&1; docker run -d --name berth-demo-web -v ~/app:/www -p 8080:80 busybox httpd -f -p 80 -h /www'
+run $wsl -d Ubuntu -u me --exec sh -c 'id -nG; mkdir -p ~/app && echo "hello from $WSL_DISTRO_NAME:~/app" > ~/app/index.html && docker rm -f berth-demo-web >/dev/null 2>&1; docker run -d --name berth-demo-web -v ~/app:/www -p 8080:80 busybox httpd -f -p 80 -h /www'
 sleep 1
 say "the port, from the host (the \"Windows\" localhost) and from inside the distro"
 echo "+ curl http://localhost:8080/"
 curl -s --retry 5 --retry-connrefused --retry-delay 1 http://127.0.0.1:8080/
-run $wsl -d Ubuntu --exec wget -qO- http://127.0.0.1:8080/
+# (curl in the Debian distro, busybox wget in the stand-in)
+run $wsl -d Ubuntu -- 'curl -s http://127.0.0.1:8080/ 2>/dev/null || wget -qO- http://127.0.0.1:8080/'
 
 say "status"
 run bin/berth status

@@ -13,7 +13,6 @@ const USAGE = `usage: berth-agent <command>
                    assemble the LinuxKit root and run the engine (foreground unless --detach)
   stop             stop the services in reverse order and take the root down
   status [--json]  the root's services: state, pid, restarts, last exit, uptime
-  attach           stay attached to a running engine until it stops (a signal here stops it)
   shell [CMD…]     a root shell (or CMD) inside the root's namespaces
   logread [-f|-F] [SOURCE…]
                    the log daemon's lines as time,source;msg (-f: then follow; -F: follow only)`;
@@ -26,8 +25,6 @@ async function main(argv: string[]): Promise<number> {
       return start(rest);
     case 'stop':
       return stopAgent();
-    case 'attach':
-      return attach();
     case 'status':
       return status(rest);
     case 'shell':
@@ -148,30 +145,6 @@ async function start(args: string[]): Promise<number> {
   const code = await exited;
   await unpublishTools();
   return code;
-}
-
-/**
- * What a manager runs when it finds the engine already up (its attached `start` was lost with
- * a killed manager): the engine keeps running, containers and all, and this process holds the
- * distro attached and ends when the supervisor does, as the foreground `start` would.
- */
-async function attach(): Promise<number> {
-  const s = await currentStatus();
-  if (!s) {
-    process.stderr.write('berth-agent: the engine is not running; nothing to attach to (use `berth-agent start`).\n');
-    return 3;
-  }
-  let stopping = false;
-  const forwardStop = () => {
-    stopping = true;
-    void controlRequest(paths.controlSocket, 'POST', '/stop');
-  };
-  process.on('SIGTERM', forwardStop);
-  process.on('SIGINT', forwardStop);
-  process.stderr.write(`berth-agent: attached to the running engine (supervisor pid ${s.pid})\n`);
-  while (await stat(`/proc/${s.pid}`).catch(() => undefined)) await new Promise((r) => setTimeout(r, 200));
-  await unpublishTools();
-  return stopping ? 0 : 1;
 }
 
 async function stopAgent(): Promise<number> {
