@@ -173,7 +173,12 @@ export function program(): Command {
       if (!opts.off) s.integratedDistros.push(distro);
     });
     const live = await askBackend<Array<{ distro: string; state: string; detail?: string }>>(home, 'POST', '/integrations/reload');
-    const mine = live?.find((i) => i.distro.toLowerCase() === distro.toLowerCase());
+    let mine = live?.find((i) => i.distro.toLowerCase() === distro.toLowerCase());
+    // Already being started by the backend (Berth itself is starting): wait for the outcome.
+    for (const end = Date.now() + 60_000; mine && ['starting', 'restarting'].includes(mine.state) && Date.now() < end; ) {
+      await new Promise((r) => setTimeout(r, 250));
+      mine = (await backendStatus(home))?.integrations?.find((i) => i.distro.toLowerCase() === distro.toLowerCase()) ?? mine;
+    }
     if (opts.off) say(`${distro}: integration off.`);
     else if (!live) say(`${distro}: integration on; it starts with Berth (\`berth start\`).`);
     else if (mine?.state === 'running') say(`${distro}: integration on: docker and /var/run/docker.sock work there${mine.detail ? ` (${mine.detail})` : ''}.`);
@@ -207,7 +212,9 @@ async function printLogs(sources: string[], follow: boolean, followOnly: boolean
   if (!follow) {
     const lines = await managerLines();
     if (daemon) await readLogs(daemon, 'dump', [], (e) => lines.push(formatLine(e)));
-    for (const l of lines.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))) print(l);
+    // By time only (a stable sort keeps each source's own order within one instant).
+    const at = (line: string) => Date.parse(line.slice(0, line.indexOf(','))) || 0;
+    for (const l of lines.sort((a, b) => at(a) - at(b))) print(l);
     return EXIT.ok;
   }
   const existing = await managerLines();
