@@ -102,6 +102,11 @@ describe.runIf(run)('docker from inside an integrated user distro', () => {
     expect(vol.stdout).toBe('in-volume');
   });
 
+  it('docker exec runs in the container: its files and its bind mounts, not the engine\'s', async () => {
+    const r = await sh('Ubuntu', 'mkdir -p ~/ex && echo exec-sees-it > ~/ex/f && docker run -d --name exer -v ~/ex:/ex busybox sh -c "echo mine > /only-here; sleep 600" >/dev/null && sleep 0.5 && docker exec exer cat /ex/f /only-here; docker rm -f exer >/dev/null');
+    expect(r.stdout, r.stderr).toBe('exec-sees-it\nmine');
+  });
+
   it('runs docker run -it through a terminal', async () => {
     const session = `berth-proxy-${process.pid}`;
     const line = `env ${Object.entries(t.env).map(([k, v]) => `${k}='${v}'`).join(' ')} ${BERTH_WSL} -d Ubuntu -u me --exec docker run -it --rm busybox sh`;
