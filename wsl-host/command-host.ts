@@ -90,7 +90,11 @@ export class CommandWslHost implements WslHost {
     return this.spawnExec(name, argv, options, true).done;
   }
 
-  /** `collect` keeps the output for the result; without it the caller reads the streams. */
+  /**
+   * `collect` keeps the output for the result; without it the caller reads the streams, and
+   * `done` settles when wsl itself exits even if a process it started still holds the
+   * output pipes open (wsl killed: its command may live on; the caller must still learn).
+   */
   private spawnExec(name: string, argv: string[], options: ExecOptions, collect: boolean): WslProcess {
     const args = ['-d', name];
     if (options.user) args.push('-u', options.user);
@@ -126,12 +130,12 @@ export class CommandWslHost implements WslHost {
     });
     return {
       pid: child.pid,
+      ...(collect ? { done } : { done: endedOrExited(child, done) }),
       stdin: child.stdin,
       stdout: child.stdout,
       stderr: child.stderr,
       kill: (signal?: NodeJS.Signals) => child.kill(signal),
-      done,
-    };
+    } as WslProcess;
   }
 
   async connect(name: string, socketPath: string): Promise<Duplex> {
@@ -190,4 +194,14 @@ export function withWslenv(extra: Record<string, string> | undefined): Record<st
   const existing = (process.env.WSLENV ?? '').split(':').filter(Boolean);
   const wslenv = [...existing.filter((e) => !names.includes(e.split('/')[0]!)), ...names].join(':');
   return { ...extra, WSLENV: wslenv };
+}
+
+/** The result once the streams end, or — if they outlive the process by a moment — its exit alone. */
+function endedOrExited(child: ResultPromise, ended: Promise<ExecResult>): Promise<ExecResult> {
+  const exited = new Promise<ExecResult>((resolve) => {
+    child.once('exit', (code, signal) => {
+      setTimeout(() => resolve({ exitCode: code ?? (signal ? 128 : 1), signal: signal ?? undefined, stdout: '', stderr: '' }), 500).unref();
+    });
+  });
+  return Promise.race([ended, exited]);
 }

@@ -131,7 +131,11 @@ describe.runIf(run)('fault drill', () => {
   }, 120_000);
 
   it('the berth-wsl client of the attached process killed (wsl.exe dying)', async () => {
-    await drill('kill -9 its berth-wsl client', () => kill9('berth-wsl client', (c) => c.includes('bin/berth-wsl') && c.includes('while [ -e /proc/')), true);
+    const client = (c: string) => c.includes('bin/berth-wsl') && c.includes('while [ -e /proc/');
+    const before = await find(client);
+    await drill('kill -9 its berth-wsl client', () => kill9('berth-wsl client', client), true);
+    // The backend noticed and attached again (its old command may linger; the client is new).
+    expect(await until(async () => (await find(client)).some((p) => !before.includes(p)), 10_000)).toBe(true);
   }, 120_000);
 
   it('the backend killed, then `berth start`: the new backend attaches to the running engine', async () => {

@@ -1,4 +1,5 @@
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -68,5 +69,23 @@ describe('the wsl.exe driver against recorded outputs', () => {
     expect(env.FOO).toBe('1');
     expect(env.WSLENV?.split(':')).toEqual(expect.arrayContaining(['FOO', 'BAR']));
     expect(withWslenv(undefined)).toEqual({});
+  });
+});
+
+describe('an attached command whose wsl process dies', () => {
+  it('reports the exit even when something it started still holds the output open', async () => {
+    // A wsl that starts a long-lived child sharing its stdout, then dies (as a killed wsl.exe
+    // whose Linux command lives on).
+    const script = join(dir, 'wsl-dies');
+    const finished = join(dir, 'child-finished');
+    const childPid = join(dir, 'child-pid');
+    writeFileSync(script, `#!/bin/sh\n(sleep 30; touch '${finished}') &\necho $! > '${childPid}'\nexit 7\n`);
+    chmodSync(script, 0o755);
+    const result = await new CommandWslHost({ command: script }).exec('any', ['true']).done;
+    expect(result.exitCode).toBe(7);
+    expect(existsSync(finished)).toBe(false); // known while the child still runs, not when it lets go
+    const pid = readFileSync(childPid, 'utf8').trim();
+    spawnSync('pkill', ['-KILL', '-P', pid]); // its sleep
+    process.kill(Number(pid), 'SIGKILL');
   });
 });
