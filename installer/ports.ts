@@ -103,7 +103,7 @@ export class PortForwards {
   /** Tells a new port helper every published port (a no-op for those it has). */
   private async reopenInVm(): Promise<void> {
     for (const p of this.published.values()) {
-      const r = await this.vmRequest({ op: 'open', key: p.key, host: p.request.host, port: p.request.port, proto: p.request.proto, ...(p.target ? { ip: p.target.ip, targetPort: p.target.port } : {}) });
+      const r = await this.openInVm(p.request, p.target);
       if (!r.ok) this.log(`cannot publish ${p.key} in WSL again: ${r.error}`);
     }
   }
@@ -129,12 +129,20 @@ export class PortForwards {
     return new Promise((resolve) => {
       if (!this.vm?.stdin) return resolve({ ok: false, error: 'the port helper is not running' });
       const id = ++this.lastRequestId;
-      this.replies.set(id, resolve);
-      this.vm.stdin.write(`${JSON.stringify({ ...cmd, id })}\n`);
-      setTimeout(() => {
+      const timer = setTimeout(() => {
         if (this.replies.delete(id)) resolve({ ok: false, error: 'no answer from the port helper' });
       }, 10_000);
+      this.replies.set(id, (answer) => {
+        clearTimeout(timer);
+        resolve(answer);
+      });
+      this.vm.stdin.write(`${JSON.stringify({ ...cmd, id })}\n`);
     });
+  }
+
+  /** Binds (or re-targets) a port in the WSL network namespace. */
+  private openInVm(r: PortRequest, target?: ForwardTarget) {
+    return this.vmRequest({ op: 'open', key: keyOf(r), host: r.host, port: r.port, proto: r.proto, ...(target ? { ip: target.ip, targetPort: target.port } : {}) });
   }
 
   /** Binds the ports on both sides, or none of them, with an error naming the port. */
@@ -165,7 +173,7 @@ export class PortForwards {
         throw new ProxyError(500, bindFailureMessage(r, 'host', e.code, e.message));
       },
     );
-    const vm = await this.vmRequest({ op: 'open', key, host: r.host, port: r.port, proto: r.proto, ...(target ? { ip: target.ip, targetPort: target.port } : {}) });
+    const vm = await this.openInVm(r, target);
     if (!vm.ok) {
       server.close();
       throw new ProxyError(500, bindFailureMessage(r, 'wsl', vm.error, vm.error ?? 'no answer'));
@@ -209,7 +217,7 @@ export class PortForwards {
       const have = this.published.get(key);
       if (have) {
         have.target = want.target;
-        await this.vmRequest({ op: 'open', key, host: want.request.host, port: want.request.port, proto: want.request.proto, ip: want.target.ip, targetPort: want.target.port });
+        await this.openInVm(want.request, want.target);
       } else {
         await this.publish(want.request, want.target).catch((e: Error) => this.log(`cannot publish ${key}: ${e.message}`));
       }
