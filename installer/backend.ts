@@ -65,6 +65,7 @@ export async function runBackend(home: HomeLayout, wsl: WslHost): Promise<number
     return list;
   };
   let stopping = false;
+  let contextReady: Promise<void> = Promise.resolve();
   let retry = 0;
   let retryTimer: NodeJS.Timeout | undefined;
   let services: AgentServiceStatus[] = [];
@@ -85,6 +86,7 @@ export async function runBackend(home: HomeLayout, wsl: WslHost): Promise<number
         services = [];
         void bringUp();
       });
+      await contextReady; // made alongside the start; `docker --context berth` works once we say running
       state = 'running';
       progress = 'running';
       error = undefined;
@@ -179,7 +181,10 @@ export async function runBackend(home: HomeLayout, wsl: WslHost): Promise<number
   });
   await new Promise<void>((resolve, reject) => control!.once('error', reject).listen(home.backendSocket, resolve));
   const endpoint = await serveHostEndpoint(wsl, home.dockerSocket, sharedDrives(settings), (l) => log('endpoint', l), (p) => ports.claim(p));
-  await ensureDockerContext(`unix://${home.dockerSocket}`).then((m) => log('manager', m)).catch((e: Error) => logger.warn(e.message));
+  contextReady = ensureDockerContext(`unix://${home.dockerSocket}`).then(
+    (m) => void log('manager', m),
+    (e: Error) => void logger.warn(e.message),
+  );
   void bringUp();
   const code = await finished;
   logger.end();
