@@ -3,7 +3,7 @@ import { readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { Command, CommanderError } from 'commander';
-import { runBackend, type BackendStatus } from './backend.js';
+import type { BackendStatus } from './backend.js';
 import { askBackend, backendStatus, ensureBackend, stopBackend } from './backend-client.js';
 import { removeDockerContext } from './docker-context.js';
 import { BERTH_DISTRO, DATA_DISTRO, ForeignDistroError, readState } from './distros.js';
@@ -12,7 +12,6 @@ import { Engine } from './engine.js';
 import { berthHome, HomeLayout } from './home.js';
 import { loadSettings, SettingsError, updateSettings } from './settings.js';
 import { wslFromEnv } from './wsl.js';
-import { collectDiagnostics } from './diagnose.js';
 import { formatLine, readLogs } from '../bootstrap-distro/logd/client.js';
 
 /** Exit codes, as README documents them. */
@@ -138,6 +137,7 @@ export function program(): Command {
   cli.command('status').description('state, endpoint, services, integrations').option('--json', 'one JSON object').action(act((opts: { json?: boolean }) => status(Boolean(opts.json))));
   cli.command('logs').description('print Berth logs as time,source;msg').option('-f, --follow', 'print what there is, then new lines').option('-F, --follow-only', 'print only new lines').argument('[source...]', 'only these sources (dockerd, containerd, agent, manager…)').action(act(async (sources: string[], opts: { follow?: boolean; followOnly?: boolean }) => printLogs(sources, Boolean(opts.follow || opts.followOnly), Boolean(opts.followOnly))));
   cli.command('diagnose').description('collect a diagnostics bundle; prints its path last').action(act(async () => {
+    const { collectDiagnostics } = await import('./diagnose.js');
     say(await collectDiagnostics(home, wsl));
     return EXIT.ok;
   }));
@@ -185,7 +185,8 @@ export function program(): Command {
     else throw new Error(`${distro}: the integration did not start: ${mine?.state ?? 'unknown'}${mine?.detail ? `: ${mine.detail}` : ''}`);
     return EXIT.ok;
   }));
-  cli.command('backend', { hidden: true }).description('the long-running manager (started by start/enable)').action(act(() => runBackend(home, wsl)));
+  // Loaded only here: the everyday commands need none of the backend's modules (winston, tar, …).
+  cli.command('backend', { hidden: true }).description('the long-running manager (started by start/enable)').action(act(async () => (await import('./backend.js')).runBackend(home, wsl)));
   return cli;
 }
 
