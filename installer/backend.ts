@@ -13,6 +13,8 @@ import { PortForwards } from './ports.js';
 import { sharedAreaOnHost } from './wsl.js';
 import { join } from 'node:path';
 import { loadSettings } from './settings.js';
+import { EngineNetwork } from './network/engine-network.js';
+import type { EngineLinkStatus } from './network/engine-link.js';
 
 export type BackendState = 'starting' | 'running' | 'failed' | 'stopping';
 
@@ -22,6 +24,8 @@ export interface BackendStatus {
   endpoint: string;
   services: AgentServiceStatus[];
   integrations: Array<{ distro: string; state: string }>;
+  /** The engine link (its way out) and Berth DNS. */
+  network?: EngineLinkStatus;
   pid?: number;
   progress?: string;
   error?: string;
@@ -55,6 +59,7 @@ export async function runBackend(home: HomeLayout, wsl: WslHost): Promise<number
   const engine = new Engine(wsl, log);
   const integrations = new Integrations(wsl, log);
   const ports = new PortForwards(wsl, (l) => log('ports', l));
+  const network = new EngineNetwork({ sharedArea: sharedAreaOnHost(), runDir: home.runDir, logsDir: home.logsDir, log: (l) => log('network', l) });
   const integrated = async () => {
     const current = await loadSettings(home.settings).catch(() => settings);
     const list = [...current.integratedDistros];
@@ -84,8 +89,10 @@ export async function runBackend(home: HomeLayout, wsl: WslHost): Promise<number
         if (stopping) return;
         event(`engine stopped unexpectedly: ${why}; starting it again`);
         services = [];
+        void network.detach();
         void bringUp();
       });
+      await network.attach();
       await contextReady; // made alongside the start; `docker --context berth` works once we say running
       state = 'running';
       progress = 'running';
@@ -120,6 +127,7 @@ export async function runBackend(home: HomeLayout, wsl: WslHost): Promise<number
       endpoint: `unix://${home.dockerSocket}`,
       services: services.map(({ name, state: s, pid, restarts }) => ({ name, state: s, pid, restarts })),
       integrations: state === 'running' ? integrations.status() : current.integratedDistros.map((distro) => ({ distro, state: 'stopped' })),
+      network: network.status(),
       pid: process.pid,
       progress,
       ...(error ? { error } : {}),
@@ -139,6 +147,7 @@ export async function runBackend(home: HomeLayout, wsl: WslHost): Promise<number
       await integrations.stopAll();
       await ports.stop();
       await engine.stop();
+      await network.close();
       endpoint?.close();
       control?.close();
       await rm(home.dockerSocket, { force: true });

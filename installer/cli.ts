@@ -89,6 +89,11 @@ async function status(json: boolean): Promise<number> {
     say(`  endpoint: ${s.endpoint}`);
     for (const svc of s.services) say(`  ${svc.name.padEnd(12)} ${svc.state.padEnd(10)} pid ${String(svc.pid ?? '-').padEnd(7)} restarts ${svc.restarts}`);
     for (const i of s.integrations) say(`  integration ${i.distro}: ${i.state}`);
+    const n = s.network;
+    if (n && s.state === 'running') {
+      say(`  network      ${n.state.padEnd(10)} ${n.helper}${n.pid ? ` pid ${n.pid}` : ''}, ${n.address} via ${n.gateway} (the host)${n.dns ? `, Berth DNS ${n.dns}` : ''}, restarts ${n.restarts}`);
+      if (n.error) say(`    ${n.error}`);
+    }
   }
   return s.state === 'stopped' ? EXIT.notRunning : EXIT.ok;
 }

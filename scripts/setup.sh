@@ -27,6 +27,12 @@ declare -A wanted=(
   [tmux]=tmux
   [curl]=curl
   [debootstrap]=debootstrap
+  # networking: the user-mode links (WSL's NAT, the engine link), and the tests' proxy, registry and CA
+  [pasta]=passt
+  [slirp4netns]=slirp4netns
+  [tinyproxy]=tinyproxy
+  [docker-registry]=docker-registry
+  [openssl]=openssl
 )
 missing=()
 for cmd in "${!wanted[@]}"; do

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { controlRequest, type AgentStatus } from './control.js';
 import { paths } from './paths.js';
-import { publishTools, unpublishTools } from './publish.js';
+import { publishEngineNetns, publishTools, unpublishTools } from './publish.js';
 import { LOG_QUERY_PUBLISHED } from './supervisor-paths.js';
 
 const USAGE = `usage: berth-agent <command>
@@ -133,6 +133,7 @@ async function start(args: string[]): Promise<number> {
       return 1;
     }
   }
+  await publishEngineNetns(child.pid!);
   process.stderr.write(`berth-agent: engine ready at unix://${paths.dockerSocket} in ${Date.now() - began} ms\n`);
   if (values.detach) {
     child.unref();

@@ -14,6 +14,8 @@ export const paths = {
   publishDir: '/mnt/wsl/berth',
   controlSocket: '/mnt/wsl/berth/agent.sock',
   dockerSocket: '/mnt/wsl/berth/docker.sock',
+  /** The engine's network namespace (an nsfs bind mount), for the host side of the engine link. */
+  engineNetns: '/mnt/wsl/berth/engine.netns',
   /** Where the manager mounts berth-data's store (a cross-distro mount). */
   defaultDataStore: '/mnt/wsl/berth/data',
 } as const;

@@ -1,4 +1,5 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { paths } from './paths.js';
 import { sh } from './run.js';
 
 /** Berth's tools for user distros (node, the proxy, busybox, the docker wrapper): /opt/berth. */
@@ -23,8 +24,20 @@ export async function publishTools(versionPackDir: string): Promise<void> {
   }
 }
 
+/**
+ * Publishes the engine's network namespace in the shared area, where the host side of the
+ * engine link attaches to it (as vpnkit's peer sits at the VM's network card). Made from
+ * this distro's mount namespace, where /mnt/wsl is shared, so the host sees it.
+ */
+export async function publishEngineNetns(supervisorPid: number): Promise<void> {
+  const target = paths.engineNetns;
+  while (await isMounted(target)) await sh('umount', ['-l', target]);
+  await writeFile(target, '', { mode: 0o600 });
+  await sh('mount', ['--bind', `/proc/${supervisorPid}/ns/net`, target]);
+}
+
 export async function unpublishTools(): Promise<void> {
-  for (const target of [TOOLS, VERSION_PACK]) {
+  for (const target of [TOOLS, VERSION_PACK, paths.engineNetns]) {
     while (await isMounted(target)) await sh('umount', ['-l', target]);
   }
 }

@@ -42,7 +42,13 @@ describe("wsl.exe's command line", () => {
 describe('wsl.conf', () => {
   it('reads automount, boot and user, with comments and quotes', () => {
     const conf = parseWslConf('# c\n[automount]\nenabled = true\nroot = /\n\n[boot]\ncommand="echo hi > /tmp/x"\n[user]\ndefault=me\n');
-    expect(conf).toEqual({ automount: { enabled: true, root: '/' }, boot: { command: 'echo hi > /tmp/x' }, user: { default: 'me' } });
+    expect(conf).toEqual({ automount: { enabled: true, root: '/' }, boot: { command: 'echo hi > /tmp/x' }, user: { default: 'me' }, network: { generateResolvConf: true } });
+  });
+
+  it('reads [network] generateResolvConf (default true)', () => {
+    expect(parseWslConf('[network]\ngenerateResolvConf = false\n').network.generateResolvConf).toBe(false);
+    expect(parseWslConf('[network]\ngenerateResolvConf=true').network.generateResolvConf).toBe(true);
+    expect(parseWslConf('[boot]\ncommand=x').network.generateResolvConf).toBe(true);
   });
 
   it('normalises the automount root and defaults to /mnt/', () => {

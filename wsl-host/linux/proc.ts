@@ -1,4 +1,4 @@
-import { readFile, readlink } from 'node:fs/promises';
+import { readFile, readlink, rm } from 'node:fs/promises';
 
 /** A process identity that survives pid reuse: the pid and its start time in clock ticks. */
 export interface ProcessIdentity {
@@ -43,4 +43,25 @@ export async function waitFor(cond: () => Promise<boolean>, timeoutMs: number, s
     if (Date.now() >= end) return false;
     await sleep(stepMs);
   }
+}
+
+/**
+ * Ends the process a pid file names (TERM, then KILL after `graceMs`), but only if its
+ * command line holds every one of `mustContain`: a pid reused by another program, or a
+ * user's own process, is left alone. Removes the pid file. Returns the pid it ended.
+ */
+export async function endProcessFromPidFile(pidFile: string, mustContain: string[], graceMs = 3000): Promise<number | undefined> {
+  const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
+  let ended: number | undefined;
+  if (Number.isInteger(pid) && pid > 0 && pid !== process.pid) {
+    const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0').join(' ');
+    if (cmdline && mustContain.every((s) => cmdline.includes(s))) {
+      process.kill(pid, 'SIGTERM');
+      if (!(await waitFor(async () => !(await liveStartTime(pid)), graceMs))) process.kill(pid, 'SIGKILL');
+      await waitFor(async () => !(await liveStartTime(pid)), graceMs);
+      ended = pid;
+    }
+  }
+  await rm(pidFile, { force: true });
+  return ended;
 }

@@ -8,6 +8,7 @@ import type { DistroRecord } from './registry.js';
 import { runCommand } from './run-command.js';
 import { UtilityVm } from './vm.js';
 import { DEFAULT_WSL_CONF, parseWslConf, type WslConf } from './wsl-conf.js';
+import { generatedResolvConf } from './vm-nat.js';
 
 export class DistroStartError extends Error {}
 
@@ -71,6 +72,7 @@ export class DistroRuntime {
       BERTH_LOG: join(runDir, 'init.log'),
       BERTH_IDLE: String(this.config.idleTimeout),
       BERTH_BOOT_COMMAND: conf.boot.command ?? '',
+      BERTH_RESOLV_CONF: d.version === 2 && conf.network.generateResolvConf ? generatedResolvConf() : '',
       PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
     };
     for (const drive of this.config.drives) await mkdir(drive.hostPath, { recursive: true });

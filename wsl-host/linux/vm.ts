@@ -4,6 +4,7 @@ import type { HostConfig, HostLayout } from './config.js';
 import { withLock } from './lock.js';
 import { isMountPoint, mountsUnder } from './mounts.js';
 import { mustRun, runCommand } from './run-command.js';
+import { startNat, stopNat } from './vm-nat.js';
 
 /**
  * The utility VM: one network namespace and one mount namespace (a private copy of the
@@ -37,6 +38,12 @@ export class UtilityVm {
         await this.down();
         throw new Error(`starting the WSL utility VM failed: ${r.stderr || r.stdout}`);
       }
+      try {
+        await startNat(vmNet, this.natPidFile);
+      } catch (e) {
+        await this.down();
+        throw e;
+      }
     });
   }
 
@@ -56,8 +63,13 @@ export class UtilityVm {
     }
   }
 
-  /** Drops the VM: the shared area and everything mounted in it, the namespaces, run/. */
+  private get natPidFile(): string {
+    return join(this.layout.vmDir, 'nat.pid');
+  }
+
+  /** Drops the VM: its NAT link, the shared area and everything mounted in it, the namespaces, run/. */
   async down(): Promise<void> {
+    await stopNat(this.natPidFile);
     for (const target of await mountsUnder(this.layout.runDir)) {
       await runCommand('umount', ['-l', target]);
     }

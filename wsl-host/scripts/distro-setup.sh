@@ -47,6 +47,15 @@ if [ "$BERTH_AUTOMOUNT" = 1 ] && [ -n "$BERTH_DRIVES" ]; then
   IFS=$old_ifs
 fi
 
+# WSL writes the distro's resolv.conf at each start (wsl.conf [network] generateResolvConf,
+# default true): the NAT gateway, which forwards to the host's nameservers. A link there
+# (systemd-resolved's stub) is replaced by the file, as WSL does.
+if [ -n "${BERTH_RESOLV_CONF:-}" ]; then
+  rm -f "$root/etc/resolv.conf"
+  printf '%s' "$BERTH_RESOLV_CONF" > "$root/etc/resolv.conf"
+  chmod 0644 "$root/etc/resolv.conf"
+fi
+
 # As on WSL, /init is the VM's, not the distro's.
 [ -e "$root/init" ] || : > "$root/init"
 mount --bind "$BERTH_INIT" "$root/init"

@@ -1,0 +1,19 @@
+import type { LinkAddresses } from '../../wsl-host/linux/pasta.js';
+
+/**
+ * The engine link's addresses, inside the engine's network namespace. The gateway stands
+ * for the host: connections to it reach the host's loopback (the "Windows localhost"), and
+ * Berth DNS answers there. bootstrap-distro/linuxkit/berth.yml names the gateway too
+ * (resolv.conf, --host-gateway-ip); a unit test keeps the two in step.
+ */
+export const ENGINE_LINK: LinkAddresses = {
+  address: '192.168.65.3',
+  prefixLength: 24,
+  gateway: '192.168.65.1',
+};
+
+/** Names Berth DNS answers itself, with the address that reaches the host. */
+export const DOCKER_INTERNAL_NAMES: ReadonlyMap<string, string> = new Map([
+  ['host.docker.internal', ENGINE_LINK.gateway],
+  ['gateway.docker.internal', ENGINE_LINK.gateway],
+]);
