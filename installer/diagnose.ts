@@ -7,7 +7,7 @@ import { backendStatus } from './backend-client.js';
 import type { HomeLayout } from './home.js';
 import { formatLine, readLogs } from '../bootstrap-distro/logd/client.js';
 import { BERTH_DISTRO, DATA_DISTRO } from './distros.js';
-import { DAEMON_SOCKET } from './engine.js';
+import { AGENT, DAEMON_SOCKET } from './engine.js';
 import { berthVersion } from './images/build.js';
 import { rawHttp } from '../wsl-proxy/raw-http.js';
 
@@ -69,6 +69,14 @@ export async function collectDiagnostics(home: HomeLayout, wsl: WslHost): Promis
     await put('engine/agent-status.json', await inDistro(wsl, BERTH_DISTRO, '/opt/berth/bin/berth-agent status --json'));
     await put('engine/info.json', await engineGet(wsl, '/info'));
     await put('engine/version.json', await engineGet(wsl, '/version'));
+    // Networking: the engine's side of the link, the WSL side, and the link's own log.
+    const inEngine = (script: string) => inDistro(wsl, BERTH_DISTRO, `${AGENT} shell sh -c '${script}' 2>&1`);
+    await put('network/engine-resolv.conf', await inEngine('cat /etc/resolv.conf'));
+    await put('network/engine-routes.txt', await inEngine('ip addr; ip route; ip -6 route'));
+    await put('network/engine-rules.txt', await inEngine('iptables-save; ip6tables-save'));
+    await put('network/wsl-resolv.conf', await inDistro(wsl, BERTH_DISTRO, 'cat /etc/resolv.conf'));
+    await put('network/wsl-routes.txt', await inDistro(wsl, BERTH_DISTRO, 'ip addr; ip route'));
+    await put('network/engine-link.log', await readFile(join(home.logsDir, 'engine-link.log'), 'utf8').catch(() => '(no log: the link has not run)\n'));
     await put('berth/mounts.txt', await inDistro(wsl, BERTH_DISTRO, 'cat /proc/mounts'));
     await put('berth/os-release', await inDistro(wsl, BERTH_DISTRO, 'cat /etc/os-release'));
     const dockerConfig = join(process.env.DOCKER_CONFIG ?? join(homedir(), '.docker'), 'config.json');

@@ -18,7 +18,7 @@ export class TestBerth extends TestWslRoot {
   }
 
   async berth(args: string[], env: Record<string, string> = {}) {
-    const r = await execa(BERTH, args, { reject: false, env: { ...this.env, ...env }, stdin: 'ignore' });
+    const r = await this.run(BERTH, args, { reject: false, env: { ...this.env, ...env }, stdin: 'ignore' });
     return { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr };
   }
 

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { execa } from 'execa';
+import { execa, type Options } from 'execa';
 
 export interface WslCallOptions {
   env?: Record<string, string>;
@@ -29,6 +29,8 @@ export function requireRoot(suite: string): boolean {
 export class TestWslRoot {
   readonly root: string;
   readonly env: Record<string, string>;
+  /** Runs this world's commands in another mount namespace (see PrivateMounts). */
+  prefix: string[] = [];
 
   constructor(extraEnv: Record<string, string> = {}) {
     this.root = mkdtempSync(join(tmpdir(), 'berth-test-wsl-'));
@@ -37,13 +39,19 @@ export class TestWslRoot {
 
   /** Runs bin/berth-wsl with this root; never rejects, so tests can assert on failures. */
   async wsl(args: string[], options: WslCallOptions = {}): Promise<{ exitCode: number; stdout: string; stderr: string }> {
-    const r = await execa(BERTH_WSL, args, {
+    const r = await this.run(BERTH_WSL, args, {
       reject: false,
       env: { ...this.env, ...options.env },
       ...(options.input !== undefined ? { input: options.input } : {}),
       ...(options.inputFile !== undefined ? { inputFile: options.inputFile } : {}),
     });
     return { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr };
+  }
+
+  /** execa, through this world's prefix. */
+  run<O extends Options>(file: string, args: string[], options: O) {
+    const [head, ...rest] = [...this.prefix, file, ...args];
+    return execa(head!, rest, options);
   }
 
   /** The raw bytes berth-wsl writes to stdout (to check its encoding). */

@@ -1,0 +1,208 @@
+import { createSocket, type Socket } from 'node:dgram';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { createConnection, type AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import dnsPacket from 'dns-packet';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ENGINE_LINK } from '../../installer/network/addresses.js';
+import { WSL_NAT } from '../../wsl-host/linux/vm-nat.js';
+import { TestBerth, until } from '../helpers/berth-manager.js';
+import { debianRootfsTarball } from '../helpers/debian-distro.js';
+import { hostNetworkSnapshot } from '../helpers/host-network.js';
+import { PrivateMounts } from '../helpers/private-mounts.js';
+import { requireRoot } from '../helpers/wsl-root.js';
+
+const run = requireRoot('networking: WSL NAT, the engine link, Berth DNS');
+
+/** The package mirror, by name: the only place outside this machine the tests reach. */
+const MIRROR_FILE = 'http://deb.debian.org/debian/dists/bookworm/Release';
+/** Known only to the backend's own hosts file (a private mount namespace): never to this machine's. */
+const HOSTS_ONLY_NAME = 'berth-hosts-only.test';
+const HOSTS_ONLY_ADDRESS = '198.51.100.77';
+
+interface NetworkStatus {
+  state: string;
+  pid?: number;
+  dns?: string;
+  restarts: number;
+  error?: string;
+}
+
+/**
+ * Networking as a user meets it: apt-get in a user distro (WSL's NAT), `docker build` that
+ * installs packages (the engine link and Berth DNS), the host's own services as
+ * host.docker.internal, hosts-file names, NXDOMAIN, a link that comes back when killed,
+ * and the host's own network setup left exactly as it was.
+ */
+describe.runIf(run)('networking', () => {
+  let t: TestBerth;
+  let mounts: PrivateMounts | undefined;
+  let before: Record<string, string>;
+  let hostHttp: Server;
+  let hostUdp: Socket;
+  let httpPort = 0;
+  let udpPort = 0;
+  const sh = (script: string, user = 'me') => t.sh('Debian', script, user);
+  const ok = async (script: string, user = 'me') => {
+    const r = await sh(script, user);
+    expect(r.exitCode, `${script}\n${r.stdout}\n${r.stderr}`).toBe(0);
+    return r.stdout;
+  };
+  const network = async () => ((await t.status()) as unknown as { network: NetworkStatus }).network;
+
+  beforeAll(async () => {
+    before = await hostNetworkSnapshot();
+    // The host's own services, on its loopback only: what host.docker.internal must reach.
+    hostHttp = createServer((_req, res) => res.end('hello from the host'));
+    await new Promise<void>((r) => hostHttp.listen(0, '127.0.0.1', r));
+    httpPort = (hostHttp.address() as AddressInfo).port;
+    hostUdp = createSocket('udp4').on('message', (msg, from) => hostUdp.send(Buffer.concat([Buffer.from('echo:'), msg]), from.port, from.address));
+    await new Promise<void>((r) => hostUdp.bind(0, '127.0.0.1', r));
+    udpPort = hostUdp.address().port;
+
+    t = new TestBerth();
+    // This world (WSL host, backend) runs in a mount namespace of its own, where the host's
+    // hosts file knows one more name; this machine's /etc/hosts is never touched.
+    const hosts = join(t.root, 'hosts');
+    writeFileSync(hosts, `${readFileSync('/etc/hosts', 'utf8')}\n${HOSTS_ONLY_ADDRESS} ${HOSTS_ONLY_NAME}\n`);
+    mounts = await PrivateMounts.create({ [hosts]: '/etc/hosts' });
+    t.prefix = mounts.prefix;
+    expect(await mounts.readFile('/etc/hosts')).toContain(HOSTS_ONLY_NAME);
+    const tarball = await debianRootfsTarball();
+    expect((await t.wsl(['--import', 'Debian', join(t.root, 'distros/Debian'), tarball])).exitCode).toBe(0);
+    await t.enableWithImages();
+    const imported = await t.docker(['import', tarball, 'debian-local:bookworm']);
+    expect(imported.exitCode, imported.stderr).toBe(0);
+    const integrated = await t.berth(['integrate', 'Debian']);
+    expect(integrated.exitCode, integrated.stderr).toBe(0);
+  }, 600_000);
+
+  afterAll(async () => {
+    hostHttp?.close();
+    hostUdp?.close();
+    await t?.cleanup();
+    await mounts?.close();
+  });
+
+  it('gives a WSL 2 distro NAT egress and a generated resolv.conf: apt-get update works', async () => {
+    expect(await ok('cat /etc/resolv.conf')).toContain(`nameserver ${WSL_NAT.nameserver}`);
+    // The default route (minbase has no iproute2): gateway in /proc/net/route, little-endian hex.
+    const gatewayHex = Buffer.from(WSL_NAT.gateway.split('.').map(Number).reverse()).toString('hex').toUpperCase();
+    expect(await ok('cat /proc/net/route')).toMatch(new RegExp(`^eth0\\s+00000000\\s+${gatewayHex}\\s`, 'm'));
+    const update = await sh('apt-get update 2>&1', 'root');
+    expect(update.exitCode, update.stdout).toBe(0);
+    expect(update.stdout).not.toMatch(/^(W|E): /m);
+  }, 120_000);
+
+  it('leaves resolv.conf alone when wsl.conf says generateResolvConf = false', async () => {
+    await ok('printf "[network]\\ngenerateResolvConf = false\\n" >> /etc/wsl.conf && printf "nameserver 192.0.2.53\\n" > /etc/resolv.conf.mine', 'root');
+    try {
+      expect((await t.wsl(['--terminate', 'Debian'])).exitCode).toBe(0);
+      await ok('cp /etc/resolv.conf.mine /etc/resolv.conf', 'root');
+      expect((await t.wsl(['--terminate', 'Debian'])).exitCode).toBe(0);
+      expect(await ok('cat /etc/resolv.conf')).toBe('nameserver 192.0.2.53');
+    } finally {
+      await sh("sed -i '/^\\[network\\]/d; /generateResolvConf/d' /etc/wsl.conf; rm -f /etc/resolv.conf.mine", 'root');
+      await t.wsl(['--terminate', 'Debian']);
+    }
+    expect(await ok('cat /etc/resolv.conf')).toContain(`nameserver ${WSL_NAT.nameserver}`);
+    // The integration comes back with the distro.
+    expect((await t.berth(['integrate', 'Debian'])).exitCode).toBe(0);
+  }, 120_000);
+
+  it('builds, from the distro as its user, an image whose Dockerfile installs packages; the image then reaches the mirror', async () => {
+    await ok(`mkdir -p ~/withcurl && printf 'FROM debian-local:bookworm\\nRUN apt-get update && apt-get install -y --no-install-recommends curl\\n' > ~/withcurl/Dockerfile`);
+    const build = await sh('cd ~/withcurl && docker build -t withcurl . 2>&1');
+    expect(build.exitCode, build.stdout.slice(-3000)).toBe(0);
+    expect(await ok(`docker run --rm withcurl curl -sS -o /dev/null -w '%{http_code}' ${MIRROR_FILE}`)).toBe('200');
+  }, 300_000);
+
+  it("reaches the host's loopback as host.docker.internal (TCP and UDP) and via --add-host x:host-gateway", async () => {
+    expect(await ok(`docker run --rm withcurl curl -sS http://host.docker.internal:${httpPort}/`)).toBe('hello from the host');
+    expect(await ok(`docker run --rm --add-host hostside:host-gateway withcurl curl -sS http://hostside:${httpPort}/`)).toBe('hello from the host');
+    const udp = await ok(`docker run --rm debian-local:bookworm bash -c 'exec 3<>/dev/udp/host.docker.internal/${udpPort}; echo ping >&3; timeout 5 head -c 10 <&3'`);
+    expect(udp).toBe('echo:ping');
+    const names = await ok('docker run --rm debian-local:bookworm getent hosts gateway.docker.internal host.docker.internal');
+    expect(names.split('\n').map((l) => l.split(/\s+/))).toEqual([
+      [ENGINE_LINK.gateway, 'gateway.docker.internal'],
+      [ENGINE_LINK.gateway, 'host.docker.internal'],
+    ]);
+  }, 120_000);
+
+  it("resolves a name only the host's hosts file knows, on the default bridge and on a user network (whose container names still resolve)", async () => {
+    expect((await ok(`docker run --rm debian-local:bookworm getent hosts ${HOSTS_ONLY_NAME}`)).split(/\s+/)).toEqual([HOSTS_ONLY_ADDRESS, HOSTS_ONLY_NAME]);
+    await ok('docker network create berth-net-test >/dev/null && docker run -d --name peer --network berth-net-test busybox sleep 300 >/dev/null');
+    try {
+      const both = await ok(`docker run --rm --network berth-net-test debian-local:bookworm getent hosts ${HOSTS_ONLY_NAME} peer`);
+      expect(both).toContain(HOSTS_ONLY_ADDRESS);
+      expect(both).toMatch(/^172\.\d+\.\d+\.\d+\s+peer$/m);
+    } finally {
+      await sh('docker rm -f peer >/dev/null; docker network rm berth-net-test >/dev/null');
+    }
+  }, 120_000);
+
+  it('answers NXDOMAIN (not a timeout or SERVFAIL) for a name that does not exist, over UDP and TCP', async () => {
+    const dns = (await network()).dns!;
+    const port = Number(dns.split(':')[1]);
+    const query = dnsPacket.encode({ type: 'query', id: 4242, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: 'A', name: 'no-such-name.invalid' }] });
+    const udp = createSocket('udp4');
+    const udpAnswer = await new Promise<Buffer>((resolve, reject) => {
+      setTimeout(() => reject(new Error('no UDP answer')), 10_000).unref();
+      udp.once('message', resolve).send(query, port, '127.0.0.1');
+    }).finally(() => udp.close());
+    expect(dnsPacket.decode(udpAnswer)).toMatchObject({ id: 4242, rcode: 'NXDOMAIN' });
+    const tcpAnswer = await new Promise<Buffer>((resolve, reject) => {
+      const c = createConnection(port, '127.0.0.1');
+      const len = Buffer.alloc(2);
+      len.writeUInt16BE(query.length);
+      let got = Buffer.alloc(0);
+      c.on('data', (d) => {
+        got = Buffer.concat([got, d]);
+        if (got.length >= 2 && got.length >= 2 + got.readUInt16BE(0)) {
+          c.destroy();
+          resolve(got.subarray(2));
+        }
+      });
+      c.on('error', reject);
+      c.write(Buffer.concat([len, query]));
+    });
+    expect(dnsPacket.decode(tcpAnswer)).toMatchObject({ id: 4242, rcode: 'NXDOMAIN' });
+    // And in a container, the lookup fails as "not found" (getent's exit 2).
+    expect((await sh('docker run --rm debian-local:bookworm getent hosts no-such-name.invalid')).exitCode).toBe(2);
+  }, 120_000);
+
+  it('restarts the engine link when its process is killed, and containers reach the host again', async () => {
+    const first = await network();
+    expect(first.state).toBe('up');
+    process.kill(first.pid!, 'SIGKILL');
+    expect(await until(async () => {
+      const n = await network();
+      return n.state === 'up' && n.pid !== first.pid;
+    }, 30_000)).toBe(true);
+    expect((await network()).restarts).toBe(first.restarts + 1);
+    expect(await ok(`docker run --rm withcurl curl -sS http://host.docker.internal:${httpPort}/`)).toBe('hello from the host');
+  }, 120_000);
+
+  it("shows the link in status and diagnose (resolv.conf, routes, the link's log)", async () => {
+    const human = await t.berth(['status']);
+    expect(human.stdout).toMatch(/network\s+up\s+pasta pid \d+, 192\.168\.65\.3 via 192\.168\.65\.1/);
+    const diag = await t.berth(['diagnose']);
+    expect(diag.exitCode, diag.stderr).toBe(0);
+    const bundle = diag.stdout.trim().split('\n').pop()!;
+    const list = (await execa('tar', ['-tzf', bundle])).stdout;
+    for (const f of ['network/engine-resolv.conf', 'network/engine-routes.txt', 'network/engine-link.log', 'network/engine-rules.txt']) expect(list).toContain(f);
+    const routes = (await execa('tar', ['-xzOf', bundle, './network/engine-routes.txt'])).stdout;
+    expect(routes).toContain(`default via ${ENGINE_LINK.gateway}`);
+  }, 120_000);
+
+  it("leaves the host's own network setup exactly as it was once WSL shuts down", async () => {
+    expect((await t.berth(['stop'])).exitCode).toBe(0);
+    expect((await t.wsl(['--shutdown'])).exitCode).toBe(0);
+    expect(await hostNetworkSnapshot()).toEqual(before);
+    // Nothing of the links is left running.
+    const left = (await execa('ps', ['-eo', 'args'])).stdout.split('\n').filter((l) => l.includes('pasta') && l.includes(t.root));
+    expect(left).toEqual([]);
+  }, 120_000);
+});
