@@ -13,8 +13,7 @@ import { PortForwards } from './ports.js';
 import { sharedAreaOnHost } from './wsl.js';
 import { join } from 'node:path';
 import { loadSettings } from './settings.js';
-import { EngineNetwork } from './network/engine-network.js';
-import type { EngineLinkStatus } from './network/engine-link.js';
+import { EngineNetwork, type NetworkStatus } from './network/engine-network.js';
 
 export type BackendState = 'starting' | 'running' | 'failed' | 'stopping';
 
@@ -25,7 +24,7 @@ export interface BackendStatus {
   services: AgentServiceStatus[];
   integrations: Array<{ distro: string; state: string }>;
   /** The engine link (its way out) and Berth DNS. */
-  network?: EngineLinkStatus;
+  network?: NetworkStatus;
   pid?: number;
   progress?: string;
   error?: string;
@@ -59,7 +58,8 @@ export async function runBackend(home: HomeLayout, wsl: WslHost): Promise<number
   const engine = new Engine(wsl, log);
   const integrations = new Integrations(wsl, log);
   const ports = new PortForwards(wsl, (l) => log('ports', l));
-  const network = new EngineNetwork({ sharedArea: sharedAreaOnHost(), runDir: home.runDir, logsDir: home.logsDir, log: (l) => log('network', l) });
+  const network = new EngineNetwork({ wsl, sharedArea: sharedAreaOnHost(), runDir: home.runDir, logsDir: home.logsDir, certsDir: home.certsDir, certsDDir: home.certsDDir, log: (l) => log('network', l) });
+  await network.configure(settings);
   const integrated = async () => {
     const current = await loadSettings(home.settings).catch(() => settings);
     const list = [...current.integratedDistros];
@@ -84,6 +84,8 @@ export async function runBackend(home: HomeLayout, wsl: WslHost): Promise<number
         progress = m;
         log('manager', m);
       }, () => engine.stop());
+      progress = 'syncing trusted CAs';
+      await network.syncCertificates();
       progress = 'starting the engine';
       await engine.start(60_000, (why) => {
         if (stopping) return;
@@ -181,6 +183,17 @@ export async function runBackend(home: HomeLayout, wsl: WslHost): Promise<number
         if (state === 'running') await integrations.sync(await integrated()).catch((e: Error) => logger.error(`integrations: ${e.message}`));
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(integrations.status()));
       })();
+    } else if (req.method === 'POST' && req.url === '/network/reload') {
+      // `berth proxy`: the proxy settings changed; the internal proxies follow, nothing restarts.
+      void (async () => {
+        try {
+          await network.configure(await loadSettings(home.settings));
+          await network.syncCertificates(); // certs.d counts at the next pull; the bundle at the next start
+          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(network.status()));
+        } catch (e) {
+          res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ message: (e as Error).message }));
+        }
+      })();
     } else if (req.method === 'POST' && req.url === '/stop') {
       res.writeHead(202).end('{}');
       void stopRequest();
@@ -189,7 +202,7 @@ export async function runBackend(home: HomeLayout, wsl: WslHost): Promise<number
     }
   });
   await new Promise<void>((resolve, reject) => control!.once('error', reject).listen(home.backendSocket, resolve));
-  const endpoint = await serveHostEndpoint(wsl, home.dockerSocket, sharedDrives(settings), (l) => log('endpoint', l), (p) => ports.claim(p));
+  const endpoint = await serveHostEndpoint(wsl, home.dockerSocket, sharedDrives(settings), (l) => log('endpoint', l), (p) => ports.claim(p), async () => network.containersEnv());
   contextReady = ensureDockerContext(`unix://${home.dockerSocket}`).then(
     (m) => void log('manager', m),
     (e: Error) => void logger.warn(e.message),

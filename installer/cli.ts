@@ -190,6 +190,19 @@ export function program(): Command {
     else throw new Error(`${distro}: the integration did not start: ${mine?.state ?? 'unknown'}${mine?.detail ? `: ${mine.detail}` : ''}`);
     return EXIT.ok;
   }));
+  cli
+    .command('proxy')
+    .description("the HTTP(S) proxy for the engine's traffic and containers: none, system (the host's) or manual; no mode prints it")
+    .argument('[mode]', 'none | system | manual')
+    .option('--http <url>', 'manual: the proxy for http:// (http://HOST:PORT)')
+    .option('--https <url>', 'manual: the proxy for https://')
+    .option('--exclude <list>', 'hosts, .domains, addresses or CIDRs that bypass it, comma-separated')
+    .option('--containers', "set the containers' proxy (default: the same as the engine's)")
+    .action(act(async (mode: string | undefined, opts: { http?: string; https?: string; exclude?: string; containers?: boolean }) => {
+      const { proxyCommand } = await import('./proxy-command.js');
+      await proxyCommand(home, mode, opts, say);
+      return EXIT.ok;
+    }));
   // Loaded only here: the everyday commands need none of the backend's modules (winston, tar, …).
   cli.command('backend', { hidden: true }).description('the long-running manager (started by start/enable)').action(act(async () => (await import('./backend.js')).runBackend(home, wsl)));
   return cli;

@@ -20,5 +20,8 @@ export class HomeLayout {
   /** The host endpoint: the Docker API for the host's own docker CLI (a named pipe on Windows). */
   get dockerSocket() { return process.platform === 'win32' ? '\\\\.\\pipe\\berth_engine' : join(this.runDir, 'docker.sock'); }
   get logsDir() { return join(this.root, 'logs'); }
+  /** Extra CAs the engine trusts (*.crt, *.pem), and per-registry certs.d. */
+  get certsDir() { return join(this.root, 'certs'); }
+  get certsDDir() { return join(this.root, 'certs.d'); }
   get backendOut() { return join(this.logsDir, 'backend.out'); }
 }

@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import { dirname, join } from 'node:path';
 import type { WslHost } from '../wsl-host/host.js';
 import { parseDrives } from '../wsl-host/linux/drives.js';
+import type { ContainersProxyEnv } from '../wsl-proxy/containers-proxy-env.js';
 import { createDockerProxy } from '../wsl-proxy/docker-proxy.js';
 import { HostDriveTranslator } from '../wsl-proxy/host-translator.js';
 import { requestedPorts, type PortRequest } from '../wsl-proxy/port-claims.js';
@@ -33,6 +34,7 @@ export async function serveHostEndpoint(
   drives: Record<string, string>,
   log: (line: string) => void,
   claimPorts: (ports: PortRequest[]) => Promise<void>,
+  containerEnv: () => Promise<ContainersProxyEnv>,
 ): Promise<Server> {
   if (process.platform !== 'win32') {
     await mkdir(dirname(path), { recursive: true });
@@ -43,6 +45,7 @@ export async function serveHostEndpoint(
     translator: new HostDriveTranslator(drives),
     log,
     beforeStart: async (id) => claimPorts(await requestedPorts(() => wsl.connect(BERTH_DISTRO, DAEMON_SOCKET), id)),
+    containerEnv,
   });
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(path, resolve));
   return server;

@@ -3,6 +3,35 @@ import { dirname } from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic } from '../wsl-host/linux/atomic-file.js';
 
+/** An upstream proxy: http(s)://[user:password@]host[:port], as Docker Desktop's Proxies settings take it. */
+const proxyUrl = z.string().refine(
+  (v) => {
+    try {
+      const u = new URL(v);
+      return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '' && (u.pathname === '/' || u.pathname === '');
+    } catch {
+      return false;
+    }
+  },
+  { message: 'not a proxy URL; write it as http://HOST:PORT (e.g. http://proxy.example.com:3128), with user:password@ before the host if it needs them' },
+);
+
+export const proxySettingsSchema = z
+  .object({
+    /** none: direct; system: the host's own (HTTP(S)_PROXY / NO_PROXY here, Internet Settings on Windows); manual: the URLs below. */
+    mode: z.enum(['none', 'system', 'manual']).default('none'),
+    http: proxyUrl.optional(),
+    https: proxyUrl.optional(),
+    /** Hosts, domains (.example.com), addresses or CIDRs that bypass the proxy. */
+    exclude: z.array(z.string().min(1)).default([]),
+  })
+  .strict()
+  .refine((p) => p.mode !== 'manual' || p.http !== undefined || p.https !== undefined, {
+    message: 'mode "manual" needs "http" or "https" (a proxy URL)',
+  });
+
+export type ProxySettings = z.infer<typeof proxySettingsSchema>;
+
 const settingsSchema = z
   .object({
     /** The "Use the WSL 2 based engine" checkbox. */
@@ -13,6 +42,10 @@ const settingsSchema = z
     /** Drive sharing: letter → host directory; host paths under them are shared with containers. */
     drives: z.record(z.string().regex(/^[a-z]$/, 'a drive letter a-z'), z.string().regex(/^(\/|[A-Za-z]:\\)/, 'an absolute path')).default({}),
     logLevel: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
+    /** The proxy the engine's own traffic (pulls) goes through, and containers by default. */
+    proxy: proxySettingsSchema.default({ mode: 'none', exclude: [] }),
+    /** A different proxy for containers (Docker Desktop's "containers proxy"); default: `proxy`. */
+    containersProxy: proxySettingsSchema.optional(),
   })
   .strict();
 

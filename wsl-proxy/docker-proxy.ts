@@ -1,6 +1,7 @@
 import { Agent, createServer, request, type AgentOptions, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { addProxyEnv, type ContainersProxyEnv } from './containers-proxy-env.js';
 import { ProxyError } from './errors.js';
 import { translateCreateBody, translateVolumeBody, type PathMapping, type PathTranslator } from './translate.js';
 
@@ -18,6 +19,8 @@ export interface DockerProxyOptions {
    * ProxyError fails the start with its message, and the container does not start.
    */
   beforeStart?: (id: string) => Promise<void>;
+  /** Variables every new container gets unless its request sets them (the containers' proxy). */
+  containerEnv?: () => Promise<ContainersProxyEnv>;
   /** Shows the client's own paths in `GET /containers/{id}/json` instead of the daemon's. */
   rewriteInspect?: (container: Record<string, unknown>) => Record<string, unknown>;
 }
@@ -144,6 +147,7 @@ export function createDockerProxy(options: DockerProxyOptions): Server {
         async (json) => {
           const r = await translateCreateBody(json, options.translator);
           mappings = r.mappings;
+          if (options.containerEnv) addProxyEnv(r.body, await options.containerEnv());
           return r.body;
         },
         (status, body) => {

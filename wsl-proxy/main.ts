@@ -5,6 +5,7 @@ import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { writeFileAtomic } from '../wsl-host/linux/atomic-file.js';
 import { BindMounts, BIND_ROOT } from './bind-mounts.js';
+import { readContainersProxyEnv } from './containers-proxy-env.js';
 import { createDockerProxy } from './docker-proxy.js';
 import { defaultUser, withDockerGroup } from './docker-group.js';
 import { automountRoot, DistroTranslator } from './distro-translator.js';
@@ -113,6 +114,8 @@ async function serve(args: string[]): Promise<number> {
     onCreateFailed: (mappings) => void mounts.releaseUnused(mappings.map((m) => m.daemon)).catch((e: Error) => log(e.message)),
     rewriteInspect: (c) => rewriteInspect(c, (p) => mounts.clientPath(p)),
     beforeStart: async (id) => claimThrough(`${shared}/berth/ports.sock`, await requestedPorts(async () => connect(daemon), id)),
+    // Read at each create: the manager rewrites it when the proxy settings change.
+    containerEnv: () => readContainersProxyEnv(`${shared}/berth/containers-proxy.json`),
   });
   await mkdir('/var/run', { recursive: true }).catch(() => {});
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(socket, resolve));

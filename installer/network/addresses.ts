@@ -16,4 +16,6 @@ export const ENGINE_LINK: LinkAddresses = {
 export const DOCKER_INTERNAL_NAMES: ReadonlyMap<string, string> = new Map([
   ['host.docker.internal', ENGINE_LINK.gateway],
   ['gateway.docker.internal', ENGINE_LINK.gateway],
+  // The internal HTTP proxy (port 3128 for the engine, 3129 for containers).
+  ['http.docker.internal', ENGINE_LINK.gateway],
 ]);

@@ -20,7 +20,13 @@ const TTL_SECONDS = 0; // the host decides; a later lookup must see a changed ho
  * forwarded to the host's nameservers. NXDOMAIN stays NXDOMAIN; a failure is SERVFAIL,
  * never silence, so a client does not wait out its timeout.
  */
-export async function answerQuery(query: Buffer, resolver: HostResolver, internalNames: ReadonlyMap<string, string>): Promise<Buffer> {
+export async function answerQuery(
+  query: Buffer,
+  resolver: HostResolver,
+  internalNames: ReadonlyMap<string, string>,
+  /** The engine's address for the host's 127.0.0.1 (a name the host resolves there must reach the host). */
+  hostLoopbackAs?: string,
+): Promise<Buffer> {
   let packet: DecodedPacket;
   try {
     packet = dnsPacket.decode(query);
@@ -34,8 +40,9 @@ export async function answerQuery(query: Buffer, resolver: HostResolver, interna
   if (internal !== undefined) return reply(packet, RCODE.NOERROR, question.type === 'A' ? [addressAnswer(question, internal)] : []);
   if (question.type === 'A' || question.type === 'AAAA') {
     try {
-      const addresses = await resolver.lookup(name, question.type === 'A' ? 4 : 6);
-      return reply(packet, RCODE.NOERROR, addresses.map((a) => addressAnswer(question, a)));
+      const found = await resolver.lookup(name, question.type === 'A' ? 4 : 6);
+      const addresses = hostLoopbackAs ? found.filter((a) => a !== '::1').map((a) => (a === '127.0.0.1' ? hostLoopbackAs : a)) : found;
+      return reply(packet, RCODE.NOERROR, [...new Set(addresses)].map((a) => addressAnswer(question, a)));
     } catch (e) {
       return reply(packet, e instanceof NameNotFound ? RCODE.NXDOMAIN : RCODE.SERVFAIL, []);
     }

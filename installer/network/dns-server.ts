@@ -15,12 +15,18 @@ export interface DnsServer {
  * Berth DNS on the host side: UDP and TCP on one loopback port. The engine reaches it at the
  * link's gateway (port 53, redirected to this port inside the engine's namespace).
  */
-export async function startDnsServer(
-  resolver: HostResolver,
-  internalNames: ReadonlyMap<string, string>,
-  log: (line: string) => void,
-  host = '127.0.0.1',
-): Promise<DnsServer> {
+export interface DnsServerOptions {
+  resolver: HostResolver;
+  internalNames: ReadonlyMap<string, string>;
+  /** What the host's 127.0.0.1 is called in answers (the gateway, which reaches it). */
+  hostLoopbackAs?: string;
+  log: (line: string) => void;
+  host?: string;
+}
+
+export async function startDnsServer(o: DnsServerOptions): Promise<DnsServer> {
+  const host = o.host ?? '127.0.0.1';
+  const answer = (query: Buffer) => answerQuery(query, o.resolver, o.internalNames, o.hostLoopbackAs);
   // UDP first on an ephemeral port, then TCP on the same one; another program may hold it.
   for (let attempt = 0; ; attempt++) {
     const udp = createSocket('udp4');
@@ -36,8 +42,8 @@ export async function startDnsServer(
       if (attempt < 10) continue;
       throw new Error(`Berth DNS could not bind TCP and UDP on one loopback port (last tried ${port})`);
     }
-    serveUdp(udp, resolver, internalNames, log);
-    serveTcp(tcp, resolver, internalNames, log);
+    serveUdp(udp, answer, o.log);
+    serveTcp(tcp, answer, o.log);
     return {
       port,
       close: async () => {
@@ -48,10 +54,12 @@ export async function startDnsServer(
   }
 }
 
-function serveUdp(udp: Socket, resolver: HostResolver, names: ReadonlyMap<string, string>, log: (l: string) => void): void {
+type Answerer = (query: Buffer) => Promise<Buffer>;
+
+function serveUdp(udp: Socket, answerQuery: Answerer, log: (l: string) => void): void {
   udp.on('error', (e) => log(`dns: udp: ${e.message}`));
   udp.on('message', (query, from) => {
-    void answerQuery(query, resolver, names).then((answer) => {
+    void answerQuery(query).then((answer) => {
       udp.send(answer.length > MAX_UDP_ANSWER ? truncated(answer) : answer, from.port, from.address);
     });
   });
@@ -82,7 +90,7 @@ function truncated(answer: Buffer): Buffer {
 }
 
 /** DNS over TCP: each message is preceded by its 2-byte length (RFC 1035 4.2.2). */
-function serveTcp(server: Server, resolver: HostResolver, names: ReadonlyMap<string, string>, log: (l: string) => void): void {
+function serveTcp(server: Server, answerQuery: Answerer, log: (l: string) => void): void {
   server.on('error', (e) => log(`dns: tcp: ${e.message}`));
   server.on('connection', (conn) => {
     conn.setTimeout(TCP_IDLE_MS, () => conn.destroy());
@@ -93,7 +101,7 @@ function serveTcp(server: Server, resolver: HostResolver, names: ReadonlyMap<str
       while (pending.length >= 2 && pending.length >= 2 + pending.readUInt16BE(0)) {
         const query = pending.subarray(2, 2 + pending.readUInt16BE(0));
         pending = pending.subarray(2 + query.length);
-        void answerQuery(query, resolver, names).then((answer) => {
+        void answerQuery(query).then((answer) => {
           const length = Buffer.alloc(2);
           length.writeUInt16BE(answer.length);
           if (!conn.destroyed) conn.write(Buffer.concat([length, answer]));

@@ -19,8 +19,6 @@ export interface EngineLinkStatus {
   pid?: number;
   address: string;
   gateway: string;
-  /** Where Berth DNS listens on the host, as the engine's port 53 on the gateway reaches it. */
-  dns?: string;
   restarts: number;
   error?: string;
   log?: string;

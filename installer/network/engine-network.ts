@@ -1,51 +1,127 @@
 import { join } from 'node:path';
+import type { WslHost } from '../../wsl-host/host.js';
+import { CONTAINERS_PROXY_FILE, type ContainersProxyEnv } from '../../wsl-proxy/containers-proxy-env.js';
+import { BERTH_DISTRO } from '../distros.js';
+import type { Settings } from '../settings.js';
 import { DOCKER_INTERNAL_NAMES, ENGINE_LINK } from './addresses.js';
 import { startDnsServer, type DnsServer } from './dns-server.js';
 import type { EngineLink, EngineLinkStatus } from './engine-link.js';
 import { SystemResolver } from './host-resolver.js';
+import { syncTrustedCas, type CaSyncResult } from './ca-sync.js';
+import { describeUpstream, InternalProxy } from './internal-proxy.js';
 import { PastaEngineLink } from './pasta-link.js';
+import { upstreamFor, type UpstreamProxy } from './upstream-proxy.js';
 
 export const ENGINE_NETNS_IN_SHARED_AREA = 'berth/engine.netns';
+/** The gateway ports the engine knows Berth's host-side servers by. */
+export const ENGINE_PROXY_PORT = 3128;
+export const CONTAINERS_PROXY_PORT = 3129;
+
+export interface NetworkStatus extends EngineLinkStatus {
+  /** Where Berth DNS listens on the host (the engine asks the gateway's port 53). */
+  dns?: string;
+  /** The upstream the engine's and the containers' traffic goes through. */
+  proxy?: { engine: string; containers: string };
+  /** The CAs the engine trusts, as last synced, and what was skipped. */
+  certificates?: CaSyncResult;
+}
 
 /**
- * The host side of the engine's networking, as the backend runs it: Berth DNS (up for the
- * backend's whole life) and the engine link (attached again after every engine start, as
- * each start makes a new namespace).
+ * The host side of the engine's networking, as the backend runs it: Berth DNS and the two
+ * internal proxies (up for the backend's whole life), and the engine link (attached again
+ * after every engine start, as each start makes a new namespace).
  */
 export class EngineNetwork {
   private dns: DnsServer | undefined;
+  private readonly engineProxy: InternalProxy;
+  private readonly containersProxy: InternalProxy;
+  private proxyPorts: { engine: number; containers: number } | undefined;
   private link: EngineLink | undefined;
   private error: string | undefined;
+  private certificates: CaSyncResult | undefined;
 
   constructor(
     private readonly o: {
+      wsl: WslHost;
       /** The shared area as the host sees it; undefined where the host cannot (Windows: see README). */
       sharedArea: string | undefined;
       runDir: string;
       logsDir: string;
+      certsDir: string;
+      certsDDir: string;
       log: (line: string) => void;
+      env?: NodeJS.ProcessEnv;
     },
-  ) {}
+  ) {
+    this.engineProxy = new InternalProxy((l) => o.log(`engine ${l}`));
+    this.containersProxy = new InternalProxy((l) => o.log(`containers ${l}`));
+  }
 
-  /** After the engine is up: Berth DNS if not yet, then the link into the engine's namespace. */
+  /** Points the internal proxies at what the settings say now: no restart of anything. */
+  async configure(settings: Settings): Promise<void> {
+    const env = this.o.env ?? process.env;
+    this.engineProxy.configure(upstreamFor(settings.proxy, env));
+    this.containersProxy.configure(upstreamFor(settings.containersProxy ?? settings.proxy, env));
+    if (this.link?.status().state === 'up') await this.publishContainersEnv();
+  }
+
+  /**
+   * Before the engine starts: the host's trusted CAs into berth-data, where dockerd reads
+   * them (the bundle when it starts, certs.d at each pull). A failure is shown, not fatal.
+   */
+  async syncCertificates(): Promise<void> {
+    const env = this.o.env ?? process.env;
+    try {
+      this.certificates = await syncTrustedCas(this.o.wsl, {
+        certsDir: this.o.certsDir,
+        certsDDir: this.o.certsDDir,
+        ...(env.BERTH_SYSTEM_CA_BUNDLE ? { systemBundle: env.BERTH_SYSTEM_CA_BUNDLE } : {}),
+      });
+      for (const w of this.certificates.warnings) this.o.log(`certificates: ${w}`);
+    } catch (e) {
+      this.certificates = { count: 0, registries: 0, warnings: [(e as Error).message] };
+      this.o.log(`certificates: ${(e as Error).message}`);
+    }
+  }
+
+  /** After the engine is up: the host-side servers if not yet, then the link into the engine's namespace. */
   async attach(): Promise<void> {
     try {
-      this.dns ??= await startDnsServer(new SystemResolver(), DOCKER_INTERNAL_NAMES, this.o.log);
+      this.dns ??= await startDnsServer({ resolver: new SystemResolver(), internalNames: DOCKER_INTERNAL_NAMES, hostLoopbackAs: ENGINE_LINK.gateway, log: this.o.log });
+      this.proxyPorts ??= { engine: await this.engineProxy.start(), containers: await this.containersProxy.start() };
       if (!this.o.sharedArea) throw new Error('the engine link needs the shared area on the host (the Linux WSL host); on Windows it is gvproxy, not built yet');
       this.link ??= new PastaEngineLink({
         netns: join(this.o.sharedArea, ENGINE_NETNS_IN_SHARED_AREA),
-        dnsPort: this.dns.port,
+        redirects: [
+          { proto: 'udp', port: 53, to: this.dns.port },
+          { proto: 'tcp', port: 53, to: this.dns.port },
+          { proto: 'tcp', port: ENGINE_PROXY_PORT, to: this.proxyPorts.engine },
+          { proto: 'tcp', port: CONTAINERS_PROXY_PORT, to: this.proxyPorts.containers },
+        ],
         pidFile: join(this.o.runDir, 'engine-link.pid'),
         logFile: join(this.o.logsDir, 'engine-link.log'),
         log: this.o.log,
       });
       await this.link.start();
+      await this.publishContainersEnv();
       this.error = undefined;
       this.o.log(`engine link up: ${ENGINE_LINK.address} via ${ENGINE_LINK.gateway}; Berth DNS on 127.0.0.1:${this.dns.port}`);
     } catch (e) {
       this.error = (e as Error).message;
       this.o.log(`engine link: ${this.error}`);
     }
+  }
+
+  /** The variables new containers get: the containers' internal proxy, when an upstream is set. */
+  containersEnv(): ContainersProxyEnv {
+    return containersProxyEnv(this.containersProxy.current);
+  }
+
+  /** For the user distros' proxies, which read it at each create (the host endpoint asks containersEnv). */
+  private async publishContainersEnv(): Promise<void> {
+    const script = `umask 022 && cat > "$1.tmp" && mv -f "$1.tmp" "$1"`;
+    const r = await this.o.wsl.run(BERTH_DISTRO, ['sh', '-c', script, 'sh', CONTAINERS_PROXY_FILE], { user: 'root', stdin: JSON.stringify(this.containersEnv()) });
+    if (r.exitCode !== 0) throw new Error(`could not publish the containers' proxy settings: ${r.stderr.trim()}`);
   }
 
   /** The engine stopped: its namespace is gone, and so is what the link was attached to. */
@@ -56,11 +132,27 @@ export class EngineNetwork {
   async close(): Promise<void> {
     await this.detach();
     await this.dns?.close();
+    await this.engineProxy.close();
+    await this.containersProxy.close();
     this.dns = undefined;
   }
 
-  status(): EngineLinkStatus {
-    const s: EngineLinkStatus = this.link?.status() ?? { state: 'down', helper: 'pasta', address: ENGINE_LINK.address, gateway: ENGINE_LINK.gateway, restarts: 0 };
-    return this.error ? { ...s, state: 'failed', error: this.error } : s;
+  status(): NetworkStatus {
+    const link: EngineLinkStatus = this.link?.status() ?? { state: 'down', helper: 'pasta', address: ENGINE_LINK.address, gateway: ENGINE_LINK.gateway, restarts: 0 };
+    return {
+      ...link,
+      ...(this.error ? { state: 'failed', error: this.error } : {}),
+      ...(this.dns ? { dns: `127.0.0.1:${this.dns.port}` } : {}),
+      proxy: { engine: describeUpstream(this.engineProxy.current), containers: describeUpstream(this.containersProxy.current) },
+      ...(this.certificates ? { certificates: this.certificates } : {}),
+    };
   }
+}
+
+/** What containers get for an upstream: nothing when direct, else the internal proxy by name. */
+export function containersProxyEnv(upstream: UpstreamProxy): ContainersProxyEnv {
+  if (!upstream.http && !upstream.https) return {};
+  const url = `http://http.docker.internal:${CONTAINERS_PROXY_PORT}`;
+  const noProxy = ['localhost', '127.0.0.1', '::1', '.docker.internal', ...upstream.exclude].join(',');
+  return { HTTP_PROXY: url, HTTPS_PROXY: url, NO_PROXY: noProxy, http_proxy: url, https_proxy: url, no_proxy: noProxy };
 }

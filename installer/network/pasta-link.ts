@@ -4,14 +4,14 @@ import { execa } from 'execa';
 import { findPasta, LINK_DEVICE, pastaArgs } from '../../wsl-host/linux/pasta.js';
 import { endProcessFromPidFile, sleep, waitFor } from '../../wsl-host/linux/proc.js';
 import { ENGINE_LINK } from './addresses.js';
-import { applyLinkRules } from './link-rules.js';
+import { applyLinkRules, type GatewayRedirect } from './link-rules.js';
 import type { EngineLink, EngineLinkStatus } from './engine-link.js';
 
 export interface PastaLinkOptions {
   /** The engine's network namespace as the host sees it (published by the agent in the shared area). */
   netns: string;
-  /** Berth DNS's loopback port on the host. */
-  dnsPort: number;
+  /** Berth's host-side servers the engine reaches on the gateway (DNS, the internal proxy). */
+  redirects: GatewayRedirect[];
   pidFile: string;
   logFile: string;
   log: (line: string) => void;
@@ -72,7 +72,7 @@ export class PastaEngineLink implements EngineLink {
       child.kill('SIGKILL');
       throw new Error(`the engine link (pasta) did not come up (${outcome === false ? `no address within ${CONFIGURED_WITHIN_MS} ms` : outcome}); see ${this.o.logFile}`);
     }
-    await applyLinkRules(this.o.netns, { gateway: ENGINE_LINK.gateway, dnsPort: this.o.dnsPort, device: LINK_DEVICE });
+    await applyLinkRules(this.o.netns, { gateway: ENGINE_LINK.gateway, device: LINK_DEVICE, redirects: this.o.redirects });
     this.state = 'up';
     this.error = undefined;
     const upSince = Date.now();
@@ -127,7 +127,6 @@ export class PastaEngineLink implements EngineLink {
       ...(this.child?.pid ? { pid: this.child.pid } : {}),
       address: ENGINE_LINK.address,
       gateway: ENGINE_LINK.gateway,
-      dns: `127.0.0.1:${this.o.dnsPort}`,
       restarts: this.restarts,
       ...(this.error ? { error: this.error } : {}),
       log: this.o.logFile,

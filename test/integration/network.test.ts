@@ -1,5 +1,5 @@
 import { createSocket, type Socket } from 'node:dgram';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createConnection, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -12,6 +12,7 @@ import { TestBerth, until } from '../helpers/berth-manager.js';
 import { debianRootfsTarball } from '../helpers/debian-distro.js';
 import { hostNetworkSnapshot } from '../helpers/host-network.js';
 import { PrivateMounts } from '../helpers/private-mounts.js';
+import { makeTestCa, startRegistry, startTinyproxy, type Service } from '../helpers/host-services.js';
 import { requireRoot } from '../helpers/wsl-root.js';
 
 const run = requireRoot('networking: WSL NAT, the engine link, Berth DNS');
@@ -21,6 +22,8 @@ const MIRROR_FILE = 'http://deb.debian.org/debian/dists/bookworm/Release';
 /** Known only to the backend's own hosts file (a private mount namespace): never to this machine's. */
 const HOSTS_ONLY_NAME = 'berth-hosts-only.test';
 const HOSTS_ONLY_ADDRESS = '198.51.100.77';
+/** A registry on the host's loopback, under a name only the backend's hosts file knows. */
+const REGISTRY_NAME = 'registry.berth.test';
 
 interface NetworkStatus {
   state: string;
@@ -42,6 +45,9 @@ describe.runIf(run)('networking', () => {
   let before: Record<string, string>;
   let hostHttp: Server;
   let hostUdp: Socket;
+  let registry: Service;
+  let ca: { caCert: string };
+  const proxies: Service[] = [];
   let httpPort = 0;
   let udpPort = 0;
   const sh = (script: string, user = 'me') => t.sh('Debian', script, user);
@@ -66,12 +72,16 @@ describe.runIf(run)('networking', () => {
     // This world (WSL host, backend) runs in a mount namespace of its own, where the host's
     // hosts file knows one more name; this machine's /etc/hosts is never touched.
     const hosts = join(t.root, 'hosts');
-    writeFileSync(hosts, `${readFileSync('/etc/hosts', 'utf8')}\n${HOSTS_ONLY_ADDRESS} ${HOSTS_ONLY_NAME}\n`);
+    writeFileSync(hosts, `${readFileSync('/etc/hosts', 'utf8')}\n${HOSTS_ONLY_ADDRESS} ${HOSTS_ONLY_NAME}\n127.0.0.1 ${REGISTRY_NAME}\n`);
     mounts = await PrivateMounts.create({ [hosts]: '/etc/hosts' });
     t.prefix = mounts.prefix;
     expect(await mounts.readFile('/etc/hosts')).toContain(HOSTS_ONLY_NAME);
     const tarball = await debianRootfsTarball();
     expect((await t.wsl(['--import', 'Debian', join(t.root, 'distros/Debian'), tarball])).exitCode).toBe(0);
+    // A private registry over TLS, its certificate from a test CA the engine does not trust yet.
+    const tls = await makeTestCa(join(t.root, 'ca'), REGISTRY_NAME);
+    ca = tls;
+    registry = await startRegistry(join(t.root, 'registry'), tls);
     await t.enableWithImages();
     const imported = await t.docker(['import', tarball, 'debian-local:bookworm']);
     expect(imported.exitCode, imported.stderr).toBe(0);
@@ -82,6 +92,8 @@ describe.runIf(run)('networking', () => {
   afterAll(async () => {
     hostHttp?.close();
     hostUdp?.close();
+    for (const p of proxies) await p.stop();
+    await registry?.stop();
     await t?.cleanup();
     await mounts?.close();
   });
@@ -172,6 +184,71 @@ describe.runIf(run)('networking', () => {
     // And in a container, the lookup fails as "not found" (getent's exit 2).
     expect((await sh('docker run --rm debian-local:bookworm getent hosts no-such-name.invalid')).exitCode).toBe(2);
   }, 120_000);
+
+  it("trusts the host's CAs: a pull from a registry with a private CA fails (x509) until the CA is in $BERTH_HOME/certs, then works; an unreadable CA file is skipped with a warning", async () => {
+    const image = `${REGISTRY_NAME}:${registry.port}/berth/hello:1`;
+    const untrusted = await t.docker(['pull', image]);
+    expect(untrusted.exitCode).not.toBe(0);
+    expect(untrusted.stderr).toMatch(/x509|certificate signed by unknown authority/);
+    const certs = join(t.env.BERTH_HOME!, 'certs');
+    mkdirSync(certs, { recursive: true });
+    copyFileSync(ca.caCert, join(certs, 'berth-test-ca.crt'));
+    writeFileSync(join(certs, 'broken.crt'), '-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n');
+    const restarted = await t.berth(['restart']);
+    expect(restarted.exitCode, restarted.stderr).toBe(0);
+    const certStatus = (await t.status() as unknown as { network: { certificates: { count: number; warnings: string[] } } }).network.certificates;
+    expect(certStatus.count).toBeGreaterThan(1);
+    expect(certStatus.warnings.join('\n')).toContain('broken.crt');
+    expect((await t.docker(['tag', 'busybox', image])).exitCode).toBe(0);
+    const push = await t.docker(['push', image]);
+    expect(push.exitCode, push.stderr).toBe(0);
+    expect((await t.docker(['rmi', image])).exitCode).toBe(0);
+    const pull = await t.docker(['pull', image]);
+    expect(pull.exitCode, pull.stderr).toBe(0);
+  }, 240_000);
+
+  it('sends the engine and containers through an upstream proxy, and switches upstream live: same dockerd, same containers', async () => {
+    const image = `${REGISTRY_NAME}:${registry.port}/berth/hello:1`;
+    // The upstream proxies resolve names as the backend does (its hosts file), as the user's corporate proxy would.
+    const [first, second] = [await startTinyproxy(join(t.root, 'proxy'), 'first', mounts!.prefix), await startTinyproxy(join(t.root, 'proxy'), 'second', mounts!.prefix)];
+    proxies.push(first!, second!);
+    const dockerdPid = async () => (await t.status()).services.find((s) => s.name === 'dockerd')?.pid;
+    const pidBefore = await dockerdPid();
+    const bad = await t.berth(['proxy', 'manual', '--http', 'proxy.example:3128']);
+    expect(bad.exitCode).not.toBe(0);
+    expect(bad.stderr).toMatch(/--http "proxy\.example:3128": not a proxy URL; write it as http:\/\/HOST:PORT/);
+    const set = async (p: Service) => {
+      const url = `http://127.0.0.1:${p.port}`;
+      const r = await t.berth(['proxy', 'manual', '--http', url, '--https', url]);
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(r.stdout).toContain('in effect now');
+    };
+    await set(first!);
+    await ok('docker run -d --name proxied withcurl sleep 600 >/dev/null');
+    const startedAt = await ok("docker inspect -f '{{.State.StartedAt}}' proxied");
+    expect(await ok('docker exec proxied printenv HTTP_PROXY')).toMatch(/^http:\/\/http\.docker\.internal:\d+$/);
+    // A request from a container, then the engine's own pull: both through the first proxy.
+    expect(await ok(`docker exec proxied curl -sS -o /dev/null -w '%{http_code}' ${MIRROR_FILE}`)).toBe('200');
+    expect(first!.log()).toContain('deb.debian.org');
+    await t.docker(['rmi', image]);
+    const pulled = await t.docker(['pull', image]);
+    expect(pulled.exitCode, pulled.stderr).toBe(0);
+    expect(first!.log()).toContain(REGISTRY_NAME);
+    // The upstream changes; the next requests go to the second proxy.
+    await set(second!);
+    expect(await ok(`docker exec proxied curl -sS -o /dev/null -w '%{http_code}' ${MIRROR_FILE}`)).toBe('200');
+    expect(second!.log()).toContain('deb.debian.org');
+    await t.docker(['rmi', image]);
+    const again = await t.docker(['pull', image]);
+    expect(again.exitCode, again.stderr).toBe(0);
+    expect(second!.log()).toContain(REGISTRY_NAME);
+    // Nothing restarted for it.
+    expect(await dockerdPid()).toBe(pidBefore);
+    expect(await ok("docker inspect -f '{{.State.StartedAt}}' proxied")).toBe(startedAt);
+    const off = await t.berth(['proxy', 'none']);
+    expect(off.exitCode, off.stderr).toBe(0);
+    await ok('docker rm -f proxied >/dev/null');
+  }, 240_000);
 
   it('restarts the engine link when its process is killed, and containers reach the host again', async () => {
     const first = await network();

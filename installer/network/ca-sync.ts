@@ -1,0 +1,56 @@
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tar from 'tar';
+import type { WslHost } from '../../wsl-host/host.js';
+import { DATA_DISTRO } from '../distros.js';
+import { collectRegistryCerts, collectTrustedCas } from './trusted-cas.js';
+
+/** In berth-data's store, which the engine sees under /var/lib (berth.yml: SSL_CERT_FILE, certs.d). */
+const STORE_DIR = '/srv/berth-data/berth';
+
+export interface CaSyncResult {
+  count: number;
+  registries: number;
+  warnings: string[];
+}
+
+/**
+ * Puts the CAs the host trusts (plus $BERTH_HOME/certs and certs.d) where the engine reads
+ * them: one tar through WSL, unpacked beside the old files and swapped in, so an engine
+ * never sees half a bundle. dockerd reads certs.d at each pull; the bundle at its start.
+ */
+export async function syncTrustedCas(
+  wsl: WslHost,
+  o: { certsDir: string; certsDDir: string; systemBundle?: string; systemPem?: string },
+): Promise<CaSyncResult> {
+  const cas = await collectTrustedCas({ userDir: o.certsDir, ...(o.systemBundle ? { systemBundle: o.systemBundle } : {}), ...(o.systemPem !== undefined ? { systemPem: o.systemPem } : {}) });
+  const registryFiles = await collectRegistryCerts(o.certsDDir);
+  const work = await mkdtemp(join(tmpdir(), 'berth-cas-'));
+  try {
+    await writeFile(join(work, 'ca-certificates.crt'), cas.bundle, { mode: 0o644 });
+    await mkdir(join(work, 'certs.d'), { mode: 0o755 });
+    for (const f of registryFiles) {
+      await mkdir(join(work, 'certs.d', f.registry), { recursive: true, mode: 0o755 });
+      const path = join(work, 'certs.d', f.registry, f.file);
+      await writeFile(path, f.contents);
+      await chmod(path, f.file.endsWith('.key') ? 0o600 : 0o644);
+    }
+    const chunks: Buffer[] = [];
+    for await (const c of tar.create({ cwd: work, portable: true }, ['ca-certificates.crt', 'certs.d'])) chunks.push(c as Buffer);
+    const script = [
+      'set -e',
+      `d=${STORE_DIR}`,
+      'mkdir -p "$d" && rm -rf "$d/.sync" && mkdir -m 0755 "$d/.sync" && tar -xf - -C "$d/.sync"',
+      'chown -R 0:0 "$d/.sync"',
+      'mv -f "$d/.sync/ca-certificates.crt" "$d/ca-certificates.crt"',
+      'rm -rf "$d/certs.d.old"; [ ! -e "$d/certs.d" ] || mv "$d/certs.d" "$d/certs.d.old"',
+      'mv "$d/.sync/certs.d" "$d/certs.d" && rm -rf "$d/certs.d.old" "$d/.sync"',
+    ].join('\n');
+    const r = await wsl.run(DATA_DISTRO, ['sh', '-c', script], { user: 'root', stdin: Buffer.concat(chunks) });
+    if (r.exitCode !== 0) throw new Error(`could not put the trusted CAs into berth-data: ${r.stderr.trim() || r.stdout.trim()}`);
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+  return { count: cas.count, registries: new Set(registryFiles.map((f) => f.registry)).size, warnings: cas.warnings };
+}

@@ -1,0 +1,53 @@
+import type { NetworkStatus } from './network/engine-network.js';
+import { askBackend } from './backend-client.js';
+import type { HomeLayout } from './home.js';
+import { loadSettings, proxySettingsSchema, SettingsError, updateSettings, type ProxySettings } from './settings.js';
+
+export interface ProxyCommandOptions {
+  http?: string;
+  https?: string;
+  exclude?: string;
+  /** Set the containers' proxy (Docker Desktop's "containers proxy") instead of the engine's. */
+  containers?: boolean;
+}
+
+/**
+ * `berth proxy [none|system|manual] [--http URL] [--https URL] [--exclude LIST] [--containers]`:
+ * with no mode, prints the proxy settings; with one, checks and saves them, and a running
+ * Berth follows at once (the internal proxies are repointed; dockerd and containers keep running).
+ */
+export async function proxyCommand(home: HomeLayout, mode: string | undefined, o: ProxyCommandOptions, say: (line: string) => void): Promise<void> {
+  const key = o.containers ? 'containersProxy' : 'proxy';
+  if (mode === undefined) {
+    const s = await loadSettings(home.settings);
+    say(`proxy: ${describe(s.proxy)}`);
+    say(`containersProxy: ${s.containersProxy ? describe(s.containersProxy) : 'as proxy'}`);
+    return;
+  }
+  const wanted = {
+    mode,
+    ...(o.http !== undefined ? { http: o.http } : {}),
+    ...(o.https !== undefined ? { https: o.https } : {}),
+    exclude: (o.exclude ?? '').split(',').map((x) => x.trim()).filter(Boolean),
+  };
+  const checked = proxySettingsSchema.safeParse(wanted);
+  if (!checked.success) {
+    const issue = checked.error.issues[0]!;
+    const field = issue.path.length ? `--${String(issue.path[0])}` : 'the mode';
+    const given = issue.path.length ? ` ${JSON.stringify((wanted as Record<string, unknown>)[String(issue.path[0])])}` : '';
+    throw new SettingsError(`proxy ${field}${given}: ${issue.message}. Nothing was changed.`);
+  }
+  await updateSettings(home.settings, (s) => {
+    s[key] = checked.data;
+  });
+  const live = await askBackend<NetworkStatus>(home, 'POST', '/network/reload');
+  say(`${key}: ${describe(checked.data)}`);
+  if (live?.proxy) say(`in effect now (no restart): engine ${live.proxy.engine}; containers ${live.proxy.containers}`);
+  else say('saved; Berth uses it when it starts.');
+}
+
+function describe(p: ProxySettings): string {
+  const hide = (u: string) => u.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
+  if (p.mode !== 'manual') return p.mode + (p.exclude.length ? `, except ${p.exclude.join(',')}` : '');
+  return ['manual', p.http && `http ${hide(p.http)}`, p.https && `https ${hide(p.https)}`, p.exclude.length && `except ${p.exclude.join(',')}`].filter(Boolean).join(', ');
+}
