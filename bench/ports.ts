@@ -91,7 +91,7 @@ function berthMemory(backend: number, processes: number[]): { berth: number; eng
   return { berth, engine, wslStandIns, parts };
 }
 
-async function busyboxTar(): Promise<Buffer> {
+export async function busyboxTar(): Promise<Buffer> {
   const r = await execa('sh', ['-c', 'd=$(mktemp -d) && mkdir $d/bin && cp /bin/busybox $d/bin/ && for a in $(/bin/busybox --list | grep -vx busybox); do ln -s busybox $d/bin/$a; done && tar -C $d -c . && rm -rf $d'], { encoding: 'buffer' });
   return Buffer.from(r.stdout);
 }

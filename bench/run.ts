@@ -3,6 +3,7 @@ import { formatTable } from './measure.js';
 import { benchBootstrap } from './bootstrap.js';
 import { benchLogs } from './logs.js';
 import { benchManager } from './manager.js';
+import { benchNetwork } from './network.js';
 import { benchPorts } from './ports.js';
 import { benchProxy } from './proxy.js';
 import { benchWslHost } from './wsl-host.js';
@@ -14,7 +15,7 @@ if (process.getuid?.() !== 0 && process.argv[2] !== 'logs') {
 const only = process.argv[2];
 const rows = only && only !== 'wsl-host' ? [] : [...(await benchWslHost())];
 const notes: string[] = [];
-for (const [name, bench] of [['logs', benchLogs], ['bootstrap', benchBootstrap], ['manager', benchManager], ['proxy', benchProxy], ['ports', benchPorts]] as const) {
+for (const [name, bench] of [['logs', benchLogs], ['bootstrap', benchBootstrap], ['manager', benchManager], ['proxy', benchProxy], ['ports', benchPorts], ['network', benchNetwork]] as const) {
   if (only && only !== name) continue;
   const result = await bench();
   rows.push(...result.rows);

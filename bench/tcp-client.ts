@@ -3,6 +3,7 @@
  * namespace via nsenter), so only the path differs. Prints one JSON line.
  *   latency HOST PORT N   median ms of N × (connect, GET /small over HTTP/1.0, read to close)
  *   download HOST PORT PATH  ms and bytes of one GET of PATH
+ *   upload HOST PORT BYTES   ms of sending "UPLOAD\n" and BYTES bytes, until the server closes
  */
 import { connect } from 'node:net';
 
@@ -31,7 +32,28 @@ if (mode === 'latency') {
   const t0 = process.hrtime.bigint();
   const bytes = await get(host!, port, arg!);
   console.log(JSON.stringify({ ms: Number(process.hrtime.bigint() - t0) / 1e6, bytes }));
+} else if (mode === 'upload') {
+  const total = Number(arg);
+  const chunk = Buffer.alloc(1 << 20);
+  const t0 = process.hrtime.bigint();
+  await new Promise<void>((resolve, reject) => {
+    const socket = connect({ host: host!, port }, () => {
+      socket.write('UPLOAD\n');
+      let left = total;
+      const pump = () => {
+        while (left > 0) {
+          left -= chunk.length;
+          if (!socket.write(chunk)) return void socket.once('drain', pump);
+        }
+      };
+      pump();
+    });
+    socket.on('data', () => {});
+    socket.on('close', () => resolve());
+    socket.on('error', reject);
+  });
+  console.log(JSON.stringify({ ms: Number(process.hrtime.bigint() - t0) / 1e6, bytes: total }));
 } else {
-  console.error('usage: tcp-client latency HOST PORT N | download HOST PORT PATH');
+  console.error('usage: tcp-client latency HOST PORT N | download HOST PORT PATH | upload HOST PORT BYTES');
   process.exit(2);
 }

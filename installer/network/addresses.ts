@@ -1,4 +1,4 @@
-import type { LinkAddresses } from '../../wsl-host/linux/pasta.js';
+import { slirpAddresses, type LinkAddresses } from '../../wsl-host/linux/user-mode-net.js';
 
 /**
  * The engine link's addresses, inside the engine's network namespace. The gateway stands
@@ -6,11 +6,8 @@ import type { LinkAddresses } from '../../wsl-host/linux/pasta.js';
  * Berth DNS answers there. bootstrap-distro/linuxkit/berth.yml names the gateway too
  * (resolv.conf, --host-gateway-ip); a unit test keeps the two in step.
  */
-export const ENGINE_LINK: LinkAddresses = {
-  address: '192.168.65.3',
-  prefixLength: 24,
-  gateway: '192.168.65.1',
-};
+export const ENGINE_NETWORK = '192.168.65.0';
+export const ENGINE_LINK: LinkAddresses = slirpAddresses(ENGINE_NETWORK);
 
 /** Names Berth DNS answers itself, with the address that reaches the host. */
 export const DOCKER_INTERNAL_NAMES: ReadonlyMap<string, string> = new Map([

@@ -1,8 +1,8 @@
 /**
  * The engine link: the engine namespace's way out (vpnkit's job in Docker Desktop). Its
  * connections are opened by a process on the host side, so they follow the host's routes,
- * VPN and firewall. On Linux: pasta on the host attached to the engine's namespace
- * (pasta-link.ts). On Windows: gvproxy on the Windows side, its peer in the engine
+ * VPN and firewall. On Linux: slirp4netns on the host attached to the engine's namespace
+ * (slirp-link.ts). On Windows: gvproxy on the Windows side, its peer in the engine
  * namespace speaking over a `wsl.exe` process's stdio, as podman machine does (README).
  */
 export interface EngineLink {

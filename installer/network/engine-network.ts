@@ -9,7 +9,7 @@ import type { EngineLink, EngineLinkStatus } from './engine-link.js';
 import { SystemResolver } from './host-resolver.js';
 import { syncTrustedCas, type CaSyncResult } from './ca-sync.js';
 import { describeUpstream, InternalProxy } from './internal-proxy.js';
-import { PastaEngineLink } from './pasta-link.js';
+import { SlirpEngineLink } from './slirp-link.js';
 import { upstreamFor, type UpstreamProxy } from './upstream-proxy.js';
 
 export const ENGINE_NETNS_IN_SHARED_AREA = 'berth/engine.netns';
@@ -90,7 +90,7 @@ export class EngineNetwork {
       this.dns ??= await startDnsServer({ resolver: new SystemResolver(), internalNames: DOCKER_INTERNAL_NAMES, hostLoopbackAs: ENGINE_LINK.gateway, log: this.o.log });
       this.proxyPorts ??= { engine: await this.engineProxy.start(), containers: await this.containersProxy.start() };
       if (!this.o.sharedArea) throw new Error('the engine link needs the shared area on the host (the Linux WSL host); on Windows it is gvproxy, not built yet');
-      this.link ??= new PastaEngineLink({
+      this.link ??= new SlirpEngineLink({
         netns: join(this.o.sharedArea, ENGINE_NETNS_IN_SHARED_AREA),
         redirects: [
           { proto: 'udp', port: 53, to: this.dns.port },
@@ -138,7 +138,7 @@ export class EngineNetwork {
   }
 
   status(): NetworkStatus {
-    const link: EngineLinkStatus = this.link?.status() ?? { state: 'down', helper: 'pasta', address: ENGINE_LINK.address, gateway: ENGINE_LINK.gateway, restarts: 0 };
+    const link: EngineLinkStatus = this.link?.status() ?? { state: 'down', helper: 'slirp4netns', address: ENGINE_LINK.address, gateway: ENGINE_LINK.gateway, restarts: 0 };
     return {
       ...link,
       ...(this.error ? { state: 'failed', error: this.error } : {}),

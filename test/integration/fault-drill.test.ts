@@ -1,8 +1,10 @@
-import { get } from 'node:http';
+import { createServer, get, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { berthProcesses, commandLine, commandName } from '../../bench/berth-env.js';
 import { makeRootfsTarball } from '../../wsl-host/busybox-distro.js';
+import { ENGINE_LINK } from '../../installer/network/addresses.js';
 import { TestBerth, until } from '../helpers/berth-manager.js';
 import { requireRoot } from '../helpers/wsl-root.js';
 
@@ -30,6 +32,9 @@ function fetchHost(port: number): Promise<string | undefined> {
  */
 describe.runIf(run)('fault drill', () => {
   let t: TestBerth;
+  /** A service on the host's loopback, which containers reach through the engine link. */
+  let hostService: Server;
+  let hostPort = 0;
   const recovery: Array<{ fault: string; seconds: number }> = [];
 
   const backendPid = async () => (await t.status() as unknown as { pid: number }).pid;
@@ -44,7 +49,10 @@ describe.runIf(run)('fault drill', () => {
     const ps = await t.sh('Ubuntu', "docker ps --format '{{.Names}}'");
     if (ps.exitCode !== 0 || !ps.stdout.split('\n').includes('keeper')) return false;
     if ((await fetchHost(PORT)) !== 'kept\n') return false;
-    return (await t.sh('Ubuntu', `wget -qO- http://127.0.0.1:${PORT}/`)).stdout === 'kept';
+    if ((await t.sh('Ubuntu', `wget -qO- http://127.0.0.1:${PORT}/`)).stdout !== 'kept') return false;
+    // The way out: the link is up and a container reaches the host through it.
+    if ((s as unknown as { network?: { state: string } }).network?.state !== 'up') return false;
+    return (await t.sh('Ubuntu', `docker exec keeper wget -qO- http://${ENGINE_LINK.gateway}:${hostPort}/`)).stdout === 'host';
   };
 
   /** Nothing lost: images, the volume with its file, both containers. */
@@ -80,6 +88,9 @@ describe.runIf(run)('fault drill', () => {
   };
 
   beforeAll(async () => {
+    hostService = createServer((_req, res) => res.end('host'));
+    await new Promise<void>((r) => hostService.listen(0, '127.0.0.1', r));
+    hostPort = (hostService.address() as AddressInfo).port;
     t = new TestBerth();
     await t.enableWithImages();
     await t.wsl(['--import', 'Ubuntu', join(t.root, 'distros/Ubuntu'), await makeRootfsTarball(t.root, 'user')]);
@@ -104,6 +115,7 @@ describe.runIf(run)('fault drill', () => {
       console.log(`fault drill, recovery times:\n${recovery.map((r) => `  ${r.fault.padEnd(44)} ${r.seconds.toFixed(1)} s`).join('\n')}`);
     }
     await t?.cleanup();
+    hostService?.close();
   });
 
   it('dockerd killed: the agent restarts it, the restart-always container and its port come back', async () => {
@@ -136,6 +148,10 @@ describe.runIf(run)('fault drill', () => {
     await drill('kill -9 its berth-wsl client', () => kill9('berth-wsl client', client), true);
     // The backend noticed and attached again (its old command may linger; the client is new).
     expect(await until(async () => (await find(client)).some((p) => !before.includes(p)), 10_000)).toBe(true);
+  }, 120_000);
+
+  it("the engine link's slirp4netns killed: the backend starts it again", async () => {
+    await drill('kill -9 the engine link (slirp4netns)', () => kill9('engine link', (c) => c.includes('slirp4netns') && c.includes('engine.netns')), true);
   }, 120_000);
 
   it('the backend killed, then `berth start`: the new backend attaches to the running engine', async () => {

@@ -264,7 +264,7 @@ describe.runIf(run)('networking', () => {
 
   it("shows the link in status and diagnose (resolv.conf, routes, the link's log)", async () => {
     const human = await t.berth(['status']);
-    expect(human.stdout).toMatch(/network\s+up\s+pasta pid \d+, 192\.168\.65\.3 via 192\.168\.65\.1/);
+    expect(human.stdout).toMatch(new RegExp(`network\\s+up\\s+slirp4netns pid \\d+, ${ENGINE_LINK.address} via ${ENGINE_LINK.gateway}`));
     const diag = await t.berth(['diagnose']);
     expect(diag.exitCode, diag.stderr).toBe(0);
     const bundle = diag.stdout.trim().split('\n').pop()!;
@@ -279,7 +279,7 @@ describe.runIf(run)('networking', () => {
     expect((await t.wsl(['--shutdown'])).exitCode).toBe(0);
     expect(await hostNetworkSnapshot()).toEqual(before);
     // Nothing of the links is left running.
-    const left = (await execa('ps', ['-eo', 'args'])).stdout.split('\n').filter((l) => l.includes('pasta') && l.includes(t.root));
+    const left = (await execa('ps', ['-eo', 'args'])).stdout.split('\n').filter((l) => /pasta|slirp4netns/.test(l) && l.includes(t.root));
     expect(left).toEqual([]);
   }, 120_000);
 });

@@ -1,4 +1,4 @@
-import { findPasta, pastaArgs, type LinkAddresses } from './pasta.js';
+import { findHelper, pastaArgs, type LinkAddresses } from './user-mode-net.js';
 import { endProcessFromPidFile } from './proc.js';
 import { runCommand } from './run-command.js';
 
@@ -27,7 +27,7 @@ export function generatedResolvConf(nameserver = WSL_NAT.nameserver): string {
 
 /** Attaches the NAT link to the VM's network namespace; pasta runs on until stopNat. */
 export async function startNat(netns: string, pidFile: string): Promise<void> {
-  const pasta = await findPasta();
+  const pasta = await findHelper('pasta');
   const r = await runCommand(pasta, pastaArgs({ ...WSL_NAT, netns, dnsForward: WSL_NAT.nameserver, pidFile }));
   if (r.exitCode !== 0) throw new Error(`the WSL network link (pasta) did not start: ${r.stderr || r.stdout || `exit ${r.exitCode}`}`);
 }

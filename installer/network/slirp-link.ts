@@ -1,13 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { execa } from 'execa';
-import { findPasta, LINK_DEVICE, pastaArgs } from '../../wsl-host/linux/pasta.js';
+import { findHelper, LINK_DEVICE, slirpArgs } from '../../wsl-host/linux/user-mode-net.js';
 import { endProcessFromPidFile, sleep, waitFor } from '../../wsl-host/linux/proc.js';
-import { ENGINE_LINK } from './addresses.js';
+import { ENGINE_LINK, ENGINE_NETWORK } from './addresses.js';
 import { applyLinkRules, type GatewayRedirect } from './link-rules.js';
 import type { EngineLink, EngineLinkStatus } from './engine-link.js';
 
-export interface PastaLinkOptions {
+export interface SlirpLinkOptions {
   /** The engine's network namespace as the host sees it (published by the agent in the shared area). */
   netns: string;
   /** Berth's host-side servers the engine reaches on the gateway (DNS, the internal proxy). */
@@ -23,10 +24,10 @@ const HEALTHY_AFTER_MS = 30_000;
 const RESTART_DELAYS_MS = [100, 500, 2000, 5000];
 
 /**
- * The Linux engine link: pasta, on the host, attached to the engine's namespace. It is
- * supervised: if it dies while the engine runs, it is started again.
+ * The Linux engine link: slirp4netns, on the host, attached to the engine's namespace. It
+ * is supervised: if it dies while the engine runs, it is started again.
  */
-export class PastaEngineLink implements EngineLink {
+export class SlirpEngineLink implements EngineLink {
   private child: ChildProcess | undefined;
   private state: EngineLinkStatus['state'] = 'down';
   private restarts = 0;
@@ -35,7 +36,7 @@ export class PastaEngineLink implements EngineLink {
   private stopping = false;
   private restartTimer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly o: PastaLinkOptions) {}
+  constructor(private readonly o: SlirpLinkOptions) {}
 
   async start(): Promise<void> {
     await this.stop();
@@ -52,16 +53,15 @@ export class PastaEngineLink implements EngineLink {
   }
 
   private async launch(): Promise<void> {
-    const pasta = await findPasta();
+    const slirp = await findHelper('slirp4netns');
     // One left by a killed backend would hold a second link device in the same namespace.
-    const old = await endProcessFromPidFile(this.o.pidFile, ['pasta', this.o.netns]);
+    const old = await endProcessFromPidFile(this.o.pidFile, ['slirp4netns', this.o.netns]);
     if (old) this.o.log(`engine link: ended the link of an earlier backend (pid ${old})`);
     const logFd = openSync(this.o.logFile, 'a', 0o600);
-    const child = spawn(pasta, pastaArgs({ ...ENGINE_LINK, netns: this.o.netns, foreground: true, pidFile: this.o.pidFile }), {
-      stdio: ['ignore', logFd, logFd],
-    });
+    const child = spawn(slirp, slirpArgs({ netns: this.o.netns, network: ENGINE_NETWORK }), { stdio: ['ignore', logFd, logFd] });
     closeSync(logFd);
     this.child = child;
+    if (child.pid) await writeFile(this.o.pidFile, `${child.pid}\n`, { mode: 0o600 });
     const exited = new Promise<string>((resolve) => {
       child.once('error', (e) => resolve(e.message));
       child.once('exit', (code, signal) => resolve(signal ? `killed by ${signal}` : `exit ${code}`));
@@ -70,9 +70,9 @@ export class PastaEngineLink implements EngineLink {
     const outcome = await Promise.race([configured, exited]);
     if (outcome !== true) {
       child.kill('SIGKILL');
-      throw new Error(`the engine link (pasta) did not come up (${outcome === false ? `no address within ${CONFIGURED_WITHIN_MS} ms` : outcome}); see ${this.o.logFile}`);
+      throw new Error(`the engine link (slirp4netns) did not come up (${outcome === false ? `no address within ${CONFIGURED_WITHIN_MS} ms` : outcome}); see ${this.o.logFile}`);
     }
-    await applyLinkRules(this.o.netns, { gateway: ENGINE_LINK.gateway, device: LINK_DEVICE, redirects: this.o.redirects });
+    await applyLinkRules(this.o.netns, { gateway: ENGINE_LINK.gateway, redirects: this.o.redirects });
     this.state = 'up';
     this.error = undefined;
     const upSince = Date.now();
@@ -89,8 +89,8 @@ export class PastaEngineLink implements EngineLink {
     if (Date.now() - upSince > HEALTHY_AFTER_MS) this.failures = 0;
     const delay = RESTART_DELAYS_MS[Math.min(this.failures++, RESTART_DELAYS_MS.length - 1)]!;
     this.state = 'restarting';
-    this.error = `the link's pasta ended (${why})`;
-    this.o.log(`engine link: pasta ended (${why}); starting it again in ${delay} ms`);
+    this.error = `the link's slirp4netns ended (${why})`;
+    this.o.log(`engine link: slirp4netns ended (${why}); starting it again in ${delay} ms`);
     this.restartTimer = setTimeout(() => void this.restart(), delay);
   }
 
@@ -123,7 +123,7 @@ export class PastaEngineLink implements EngineLink {
   status(): EngineLinkStatus {
     return {
       state: this.state,
-      helper: 'pasta',
+      helper: 'slirp4netns',
       ...(this.child?.pid ? { pid: this.child.pid } : {}),
       address: ENGINE_LINK.address,
       gateway: ENGINE_LINK.gateway,
