@@ -4,6 +4,7 @@ import { execa } from 'execa';
 import { ENGINE_LINK } from '../installer/network/addresses.js';
 import { busyboxTar } from './ports.js';
 import { berthProcesses, commandLine, withIntegratedBerth } from './berth-env.js';
+import { withLinkPeer } from './link-peers.js';
 import { type BenchRow, throughputGoal } from './measure.js';
 
 const TCP_CLIENT = join(import.meta.dirname, 'tcp-client.js');
@@ -47,8 +48,23 @@ export async function benchNetwork(runs = 3): Promise<{ rows: BenchRow[]; notes:
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as { port: number }).port;
+  const transfer = async (mode: 'download' | 'upload', prefix: string[], host: string) => {
+    const times: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const argv = [...prefix, process.execPath, TCP_CLIENT, mode, host, String(port), mode === 'download' ? '/' : String(DOWNLOAD_BYTES)];
+      const r = JSON.parse((await execa(argv[0]!, argv.slice(1))).stdout) as { ms: number; bytes?: number };
+      if ((r.bytes ?? 0) < DOWNLOAD_BYTES) throw new Error(`bench network: short transfer from ${host} (${r.bytes} bytes)`);
+      times.push(r.ms);
+    }
+    return times.sort((x, y) => x - y)[Math.floor(times.length / 2)]!;
+  };
   try {
-    return await withIntegratedBerth('network', async (b) => {
+    // The helpers as peers, on the same NATed path, outside Berth.
+    const peers: Record<string, { down: number; up: number }> = {};
+    for (const helper of ['slirp4netns', 'pasta'] as const) {
+      peers[helper] = await withLinkPeer(helper, async (run, gw) => ({ down: await transfer('download', run, gw), up: await transfer('upload', run, gw) }));
+    }
+    const berth = await withIntegratedBerth('network', async (b) => {
       await b.docker(['import', '-', 'busybox:latest'], await busyboxTar());
       await b.docker(['run', '-d', '--name', 'netbench', 'busybox', 'sleep', '3607']);
       const backend = (JSON.parse(String((await b.berth(['status', '--json'])).stdout)) as { pid: number }).pid;
@@ -58,15 +74,6 @@ export async function benchNetwork(runs = 3): Promise<{ rows: BenchRow[]; notes:
       const run = async (prefix: string[], script: string, args: string[]) => {
         const argv = [...prefix, process.execPath, script, ...args];
         return (JSON.parse((await execa(argv[0]!, argv.slice(1))).stdout) as { ms: number; bytes?: number });
-      };
-      const transfer = async (mode: 'download' | 'upload', prefix: string[], host: string) => {
-        const times: number[] = [];
-        for (let i = 0; i < runs; i++) {
-          const r = await run(prefix, TCP_CLIENT, [mode, host, String(port), mode === 'download' ? '/' : String(DOWNLOAD_BYTES)]);
-          if ((r.bytes ?? 0) < DOWNLOAD_BYTES) throw new Error(`bench network: short download from ${host} (${r.bytes} bytes)`);
-          times.push(r.ms);
-        }
-        return times.sort((x, y) => x - y)[Math.floor(times.length / 2)]!;
       };
       const viaLink = await transfer('download', inContainer, ENGINE_LINK.gateway);
       const onHost = await transfer('download', [], '127.0.0.1');
@@ -88,8 +95,14 @@ export async function benchNetwork(runs = 3): Promise<{ rows: BenchRow[]; notes:
         notes: [
           `network: engine link down ${mibps(viaLink)} MiB/s (${gbit(viaLink)} Gbit/s), up ${mibps(upLink)} MiB/s (${gbit(upLink)} Gbit/s); host loopback ${mibps(onHost)} / ${mibps(upHost)} MiB/s. The link is slirp4netns on the host side, MTU 65520 (docker0 too).`,
         ],
+        onHost: { down: onHost, up: upHost },
       };
     });
+    const peerRows: BenchRow[] = Object.entries(peers).flatMap(([helper, p]) => [
+      { figure: `peer: ${helper} alone, NATed namespace, 256 MiB down (ms)`, berth: p.down, baseline: berth.onHost.down, baselineName: 'host loopback', ...throughputGoal(0.5) },
+      { figure: `peer: ${helper} alone, NATed namespace, 256 MiB up (ms)`, berth: p.up, baseline: berth.onHost.up, baselineName: 'host loopback', ...throughputGoal(0.5) },
+    ]);
+    return { rows: [...berth.rows, ...peerRows], notes: berth.notes };
   } finally {
     server.close();
   }

@@ -12,7 +12,8 @@ import { managerLogger } from './log.js';
 import { PortForwards } from './ports.js';
 import { sharedAreaOnHost } from './wsl.js';
 import { join } from 'node:path';
-import { loadSettings } from './settings.js';
+import { listenUnix, ROOT_ONLY } from '../wsl-host/unix-socket.js';
+import { DISTRO_NAME, loadSettings } from './settings.js';
 import { EngineNetwork, type NetworkStatus } from './network/engine-network.js';
 
 export type BackendState = 'starting' | 'running' | 'failed' | 'stopping';
@@ -65,7 +66,9 @@ export async function runBackend(home: HomeLayout, wsl: WslHost): Promise<number
     const list = [...current.integratedDistros];
     if (current.integrateWithDefaultDistro) {
       const def = (await wsl.list()).find((d) => d.isDefault && !['berth', 'berth-data'].includes(d.name.toLowerCase()));
-      if (def && !list.some((d) => d.toLowerCase() === def.name.toLowerCase())) list.push(def.name);
+      // The name comes from `wsl -l`: it passes the same check as a name in the settings.
+      if (def && !DISTRO_NAME.test(def.name)) logger.warn(`the default distro's name ${JSON.stringify(def.name)} is not a WSL distro name; not integrating it`);
+      else if (def && !list.some((d) => d.toLowerCase() === def.name.toLowerCase())) list.push(def.name);
     }
     return list;
   };
@@ -201,7 +204,8 @@ export async function runBackend(home: HomeLayout, wsl: WslHost): Promise<number
       res.writeHead(404).end(JSON.stringify({ message: 'use GET /status, POST /retry or POST /stop' }));
     }
   });
-  await new Promise<void>((resolve, reject) => control!.once('error', reject).listen(home.backendSocket, resolve));
+  // Root (or the owner of a per-user home) only: it stops Berth and changes its proxy.
+  await listenUnix(control, home.backendSocket, ROOT_ONLY);
   const endpoint = await serveHostEndpoint(wsl, home.dockerSocket, sharedDrives(settings), (l) => log('endpoint', l), (p) => ports.claim(p), async () => network.containersEnv());
   contextReady = ensureDockerContext(`unix://${home.dockerSocket}`).then(
     (m) => void log('manager', m),

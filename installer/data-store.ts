@@ -14,6 +14,9 @@ export async function mountDataStore(wsl: WslHost): Promise<void> {
     'set -e',
     `mkdir -p ${DATA_MOUNT}`,
     `while grep -q " ${DATA_MOUNT} " /proc/mounts; do umount -l ${DATA_MOUNT}; done`,
+    // Root only (also for stores made by an older Berth): every distro sees the mount.
+    `chmod 0700 ${STORE}`,
+    `mkdir -p ${STORE}/log && chmod 0700 ${STORE}/log`,
     `mount --bind ${STORE} ${DATA_MOUNT}`,
   ].join('\n');
   const r = await wsl.run(DATA_DISTRO, ['sh', '-c', script], { user: 'root' });

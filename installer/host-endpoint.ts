@@ -1,9 +1,10 @@
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { dirname, join } from 'node:path';
 import type { WslHost } from '../wsl-host/host.js';
 import { parseDrives } from '../wsl-host/linux/drives.js';
 import type { ContainersProxyEnv } from '../wsl-proxy/containers-proxy-env.js';
+import { listenUnix, ROOT_ONLY, type SocketAccess } from '../wsl-host/unix-socket.js';
 import { createDockerProxy } from '../wsl-proxy/docker-proxy.js';
 import { HostDriveTranslator } from '../wsl-proxy/host-translator.js';
 import { requestedPorts, type PortRequest } from '../wsl-proxy/port-claims.js';
@@ -47,6 +48,16 @@ export async function serveHostEndpoint(
     beforeStart: async (id) => claimPorts(await requestedPorts(() => wsl.connect(BERTH_DISTRO, DAEMON_SOCKET), id)),
     containerEnv,
   });
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(path, resolve));
+  if (process.platform === 'win32') await new Promise<void>((resolve, reject) => server.once('error', reject).listen(path, resolve));
+  // Root and the host's docker group, as dockerd's own socket is.
+  else await listenUnix(server, path, await hostDockerGroupAccess());
   return server;
+}
+
+/** 0660 with the host's `docker` group when it has one; root only otherwise. */
+async function hostDockerGroupAccess(): Promise<SocketAccess> {
+  const groups = await readFile('/etc/group', 'utf8').catch(() => '');
+  const docker = groups.split('\n').find((l) => l.startsWith('docker:'));
+  const gid = Number(docker?.split(':')[2]);
+  return Number.isInteger(gid) ? { mode: 0o660, gid } : ROOT_ONLY;
 }

@@ -57,10 +57,12 @@ export class Integrations {
   private async start(distro: string, r: Running): Promise<void> {
     const TOOLS = await toolsIn(this.wsl, distro);
     // The docker CLI is linked in unless the distro has its own: a user's install is never overwritten.
+    // Values go in as positional parameters ($1 tools, $2 link): an automount root may hold
+    // spaces, quotes or $(…), and must never become shell code.
     const link = await this.wsl.run(distro, ['sh', '-c', [
-      `if [ -e /usr/bin/docker ] || { [ -e ${CLI_LINK} ] && [ "$(readlink ${CLI_LINK})" != ${TOOLS}/bin/docker ]; }; then echo own-cli; exit 0; fi`,
-      `mkdir -p /usr/local/bin && ln -sfn ${TOOLS}/bin/docker ${CLI_LINK} && echo linked`,
-    ].join('\n')], { user: 'root' });
+      'if [ -e /usr/bin/docker ] || { [ -e "$2" ] && [ "$(readlink "$2")" != "$1/bin/docker" ]; }; then echo own-cli; exit 0; fi',
+      'mkdir -p /usr/local/bin && ln -sfn "$1/bin/docker" "$2" && echo linked',
+    ].join('\n'), 'sh', TOOLS, CLI_LINK], { user: 'root' });
     const ownCli = link.stdout.trim() === 'own-cli';
     if (ownCli) this.log('integration', `${distro}: has its own docker CLI; left as it is`);
     const proc = this.wsl.exec(distro, [`${TOOLS}/bin/berth-proxy`, 'serve', '--distro', distro], { user: 'root', stdout: 'pipe', stderr: 'pipe' });
@@ -120,10 +122,10 @@ export class Integrations {
   private async cleanup(distro: string): Promise<void> {
     const TOOLS = await toolsIn(this.wsl, distro);
     await this.wsl.run(distro, ['sh', '-c', [
-      `[ -x ${TOOLS}/bin/berth-proxy ] && ${TOOLS}/bin/berth-proxy cleanup --distro ${distro}`,
-      `[ "$(readlink ${CLI_LINK})" = ${TOOLS}/bin/docker ] && rm -f ${CLI_LINK}`,
+      '[ -x "$1/bin/berth-proxy" ] && "$1/bin/berth-proxy" cleanup --distro "$3"',
+      '[ "$(readlink "$2")" = "$1/bin/docker" ] && rm -f "$2"',
       'true',
-    ].join('\n')], { user: 'root' }).catch(() => undefined);
+    ].join('\n'), 'sh', TOOLS, CLI_LINK, distro], { user: 'root' }).catch(() => undefined);
   }
 
   async stopAll(): Promise<void> {

@@ -1,3 +1,4 @@
+import { listenUnix, ROOT_ONLY } from '../wsl-host/unix-socket.js';
 import { createServer, type Server as HttpServer } from 'node:http';
 import { rm } from 'node:fs/promises';
 import type { WslHost, WslProcess } from '../wsl-host/host.js';
@@ -122,7 +123,8 @@ export class PortForwards {
         );
       });
     });
-    await new Promise<void>((resolve, reject) => this.claimServer!.once('error', reject).listen(path, resolve));
+    // Root only (the distros' proxies): a claim binds host ports.
+    await listenUnix(this.claimServer, path, ROOT_ONLY);
   }
 
   private vmRequest(cmd: { op: string; key: string; [field: string]: unknown }): Promise<{ ok: boolean; error?: string }> {

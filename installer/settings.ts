@@ -32,12 +32,15 @@ export const proxySettingsSchema = z
 
 export type ProxySettings = z.infer<typeof proxySettingsSchema>;
 
+/** What WSL accepts as a distro name; anything else is refused wherever a name comes from. */
+export const DISTRO_NAME = /^[A-Za-z0-9._-]+$/;
+
 const settingsSchema = z
   .object({
     /** The "Use the WSL 2 based engine" checkbox. */
     wslEngine: z.boolean().default(false),
     /** User distros where `docker` and /var/run/docker.sock are made to work. */
-    integratedDistros: z.array(z.string().regex(/^[A-Za-z0-9._-]+$/, 'a WSL distro name')).default([]),
+    integratedDistros: z.array(z.string().regex(DISTRO_NAME, 'a WSL distro name')).default([]),
     integrateWithDefaultDistro: z.boolean().default(false),
     /** Drive sharing: letter → host directory; host paths under them are shared with containers. */
     drives: z.record(z.string().regex(/^[a-z]$/, 'a drive letter a-z'), z.string().regex(/^(\/|[A-Za-z]:\\)/, 'an absolute path')).default({}),

@@ -21,15 +21,5 @@ export function splitBind(bind: string): BindSpec {
 
 /** A named volume (`data:/x`), not a path: Docker leaves those alone, and so does Berth. */
 export function isNamedVolume(source: string): boolean {
-  return !source.startsWith('/') && !source.startsWith('~') && !source.startsWith('.') && !WINDOWS_SOURCE.test(source);
-}
-
-export function isWindowsPath(source: string): boolean {
-  return WINDOWS_SOURCE.test(source);
-}
-
-/** `C:\Users\me` → `c`, `Users/me`. */
-export function windowsDrivePath(source: string): { letter: string; rest: string } {
-  const stripped = source.replace(/^\\\\\?\\/, '');
-  return { letter: stripped[0]!.toLowerCase(), rest: stripped.slice(3).replace(/\\/g, '/') };
+  return !source.startsWith('/') && !source.startsWith('\\') && !source.startsWith('~') && !source.startsWith('.') && !WINDOWS_SOURCE.test(source);
 }

@@ -1,22 +1,16 @@
 import { mkdir, readFile, realpath } from 'node:fs/promises';
 import { posix } from 'node:path';
-import { isWindowsPath, windowsDrivePath } from './binds.js';
+import { isMountPoint } from '../wsl-host/linux/mounts.js';
+import { parseWslConf } from '../wsl-host/linux/wsl-conf.js';
+import { daemonDrivePath, isDrivePath, isUncPath, parseDrivePath } from './client-paths.js';
 import type { BindMounts } from './bind-mounts.js';
 import { ProxyError } from './errors.js';
 import type { PathTranslator } from './translate.js';
 
 /** The distro's automount root from its /etc/wsl.conf (default /mnt/). */
 export async function automountRoot(): Promise<string> {
-  const conf = await readFile('/etc/wsl.conf', 'utf8').catch(() => '');
-  let section = '';
-  for (const raw of conf.split('\n')) {
-    const line = raw.trim();
-    const header = /^\[(.+)\]$/.exec(line);
-    if (header) section = header[1]!.trim().toLowerCase();
-    const kv = /^root\s*=\s*"?([^"]+?)"?\s*$/.exec(line);
-    if (section === 'automount' && kv) return kv[1]!.endsWith('/') ? kv[1]! : `${kv[1]}/`;
-  }
-  return '/mnt/';
+  // The WSL host's own parser: one reading of wsl.conf, wherever it is read.
+  return parseWslConf(await readFile('/etc/wsl.conf', 'utf8').catch(() => '')).automount.root;
 }
 
 /**
@@ -28,6 +22,8 @@ export class DistroTranslator implements PathTranslator {
   constructor(
     private readonly mounts: BindMounts,
     private readonly autoRoot: string,
+    /** Whether this distro has drive `letter` mounted (at <automount root><letter>). */
+    private readonly hasDrive: (letter: string) => Promise<boolean> = (letter) => isMountPoint(`${autoRoot}${letter}`),
   ) {}
 
   /** Where this distro sees the shared area. */
@@ -36,9 +32,10 @@ export class DistroTranslator implements PathTranslator {
   }
 
   async toDaemon(source: string, options: { createMissing: boolean }): Promise<string> {
-    if (isWindowsPath(source)) {
-      const { letter, rest } = windowsDrivePath(source);
-      return posix.join('/mnt/host', letter, rest);
+    if (isDrivePath(source) || isUncPath(source)) {
+      const drive = parseDrivePath(source);
+      if (!(await this.hasDrive(drive.letter))) throw this.noSuchDrive(source, drive.letter);
+      return daemonDrivePath(drive);
     }
     if (!source.startsWith('/')) throw new ProxyError(400, `invalid mount config: bind source ${source} must be an absolute path`);
     let real: string;
@@ -54,10 +51,15 @@ export class DistroTranslator implements PathTranslator {
       real = await realpath(source);
     }
     const drive = new RegExp(`^${this.autoRoot.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}([a-z])(/.*)?$`).exec(real);
-    // (wsl is no drive letter, so the shared area is not taken for one.)
-    if (drive && drive[1]) return posix.join('/mnt/host', drive[1], drive[2] ?? '');
+    // (wsl is no drive letter, so the shared area is not taken for one; with an automount
+    // root of / a one-letter folder is a drive only if a drive is mounted there.)
+    if (drive && drive[1] && (await this.hasDrive(drive[1]))) return posix.join('/mnt/host', drive[1], drive[2] ?? '');
     // The shared area is the same place for the daemon, at /mnt/wsl.
     if (real === this.shared || real.startsWith(`${this.shared}/`)) return `/mnt/wsl${real.slice(this.shared.length)}`;
     return this.mounts.ensure(real);
+  }
+
+  private noSuchDrive(source: string, letter: string): ProxyError {
+    return new ProxyError(400, `Berth: ${source} is on drive ${letter.toUpperCase()}:, which this distro does not have (no ${this.autoRoot}${letter}); share that drive in Berth's settings ("drives"), or use a path on a shared drive`);
   }
 }

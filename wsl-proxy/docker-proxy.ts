@@ -5,6 +5,9 @@ import { addProxyEnv, type ContainersProxyEnv } from './containers-proxy-env.js'
 import { ProxyError } from './errors.js';
 import { translateCreateBody, translateVolumeBody, type PathMapping, type PathTranslator } from './translate.js';
 
+/** The Docker API routes that switch protocols (attach, exec start, BuildKit's session and grpc). */
+const UPGRADE_ROUTES = /^(\/containers\/[^/]+\/attach(\/ws)?|\/exec\/[^/]+\/start|\/session|\/grpc)$/;
+
 export interface DockerProxyOptions {
   /** A fresh byte stream to the daemon's socket. */
   connectDaemon: () => Promise<Duplex>;
@@ -52,6 +55,24 @@ const MAX_TRANSLATED_BODY = 16 * 2 ** 20;
 /** `/v1.41/containers/create?name=x` → `/containers/create`. */
 export function routeOf(url: string): string {
   return url.replace(/\?.*$/, '').replace(/^\/v\d+(\.\d+)?(?=\/)/, '');
+}
+
+/** A start body with anything in it (a HostConfig), as API versions before 1.24 allowed. */
+function carriesConfig(raw: Buffer): boolean {
+  const text = raw.toString('utf8').trim();
+  if (text === '' || text === 'null' || text === '{}') return false;
+  try {
+    const json: unknown = JSON.parse(text);
+    return typeof json !== 'object' || json === null || Object.keys(json).length > 0;
+  } catch (e) {
+    throw new ProxyError(400, `Berth: the request body is not valid JSON (${(e as Error).message})`);
+  }
+}
+
+/** A service spec whose task mounts a path of the client's machine. */
+function hasServiceBindMount(spec: unknown): boolean {
+  const mounts = (spec as { TaskTemplate?: { ContainerSpec?: { Mounts?: unknown } } } | null)?.TaskTemplate?.ContainerSpec?.Mounts;
+  return Array.isArray(mounts) && mounts.some((m) => (m as { Type?: unknown } | null)?.Type === 'bind');
 }
 
 function sendError(res: ServerResponse, status: number, message: string): void {
@@ -166,9 +187,20 @@ export function createDockerProxy(options: DockerProxyOptions): Server {
       });
     } else if (req.method === 'POST' && route === '/volumes/create') {
       work = translated((json) => translateVolumeBody(json, options.translator));
-    } else if (req.method === 'POST' && options.beforeStart && /^\/containers\/[^/]+\/start$/.test(route)) {
+    } else if (req.method === 'POST' && /^\/containers\/[^/]+\/start$/.test(route)) {
       const id = decodeURIComponent(route.split('/')[2]!);
-      work = options.beforeStart(id).then(() => forward(req, res));
+      work = (async () => {
+        const raw = await readBody(req);
+        // API < 1.24 let start carry a HostConfig (binds, ports) that would skip translation.
+        if (carriesConfig(raw)) throw new ProxyError(400, 'Berth: a HostConfig in POST /containers/{id}/start (API before 1.24) is not translated; give binds and ports in the create request, as every current docker client does');
+        await options.beforeStart?.(id);
+        forward(req, res, raw);
+      })();
+    } else if (req.method === 'POST' && /^\/services\/(create|[^/]+\/update)$/.test(route)) {
+      work = translated(async (json) => {
+        if (hasServiceBindMount(json)) throw new ProxyError(400, 'Berth: swarm services with bind mounts are not translated; use a volume, or `docker run` / Compose for bind mounts');
+        return json;
+      });
     }
     if (!work && req.method === 'GET' && options.rewriteInspect && /^\/containers\/[^/]+\/json$/.test(route)) {
       const rewrite = options.rewriteInspect;
@@ -193,6 +225,14 @@ export function createDockerProxy(options: DockerProxyOptions): Server {
 
   // `docker run -it`, attach, exec: the daemon answers 101 and the connection becomes raw.
   server.on('upgrade', (req: IncomingMessage, client: Socket, head: Buffer) => {
+    // Only the routes that really upgrade are spliced raw: any other request asking to
+    // upgrade (a create with `Upgrade: tcp`) would reach the daemon untranslated.
+    if (!UPGRADE_ROUTES.test(routeOf(req.url ?? ''))) {
+      log(`refused an upgrade of ${req.method} ${req.url}`);
+      const body = JSON.stringify({ message: `Berth: ${routeOf(req.url ?? '')} does not upgrade the connection; only attach, exec start, session and grpc do. Send it without Upgrade and Connection: Upgrade` });
+      client.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      return;
+    }
     // `docker run -i` closes its stdin and still reads the output: keep each half open.
     client.allowHalfOpen = true;
     options.connectDaemon().then(

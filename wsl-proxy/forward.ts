@@ -1,3 +1,4 @@
+import { listenUnix, ROOT_ONLY } from '../wsl-host/unix-socket.js';
 import { rm } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -49,7 +50,9 @@ export async function serveForwarder(path: string, log: (line: string) => void):
     };
     client.on('data', onData);
   });
-  return new Promise((resolve, reject) => server.once('error', reject).listen(path, () => resolve(server)));
+  // Root only: it opens connections inside the engine's namespace.
+  await listenUnix(server, path, ROOT_ONLY);
+  return server;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { posix } from 'node:path';
-import { isWindowsPath, windowsDrivePath } from './binds.js';
+import { daemonDrivePath, isDrivePath, isUncPath, parseDrivePath } from './client-paths.js';
 import { ProxyError } from './errors.js';
 import type { PathTranslator } from './translate.js';
 
@@ -9,11 +9,12 @@ export class HostDriveTranslator implements PathTranslator {
   constructor(private readonly drives: Record<string, string>) {}
 
   async toDaemon(source: string): Promise<string> {
-    if (isWindowsPath(source)) {
-      const { letter, rest } = windowsDrivePath(source);
-      if (!this.drives[letter]) throw this.notShared(source);
-      return posix.join('/mnt/host', letter, rest);
+    if (isDrivePath(source) || isUncPath(source)) {
+      const drive = parseDrivePath(source);
+      if (!this.drives[drive.letter]) throw this.notShared(source);
+      return daemonDrivePath(drive);
     }
+    if (!source.startsWith('/')) throw new ProxyError(400, `invalid mount config: bind source ${source} must be an absolute path`);
     const path = posix.normalize(source);
     for (const [letter, dir] of Object.entries(this.drives)) {
       const base = posix.normalize(dir).replace(/\/$/, '');

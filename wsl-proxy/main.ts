@@ -1,4 +1,5 @@
-import { chmod, chown, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { listenUnix } from '../wsl-host/unix-socket.js';
+import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { request } from 'node:http';
 import { dirname } from 'node:path';
@@ -101,7 +102,11 @@ async function serve(args: string[]): Promise<number> {
   const shared = `${autoRoot}wsl`;
   const daemon = `${shared}/berth/docker.sock`;
   const mounts = new BindMounts(values.distro, STATE, shared);
-  await mkdir(`${shared}/berth/bind-mounts/${values.distro}`, { recursive: true });
+  // Root only: another distro's users must not read this distro's folders through here.
+  for (const dir of [`${shared}/berth/bind-mounts`, `${shared}/berth/bind-mounts/${values.distro}`]) {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await chmod(dir, 0o700);
+  }
   await mounts.restore(log);
   const translator = new DistroTranslator(mounts, autoRoot);
   const server = createDockerProxy({
@@ -118,9 +123,7 @@ async function serve(args: string[]): Promise<number> {
     containerEnv: () => readContainersProxyEnv(`${shared}/berth/containers-proxy.json`),
   });
   await mkdir('/var/run', { recursive: true }).catch(() => {});
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(socket, resolve));
-  await chown(socket, 0, await dockerGid());
-  await chmod(socket, 0o660);
+  await listenUnix(server, socket, { mode: 0o660, gid: await dockerGid() });
   followDestroys(mounts, daemon);
   await mkdir(dirname(PID_FILE), { recursive: true });
   await writeFile(PID_FILE, `${process.pid}\n`);

@@ -1,3 +1,4 @@
+import { listenUnix, ROOT_ONLY } from '../../wsl-host/unix-socket.js';
 import { request, createServer, type Server } from 'node:http';
 import { rm } from 'node:fs/promises';
 
@@ -39,7 +40,8 @@ export async function serveControl(
       res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ message: `no such endpoint: ${req.method} ${req.url}; use GET /status or POST /stop` }));
     }
   });
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(socketPath, resolve));
+  // Root only: whoever reaches it can stop the engine.
+  await listenUnix(server, socketPath, ROOT_ONLY);
   return server;
 }
 

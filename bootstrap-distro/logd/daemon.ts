@@ -1,4 +1,4 @@
-import { rm } from 'node:fs/promises';
+import { listenUnix, ROOT_ONLY } from '../../wsl-host/unix-socket.js';
 import { createServer, type Server, type Socket } from 'node:net';
 import { LogRing, type LogEntry } from './ring.js';
 
@@ -49,14 +49,13 @@ export class LogDaemon {
   }
 
   async listen(ingestPath: string, queryPaths: string[]): Promise<void> {
-    await rm(ingestPath, { force: true });
+    // Root only: the logs hold whatever services print (passwords included).
     const ingest = createServer((socket) => this.ingest(socket));
-    await new Promise<void>((r, j) => ingest.once('error', j).listen(ingestPath, r));
+    await listenUnix(ingest, ingestPath, ROOT_ONLY);
     this.servers.push(ingest);
     for (const path of queryPaths) {
-      await rm(path, { force: true });
       const query = createServer((socket) => this.query(socket));
-      await new Promise<void>((r, j) => query.once('error', j).listen(path, r));
+      await listenUnix(query, path, ROOT_ONLY);
       this.servers.push(query);
     }
   }

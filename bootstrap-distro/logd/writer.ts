@@ -1,4 +1,4 @@
-import { appendFileSync, existsSync, mkdirSync, renameSync, statSync, unlinkSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, mkdirSync, renameSync, statSync, unlinkSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { QUERY } from './daemon.js';
@@ -19,7 +19,9 @@ export class RotatingFiles {
     private readonly dir: string,
     private readonly policy: RotationPolicy,
   ) {
-    mkdirSync(dir, { recursive: true });
+    // Root only: the logs hold whatever services print (a password, a token).
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    chmodSync(dir, 0o700);
   }
 
   /** Appends lines of one source, in one write per file (a write per line cannot keep up with a spammer). */
@@ -30,7 +32,7 @@ export class RotatingFiles {
     for (const line of lines) {
       const bytes = Buffer.byteLength(line) + 1;
       if (size > 0 && size + bytes > this.policy.maxBytes) {
-        if (batch) appendFileSync(file, batch);
+        if (batch) appendFileSync(file, batch, { mode: 0o600 });
         batch = '';
         this.rotate(file);
         size = 0;
@@ -38,7 +40,7 @@ export class RotatingFiles {
       batch += `${line}\n`;
       size += bytes;
     }
-    if (batch) appendFileSync(file, batch);
+    if (batch) appendFileSync(file, batch, { mode: 0o600 });
     this.sizes.set(file, size);
   }
 

@@ -230,6 +230,8 @@ export const DATA_STORE = 'srv/berth-data';
 async function stageDataDistro(staging: string, sources: ImageSources, version: string): Promise<void> {
   await stageDirs(staging, [...BASE_DIRS, DATA_STORE, `${DATA_STORE}/docker`, `${DATA_STORE}/containerd`, `${DATA_STORE}/log`]);
   await stageDirs(staging, [`${DATA_STORE}/docker`], 0o710);
+  // Root only: the store is mounted where every distro can see it.
+  await stageDirs(staging, [DATA_STORE, `${DATA_STORE}/log`], 0o700);
   await stageBusybox(staging, await locate(sources.busybox));
   await stageText(staging, 'etc/wsl.conf', '[automount]\nenabled = false\n[user]\ndefault = root\n');
   await stageText(staging, 'etc/os-release', osRelease('Berth data', version));

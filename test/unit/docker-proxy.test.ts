@@ -15,6 +15,7 @@ const proxyPath = join(dir, 'proxy.sock');
 let daemon: Server;
 let proxy: Server;
 const seen: Array<{ method?: string; url?: string; body: string }> = [];
+let upgrades = 0;
 
 const translator: PathTranslator = { toDaemon: async (s) => `/translated${s}` };
 
@@ -36,6 +37,7 @@ beforeAll(async () => {
     });
   });
   daemon.on('upgrade', (_req, socket: Socket, head: Buffer) => {
+    upgrades++;
     socket.allowHalfOpen = true;
     socket.write('HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n');
     let got = head.toString();
@@ -106,6 +108,34 @@ describe('the Docker API proxy', () => {
     const reply = await raw('POST /v1.41/containers/abc/attach?stream=1&stdin=1 HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\nhello');
     expect(reply).toContain('101 UPGRADED');
     expect(reply.endsWith('echo:hello')).toBe(true);
+  });
+
+  it('refuses to splice a create sent with Upgrade: its binds never reach the daemon untranslated', async () => {
+    const before = { upgrades, seen: seen.length };
+    const body = JSON.stringify({ Image: 'i', HostConfig: { Binds: ['/etc:/host-etc'] } });
+    const reply = await raw(`POST /v1.41/containers/create HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+    expect(reply).toMatch(/^HTTP\/1.1 400/);
+    expect(reply).toContain('/containers/create does not upgrade the connection');
+    expect(upgrades).toBe(before.upgrades);
+    expect(seen.length).toBe(before.seen);
+    expect((await call('GET', '/_ping')).body).toBe('OK');
+  });
+
+  it('refuses a HostConfig in start (API < 1.24) and bind mounts in services; passes an empty start', async () => {
+    const before = seen.length;
+    const old = await call('POST', '/v1.23/containers/abc/start', JSON.stringify({ Binds: ['/etc:/x'] }));
+    expect(old.status).toBe(400);
+    expect(JSON.parse(old.body).message).toMatch(/HostConfig in POST \/containers\/\{id\}\/start .* is not translated/);
+    const service = await call('POST', '/v1.41/services/create', JSON.stringify({ TaskTemplate: { ContainerSpec: { Image: 'i', Mounts: [{ Type: 'bind', Source: '/etc', Target: '/x' }] } } }));
+    expect(service.status).toBe(400);
+    expect(JSON.parse(service.body).message).toMatch(/services with bind mounts are not translated/);
+    const update = await call('POST', '/v1.41/services/svc1/update?version=3', JSON.stringify({ TaskTemplate: { ContainerSpec: { Mounts: [{ Type: 'bind', Source: 'C:\\x', Target: '/x' }] } } }));
+    expect(update.status).toBe(400);
+    expect(seen.length).toBe(before);
+    await call('POST', '/v1.41/containers/abc/start');
+    expect(seen.at(-1)).toMatchObject({ url: '/v1.41/containers/abc/start', body: '' });
+    await call('POST', '/v1.41/services/create', JSON.stringify({ TaskTemplate: { ContainerSpec: { Image: 'i', Mounts: [{ Type: 'volume', Source: 'v', Target: '/x' }] } } }));
+    expect(seen.at(-1)!.url).toBe('/v1.41/services/create');
   });
 
   it('answers bad input Docker-style and keeps serving', async () => {

@@ -1,0 +1,54 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { pastaArgs, slirpAddresses, slirpArgs, type LinkAddresses } from '../wsl-host/linux/user-mode-net.js';
+
+/**
+ * The two user-mode link helpers side by side, outside Berth, on the path a container's
+ * traffic takes: a "container" namespace behind a NATing "engine" namespace (a veth pair
+ * and MASQUERADE, as dockerd's default bridge), the helper attached to the engine one.
+ * Every namespace, address and rule lives in namespaces made here; nothing of the host's.
+ */
+export async function withLinkPeer<T>(helper: 'pasta' | 'slirp4netns', body: (run: string[], gateway: string) => Promise<T>): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), `berth-bench-${helper}-`));
+  const engine = join(dir, 'engine');
+  const container = join(dir, 'container');
+  let helperPid: number | undefined;
+  await execa('mount', ['--bind', dir, dir]);
+  await execa('mount', ['--make-private', dir]);
+  try {
+    for (const ns of [engine, container]) {
+      writeFileSync(ns, '');
+      await execa('unshare', [`--net=${ns}`, 'true']);
+    }
+    const addresses: LinkAddresses = helper === 'pasta' ? { address: '192.168.77.100', prefixLength: 24, gateway: '192.168.77.2' } : slirpAddresses('192.168.77.0');
+    if (helper === 'pasta') {
+      await execa('pasta', pastaArgs({ ...addresses, netns: engine, pidFile: join(dir, 'pasta.pid') }));
+      helperPid = Number((await execa('cat', [join(dir, 'pasta.pid')])).stdout);
+    } else {
+      const child = execa('slirp4netns', slirpArgs({ netns: engine, network: '192.168.77.0' }), { reject: false });
+      helperPid = child.pid;
+      for (let i = 0; i < 100; i++) {
+        if ((await execa('nsenter', [`--net=${engine}`, 'ip', '-o', '-4', 'addr', 'show', 'dev', 'eth0'], { reject: false })).stdout.includes(addresses.address)) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    const inEngine = (script: string) => execa('nsenter', [`--net=${engine}`, 'sh', '-c', script, 'sh', container]);
+    await inEngine([
+      'set -e',
+      'ip link add vh mtu 65520 type veth peer name vc mtu 65520 netns "$1"',
+      'ip addr add 172.31.77.1/24 dev vh && ip link set vh up',
+      'sysctl -qw net.ipv4.ip_forward=1',
+      'iptables -w -t nat -A POSTROUTING -s 172.31.77.0/24 ! -o vh -j MASQUERADE',
+    ].join('\n'));
+    await execa('nsenter', [`--net=${container}`, 'sh', '-c', 'ip link set lo up && ip addr add 172.31.77.2/24 dev vc && ip link set vc up && ip route add default via 172.31.77.1']);
+    return await body(['nsenter', `--net=${container}`, '--'], addresses.gateway);
+  } finally {
+    if (helperPid) process.kill(helperPid, 'SIGTERM');
+    await new Promise((r) => setTimeout(r, 200));
+    for (const ns of [container, engine]) await execa('umount', [ns], { reject: false });
+    await execa('umount', [dir], { reject: false });
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
