@@ -1,6 +1,8 @@
-import { listenUnix, ROOT_ONLY } from '../wsl-host/unix-socket.js';
-import { createServer, type Server as HttpServer } from 'node:http';
-import { rm } from 'node:fs/promises';
+import { serveClaimSocket } from './claim-server.js';
+import { parseLine, portHelperCommandSchema, portHelperReplySchema, type PortHelperCommand } from '../wsl-proxy/port-helper-messages.js';
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+import type { Server as HttpServer } from 'node:http';
 import type { WslHost, WslProcess } from '../wsl-host/host.js';
 import { ProxyError } from '../wsl-proxy/errors.js';
 import { listenPublishedPort, type ForwardTarget } from '../wsl-proxy/forward.js';
@@ -75,13 +77,13 @@ export class PortForwards {
       const lines = (partial + d.toString()).split('\n');
       partial = lines.pop() ?? '';
       for (const l of lines) {
-        try {
-          const r = JSON.parse(l) as { id: number; ok: boolean; error?: string };
-          this.replies.get(r.id)?.(r);
-          this.replies.delete(r.id);
-        } catch {
-          // not a reply
+        const parsed = parseLine(portHelperReplySchema, l);
+        if ('error' in parsed) {
+          this.log(`port helper: ignored a malformed reply: ${parsed.error}`);
+          continue;
         }
+        this.replies.get(parsed.value.id)?.(parsed.value);
+        this.replies.delete(parsed.value.id);
       }
     });
     const restart = (why: string) => {
@@ -111,23 +113,10 @@ export class PortForwards {
 
   /** Proxies in user distros ask here before a container starts. */
   private async serveClaims(path: string): Promise<void> {
-    await rm(path, { force: true });
-    this.claimServer = createServer((req, res) => {
-      let body = '';
-      req.on('data', (d: Buffer) => (body += d.toString()));
-      req.on('end', () => {
-        const requests = (JSON.parse(body || '{}') as { ports?: PortRequest[] }).ports ?? [];
-        this.claim(requests).then(
-          () => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'),
-          (e: Error) => res.writeHead(409, { 'content-type': 'application/json' }).end(JSON.stringify({ message: e.message })),
-        );
-      });
-    });
-    // Root only (the distros' proxies): a claim binds host ports.
-    await listenUnix(this.claimServer, path, ROOT_ONLY);
+    this.claimServer = await serveClaimSocket(path, (ports) => this.claim(ports), this.log);
   }
 
-  private vmRequest(cmd: { op: string; key: string; [field: string]: unknown }): Promise<{ ok: boolean; error?: string }> {
+  private vmRequest(cmd: DistributiveOmit<PortHelperCommand, 'id'>): Promise<{ ok: boolean; error?: string }> {
     return new Promise((resolve) => {
       if (!this.vm?.stdin) return resolve({ ok: false, error: 'the port helper is not running' });
       const id = ++this.lastRequestId;
@@ -138,7 +127,7 @@ export class PortForwards {
         clearTimeout(timer);
         resolve(answer);
       });
-      this.vm.stdin.write(`${JSON.stringify({ ...cmd, id })}\n`);
+      this.vm.stdin.write(`${JSON.stringify(portHelperCommandSchema.parse({ ...cmd, id }))}\n`);
     });
   }
 

@@ -1,8 +1,8 @@
 import { listenUnix, ROOT_ONLY } from '../wsl-host/unix-socket.js';
-import { rm } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { listenPublishedUdp, relayDatagrams, type PublishedListener } from './forward-udp.js';
+import type { TargetCheck } from './published-targets.js';
 
 /** Where a published port leads inside the engine's network namespace. */
 export interface ForwardTarget {
@@ -16,9 +16,9 @@ export interface ForwardTarget {
  * spliced to that address, which only exists inside the engine's network namespace
  * (half-close passes through); for udp the rest is framed datagrams, one flow per stream.
  */
-export async function serveForwarder(path: string, log: (line: string) => void): Promise<Server> {
-  await rm(path, { force: true }); // left by an engine that was killed
+export async function serveForwarder(path: string, log: (line: string) => void, allowed: TargetCheck): Promise<Server> {
   const server = createServer({ allowHalfOpen: true }, (client: Socket) => {
+    client.on('error', () => {}); // a client that vanishes is its own loss, never the supervisor's
     let head = Buffer.alloc(0);
     const onData = (d: Buffer) => {
       head = Buffer.concat([head, d]);
@@ -31,7 +31,20 @@ export async function serveForwarder(path: string, log: (line: string) => void):
       client.pause();
       const m = /^(tcp|udp) (\S+) (\d+)$/.exec(head.subarray(0, nl).toString());
       if (!m) return void client.destroy();
-      const [, proto, ip, port] = m as unknown as [string, string, string, string];
+      const [, proto, ip, port] = m as unknown as [string, Protocol, string, string];
+      void allowed(proto, ip, Number(port)).then(
+        (ok) => {
+          if (ok) return splice(proto, ip, port, nl);
+          log(`refused to forward to ${proto} ${ip}:${port}: no running container publishes it`);
+          client.destroy();
+        },
+        (e: Error) => {
+          log(`refused to forward to ${proto} ${ip}:${port}: cannot check the published ports (${e.message})`);
+          client.destroy();
+        },
+      );
+    };
+    const splice = (proto: Protocol, ip: string, port: string, nl: number) => {
       if (proto === 'udp') return relayDatagrams(client, { ip, port: Number(port) }, head.subarray(nl + 1), log);
       const upstream = connect({ host: ip, port: Number(port), allowHalfOpen: true });
       upstream.once('connect', () => {
@@ -50,7 +63,7 @@ export async function serveForwarder(path: string, log: (line: string) => void):
     };
     client.on('data', onData);
   });
-  // Root only: it opens connections inside the engine's namespace.
+  // Root only: it opens connections inside the engine's namespace (a socket left by a killed engine is replaced).
   await listenUnix(server, path, ROOT_ONLY);
   return server;
 }

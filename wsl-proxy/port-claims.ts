@@ -2,13 +2,20 @@ import { request } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { ProxyError } from './errors.js';
 import type { Protocol } from './forward.js';
+import { z } from 'zod';
 import { rawHttp } from './raw-http.js';
 
-export interface PortRequest {
-  host: string;
-  port: number;
-  proto: Protocol;
-}
+export const portRequestSchema = z
+  .object({
+    host: z.string().min(1).max(64),
+    port: z.number().int().min(1).max(65535),
+    proto: z.enum(['tcp', 'udp']),
+  })
+  .strict();
+export type PortRequest = z.infer<typeof portRequestSchema> & { proto: Protocol };
+
+/** The claim a distro's proxy sends the manager before a container starts (both ends use it). */
+export const portClaimSchema = z.object({ ports: z.array(portRequestSchema).max(1024) }).strict();
 
 /** Docker's HostIp → where the port is bound: any address means loopback here. */
 export function listenAddress(hostIp: string | undefined): string {
@@ -49,8 +56,9 @@ export function claimThrough(socketPath: string, ports: PortRequest[]): Promise<
         reject(new ProxyError(500, message));
       });
     });
-    // Without a manager (the engine run by hand) there is nothing to claim with.
-    req.on('error', () => resolve());
-    req.end(JSON.stringify({ ports }));
+    // Fail closed: a port nobody claimed could be in use on the host, and the start would
+    // seem to work while the port leads elsewhere.
+    req.on('error', (e) => reject(new ProxyError(503, `Berth: cannot claim ports ${ports.map((p) => p.port).join(', ')}: the manager's claim socket does not answer (${e.message}); is Berth running? \`berth status\``)));
+    req.end(JSON.stringify(portClaimSchema.parse({ ports })));
   });
 }

@@ -225,27 +225,29 @@ async function ports(): Promise<number> {
   // A port is bound at claim time (before the container runs), its target set once known.
   const open = new Map<string, { server?: { close(): void }; target?: { ip: string; port: number } }>();
   const reply = (o: object) => process.stdout.write(`${JSON.stringify(o)}\n`);
+  const { parseLine, portHelperCommandSchema } = await import('../../wsl-proxy/port-helper-messages.js');
   for await (const line of createInterface({ input: process.stdin })) {
-    let cmd: { id: number; op: string; key: string; host: string; port: number; proto?: 'tcp' | 'udp'; ip?: string; targetPort?: number };
-    try {
-      cmd = JSON.parse(line);
-    } catch {
+    const parsed = parseLine(portHelperCommandSchema, line);
+    if ('error' in parsed) {
+      process.stderr.write(`berth-agent ports: ignored a malformed command: ${parsed.error}\n`);
+      const id = /"id"\s*:\s*(\d+)/.exec(line)?.[1];
+      if (id) reply({ id: Number(id), ok: false, error: `malformed command: ${parsed.error}` });
       continue;
     }
+    const cmd = parsed.value;
     if (cmd.op === 'close') {
       open.get(cmd.key)?.server?.close();
       open.delete(cmd.key);
       reply({ id: cmd.id, key: cmd.key, ok: true });
       continue;
     }
-    if (cmd.op !== 'open') continue;
     const entry = open.get(cmd.key) ?? {};
     entry.target = cmd.ip && cmd.targetPort ? { ip: cmd.ip, port: cmd.targetPort } : entry.target;
     if (entry.server) {
       reply({ id: cmd.id, key: cmd.key, ok: true });
       continue;
     }
-    await listenPublishedPort({ host: cmd.host, port: cmd.port, proto: cmd.proto ?? 'tcp' }, () => entry.target, async () => connect('/mnt/wsl/berth/forward.sock')).then(
+    await listenPublishedPort({ host: cmd.host, port: cmd.port, proto: cmd.proto }, () => entry.target, async () => connect('/mnt/wsl/berth/forward.sock')).then(
       (server) => {
         entry.server = server;
         open.set(cmd.key, entry);

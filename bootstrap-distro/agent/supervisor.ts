@@ -2,6 +2,7 @@ import { readFile, readlink, mkdir, rm } from 'node:fs/promises';
 import type { Server } from 'node:net';
 import type { Server as HttpServer } from 'node:http';
 import { serveForwarder } from '../../wsl-proxy/forward.js';
+import { publishedTargets } from '../../wsl-proxy/published-targets.js';
 
 /** Published ports arrive here, from the host and from the WSL network namespace. */
 export const FORWARD_SOCKET = '/mnt/wsl/berth/forward.sock';
@@ -109,7 +110,7 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
     writer = startLogWriter(LOG_QUERY, new RotatingFiles(`${paths.root}/var/lib/log`, { maxBytes: options.logs.fileBytes, maxFiles: options.logs.files }));
     const configFile = options.configFile ?? `${paths.root}/etc/berth/linuxkit.yml`;
     const config = parseLinuxkit(await readFile(configFile, 'utf8'), configFile);
-    forwarder = await serveForwarder(FORWARD_SOCKET, (l) => log(`berth-agent: ${l}`));
+    forwarder = await serveForwarder(FORWARD_SOCKET, (l) => log(`berth-agent: ${l}`), publishedTargets(async () => connect(paths.dockerSocket)));
     control = await serveControl(paths.controlSocket, {
       status: () => ({
         state,

@@ -45,7 +45,8 @@ function askUdp(host: string, port: number, message: string): Promise<string> {
 }
 
 beforeAll(async () => {
-  forwarder = await serveForwarder(forwarderPath, () => undefined);
+  // Published, for these tests: the echo servers (a real engine asks the daemon).
+  forwarder = await serveForwarder(forwarderPath, () => undefined, async (_proto, ip, port) => ip !== '127.0.0.2' && port !== 9);
   tcpEcho = createServer((s) => s.pipe(s));
   await new Promise<void>((r) => tcpEcho.listen(0, '127.0.0.1', r));
   udpEcho = createSocket('udp4');

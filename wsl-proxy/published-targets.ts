@@ -1,0 +1,43 @@
+import type { Duplex } from 'node:stream';
+import type { Protocol } from './forward.js';
+import { rawHttp } from './raw-http.js';
+
+/** Whether the forwarder may connect to a target: only a running container's published port. */
+export type TargetCheck = (proto: Protocol, ip: string, port: number) => Promise<boolean>;
+
+interface ContainerSummary {
+  Ports?: Array<{ PrivatePort?: number; PublicPort?: number; Type?: string }>;
+  NetworkSettings?: { Networks?: Record<string, { IPAddress?: string; GlobalIPv6Address?: string }> };
+}
+
+const FRESH_MS = 1000;
+
+/**
+ * The targets the engine publishes, from the daemon's container list: each running
+ * container's addresses with each private port that has a host port. Kept for a second; a
+ * target not in it is looked up once more (a container that just started), then refused.
+ */
+export function publishedTargets(connectDaemon: () => Promise<Duplex>): TargetCheck {
+  let known = new Set<string>();
+  let at = 0;
+  const refresh = async () => {
+    const r = await rawHttp(await connectDaemon(), 'GET', '/containers/json', 5000);
+    if (r.status !== 200) throw new Error(`the daemon answered ${r.status} to /containers/json`);
+    const next = new Set<string>();
+    for (const c of JSON.parse(r.body) as ContainerSummary[]) {
+      const ips = Object.values(c.NetworkSettings?.Networks ?? {}).flatMap((n) => [n.IPAddress, n.GlobalIPv6Address]).filter((ip): ip is string => !!ip);
+      for (const p of c.Ports ?? []) {
+        if (!p.PublicPort || !p.PrivatePort) continue;
+        for (const ip of ips) next.add(`${p.Type ?? 'tcp'} ${ip} ${p.PrivatePort}`);
+      }
+    }
+    known = next;
+    at = Date.now();
+  };
+  return async (proto, ip, port) => {
+    const key = `${proto} ${ip} ${port}`;
+    if (Date.now() - at < FRESH_MS && known.has(key)) return true;
+    await refresh();
+    return known.has(key);
+  };
+}
