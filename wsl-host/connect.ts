@@ -35,15 +35,28 @@ export function connectDirect(sharedAreaPath: string, socketPath: string): Promi
  * what works through wsl.exe, where the host cannot open a distro's sockets.
  */
 export async function connectRelay(relay: WslProcess): Promise<Duplex> {
-  if (!relay.stdin || !relay.stdout) throw new WslError('failed', 'The relay process has no stdin/stdout');
-  const duplex = Duplex.from({ readable: relay.stdout, writable: relay.stdin });
+  const { stdin, stdout } = relay;
+  if (!stdin || !stdout) throw new WslError('failed', 'The relay process has no stdin/stdout');
+  stdin.on('error', () => {}); // the relay may exit first; its exit code tells why
+  const duplex = new Duplex({
+    write: (chunk: Buffer, _enc, done) => void stdin.write(chunk, done),
+    final: (done) => {
+      stdin.end();
+      done();
+    },
+    read: () => void stdout.resume(),
+  });
+  stdout.on('data', (d: Buffer) => {
+    if (!duplex.push(d)) stdout.pause();
+  });
   let stderr = '';
   relay.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
+  // The reading side ends only once the relay's exit is known, so a relay that failed (no
+  // such socket) reads as that error, not as a peer that closed without a word.
   relay.done.then(
     (r) => {
-      if (r.exitCode !== 0) {
-        duplex.destroy(new WslError('failed', `The socket relay failed (exit ${r.exitCode}): ${stderr.trim() || r.stderr.trim()}`));
-      }
+      if (r.exitCode === 0) duplex.push(null);
+      else duplex.destroy(new WslError('failed', `The socket relay failed (exit ${r.exitCode}): ${stderr.trim() || r.stderr.trim()}`));
     },
     (e: unknown) => duplex.destroy(e as Error),
   );

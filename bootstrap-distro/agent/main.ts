@@ -15,7 +15,8 @@ const USAGE = `usage: berth-agent <command>
   status [--json]  the root's services: state, pid, restarts, last exit, uptime
   shell [CMD…]     a root shell (or CMD) inside the root's namespaces
   logread [-f|-F] [SOURCE…]
-                   the log daemon's lines as time,source;msg (-f: then follow; -F: follow only)`;
+                   the log daemon's lines as time,source;msg (-f: then follow; -F: follow only)
+  relay SOCKET     copy stdin/stdout to a Unix socket under /mnt/wsl (how the Windows side reaches it through wsl.exe)`;
 
 /** Exit codes: 0 ok, 1 failed, 2 usage, 3 already running / not running. */
 async function main(argv: string[]): Promise<number> {
@@ -33,6 +34,8 @@ async function main(argv: string[]): Promise<number> {
       return logread(rest);
     case 'ports':
       return ports();
+    case 'relay':
+      return relay(rest);
     case 'supervise':
       return superviseCommand(rest);
     default:
@@ -260,6 +263,33 @@ async function ports(): Promise<number> {
   return 0;
 }
 
+/**
+ * `relay SOCKET`: the far end of WslHost.connect where the host cannot open the shared area
+ * itself (Windows, through `wsl.exe --exec`). Bytes both ways, half-close passed on.
+ */
+async function relay(args: string[]): Promise<number> {
+  const [socketPath] = args;
+  const { posix } = await import('node:path');
+  if (!socketPath || args.length !== 1 || !posix.normalize(socketPath).startsWith('/mnt/wsl/')) {
+    process.stderr.write('berth-agent: relay takes one socket path under /mnt/wsl/\n');
+    return 2;
+  }
+  const { connect } = await import('node:net');
+  const socket = connect({ path: socketPath, allowHalfOpen: true });
+  return new Promise<number>((resolve) => {
+    socket.once('error', (e: NodeJS.ErrnoException) => {
+      process.stderr.write(`berth-agent: cannot reach ${socketPath} (${e.code ?? e.message})\n`);
+      resolve(1);
+    });
+    socket.once('connect', () => {
+      process.stdin.pipe(socket);
+      socket.pipe(process.stdout);
+      socket.once('end', () => process.stdout.end());
+      process.stdout.once('finish', () => resolve(0));
+    });
+  });
+}
+
 async function superviseCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
@@ -296,7 +326,7 @@ async function superviseCommand(args: string[]): Promise<number> {
 // Exit only once stdout has drained: a pipe is written asynchronously, and process.exit
 // would cut a long `logread` short.
 main(process.argv.slice(2)).then(
-  (code) => process.stdout.write('', () => process.exit(code)),
+  (code) => (process.stdout.writableEnded ? process.exit(code) : process.stdout.write('', () => process.exit(code))),
   (e: unknown) => {
     process.stderr.write(`berth-agent: ${(e as Error).stack ?? String(e)}\n`);
     process.exit(1);

@@ -3,7 +3,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeRootfsTarball } from '../../wsl-host/busybox-distro.js';
 import { TestBerth } from '../helpers/berth-manager.js';
-import { requireRoot } from '../helpers/wsl-root.js';
+import { CommandWslHost } from '../../wsl-host/command-host.js';
+import { rawHttp } from '../../wsl-proxy/raw-http.js';
+import { BERTH_WSL, requireRoot } from '../helpers/wsl-root.js';
 
 const run = requireRoot('security: socket and store modes, other distros');
 
@@ -86,6 +88,14 @@ describe.runIf(run)('security: who reaches what', () => {
     expect((await t.berth(['integrate', 'Odd', '--off'])).exitCode).toBe(0);
     expect((await t.sh('Odd', 'ls /tmp/pwned', 'root')).exitCode).not.toBe(0);
   }, 120_000);
+
+  it('reaches the engine through the relay (`wsl --exec berth-agent relay`), as the Windows side must, not through the shared area', async () => {
+    const host = new CommandWslHost({ command: BERTH_WSL, env: t.env, relayCommand: ['/opt/berth/bin/berth-agent', 'relay'] });
+    expect((await rawHttp(await host.connect('berth', '/mnt/wsl/berth/docker.sock'), 'GET', '/_ping')).body).toBe('OK');
+    const status = await rawHttp(await host.connect('berth', '/mnt/wsl/berth/agent.sock'), 'GET', '/status');
+    expect(JSON.parse(status.body).engine).toBe('ready');
+    await expect(host.connect('berth', '/mnt/wsl/berth/none.sock').then((s) => rawHttp(s, 'GET', '/_ping'))).rejects.toThrow(/socket relay failed.*cannot reach \/mnt\/wsl\/berth\/none\.sock/);
+  });
 
   it('keeps the persisted log files root only', async () => {
     const files = (await t.sh('Other', 'stat -c "%a %U %n" /mnt/wsl/berth/data/log/*.log', 'root')).stdout.split('\n');
