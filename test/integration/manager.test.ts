@@ -62,7 +62,8 @@ describe.runIf(run)('berth: enable, status, recovery, upgrade, reset', () => {
 
   it('comes back by itself after berth-wsl --shutdown, with its images', async () => {
     await t.wsl(['--shutdown']);
-    expect(await until(async () => (await t.docker(['image', 'ls', '-q'])).stdout !== '', 60_000)).toBe(true);
+    // Running once the engine answers and its link is attached again (the daemon answers a little before).
+    expect(await until(async () => (await t.status()).state === 'running' && (await t.docker(['image', 'ls', '-q'])).stdout !== '', 60_000)).toBe(true);
     const s = await t.status();
     expect(s.state).toBe('running');
     expect(s.events?.some((e) => e.includes('engine stopped unexpectedly'))).toBe(true);
