@@ -3,16 +3,17 @@ import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { controlRequest } from '../bootstrap-distro/agent/control.js';
 import { withLock } from '../wsl-host/linux/lock.js';
-import type { BackendStatus } from './backend.js';
+import type { z } from 'zod';
+import { backendStatusSchema, type BackendStatus } from './backend-status.js';
 import type { HomeLayout } from './home.js';
 import { BERTH_REPO } from './wsl.js';
 
 /** One request to the backend's control socket; undefined when no backend answers. */
-export function askBackend<T>(home: HomeLayout, method: 'GET' | 'POST', path: string): Promise<T | undefined> {
-  return controlRequest<T>(home.backendSocket, method, path, 10_000);
+export function askBackend<T>(home: HomeLayout, method: 'GET' | 'POST', path: string, schema?: z.ZodType<T>): Promise<T | undefined> {
+  return controlRequest<T>(home.backendSocket, method, path, 10_000, schema);
 }
 
-export const backendStatus = (home: HomeLayout) => askBackend<BackendStatus>(home, 'GET', '/status');
+export const backendStatus = (home: HomeLayout) => askBackend<BackendStatus>(home, 'GET', '/status', backendStatusSchema);
 
 /** Starts `berth backend` detached unless one answers; concurrent callers start one. */
 export async function ensureBackend(home: HomeLayout): Promise<void> {

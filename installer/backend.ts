@@ -14,25 +14,12 @@ import { sharedAreaOnHost } from './wsl.js';
 import { join } from 'node:path';
 import { listenUnix, ROOT_ONLY } from '../wsl-host/unix-socket.js';
 import { DISTRO_NAME, loadSettings } from './settings.js';
-import { EngineNetwork, type NetworkStatus } from './network/engine-network.js';
+import { EngineNetwork } from './network/engine-network.js';
+import type { BackendStatus } from './backend-status.js';
 
 export type BackendState = 'starting' | 'running' | 'failed' | 'stopping';
 
-/** What `berth status --json` prints (DESIGN.md's contract), plus the progress of a start. */
-export interface BackendStatus {
-  state: BackendState | 'stopped';
-  endpoint: string;
-  services: AgentServiceStatus[];
-  integrations: Array<{ distro: string; state: string }>;
-  /** The engine link (its way out) and Berth DNS. */
-  network?: NetworkStatus;
-  pid?: number;
-  progress?: string;
-  error?: string;
-  /** The failure needs the user (a foreign distro in the way): no retry. */
-  refused?: boolean;
-  events?: string[];
-}
+export type { BackendStatus } from './backend-status.js';
 
 const RETRY_DELAYS_MS = [1000, 5000, 15_000, 30_000, 60_000];
 

@@ -2,6 +2,7 @@ import type { WslHost, WslProcess } from '../wsl-host/host.js';
 import { mountDataStore, unmountDataStore } from './data-store.js';
 import { BERTH_DISTRO } from './distros.js';
 import { rawHttp } from '../wsl-proxy/raw-http.js';
+import { agentStatusSchema } from '../bootstrap-distro/agent/status-schema.js';
 
 export const AGENT = '/opt/berth/bin/berth-agent';
 export const DAEMON_SOCKET = '/mnt/wsl/berth/docker.sock';
@@ -119,7 +120,10 @@ export class Engine {
   async agentStatus(): Promise<{ pid: number; services: AgentServiceStatus[] } | undefined> {
     try {
       const r = await rawHttp(await this.wsl.connect(BERTH_DISTRO, AGENT_SOCKET), 'GET', '/status', 2000);
-      return r.status === 200 ? (JSON.parse(r.body) as { pid: number; services: AgentServiceStatus[] }) : undefined;
+      if (r.status !== 200) return undefined;
+      const checked = agentStatusSchema.safeParse(JSON.parse(r.body));
+      if (!checked.success) this.log('manager', `the agent's status does not fit its schema: ${checked.error.issues[0]?.message}`);
+      return checked.success ? checked.data : undefined;
     } catch {
       return undefined;
     }

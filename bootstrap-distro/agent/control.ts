@@ -1,28 +1,10 @@
+import type { z } from 'zod';
+import type { AgentStatus } from './status-schema.js';
 import { listenUnix, ROOT_ONLY } from '../../wsl-host/unix-socket.js';
 import { request, createServer, type Server } from 'node:http';
 import { rm } from 'node:fs/promises';
 
-/** What the supervisor reports about the LinuxKit root. */
-export interface ServiceStatus {
-  name: string;
-  state: 'starting' | 'running' | 'restarting' | 'failed' | 'stopped';
-  pid: number | null;
-  restarts: number;
-  lastExit: { code: number | null; signal: string | null; at: string } | null;
-  /** Seconds since the current process started, or null when none runs. */
-  uptime: number | null;
-}
-
-export interface AgentStatus {
-  state: 'starting' | 'running' | 'stopping';
-  engine: 'starting' | 'ready';
-  /** The supervisor's pid as the berth distro sees it (for `shell`). */
-  pid: number;
-  startedAt: string;
-  dockerSocket: string;
-  onboot: Array<{ name: string; exitCode: number; seconds: number }>;
-  services: ServiceStatus[];
-}
+export type { AgentStatus, ServiceStatus } from './status-schema.js';
 
 /** The control socket: GET /status, POST /stop. */
 export async function serveControl(
@@ -45,15 +27,21 @@ export async function serveControl(
   return server;
 }
 
-/** One JSON request over a Unix socket (the agent's or the backend's control socket); undefined when none answers. */
-export function controlRequest<T>(socketPath: string, method: 'GET' | 'POST', path: string, timeoutMs = 2000): Promise<T | undefined> {
+/**
+ * One JSON request over a Unix socket (the agent's or the backend's control socket);
+ * undefined when none answers, or when the answer does not fit `schema`.
+ */
+export function controlRequest<T>(socketPath: string, method: 'GET' | 'POST', path: string, timeoutMs = 2000, schema?: z.ZodType<T>): Promise<T | undefined> {
   return new Promise((resolve) => {
     const req = request({ socketPath, method, path, timeout: timeoutMs }, (res) => {
       let body = '';
       res.on('data', (d: Buffer) => (body += d.toString()));
       res.on('end', () => {
         try {
-          resolve(JSON.parse(body) as T);
+          const json: unknown = JSON.parse(body);
+          if (!schema) return resolve(json as T);
+          const checked = schema.safeParse(json);
+          resolve(checked.success ? checked.data : undefined);
         } catch {
           resolve(undefined);
         }

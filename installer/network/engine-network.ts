@@ -5,7 +5,10 @@ import { BERTH_DISTRO } from '../distros.js';
 import type { Settings } from '../settings.js';
 import { DOCKER_INTERNAL_NAMES, ENGINE_LINK } from './addresses.js';
 import { startDnsServer, type DnsServer } from './dns-server.js';
+import type { NetworkStatus } from '../backend-status.js';
 import type { EngineLink, EngineLinkStatus } from './engine-link.js';
+
+export type { NetworkStatus };
 import { SystemResolver } from './host-resolver.js';
 import { syncTrustedCas, type CaSyncResult } from './ca-sync.js';
 import { describeUpstream, InternalProxy } from './internal-proxy.js';
@@ -16,15 +19,6 @@ export const ENGINE_NETNS_IN_SHARED_AREA = 'berth/engine.netns';
 /** The gateway ports the engine knows Berth's host-side servers by. */
 export const ENGINE_PROXY_PORT = 3128;
 export const CONTAINERS_PROXY_PORT = 3129;
-
-export interface NetworkStatus extends EngineLinkStatus {
-  /** Where Berth DNS listens on the host (the engine asks the gateway's port 53). */
-  dns?: string;
-  /** The upstream the engine's and the containers' traffic goes through. */
-  proxy?: { engine: string; containers: string };
-  /** The CAs the engine trusts, as last synced, and what was skipped. */
-  certificates?: CaSyncResult;
-}
 
 /**
  * The host side of the engine's networking, as the backend runs it: Berth DNS and the two

@@ -1,4 +1,5 @@
 import { statSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeRootfsTarball } from '../../wsl-host/busybox-distro.js';
@@ -95,6 +96,26 @@ describe.runIf(run)('security: who reaches what', () => {
     const status = await rawHttp(await host.connect('berth', '/mnt/wsl/berth/agent.sock'), 'GET', '/status');
     expect(JSON.parse(status.body).engine).toBe('ready');
     await expect(host.connect('berth', '/mnt/wsl/berth/none.sock').then((s) => rawHttp(s, 'GET', '/_ping'))).rejects.toThrow(/socket relay failed.*cannot reach \/mnt\/wsl\/berth\/none\.sock/);
+  });
+
+  it("keeps serving after garbage at the backend's control socket, the host endpoint and the agent's socket", async () => {
+    const sockets = [join(t.env.BERTH_HOME!, 'run/backend.sock'), join(t.env.BERTH_HOME!, 'run/docker.sock'), join(shared(), 'agent.sock'), join(shared(), 'ports.sock')];
+    for (const path of sockets) {
+      for (const junk of [Buffer.from('GET /status HTTP/1.1\r\nContent-Length: 99999999999\r\n\r\n{'), Buffer.alloc(70_000, 0xff), Buffer.from('\0\r\n\r\n'), Buffer.from('POST /stop')]) {
+        await new Promise<void>((resolve) => {
+          const s = connect(path);
+          s.on('error', () => resolve());
+          s.on('close', () => resolve());
+          s.on('data', () => {});
+          s.on('connect', () => s.end(junk));
+          setTimeout(() => s.destroy(), 500);
+        });
+      }
+    }
+    const s = await t.status();
+    expect(s.state).toBe('running');
+    expect(s.services.find((x) => x.name === 'dockerd')?.state).toBe('running');
+    expect((await t.docker(['version', '--format', '{{.Server.Version}}'])).exitCode).toBe(0);
   });
 
   it('keeps the persisted log files root only', async () => {

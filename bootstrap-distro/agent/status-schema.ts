@@ -1,0 +1,27 @@
+import { z } from 'zod';
+
+/** What the supervisor reports about the LinuxKit root: one schema, for both ends of the socket
+ * (kept apart so the agent's own commands do not load zod to ask their supervisor). */
+export const serviceStatusSchema = z.object({
+  name: z.string(),
+  state: z.enum(['starting', 'running', 'restarting', 'failed', 'stopped']),
+  pid: z.number().int().nullable(),
+  restarts: z.number().int(),
+  lastExit: z.object({ code: z.number().int().nullable(), signal: z.string().nullable(), at: z.string() }).nullable(),
+  /** Seconds since the current process started, or null when none runs. */
+  uptime: z.number().nullable(),
+});
+export type ServiceStatus = z.infer<typeof serviceStatusSchema>;
+
+export const agentStatusSchema = z.object({
+  state: z.enum(['starting', 'running', 'stopping']),
+  engine: z.enum(['starting', 'ready']),
+  /** The supervisor's pid as the berth distro sees it (for `shell`). */
+  pid: z.number().int(),
+  startedAt: z.string(),
+  dockerSocket: z.string(),
+  onboot: z.array(z.object({ name: z.string(), exitCode: z.number().int(), seconds: z.number() })),
+  services: z.array(serviceStatusSchema),
+});
+export type AgentStatus = z.infer<typeof agentStatusSchema>;
+

@@ -1,0 +1,38 @@
+import { z } from 'zod';
+
+const linkStateSchema = z.enum(['down', 'starting', 'up', 'restarting', 'failed']);
+
+/** The engine's networking as status reports it (EngineNetwork.status). */
+export const networkStatusSchema = z.object({
+  state: linkStateSchema,
+  helper: z.string(),
+  pid: z.number().int().optional(),
+  address: z.string(),
+  gateway: z.string(),
+  restarts: z.number().int(),
+  error: z.string().optional(),
+  log: z.string().optional(),
+  dns: z.string().optional(),
+  proxy: z.object({ engine: z.string(), containers: z.string() }).optional(),
+  certificates: z.object({ count: z.number().int(), registries: z.number().int(), warnings: z.array(z.string()) }).optional(),
+});
+
+/**
+ * What the backend's `GET /status` answers and `berth status --json` prints (DESIGN.md's
+ * contract, plus the progress of a start): one schema for the backend and the CLI.
+ */
+export const backendStatusSchema = z.object({
+  state: z.enum(['stopped', 'starting', 'running', 'failed', 'stopping']),
+  endpoint: z.string(),
+  services: z.array(z.object({ name: z.string(), state: z.string(), pid: z.number().int().nullable(), restarts: z.number().int() })),
+  integrations: z.array(z.object({ distro: z.string(), state: z.string(), detail: z.string().optional() })),
+  network: networkStatusSchema.optional(),
+  pid: z.number().int().optional(),
+  progress: z.string().optional(),
+  error: z.string().optional(),
+  /** The failure needs the user (a foreign distro in the way): no retry. */
+  refused: z.boolean().optional(),
+  events: z.array(z.string()).optional(),
+});
+export type BackendStatus = z.infer<typeof backendStatusSchema>;
+export type NetworkStatus = z.infer<typeof networkStatusSchema>;
