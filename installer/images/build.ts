@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { cp, mkdir, mkdtemp, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cp, mkdir, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
+import { writeFileAtomic } from '../../wsl-host/linux/atomic-file.js';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseLinuxkit } from '../../bootstrap-distro/agent/linuxkit.js';
@@ -72,7 +72,11 @@ export async function buildImages(
   const progress = options.progress ?? silentProgress;
   const version = options.version ?? (await berthVersion());
   await mkdir(outDir, { recursive: true });
-  const work = await mkdtemp(join(tmpdir(), 'berth-images-'));
+  // Staged beside the images, so a build killed half-way leaves nothing elsewhere, and the
+  // next build clears what it left.
+  const work = join(outDir, '.staging');
+  await rm(work, { recursive: true, force: true });
+  await mkdir(work, { mode: 0o700 });
   try {
     const steps: Array<[ImageKind, string, (staging: string, built: Partial<Record<ImageKind, BuiltImage>>) => Promise<void>]> = [
       ['system', 'system image', (s) => stageSystemImage(s, sources)],
@@ -97,7 +101,8 @@ export async function buildImages(
       await rm(staging, { recursive: true, force: true });
     }
     const manifest: ImageManifest = { berthVersion: version, inputs: await inputFingerprint(sources), images: built as Record<ImageKind, BuiltImage> };
-    await writeFile(join(outDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+    // Last, and whole or not at all: a manifest names only images that are there.
+    await writeFileAtomic(join(outDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
     await removeStale(outDir, manifest);
     return manifest;
   } finally {

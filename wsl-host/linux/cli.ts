@@ -60,6 +60,8 @@ class WslHostCli {
   }
 
   async run(cmd: WslCommand): Promise<number> {
+    // Whatever a killed berth-wsl left half-done is settled before anything looks at the distros.
+    if (cmd.kind !== 'help') await new Importer(this.registry, this.runtime).recoverAbandoned();
     switch (cmd.kind) {
       case 'help':
         this.say(HELP);

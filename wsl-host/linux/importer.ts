@@ -4,6 +4,7 @@ import { isAbsolute, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { errors, type WslErrorText } from '../messages.js';
 import { findByName, newRecord, type DistroRecord, type Registry } from './registry.js';
+import { liveStartTime } from './proc.js';
 import { runCommand } from './run-command.js';
 import type { DistroRuntime } from './runtime.js';
 
@@ -40,21 +41,26 @@ export class Importer {
       const s = await stat(req.source).catch(() => undefined);
       if (!s?.isFile()) throw new WslFailure(errors.fileNotFound());
     }
+    const createdDir = !(await stat(req.installDir).catch(() => undefined));
+    const owner = await self();
     // Reserve the name first, so a concurrent import of the same name fails at once.
     const record = await this.registry.update((reg) => {
       if (findByName(reg, req.name)) throw new WslFailure(errors.exists());
-      const r = newRecord(req.name, req.installDir, req.version, req.vhd);
+      const r = newRecord(req.name, req.installDir, req.version, req.vhd, owner, createdDir);
       reg.distros.push(r);
       return r;
     });
-    const createdDir = !(await stat(req.installDir).catch(() => undefined));
     try {
       await mkdir(req.installDir, { recursive: true });
       if (req.vhd) await this.copyImage(req.source, join(req.installDir, 'ext4.vhdx'));
       else await this.extract(req.source, join(req.installDir, 'rootfs'));
       await this.registry.update((reg) => {
         const r = reg.distros.find((d) => d.id === record.id);
-        if (r) r.state = 'Installed';
+        if (r) {
+          r.state = 'Installed';
+          delete r.owner;
+          delete r.createdDir;
+        }
         if (!reg.defaultId) reg.defaultId = record.id;
       });
     } catch (e) {
@@ -67,13 +73,56 @@ export class Importer {
   }
 
   async unregister(name: string): Promise<void> {
+    const owner = await self();
     const record = await this.registry.update((reg) => {
       const r = findByName(reg, name);
       if (!r) throw new WslFailure(errors.notFound());
       if (r.state === 'Installing') throw new WslFailure(errors.busy('it is still being imported'));
       r.state = 'Uninstalling';
+      if (owner) r.owner = owner;
       return { ...r };
     });
+    await this.finishUnregister(record);
+  }
+
+  /**
+   * An import or unregister whose berth-wsl was killed (the process named as the record's
+   * owner is gone): an import is rolled back — its files removed, the name free again, as if
+   * it never started, since the stream it read from died with it — and an unregister is
+   * finished. So no distro stays `Installing` for ever, and none half-made ever runs. (On
+   * Windows the WSL service does the import, not wsl.exe; Berth's manager copes either way:
+   * a name that is free is imported again.) Returns what it cleaned up.
+   */
+  async recoverAbandoned(): Promise<string[]> {
+    const abandoned = async (d: DistroRecord) => d.state !== 'Installed' && !(d.owner && (await liveStartTime(d.owner.pid)) === d.owner.startTime);
+    const candidates: DistroRecord[] = [];
+    for (const d of (await this.registry.read()).distros) if (await abandoned(d)) candidates.push(d);
+    const done: string[] = [];
+    for (const d of candidates) {
+      // Look again under the lock: another berth-wsl may be cleaning the same record.
+      const claimed = await this.registry.update(async (reg) => {
+        const r = reg.distros.find((x) => x.id === d.id);
+        if (!r || !(await abandoned(r))) return false;
+        r.owner = await self();
+        return true;
+      });
+      if (!claimed) continue;
+      if (d.state === 'Installing') {
+        await this.removeFiles(d, d.createdDir ?? false);
+        await this.registry.update((reg) => {
+          reg.distros = reg.distros.filter((x) => x.id !== d.id);
+          if (reg.defaultId === d.id) reg.defaultId = reg.distros.find((x) => x.state === 'Installed')?.id ?? null;
+        });
+        done.push(`${d.name}: an interrupted import was rolled back`);
+      } else {
+        await this.finishUnregister(d);
+        done.push(`${d.name}: an interrupted unregister was finished`);
+      }
+    }
+    return done;
+  }
+
+  private async finishUnregister(record: DistroRecord): Promise<void> {
     await this.runtime.terminate(record);
     await this.removeFiles(record, false);
     await this.registry.update((reg) => {
@@ -151,4 +200,10 @@ export function compressionFlag(head: Buffer): string[] {
   if (head.subarray(0, 4).equals(Buffer.from([0x28, 0xb5, 0x2f, 0xfd]))) return ['--zstd'];
   if (head.subarray(0, 3).toString('latin1') === 'BZh') return ['-j'];
   return [];
+}
+
+/** This process, as a record's owner. */
+async function self(): Promise<{ pid: number; startTime: string } | undefined> {
+  const startTime = await liveStartTime(process.pid);
+  return startTime ? { pid: process.pid, startTime } : undefined;
 }

@@ -3,6 +3,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { writeFileAtomic } from './atomic-file.js';
 import type { HostLayout } from './config.js';
 import { withLock } from './lock.js';
+import type { ProcessIdentity } from './proc.js';
 
 /** A registered distro: what wsl.exe keeps in HKCU\...\Lxss\{id}. */
 export interface DistroRecord {
@@ -14,6 +15,10 @@ export interface DistroRecord {
   /** The rootfs is the ext4 image basePath/ext4.vhdx rather than the directory basePath/rootfs. */
   vhd: boolean;
   state: 'Installing' | 'Installed' | 'Uninstalling';
+  /** The berth-wsl process importing or unregistering it: when it is gone, so is the work. */
+  owner?: ProcessIdentity;
+  /** The import made basePath (so a rollback removes it too). */
+  createdDir?: boolean;
 }
 
 interface RegistryFile {
@@ -63,6 +68,6 @@ export function findByName(reg: RegistryFile, name: string): DistroRecord | unde
   return reg.distros.find((d) => d.name.toLowerCase() === name.toLowerCase());
 }
 
-export function newRecord(name: string, basePath: string, version: 1 | 2, vhd: boolean): DistroRecord {
-  return { id: randomUUID(), name, basePath, version, vhd, state: 'Installing' };
+export function newRecord(name: string, basePath: string, version: 1 | 2, vhd: boolean, owner?: ProcessIdentity, createdDir?: boolean): DistroRecord {
+  return { id: randomUUID(), name, basePath, version, vhd, state: 'Installing', ...(owner ? { owner } : {}), ...(createdDir ? { createdDir } : {}) };
 }

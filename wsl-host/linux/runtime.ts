@@ -48,7 +48,10 @@ export class DistroRuntime {
   /** Starts the distro unless it runs; concurrent callers share one init. */
   async ensureRunning(d: DistroRecord): Promise<ProcessIdentity> {
     const already = await this.running(d);
-    if (already) return already;
+    if (already) {
+      if (d.version === 2) await this.vm.ensureNat();
+      return already;
+    }
     return withLock(this.layout.distroLock(d.id), async () => (await this.running(d)) ?? this.start(d));
   }
 

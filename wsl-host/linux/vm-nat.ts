@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { findHelper, pastaArgs, type LinkAddresses } from './user-mode-net.js';
 import { endProcessFromPidFile } from './proc.js';
 import { runCommand } from './run-command.js';
@@ -35,4 +36,12 @@ export async function startNat(netns: string, pidFile: string): Promise<void> {
 /** Ends the pasta of startNat, if it still runs (a reused pid is left alone). */
 export async function stopNat(pidFile: string): Promise<void> {
   await endProcessFromPidFile(pidFile, ['pasta', pidFile]);
+}
+
+/** Whether the pasta of startNat still runs (by its pid file and command line). */
+export async function natRunning(pidFile: string): Promise<boolean> {
+  const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+  return cmdline.includes('pasta') && cmdline.includes(pidFile);
 }

@@ -4,7 +4,7 @@ import type { HostConfig, HostLayout } from './config.js';
 import { withLock } from './lock.js';
 import { isMountPoint, mountsUnder } from './mounts.js';
 import { mustRun, runCommand } from './run-command.js';
-import { startNat, stopNat } from './vm-nat.js';
+import { natRunning, startNat, stopNat } from './vm-nat.js';
 
 /**
  * The utility VM: one network namespace and one mount namespace (a private copy of the
@@ -61,6 +61,14 @@ export class UtilityVm {
       await mustRun('mount', ['-t', 'tmpfs', '-o', 'mode=0755', 'berth-wsl-shared', sharedArea]);
       await mustRun('mount', ['--make-shared', sharedArea]);
     }
+  }
+
+  /** WSL's NAT cannot die; ours can (a kill -9 of everything): bring it back when a distro is used. */
+  async ensureNat(): Promise<void> {
+    if (!(await this.isUp()) || (await natRunning(this.natPidFile))) return;
+    await withLock(this.layout.vmLock, async () => {
+      if (!(await natRunning(this.natPidFile))) await startNat(this.layout.vmNet, this.natPidFile);
+    });
   }
 
   private get natPidFile(): string {
