@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildImages } from '../../installer/images/build.js';
 import { makeRootfsTarball } from '../../wsl-host/busybox-distro.js';
 import { BERTH, TestBerth } from '../helpers/berth-manager.js';
+import { killWorld } from '../helpers/world.js';
 import { requireRoot } from '../helpers/wsl-root.js';
 
 const run = requireRoot('install fault drill');
@@ -33,36 +34,9 @@ describe.runIf(run)('install fault drill', () => {
     }
   };
 
-  /** Every process of this world: whatever carries its WSL root in its environment, and their children. */
-  const worldProcesses = (): number[] => {
-    const mine = new Set<number>();
-    const parents = new Map<number, number>();
-    for (const entry of readdirSync('/proc')) {
-      if (!/^\d+$/.test(entry)) continue;
-      const pid = Number(entry);
-      try {
-        parents.set(pid, Number(/PPid:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]));
-        if (pid !== process.pid && readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`BERTH_WSL_ROOT=${t.root}`)) mine.add(pid);
-      } catch {
-        // gone meanwhile
-      }
-    }
-    for (let grew = true; grew; ) {
-      grew = false;
-      for (const [pid, ppid] of parents) if (!mine.has(pid) && mine.has(ppid)) (mine.add(pid), (grew = true));
-    }
-    return [...mine];
-  };
-
   const killAll = (first?: number) => {
     if (first) process.kill(first, 'SIGKILL'); // the importer, at once: its window may be short
-    for (const pid of worldProcesses()) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }
+    killWorld(t.root);
   };
 
   /** Starts `berth ARGS`, and kills the whole world the moment `at` says so. */

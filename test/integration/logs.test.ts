@@ -5,6 +5,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildImages } from '../../installer/images/build.js';
 import { agent, installBerthDistros } from '../helpers/berth-distros.js';
+import { worldProcesses } from '../helpers/world.js';
 import { TestBerth } from '../helpers/berth-manager.js';
 import { BERTH_WSL, requireRoot, TestWslRoot, until } from '../helpers/wsl-root.js';
 import { spawn } from 'node:child_process';
@@ -67,7 +68,7 @@ describe.runIf(run)('the log daemon in the LinuxKit root', () => {
     const numbers = spam.slice(0, -1).map(Number);
     expect(numbers).toEqual(numbers.map((_, i) => numbers[0]! + i)); // a contiguous run up to the end
     expect((await logread()).length).toBeLessThanOrEqual(5000);
-    const pid = (await execa('pgrep', ['-f', 'berth-agent.mjs supervise'])).stdout.split('\n')[0]!;
+    const [pid] = worldProcesses(t.root, (c) => c.includes('berth-agent.mjs supervise'));
     const rssKiB = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
     expect(rssKiB / 1024).toBeLessThan(RSS_BOUND_MIB);
   }, 180_000);

@@ -4,6 +4,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildImages } from '../../installer/images/build.js';
 import { makeRootfsTarball } from '../../wsl-host/busybox-distro.js';
+import { killWorld } from '../helpers/world.js';
 import { TestBerth, until } from '../helpers/berth-manager.js';
 import { requireRoot } from '../helpers/wsl-root.js';
 
@@ -74,8 +75,8 @@ describe.runIf(run)('berth: enable, status, recovery, upgrade, reset', () => {
     // On failure, show docker's own words.
     expect(await t.docker(['volume', 'create', 'v1'])).toMatchObject({ exitCode: 0, stderr: '' });
     expect(await t.docker(['run', '--rm', '-v', 'v1:/d', 'busybox', 'sh', '-c', 'echo precious > /d/f'])).toMatchObject({ exitCode: 0, stderr: '' });
-    await execa('pkill', ['-9', '-f', `${t.root}.*|bin/berth backend|berth-agent`], { reject: false });
-    await execa('pkill', ['-9', '-f', 'berth-agent.mjs'], { reject: false });
+    // Every process of this test's world (never by name machine-wide).
+    expect(killWorld(t.root)).toBeGreaterThan(0);
     expect(await until(async () => (await t.status()).state === 'stopped', 10_000)).toBe(true);
     // While it comes back, status says starting.
     const starting = t.berth(['start']);

@@ -5,6 +5,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeWslOutput } from '../../wsl-host/decode.js';
 import { makeRootfsImage, makeRootfsTarball } from '../../wsl-host/busybox-distro.js';
+import { worldProcesses } from '../helpers/world.js';
 import { requireRoot, TestWslRoot, until } from '../helpers/wsl-root.js';
 
 const run = requireRoot('Linux WSL host');
@@ -162,10 +163,11 @@ describe.runIf(run)('Linux WSL host: the shared VM', () => {
     await t.wsl(['-d', 'B', '--exec', 'sh', '-c', 'sleep 1000 >/dev/null 2>&1 & sleep 1000 >/dev/null 2>&1 & true']);
     const bRoot = readInitRoot(t.root, 'B');
     expect(await processesUnder(bRoot)).not.toHaveLength(0);
+    const sleepers = worldProcesses(t.root, (c) => c === 'sleep 1000');
+    expect(sleepers).toHaveLength(2);
     await t.wsl(['--terminate', 'B']);
     expect(await processesUnder(bRoot)).toEqual([]);
-    const sleeping = await execa('pgrep', ['-f', 'sleep 1000'], { reject: false });
-    expect(sleeping.stdout).toBe('');
+    expect(sleepers.filter((pid) => existsSync(`/proc/${pid}`))).toEqual([]);
     expect((await t.wsl(['--shutdown'])).exitCode).toBe(0);
     expect(t.mountsUnderRoot()).toEqual([]);
     expect(await processesUnder(t.root)).toEqual([]);
@@ -195,9 +197,11 @@ describe.runIf(run)('Linux WSL host: idle termination', () => {
     // A background process does not count as attached: only the wsl session does.
     const attached = await t.wsl(['-d', 'Idle', '--exec', 'sh', '-c', 'sleep 600 >/dev/null 2>&1 & sleep 4; echo still-here']);
     expect(attached.stdout).toBe('still-here');
+    const sleeper = worldProcesses(t.root, (c) => c === 'sleep 600');
+    expect(sleeper).toHaveLength(1);
     const ended = await until(async () => !(await t.wsl(['-l', '--running', '-q'])).stdout.includes('Idle'), 8000);
     expect(ended).toBe(true);
-    expect((await execa('pgrep', ['-f', 'sleep 600'], { reject: false })).stdout).toBe('');
+    expect(sleeper.filter((pid) => existsSync(`/proc/${pid}`))).toEqual([]);
   });
 });
 

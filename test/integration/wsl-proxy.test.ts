@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeRootfsTarball } from '../../wsl-host/busybox-distro.js';
+import { killWorld } from '../helpers/world.js';
 import { TestBerth, until } from '../helpers/berth-manager.js';
 import { BERTH_WSL, requireRoot } from '../helpers/wsl-root.js';
 
@@ -72,7 +73,7 @@ describe.runIf(run)('docker from inside an integrated user distro', () => {
   });
 
   it('restarts a proxy that dies', async () => {
-    await execa('pkill', ['-9', '-f', 'berth-proxy.mjs serve --distro Ubuntu'], { reject: false });
+    expect(killWorld(t.root, (c) => c.includes('berth-proxy.mjs serve --distro Ubuntu'))).toBeGreaterThan(0);
     expect(await until(async () => (await sh('Ubuntu', 'docker version --format "{{.Server.Version}}"')).exitCode === 0, 20_000)).toBe(true);
     expect((await t.status()).integrations).toEqual([{ distro: 'Ubuntu', state: 'running' }]);
   });
