@@ -20,7 +20,8 @@ const FRESH_MS = 1000;
 export function publishedTargets(connectDaemon: () => Promise<Duplex>): TargetCheck {
   let known = new Set<string>();
   let at = 0;
-  const refresh = async () => {
+  let inFlight: Promise<void> | undefined;
+  const fetchKnown = async () => {
     const r = await rawHttp(await connectDaemon(), 'GET', '/containers/json', 5000);
     if (r.status !== 200) throw new Error(`the daemon answered ${r.status} to /containers/json`);
     const next = new Set<string>();
@@ -34,10 +35,18 @@ export function publishedTargets(connectDaemon: () => Promise<Duplex>): TargetCh
     known = next;
     at = Date.now();
   };
+  // Many connections at once (a burst on a published port) share one look at the daemon.
+  const refresh = () => (inFlight ??= fetchKnown().finally(() => (inFlight = undefined)));
   return async (proto, ip, port) => {
     const key = `${proto} ${ip} ${port}`;
     if (Date.now() - at < FRESH_MS && known.has(key)) return true;
-    await refresh();
+    try {
+      await refresh();
+    } catch (e) {
+      // A daemon too busy to answer does not cut off what it published a moment ago.
+      if (known.has(key)) return true;
+      throw e;
+    }
     return known.has(key);
   };
 }
