@@ -188,7 +188,7 @@ export async function runBackend(home: HomeLayout, wsl: WslHost): Promise<number
       res.writeHead(202).end('{}');
       void stopRequest();
     } else {
-      res.writeHead(404).end(JSON.stringify({ message: 'use GET /status, POST /retry or POST /stop' }));
+      res.writeHead(404).end(JSON.stringify({ message: 'use GET /status, or POST /retry, /integrations/reload, /network/reload or /stop' }));
     }
   });
   // Root (or the owner of a per-user home) only: it stops Berth and changes its proxy.

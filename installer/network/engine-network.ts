@@ -6,14 +6,14 @@ import type { Settings } from '../settings.js';
 import { DOCKER_INTERNAL_NAMES, ENGINE_LINK } from './addresses.js';
 import { startDnsServer, type DnsServer } from './dns-server.js';
 import type { NetworkStatus } from '../backend-status.js';
-import type { EngineLink, EngineLinkStatus } from './engine-link.js';
-
-export type { NetworkStatus };
-import { SystemResolver } from './host-resolver.js';
 import { syncTrustedCas, type CaSyncResult } from './ca-sync.js';
+import type { EngineLink, EngineLinkStatus } from './engine-link.js';
+import { SystemResolver } from './host-resolver.js';
 import { describeUpstream, InternalProxy } from './internal-proxy.js';
 import { SlirpEngineLink } from './slirp-link.js';
 import { upstreamFor, type UpstreamProxy } from './upstream-proxy.js';
+
+export type { NetworkStatus };
 
 export const ENGINE_NETNS_IN_SHARED_AREA = 'berth/engine.netns';
 /** The gateway ports the engine knows Berth's host-side servers by. */
