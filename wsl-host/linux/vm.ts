@@ -65,7 +65,8 @@ export class UtilityVm {
 
   /** WSL's NAT cannot die; ours can (a kill -9 of everything): bring it back when a distro is used. */
   async ensureNat(): Promise<void> {
-    if (!(await this.isUp()) || (await natRunning(this.natPidFile))) return;
+    // On every exec: the cheap check first (two small reads), the mount table only if needed.
+    if ((await natRunning(this.natPidFile)) || !(await this.isUp())) return;
     await withLock(this.layout.vmLock, async () => {
       if (!(await natRunning(this.natPidFile))) await startNat(this.layout.vmNet, this.natPidFile);
     });
