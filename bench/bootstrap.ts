@@ -3,12 +3,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { dockerPing } from '../bootstrap-distro/agent/ping.js';
+import { dockerPing } from '../common/docker-api.js';
 import { buildImages } from '../installer/images/build.js';
 import { type BenchRow, timeRuns } from './measure.js';
 import { BERTH_WSL } from './wsl-host.js';
+import { AGENT_COMMAND } from '../common/shared-area.js';
 
-const AGENT = '/opt/berth/bin/berth-agent';
+const AGENT = AGENT_COMMAND;
 
 /**
  * The agent's `start` (through berth-wsl, as the manager runs it) until /_ping answers,

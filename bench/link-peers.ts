@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { pastaArgs, slirpAddresses, slirpArgs, type LinkAddresses } from '../wsl-host/linux/user-mode-net.js';
+import { pastaArgs, slirpAddresses, slirpArgs, type LinkAddresses } from '../common/user-mode-net.js';
 
 /**
  * The two user-mode link helpers side by side, outside Berth, on the path a container's

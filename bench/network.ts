@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { ENGINE_LINK } from '../installer/network/addresses.js';
 import { busyboxTar } from './ports.js';
-import { berthProcesses, commandLine, withIntegratedBerth } from './berth-env.js';
+import { withIntegratedBerth } from './berth-env.js';
+import { berthProcesses, commandLine } from '../test/helpers/processes.js';
 import { withLinkPeer } from './link-peers.js';
 import { type BenchRow, throughputGoal } from './measure.js';
 

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { berthProcesses, commandLine, commandName, rssKiB, withIntegratedBerth } from './berth-env.js';
+import { withIntegratedBerth } from './berth-env.js';
+import { berthProcesses, commandLine, commandName, rssKiB } from '../test/helpers/processes.js';
 import { type BenchRow, throughputGoal } from './measure.js';
 
 const CLIENT = join(import.meta.dirname, 'tcp-client.js');

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { makeRootfsTarball } from '../wsl-host/busybox-distro.js';
+import { makeRootfsTarball } from '../test/helpers/busybox-distro.js';
 import { type BenchRow, timeRuns } from './measure.js';
 
 export const BERTH_WSL = join(dirname(fileURLToPath(import.meta.url)), '../../bin/berth-wsl');

@@ -1,19 +1,30 @@
 import { spawn } from 'node:child_process';
 import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { controlRequest } from '../bootstrap-distro/agent/control.js';
-import { withLock } from '../wsl-host/linux/lock.js';
 import type { z } from 'zod';
-import { backendStatusSchema, type BackendStatus } from './backend-status.js';
+import { withLock } from '../common/lock.js';
+import { HttpError, httpJson } from '../common/http-client.js';
+import { BACKEND_ROUTES, type BackendReply, type BackendRoute } from './backend/api.js';
 import type { HomeLayout } from './home.js';
 import { BERTH_REPO } from './wsl.js';
 
-/** One request to the backend's control socket; undefined when no backend answers. */
-export function askBackend<T>(home: HomeLayout, method: 'GET' | 'POST', path: string, schema?: z.ZodType<T>): Promise<T | undefined> {
-  return controlRequest<T>(home.backendSocket, method, path, 10_000, schema);
+const BACKEND_TIMEOUT_MS = 10_000;
+
+/**
+ * One request to the backend's control socket; undefined when no backend answers. A backend
+ * that answers with an error (an invalid settings file for /network/reload) throws it.
+ */
+export async function askBackend<R extends BackendRoute>(home: HomeLayout, route: R): Promise<BackendReply<R> | undefined> {
+  const { method, path, reply } = BACKEND_ROUTES[route];
+  try {
+    return (await httpJson(home.backendSocket, { method, path, timeoutMs: BACKEND_TIMEOUT_MS }, reply as z.ZodType<unknown>)) as BackendReply<R>;
+  } catch (e) {
+    if (e instanceof HttpError && e.kind === 'unreachable') return undefined;
+    throw e;
+  }
 }
 
-export const backendStatus = (home: HomeLayout) => askBackend<BackendStatus>(home, 'GET', '/status', backendStatusSchema);
+export const backendStatus = (home: HomeLayout) => askBackend(home, 'status');
 
 /** Starts `berth backend` detached unless one answers; concurrent callers start one. */
 export async function ensureBackend(home: HomeLayout): Promise<void> {
@@ -42,7 +53,7 @@ export async function ensureBackend(home: HomeLayout): Promise<void> {
 export async function stopBackend(home: HomeLayout, timeoutMs = 60_000): Promise<boolean> {
   const s = await backendStatus(home);
   if (!s) return false;
-  await askBackend(home, 'POST', '/stop');
+  await askBackend(home, 'stop');
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
     if (!(await backendStatus(home)) && !(s.pid && isAlive(s.pid))) return true;

@@ -33,6 +33,12 @@ export const backendStatusSchema = z.object({
   /** The failure needs the user (a foreign distro in the way): no retry. */
   refused: z.boolean().optional(),
   events: z.array(z.string()).optional(),
+  /** The settings file is invalid now: the backend runs on the last good settings. */
+  settingsError: z.string().optional(),
+  /** Why published ports may lag the containers (the last reconcile failed). */
+  portsError: z.string().optional(),
+  /** Why the engine's persisted logs are not being written (a full disk). */
+  logsError: z.string().optional(),
 });
 export type BackendStatus = z.infer<typeof backendStatusSchema>;
 export type NetworkStatus = z.infer<typeof networkStatusSchema>;

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
-import { portClaimSchema, type PortRequest } from '../wsl-proxy/port-claims.js';
-import { listenUnix, ROOT_ONLY } from '../wsl-host/unix-socket.js';
+import { portClaimReplySchema, portClaimSchema, type PortRequest } from '../wsl-proxy/port-claims.js';
+import { listenUnix, ROOT_ONLY } from '../common/unix-socket.js';
 
 /** A claim names at most a few ports; anything this big is not one. */
 const MAX_CLAIM_BYTES = 64 * 1024;
@@ -46,7 +46,7 @@ export async function serveClaimSocket(path: string, claim: (ports: PortRequest[
         return answer(json(400, { message: `Berth: malformed port claim at "${issue.path.join('.')}": ${issue.message}` }));
       }
       claim(checked.data.ports).then(
-        () => answer(json(200, {})),
+        () => answer(json(200, portClaimReplySchema.parse({ claimed: checked.data.ports.length }))),
         (e: Error) => answer(json(409, { message: e.message })),
       );
     });

@@ -1,8 +1,9 @@
 import type { WslHost } from '../wsl-host/host.js';
 import { DATA_DISTRO } from './distros.js';
+import { DATA_STORE_ROOT, sharedPath } from '../common/shared-area.js';
 
-export const DATA_MOUNT = '/mnt/wsl/berth/data';
-const STORE = '/srv/berth-data';
+export const DATA_MOUNT = sharedPath('dataStore');
+const STORE = DATA_STORE_ROOT;
 
 /**
  * The cross-distro mount: berth-data bind-mounts its store under /mnt/wsl, where the berth

@@ -9,7 +9,8 @@ import { formatLine, readLogs } from '../bootstrap-distro/logd/client.js';
 import { BERTH_DISTRO, DATA_DISTRO } from './distros.js';
 import { AGENT, DAEMON_SOCKET } from './engine.js';
 import { berthVersion } from './images/build.js';
-import { rawHttp } from '../wsl-proxy/raw-http.js';
+import { httpRequest } from '../common/http-client.js';
+import { AGENT_COMMAND, DATA_STORE_ROOT, sharedPath } from '../common/shared-area.js';
 
 const SECRET_NAME = /TOKEN|PASSWORD|SECRET/i;
 
@@ -22,8 +23,7 @@ export function redact(text: string): string {
 
 async function engineGet(wsl: WslHost, path: string): Promise<string> {
   try {
-    const r = await rawHttp(await wsl.connect(BERTH_DISTRO, DAEMON_SOCKET), 'GET', path, 5000);
-    return r.body;
+    return (await httpRequest(() => wsl.connect(BERTH_DISTRO, DAEMON_SOCKET), { path })).body;
   } catch (e) {
     return `unavailable: ${(e as Error).message}`;
   }
@@ -53,11 +53,11 @@ export async function collectDiagnostics(home: HomeLayout, wsl: WslHost): Promis
       await put(`manager/${name}`, await readFile(join(home.logsDir, name), 'utf8').catch(() => ''));
     }
     const ring: string[] = [];
-    const stream = await wsl.connect(BERTH_DISTRO, '/mnt/wsl/berth/log.sock').catch(() => undefined);
+    const stream = await wsl.connect(BERTH_DISTRO, sharedPath('logSocket')).catch(() => undefined);
     if (stream) await readLogs(stream, 'dump', [], (e) => ring.push(formatLine(e))).catch(() => undefined);
     await put('engine/ring.log', ring.length ? `${ring.join('\n')}\n` : 'the log daemon was not running\n');
     // The persisted files, from berth-data's store (base64: wsl carries text).
-    const persisted = await inDistro(wsl, DATA_DISTRO, 'cd /srv/berth-data && tar -cz log 2>/dev/null | base64');
+    const persisted = await inDistro(wsl, DATA_DISTRO, `cd ${DATA_STORE_ROOT} && tar -cz log 2>/dev/null | base64`);
     if (persisted.trim()) {
       const archive = join(work, 'engine/persisted.tar.gz');
       await mkdir(dirname(archive), { recursive: true });
@@ -66,7 +66,7 @@ export async function collectDiagnostics(home: HomeLayout, wsl: WslHost): Promis
       await rm(archive);
       for (const f of await listFiles(join(work, 'engine/log'))) await writeFile(f, redact(await readFile(f, 'utf8')));
     }
-    await put('engine/agent-status.json', await inDistro(wsl, BERTH_DISTRO, '/opt/berth/bin/berth-agent status --json'));
+    await put('engine/agent-status.json', await inDistro(wsl, BERTH_DISTRO, `${AGENT_COMMAND} status --json`));
     await put('engine/info.json', await engineGet(wsl, '/info'));
     await put('engine/version.json', await engineGet(wsl, '/version'));
     // Networking: the engine's side of the link, the WSL side, and the link's own log.

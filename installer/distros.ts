@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { z } from 'zod';
 import type { WslHost } from '../wsl-host/host.js';
-import { writeFileAtomic } from '../wsl-host/linux/atomic-file.js';
+import { writeFileAtomic } from '../common/atomic-file.js';
 import { DISTRO_MARKER, type DistroMarker, type ImageManifest } from './images/build.js';
 
 export const BERTH_DISTRO = 'berth';
@@ -11,13 +12,42 @@ export const DATA_DISTRO = 'berth-data';
 export class ForeignDistroError extends Error {}
 
 /** What the manager installed, to tell an upgrade from an up-to-date install. */
-export interface InstallState {
-  berthImage?: string;
-  dataImage?: string;
+const installStateSchema = z.object({ berthImage: z.string().optional(), dataImage: z.string().optional() });
+export type InstallState = z.infer<typeof installStateSchema>;
+
+/** Where the berth distro records the image it was imported from (the state file may be lost). */
+const IMAGE_RECORD = '/etc/berth-image.sha256';
+
+/** The state file; a missing one is a fresh install. An unreadable one throws, naming the file. */
+export async function readState(file: string): Promise<InstallState> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw new Error(`cannot read Berth's install state ${file}: ${(e as Error).message}`, { cause: e });
+  }
+  try {
+    return installStateSchema.parse(JSON.parse(text));
+  } catch (e) {
+    throw new Error(`Berth's install state ${file} is corrupt`, { cause: e });
+  }
 }
 
-export async function readState(file: string): Promise<InstallState> {
-  return readFile(file, 'utf8').then((t) => JSON.parse(t) as InstallState).catch(() => ({}));
+/** readState, but a corrupt file is reported and read as empty (the distros then say what they hold). */
+export async function readStateOrWarn(file: string, warn: (line: string) => void): Promise<InstallState> {
+  try {
+    return await readState(file);
+  } catch (e) {
+    warn(`${(e as Error).message}; asking the distros themselves which image they hold (data is kept either way)`);
+    return {};
+  }
+}
+
+/** The image the berth distro says it was imported from (older imports did not record it). */
+async function recordedImage(wsl: WslHost, name: string): Promise<string | undefined> {
+  const r = await wsl.run(name, ['cat', IMAGE_RECORD], { user: 'root' }).catch(() => undefined);
+  return r?.exitCode === 0 ? r.stdout.trim() || undefined : undefined;
 }
 
 /** Whether a registered distro carries our marker, and for which role. */
@@ -45,8 +75,9 @@ export async function installDistros(
   home: { distroDir: (n: string) => string; state: string },
   step: InstallStep,
   beforeUpgrade: () => Promise<void>,
+  warn: (line: string) => void = step,
 ): Promise<{ upgraded: boolean }> {
-  const state = await readState(home.state);
+  const state = await readStateOrWarn(home.state, warn);
   const present = new Map((await wsl.list()).map((d) => [d.name.toLowerCase(), d]));
   const roles = [[BERTH_DISTRO, 'berth'], [DATA_DISTRO, 'berth-data']] as const;
   // Both markers at once: each costs a process in the distro.
@@ -63,8 +94,15 @@ export async function installDistros(
         );
       }
       if (existing.version !== 2) throw new ForeignDistroError(`the distro "${name}" is WSL ${existing.version}; Berth needs WSL 2. Unregister it (berth uninstall) and enable again.`);
-      const installed = kind === 'berth' ? state.berthImage : state.dataImage;
-      if (kind === 'berth-data' || installed === image.sha256) continue;
+      if (kind === 'berth-data') continue;
+      const installed = state.berthImage ?? (await recordedImage(wsl, name));
+      if (installed === image.sha256) {
+        if (state.berthImage !== installed) {
+          state.berthImage = installed; // the state file was lost or corrupt: written anew
+          await writeFileAtomic(home.state, JSON.stringify(state));
+        }
+        continue;
+      }
       step(`upgrading ${name} (image ${image.sha256.slice(0, 12)}); ${DATA_DISTRO} and its data are kept`);
       await beforeUpgrade();
       await wsl.unregister(name);
@@ -74,8 +112,10 @@ export async function installDistros(
     await importWithRollback(wsl, name, home.distroDir(name), join(images.dir, image.file), (done, total) =>
       step(`importing ${name}: ${total ? Math.floor((done / total) * 100) : 0}%`),
     );
-    if (kind === 'berth') state.berthImage = image.sha256;
-    else state.dataImage = image.sha256;
+    if (kind === 'berth') {
+      state.berthImage = image.sha256;
+      await wsl.run(name, ['sh', '-c', 'printf "%s\\n" "$1" > "$2"', 'sh', image.sha256, IMAGE_RECORD], { user: 'root' });
+    } else state.dataImage = image.sha256;
     await writeFileAtomic(home.state, JSON.stringify(state));
   }
   return { upgraded };
@@ -97,6 +137,6 @@ async function importWithRollback(wsl: WslHost, name: string, dir: string, file:
   } catch (e) {
     // wsl.exe may leave a registration behind on failure; ours is gone already, unregister is a no-op then.
     await wsl.unregister(name).catch(() => {});
-    throw new Error(`importing ${name} failed: ${(e as Error).message}`);
+    throw new Error(`importing ${name} failed: ${(e as Error).message}`, { cause: e });
   }
 }

@@ -1,12 +1,14 @@
 import type { WslHost, WslProcess } from '../wsl-host/host.js';
 import { mountDataStore, unmountDataStore } from './data-store.js';
 import { BERTH_DISTRO } from './distros.js';
-import { rawHttp } from '../wsl-proxy/raw-http.js';
+import { dockerPing } from '../common/docker-api.js';
+import { HttpError, httpJson } from '../common/http-client.js';
 import { agentStatusSchema } from '../bootstrap-distro/agent/status-schema.js';
+import { AGENT_COMMAND, sharedPath } from '../common/shared-area.js';
 
-export const AGENT = '/opt/berth/bin/berth-agent';
-export const DAEMON_SOCKET = '/mnt/wsl/berth/docker.sock';
-export const AGENT_SOCKET = '/mnt/wsl/berth/agent.sock';
+export const AGENT = AGENT_COMMAND;
+export const DAEMON_SOCKET = sharedPath('dockerSocket');
+export const AGENT_SOCKET = sharedPath('agentSocket');
 
 export interface AgentServiceStatus {
   name: string;
@@ -15,17 +17,20 @@ export interface AgentServiceStatus {
   restarts: number;
 }
 
+/** How the attach loop ends: told to stop (a signal), or because the supervisor is gone. */
+export const ATTACH_EXIT = { stopped: 0, supervisorGone: 2 } as const;
+
 /**
  * What stays attached in the berth distro while the engine runs (as wsl.exe keeps a distro
  * up while a process runs in it): a shell loop, not a second Node process, that ends when
- * the supervisor does (exit 2) and turns a signal into `berth-agent stop`.
+ * the supervisor does and turns a signal into `berth-agent stop`.
  */
 export function attachScript(supervisorPid: number): string {
   const pid = Math.trunc(supervisorPid);
   return [
-    `trap '${AGENT} stop >/dev/null 2>&1; exit 0' TERM INT HUP`,
+    `trap '${AGENT} stop >/dev/null 2>&1; exit ${ATTACH_EXIT.stopped}' TERM INT HUP`,
     `while [ -e /proc/${pid} ]; do sleep 1 & wait $!; done`,
-    'exit 2',
+    `exit ${ATTACH_EXIT.supervisorGone}`,
   ].join('\n');
 }
 
@@ -53,7 +58,7 @@ export class Engine {
       for (const line of `${started.stdout}\n${started.stderr}`.split('\n').filter(Boolean)) this.log('agent', line);
       if (started.exitCode !== 0) throw new Error(`the engine did not start (berth-agent exit ${started.exitCode}): ${started.stderr.trim().split('\n').slice(-15).join('\n  ')}`);
       running = await this.agentStatus();
-      if (!running) throw new Error('the engine started but its agent does not answer on /mnt/wsl/berth/agent.sock');
+      if (!running) throw new Error(`the engine started but its agent does not answer on ${AGENT_SOCKET}`);
     }
     const agent = this.wsl.exec(BERTH_DISTRO, ['sh', '-c', attachScript(running.pid)], { user: 'root', stdout: 'pipe', stderr: 'pipe' });
     this.attached = agent;
@@ -70,7 +75,7 @@ export class Engine {
     let ended: string | undefined;
     void agent.done.then(
       (r) => {
-        ended = `the engine stopped (${r.exitCode === 2 ? 'its supervisor exited' : `the attached process exited with code ${r.exitCode}${r.signal ? `, ${r.signal}` : ''}`})`;
+        ended = `the engine stopped (${r.exitCode === ATTACH_EXIT.supervisorGone ? 'its supervisor exited' : `the attached process exited with code ${r.exitCode}${r.signal ? `, ${r.signal}` : ''}`})`;
         if (this.attached === agent) {
           this.attached = undefined;
           onExit(ended);
@@ -108,23 +113,17 @@ export class Engine {
     await unmountDataStore(this.wsl).catch(() => undefined);
   }
 
-  async ping(): Promise<boolean> {
-    try {
-      const r = await rawHttp(await this.wsl.connect(BERTH_DISTRO, DAEMON_SOCKET), 'GET', '/_ping', 2000);
-      return r.status === 200 && r.body === 'OK';
-    } catch {
-      return false;
-    }
+  ping(): Promise<boolean> {
+    return dockerPing(() => this.wsl.connect(BERTH_DISTRO, DAEMON_SOCKET));
   }
 
-  async agentStatus(): Promise<{ pid: number; services: AgentServiceStatus[] } | undefined> {
+  /** The agent's status; undefined when no agent answers (the engine is down). */
+  async agentStatus(): Promise<{ pid: number; services: AgentServiceStatus[]; logWriter?: string } | undefined> {
     try {
-      const r = await rawHttp(await this.wsl.connect(BERTH_DISTRO, AGENT_SOCKET), 'GET', '/status', 2000);
-      if (r.status !== 200) return undefined;
-      const checked = agentStatusSchema.safeParse(JSON.parse(r.body));
-      if (!checked.success) this.log('manager', `the agent's status does not fit its schema: ${checked.error.issues[0]?.message}`);
-      return checked.success ? checked.data : undefined;
-    } catch {
+      return await httpJson(() => this.wsl.connect(BERTH_DISTRO, AGENT_SOCKET), { path: '/status', timeoutMs: 2000 }, agentStatusSchema);
+    } catch (e) {
+      // Nothing listening is the everyday "not running"; an answer of the wrong shape is a bug worth a line.
+      if (e instanceof HttpError && e.kind === 'shape') this.log('manager', `the agent's status does not fit its schema: ${(e as Error).message}`);
       return undefined;
     }
   }

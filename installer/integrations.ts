@@ -1,12 +1,16 @@
 import type { WslHost, WslProcess } from '../wsl-host/host.js';
-import { parseWslConf } from '../wsl-host/linux/wsl-conf.js';
+import { createInterface } from 'node:readline';
+import { Backoff } from '../common/backoff.js';
+import { parseWslConf } from '../common/wsl-conf.js';
+import { PROXY_EXIT, readProxyMessage } from '../wsl-proxy/proxy-messages.js';
+import { IN_SHARED_AREA } from '../common/shared-area.js';
 
 const CLI_LINK = '/usr/local/bin/docker';
 
 /** Where a distro sees Berth's tools: under its shared area, <automount root>wsl. */
 async function toolsIn(wsl: WslHost, distro: string): Promise<string> {
   const conf = await wsl.run(distro, ['cat', '/etc/wsl.conf'], { user: 'root' });
-  return `${parseWslConf(conf.exitCode === 0 ? conf.stdout : '').automount.root}wsl/berth/tools`;
+  return `${parseWslConf(conf.exitCode === 0 ? conf.stdout : '').automount.root}wsl/${IN_SHARED_AREA.tools}`;
 }
 
 export interface IntegrationStatus {
@@ -19,7 +23,12 @@ interface Running {
   proc?: WslProcess;
   status: IntegrationStatus;
   stopping: boolean;
+  startedAt: number;
+  backoff: Backoff;
 }
+
+/** `berth integrate` waits this long for the proxy to say it serves. */
+const SERVING_WITHIN_MS = 30_000;
 
 /**
  * Integrated user distros: in each, the proxy runs as root from Berth's tools in the shared
@@ -46,7 +55,7 @@ export class Integrations {
     for (const name of distros) {
       if (this.running.has(name.toLowerCase())) continue;
       const d = installed.find((x) => x.name.toLowerCase() === name.toLowerCase());
-      const r: Running = { status: { distro: name, state: 'starting' }, stopping: false };
+      const r: Running = { status: { distro: name, state: 'starting' }, stopping: false, startedAt: 0, backoff: new Backoff(Backoff.HELPER_RESTART) };
       this.running.set(name.toLowerCase(), r);
       if (!d) r.status = { distro: name, state: 'failed', detail: `there is no WSL distro named ${name}` };
       else if (d.version !== 2) r.status = { distro: name, state: 'failed', detail: `${name} is WSL 1; integration needs WSL 2` };
@@ -70,18 +79,19 @@ export class Integrations {
     r.status = { distro, state: 'starting' };
     let stderr = '';
     // Running once the proxy says it serves the socket, so `berth integrate` returns when docker works.
+    r.startedAt = Date.now();
     const serving = new Promise<void>((resolve) => {
-      proc.stdout?.on('data', (d: Buffer) => {
-        for (const l of d.toString().split('\n').filter(Boolean)) {
-          this.log(`proxy:${distro}`, l);
-          if (l.includes(' serving ')) {
-            r.status = { distro, state: 'running', ...(ownCli ? { detail: 'own docker CLI kept' } : {}) };
-            resolve();
-          }
-        }
-      });
+      if (proc.stdout) {
+        createInterface({ input: proc.stdout, crlfDelay: Infinity }).on('line', (line) => {
+          const message = readProxyMessage(line);
+          if (message.kind === 'log') return this.log(`proxy:${distro}`, message.text);
+          this.log(`proxy:${distro}`, `serving ${message.socket}`);
+          r.status = { distro, state: 'running', ...(ownCli ? { detail: 'own docker CLI kept' } : {}) };
+          resolve();
+        });
+      }
       void proc.done.finally(resolve);
-      setTimeout(resolve, 30_000);
+      setTimeout(resolve, SERVING_WITHIN_MS);
     });
     proc.stderr?.on('data', (d: Buffer) => {
       stderr += d.toString();
@@ -96,15 +106,17 @@ export class Integrations {
 
   private exited(distro: string, r: Running, code: number, stderr: string): void {
     if (r.stopping || this.running.get(distro.toLowerCase()) !== r) return;
-    if (code === 4) {
+    if (code === PROXY_EXIT.socketTaken) {
       r.status = { distro, state: 'conflict', detail: stderr.trim() };
       return;
     }
-    this.log('integration', `${distro}: the proxy exited (code ${code}); restarting it`);
+    r.backoff.ran(Date.now() - r.startedAt);
+    const delay = r.backoff.next();
+    this.log('integration', `${distro}: the proxy exited (code ${code}); restarting it in ${delay} ms`);
     r.status = { distro, state: 'restarting', detail: stderr.trim().split('\n').pop() };
     setTimeout(() => {
       if (!r.stopping && this.running.get(distro.toLowerCase()) === r) void this.start(distro, r);
-    }, 1000);
+    }, delay);
   }
 
   private async stop(key: string): Promise<void> {

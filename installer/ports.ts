@@ -1,19 +1,20 @@
 import { serveClaimSocket } from './claim-server.js';
-import { parseLine, portHelperCommandSchema, portHelperReplySchema, type PortHelperCommand } from '../wsl-proxy/port-helper-messages.js';
+import { parseLine, portHelperCommandSchema, portHelperReplySchema, type PortHelperCommand } from '../common/port-forward/helper-messages.js';
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 import type { Server as HttpServer } from 'node:http';
 import type { WslHost, WslProcess } from '../wsl-host/host.js';
 import { ProxyError } from '../wsl-proxy/errors.js';
-import { listenPublishedPort, type ForwardTarget } from '../wsl-proxy/forward.js';
-import type { PublishedListener } from '../wsl-proxy/forward-udp.js';
+import { listenPublishedPort, type ForwardTarget } from '../common/port-forward/forward.js';
+import type { PublishedListener } from '../common/port-forward/forward-udp.js';
 import { listenAddress, type PortRequest } from '../wsl-proxy/port-claims.js';
-import { bindFailureMessage } from '../wsl-proxy/port-errors.js';
-import { rawHttp } from '../wsl-proxy/raw-http.js';
+import { bindFailureMessage } from '../common/port-forward/port-errors.js';
+import { followEvents, listContainers, type ContainerSummary, type EventFollower } from '../common/docker-api.js';
 import { BERTH_DISTRO } from './distros.js';
 import { AGENT, DAEMON_SOCKET } from './engine.js';
+import { sharedPath } from '../common/shared-area.js';
 
-const FORWARDER = '/mnt/wsl/berth/forward.sock';
+const FORWARDER = sharedPath('forwardSocket');
 /** A claim is kept this long even if no running container has the port yet (it is starting). */
 const CLAIM_GRACE_MS = 30_000;
 
@@ -42,6 +43,9 @@ export class PortForwards {
   private lastRequestId = 0;
   private stopped = false;
   private claimServer: HttpServer | undefined;
+  private events: EventFollower | undefined;
+  private reconcileError: string | undefined;
+  private readonly daemon = () => this.wsl.connect(BERTH_DISTRO, DAEMON_SOCKET);
   /** Claims and reconciles run one at a time: interleaved, each would see the other's ports half made. */
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -187,11 +191,14 @@ export class PortForwards {
   }
 
   private async reconcileNow(): Promise<void> {
-    let containers: Array<{ Ports?: Array<{ IP?: string; PrivatePort: number; PublicPort?: number; Type: string }>; NetworkSettings?: { Networks?: Record<string, { IPAddress?: string }> } }>;
+    let containers: ContainerSummary[];
     try {
-      const r = await rawHttp(await this.wsl.connect(BERTH_DISTRO, DAEMON_SOCKET), 'GET', '/containers/json', 5000);
-      containers = JSON.parse(r.body);
-    } catch {
+      containers = await listContainers(this.daemon);
+      this.reconcileError = undefined;
+    } catch (e) {
+      // Kept for `status`: published ports may now lag the containers until the next event.
+      this.reconcileError = `cannot list the containers to publish their ports: ${(e as Error).message}`;
+      this.log(this.reconcileError);
       return;
     }
     const desired = new Map<string, { request: PortRequest; target: ForwardTarget }>();
@@ -220,32 +227,30 @@ export class PortForwards {
   }
 
   private watchEvents(): void {
-    if (this.stopped) return;
     let timer: NodeJS.Timeout | undefined;
-    const again = () => setTimeout(() => this.watchEvents(), 1000);
-    this.wsl.connect(BERTH_DISTRO, DAEMON_SOCKET).then(
-      (stream) => {
-        const filters = encodeURIComponent(JSON.stringify({ type: ['container'], event: ['start', 'die', 'stop', 'kill', 'destroy', 'restart'] }));
-        stream.write(`GET /events?filters=${filters} HTTP/1.0\r\nHost: berth\r\n\r\n`);
-        // (Re)connected, maybe after dockerd restarted: whatever happened meanwhile was not seen.
-        void this.reconcile();
-        // The list can lag an event a little: look again shortly after.
-        stream.on('data', () => {
-          clearTimeout(timer);
-          timer = setTimeout(() => {
-            void this.reconcile();
-            setTimeout(() => void this.reconcile(), 1000);
-          }, 100);
-        });
-        stream.on('close', again);
-        stream.on('error', () => stream.destroy());
+    this.events?.stop();
+    this.events = followEvents(this.daemon, { type: ['container'], event: ['start', 'die', 'stop', 'kill', 'destroy', 'restart'] }, {
+      // (Re)connected, maybe after dockerd restarted: whatever happened meanwhile was not seen.
+      onConnected: () => void this.reconcile(),
+      // The list can lag an event a little: look again shortly after.
+      onEvent: () => {
+        clearTimeout(timer);
+        timer = setTimeout(() => {
+          void this.reconcile();
+          setTimeout(() => void this.reconcile(), 1000);
+        }, 100);
       },
-      again,
-    );
+    });
+  }
+
+  /** Why published ports may lag the containers (the last reconcile failed), for `status`. */
+  get error(): string | undefined {
+    return this.reconcileError;
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.events?.stop();
     // The helper's listeners go with it; only the host's are closed here.
     for (const p of this.published.values()) p.server.close();
     this.published.clear();

@@ -1,7 +1,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { z } from 'zod';
-import { writeFileAtomic } from '../wsl-host/linux/atomic-file.js';
+import { writeFileAtomic } from '../common/atomic-file.js';
 
 /** An upstream proxy: http(s)://[user:password@]host[:port], as Docker Desktop's Proxies settings take it. */
 const proxyUrl = z.string().refine(

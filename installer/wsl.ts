@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { CommandWslHost } from '../wsl-host/command-host.js';
 import type { WslHost } from '../wsl-host/host.js';
 import { packageRoot } from '../wsl-host/package-root.js';
+import { AGENT_COMMAND } from '../common/shared-area.js';
 
 const REPO = packageRoot(dirname(fileURLToPath(import.meta.url)));
 
@@ -13,7 +14,7 @@ const REPO = packageRoot(dirname(fileURLToPath(import.meta.url)));
  */
 export function wslFromEnv(env: NodeJS.ProcessEnv = process.env): WslHost {
   if (process.platform === 'win32') {
-    return new CommandWslHost({ command: env.BERTH_WSL ?? 'wsl.exe', relayCommand: ['/opt/berth/bin/berth-agent', 'relay'] });
+    return new CommandWslHost({ command: env.BERTH_WSL ?? 'wsl.exe', relayCommand: [AGENT_COMMAND, 'relay'] });
   }
   const wslRoot = env.BERTH_WSL_ROOT || '/var/lib/berth-wsl';
   return new CommandWslHost({

@@ -1,5 +1,5 @@
 // Usage: node scripts/make-busybox-distro.mjs WORKDIR NAME → prints the path of NAME.tar.gz
-import { makeRootfsTarball } from '../dist/wsl-host/busybox-distro.js';
+import { makeRootfsTarball } from '../dist/test/helpers/busybox-distro.js';
 
 const [workDir, name] = process.argv.slice(2);
 if (!workDir || !name) {

@@ -3,8 +3,9 @@ import { posix } from 'node:path';
 import { Duplex } from 'node:stream';
 import { WslError } from './errors.js';
 import type { WslProcess } from './host.js';
+import { SHARED_AREA } from '../common/shared-area.js';
 
-const SHARED = '/mnt/wsl';
+const SHARED = SHARED_AREA;
 
 /** The host's own path for a socket under /mnt/wsl, refusing anything outside it. */
 export function sharedAreaHostPath(sharedAreaPath: string, socketPath: string): string {

@@ -3,22 +3,20 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import { writeFileAtomic } from '../wsl-host/linux/atomic-file.js';
+import { writeFileAtomic } from '../common/atomic-file.js';
+import { isMountPoint } from '../common/mountinfo.js';
+import { SHARED_AREA, sharedPath } from '../common/shared-area.js';
 
 const run = promisify(execFile);
 /** The daemon's view of the shared area; a distro sees it at <automount root>wsl. */
-export const DAEMON_SHARED = '/mnt/wsl';
-export const BIND_ROOT = `${DAEMON_SHARED}/berth/bind-mounts`;
+export const DAEMON_SHARED = SHARED_AREA;
+export const BIND_ROOT = sharedPath('bindMounts');
 
 /** A user path bind-mounted into the shared area (target: the daemon's path for it), and the containers that use it. */
 export interface BindRecord {
   source: string;
   target: string;
   containers: string[];
-}
-
-async function mounted(target: string): Promise<boolean> {
-  return (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').some((l) => l.split(' ')[4] === target);
 }
 
 /**
@@ -71,7 +69,7 @@ export class BindMounts {
     await this.load();
     const target = this.targetFor(source);
     const local = this.local(target);
-    if (!(await mounted(local))) {
+    if (!(await isMountPoint(local))) {
       const isDir = (await stat(source)).isDirectory();
       await mkdir(isDir ? local : dirname(local), { recursive: true });
       if (!isDir) await writeFile(local, '', { flag: 'a' });
@@ -122,7 +120,7 @@ export class BindMounts {
 
   private async drop(r: BindRecord): Promise<void> {
     const local = this.local(r.target);
-    while (await mounted(local)) await run(this.busybox, ['umount', '-l', local]);
+    while (await isMountPoint(local)) await run(this.busybox, ['umount', '-l', local]);
     await rm(local, { recursive: true, force: true }).catch(() => {});
     this.records.delete(r.source);
   }

@@ -1,8 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
+import { sharedPath } from '../common/shared-area.js';
 
 /** Where the manager publishes the proxy variables containers get (in the shared area). */
-export const CONTAINERS_PROXY_FILE = '/mnt/wsl/berth/containers-proxy.json';
+export const CONTAINERS_PROXY_FILE = sharedPath('containersProxy');
 
 const PROXY_VARIABLES = ['HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'http_proxy', 'https_proxy', 'no_proxy'] as const;
 export const containersProxyEnvSchema = z.partialRecord(z.enum(PROXY_VARIABLES), z.string());

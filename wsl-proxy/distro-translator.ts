@@ -1,7 +1,7 @@
 import { mkdir, readFile, realpath } from 'node:fs/promises';
 import { posix } from 'node:path';
-import { isMountPoint } from '../wsl-host/linux/mounts.js';
-import { parseWslConf } from '../wsl-host/linux/wsl-conf.js';
+import { isMountPoint } from '../common/mountinfo.js';
+import { parseWslConf } from '../common/wsl-conf.js';
 import { daemonDrivePath, isDrivePath, isUncPath, parseDrivePath } from './client-paths.js';
 import type { BindMounts } from './bind-mounts.js';
 import { ProxyError } from './errors.js';

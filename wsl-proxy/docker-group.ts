@@ -1,5 +1,5 @@
-import { parsePasswd } from '../wsl-host/linux/passwd.js';
-import { parseWslConf } from '../wsl-host/linux/wsl-conf.js';
+import { parsePasswd } from '../common/passwd.js';
+import { parseWslConf } from '../common/wsl-conf.js';
 
 /**
  * The distro's user who runs `docker`: wsl.conf's [user] default, else the account WSL's

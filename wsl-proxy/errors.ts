@@ -3,7 +3,9 @@ export class ProxyError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
+    this.name = 'ProxyError';
   }
 }

@@ -1,10 +1,9 @@
-import { listenUnix } from '../wsl-host/unix-socket.js';
+import { listenUnix } from '../common/unix-socket.js';
 import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
-import { request } from 'node:http';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
-import { writeFileAtomic } from '../wsl-host/linux/atomic-file.js';
+import { writeFileAtomic } from '../common/atomic-file.js';
 import { BindMounts, BIND_ROOT } from './bind-mounts.js';
 import { readContainersProxyEnv } from './containers-proxy-env.js';
 import { createDockerProxy } from './docker-proxy.js';
@@ -12,11 +11,15 @@ import { defaultUser, withDockerGroup } from './docker-group.js';
 import { automountRoot, DistroTranslator } from './distro-translator.js';
 import { rewriteInspect } from './inspect.js';
 import { claimThrough, requestedPorts } from './port-claims.js';
+import { formatProxyMessage, PROXY_EXIT } from './proxy-messages.js';
+import { followEvents } from '../common/docker-api.js';
+import { endProcessFromPidFile } from '../common/process.js';
+import { sharedPath } from '../common/shared-area.js';
 
 const STATE = '/var/lib/berth-proxy/bind-mounts.json';
 const PID_FILE = '/var/lib/berth-proxy/proxy.pid';
 
-const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
+const log = (text: string) => process.stdout.write(formatProxyMessage({ kind: 'log', text }));
 
 /** The docker group's gid, with the group made and the distro's default user in it if needed. */
 async function dockerGid(): Promise<number> {
@@ -34,14 +37,8 @@ async function dockerGid(): Promise<number> {
  * confirms it: a reused pid is left alone). A user's own daemon has no such file.
  */
 async function retirePredecessor(): Promise<void> {
-  const pid = Number((await readFile(PID_FILE, 'utf8').catch(() => '')).trim());
-  if (!pid || pid === process.pid) return;
-  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-  if (!cmdline.includes('berth-proxy') || !cmdline.includes('serve')) return;
-  log(`taking over from an earlier proxy (pid ${pid})`);
-  process.kill(pid, 'SIGTERM');
-  for (let i = 0; i < 60 && (await stat(`/proc/${pid}`).catch(() => undefined)); i++) await new Promise((r) => setTimeout(r, 50));
-  if (await stat(`/proc/${pid}`).catch(() => undefined)) process.kill(pid, 'SIGKILL');
+  const pid = await endProcessFromPidFile(PID_FILE, ['berth-proxy', 'serve']);
+  if (pid) log(`took over from an earlier proxy (pid ${pid})`);
 }
 
 /** Whether something answers on a Unix socket (a user's own daemon, or an earlier proxy). */
@@ -58,35 +55,19 @@ function answers(path: string): Promise<boolean> {
 
 /** Follows the daemon's events to release the bind mounts of removed containers. */
 function followDestroys(mounts: BindMounts, daemon: string): void {
-  const filters = encodeURIComponent(JSON.stringify({ type: ['container'], event: ['destroy'] }));
-  const req = request({ socketPath: daemon, path: `/events?filters=${filters}` }, (res) => {
-    let buffered = '';
-    res.on('data', (d: Buffer) => {
-      buffered += d.toString();
-      let nl;
-      while ((nl = buffered.indexOf('\n')) >= 0) {
-        const line = buffered.slice(0, nl);
-        buffered = buffered.slice(nl + 1);
-        try {
-          const ev = JSON.parse(line) as { id?: string; Actor?: { ID?: string } };
-          const id = ev.Actor?.ID ?? ev.id;
-          if (id) void mounts.release(id).catch((e: Error) => log(`release ${id}: ${e.message}`));
-        } catch {
-          // not an event line
-        }
-      }
-    });
-    res.on('end', () => setTimeout(() => followDestroys(mounts, daemon), 1000));
+  followEvents(daemon, { type: ['container'], event: ['destroy'] }, {
+    onEvent: (ev) => {
+      const id = ev.Actor?.ID ?? ev.id;
+      if (id) void mounts.release(id).catch((e: Error) => log(`release ${id}: ${e.message}`));
+    },
   });
-  req.on('error', () => setTimeout(() => followDestroys(mounts, daemon), 1000));
-  req.end();
 }
 
 async function serve(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { distro: { type: 'string' }, socket: { type: 'string', default: '/var/run/docker.sock' } } });
   if (!values.distro) {
     process.stderr.write('berth-proxy serve: --distro NAME is required\n');
-    return 2;
+    return PROXY_EXIT.usage;
   }
   const socket = values.socket;
   if (await stat(socket).catch(() => undefined)) {
@@ -94,16 +75,16 @@ async function serve(args: string[]): Promise<number> {
     if (await answers(socket)) await retirePredecessor();
     if (await answers(socket)) {
       process.stderr.write(`berth-proxy: ${socket} is already served (your own Docker?); Berth will not replace it. Stop that daemon or turn the integration off.\n`);
-      return 4;
+      return PROXY_EXIT.socketTaken;
     }
     await rm(socket, { force: true });
   }
   const autoRoot = await automountRoot();
   const shared = `${autoRoot}wsl`;
-  const daemon = `${shared}/berth/docker.sock`;
+  const daemon = sharedPath('dockerSocket', shared);
   const mounts = new BindMounts(values.distro, STATE, shared);
   // Root only: another distro's users must not read this distro's folders through here.
-  for (const dir of [`${shared}/berth/bind-mounts`, `${shared}/berth/bind-mounts/${values.distro}`]) {
+  for (const dir of [sharedPath('bindMounts', shared), `${sharedPath('bindMounts', shared)}/${values.distro}`]) {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     await chmod(dir, 0o700);
   }
@@ -118,16 +99,16 @@ async function serve(args: string[]): Promise<number> {
     },
     onCreateFailed: (mappings) => void mounts.releaseUnused(mappings.map((m) => m.daemon)).catch((e: Error) => log(e.message)),
     rewriteInspect: (c) => rewriteInspect(c, (p) => mounts.clientPath(p)),
-    beforeStart: async (id) => claimThrough(`${shared}/berth/ports.sock`, await requestedPorts(async () => connect(daemon), id)),
+    beforeStart: async (id) => claimThrough(sharedPath('portsSocket', shared), await requestedPorts(async () => connect(daemon), id)),
     // Read at each create: the manager rewrites it when the proxy settings change.
-    containerEnv: () => readContainersProxyEnv(`${shared}/berth/containers-proxy.json`),
+    containerEnv: () => readContainersProxyEnv(sharedPath('containersProxy', shared)),
   });
   await mkdir('/var/run', { recursive: true }).catch(() => {});
   await listenUnix(server, socket, { mode: 0o660, gid: await dockerGid() });
   followDestroys(mounts, daemon);
   await mkdir(dirname(PID_FILE), { recursive: true });
   await writeFile(PID_FILE, `${process.pid}\n`);
-  log(`serving ${socket} for ${values.distro}`);
+  process.stdout.write(formatProxyMessage({ kind: 'serving', socket, distro: values.distro }));
   const stop = () => {
     server.close();
     void rm(socket, { force: true }).then(() => process.exit(0));
@@ -140,10 +121,10 @@ async function serve(args: string[]): Promise<number> {
 /** Integration off: the bind mounts and the socket go. */
 async function cleanup(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { distro: { type: 'string' }, socket: { type: 'string', default: '/var/run/docker.sock' } } });
-  if (!values.distro) return 2;
+  if (!values.distro) return PROXY_EXIT.usage;
   await new BindMounts(values.distro, STATE, `${await automountRoot()}wsl`).dropAll();
   if (!(await answers(values.socket))) await rm(values.socket, { force: true });
-  return 0;
+  return PROXY_EXIT.ok;
 }
 
 const [command, ...rest] = process.argv.slice(2);
@@ -151,12 +132,12 @@ const commands: Record<string, (a: string[]) => Promise<number>> = { serve, clea
 const fn = command ? commands[command] : undefined;
 if (!fn) {
   process.stderr.write('usage: berth-proxy serve|cleanup --distro NAME [--socket PATH]\n');
-  process.exit(2);
+  process.exit(PROXY_EXIT.usage);
 }
 fn(rest).then(
   (code) => process.stdout.write('', () => process.exit(code)),
   (e: Error) => {
     process.stderr.write(`berth-proxy: ${e.message}\n`);
-    process.exit(1);
+    process.exit(PROXY_EXIT.failed);
   },
 );

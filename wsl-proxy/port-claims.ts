@@ -1,9 +1,9 @@
-import { request } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { ProxyError } from './errors.js';
-import type { Protocol } from './forward.js';
+import type { Protocol } from '../common/port-forward/forward.js';
 import { z } from 'zod';
-import { rawHttp } from './raw-http.js';
+import { portBindings } from '../common/docker-api.js';
+import { HttpError, httpJson } from '../common/http-client.js';
 
 export const portRequestSchema = z
   .object({
@@ -16,6 +16,8 @@ export type PortRequest = z.infer<typeof portRequestSchema> & { proto: Protocol 
 
 /** The claim a distro's proxy sends the manager before a container starts (both ends use it). */
 export const portClaimSchema = z.object({ ports: z.array(portRequestSchema).max(1024) }).strict();
+/** The manager's answer to a claim that it granted. */
+export const portClaimReplySchema = z.object({ claimed: z.number().int() }).strict();
 
 /** Docker's HostIp → where the port is bound: any address means loopback here. */
 export function listenAddress(hostIp: string | undefined): string {
@@ -26,9 +28,8 @@ export function listenAddress(hostIp: string | undefined): string {
 
 /** The explicit host ports a container asks for (random ones are known only once it runs). */
 export async function requestedPorts(connectDaemon: () => Promise<Duplex>, id: string): Promise<PortRequest[]> {
-  const r = await rawHttp(await connectDaemon(), 'GET', `/containers/${encodeURIComponent(id)}/json`, 5000);
-  if (r.status !== 200) return []; // the daemon will answer the start itself
-  const bindings = (JSON.parse(r.body) as { HostConfig?: { PortBindings?: Record<string, Array<{ HostIp?: string; HostPort?: string }> | null> } }).HostConfig?.PortBindings ?? {};
+  const bindings = await portBindings(connectDaemon, id);
+  if (!bindings) return []; // no such container: the daemon will answer the start itself
   const out: PortRequest[] = [];
   for (const [spec, list] of Object.entries(bindings)) {
     const proto = spec.split('/')[1] ?? 'tcp';
@@ -39,26 +40,15 @@ export async function requestedPorts(connectDaemon: () => Promise<Duplex>, id: s
 }
 
 /** Asks the manager's claim socket (in the shared area) to bind the ports; a refusal becomes the start's error. */
-export function claimThrough(socketPath: string, ports: PortRequest[]): Promise<void> {
-  if (ports.length === 0) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath, method: 'POST', path: '/claim', headers: { 'content-type': 'application/json' } }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => {
-        if (res.statusCode === 200) return resolve();
-        let message = body;
-        try {
-          message = (JSON.parse(body) as { message: string }).message;
-        } catch {
-          // as it came
-        }
-        reject(new ProxyError(500, message));
-      });
-    });
+export async function claimThrough(socketPath: string, ports: PortRequest[]): Promise<void> {
+  if (ports.length === 0) return;
+  try {
+    await httpJson(socketPath, { method: 'POST', path: '/claim', json: portClaimSchema.parse({ ports }), timeoutMs: 30_000 }, portClaimReplySchema);
+  } catch (e) {
+    // The manager refused (a port taken on the host): its message is the start's error.
+    if (e instanceof HttpError && e.kind === 'status') throw new ProxyError(500, e.message, { cause: e });
     // Fail closed: a port nobody claimed could be in use on the host, and the start would
     // seem to work while the port leads elsewhere.
-    req.on('error', (e) => reject(new ProxyError(503, `Berth: cannot claim ports ${ports.map((p) => p.port).join(', ')}: the manager's claim socket does not answer (${e.message}); is Berth running? \`berth status\``)));
-    req.end(JSON.stringify(portClaimSchema.parse({ ports })));
-  });
+    throw new ProxyError(503, `Berth: cannot claim ports ${ports.map((p) => p.port).join(', ')}: the manager's claim socket does not answer (${(e as Error).message}); is Berth running? \`berth status\``, { cause: e });
+  }
 }

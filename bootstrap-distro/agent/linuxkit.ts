@@ -1,20 +1,30 @@
 import { parse } from 'yaml';
 import { z } from 'zod';
 
-/** One onboot action or service, in LinuxKit's schema (the fields Berth uses; others are kept but ignored). */
+/**
+ * One onboot action or service, in LinuxKit's schema. Every field is honoured or refused, as
+ * LinuxKit refuses unknown keys: Berth runs every entry in the one LinuxKit root (the overlay
+ * of the `init` images), in the root's own namespaces, as root with all capabilities. So
+ * `image` must name one of the `init` images; `net`/`pid` may only be `host` (the root's
+ * namespaces); `capabilities` only `[all]`; `binds` none (the root already has /var/lib, the
+ * shared area and the drives); `cwd` is where the command starts.
+ */
 const entry = z
   .object({
     name: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'a lower-case name: letters, digits, . _ -'),
     image: z.string().optional(),
     command: z.array(z.string()).min(1, 'needs at least the program to run'),
     env: z.array(z.string().regex(/^[^=]+=/, 'NAME=value')).default([]),
-    binds: z.array(z.string()).default([]),
-    capabilities: z.array(z.string()).default([]),
-    net: z.string().optional(),
-    pid: z.string().optional(),
-    cwd: z.string().optional(),
+    binds: z.array(z.string()).max(0, 'binds are not supported: every entry sees the whole root (/var/lib is the data store, /mnt/wsl the shared area)').default([]),
+    capabilities: z
+      .array(z.string())
+      .refine((c) => c.length === 1 && c[0]!.toLowerCase() === 'all', 'only [all] is supported: every entry runs as root with all capabilities in the engine\'s namespaces')
+      .optional(),
+    net: z.literal('host', "only 'host' is supported: every entry shares the root's network namespace").optional(),
+    pid: z.literal('host', "only 'host' is supported: every entry shares the root's pid namespace").optional(),
+    cwd: z.string().startsWith('/', 'an absolute path inside the root').optional(),
   })
-  .passthrough();
+  .strict();
 
 const file = z.object({
   path: z.string().min(1),
@@ -24,15 +34,24 @@ const file = z.object({
 
 const schema = z
   .object({
+    /** The kernel is the host's (WSL's): the section is accepted and not used. */
+    kernel: z.object({ cmdline: z.string().optional() }).strict().optional(),
     init: z.array(z.string()).default([]),
     onboot: z.array(entry).default([]),
     services: z.array(entry).default([]),
     files: z.array(file).default([]),
   })
-  .passthrough()
+  .strict()
   .superRefine((doc, ctx) => {
     const names = [...doc.onboot, ...doc.services].map((e) => e.name);
     for (const n of names.filter((n, i) => names.indexOf(n) !== i)) ctx.addIssue({ code: 'custom', message: `the name "${n}" is used twice` });
+    for (const section of ['onboot', 'services'] as const) {
+      doc[section].forEach((e, i) => {
+        if (e.image !== undefined && !doc.init.includes(e.image)) {
+          ctx.addIssue({ code: 'custom', path: [section, i, 'image'], message: `"${e.image}" is not one of the root's images (init: ${doc.init.join(', ') || 'none'})` });
+        }
+      });
+    }
   });
 
 export type LinuxkitEntry = z.infer<typeof entry>;
@@ -45,12 +64,16 @@ export function parseLinuxkit(text: string, source: string): LinuxkitConfig {
   try {
     doc = parse(text);
   } catch (e) {
-    throw new Error(`${source}: not valid YAML: ${(e as Error).message}`);
+    throw new Error(`${source}: not valid YAML: ${(e as Error).message}`, { cause: e });
   }
   const result = schema.safeParse(doc ?? {});
   if (!result.success) {
-    const issue = result.error.issues[0]!;
-    throw new Error(`${source}: ${issue.path.join('.') || '(top)'}: ${issue.message}`);
+    // Every problem at once: fixing a file one error per run is slow.
+    const problems = result.error.issues.map((issue) => {
+      const keys = issue.code === 'unrecognized_keys' ? ` (unknown key ${issue.keys.join(', ')})` : '';
+      return `${issue.path.join('.') || '(top)'}: ${issue.message}${keys}`;
+    });
+    throw new Error(`${source}: ${problems.join('; ')}`, { cause: result.error });
   }
   return result.data;
 }

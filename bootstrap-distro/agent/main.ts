@@ -3,10 +3,12 @@ import { openSync } from 'node:fs';
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { controlRequest, type AgentStatus } from './control.js';
+import { probeJson } from '../../common/http-client.js';
+import { agentStatusSchema, stopReplySchema } from './status-schema.js';
 import { paths } from './paths.js';
 import { publishEngineNetns, publishTools, unpublishTools } from './publish.js';
 import { LOG_QUERY_PUBLISHED } from './supervisor-paths.js';
+import { sharedPath } from '../../common/shared-area.js';
 
 const USAGE = `usage: berth-agent <command>
   start [--data DIR] [--config FILE] [--detach] [--timeout SECONDS]
@@ -47,7 +49,9 @@ async function main(argv: string[]): Promise<number> {
 /** The service whose socket `start` waits for. */
 const ENGINE_SERVICE = 'dockerd';
 
-const currentStatus = () => controlRequest<AgentStatus>(paths.controlSocket, 'GET', '/status');
+const currentStatus = () => probeJson(paths.controlSocket, { path: '/status', timeoutMs: 2000 }, agentStatusSchema);
+/** Asks the supervisor to stop; undefined if none answers. */
+const askStop = () => probeJson(paths.controlSocket, { method: 'POST', path: '/stop', timeoutMs: 2000 }, stopReplySchema);
 
 async function start(args: string[]): Promise<number> {
   const began = Date.now();
@@ -130,7 +134,7 @@ async function start(args: string[]): Promise<number> {
       process.stderr.write(
         `berth-agent: ${why}; stopping. Services: ${JSON.stringify(s?.services ?? [])}\nLast output:\n  ${(await lastOutput()).join('\n  ')}\n`,
       );
-      await controlRequest(paths.controlSocket, 'POST', '/stop');
+      await askStop();
       await exited;
       await unpublishTools();
       return 1;
@@ -143,7 +147,7 @@ async function start(args: string[]): Promise<number> {
     return 0;
   }
   // Foreground: this process is what keeps the distro attached; a signal here stops the engine.
-  const forwardStop = () => void controlRequest(paths.controlSocket, 'POST', '/stop');
+  const forwardStop = () => void askStop();
   process.on('SIGTERM', forwardStop);
   process.on('SIGINT', forwardStop);
   const code = await exited;
@@ -157,7 +161,7 @@ async function stopAgent(): Promise<number> {
     process.stderr.write('berth-agent: the engine is not running.\n');
     return 0;
   }
-  await controlRequest(paths.controlSocket, 'POST', '/stop');
+  await askStop();
   // Gone when the supervisor has exited: its pid no longer exists in this distro.
   for (let i = 0; i < 600; i++) {
     if (!(await stat(`/proc/${s.pid}`).catch(() => undefined))) {
@@ -222,13 +226,13 @@ async function logread(args: string[]): Promise<number> {
  * Answers `{"id","key","ok"[,"error"]}` lines.
  */
 async function ports(): Promise<number> {
-  const { listenPublishedPort } = await import('../../wsl-proxy/forward.js');
+  const { listenPublishedPort } = await import('../../common/port-forward/forward.js');
   const { connect } = await import('node:net');
   const { createInterface } = await import('node:readline');
   // A port is bound at claim time (before the container runs), its target set once known.
   const open = new Map<string, { server?: { close(): void }; target?: { ip: string; port: number } }>();
   const reply = (o: object) => process.stdout.write(`${JSON.stringify(o)}\n`);
-  const { parseLine, portHelperCommandSchema } = await import('../../wsl-proxy/port-helper-messages.js');
+  const { parseLine, portHelperCommandSchema } = await import('../../common/port-forward/helper-messages.js');
   for await (const line of createInterface({ input: process.stdin })) {
     const parsed = parseLine(portHelperCommandSchema, line);
     if ('error' in parsed) {
@@ -250,7 +254,7 @@ async function ports(): Promise<number> {
       reply({ id: cmd.id, key: cmd.key, ok: true });
       continue;
     }
-    await listenPublishedPort({ host: cmd.host, port: cmd.port, proto: cmd.proto }, () => entry.target, async () => connect('/mnt/wsl/berth/forward.sock')).then(
+    await listenPublishedPort({ host: cmd.host, port: cmd.port, proto: cmd.proto }, () => entry.target, async () => connect(sharedPath('forwardSocket'))).then(
       (server) => {
         entry.server = server;
         open.set(cmd.key, entry);

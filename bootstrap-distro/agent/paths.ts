@@ -11,11 +11,12 @@ export const paths = {
   root: '/run/berth/root',
   rootRw: '/run/berth/rw',
   /** Published in the shared area, so every distro (and the host) can reach them. */
-  publishDir: '/mnt/wsl/berth',
-  controlSocket: '/mnt/wsl/berth/agent.sock',
-  dockerSocket: '/mnt/wsl/berth/docker.sock',
+  publishDir: `${SHARED_AREA}/${IN_SHARED_AREA.dir}`,
+  controlSocket: sharedPath('agentSocket'),
+  dockerSocket: sharedPath('dockerSocket'),
   /** The engine's network namespace (an nsfs bind mount), for the host side of the engine link. */
-  engineNetns: '/mnt/wsl/berth/engine.netns',
+  engineNetns: sharedPath('engineNetns'),
   /** Where the manager mounts berth-data's store (a cross-distro mount). */
-  defaultDataStore: '/mnt/wsl/berth/data',
+  defaultDataStore: sharedPath('dataStore'),
 } as const;
+import { IN_SHARED_AREA, SHARED_AREA, sharedPath } from '../../common/shared-area.js';

@@ -1,15 +1,13 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { isMountPoint } from '../../common/mountinfo.js';
 import { paths } from './paths.js';
 import { sh } from './run.js';
+import { sharedPath } from '../../common/shared-area.js';
 
 /** Berth's tools for user distros (node, the proxy, busybox, the docker wrapper): /opt/berth. */
-export const TOOLS = '/mnt/wsl/berth/tools';
+export const TOOLS = sharedPath('tools');
 /** The version pack (the docker CLI and its libraries) as the wrapper expects it. */
-export const VERSION_PACK = '/mnt/wsl/berth/version-pack';
-
-async function isMounted(path: string): Promise<boolean> {
-  return (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').some((l) => l.split(' ')[4] === path);
-}
+export const VERSION_PACK = sharedPath('versionPack');
 
 /**
  * Publishes the tools and the version pack read-only in the shared area, from the berth
@@ -17,7 +15,7 @@ async function isMounted(path: string): Promise<boolean> {
  */
 export async function publishTools(versionPackDir: string): Promise<void> {
   for (const [source, target] of [['/opt/berth', TOOLS], [versionPackDir, VERSION_PACK]] as const) {
-    if (await isMounted(target)) await sh('umount', ['-l', target]);
+    if (await isMountPoint(target)) await sh('umount', ['-l', target]);
     await mkdir(target, { recursive: true });
     await sh('mount', ['--bind', source, target]);
     await sh('mount', ['-o', 'remount,bind,ro', target]);
@@ -31,13 +29,13 @@ export async function publishTools(versionPackDir: string): Promise<void> {
  */
 export async function publishEngineNetns(supervisorPid: number): Promise<void> {
   const target = paths.engineNetns;
-  while (await isMounted(target)) await sh('umount', ['-l', target]);
+  while (await isMountPoint(target)) await sh('umount', ['-l', target]);
   await writeFile(target, '', { mode: 0o600 });
   await sh('mount', ['--bind', `/proc/${supervisorPid}/ns/net`, target]);
 }
 
 export async function unpublishTools(): Promise<void> {
   for (const target of [TOOLS, VERSION_PACK, paths.engineNetns]) {
-    while (await isMounted(target)) await sh('umount', ['-l', target]);
+    while (await isMountPoint(target)) await sh('umount', ['-l', target]);
   }
 }

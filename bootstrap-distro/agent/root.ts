@@ -1,4 +1,5 @@
-import { readFile, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
+import { mountPoints } from '../../common/mountinfo.js';
 import { paths } from './paths.js';
 import { sh } from './run.js';
 
@@ -11,11 +12,7 @@ export interface RootLayers {
 
 /** Drives the berth distro sees (its /mnt/<letter> mounts), to show at /mnt/host/<letter>. */
 async function distroDrives(): Promise<string[]> {
-  const info = await readFile('/proc/self/mountinfo', 'utf8');
-  return info
-    .split('\n')
-    .map((l) => l.split(' ')[4] ?? '')
-    .filter((m) => /^\/mnt\/[a-z]$/.test(m));
+  return (await mountPoints()).filter((m) => /^\/mnt\/[a-z]$/.test(m));
 }
 
 /**
@@ -72,6 +69,6 @@ export async function dismantleRoot(): Promise<void> {
 }
 
 /** argv that runs `command` in the LinuxKit root: re-entering our own mount namespace lands on it. */
-export function enterRootCommand(command: string[], namespacesOf = 'self'): string[] {
-  return ['nsenter', `--mount=/proc/${namespacesOf}/ns/mnt`, '--', ...command];
+export function enterRootCommand(command: string[], namespacesOf = 'self', cwd = '/'): string[] {
+  return ['nsenter', `--mount=/proc/${namespacesOf}/ns/mnt`, `--wd=${cwd}`, '--', ...command];
 }

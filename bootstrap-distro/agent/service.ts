@@ -4,6 +4,7 @@ import type { ServiceStatus } from './control.js';
 import type { LinuxkitEntry } from './linuxkit.js';
 import { envObject } from './linuxkit.js';
 import { enterRootCommand } from './root.js';
+import { Backoff, type BackoffPolicy } from '../../common/backoff.js';
 
 const BASE_ENV = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root' };
 
@@ -24,7 +25,7 @@ export interface LogSink {
 export async function spawnInRoot(entry: LinuxkitEntry, logs: LogSink): Promise<ChildProcess> {
   const [out, err] = await Promise.all([logs.stream(`${entry.name}.out`), logs.stream(entry.name)]);
   try {
-    const [file, ...args] = enterRootCommand(entry.command);
+    const [file, ...args] = enterRootCommand(entry.command, 'self', entry.cwd);
     return spawn(file!, args, {
       env: { ...BASE_ENV, ...envObject(entry.env) },
       cwd: '/',
@@ -39,22 +40,18 @@ export async function spawnInRoot(entry: LinuxkitEntry, logs: LogSink): Promise<
 }
 
 export interface RestartPolicy {
-  /** First delay before a restart; doubles on each quick crash. */
-  initialDelayMs: number;
-  maxDelayMs: number;
-  /** A run at least this long counts as healthy and resets the backoff. */
-  healthyAfterMs: number;
+  backoff: BackoffPolicy & { healthyAfterMs: number };
   /** Quick crashes in a row before the service is marked failed. */
   maxQuickCrashes: number;
 }
 
-export const DEFAULT_POLICY: RestartPolicy = { initialDelayMs: 100, maxDelayMs: 10_000, healthyAfterMs: 10_000, maxQuickCrashes: 5 };
+export const DEFAULT_POLICY: RestartPolicy = { backoff: { ...Backoff.SERVICE_RESTART, healthyAfterMs: 10_000 }, maxQuickCrashes: 5 };
 
 /** A LinuxKit service under supervision: restarted with exponential backoff, failed if it keeps crashing. */
 export class SupervisedService {
   private child: ChildProcess | undefined;
   private startedAt = 0;
-  private quickCrashes = 0;
+  private readonly backoff: Backoff;
   private restartTimer: NodeJS.Timeout | undefined;
   private stopping = false;
   status: ServiceStatus;
@@ -65,6 +62,7 @@ export class SupervisedService {
     private readonly policy: RestartPolicy = DEFAULT_POLICY,
   ) {
     this.status = { name: entry.name, state: 'starting', pid: null, restarts: 0, lastExit: null, uptime: null };
+    this.backoff = new Backoff(policy.backoff);
   }
 
   async start(): Promise<void> {
@@ -85,14 +83,13 @@ export class SupervisedService {
       this.status.state = 'stopped';
       return;
     }
-    const ran = Date.now() - this.startedAt;
-    this.quickCrashes = ran >= this.policy.healthyAfterMs ? 1 : this.quickCrashes + 1;
-    if (this.quickCrashes > this.policy.maxQuickCrashes) {
+    this.backoff.ran(Date.now() - this.startedAt);
+    const delay = this.backoff.next();
+    if (this.backoff.failures > this.policy.maxQuickCrashes) {
       this.status.state = 'failed';
-      this.logs.agent(`${this.entry.name}: exited ${this.quickCrashes} times in a row within ${this.policy.healthyAfterMs / 1000}s; marked failed (last output: ${this.logs.last(this.entry.name, 3).join(' | ')})`);
+      this.logs.agent(`${this.entry.name}: exited ${this.backoff.failures} times in a row within ${this.policy.backoff.healthyAfterMs / 1000}s; marked failed (last output: ${this.logs.last(this.entry.name, 3).join(' | ')})`);
       return;
     }
-    const delay = Math.min(this.policy.initialDelayMs * 2 ** (this.quickCrashes - 1), this.policy.maxDelayMs);
     this.status.state = 'restarting';
     this.logs.agent(`${this.entry.name}: exited (${signal ?? `code ${code}`}); restarting in ${delay} ms`);
     this.restartTimer = setTimeout(() => {

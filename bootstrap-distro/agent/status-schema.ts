@@ -1,7 +1,6 @@
 import { z } from 'zod';
 
-/** What the supervisor reports about the LinuxKit root: one schema, for both ends of the socket
- * (kept apart so the agent's own commands do not load zod to ask their supervisor). */
+/** What the supervisor reports about the LinuxKit root: one schema, for both ends of the socket. */
 export const serviceStatusSchema = z.object({
   name: z.string(),
   state: z.enum(['starting', 'running', 'restarting', 'failed', 'stopped']),
@@ -22,6 +21,11 @@ export const agentStatusSchema = z.object({
   dockerSocket: z.string(),
   onboot: z.array(z.object({ name: z.string(), exitCode: z.number().int(), seconds: z.number() })),
   services: z.array(serviceStatusSchema),
+  /** What keeps the persisted logs from being written now (a full disk), if anything. */
+  logWriter: z.string().optional(),
 });
 export type AgentStatus = z.infer<typeof agentStatusSchema>;
 
+
+/** The answer to POST /stop. */
+export const stopReplySchema = z.object({ stopping: z.literal(true) }).strict();

@@ -1,20 +1,20 @@
 import { readFile, readlink, mkdir, rm } from 'node:fs/promises';
 import type { Server } from 'node:net';
 import type { Server as HttpServer } from 'node:http';
-import { serveForwarder } from '../../wsl-proxy/forward.js';
-import { publishedTargets } from '../../wsl-proxy/published-targets.js';
+import { serveForwarder } from '../../common/port-forward/forward.js';
+import { publishedTargets } from '../../common/port-forward/published-targets.js';
 
 /** Published ports arrive here, from the host and from the WSL network namespace. */
-export const FORWARD_SOCKET = '/mnt/wsl/berth/forward.sock';
+export const FORWARD_SOCKET = sharedPath('forwardSocket');
 import { serveControl, type AgentStatus } from './control.js';
 import { parseLinuxkit } from './linuxkit.js';
 import { paths } from './paths.js';
-import { dockerPing } from './ping.js';
+import { dockerPing } from '../../common/docker-api.js';
 import { assembleRoot, dismantleRoot } from './root.js';
 import { DEFAULT_POLICY, runOnboot, SupervisedService, type LogSink, type RestartPolicy } from './service.js';
 import { LogDaemon } from '../logd/daemon.js';
-import { RotatingFiles, startLogWriter } from '../logd/writer.js';
-import { connect, type Socket } from 'node:net';
+import { LogWriter, RotatingFiles } from '../logd/writer.js';
+import { connect } from 'node:net';
 
 export interface SuperviseOptions {
   lower: string[];
@@ -31,6 +31,7 @@ export const LOG_INGEST = '/run/berth/logd-ingest.sock';
 export const LOG_QUERY = '/run/berth/logd.sock';
 export { LOG_QUERY_PUBLISHED } from './supervisor-paths.js';
 import { LOG_QUERY_PUBLISHED } from './supervisor-paths.js';
+import { sharedPath } from '../../common/shared-area.js';
 
 /** Logged once the engine answers /_ping. */
 export const READY_LINE = 'berth-agent: engine ready';
@@ -64,7 +65,7 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
     last: (name, n) => daemon.ring.dump().filter((e) => e.source === name || e.source === `${name}.out`).slice(-n).map((e) => e.msg),
     agent: (line) => log(`berth-agent: ${line}`),
   };
-  let writer: Socket | undefined;
+  let writer: LogWriter | undefined;
   let forwarder: Server | undefined;
   const distroPid = Number(await readlink('/proc/self')); // /proc is still the distro's: its view of our pid
   const startedAt = new Date().toISOString();
@@ -85,7 +86,7 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
       await rm(FORWARD_SOCKET, { force: true });
       // Let the writer take the last lines (the stop messages) before the store goes.
       await new Promise((r) => setTimeout(r, 100));
-      writer?.destroy();
+      writer?.close();
       daemon.close();
       await rm(paths.controlSocket, { force: true });
       await rm(LOG_QUERY_PUBLISHED, { force: true });
@@ -107,7 +108,7 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
   try {
     await assembleRoot({ lower: options.lower, dataStore: options.dataStore });
     // The store is mounted: persist every line, the ones logged so far included.
-    writer = startLogWriter(LOG_QUERY, new RotatingFiles(`${paths.root}/var/lib/log`, { maxBytes: options.logs.fileBytes, maxFiles: options.logs.files }));
+    writer = new LogWriter(LOG_QUERY, new RotatingFiles(`${paths.root}/var/lib/log`, { maxBytes: options.logs.fileBytes, maxFiles: options.logs.files }), (l) => log(`berth-agent: ${l}`));
     const configFile = options.configFile ?? `${paths.root}/etc/berth/linuxkit.yml`;
     const config = parseLinuxkit(await readFile(configFile, 'utf8'), configFile);
     forwarder = await serveForwarder(FORWARD_SOCKET, (l) => log(`berth-agent: ${l}`), publishedTargets(async () => connect(paths.dockerSocket)));
@@ -120,6 +121,7 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
         dockerSocket: paths.dockerSocket,
         onboot,
         services: services.map((s) => s.snapshot()),
+        ...(writer?.problem ? { logWriter: writer.problem } : {}),
       }),
       stop: () => stopRequested(),
     });

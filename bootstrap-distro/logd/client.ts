@@ -1,6 +1,7 @@
 import type { Duplex } from 'node:stream';
 import { QUERY } from './daemon.js';
-import { formatLine, type LogEntry } from './ring.js';
+import { onJsonLines } from '../../common/json-lines.js';
+import { formatLine, logEntrySchema, type LogEntry } from './ring.js';
 
 export type QueryMode = keyof typeof QUERY;
 
@@ -12,19 +13,7 @@ export type QueryMode = keyof typeof QUERY;
 export function readLogs(stream: Duplex, mode: QueryMode, sources: string[], onEntry: (e: LogEntry) => void): Promise<void> {
   const wanted = (s: string) => sources.length === 0 || sources.includes(s) || sources.includes(s.replace(/\.out$/, ''));
   return new Promise((resolve, reject) => {
-    let partial = '';
-    stream.on('data', (d: Buffer) => {
-      const lines = (partial + d.toString()).split('\n');
-      partial = lines.pop() ?? '';
-      for (const line of lines) {
-        try {
-          const e = JSON.parse(line) as LogEntry;
-          if (wanted(e.source)) onEntry(e);
-        } catch {
-          // not a log line
-        }
-      }
-    });
+    onJsonLines(stream, logEntrySchema, (e) => wanted(e.source) && onEntry(e));
     stream.on('end', resolve);
     stream.on('close', resolve);
     stream.on('error', reject);

@@ -1,4 +1,4 @@
-import { listenUnix, ROOT_ONLY } from '../../wsl-host/unix-socket.js';
+import { listenUnix, ROOT_ONLY } from '../../common/unix-socket.js';
 import { createServer, type Server, type Socket } from 'node:net';
 import { LogRing, type LogEntry } from './ring.js';
 

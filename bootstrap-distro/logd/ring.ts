@@ -1,9 +1,8 @@
-/** One log line as the daemon keeps it. */
-export interface LogEntry {
-  time: string;
-  source: string;
-  msg: string;
-}
+import { z } from 'zod';
+
+/** One log line as the daemon keeps it, and as its query socket sends it (one JSON line each). */
+export const logEntrySchema = z.object({ time: z.string(), source: z.string(), msg: z.string() }).strict();
+export type LogEntry = z.infer<typeof logEntrySchema>;
 
 /**
  * A bounded ring of the newest lines: a source that spams can only push older lines out,

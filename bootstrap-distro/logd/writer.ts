@@ -2,7 +2,9 @@ import { appendFileSync, chmodSync, existsSync, mkdirSync, renameSync, statSync,
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { QUERY } from './daemon.js';
-import { formatLine, type LogEntry } from './ring.js';
+import { Backoff } from '../../common/backoff.js';
+import { onJsonLines } from '../../common/json-lines.js';
+import { formatLine, logEntrySchema, type LogEntry } from './ring.js';
 
 export interface RotationPolicy {
   /** A file is rotated before it would grow past this. */
@@ -54,29 +56,62 @@ export class RotatingFiles {
 
 /**
  * logwrite: reads the daemon's query socket (dump, then follow, so lines from before the
- * store was mounted are kept as long as the ring held them) into rotating files.
+ * store was mounted are kept as long as the ring held them) into rotating files. It never
+ * stops for good: a lost connection is opened again with Berth's backoff, and a write that
+ * fails (a full disk) is reported and retried with the next lines. `problem` says what is
+ * wrong now, for the agent's status.
  */
-export function startLogWriter(querySocket: string, files: RotatingFiles): Socket {
-  const socket = connect(querySocket);
-  let partial = '';
-  socket.setEncoding('utf8');
-  socket.on('connect', () => socket.write(Buffer.from([QUERY.dumpAndFollow])));
-  socket.on('data', (chunk: string) => {
-    const lines = (partial + chunk).split('\n');
-    partial = lines.pop() ?? '';
-    const bySource = new Map<string, string[]>();
-    for (const line of lines) {
-      try {
-        const e = JSON.parse(line) as LogEntry;
-        const list = bySource.get(e.source) ?? [];
-        list.push(formatLine(e));
-        bySource.set(e.source, list);
-      } catch {
-        // not a log line
-      }
+export class LogWriter {
+  private socket: Socket | undefined;
+  private closed = false;
+  private readonly backoff = new Backoff(Backoff.RECONNECT);
+  private timer: NodeJS.Timeout | undefined;
+  problem: string | undefined;
+
+  constructor(
+    private readonly querySocket: string,
+    private readonly files: RotatingFiles,
+    private readonly report: (line: string) => void,
+  ) {
+    this.connect();
+  }
+
+  private connect(): void {
+    const socket = connect(this.querySocket);
+    this.socket = socket;
+    socket.on('connect', () => {
+      this.backoff.succeeded();
+      // After a reconnect the dump repeats lines already written; better twice than lost.
+      socket.write(Buffer.from([QUERY.dumpAndFollow]));
+    });
+    onJsonLines(socket, logEntrySchema, (e) => this.write(e));
+    socket.on('error', () => undefined); // 'close' follows
+    socket.on('close', () => {
+      if (this.closed) return;
+      const delay = this.backoff.next();
+      this.setProblem(`the log writer lost the log daemon; reconnecting in ${delay} ms`);
+      this.timer = setTimeout(() => this.connect(), delay);
+    });
+  }
+
+  private write(e: LogEntry): void {
+    try {
+      this.files.append(e.source, [formatLine(e)]);
+      if (this.problem) this.setProblem(undefined);
+    } catch (err) {
+      this.setProblem(`persisted logs are not being written: ${(err as Error).message}`);
     }
-    for (const [source, list] of bySource) files.append(source, list);
-  });
-  socket.on('error', () => {});
-  return socket;
+  }
+
+  private setProblem(problem: string | undefined): void {
+    if (problem && problem !== this.problem) this.report(problem);
+    else if (!problem && this.problem) this.report('persisted logs are being written again');
+    this.problem = problem;
+  }
+
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.timer);
+    this.socket?.destroy();
+  }
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { cp, mkdir, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
-import { writeFileAtomic } from '../../wsl-host/linux/atomic-file.js';
+import { writeFileAtomic } from '../../common/atomic-file.js';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseLinuxkit } from '../../bootstrap-distro/agent/linuxkit.js';

@@ -1,4 +1,4 @@
-import { slirpAddresses, type LinkAddresses } from '../../wsl-host/linux/user-mode-net.js';
+import { slirpAddresses, type LinkAddresses } from '../../common/user-mode-net.js';
 
 /**
  * The engine link's addresses, inside the engine's network namespace. The gateway stands

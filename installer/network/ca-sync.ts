@@ -5,9 +5,10 @@ import * as tar from 'tar';
 import type { WslHost } from '../../wsl-host/host.js';
 import { DATA_DISTRO } from '../distros.js';
 import { collectRegistryCerts, collectTrustedCas } from './trusted-cas.js';
+import { DATA_STORE_ROOT } from '../../common/shared-area.js';
 
 /** In berth-data's store, which the engine sees under /var/lib (berth.yml: SSL_CERT_FILE, certs.d). */
-const STORE_DIR = '/srv/berth-data/berth';
+const STORE_DIR = `${DATA_STORE_ROOT}/berth`;
 
 export interface CaSyncResult {
   count: number;

@@ -12,10 +12,10 @@ import { SystemResolver } from './host-resolver.js';
 import { describeUpstream, InternalProxy } from './internal-proxy.js';
 import { SlirpEngineLink } from './slirp-link.js';
 import { upstreamFor, type UpstreamProxy } from './upstream-proxy.js';
+import { sharedPath } from '../../common/shared-area.js';
 
 export type { NetworkStatus };
 
-export const ENGINE_NETNS_IN_SHARED_AREA = 'berth/engine.netns';
 /** The gateway ports the engine knows Berth's host-side servers by. */
 export const ENGINE_PROXY_PORT = 3128;
 export const CONTAINERS_PROXY_PORT = 3129;
@@ -85,7 +85,7 @@ export class EngineNetwork {
       this.proxyPorts ??= { engine: await this.engineProxy.start(), containers: await this.containersProxy.start() };
       if (!this.o.sharedArea) throw new Error('the engine link needs the shared area on the host (the Linux WSL host); on Windows it is gvproxy, not built yet');
       this.link ??= new SlirpEngineLink({
-        netns: join(this.o.sharedArea, ENGINE_NETNS_IN_SHARED_AREA),
+        netns: sharedPath('engineNetns', this.o.sharedArea),
         redirects: [
           { proto: 'udp', port: 53, to: this.dns.port },
           { proto: 'tcp', port: 53, to: this.dns.port },

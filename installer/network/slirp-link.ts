@@ -2,8 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { execa } from 'execa';
-import { findHelper, LINK_DEVICE, slirpArgs } from '../../wsl-host/linux/user-mode-net.js';
-import { endProcessFromPidFile, sleep, waitFor } from '../../wsl-host/linux/proc.js';
+import { findHelper, LINK_DEVICE, slirpArgs } from '../../common/user-mode-net.js';
+import { endProcessFromPidFile, sleep, waitFor } from '../../common/process.js';
+import { Backoff } from '../../common/backoff.js';
 import { ENGINE_LINK, ENGINE_NETWORK } from './addresses.js';
 import { applyLinkRules, type GatewayRedirect } from './link-rules.js';
 import type { EngineLink, EngineLinkStatus } from './engine-link.js';
@@ -19,9 +20,6 @@ export interface SlirpLinkOptions {
 }
 
 const CONFIGURED_WITHIN_MS = 5000;
-/** A link that stays up this long counts as healthy again: the restart delay starts over. */
-const HEALTHY_AFTER_MS = 30_000;
-const RESTART_DELAYS_MS = [100, 500, 2000, 5000];
 
 /**
  * The Linux engine link: slirp4netns, on the host, attached to the engine's namespace. It
@@ -31,7 +29,7 @@ export class SlirpEngineLink implements EngineLink {
   private child: ChildProcess | undefined;
   private state: EngineLinkStatus['state'] = 'down';
   private restarts = 0;
-  private failures = 0;
+  private readonly backoff = new Backoff(Backoff.HELPER_RESTART);
   private error: string | undefined;
   private stopping = false;
   private restartTimer: NodeJS.Timeout | undefined;
@@ -44,7 +42,7 @@ export class SlirpEngineLink implements EngineLink {
     this.state = 'starting';
     try {
       await this.launch();
-      this.failures = 0;
+      this.backoff.succeeded();
     } catch (e) {
       this.state = 'failed';
       this.error = (e as Error).message;
@@ -86,8 +84,8 @@ export class SlirpEngineLink implements EngineLink {
 
   private onExit(child: ChildProcess, why: string, upSince: number): void {
     if (this.stopping || this.child !== child) return;
-    if (Date.now() - upSince > HEALTHY_AFTER_MS) this.failures = 0;
-    const delay = RESTART_DELAYS_MS[Math.min(this.failures++, RESTART_DELAYS_MS.length - 1)]!;
+    this.backoff.ran(Date.now() - upSince);
+    const delay = this.backoff.next();
     this.state = 'restarting';
     this.error = `the link's slirp4netns ended (${why})`;
     this.o.log(`engine link: slirp4netns ended (${why}); starting it again in ${delay} ms`);

@@ -3,8 +3,9 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { buildImages, type ImageManifest } from '../../installer/images/build.js';
 import type { TestWslRoot } from './wsl-root.js';
+import { AGENT_COMMAND } from '../../common/shared-area.js';
 
-export const AGENT = '/opt/berth/bin/berth-agent';
+export const AGENT = AGENT_COMMAND;
 
 /** Builds the images into the test root (once per root) and returns their manifest. */
 export async function imagesFor(t: TestWslRoot): Promise<{ dir: string; manifest: ImageManifest }> {

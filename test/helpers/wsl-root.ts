@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa, type Options } from 'execa';
+import { parseMountinfo } from '../../common/mountinfo.js';
 
 export interface WslCallOptions {
   env?: Record<string, string>;
@@ -65,9 +66,8 @@ export class TestWslRoot {
   }
 
   mountsUnderRoot(): string[] {
-    return readFileSync('/proc/self/mountinfo', 'utf8')
-      .split('\n')
-      .map((l) => l.split(' ')[4] ?? '')
+    return parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8'))
+      .map((m) => m.mountPoint)
       .filter((m) => m.startsWith(this.root));
   }
 

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildImages } from '../../installer/images/build.js';
 import { defaultSources } from '../../installer/images/sources.js';
-import { makeRootfsTarball } from '../../wsl-host/busybox-distro.js';
+import { makeRootfsTarball } from '../helpers/busybox-distro.js';
 import { agent, docker, imagesFor, installBerthDistros, loadBusyboxImage } from '../helpers/berth-distros.js';
 import { REPO, requireRoot, TestWslRoot } from '../helpers/wsl-root.js';
 

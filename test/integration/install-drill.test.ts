@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildImages } from '../../installer/images/build.js';
-import { makeRootfsTarball } from '../../wsl-host/busybox-distro.js';
+import { makeRootfsTarball } from '../helpers/busybox-distro.js';
 import { BERTH, TestBerth } from '../helpers/berth-manager.js';
 import { killWorld } from '../helpers/world.js';
 import { requireRoot } from '../helpers/wsl-root.js';

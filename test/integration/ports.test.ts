@@ -5,7 +5,7 @@ import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeRootfsTarball } from '../../wsl-host/busybox-distro.js';
+import { makeRootfsTarball } from '../helpers/busybox-distro.js';
 import { TestBerth, until } from '../helpers/berth-manager.js';
 import { REPO, requireRoot } from '../helpers/wsl-root.js';
 

@@ -2,10 +2,10 @@ import { statSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeRootfsTarball } from '../../wsl-host/busybox-distro.js';
+import { makeRootfsTarball } from '../helpers/busybox-distro.js';
 import { TestBerth } from '../helpers/berth-manager.js';
 import { CommandWslHost } from '../../wsl-host/command-host.js';
-import { rawHttp } from '../../wsl-proxy/raw-http.js';
+import { httpRequest } from '../../common/http-client.js';
 import { BERTH_WSL, requireRoot } from '../helpers/wsl-root.js';
 
 const run = requireRoot('security: socket and store modes, other distros');
@@ -92,10 +92,10 @@ describe.runIf(run)('security: who reaches what', () => {
 
   it('reaches the engine through the relay (`wsl --exec berth-agent relay`), as the Windows side must, not through the shared area', async () => {
     const host = new CommandWslHost({ command: BERTH_WSL, env: t.env, relayCommand: ['/opt/berth/bin/berth-agent', 'relay'] });
-    expect((await rawHttp(await host.connect('berth', '/mnt/wsl/berth/docker.sock'), 'GET', '/_ping')).body).toBe('OK');
-    const status = await rawHttp(await host.connect('berth', '/mnt/wsl/berth/agent.sock'), 'GET', '/status');
+    expect((await httpRequest(() => host.connect('berth', '/mnt/wsl/berth/docker.sock'), { path: '/_ping' })).body).toBe('OK');
+    const status = await httpRequest(() => host.connect('berth', '/mnt/wsl/berth/agent.sock'), { path: '/status' });
     expect(JSON.parse(status.body).engine).toBe('ready');
-    await expect(host.connect('berth', '/mnt/wsl/berth/none.sock').then((s) => rawHttp(s, 'GET', '/_ping'))).rejects.toThrow(/socket relay failed.*cannot reach \/mnt\/wsl\/berth\/none\.sock/);
+    await expect(httpRequest(() => host.connect('berth', '/mnt/wsl/berth/none.sock'), { path: '/_ping' })).rejects.toThrow(/socket relay failed.*cannot reach \/mnt\/wsl\/berth\/none\.sock/);
   });
 
   it("keeps serving after garbage at the backend's control socket, the host endpoint and the agent's socket", async () => {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeWslOutput } from '../../wsl-host/decode.js';
-import { makeRootfsImage, makeRootfsTarball } from '../../wsl-host/busybox-distro.js';
+import { makeRootfsImage, makeRootfsTarball } from '../helpers/busybox-distro.js';
 import { worldProcesses } from '../helpers/world.js';
 import { requireRoot, TestWslRoot, until } from '../helpers/wsl-root.js';
 

@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeRootfsTarball } from '../../wsl-host/busybox-distro.js';
+import { makeRootfsTarball } from '../helpers/busybox-distro.js';
 import { killWorld } from '../helpers/world.js';
 import { TestBerth, until } from '../helpers/berth-manager.js';
 import { BERTH_WSL, requireRoot } from '../helpers/wsl-root.js';

@@ -8,7 +8,7 @@ import { containersProxyEnv } from '../../installer/network/engine-network.js';
 import { isExcluded, parseInternetSettings, upstreamFor } from '../../installer/network/upstream-proxy.js';
 import { collectTrustedCas, readPem } from '../../installer/network/trusted-cas.js';
 import { loadSettings } from '../../installer/settings.js';
-import { findHelper, pastaArgs, slirpAddresses, slirpArgs } from '../../wsl-host/linux/user-mode-net.js';
+import { findHelper, pastaArgs, slirpAddresses, slirpArgs } from '../../common/user-mode-net.js';
 import { generatedResolvConf, WSL_NAT } from '../../wsl-host/linux/vm-nat.js';
 import { addProxyEnv } from '../../wsl-proxy/containers-proxy-env.js';
 import { REPO } from '../helpers/wsl-root.js';

@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { sharedAreaHostPath } from '../../wsl-host/connect.js';
 import { parseWslArgs, UsageError } from '../../wsl-host/linux/args.js';
-import { hostPathToDistro, parseDrives, windowsPathToDistro } from '../../wsl-host/linux/drives.js';
+import { hostPathToDistro, parseDrives, windowsPathToDistro } from '../../common/drives.js';
 import { compressionFlag } from '../../wsl-host/linux/importer.js';
 import { formatVerbose } from '../../wsl-host/linux/list-format.js';
 import { parseListVerbose } from '../../wsl-host/parse.js';
-import { resolveUser } from '../../wsl-host/linux/passwd.js';
+import { resolveUser } from '../../common/passwd.js';
 import { hostnameFor } from '../../wsl-host/linux/runtime.js';
 import { planSession, SessionError } from '../../wsl-host/linux/session.js';
-import { DEFAULT_WSL_CONF, parseWslConf } from '../../wsl-host/linux/wsl-conf.js';
+import { DEFAULT_WSL_CONF, parseWslConf } from '../../common/wsl-conf.js';
 
 describe("wsl.exe's command line", () => {
   it('parses management verbs', () => {

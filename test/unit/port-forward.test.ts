@@ -4,10 +4,10 @@ import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DatagramReader, frameDatagram } from '../../wsl-proxy/datagram-frames.js';
-import { listenPublishedPort, serveForwarder } from '../../wsl-proxy/forward.js';
-import type { PublishedListener } from '../../wsl-proxy/forward-udp.js';
-import { bindFailureMessage } from '../../wsl-proxy/port-errors.js';
+import { DatagramReader, frameDatagram } from '../../common/port-forward/datagram-frames.js';
+import { listenPublishedPort, serveForwarder } from '../../common/port-forward/forward.js';
+import type { PublishedListener } from '../../common/port-forward/forward-udp.js';
+import { bindFailureMessage } from '../../common/port-forward/port-errors.js';
 
 // The forwarding chain on one machine: listener → forwarder socket → a target address.
 // The integration tests run the same chain across the engine's network namespace.

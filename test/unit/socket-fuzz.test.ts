@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serveControl, type AgentStatus } from '../../bootstrap-distro/agent/control.js';
 import { LogDaemon, QUERY } from '../../bootstrap-distro/logd/daemon.js';
 import { serveClaimSocket } from '../../installer/claim-server.js';
-import { serveForwarder } from '../../wsl-proxy/forward.js';
+import { serveForwarder } from '../../common/port-forward/forward.js';
 import type { PortRequest } from '../../wsl-proxy/port-claims.js';
 
 /**
@@ -173,7 +173,7 @@ describe('fuzzing the sockets between Berth processes', () => {
 
 describe("the port helper's line protocol", () => {
   it('parses its commands and replies with one schema each, and names what is wrong with any other line', async () => {
-    const { parseLine, portHelperCommandSchema, portHelperReplySchema } = await import('../../wsl-proxy/port-helper-messages.js');
+    const { parseLine, portHelperCommandSchema, portHelperReplySchema } = await import('../../common/port-forward/helper-messages.js');
     expect(parseLine(portHelperCommandSchema, '{"op":"open","id":3,"key":"127.0.0.1:80/tcp","host":"127.0.0.1","port":80}')).toEqual({
       value: { op: 'open', id: 3, key: '127.0.0.1:80/tcp', host: '127.0.0.1', port: 80, proto: 'tcp' },
     });

@@ -7,7 +7,8 @@ import { configFromEnv, HostLayout, type HostConfig } from './config.js';
 import { Importer, WslFailure } from './importer.js';
 import { formatPlain, formatQuiet, formatVerbose, type ListRow } from './list-format.js';
 import { Registry, findByName, type DistroRecord } from './registry.js';
-import { sleep } from './proc.js';
+import { Backoff } from '../../common/backoff.js';
+import { sleep } from '../../common/process.js';
 import { DistroRuntime, DistroStartError } from './runtime.js';
 import { planSession, readDistroFiles, SessionError, type SessionPlan } from './session.js';
 
@@ -137,8 +138,9 @@ class WslHostCli {
     if (!distro || distro.state !== 'Installed') return this.fail(cmd.distro ? errors.notFound() : errors.noDefault());
     // The init can end (idle timeout, --terminate, a kill) between starting it and attaching:
     // start again, giving a dying init a moment to be gone.
+    const reattach = new Backoff(Backoff.REATTACH);
     for (let attempt = 0; attempt < 20; attempt++) {
-      if (attempt > 0) await sleep(250);
+      if (attempt > 0) await sleep(reattach.next());
       let init;
       try {
         init = await this.runtime.ensureRunning(distro);

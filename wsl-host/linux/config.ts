@@ -1,7 +1,7 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { packageRoot } from '../package-root.js';
-import { parseDrives, type Drive } from './drives.js';
+import { parseDrives, type Drive } from '../../common/drives.js';
 
 /** Where the Linux WSL host keeps everything, and the knobs DESIGN.md fixes as env vars. */
 export interface HostConfig {

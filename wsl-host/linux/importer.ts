@@ -4,7 +4,7 @@ import { isAbsolute, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { errors, type WslErrorText } from '../messages.js';
 import { findByName, newRecord, type DistroRecord, type Registry } from './registry.js';
-import { liveStartTime } from './proc.js';
+import { liveStartTime } from '../../common/process.js';
 import { runCommand } from './run-command.js';
 import type { DistroRuntime } from './runtime.js';
 

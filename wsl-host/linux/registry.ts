@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
-import { writeFileAtomic } from './atomic-file.js';
+import { writeFileAtomic } from '../../common/atomic-file.js';
 import type { HostLayout } from './config.js';
-import { withLock } from './lock.js';
-import type { ProcessIdentity } from './proc.js';
+import { withLock } from '../../common/lock.js';
+import type { ProcessIdentity } from '../../common/process.js';
 
 /** A registered distro: what wsl.exe keeps in HKCU\...\Lxss\{id}. */
 export interface DistroRecord {

@@ -1,13 +1,13 @@
 import { lstat, mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from './atomic-file.js';
+import { writeFileAtomic } from '../../common/atomic-file.js';
 import type { HostConfig, HostLayout } from './config.js';
-import { withLock } from './lock.js';
-import { isAlive, liveStartTime, waitFor, type ProcessIdentity } from './proc.js';
+import { withLock } from '../../common/lock.js';
+import { isAlive, liveStartTime, waitFor, type ProcessIdentity } from '../../common/process.js';
 import type { DistroRecord } from './registry.js';
 import { runCommand } from './run-command.js';
 import { UtilityVm } from './vm.js';
-import { DEFAULT_WSL_CONF, parseWslConf, type WslConf } from './wsl-conf.js';
+import { DEFAULT_WSL_CONF, parseWslConf, type WslConf } from '../../common/wsl-conf.js';
 import { generatedResolvConf } from './vm-nat.js';
 
 export class DistroStartError extends Error {}

@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { posix } from 'node:path';
-import type { Drive } from './drives.js';
-import { hostPathToDistro, windowsPathToDistro } from './drives.js';
-import { resolveUser, type DistroUser } from './passwd.js';
-import { parseWslConf, DEFAULT_WSL_CONF, type WslConf } from './wsl-conf.js';
+import type { Drive } from '../../common/drives.js';
+import { hostPathToDistro, windowsPathToDistro } from '../../common/drives.js';
+import { resolveUser, type DistroUser } from '../../common/passwd.js';
+import { parseWslConf, DEFAULT_WSL_CONF, type WslConf } from '../../common/wsl-conf.js';
 
 /** How the command line asked to run something: --exec argv, a shell command line, or a login shell. */
 export type RunMode = { kind: 'exec'; argv: string[] } | { kind: 'shell'; command: string } | { kind: 'login' };

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { findHelper, pastaArgs, type LinkAddresses } from './user-mode-net.js';
-import { endProcessFromPidFile } from './proc.js';
+import { findHelper, pastaArgs, type LinkAddresses } from '../../common/user-mode-net.js';
+import { endProcessFromPidFile } from '../../common/process.js';
 import { runCommand } from './run-command.js';
 
 /**

@@ -1,8 +1,8 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { HostConfig, HostLayout } from './config.js';
-import { withLock } from './lock.js';
-import { isMountPoint, mountsUnder } from './mounts.js';
+import { withLock } from '../../common/lock.js';
+import { isMountPoint, mountsUnder } from '../../common/mountinfo.js';
 import { mustRun, runCommand } from './run-command.js';
 import { natRunning, startNat, stopNat } from './vm-nat.js';
 

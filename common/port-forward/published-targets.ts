@@ -1,14 +1,9 @@
 import type { Duplex } from 'node:stream';
 import type { Protocol } from './forward.js';
-import { rawHttp } from './raw-http.js';
+import { listContainers } from '../docker-api.js';
 
 /** Whether the forwarder may connect to a target: only a running container's published port. */
 export type TargetCheck = (proto: Protocol, ip: string, port: number) => Promise<boolean>;
-
-interface ContainerSummary {
-  Ports?: Array<{ PrivatePort?: number; PublicPort?: number; Type?: string }>;
-  NetworkSettings?: { Networks?: Record<string, { IPAddress?: string; GlobalIPv6Address?: string }> };
-}
 
 const FRESH_MS = 1000;
 
@@ -22,10 +17,8 @@ export function publishedTargets(connectDaemon: () => Promise<Duplex>): TargetCh
   let at = 0;
   let inFlight: Promise<void> | undefined;
   const fetchKnown = async () => {
-    const r = await rawHttp(await connectDaemon(), 'GET', '/containers/json', 5000);
-    if (r.status !== 200) throw new Error(`the daemon answered ${r.status} to /containers/json`);
     const next = new Set<string>();
-    for (const c of JSON.parse(r.body) as ContainerSummary[]) {
+    for (const c of await listContainers(connectDaemon)) {
       const ips = Object.values(c.NetworkSettings?.Networks ?? {}).flatMap((n) => [n.IPAddress, n.GlobalIPv6Address]).filter((ip): ip is string => !!ip);
       for (const p of c.Ports ?? []) {
         if (!p.PublicPort || !p.PrivatePort) continue;

@@ -1,7 +1,6 @@
-import { networkStatusSchema, type NetworkStatus } from './backend-status.js';
-import { askBackend } from './backend-client.js';
-import type { HomeLayout } from './home.js';
-import { loadSettings, proxySettingsSchema, SettingsError, updateSettings, type ProxySettings } from './settings.js';
+import { askBackend } from '../backend-client.js';
+import type { HomeLayout } from '../home.js';
+import { loadSettings, proxySettingsSchema, SettingsError, updateSettings, type ProxySettings } from '../settings.js';
 
 export interface ProxyCommandOptions {
   http?: string;
@@ -40,7 +39,7 @@ export async function proxyCommand(home: HomeLayout, mode: string | undefined, o
   await updateSettings(home.settings, (s) => {
     s[key] = checked.data;
   });
-  const live = await askBackend<NetworkStatus>(home, 'POST', '/network/reload', networkStatusSchema);
+  const live = await askBackend(home, 'reloadNetwork');
   say(`${key}: ${describe(checked.data)}`);
   if (live?.proxy) say(`in effect now (no restart): engine ${live.proxy.engine}; containers ${live.proxy.containers}`);
   else say('saved; Berth uses it when it starts.');

@@ -1,4 +1,4 @@
-import { listenUnix, ROOT_ONLY } from '../wsl-host/unix-socket.js';
+import { listenUnix, ROOT_ONLY } from '../unix-socket.js';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { listenPublishedUdp, relayDatagrams, type PublishedListener } from './forward-udp.js';

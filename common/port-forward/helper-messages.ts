@@ -1,5 +1,7 @@
 import { z } from 'zod';
 
+export { parseLine } from '../json-lines.js';
+
 /**
  * The port helper's line protocol (`berth-agent ports`, in the WSL namespace, driven by the
  * manager over the helper's stdin/stdout): one JSON object per line each way. Both ends
@@ -24,17 +26,3 @@ export type PortHelperCommand = z.input<typeof portHelperCommandSchema>;
 
 export const portHelperReplySchema = z.object({ id: z.number().int(), key: z.string().optional(), ok: z.boolean(), error: z.string().optional() }).strict();
 export type PortHelperReply = z.infer<typeof portHelperReplySchema>;
-
-/** Parses one line of either direction; undefined with the reason when it does not fit. */
-export function parseLine<T>(schema: z.ZodType<T>, line: string): { value: T } | { error: string } {
-  let json: unknown;
-  try {
-    json = JSON.parse(line);
-  } catch (e) {
-    return { error: `not JSON (${(e as Error).message})` };
-  }
-  const r = schema.safeParse(json);
-  if (r.success) return { value: r.data };
-  const issue = r.error.issues[0]!;
-  return { error: `${issue.path.join('.') || '(message)'}: ${issue.message}` };
-}

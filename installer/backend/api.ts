@@ -1,0 +1,23 @@
+import { z } from 'zod';
+import { backendStatusSchema, networkStatusSchema } from '../backend-status.js';
+
+/**
+ * The backend's control socket: each route with the schema of its answer, one table for the
+ * server (router.ts) and the client (backend-client.ts).
+ */
+const accepted = z.object({ accepted: z.literal(true) }).strict();
+export const integrationStatusSchema = z.object({ distro: z.string(), state: z.string(), detail: z.string().optional() });
+
+export const BACKEND_ROUTES = {
+  status: { method: 'GET', path: '/status', reply: backendStatusSchema },
+  /** `berth start` after a failure: try again now rather than at the next backoff step. */
+  retry: { method: 'POST', path: '/retry', reply: accepted },
+  /** `berth integrate`: the settings changed; answered once the integrations match them. */
+  reloadIntegrations: { method: 'POST', path: '/integrations/reload', reply: z.array(integrationStatusSchema) },
+  /** `berth proxy`: the proxy settings changed; the internal proxies follow, nothing restarts. */
+  reloadNetwork: { method: 'POST', path: '/network/reload', reply: networkStatusSchema },
+  stop: { method: 'POST', path: '/stop', reply: accepted },
+} as const;
+
+export type BackendRoute = keyof typeof BACKEND_ROUTES;
+export type BackendReply<R extends BackendRoute> = z.infer<(typeof BACKEND_ROUTES)[R]['reply']>;

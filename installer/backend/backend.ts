@@ -1,0 +1,247 @@
+import { Backoff } from '../../common/backoff.js';
+import type { BackendStatus, NetworkStatus } from '../backend-status.js';
+import { ForeignDistroError } from '../distros.js';
+import type { AgentServiceStatus } from '../engine.js';
+import type { IntegrationStatus } from '../integrations.js';
+import type { Settings } from '../settings.js';
+import type { Clock } from './clock.js';
+
+export type BackendState = 'starting' | 'running' | 'failed' | 'stopping' | 'stopped';
+
+/** What the backend drives, as small interfaces: the real ones are wired in run-backend.ts, fakes in the unit tests. */
+export interface BackendParts {
+  /** Builds or finds the images and imports the distros when needed. */
+  install(progress: (step: string) => void, warn: (line: string) => void): Promise<void>;
+  engine: {
+    start(deadlineMs: number, onExit: (why: string) => void): Promise<void>;
+    stop(): Promise<void>;
+    agentStatus(): Promise<{ services: AgentServiceStatus[]; logWriter?: string } | undefined>;
+  };
+  network: {
+    configure(settings: Settings): Promise<void>;
+    syncCertificates(): Promise<void>;
+    attach(): Promise<void>;
+    detach(): Promise<void>;
+    close(): Promise<void>;
+    status(): NetworkStatus;
+  };
+  ports: { start(): Promise<void>; stop(): Promise<void>; readonly error: string | undefined };
+  integrations: { sync(distros: string[]): Promise<void>; stopAll(): Promise<void>; status(): IntegrationStatus[] };
+  /** The distros to integrate under these settings (the default distro resolved). */
+  integratedDistros(settings: Settings): Promise<string[]>;
+  /** Reads the settings file; throws a SettingsError for an invalid one. */
+  loadSettings(): Promise<Settings>;
+  /** `docker --context berth` made; the backend says running only once it is. */
+  contextReady: Promise<void>;
+  clock: Clock;
+  log: { info(source: string, line: string): void; warn(line: string): void; error(line: string): void };
+  endpoint: string;
+}
+
+const ENGINE_START_DEADLINE_MS = 60_000;
+const EVENTS_KEPT = 20;
+
+/**
+ * The manager's long-running state machine: starting → running, or → failed and retried with
+ * Berth's backoff (or refused, when a foreign distro needs the user); running → starting again
+ * when the engine ends unexpectedly; any state → stopping → stopped. One bring-up runs at a
+ * time, whoever asks (the first start, a retry, `berth start`, an engine that ended).
+ */
+export class Backend {
+  private state: BackendState = 'starting';
+  private progress = 'starting';
+  private error: string | undefined;
+  private refused = false;
+  private services: AgentServiceStatus[] = [];
+  private readonly events: string[] = [];
+  private readonly backoff = new Backoff(Backoff.ENGINE_START);
+  private cancelRetry: (() => void) | undefined;
+  private bringing: Promise<void> | undefined;
+  /** The engine ended while a bring-up was still finishing: run one more. */
+  private again = false;
+  private stopping: Promise<void> | undefined;
+  private settings: Settings;
+  private settingsError: string | undefined;
+  private logWriter: string | undefined;
+
+  constructor(
+    private readonly parts: BackendParts,
+    initialSettings: Settings,
+  ) {
+    this.settings = initialSettings;
+  }
+
+  /** Starts the engine (the first bring-up). */
+  start(): void {
+    this.bringUp();
+  }
+
+  /** `berth start` after a failure (or a refusal the user has since fixed): now, not at the next backoff step. */
+  retry(): void {
+    if (this.state !== 'failed' || this.stopping) return;
+    this.cancelRetry?.();
+    this.refused = false;
+    this.progress = 'retrying';
+    this.bringUp();
+  }
+
+  /** The settings as the file says now; an invalid file keeps the last good ones and is reported in status. */
+  async currentSettings(): Promise<Settings> {
+    try {
+      this.settings = await this.parts.loadSettings();
+      this.settingsError = undefined;
+    } catch (e) {
+      if (this.settingsError !== (e as Error).message) this.parts.log.error(`${(e as Error).message}; keeping the settings Berth started with`);
+      this.settingsError = (e as Error).message;
+    }
+    return this.settings;
+  }
+
+  async reloadIntegrations(): Promise<IntegrationStatus[]> {
+    const settings = await this.currentSettings();
+    if (this.state === 'running') await this.syncIntegrations(settings);
+    return this.parts.integrations.status();
+  }
+
+  /** Throws the SettingsError of an invalid file: `berth proxy` shows it. */
+  async reloadNetwork(): Promise<NetworkStatus> {
+    const settings = await this.parts.loadSettings();
+    await this.parts.network.configure(settings);
+    await this.parts.network.syncCertificates(); // certs.d counts at the next pull; the bundle at the next start
+    return this.parts.network.status();
+  }
+
+  async status(): Promise<BackendStatus> {
+    if (this.state === 'running') {
+      const agent = await this.parts.engine.agentStatus();
+      this.services = agent?.services ?? this.services;
+      this.logWriter = agent?.logWriter;
+    }
+    const settings = await this.currentSettings();
+    return {
+      state: this.state,
+      endpoint: this.parts.endpoint,
+      services: this.services.map(({ name, state, pid, restarts }) => ({ name, state, pid, restarts })),
+      integrations: this.state === 'running' ? this.parts.integrations.status() : settings.integratedDistros.map((distro) => ({ distro, state: 'stopped' })),
+      network: this.parts.network.status(),
+      pid: process.pid,
+      progress: this.progress,
+      ...(this.error ? { error: this.error } : {}),
+      ...(this.refused ? { refused: true } : {}),
+      ...(this.settingsError ? { settingsError: this.settingsError } : {}),
+      ...(this.parts.ports.error ? { portsError: this.parts.ports.error } : {}),
+      ...(this.logWriter ? { logsError: this.logWriter } : {}),
+      events: [...this.events],
+    };
+  }
+
+  get currentState(): BackendState {
+    return this.state;
+  }
+
+  /** Stops everything, once; later calls wait for the same stop. */
+  stop(): Promise<void> {
+    this.stopping ??= this.stopNow();
+    return this.stopping;
+  }
+
+  private async stopNow(): Promise<void> {
+    this.state = 'stopping';
+    this.cancelRetry?.();
+    this.parts.log.info('manager', 'stopping');
+    await this.bringing?.catch(() => undefined);
+    const { integrations, ports, engine, network } = this.parts;
+    for (const [what, step] of [['integrations', () => integrations.stopAll()], ['ports', () => ports.stop()], ['engine', () => engine.stop()], ['network', () => network.close()]] as const) {
+      // A part that fails to stop must not keep the others up.
+      await step().catch((e: Error) => this.parts.log.error(`stopping the ${what}: ${e.message}`));
+    }
+    this.state = 'stopped';
+    this.parts.log.info('manager', 'stopped');
+  }
+
+  private event(text: string): void {
+    this.events.push(`${new Date(this.parts.clock.now()).toISOString()} ${text}`);
+    if (this.events.length > EVENTS_KEPT) this.events.shift();
+    this.parts.log.warn(text);
+  }
+
+  private bringUp(): void {
+    if (this.stopping) return;
+    if (this.bringing) {
+      this.again = true;
+      return;
+    }
+    this.state = 'starting';
+    this.bringing = this.bringUpOnce().finally(() => {
+      this.bringing = undefined;
+      if (this.again && !this.stopping) {
+        this.again = false;
+        this.bringUp();
+      }
+    });
+  }
+
+  private async bringUpOnce(): Promise<void> {
+    const { parts } = this;
+    try {
+      this.progress = 'checking images';
+      await parts.install(
+        (step) => {
+          this.progress = step;
+          parts.log.info('manager', step);
+        },
+        (line) => this.event(line),
+      );
+      if (this.stopping) return;
+      this.progress = 'syncing trusted CAs';
+      await parts.network.syncCertificates();
+      this.progress = 'starting the engine';
+      await parts.engine.start(ENGINE_START_DEADLINE_MS, (why) => this.engineEnded(why));
+      await parts.network.attach();
+      await parts.contextReady;
+      if (this.stopping) return;
+      this.state = 'running';
+      this.progress = 'running';
+      this.error = undefined;
+      this.backoff.succeeded();
+      parts.log.info('manager', 'engine running');
+      await parts.ports.stop();
+      await parts.ports.start().catch((e: Error) => this.event(`ports: ${e.message}`));
+      await this.syncIntegrations(await this.currentSettings());
+    } catch (e) {
+      if (this.stopping) return;
+      this.failed(e as Error);
+    }
+  }
+
+  private async syncIntegrations(settings: Settings): Promise<void> {
+    try {
+      await this.parts.integrations.sync(await this.parts.integratedDistros(settings));
+    } catch (e) {
+      this.event(`integrations: ${(e as Error).message}`);
+    }
+  }
+
+  private failed(e: Error): void {
+    this.state = 'failed';
+    this.error = e.message;
+    if (e instanceof ForeignDistroError) {
+      this.refused = true;
+      this.progress = 'refused';
+      this.parts.log.error(e.message);
+      return;
+    }
+    const delay = this.backoff.next();
+    this.progress = `failed; retrying in ${delay / 1000}s`;
+    this.parts.log.error(`start failed: ${e.message}`);
+    this.cancelRetry = this.parts.clock.after(delay, () => this.bringUp());
+  }
+
+  private engineEnded(why: string): void {
+    if (this.stopping) return;
+    this.event(`engine stopped unexpectedly: ${why}; starting it again`);
+    this.services = [];
+    void this.parts.network.detach();
+    this.bringUp();
+  }
+}

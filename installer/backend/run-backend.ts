@@ -1,0 +1,98 @@
+import { mkdir, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import { listenUnix, ROOT_ONLY } from '../../common/unix-socket.js';
+import { sharedPath } from '../../common/shared-area.js';
+import type { WslHost } from '../../wsl-host/host.js';
+import { ensureDockerContext } from '../docker-context.js';
+import { BERTH_DISTRO, DATA_DISTRO, installDistros } from '../distros.js';
+import { Engine } from '../engine.js';
+import type { HomeLayout } from '../home.js';
+import { serveHostEndpoint, sharedDrives } from '../host-endpoint.js';
+import { ensureImages } from '../images.js';
+import { Integrations } from '../integrations.js';
+import { managerLogger } from '../log.js';
+import { EngineNetwork } from '../network/engine-network.js';
+import { PortForwards } from '../ports.js';
+import { DISTRO_NAME, loadSettings, type Settings } from '../settings.js';
+import { sharedAreaOnHost } from '../wsl.js';
+import { Backend } from './backend.js';
+import { systemClock } from './clock.js';
+import { backendRouter } from './router.js';
+
+/**
+ * `berth backend`: started detached by `berth start`/`enable`. Wires the real parts into the
+ * Backend state machine, serves the host endpoint and the control socket, and runs until
+ * stopped (POST /stop, SIGTERM, SIGINT).
+ */
+export async function runBackend(home: HomeLayout, wsl: WslHost): Promise<number> {
+  const settings = await loadSettings(home.settings);
+  await mkdir(home.logsDir, { recursive: true });
+  await mkdir(home.runDir, { recursive: true });
+  const logger = managerLogger(home.logsDir, settings.logLevel);
+  const info = (source: string, line: string) => logger.info(line, { source });
+  const engine = new Engine(wsl, info);
+  const ports = new PortForwards(wsl, (l) => info('ports', l));
+  const network = new EngineNetwork({ wsl, sharedArea: sharedAreaOnHost(), runDir: home.runDir, logsDir: home.logsDir, certsDir: home.certsDir, certsDDir: home.certsDDir, log: (l) => info('network', l) });
+  await network.configure(settings);
+  const shared = sharedAreaOnHost();
+  const contextReady = ensureDockerContext(`unix://${home.dockerSocket}`).then(
+    (m) => void info('manager', m),
+    (e: Error) => void logger.warn(e.message),
+  );
+  const backend = new Backend(
+    {
+      install: async (progress, warn) => {
+        const images = await ensureImages(home.images, { step: (_i, _t, label) => progress(`building ${label}`), update() {}, done() {} });
+        await installDistros(wsl, images, { distroDir: (n) => home.distroDir(n), state: home.state }, progress, () => engine.stop(), warn);
+      },
+      engine,
+      network,
+      ports: { start: () => ports.start(shared && sharedPath('portsSocket', shared)), stop: () => ports.stop(), get error() { return ports.error; } },
+      integrations: new Integrations(wsl, info),
+      integratedDistros: (s) => integratedDistros(wsl, s, (l) => logger.warn(l)),
+      loadSettings: () => loadSettings(home.settings),
+      contextReady,
+      clock: systemClock,
+      log: { info, warn: (l) => logger.warn(l), error: (l) => logger.error(l) },
+      endpoint: `unix://${home.dockerSocket}`,
+    },
+    settings,
+  );
+
+  let finish: (code: number) => void = () => {};
+  const finished = new Promise<number>((resolve) => (finish = resolve));
+  const servers: Array<{ close(): unknown }> = [];
+  const shutdown = () =>
+    void backend.stop().then(async () => {
+      for (const s of servers) s.close();
+      await rm(home.dockerSocket, { force: true });
+      await rm(home.backendSocket, { force: true });
+      finish(0);
+    });
+  process.on('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
+
+  await rm(home.backendSocket, { force: true });
+  const control = createServer(backendRouter(backend, shutdown));
+  servers.push(control);
+  // Root (or the owner of a per-user home) only: it stops Berth and changes its proxy.
+  await listenUnix(control, home.backendSocket, ROOT_ONLY);
+  servers.push(
+    await serveHostEndpoint(wsl, home.dockerSocket, sharedDrives(settings), (l) => info('endpoint', l), (p) => ports.claim(p), async () => network.containersEnv()),
+  );
+  backend.start();
+  const code = await finished;
+  logger.end();
+  return code;
+}
+
+/** The settings' integrated distros, plus the default distro when "integrate with my default distro" is on. */
+async function integratedDistros(wsl: WslHost, settings: Settings, warn: (line: string) => void): Promise<string[]> {
+  const list = [...settings.integratedDistros];
+  if (!settings.integrateWithDefaultDistro) return list;
+  const def = (await wsl.list()).find((d) => d.isDefault && ![BERTH_DISTRO, DATA_DISTRO].includes(d.name.toLowerCase()));
+  // The name comes from `wsl -l`: it passes the same check as a name in the settings.
+  if (def && !DISTRO_NAME.test(def.name)) warn(`the default distro's name ${JSON.stringify(def.name)} is not a WSL distro name; not integrating it`);
+  else if (def && !list.some((d) => d.toLowerCase() === def.name.toLowerCase())) list.push(def.name);
+  return list;
+}

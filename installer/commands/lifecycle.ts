@@ -1,0 +1,80 @@
+import { join } from 'node:path';
+import { askBackend, backendStatus, ensureBackend, stopBackend } from '../backend-client.js';
+import type { BackendStatus } from '../backend-status.js';
+import { Engine } from '../engine.js';
+import { loadSettings, updateSettings } from '../settings.js';
+import { EXIT, Refused, type CliContext } from './context.js';
+
+const START_TIMEOUT_MS = 15 * 60_000;
+const POLL_MS = 50;
+
+/** Waits for the backend to report running or failed, showing its progress as it changes. */
+async function waitForEngine(ctx: CliContext, timeoutMs: number): Promise<BackendStatus> {
+  let last = '';
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const s = await backendStatus(ctx.home);
+    if (s?.progress && s.progress !== last && s.state === 'starting') {
+      last = s.progress;
+      ctx.warn(`… ${s.progress}\n`);
+    }
+    if (s && (s.state === 'running' || s.state === 'failed')) return s;
+    if (!s) throw new Error(`the backend stopped while starting; see ${ctx.home.backendOut}`);
+    if (Date.now() > end) throw new Error(`Berth did not start within ${timeoutMs / 1000}s (last step: ${last}); see ${join(ctx.home.logsDir, 'berth.log')}`);
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+}
+
+/** `berth start`: idempotent; a failed backend is asked to retry now. */
+export async function start(ctx: CliContext): Promise<number> {
+  await loadSettings(ctx.home.settings); // an invalid file stops here, with the key and the reason
+  await ensureBackend(ctx.home);
+  if ((await backendStatus(ctx.home))?.state === 'failed') await askBackend(ctx.home, 'retry');
+  const s = await waitForEngine(ctx, START_TIMEOUT_MS);
+  if (s.state === 'failed' && s.refused) {
+    await stopBackend(ctx.home);
+    throw new Refused(s.error ?? 'refused');
+  }
+  if (s.state === 'failed') {
+    ctx.warn(`berth: the engine failed to start: ${s.error}\nBerth keeps retrying in the background; \`berth stop\` gives up, \`berth logs\` shows more.\n`);
+    return EXIT.failed;
+  }
+  ctx.say(`Berth is running. Docker API: ${s.endpoint} (docker --context berth …)`);
+  return EXIT.ok;
+}
+
+/** `berth stop`: the backend, or an engine left running without one. */
+export async function stop(ctx: CliContext): Promise<number> {
+  if (await stopBackend(ctx.home)) {
+    ctx.say('Berth stopped.');
+    return EXIT.ok;
+  }
+  // No backend (it was killed): an engine may still run without it.
+  const engine = new Engine(ctx.wsl, () => {});
+  if (await engine.agentStatus()) {
+    await engine.stop();
+    ctx.say('Berth stopped (the engine was running without its backend).');
+  } else {
+    ctx.say('Berth is not running.');
+  }
+  return EXIT.ok;
+}
+
+/** `berth enable`: the "Use the WSL 2 based engine" checkbox turned on. */
+export async function enable(ctx: CliContext): Promise<number> {
+  await loadSettings(ctx.home.settings);
+  await updateSettings(ctx.home.settings, (s) => (s.wslEngine = true));
+  return start(ctx);
+}
+
+/** `berth disable`: the checkbox turned off; data kept. */
+export async function disable(ctx: CliContext): Promise<number> {
+  const code = await stop(ctx);
+  await updateSettings(ctx.home.settings, (s) => (s.wslEngine = false));
+  return code;
+}
+
+export async function restart(ctx: CliContext): Promise<number> {
+  await stop(ctx);
+  return start(ctx);
+}
