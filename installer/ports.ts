@@ -1,5 +1,6 @@
 import { serveClaimSocket } from './claim-server.js';
-import { parseLine, portHelperCommandSchema, portHelperReplySchema, type PortHelperCommand } from '../common/port-forward/helper-messages.js';
+import { onJsonLines } from '../common/json-lines.js';
+import { portHelperCommandSchema, portHelperReplySchema, type PortHelperCommand } from '../common/port-forward/helper-messages.js';
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 import type { Server as HttpServer } from 'node:http';
@@ -13,6 +14,7 @@ import { followEvents, listContainers, type ContainerSummary, type EventFollower
 import { BERTH_DISTRO } from './distros.js';
 import { AGENT, DAEMON_SOCKET } from './engine.js';
 import { sharedPath } from '../common/shared-area.js';
+import { Backoff } from '../common/backoff.js';
 
 const FORWARDER = sharedPath('forwardSocket');
 /** A claim is kept this long even if no running container has the port yet (it is starting). */
@@ -44,6 +46,7 @@ export class PortForwards {
   private stopped = false;
   private claimServer: HttpServer | undefined;
   private events: EventFollower | undefined;
+  private readonly helperBackoff = new Backoff(Backoff.HELPER_RESTART);
   private reconcileError: string | undefined;
   private readonly daemon = () => this.wsl.connect(BERTH_DISTRO, DAEMON_SOCKET);
   /** Claims and reconciles run one at a time: interleaved, each would see the other's ports half made. */
@@ -74,22 +77,20 @@ export class PortForwards {
    */
   private startHelper(): void {
     const helper = this.wsl.exec(BERTH_DISTRO, [AGENT, 'ports'], { user: 'root', stdin: 'pipe', stdout: 'pipe', stderr: 'pipe' });
+    const startedAt = Date.now();
     this.vm = helper;
-    let partial = '';
     helper.stderr?.on('data', (d: Buffer) => this.log(`port helper: ${d.toString().trim()}`));
-    helper.stdout?.on('data', (d: Buffer) => {
-      const lines = (partial + d.toString()).split('\n');
-      partial = lines.pop() ?? '';
-      for (const l of lines) {
-        const parsed = parseLine(portHelperReplySchema, l);
-        if ('error' in parsed) {
-          this.log(`port helper: ignored a malformed reply: ${parsed.error}`);
-          continue;
-        }
-        this.replies.get(parsed.value.id)?.(parsed.value);
-        this.replies.delete(parsed.value.id);
-      }
-    });
+    if (helper.stdout) {
+      onJsonLines(
+        helper.stdout,
+        portHelperReplySchema,
+        (reply) => {
+          this.replies.get(reply.id)?.(reply);
+          this.replies.delete(reply.id);
+        },
+        (_line, why) => this.log(`port helper: ignored a malformed reply: ${why}`),
+      );
+    }
     const restart = (why: string) => {
       if (this.vm === helper) {
         // Whatever it was asked is not going to be answered: say so now, not after the timeout.
@@ -97,12 +98,14 @@ export class PortForwards {
         this.replies.clear();
       }
       if (this.stopped || this.vm !== helper) return;
-      this.log(`the port helper in the berth distro ${why}; starting it again`);
+      this.helperBackoff.ran(Date.now() - startedAt);
+      const delay = this.helperBackoff.next();
+      this.log(`the port helper in the berth distro ${why}; starting it again in ${delay} ms`);
       setTimeout(() => {
         if (this.stopped || this.vm !== helper) return;
         this.startHelper();
         void this.serially(() => this.reopenInVm());
-      }, 500);
+      }, delay);
     };
     void helper.done.then((r) => restart(`exited (code ${r.exitCode})`), (e: Error) => restart(`failed: ${e.message}`));
   }

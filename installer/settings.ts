@@ -35,7 +35,7 @@ export type ProxySettings = z.infer<typeof proxySettingsSchema>;
 /** What WSL accepts as a distro name; anything else is refused wherever a name comes from. */
 export const DISTRO_NAME = /^[A-Za-z0-9._-]+$/;
 
-const settingsSchema = z
+export const settingsSchema = z
   .object({
     /** The "Use the WSL 2 based engine" checkbox. */
     wslEngine: z.boolean().default(false),
@@ -63,13 +63,13 @@ export async function loadSettings(file: string): Promise<Settings> {
     text = await readFile(file, 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return settingsSchema.parse({});
-    throw new SettingsError(`cannot read settings ${file}: ${(e as Error).message}`);
+    throw new SettingsError(`cannot read settings ${file}: ${(e as Error).message}`, { cause: e });
   }
   let doc: unknown;
   try {
     doc = JSON.parse(text);
   } catch (e) {
-    throw new SettingsError(`settings ${file} is not valid JSON (${(e as Error).message}); fix it or move it away to start from the defaults`);
+    throw new SettingsError(`settings ${file} is not valid JSON (${(e as Error).message}); fix it or move it away to start from the defaults`, { cause: e });
   }
   const result = settingsSchema.safeParse(doc);
   if (!result.success) {

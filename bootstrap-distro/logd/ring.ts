@@ -20,7 +20,7 @@ export class LogRing {
   ) {}
 
   push(source: string, msg: string, time = new Date()): LogEntry {
-    const cut = Buffer.byteLength(msg) > this.maxLineBytes ? Buffer.from(msg).subarray(0, this.maxLineBytes).toString() : msg;
+    const cut = Buffer.byteLength(msg) > this.maxLineBytes ? cutToBytes(msg, this.maxLineBytes) : msg;
     const entry = { time: time.toISOString(), source, msg: cut };
     if (this.entries.length < this.maxLines) {
       this.entries.push(entry);
@@ -45,4 +45,12 @@ export class LogRing {
 /** `2019-02-22T16:04:23Z,docker;msg`: the format logread prints. */
 export function formatLine(e: LogEntry): string {
   return `${e.time.replace(/\.\d+Z$/, 'Z')},${e.source};${e.msg}`;
+}
+
+/** The longest start of `text` within `max` UTF-8 bytes, never splitting a character. */
+function cutToBytes(text: string, max: number): string {
+  const bytes = Buffer.from(text);
+  let end = max;
+  while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--; // a continuation byte: back to the character's start
+  return bytes.subarray(0, end).toString('utf8');
 }

@@ -137,11 +137,12 @@ describe.runIf(run)('the bootstrap distro runs a real dockerd in its own namespa
     expect((await agent(t, ['shell', 'sh', '-c', 'ls /usr/bin/dockerd && grep -c " /var/lib " /proc/mounts'])).stdout).toBe('/usr/bin/dockerd\n1');
   });
 
-  it('brings dockerd back within 3 s after SIGKILL, and counts the restart', async () => {
+  it('brings dockerd back after SIGKILL, and counts the restart', async () => {
     const killedAt = Date.now();
     await agent(t, ['shell', 'sh', '-c', 'kill -9 $(pidof dockerd)']);
     let answered = false;
-    while (!answered && Date.now() - killedAt < 3000) {
+    // How fast is bench/'s business (`npm run bench`); here only that it comes back (60 s: a hang guard).
+    while (!answered && Date.now() - killedAt < 60_000) {
       const s = await status(t);
       answered = s.services.find((x) => x.name === 'dockerd')!.restarts === 1 && (await docker(t, ['version', '--format', '{{.Server.Version}}'])).exitCode === 0;
     }

@@ -85,11 +85,13 @@ describe.runIf(run)('the log daemon in the LinuxKit root', () => {
     const reader = spawn(BERTH_WSL, ['-d', 'berth', '--exec', '/opt/berth/bin/berth-agent', 'logread', '-F', 'ticker'], { env: { ...process.env, ...t.env } });
     let got = '';
     reader.stdout.on('data', (d: Buffer) => (got += d.toString()));
-    await new Promise((r) => setTimeout(r, 1500));
+    const ticks = () => got.split('\n').filter((l) => l.includes(',ticker.out;tick'));
+    // Three new ticks arrive while the blocked reader still holds its connection (60 s: a hang guard).
+    expect(await until(async () => ticks().length >= 3, 60_000)).toBe(true);
     reader.kill('SIGTERM');
     blocked.destroy();
-    const ticks = got.split('\n').filter((l) => l.includes(',ticker.out;tick'));
-    expect(ticks.length).toBeGreaterThanOrEqual(3);
+    const numbers = ticks().map((l) => Number(l.slice(l.lastIndexOf('tick') + 4)));
+    expect(numbers).toEqual(numbers.map((_, i) => numbers[0]! + i)); // live, in order, none lost
     expect((await logread('ticker')).length).toBeGreaterThan(0); // and a dump still answers
   });
 

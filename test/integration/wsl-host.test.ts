@@ -199,7 +199,8 @@ describe.runIf(run)('Linux WSL host: idle termination', () => {
     expect(attached.stdout).toBe('still-here');
     const sleeper = worldProcesses(t.root, (c) => c === 'sleep 600');
     expect(sleeper).toHaveLength(1);
-    const ended = await until(async () => !(await t.wsl(['-l', '--running', '-q'])).stdout.includes('Idle'), 8000);
+    // It ends by itself once idle (60 s is a hang guard, not a figure; bench/ has the timings).
+    const ended = await until(async () => !(await t.wsl(['-l', '--running', '-q'])).stdout.includes('Idle'), 60_000);
     expect(ended).toBe(true);
     expect(sleeper.filter((pid) => existsSync(`/proc/${pid}`))).toEqual([]);
   });

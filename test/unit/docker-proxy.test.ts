@@ -17,6 +17,8 @@ let proxy: Server;
 const seen: Array<{ method?: string; url?: string; body: string }> = [];
 let upgrades = 0;
 
+let seeFirstEvent: () => void = () => {};
+const firstEventSeen = new Promise<void>((r) => (seeFirstEvent = r));
 const translator: PathTranslator = { toDaemon: async (s) => `/translated${s}` };
 
 beforeAll(async () => {
@@ -30,7 +32,8 @@ beforeAll(async () => {
       if (req.url?.includes('/events')) {
         res.writeHead(200, { 'Content-Type': 'application/json' });
         res.write('{"n":1}\n');
-        setTimeout(() => res.end('{"n":2}\n'), 300);
+        // The rest comes only once the client has seen the first event through the proxy.
+        void firstEventSeen.then(() => res.end('{"n":2}\n'));
         return;
       }
       res.writeHead(404).end('{"message":"nope"}');
@@ -54,17 +57,15 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function call(method: string, path: string, body?: string): Promise<{ status: number; body: string; chunkTimes: number[] }> {
+function call(method: string, path: string, body?: string, onChunk?: (sofar: string) => void): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const start = Date.now();
     const req = request({ socketPath: proxyPath, method, path, headers: body ? { 'Content-Type': 'application/json' } : {} }, (res) => {
       let text = '';
-      const chunkTimes: number[] = [];
       res.on('data', (d: Buffer) => {
         text += d.toString();
-        chunkTimes.push(Date.now() - start);
+        onChunk?.(text);
       });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text, chunkTimes }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
     });
     req.on('error', reject);
     req.end(body);
@@ -99,9 +100,10 @@ describe('the Docker API proxy', () => {
   });
 
   it('flushes streamed responses as they come', async () => {
-    const r = await call('GET', '/v1.41/events');
+    // The daemon holds its answer open until the first event reached the client: a proxy
+    // that buffered the response would never pass it on, and the request would hang.
+    const r = await call('GET', '/v1.41/events', undefined, (sofar) => sofar.includes('{"n":1}') && seeFirstEvent());
     expect(r.body).toBe('{"n":1}\n{"n":2}\n');
-    expect(r.chunkTimes[0]!).toBeLessThan(r.chunkTimes.at(-1)! - 150);
   });
 
   it('splices upgraded connections raw, half-close included', async () => {

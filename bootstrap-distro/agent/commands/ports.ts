@@ -1,0 +1,49 @@
+import { connect } from 'node:net';
+import { createInterface } from 'node:readline';
+import { listenPublishedPort } from '../../../common/port-forward/forward.js';
+import { parseLine, portHelperCommandSchema, portHelperReplySchema, type PortHelperReply } from '../../../common/port-forward/helper-messages.js';
+import { sharedPath } from '../../../common/shared-area.js';
+
+/**
+ * ports: run by the manager, attached, in the berth distro, which lives in the WSL network
+ * namespace every distro shares. Reads `{"id","op":"open","key","host","port","proto","ip","targetPort"}`
+ * and `{"id","op":"close","key"}` lines on stdin; binds there and forwards to the engine.
+ * Answers `{"id","key","ok"[,"error"]}` lines.
+ */
+export async function ports(): Promise<number> {
+  // A port is bound at claim time (before the container runs), its target set once known.
+  const open = new Map<string, { server?: { close(): void }; target?: { ip: string; port: number } }>();
+  const reply = (r: PortHelperReply) => process.stdout.write(`${JSON.stringify(portHelperReplySchema.parse(r))}\n`);
+  for await (const line of createInterface({ input: process.stdin })) {
+    const parsed = parseLine(portHelperCommandSchema, line);
+    if ('error' in parsed) {
+      process.stderr.write(`berth-agent ports: ignored a malformed command: ${parsed.error}\n`);
+      const id = /"id"\s*:\s*(\d+)/.exec(line)?.[1];
+      if (id) reply({ id: Number(id), ok: false, error: `malformed command: ${parsed.error}` });
+      continue;
+    }
+    const cmd = parsed.value;
+    if (cmd.op === 'close') {
+      open.get(cmd.key)?.server?.close();
+      open.delete(cmd.key);
+      reply({ id: cmd.id, key: cmd.key, ok: true });
+      continue;
+    }
+    const entry = open.get(cmd.key) ?? {};
+    entry.target = cmd.ip && cmd.targetPort ? { ip: cmd.ip, port: cmd.targetPort } : entry.target;
+    if (entry.server) {
+      reply({ id: cmd.id, key: cmd.key, ok: true });
+      continue;
+    }
+    await listenPublishedPort({ host: cmd.host, port: cmd.port, proto: cmd.proto }, () => entry.target, async () => connect(sharedPath('forwardSocket'))).then(
+      (server) => {
+        entry.server = server;
+        open.set(cmd.key, entry);
+        reply({ id: cmd.id, key: cmd.key, ok: true });
+      },
+      (e: NodeJS.ErrnoException) => reply({ id: cmd.id, key: cmd.key, ok: false, error: e.code ?? e.message }),
+    );
+  }
+  for (const e of open.values()) e.server?.close();
+  return 0;
+}

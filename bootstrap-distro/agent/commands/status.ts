@@ -1,0 +1,32 @@
+import { spawn } from 'node:child_process';
+import { currentStatus } from '../control-client.js';
+
+export async function status(args: string[]): Promise<number> {
+  const s = await currentStatus();
+  if (args.includes('--json')) {
+    process.stdout.write(`${JSON.stringify(s ?? { state: 'stopped', services: [] })}\n`);
+    return s ? 0 : 3;
+  }
+  if (!s) {
+    process.stdout.write('stopped\n');
+    return 3;
+  }
+  process.stdout.write(`${s.state} (engine ${s.engine}), supervisor pid ${s.pid}, since ${s.startedAt}\n`);
+  for (const svc of s.services) {
+    const exit = svc.lastExit ? `, last exit ${svc.lastExit.signal ?? svc.lastExit.code}` : '';
+    process.stdout.write(`  ${svc.name.padEnd(12)} ${svc.state.padEnd(10)} pid ${String(svc.pid ?? '-').padEnd(6)} restarts ${svc.restarts}${exit}\n`);
+  }
+  return 0;
+}
+
+export async function shell(args: string[]): Promise<number> {
+  const s = await currentStatus();
+  if (!s) {
+    process.stderr.write('berth-agent: the engine is not running; start it first.\n');
+    return 3;
+  }
+  const command = args.length > 0 ? args : ['/bin/sh'];
+  // Entering the supervisor's mount namespace lands on the LinuxKit root (stacked over its "/").
+  const child = spawn('nsenter', ['-t', String(s.pid), '-m', '-u', '-i', '-n', '-p', '--', ...command], { stdio: 'inherit' });
+  return new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1))));
+}

@@ -1,0 +1,22 @@
+import { stat } from 'node:fs/promises';
+import { askStop, currentStatus } from '../control-client.js';
+import { unpublishTools } from '../publish.js';
+
+export async function stopAgent(): Promise<number> {
+  const s = await currentStatus();
+  if (!s) {
+    process.stderr.write('berth-agent: the engine is not running.\n');
+    return 0;
+  }
+  await askStop();
+  // Gone when the supervisor has exited: its pid no longer exists in this distro.
+  for (let i = 0; i < 600; i++) {
+    if (!(await stat(`/proc/${s.pid}`).catch(() => undefined))) {
+      await unpublishTools();
+      return 0;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  process.stderr.write(`berth-agent: the supervisor (pid ${s.pid}) did not exit within 30s.\n`);
+  return 1;
+}

@@ -1,0 +1,178 @@
+import { describe, expect, it } from 'vitest';
+import { Backend, type BackendParts } from '../../installer/backend/backend.js';
+import type { Clock } from '../../installer/backend/clock.js';
+import { ForeignDistroError } from '../../installer/distros.js';
+import { SettingsError, settingsSchema, type Settings } from '../../installer/settings.js';
+
+/** A clock the test moves by hand: timers fire only on advance(). */
+class ManualClock implements Clock {
+  private time = 0;
+  private timers: Array<{ at: number; fn: () => void }> = [];
+  now() {
+    return this.time;
+  }
+  after(ms: number, fn: () => void) {
+    const t = { at: this.time + ms, fn };
+    this.timers.push(t);
+    return () => (this.timers = this.timers.filter((x) => x !== t));
+  }
+  /** The delays of the timers now waiting. */
+  pending(): number[] {
+    return this.timers.map((t) => t.at - this.time);
+  }
+  advance(ms: number) {
+    this.time += ms;
+    const due = this.timers.filter((t) => t.at <= this.time);
+    this.timers = this.timers.filter((t) => t.at > this.time);
+    for (const t of due) t.fn();
+  }
+}
+
+const flush = () => new Promise((r) => setTimeout(r, 0));
+async function settle(b: Backend, state: string) {
+  for (let i = 0; i < 100 && b.currentState !== state; i++) await flush();
+  expect(b.currentState).toBe(state);
+}
+
+function world(overrides: { install?: BackendParts['install']; loadSettings?: () => Promise<Settings> } = {}) {
+  const calls: string[] = [];
+  const clock = new ManualClock();
+  let onEngineExit: ((why: string) => void) | undefined;
+  let startGate: Promise<void> = Promise.resolve();
+  const settings: Settings = settingsSchema.parse({ integratedDistros: ['Ubuntu'] });
+  const parts: BackendParts = {
+    install: overrides.install ?? (async (progress) => (calls.push('install'), progress('importing berth'))),
+    engine: {
+      start: async (_deadline, onExit) => {
+        calls.push('engine.start');
+        await startGate;
+        onEngineExit = onExit;
+      },
+      stop: async () => void calls.push('engine.stop'),
+      agentStatus: async () => ({ services: [{ name: 'dockerd', state: 'running', pid: 7, restarts: 0 }] }),
+    },
+    network: {
+      configure: async () => {},
+      syncCertificates: async () => {},
+      attach: async () => void calls.push('network.attach'),
+      detach: async () => void calls.push('network.detach'),
+      close: async () => void calls.push('network.close'),
+      status: () => ({ state: 'up', helper: 'fake', address: '192.168.65.100', gateway: '192.168.65.2', restarts: 0 }),
+    },
+    ports: { start: async () => void calls.push('ports.start'), stop: async () => void calls.push('ports.stop'), error: undefined },
+    integrations: { sync: async (d) => void calls.push(`integrations.sync ${d.join(',')}`), stopAll: async () => void calls.push('integrations.stopAll'), status: () => [{ distro: 'Ubuntu', state: 'running' }] },
+    integratedDistros: async (s) => s.integratedDistros,
+    loadSettings: overrides.loadSettings ?? (async () => settings),
+    contextReady: Promise.resolve(),
+    clock,
+    log: { info: () => {}, warn: () => {}, error: () => {} },
+    endpoint: 'unix:///run/berth/docker.sock',
+  };
+  return {
+    backend: new Backend(parts, settings),
+    calls,
+    clock,
+    exitEngine: (why: string) => onEngineExit?.(why),
+    holdStart: () => {
+      let release!: () => void;
+      startGate = new Promise((r) => (release = r));
+      return () => release();
+    },
+  };
+}
+
+describe('the backend state machine', () => {
+  it('starts: install, engine, link, then ports and the integrated distros; status says running', async () => {
+    const w = world();
+    w.backend.start();
+    await settle(w.backend, 'running');
+    for (let i = 0; i < 10; i++) await flush();
+    expect(w.calls).toEqual(['install', 'engine.start', 'network.attach', 'ports.stop', 'ports.start', 'integrations.sync Ubuntu']);
+    const s = await w.backend.status();
+    expect(s).toMatchObject({ state: 'running', progress: 'running', services: [{ name: 'dockerd', state: 'running' }], integrations: [{ distro: 'Ubuntu', state: 'running' }] });
+    expect(s.error).toBeUndefined();
+  });
+
+  it('retries a failed start with the backoff, 1 s then 3 s, and a success resets it', async () => {
+    let failures = 2;
+    const w = world({ install: async () => { if (failures-- > 0) throw new Error('disk full'); } });
+    w.backend.start();
+    await settle(w.backend, 'failed');
+    expect(await w.backend.status()).toMatchObject({ state: 'failed', error: 'disk full', progress: 'failed; retrying in 1s' });
+    expect(w.clock.pending()).toEqual([1000]);
+    w.clock.advance(1000);
+    await settle(w.backend, 'failed');
+    expect(w.clock.pending()).toEqual([3000]);
+    w.clock.advance(3000);
+    await settle(w.backend, 'running');
+    expect(w.clock.pending()).toEqual([]);
+  });
+
+  it('does not retry a refusal (a foreign distro needs the user); retry() tries again at once', async () => {
+    let refuse = true;
+    const w = world({ install: async () => { if (refuse) throw new ForeignDistroError('a WSL distro named "berth" exists but was not made by Berth'); } });
+    w.backend.start();
+    await settle(w.backend, 'failed');
+    expect(await w.backend.status()).toMatchObject({ refused: true, progress: 'refused' });
+    expect(w.clock.pending()).toEqual([]);
+    refuse = false;
+    w.backend.retry();
+    await settle(w.backend, 'running');
+    expect((await w.backend.status()).refused).toBeUndefined();
+  });
+
+  it('runs one bring-up at a time: an engine that ends meanwhile gets one more, not two in parallel', async () => {
+    const w = world();
+    w.backend.start();
+    await settle(w.backend, 'running');
+    const release = w.holdStart();
+    w.exitEngine('the attached process exited with code 137');
+    w.exitEngine('again'); // a second report while the first restart is under way
+    w.backend.retry(); // not failed: nothing to do
+    for (let i = 0; i < 10; i++) await flush();
+    expect(w.calls.filter((c) => c === 'engine.start')).toHaveLength(2);
+    release();
+    await settle(w.backend, 'running');
+    for (let i = 0; i < 20; i++) await flush();
+    // The one queued behind it ran after it, not beside it.
+    expect(w.calls.filter((c) => c === 'engine.start')).toHaveLength(3);
+    expect((await w.backend.status()).events?.some((e) => e.includes('engine stopped unexpectedly: the attached process exited with code 137'))).toBe(true);
+  });
+
+  it('stops once, whoever asks, and even while starting; nothing starts after', async () => {
+    const w = world();
+    const release = w.holdStart();
+    w.backend.start();
+    for (let i = 0; i < 5; i++) await flush();
+    const [a, b] = [w.backend.stop(), w.backend.stop()];
+    release();
+    await Promise.all([a, b]);
+    expect(w.backend.currentState).toBe('stopped');
+    expect(w.calls.filter((c) => c === 'engine.stop')).toHaveLength(1);
+    expect(w.calls).not.toContain('ports.start');
+    w.exitEngine('late');
+    w.backend.retry();
+    await flush();
+    expect(w.calls.filter((c) => c === 'engine.start')).toHaveLength(1);
+  });
+
+  it('keeps the last good settings when the file turns invalid, and says so in status', async () => {
+    let broken = false;
+    const good = settingsSchema.parse({ integratedDistros: ['Ubuntu'] });
+    const w = world({
+      loadSettings: async () => {
+        if (broken) throw new SettingsError('settings /x/settings.json: "integratedDistros": expected array; fix that key (the file was left as it is)');
+        return good;
+      },
+    });
+    w.backend.start();
+    await settle(w.backend, 'running');
+    broken = true;
+    const s = await w.backend.status();
+    expect(s.settingsError).toMatch(/"integratedDistros": expected array/);
+    expect(await w.backend.reloadIntegrations()).toEqual([{ distro: 'Ubuntu', state: 'running' }]);
+    await expect(w.backend.reloadNetwork()).rejects.toThrow(SettingsError);
+    broken = false;
+    expect((await w.backend.status()).settingsError).toBeUndefined();
+  });
+});

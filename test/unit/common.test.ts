@@ -1,0 +1,117 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { Backoff } from '../../common/backoff.js';
+import { followEvents, listContainers } from '../../common/docker-api.js';
+import { HttpError, httpJson, httpRequest } from '../../common/http-client.js';
+import { parseMountinfo } from '../../common/mountinfo.js';
+
+let dir: string;
+let server: Server;
+let socket: string;
+const eventClients: Array<import('node:http').ServerResponse> = [];
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'berth-common-'));
+  socket = join(dir, 'api.sock');
+  server = createServer((req, res) => {
+    if (req.url === '/ok') return res.writeHead(200, { 'content-type': 'application/json' }).end('{"n": 1}');
+    if (req.url === '/refused') return res.writeHead(409).end('{"message": "port 8080 is taken on the host"}');
+    if (req.url === '/wrong') return res.writeHead(200).end('{"n": "one"}');
+    if (req.url === '/silent') return; // never answers
+    if (req.url === '/containers/json') return res.writeHead(200).end(JSON.stringify([{ Id: 'c1', Ports: [{ PrivatePort: 80, PublicPort: 8080, Type: 'tcp' }], NetworkSettings: { Networks: { bridge: { IPAddress: '172.17.0.2' } } } }]));
+    if (req.url?.startsWith('/events')) {
+      res.writeHead(200, { 'content-type': 'application/json' }).flushHeaders(); // as dockerd does
+      eventClients.push(res);
+      return;
+    }
+    res.writeHead(404).end('{"message": "no such route"}');
+  });
+  await new Promise<void>((r) => server.listen(socket, r));
+});
+afterAll(() => {
+  for (const c of eventClients) c.destroy();
+  server.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('the one HTTP client', () => {
+  it('speaks over a socket path and over any stream the caller opens', async () => {
+    expect((await httpRequest(socket, { path: '/ok' })).body).toBe('{"n": 1}');
+    const viaStream = await httpJson(() => Promise.resolve(connect(socket)), { path: '/ok' }, z.object({ n: z.number() }));
+    expect(viaStream).toEqual({ n: 1 });
+  });
+
+  it('says why a request failed: the server\'s own message, a wrong shape, no answer', async () => {
+    const schema = z.object({ n: z.number() });
+    await expect(httpJson(socket, { path: '/refused' }, schema)).rejects.toMatchObject({ kind: 'status', status: 409, message: 'port 8080 is taken on the host' });
+    await expect(httpJson(socket, { path: '/wrong' }, schema)).rejects.toMatchObject({ kind: 'shape' });
+    await expect(httpJson(socket, { path: '/wrong' }, schema)).rejects.toThrow(/n: .*expected number/i);
+    await expect(httpRequest(socket, { path: '/silent', timeoutMs: 100 })).rejects.toMatchObject({ kind: 'unreachable', message: 'no answer to GET /silent within 100 ms' });
+    const gone = await httpRequest(join(dir, 'none.sock'), { path: '/ok' }).catch((e: unknown) => e);
+    expect(gone).toBeInstanceOf(HttpError);
+    expect((gone as HttpError).kind).toBe('unreachable');
+    expect((gone as HttpError).cause).toBeDefined();
+  });
+});
+
+describe('the Docker API reader', () => {
+  it('reads the container list with its ports and addresses', async () => {
+    const [c] = await listContainers(socket);
+    expect(c).toMatchObject({ Id: 'c1', Ports: [{ PublicPort: 8080, PrivatePort: 80 }], NetworkSettings: { Networks: { bridge: { IPAddress: '172.17.0.2' } } } });
+  });
+
+  it('follows events line by line, skips foreign lines, and reopens the stream after the daemon drops it', async () => {
+    const seen: string[] = [];
+    let connected = 0;
+    const follower = followEvents(socket, { type: ['container'] }, { onEvent: (e) => seen.push(`${e.Action} ${e.Actor?.ID}`), onConnected: () => connected++ });
+    try {
+      for (let i = 0; i < 100 && eventClients.length < 1; i++) await new Promise((r) => setTimeout(r, 10));
+      eventClients[0]!.write('{"Type":"container","Action":"start","Actor":{"ID":"c1"}}\nnot json\n{"Type":"container","Act');
+      eventClients[0]!.write('ion":"die","Actor":{"ID":"c1"}}\n');
+      for (let i = 0; i < 100 && seen.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(seen).toEqual(['start c1', 'die c1']);
+      eventClients[0]!.destroy();
+      for (let i = 0; i < 200 && eventClients.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(eventClients).toHaveLength(2);
+      for (let i = 0; i < 100 && connected < 2; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(connected).toBe(2);
+    } finally {
+      follower.stop();
+    }
+  });
+});
+
+describe('the one backoff', () => {
+  it('grows by its factor up to its cap, and starts over after a success or a healthy run', () => {
+    const b = new Backoff(Backoff.ENGINE_START);
+    expect([b.next(), b.next(), b.next(), b.next(), b.next(), b.next()]).toEqual([1000, 3000, 9000, 27_000, 60_000, 60_000]);
+    b.succeeded();
+    expect(b.next()).toBe(1000);
+    const s = new Backoff(Backoff.SERVICE_RESTART);
+    s.next();
+    s.next();
+    s.ran(500); // a quick crash: the count goes on
+    expect(s.next()).toBe(400);
+    s.ran(10_000); // it ran long enough to count as healthy
+    expect(s.next()).toBe(100);
+  });
+});
+
+describe('the one mountinfo parser', () => {
+  it('reads mount points with escaped spaces, and the fs type after optional fields', () => {
+    const text = [
+      '36 35 98:0 /mnt1 /mnt/my\\040files rw,noatime master:1 shared:7 - ext3 /dev/root rw,errors=continue',
+      '37 35 0:40 / /mnt/wsl rw - tmpfs none rw',
+      'garbage',
+    ].join('\n');
+    expect(parseMountinfo(text)).toEqual([
+      { mountId: 36, parentId: 35, root: '/mnt1', mountPoint: '/mnt/my files', fsType: 'ext3', source: '/dev/root' },
+      { mountId: 37, parentId: 35, root: '/', mountPoint: '/mnt/wsl', fsType: 'tmpfs', source: 'none' },
+    ]);
+  });
+});

@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import { Integrations } from '../../installer/integrations.js';
+import { formatProxyMessage, PROXY_EXIT } from '../../wsl-proxy/proxy-messages.js';
+import { FakeWsl, type FakeProcess } from '../helpers/fake-wsl.js';
+
+const until = async (cond: () => boolean, what: string) => {
+  for (let i = 0; i < 300 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
+  if (!cond()) throw new Error(`never happened: ${what}`);
+};
+
+function setup() {
+  const wsl = new FakeWsl();
+  wsl.distros = [
+    { name: 'Ubuntu', state: 'Stopped', version: 2, isDefault: true },
+    { name: 'Legacy', state: 'Stopped', version: 1, isDefault: false },
+  ];
+  const proxies: FakeProcess[] = [];
+  wsl.onExec = (p) => proxies.push(p);
+  const logs: string[] = [];
+  const integrations = new Integrations(wsl, (source, line) => logs.push(`${source}: ${line}`));
+  const serve = (p: FakeProcess) => p.stdout.write(formatProxyMessage({ kind: 'log', text: 'restored 0 bind mounts' }) + formatProxyMessage({ kind: 'serving', socket: '/var/run/docker.sock', distro: 'Ubuntu' }));
+  return { wsl, proxies, logs, integrations, serve };
+}
+
+describe('integrations', () => {
+  it("are running once the distro's proxy says it serves; its log lines reach Berth's log", async () => {
+    const w = setup();
+    const synced = w.integrations.sync(['Ubuntu']);
+    await until(() => w.proxies.length === 1, 'the proxy started');
+    expect(w.proxies[0]!.argv).toEqual(['/mnt/wsl/berth/tools/bin/berth-proxy', 'serve', '--distro', 'Ubuntu']);
+    w.serve(w.proxies[0]!);
+    await synced;
+    expect(w.integrations.status()).toEqual([{ distro: 'Ubuntu', state: 'running' }]);
+    expect(w.logs).toContain('proxy:Ubuntu: restored 0 bind mounts');
+    await w.integrations.stopAll();
+  });
+
+  it('restart a proxy that crashed, and report a conflict (another dockerd on the socket) without restarting', async () => {
+    const w = setup();
+    const synced = w.integrations.sync(['Ubuntu']);
+    await until(() => w.proxies.length === 1, 'the proxy started');
+    w.serve(w.proxies[0]!);
+    await synced;
+    w.proxies[0]!.stderr.write('berth-proxy: boom\n');
+    w.proxies[0]!.end(PROXY_EXIT.failed);
+    await until(() => w.integrations.status()[0]?.state === 'restarting', 'restarting');
+    expect(w.integrations.status()[0]!.detail).toBe('berth-proxy: boom');
+    await until(() => w.proxies.length === 2, 'a second proxy');
+    w.serve(w.proxies[1]!);
+    await until(() => w.integrations.status()[0]?.state === 'running', 'running again');
+
+    w.proxies[1]!.stderr.write('berth-proxy: /var/run/docker.sock is already served (your own Docker?)\n');
+    w.proxies[1]!.end(PROXY_EXIT.socketTaken);
+    await until(() => w.integrations.status()[0]?.state === 'conflict', 'conflict');
+    expect(w.integrations.status()[0]!.detail).toMatch(/already served/);
+    await new Promise((r) => setTimeout(r, 300)); // longer than the first restart delay
+    expect(w.proxies).toHaveLength(2);
+    await w.integrations.stopAll();
+  });
+
+  it('refuse a WSL 1 distro and a missing one, with the reason', async () => {
+    const w = setup();
+    await w.integrations.sync(['Legacy', 'Gone']);
+    expect(w.integrations.status()).toEqual([
+      { distro: 'Legacy', state: 'failed', detail: 'Legacy is WSL 1; integration needs WSL 2' },
+      { distro: 'Gone', state: 'failed', detail: 'there is no WSL distro named Gone' },
+    ]);
+    expect(w.proxies).toHaveLength(0);
+  });
+});
