@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import { portClaimReplySchema, portClaimSchema, type PortRequest } from '../wsl-proxy/port-claims.js';
+import { portClaimReplySchema, portClaimSchema, type PortRequest } from '../common/port-forward/claim-messages.js';
 import { listenUnix, ROOT_ONLY } from '../common/unix-socket.js';
 
 /** A claim names at most a few ports; anything this big is not one. */

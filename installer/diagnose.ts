@@ -3,7 +3,7 @@ import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import * as tar from 'tar';
 import type { WslHost } from '../wsl-host/host.js';
-import { backendStatus } from './backend-client.js';
+import { backendStatus } from './backend/client.js';
 import type { HomeLayout } from './home.js';
 import { formatLine, readLogs } from '../bootstrap-distro/logd/client.js';
 import { BERTH_DISTRO, DATA_DISTRO } from './distros.js';

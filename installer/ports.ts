@@ -8,7 +8,7 @@ import type { WslHost, WslProcess } from '../wsl-host/host.js';
 import { ProxyError } from '../wsl-proxy/errors.js';
 import { listenPublishedPort, type ForwardTarget } from '../common/port-forward/forward.js';
 import type { PublishedListener } from '../common/port-forward/forward-udp.js';
-import { listenAddress, type PortRequest } from '../wsl-proxy/port-claims.js';
+import { listenAddress, type PortRequest } from '../common/port-forward/claim-messages.js';
 import { bindFailureMessage } from '../common/port-forward/port-errors.js';
 import { followEvents, listContainers, type ContainerSummary, type EventFollower } from '../common/docker-api.js';
 import { BERTH_DISTRO } from './distros.js';
@@ -168,7 +168,7 @@ export class PortForwards {
     const entry: Partial<Published> = { key, request: r, target, since: Date.now() };
     const server = await listenPublishedPort(r, () => entry.target, () => this.wsl.connect(BERTH_DISTRO, FORWARDER)).catch(
       (e: NodeJS.ErrnoException) => {
-        throw new ProxyError(500, bindFailureMessage(r, 'host', e.code, e.message));
+        throw new ProxyError(500, bindFailureMessage(r, 'host', e.code, e.message), { cause: e });
       },
     );
     const vm = await this.openInVm(r, target);

@@ -9,35 +9,33 @@ if [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 
-# command (or file) → the Debian package that provides it
-declare -A wanted=(
-  [dockerd]=docker.io
-  [mkfs.ext4]=e2fsprogs
-  [debugfs]=e2fsprogs
-  [iptables]=iptables
-  [unshare]=util-linux
-  [nsenter]=util-linux
-  [losetup]=util-linux
-  [ip]=iproute2
-  [ps]=procps
-  [pgrep]=procps
-  [gcc]=gcc
-  [tar]=tar
-  [gzip]=gzip
-  [tmux]=tmux
-  [curl]=curl
-  [debootstrap]=debootstrap
-  # networking: the user-mode links (WSL's NAT, the engine link), and the tests' proxy, registry and CA
-  [pasta]=passt
-  [slirp4netns]=slirp4netns
-  [tinyproxy]=tinyproxy
-  [docker-registry]=docker-registry
-  [openssl]=openssl
-)
+# Each Debian package, then the commands it must provide (one is enough to tell it is there).
+# Networking: passt and slirp4netns are the user-mode links (WSL's NAT, the engine link);
+# tinyproxy, docker-registry and openssl are the tests' proxy, registry and CA.
 missing=()
-for cmd in "${!wanted[@]}"; do
-  command -v "$cmd" >/dev/null 2>&1 || missing+=("${wanted[$cmd]}")
-done
+while read -r package commands; do
+  for cmd in $commands; do
+    command -v "$cmd" >/dev/null 2>&1 || { missing+=("$package"); break; }
+  done
+done <<'PACKAGES'
+docker.io dockerd
+e2fsprogs mkfs.ext4 debugfs
+iptables iptables
+util-linux unshare nsenter losetup
+iproute2 ip
+procps ps pgrep
+gcc gcc
+tar tar
+gzip gzip
+tmux tmux
+curl curl
+debootstrap debootstrap
+passt pasta
+slirp4netns slirp4netns
+tinyproxy tinyproxy
+docker-registry docker-registry
+openssl openssl
+PACKAGES
 # The distros need a static busybox (the dynamic one cannot run inside them).
 dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)
 [ -e /usr/lib/x86_64-linux-gnu/libc.a ] || [ -e /usr/lib/aarch64-linux-gnu/libc.a ] || missing+=(libc6-dev)

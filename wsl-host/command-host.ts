@@ -183,8 +183,8 @@ function bufferText(value: unknown): string {
 
 function spawnError(command: string, cause: unknown): WslError {
   const code = (cause as NodeJS.ErrnoException | undefined)?.code;
-  if (code === 'ENOENT') return new WslError('wsl-missing', `The WSL command ${command} was not found`);
-  return new WslError('failed', `Running ${command} failed: ${String((cause as Error)?.message ?? cause)}`);
+  if (code === 'ENOENT') return new WslError('wsl-missing', `The WSL command ${command} was not found`, undefined, undefined, { cause });
+  return new WslError('failed', `Running ${command} failed: ${String((cause as Error)?.message ?? cause)}`, undefined, undefined, { cause });
 }
 
 /** WSL carries Windows-side variables into a distro only when WSLENV names them. */

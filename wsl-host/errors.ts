@@ -28,7 +28,8 @@ export class WslError extends Error {
     /** The `Error code: Wsl/...` value, when wsl printed one. */
     readonly code?: string,
     readonly exitCode?: number,
+    options?: { cause?: unknown },
   ) {
-    super(`${detail.trim() || kind}${detail.trim().endsWith('.') ? '' : '.'} What to do: ${ADVICE[kind]}.`);
+    super(`${detail.trim() || kind}${detail.trim().endsWith('.') ? '' : '.'} What to do: ${ADVICE[kind]}.`, options);
   }
 }

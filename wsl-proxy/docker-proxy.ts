@@ -65,7 +65,7 @@ function carriesConfig(raw: Buffer): boolean {
     const json: unknown = JSON.parse(text);
     return typeof json !== 'object' || json === null || Object.keys(json).length > 0;
   } catch (e) {
-    throw new ProxyError(400, `Berth: the request body is not valid JSON (${(e as Error).message})`);
+    throw new ProxyError(400, `Berth: the request body is not valid JSON (${(e as Error).message})`, { cause: e });
   }
 }
 
@@ -157,7 +157,7 @@ export function createDockerProxy(options: DockerProxyOptions): Server {
       try {
         json = raw.length ? JSON.parse(raw.toString('utf8')) : {};
       } catch (e) {
-        throw new ProxyError(400, `Berth: the request body is not valid JSON (${(e as Error).message})`);
+        throw new ProxyError(400, `Berth: the request body is not valid JSON (${(e as Error).message})`, { cause: e });
       }
       forward(req, res, Buffer.from(JSON.stringify(await translate(json))), onResponse);
     };

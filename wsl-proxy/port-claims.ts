@@ -1,30 +1,8 @@
 import type { Duplex } from 'node:stream';
 import { ProxyError } from './errors.js';
-import type { Protocol } from '../common/port-forward/forward.js';
-import { z } from 'zod';
+import { listenAddress, portClaimReplySchema, portClaimSchema, type PortRequest } from '../common/port-forward/claim-messages.js';
 import { portBindings } from '../common/docker-api.js';
 import { HttpError, httpJson } from '../common/http-client.js';
-
-export const portRequestSchema = z
-  .object({
-    host: z.string().min(1).max(64),
-    port: z.number().int().min(1).max(65535),
-    proto: z.enum(['tcp', 'udp']),
-  })
-  .strict();
-export type PortRequest = z.infer<typeof portRequestSchema> & { proto: Protocol };
-
-/** The claim a distro's proxy sends the manager before a container starts (both ends use it). */
-export const portClaimSchema = z.object({ ports: z.array(portRequestSchema).max(1024) }).strict();
-/** The manager's answer to a claim that it granted. */
-export const portClaimReplySchema = z.object({ claimed: z.number().int() }).strict();
-
-/** Docker's HostIp → where the port is bound: any address means loopback here. */
-export function listenAddress(hostIp: string | undefined): string {
-  if (!hostIp || hostIp === '0.0.0.0') return '127.0.0.1';
-  if (hostIp === '::') return '::1';
-  return hostIp;
-}
 
 /** The explicit host ports a container asks for (random ones are known only once it runs). */
 export async function requestedPorts(connectDaemon: () => Promise<Duplex>, id: string): Promise<PortRequest[]> {

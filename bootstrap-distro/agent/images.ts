@@ -21,7 +21,7 @@ export async function readManifest(imagesDir = paths.imagesDir): Promise<DistroI
   try {
     return JSON.parse(await readFile(file, 'utf8')) as DistroImages;
   } catch (e) {
-    throw new CorruptImageError(`cannot read ${file} (${(e as Error).message}); re-import the berth distro (berth enable)`);
+    throw new CorruptImageError(`cannot read ${file} (${(e as Error).message}); re-import the berth distro (berth enable)`, { cause: e });
   }
 }
 
@@ -45,7 +45,7 @@ async function fileStamp(file: string): Promise<string> {
 async function checkHash(image: ImageRef, file: string, cacheDir: string): Promise<void> {
   const stampFile = join(cacheDir, `${image.sha256}.verified`);
   const stamp = await fileStamp(file).catch((e: Error) => {
-    throw new CorruptImageError(`image ${image.file} is missing (${e.message}); re-import the berth distro (berth enable)`);
+    throw new CorruptImageError(`image ${image.file} is missing (${e.message}); re-import the berth distro (berth enable)`, { cause: e });
   });
   if ((await readFile(stampFile, 'utf8').catch(() => '')) === stamp) return;
   const actual = await sha256(file);

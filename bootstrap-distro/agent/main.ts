@@ -9,30 +9,29 @@ const USAGE = `usage: berth-agent <command>
                    the log daemon's lines as time,source;msg (-f: then follow; -F: follow only)
   relay SOCKET     copy stdin/stdout to a Unix socket under /mnt/wsl (how the Windows side reaches it through wsl.exe)`;
 
-/** Exit codes: 0 ok, 1 failed, 2 usage, 3 already running / not running. Each command loads only its own module. */
+type Command = { run(args: string[]): Promise<number> };
+
+/** The commands, each a module under commands/ exporting run(args): only the one used is loaded. */
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  start: () => import('./commands/start.js'),
+  stop: () => import('./commands/stop.js'),
+  status: () => import('./commands/status.js'),
+  shell: () => import('./commands/shell.js'),
+  logread: () => import('./commands/logread.js'),
+  ports: () => import('./commands/ports.js'),
+  relay: () => import('./commands/relay.js'),
+  supervise: () => import('./commands/supervise.js'),
+};
+
+/** Exit codes: 0 ok, 1 failed, 2 usage, 3 already running / not running. */
 async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  switch (command) {
-    case 'start':
-      return (await import('./commands/start.js')).start(rest);
-    case 'stop':
-      return (await import('./commands/stop.js')).stopAgent();
-    case 'status':
-      return (await import('./commands/status.js')).status(rest);
-    case 'shell':
-      return (await import('./commands/status.js')).shell(rest);
-    case 'logread':
-      return (await import('./commands/logread.js')).logread(rest);
-    case 'ports':
-      return (await import('./commands/ports.js')).ports();
-    case 'relay':
-      return (await import('./commands/relay.js')).relay(rest);
-    case 'supervise':
-      return (await import('./commands/supervise.js')).superviseCommand(rest);
-    default:
-      process.stderr.write(`${USAGE}\n`);
-      return 2;
+  const [name, ...rest] = argv;
+  const load = name && Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (!load) {
+    process.stderr.write(`${USAGE}\n`);
+    return 2;
   }
+  return (await load()).run(rest);
 }
 
 // Exit only once stdout has drained: a pipe is written asynchronously, and process.exit

@@ -1,4 +1,4 @@
-import type { PortRequest } from '../../wsl-proxy/port-claims.js';
+import type { PortRequest } from './claim-messages.js';
 
 const shown = (r: PortRequest) => (r.proto === 'udp' ? `${r.port}/udp` : `${r.port}`);
 

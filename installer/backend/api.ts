@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { backendStatusSchema, networkStatusSchema } from '../backend-status.js';
+import { backendStatusSchema, networkStatusSchema } from './status-schema.js';
 
 /**
  * The backend's control socket: each route with the schema of its answer, one table for the

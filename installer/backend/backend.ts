@@ -1,5 +1,5 @@
 import { Backoff } from '../../common/backoff.js';
-import type { BackendStatus, NetworkStatus } from '../backend-status.js';
+import type { BackendStatus, NetworkStatus } from './status-schema.js';
 import { ForeignDistroError } from '../distros.js';
 import type { AgentServiceStatus } from '../engine.js';
 import type { IntegrationStatus } from '../integrations.js';

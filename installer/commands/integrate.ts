@@ -1,4 +1,4 @@
-import { askBackend, backendStatus } from '../backend-client.js';
+import { askBackend, backendStatus } from '../backend/client.js';
 import { BERTH_DISTRO, DATA_DISTRO } from '../distros.js';
 import { updateSettings } from '../settings.js';
 import { EXIT, Refused, type CliContext } from './context.js';

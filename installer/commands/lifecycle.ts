@@ -1,6 +1,6 @@
 import { join } from 'node:path';
-import { askBackend, backendStatus, ensureBackend, stopBackend } from '../backend-client.js';
-import type { BackendStatus } from '../backend-status.js';
+import { askBackend, backendStatus, ensureBackend, stopBackend } from '../backend/client.js';
+import type { BackendStatus } from '../backend/status-schema.js';
 import { Engine } from '../engine.js';
 import { loadSettings, updateSettings } from '../settings.js';
 import { EXIT, Refused, type CliContext } from './context.js';

@@ -1,4 +1,4 @@
-import { askBackend } from '../backend-client.js';
+import { askBackend } from '../backend/client.js';
 import type { HomeLayout } from '../home.js';
 import { loadSettings, proxySettingsSchema, SettingsError, updateSettings, type ProxySettings } from '../settings.js';
 

@@ -1,5 +1,5 @@
-import { backendStatus } from '../backend-client.js';
-import type { BackendStatus } from '../backend-status.js';
+import { backendStatus } from '../backend/client.js';
+import type { BackendStatus } from '../backend/status-schema.js';
 import { loadSettings } from '../settings.js';
 import { EXIT, type CliContext } from './context.js';
 

@@ -5,7 +5,7 @@ import { BERTH_DISTRO } from '../distros.js';
 import type { Settings } from '../settings.js';
 import { DOCKER_INTERNAL_NAMES, ENGINE_LINK } from './addresses.js';
 import { startDnsServer, type DnsServer } from './dns-server.js';
-import type { NetworkStatus } from '../backend-status.js';
+import type { NetworkStatus } from '../backend/status-schema.js';
 import { syncTrustedCas, type CaSyncResult } from './ca-sync.js';
 import type { EngineLink, EngineLinkStatus } from './engine-link.js';
 import { SystemResolver } from './host-resolver.js';

@@ -8,7 +8,7 @@ import { serveControl, type AgentStatus } from '../../bootstrap-distro/agent/con
 import { LogDaemon, QUERY } from '../../bootstrap-distro/logd/daemon.js';
 import { serveClaimSocket } from '../../installer/claim-server.js';
 import { serveForwarder } from '../../common/port-forward/forward.js';
-import type { PortRequest } from '../../wsl-proxy/port-claims.js';
+import type { PortRequest } from '../../common/port-forward/claim-messages.js';
 
 /**
  * Each socket between Berth's processes, fed random bytes, truncated requests, oversized

@@ -38,7 +38,7 @@ export class Registry {
       return { defaultId: parsed.defaultId ?? null, distros: parsed.distros ?? [] };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return structuredClone(EMPTY);
-      throw new Error(`The WSL host registry ${this.layout.registryFile} is unreadable (${(e as Error).message}); restore it or move it away`);
+      throw new Error(`The WSL host registry ${this.layout.registryFile} is unreadable (${(e as Error).message}); restore it or move it away`, { cause: e });
     }
   }
 

@@ -4,7 +4,7 @@ import { formatLine, readLogs } from '../../logd/client.js';
 import { LOG_QUERY_PUBLISHED } from '../supervisor-paths.js';
 
 /** logread: `-f` dump then follow, `-F` follow only; prints time,source;msg. */
-export async function logread(args: string[]): Promise<number> {
+export async function run(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { f: { type: 'boolean' }, F: { type: 'boolean' } } });
   const socket = connect(LOG_QUERY_PUBLISHED);
   const ok = await new Promise<boolean>((r) => socket.once('connect', () => r(true)).once('error', () => r(false)));

@@ -10,7 +10,7 @@ import { sharedPath } from '../../../common/shared-area.js';
  * and `{"id","op":"close","key"}` lines on stdin; binds there and forwards to the engine.
  * Answers `{"id","key","ok"[,"error"]}` lines.
  */
-export async function ports(): Promise<number> {
+export async function run(): Promise<number> {
   // A port is bound at claim time (before the container runs), its target set once known.
   const open = new Map<string, { server?: { close(): void }; target?: { ip: string; port: number } }>();
   const reply = (r: PortHelperReply) => process.stdout.write(`${JSON.stringify(portHelperReplySchema.parse(r))}\n`);

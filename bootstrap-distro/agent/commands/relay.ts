@@ -5,7 +5,7 @@ import { posix } from 'node:path';
  * `relay SOCKET`: the far end of WslHost.connect where the host cannot open the shared area
  * itself (Windows, through `wsl.exe --exec`). Bytes both ways, half-close passed on.
  */
-export async function relay(args: string[]): Promise<number> {
+export async function run(args: string[]): Promise<number> {
   const [socketPath] = args;
   if (!socketPath || args.length !== 1 || !posix.normalize(socketPath).startsWith('/mnt/wsl/')) {
     process.stderr.write('berth-agent: relay takes one socket path under /mnt/wsl/\n');

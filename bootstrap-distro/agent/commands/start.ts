@@ -10,7 +10,7 @@ import { publishEngineNetns, publishTools, unpublishTools } from '../publish.js'
 /** The service whose socket `start` waits for. */
 const ENGINE_SERVICE = 'dockerd';
 
-export async function start(args: string[]): Promise<number> {
+export async function run(args: string[]): Promise<number> {
   const began = Date.now();
   const { values } = parseArgs({
     args,

@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import { askStop, currentStatus } from '../control-client.js';
 import { unpublishTools } from '../publish.js';
 
-export async function stopAgent(): Promise<number> {
+export async function run(): Promise<number> {
   const s = await currentStatus();
   if (!s) {
     process.stderr.write('berth-agent: the engine is not running.\n');

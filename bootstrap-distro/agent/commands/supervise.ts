@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 
-export async function superviseCommand(args: string[]): Promise<number> {
+export async function run(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
     options: {

@@ -2,11 +2,11 @@ import { spawn } from 'node:child_process';
 import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { z } from 'zod';
-import { withLock } from '../common/lock.js';
-import { HttpError, httpJson } from '../common/http-client.js';
-import { BACKEND_ROUTES, type BackendReply, type BackendRoute } from './backend/api.js';
-import type { HomeLayout } from './home.js';
-import { BERTH_REPO } from './wsl.js';
+import { withLock } from '../../common/lock.js';
+import { HttpError, httpJson } from '../../common/http-client.js';
+import { BACKEND_ROUTES, type BackendReply, type BackendRoute } from './api.js';
+import type { HomeLayout } from '../home.js';
+import { BERTH_REPO } from '../wsl.js';
 
 const BACKEND_TIMEOUT_MS = 10_000;
 

@@ -1,0 +1,25 @@
+import { z } from 'zod';
+import type { Protocol } from './forward.js';
+
+/** A published port as a distro's proxy claims it from the manager before a container starts. */
+export const portRequestSchema = z
+  .object({
+    host: z.string().min(1).max(64),
+    port: z.number().int().min(1).max(65535),
+    proto: z.enum(['tcp', 'udp']),
+  })
+  .strict();
+export type PortRequest = z.infer<typeof portRequestSchema> & { proto: Protocol };
+
+/** The claim a distro's proxy sends the manager before a container starts (both ends use it). */
+export const portClaimSchema = z.object({ ports: z.array(portRequestSchema).max(1024) }).strict();
+/** The manager's answer to a claim that it granted. */
+export const portClaimReplySchema = z.object({ claimed: z.number().int() }).strict();
+
+/** Docker's HostIp → where the port is bound: any address means loopback here. */
+export function listenAddress(hostIp: string | undefined): string {
+  if (!hostIp || hostIp === '0.0.0.0') return '127.0.0.1';
+  if (hostIp === '::') return '::1';
+  return hostIp;
+}
+
