@@ -48,8 +48,8 @@ const EVENTS_KEPT = 20;
  * time, whoever asks (the first start, a retry, `berth start`, an engine that ended).
  */
 export class Backend {
-  private state: BackendState = 'starting';
-  private progress = 'starting';
+  private state: BackendState = 'stopped';
+  private progress = 'stopped';
   private error: string | undefined;
   private refused = false;
   private services: AgentServiceStatus[] = [];
@@ -59,7 +59,10 @@ export class Backend {
   private bringing: Promise<void> | undefined;
   /** The engine ended while a bring-up was still finishing: run one more. */
   private again = false;
-  private stopping: Promise<void> | undefined;
+  /** The engine is to stay down: stopped on request, or the backend is closing. */
+  private halted = true;
+  private stoppingEngine: Promise<void> | undefined;
+  private closing: Promise<void> | undefined;
   private settings: Settings;
   private settingsError: string | undefined;
   private logWriter: string | undefined;
@@ -71,14 +74,26 @@ export class Backend {
     this.settings = initialSettings;
   }
 
-  /** Starts the engine (the first bring-up). */
+  /** Starts the engine, unless it is running or starting; after a stop, once that has finished. */
   start(): void {
-    this.bringUp();
+    if (this.closing || (!this.halted && this.state !== 'failed')) return;
+    this.halted = false;
+    this.cancelRetry?.();
+    this.refused = false;
+    void (this.stoppingEngine ?? Promise.resolve()).then(() => this.bringUp());
+  }
+
+  /** Stops the engine and what hangs on it; the backend (and the dashboard) stay up. */
+  stopEngine(): Promise<void> {
+    if (this.closing) return this.closing;
+    this.halted = true;
+    this.stoppingEngine ??= this.stopParts(false).finally(() => (this.stoppingEngine = undefined));
+    return this.stoppingEngine;
   }
 
   /** `berth start` after a failure (or a refusal the user has since fixed): now, not at the next backoff step. */
   retry(): void {
-    if (this.state !== 'failed' || this.stopping) return;
+    if (this.state !== 'failed' || this.halted) return;
     this.cancelRetry?.();
     this.refused = false;
     this.progress = 'retrying';
@@ -139,23 +154,31 @@ export class Backend {
     return this.state;
   }
 
-  /** Stops everything, once; later calls wait for the same stop. */
+  /** Stops everything for good (the backend exits after), once; later calls wait for the same stop. */
   stop(): Promise<void> {
-    this.stopping ??= this.stopNow();
-    return this.stopping;
+    this.halted = true;
+    this.closing ??= (async () => {
+      await this.stoppingEngine?.catch(() => undefined);
+      await this.stopParts(true);
+    })();
+    return this.closing;
   }
 
-  private async stopNow(): Promise<void> {
+  private async stopParts(final: boolean): Promise<void> {
     this.state = 'stopping';
+    this.progress = 'stopping';
     this.cancelRetry?.();
     this.parts.log.info('manager', 'stopping');
     await this.bringing?.catch(() => undefined);
     const { integrations, ports, engine, network } = this.parts;
-    for (const [what, step] of [['integrations', () => integrations.stopAll()], ['ports', () => ports.stop()], ['engine', () => engine.stop()], ['network', () => network.close()]] as const) {
+    const unlink = final ? () => network.close() : () => network.detach();
+    for (const [what, step] of [['integrations', () => integrations.stopAll()], ['ports', () => ports.stop()], ['engine', () => engine.stop()], ['network', unlink]] as const) {
       // A part that fails to stop must not keep the others up.
       await step().catch((e: Error) => this.parts.log.error(`stopping the ${what}: ${e.message}`));
     }
     this.state = 'stopped';
+    this.progress = 'stopped';
+    this.services = [];
     this.parts.log.info('manager', 'stopped');
   }
 
@@ -166,7 +189,7 @@ export class Backend {
   }
 
   private bringUp(): void {
-    if (this.stopping) return;
+    if (this.halted) return;
     if (this.bringing) {
       this.again = true;
       return;
@@ -174,7 +197,7 @@ export class Backend {
     this.state = 'starting';
     this.bringing = this.bringUpOnce().finally(() => {
       this.bringing = undefined;
-      if (this.again && !this.stopping) {
+      if (this.again && !this.halted) {
         this.again = false;
         this.bringUp();
       }
@@ -192,14 +215,14 @@ export class Backend {
         },
         (line) => this.event(line),
       );
-      if (this.stopping) return;
+      if (this.halted) return;
       this.progress = 'syncing trusted CAs';
       await parts.network.syncCertificates();
       this.progress = 'starting the engine';
       await parts.engine.start(ENGINE_START_DEADLINE_MS, (why) => this.engineEnded(why));
       await parts.network.attach();
       await parts.contextReady;
-      if (this.stopping) return;
+      if (this.halted) return;
       this.state = 'running';
       this.progress = 'running';
       this.error = undefined;
@@ -209,7 +232,7 @@ export class Backend {
       await parts.ports.start().catch((e: Error) => this.event(`ports: ${e.message}`));
       await this.syncIntegrations(await this.currentSettings());
     } catch (e) {
-      if (this.stopping) return;
+      if (this.halted) return;
       this.failed(e as Error);
     }
   }
@@ -238,7 +261,7 @@ export class Backend {
   }
 
   private engineEnded(why: string): void {
-    if (this.stopping) return;
+    if (this.halted) return;
     this.event(`engine stopped unexpectedly: ${why}; starting it again`);
     this.services = [];
     void this.parts.network.detach();

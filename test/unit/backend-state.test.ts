@@ -156,6 +156,20 @@ describe('the backend state machine', () => {
     expect(w.calls.filter((c) => c === 'engine.start')).toHaveLength(1);
   });
 
+  it('stops the engine alone on request and starts it again, the backend staying up', async () => {
+    const w = world();
+    w.backend.start();
+    await settle(w.backend, 'running');
+    await w.backend.stopEngine();
+    expect(w.backend.currentState).toBe('stopped');
+    expect(w.calls).toContain('network.detach');
+    expect(w.calls).not.toContain('network.close'); // Berth DNS and the proxies stay for the next start
+    w.exitEngine('the attached process exited'); // the stop's own exit: no restart
+    w.backend.start();
+    await settle(w.backend, 'running');
+    expect(w.calls.filter((c) => c === 'engine.start')).toHaveLength(2);
+  });
+
   it('keeps the last good settings when the file turns invalid, and says so in status', async () => {
     let broken = false;
     const good = settingsSchema.parse({ integratedDistros: ['Ubuntu'] });
