@@ -76,7 +76,12 @@ export function program(ctx: CliContext): Command {
       await (await import('./commands/proxy.js')).proxyCommand(ctx.home, mode, o, ctx.say);
       return EXIT.ok;
     }));
-  cli.command('backend', { hidden: true }).description('the long-running manager (started by start/enable)').action(act(async () => (await import('./backend/run-backend.js')).runBackend(ctx.home, ctx.wsl)));
+  cli.command('dashboard').description('print (and on a desktop open) a one-time login link to the dashboard on 127.0.0.1').action(act(async () => (await import('./commands/dashboard.js')).dashboard(ctx)));
+  cli
+    .command('backend', { hidden: true })
+    .description('the long-running manager (started by start/enable)')
+    .option('--idle', 'serve the dashboard without starting the engine')
+    .action(act(async (o: { idle?: boolean }) => (await import('./backend/run-backend.js')).runBackend(ctx.home, ctx.wsl, { idle: Boolean(o.idle) })));
   return cli;
 }
 

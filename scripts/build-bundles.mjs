@@ -37,3 +37,5 @@ await build({
   entryPoints: { berth: join(repo, 'installer/cli.ts'), 'berth-wsl': join(repo, 'wsl-host/linux/cli.ts') },
   outdir: join(repo, 'dist/host'),
 });
+// The dashboard's one script, for the browser.
+await build({ entryPoints: { live: join(repo, 'installer/dashboard/live.ts') }, outdir: join(repo, 'dist/dashboard'), bundle: true, minify: true, format: 'esm', target: 'es2022', platform: 'browser', logLevel: 'warning' });

@@ -11,7 +11,8 @@ fi
 
 # Each Debian package, then the commands it must provide (one is enough to tell it is there).
 # Networking: passt and slirp4netns are the user-mode links (WSL's NAT, the engine link);
-# tinyproxy, docker-registry and openssl are the tests' proxy, registry and CA.
+# tinyproxy, docker-registry and openssl are the tests' proxy, registry and CA; chromium the
+# browser the dashboard tests drive (headless, with playwright-core).
 missing=()
 while read -r package commands; do
   for cmd in $commands; do
@@ -35,6 +36,7 @@ slirp4netns slirp4netns
 tinyproxy tinyproxy
 docker-registry docker-registry
 openssl openssl
+chromium chromium
 PACKAGES
 # The distros need a static busybox (the dynamic one cannot run inside them).
 dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)

@@ -10,13 +10,15 @@ export const integrationStatusSchema = z.object({ distro: z.string(), state: z.s
 
 export const BACKEND_ROUTES = {
   status: { method: 'GET', path: '/status', reply: backendStatusSchema },
-  /** `berth start` after a failure: try again now rather than at the next backoff step. */
+  /** `berth start`: start a stopped engine, or after a failure try again now rather than at the next backoff step. */
   retry: { method: 'POST', path: '/retry', reply: accepted },
   /** `berth integrate`: the settings changed; answered once the integrations match them. */
   reloadIntegrations: { method: 'POST', path: '/integrations/reload', reply: z.array(integrationStatusSchema) },
   /** `berth proxy`: the proxy settings changed; the internal proxies follow, nothing restarts. */
   reloadNetwork: { method: 'POST', path: '/network/reload', reply: networkStatusSchema },
   stop: { method: 'POST', path: '/stop', reply: accepted },
+  /** `berth dashboard`: a one-time login link to the dashboard on 127.0.0.1. */
+  dashboardLogin: { method: 'POST', path: '/dashboard/login', reply: z.object({ url: z.string().url() }).strict() },
 } as const;
 
 export type BackendRoute = keyof typeof BACKEND_ROUTES;

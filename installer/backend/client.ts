@@ -27,13 +27,13 @@ export async function askBackend<R extends BackendRoute>(home: HomeLayout, route
 export const backendStatus = (home: HomeLayout) => askBackend(home, 'status');
 
 /** Starts `berth backend` detached unless one answers; concurrent callers start one. */
-export async function ensureBackend(home: HomeLayout): Promise<void> {
+export async function ensureBackend(home: HomeLayout, options: { idle?: boolean } = {}): Promise<void> {
   await mkdir(home.runDir, { recursive: true });
   await withLock(home.startLock, async () => {
     if (await backendStatus(home)) return;
     await mkdir(home.logsDir, { recursive: true });
     const out = await open(home.backendOut, 'a');
-    const child = spawn(process.execPath, [join(BERTH_REPO, 'bin/berth'), 'backend'], {
+    const child = spawn(process.execPath, [join(BERTH_REPO, 'bin/berth'), 'backend', ...(options.idle ? ['--idle'] : [])], {
       detached: true,
       stdio: ['ignore', out.fd, out.fd],
       env: process.env,

@@ -14,7 +14,14 @@ import { managerLogger } from '../log.js';
 import { EngineNetwork } from '../network/engine-network.js';
 import { PortForwards } from '../ports.js';
 import { DISTRO_NAME, loadSettings, type Settings } from '../settings.js';
-import { sharedAreaOnHost } from '../wsl.js';
+import { BERTH_REPO, sharedAreaOnHost } from '../wsl.js';
+import { join } from 'node:path';
+import type { ApiDeps } from '../dashboard/api.js';
+import { serveApi, serveDashboard } from '../dashboard/server.js';
+import { DistroCache } from '../dashboard/distro-cache.js';
+
+/** The page waits this long for `wsl -l`, then shows the list it last got. */
+const DISTRO_LIST_WAIT_MS = 1500;
 import { Backend } from './backend.js';
 import { systemClock } from './clock.js';
 import { backendRouter } from './router.js';
@@ -24,7 +31,7 @@ import { backendRouter } from './router.js';
  * Backend state machine, serves the host endpoint and the control socket, and runs until
  * stopped (POST /stop, SIGTERM, SIGINT).
  */
-export async function runBackend(home: HomeLayout, wsl: WslHost): Promise<number> {
+export async function runBackend(home: HomeLayout, wsl: WslHost, options: { idle?: boolean } = {}): Promise<number> {
   const settings = await loadSettings(home.settings);
   await mkdir(home.logsDir, { recursive: true });
   await mkdir(home.runDir, { recursive: true });
@@ -72,15 +79,29 @@ export async function runBackend(home: HomeLayout, wsl: WslHost): Promise<number
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
 
+  const distros = new DistroCache(() => wsl.list());
+  const api: ApiDeps = {
+    status: () => backend.status(),
+    startEngine: () => backend.start(),
+    stopEngine: () => backend.stopEngine(),
+    reloadIntegrations: () => backend.reloadIntegrations(),
+    reloadNetwork: () => backend.reloadNetwork(),
+    listDistros: () => distros.get(DISTRO_LIST_WAIT_MS),
+    settingsFile: home.settings,
+  };
+  const dashboard = await serveDashboard(api, { port: 0, assetsDir: join(BERTH_REPO, 'dist/dashboard'), log: (l) => logger.warn(l) });
+  servers.push(dashboard);
+  info('manager', `dashboard at ${dashboard.url} (\`berth dashboard\` prints a login link)`);
   await rm(home.backendSocket, { force: true });
-  const control = createServer(backendRouter(backend, shutdown));
+  const control = createServer(backendRouter(backend, shutdown, { loginUrl: () => dashboard.loginUrl(), serveApi: (req, res) => void serveApi(api, req, res, req.url ?? '/') }));
   servers.push(control);
   // Root (or the owner of a per-user home) only: it stops Berth and changes its proxy.
   await listenUnix(control, home.backendSocket, ROOT_ONLY);
   servers.push(
     await serveHostEndpoint(wsl, home.dockerSocket, sharedDrives(settings), (l) => info('endpoint', l), (p) => ports.claim(p), async () => network.containersEnv()),
   );
-  backend.start();
+  // Idle: `berth dashboard` with the engine switched off; the page turns it on.
+  if (!options.idle) backend.start();
   const code = await finished;
   logger.end();
   return code;

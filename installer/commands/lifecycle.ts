@@ -29,7 +29,8 @@ async function waitForEngine(ctx: CliContext, timeoutMs: number): Promise<Backen
 export async function start(ctx: CliContext): Promise<number> {
   await loadSettings(ctx.home.settings); // an invalid file stops here, with the key and the reason
   await ensureBackend(ctx.home);
-  if ((await backendStatus(ctx.home))?.state === 'failed') await askBackend(ctx.home, 'retry');
+  const state = (await backendStatus(ctx.home))?.state;
+  if (state === 'failed' || state === 'stopped') await askBackend(ctx.home, 'retry');
   const s = await waitForEngine(ctx, START_TIMEOUT_MS);
   if (s.state === 'failed' && s.refused) {
     await stopBackend(ctx.home);

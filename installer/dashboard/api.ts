@@ -1,0 +1,126 @@
+import type { DistroInfo } from '../../wsl-host/host.js';
+import type { BackendStatus } from '../backend/status-schema.js';
+import { BERTH_DISTRO, DATA_DISTRO } from '../distros.js';
+import { loadSettings, saveSettings, settingsSchema, type Settings } from '../settings.js';
+import type { IntegrationStatus } from '../integrations.js';
+
+/** What the API drives: the backend's state machine, the settings file, WSL's distro list. */
+export interface ApiDeps {
+  status(): Promise<BackendStatus>;
+  startEngine(): void;
+  stopEngine(): Promise<void>;
+  reloadIntegrations(): Promise<IntegrationStatus[]>;
+  reloadNetwork(): Promise<unknown>;
+  listDistros(): Promise<DistroInfo[]>;
+  settingsFile: string;
+}
+
+export interface ApiAnswer {
+  status: number;
+  body: unknown;
+}
+
+/** A user distro as the integration page shows it. */
+export interface DistroView {
+  name: string;
+  version: 1 | 2;
+  isDefault: boolean;
+  integrated: boolean;
+  /** The integration's state when it runs (running, starting, conflict, failed…). */
+  state?: string;
+  detail?: string;
+  /** Why the switch is disabled (a WSL 1 distro). */
+  disabled?: string;
+}
+
+type Handler = (deps: ApiDeps, params: string[], body: unknown) => Promise<ApiAnswer>;
+interface Route {
+  method: string;
+  path: RegExp;
+  /** As GET /api/v1 lists it. */
+  name: string;
+  handler: Handler;
+}
+
+const ok = (body: unknown): ApiAnswer => ({ status: 200, body });
+
+/** Each zod issue as `{path, message}`, all at once. */
+export function settingsIssues(candidate: unknown): Array<{ path: string; message: string }> | Settings {
+  const r = settingsSchema.safeParse(candidate);
+  if (r.success) return r.data;
+  return r.error.issues.map((i) => ({ path: i.path.join('.') || (i.code === 'unrecognized_keys' ? i.keys.join(', ') : '(top level)'), message: i.message }));
+}
+
+/** Saves a change to the settings and makes the running Berth follow it. */
+export async function changeSettings(deps: ApiDeps, change: Record<string, unknown>): Promise<ApiAnswer> {
+  if (typeof change !== 'object' || change === null || Array.isArray(change)) return { status: 400, body: { message: 'send a JSON object of settings to change', issues: [] } };
+  const before = await loadSettings(deps.settingsFile);
+  const checked = settingsIssues({ ...before, ...change });
+  if (Array.isArray(checked)) return { status: 400, body: { message: `${checked.length} setting(s) are invalid; nothing was saved`, issues: checked } };
+  await saveSettings(deps.settingsFile, checked);
+  const changed = (key: keyof Settings) => JSON.stringify(before[key]) !== JSON.stringify(checked[key]);
+  if (changed('wslEngine')) {
+    if (checked.wslEngine) deps.startEngine();
+    else await deps.stopEngine();
+  }
+  if (changed('integratedDistros') || changed('integrateWithDefaultDistro')) await deps.reloadIntegrations();
+  if (changed('proxy') || changed('containersProxy')) await deps.reloadNetwork();
+  // Drives and the log level are read when the backend starts.
+  return ok({ settings: checked, restartRequired: changed('drives') || changed('logLevel') });
+}
+
+export async function distroViews(deps: ApiDeps): Promise<DistroView[]> {
+  const [list, settings, status] = await Promise.all([deps.listDistros(), loadSettings(deps.settingsFile), deps.status()]);
+  const own = [BERTH_DISTRO, DATA_DISTRO];
+  return list
+    .filter((d) => !own.includes(d.name.toLowerCase()) && !d.name.toLowerCase().startsWith('docker-desktop'))
+    .map((d) => {
+      const live = status.integrations.find((i) => i.distro.toLowerCase() === d.name.toLowerCase());
+      const integrated = settings.integratedDistros.some((x) => x.toLowerCase() === d.name.toLowerCase()) || (settings.integrateWithDefaultDistro && d.isDefault);
+      return {
+        name: d.name,
+        version: d.version,
+        isDefault: d.isDefault,
+        integrated,
+        ...(live ? { state: live.state, ...(live.detail ? { detail: live.detail } : {}) } : {}),
+        ...(d.version !== 2 ? { disabled: 'a WSL 1 distro: integration needs WSL 2 (wsl --set-version NAME 2)' } : {}),
+      };
+    });
+}
+
+const ROUTES: Route[] = [
+  { method: 'GET', path: /^\/api\/v1\/?$/, name: 'GET /api/v1', handler: async () => ok({ routes: ROUTES.map((r) => r.name) }) },
+  { method: 'GET', path: /^\/api\/v1\/status$/, name: 'GET /api/v1/status', handler: async (d) => ok(await d.status()) },
+  { method: 'POST', path: /^\/api\/v1\/engine\/start$/, name: 'POST /api/v1/engine/start', handler: async (d) => (d.startEngine(), { status: 202, body: await d.status() }) },
+  { method: 'POST', path: /^\/api\/v1\/engine\/stop$/, name: 'POST /api/v1/engine/stop', handler: async (d) => (await d.stopEngine(), ok(await d.status())) },
+  { method: 'POST', path: /^\/api\/v1\/engine\/restart$/, name: 'POST /api/v1/engine/restart', handler: async (d) => (await d.stopEngine(), d.startEngine(), { status: 202, body: await d.status() }) },
+  { method: 'GET', path: /^\/api\/v1\/settings$/, name: 'GET /api/v1/settings', handler: async (d) => ok(await loadSettings(d.settingsFile)) },
+  { method: 'PUT', path: /^\/api\/v1\/settings$/, name: 'PUT /api/v1/settings', handler: async (d, _p, body) => changeSettings(d, body as Record<string, unknown>) },
+  { method: 'GET', path: /^\/api\/v1\/distros$/, name: 'GET /api/v1/distros', handler: async (d) => ok(await distroViews(d)) },
+  { method: 'PUT', path: /^\/api\/v1\/distros\/([^/]+)\/integration$/, name: 'PUT /api/v1/distros/{name}/integration', handler: (d, [name], body) => setIntegration(d, decodeURIComponent(name!), body) },
+  { method: 'GET', path: /^\/api\/v1\/events$/, name: 'GET /api/v1/events (Server-Sent Events: status)', handler: async () => ({ status: 500, body: { message: 'served as a stream' } }) },
+];
+
+async function setIntegration(deps: ApiDeps, name: string, body: unknown): Promise<ApiAnswer> {
+  const enabled = (body as { enabled?: unknown } | null)?.enabled;
+  if (typeof enabled !== 'boolean') return { status: 400, body: { message: 'send {"enabled": true} or {"enabled": false}', issues: [{ path: 'enabled', message: 'expected a boolean' }] } };
+  const distro = (await distroViews(deps)).find((d) => d.name.toLowerCase() === name.toLowerCase());
+  if (!distro) return { status: 404, body: { message: `there is no user distro named ${name}; see \`wsl -l -v\`` } };
+  if (enabled && distro.disabled) return { status: 409, body: { message: `${distro.name} is ${distro.disabled}` } };
+  const settings = await loadSettings(deps.settingsFile);
+  const others = settings.integratedDistros.filter((x) => x.toLowerCase() !== name.toLowerCase());
+  const answer = await changeSettings(deps, { integratedDistros: enabled ? [...others, distro.name] : others });
+  if (answer.status !== 200) return answer;
+  return ok((await distroViews(deps)).find((d) => d.name === distro.name));
+}
+
+/** Answers one API request; undefined when no route matches (the caller says 404). */
+export async function answerApi(deps: ApiDeps, method: string, path: string, body: unknown): Promise<ApiAnswer | undefined> {
+  for (const r of ROUTES) {
+    const m = r.method === method ? r.path.exec(path) : null;
+    if (m) return r.handler(deps, m.slice(1), body);
+  }
+  return undefined;
+}
+
+export const API_ROUTE_NAMES = ROUTES.map((r) => r.name);

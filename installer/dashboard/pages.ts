@@ -1,0 +1,109 @@
+import type { BackendStatus } from '../backend/status-schema.js';
+import type { Settings } from '../settings.js';
+import type { DistroView } from './api.js';
+
+const esc = (s: unknown) => String(s ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/** The status pill's words: Not enabled / Stopped / Starting (step) / Running / Stopping / Failed (reason). */
+export function pillText(s: BackendStatus, enabled: boolean): { text: string; tone: string } {
+  if (!enabled && s.state === 'stopped') return { text: 'Not enabled', tone: 'off' };
+  switch (s.state) {
+    case 'starting':
+      return { text: `Starting: ${s.progress ?? ''}`, tone: 'busy' };
+    case 'running':
+      return { text: 'Running', tone: 'ok' };
+    case 'stopping':
+      return { text: 'Stopping', tone: 'busy' };
+    case 'failed':
+      return { text: `Failed: ${s.error ?? 'unknown'}`, tone: 'bad' };
+    default:
+      return { text: 'Stopped', tone: 'off' };
+  }
+}
+
+/** A percentage in a progress step (`importing berth: 40%`), for the bar. */
+export function progressPercent(progress: string | undefined): number | undefined {
+  const m = /(\d{1,3})%/.exec(progress ?? '');
+  return m ? Math.min(100, Number(m[1])) : undefined;
+}
+
+export interface PageModel {
+  status: BackendStatus;
+  settings: Settings;
+  distros: DistroView[];
+  /** Field → message, from a refused form. */
+  errors?: Record<string, string>;
+  notice?: string;
+}
+
+const field = (errors: Record<string, string> | undefined, name: string) => (errors?.[name] ? `<p class="error" id="${name}-error" role="alert">${esc(errors[name])}</p>` : '');
+
+function header(m: PageModel): string {
+  const pill = pillText(m.status, m.settings.wslEngine);
+  const pct = progressPercent(m.status.progress);
+  return `<header>
+  <h1>Berth</h1>
+  <output id="pill" class="pill ${pill.tone}" aria-live="polite">${esc(pill.text)}</output>
+  <progress id="progress" max="100" ${pct === undefined || m.status.state !== 'starting' ? 'hidden' : `value="${pct}"`} aria-label="progress"></progress>
+  <form method="post" action="/ui/engine/start"><button>Start</button></form>
+  <form method="post" action="/ui/engine/stop"><button>Stop</button></form>
+  <form method="post" action="/ui/engine/restart"><button>Restart</button></form>
+</header>`;
+}
+
+function general(m: PageModel): string {
+  return `<section id="general" aria-labelledby="general-h"><h2 id="general-h">General</h2>
+<form method="post" action="/ui/general">
+  <input type="hidden" name="wslEngine" value="off">
+  <label><input type="checkbox" name="wslEngine" value="on" ${m.settings.wslEngine ? 'checked' : ''}> Use the WSL 2 based engine</label>
+  <button>Apply</button>
+</form></section>`;
+}
+
+function integration(m: PageModel): string {
+  const rows = m.distros
+    .map((d) => {
+      const state = d.disabled ? d.disabled : d.state ? `${d.state}${d.detail ? `: ${d.detail}` : ''}` : d.integrated ? 'on (starts with Berth)' : 'off';
+      return `<li><label><input type="checkbox" name="distro" value="${esc(d.name)}" ${d.integrated ? 'checked' : ''} ${d.disabled ? 'disabled' : ''}> ${esc(d.name)}</label> <span class="state" data-distro="${esc(d.name)}">${esc(state)}</span></li>`;
+    })
+    .join('\n');
+  return `<section id="integration" aria-labelledby="integration-h"><h2 id="integration-h">Resources → WSL integration</h2>
+<form method="post" action="/ui/integration">
+  <label><input type="checkbox" name="integrateWithDefaultDistro" value="on" ${m.settings.integrateWithDefaultDistro ? 'checked' : ''}> Enable integration with my default WSL distro</label>
+  <ul>${rows || '<li>No WSL 2 distros found.</li>'}</ul>
+  <button>Apply</button> <a href="/#integration">Refetch distros</a>
+</form></section>`;
+}
+
+function proxies(m: PageModel): string {
+  const p = m.settings.proxy;
+  const radio = (mode: string, label: string) => `<label><input type="radio" name="mode" value="${mode}" ${p.mode === mode ? 'checked' : ''}> ${label}</label>`;
+  return `<section id="proxies" aria-labelledby="proxies-h"><h2 id="proxies-h">Resources → Proxies</h2>
+<form method="post" action="/ui/proxy">
+  <fieldset><legend>Proxy</legend>${radio('none', 'No proxy')} ${radio('system', "The system's proxy")} ${radio('manual', 'Manual')}</fieldset>
+  <label>Web server (HTTP) <input name="http" value="${esc(p.http)}" aria-describedby="http-error"></label>${field(m.errors, 'http')}
+  <label>Secure web server (HTTPS) <input name="https" value="${esc(p.https)}" aria-describedby="https-error"></label>${field(m.errors, 'https')}
+  <label>Bypass for these hosts and domains <input name="exclude" value="${esc(p.exclude.join(','))}" aria-describedby="exclude-error"></label>${field(m.errors, 'exclude')}
+  ${field(m.errors, 'mode')}
+  <button>Apply</button>
+</form></section>`;
+}
+
+const STYLE = `body{font:15px/1.5 system-ui,sans-serif;margin:0;color:#1b1f24}header{display:flex;gap:.75rem;align-items:center;padding:.75rem 1.5rem;background:#f3f5f7;border-bottom:1px solid #d8dde3}
+h1{font-size:1.2rem;margin:0 1rem 0 0}main{max-width:46rem;padding:0 1.5rem}section{margin:1.5rem 0}.pill{padding:.2rem .7rem;border-radius:1rem;background:#d8dde3}
+.pill.ok{background:#c9f0d3}.pill.bad{background:#f8d0d0}.pill.busy{background:#fdebc4}.error{color:#a40000;margin:.2rem 0}.notice{background:#e6f0ff;padding:.5rem}
+label{display:block;margin:.3rem 0}fieldset label,li label{display:inline}ul{list-style:none;padding:0}li{margin:.3rem 0}.state{color:#57606a;margin-left:.6rem}button{padding:.25rem .9rem}input:not([type]){min-width:18rem}`;
+
+export function renderPage(m: PageModel): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Berth</title><meta name="viewport" content="width=device-width">
+<link rel="stylesheet" href="/assets/style.css"><script type="module" src="/assets/live.js"></script></head>
+<body>${header(m)}
+<main>${m.notice ? `<p class="notice" role="status">${esc(m.notice)}</p>` : ''}
+${general(m)}
+${integration(m)}
+${proxies(m)}
+</main></body></html>`;
+}
+
+export const STYLESHEET = STYLE;

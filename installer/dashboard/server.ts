@@ -1,0 +1,168 @@
+import { readFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { proxySettingsSchema, loadSettings } from '../settings.js';
+import { answerApi, changeSettings, distroViews, type ApiDeps } from './api.js';
+import { checkRequest, refuse, SECURITY_HEADERS, SESSION_COOKIE } from './guard.js';
+import { renderPage, STYLESHEET, type PageModel } from './pages.js';
+import { Sessions } from './sessions.js';
+
+const MAX_BODY = 64 * 1024;
+const EVENT_POLL_MS = 500;
+
+export interface Dashboard {
+  port: number;
+  url: string;
+  /** A one-time login link (`berth dashboard` prints it). */
+  loginUrl(): string;
+  close(): void;
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let size = 0;
+    const chunks: Buffer[] = [];
+    req.on('data', (d: Buffer) => {
+      size += d.length;
+      if (size > MAX_BODY) {
+        reject(new Error(`a request body must be under ${MAX_BODY} bytes`));
+        req.destroy();
+      } else chunks.push(d);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+const json = (res: ServerResponse, status: number, body: unknown): void => void res.writeHead(status, { ...SECURITY_HEADERS, 'content-type': 'application/json' }).end(JSON.stringify(body));
+const html = (res: ServerResponse, status: number, body: string): void => void res.writeHead(status, { ...SECURITY_HEADERS, 'content-type': 'text/html; charset=utf-8' }).end(body);
+const back = (res: ServerResponse, to: string): void => void res.writeHead(303, { ...SECURITY_HEADERS, location: to }).end();
+
+/** The status as the live script wants it: the backend's, plus the checkbox. */
+async function liveStatus(deps: ApiDeps) {
+  const [s, settings] = await Promise.all([deps.status(), loadSettings(deps.settingsFile)]);
+  return { state: s.state, progress: s.progress, error: s.error, enabled: settings.wslEngine, integrations: s.integrations };
+}
+
+/** GET /api/v1/events: one Server-Sent Events stream per tab, an event each time the status changes. */
+export function streamEvents(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): void {
+  res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'text/event-stream', connection: 'keep-alive' });
+  let last = '';
+  let beats = 0;
+  const tick = async () => {
+    const now = JSON.stringify(await liveStatus(deps).catch((e: Error) => ({ state: 'failed', error: e.message })));
+    if (now !== last) res.write(`event: status\ndata: ${now}\n\n`);
+    else if (++beats % 30 === 0) res.write(': still here\n\n'); // keeps proxies and idle timers from closing it
+    last = now;
+  };
+  void tick();
+  const timer = setInterval(() => void tick(), EVENT_POLL_MS);
+  req.on('close', () => clearInterval(timer));
+}
+
+async function page(deps: ApiDeps, extra: Partial<PageModel> = {}): Promise<string> {
+  const [status, settings, distros] = await Promise.all([deps.status(), loadSettings(deps.settingsFile), distroViews(deps)]);
+  return renderPage({ status, settings, distros, ...extra });
+}
+
+/** The forms of the page (they work without script): each acts, then shows the page again. */
+async function submitForm(deps: ApiDeps, path: string, form: URLSearchParams, res: ServerResponse): Promise<void> {
+  switch (path) {
+    case '/ui/engine/start':
+      deps.startEngine();
+      return back(res, '/');
+    case '/ui/engine/stop':
+      await deps.stopEngine();
+      return back(res, '/');
+    case '/ui/engine/restart':
+      await deps.stopEngine();
+      deps.startEngine();
+      return back(res, '/');
+    case '/ui/general':
+      await changeSettings(deps, { wslEngine: form.getAll('wslEngine').includes('on') });
+      return back(res, '/#general');
+    case '/ui/integration': {
+      const usable = (await distroViews(deps)).filter((d) => !d.disabled).map((d) => d.name);
+      const chosen = form.getAll('distro').filter((d) => usable.includes(d));
+      await changeSettings(deps, { integratedDistros: chosen, integrateWithDefaultDistro: form.get('integrateWithDefaultDistro') === 'on' });
+      return back(res, '/#integration');
+    }
+    case '/ui/proxy': {
+      const wanted = {
+        mode: form.get('mode') ?? 'none',
+        ...(form.get('http') ? { http: form.get('http') } : {}),
+        ...(form.get('https') ? { https: form.get('https') } : {}),
+        exclude: (form.get('exclude') ?? '').split(',').map((x) => x.trim()).filter(Boolean),
+      };
+      const checked = proxySettingsSchema.safeParse(wanted);
+      if (!checked.success) {
+        const errors = Object.fromEntries(checked.error.issues.map((i) => [String(i.path[0] ?? 'mode'), i.message]));
+        return html(res, 400, await page(deps, { errors, notice: 'The proxy settings were not saved: see the fields below.' }));
+      }
+      await changeSettings(deps, { proxy: checked.data });
+      return back(res, '/#proxies');
+    }
+    default:
+      return json(res, 404, { message: `no such form: ${path}` });
+  }
+}
+
+/**
+ * The dashboard: `/api/v1` and the page, on 127.0.0.1 only, behind guard.ts. The same API
+ * answers on the backend's root-only control socket, for the CLI.
+ */
+export async function serveDashboard(deps: ApiDeps, o: { port: number; assetsDir: string; log: (line: string) => void }): Promise<Dashboard> {
+  const sessions = new Sessions();
+  let port = 0;
+  const server: Server = createServer((req, res) => {
+    const refusal = checkRequest(req, port, (id) => sessions.valid(id));
+    if (refusal) {
+      req.resume();
+      return refuse(res, refusal);
+    }
+    const url = new URL(req.url ?? '/', `http://127.0.0.1:${port}`);
+    void route(req, res, url).catch((e: Error) => {
+      o.log(`dashboard: ${req.method} ${url.pathname}: ${e.message}`);
+      if (!res.headersSent) json(res, 500, { message: e.message });
+    });
+  });
+  const route = async (req: IncomingMessage, res: ServerResponse, url: URL) => {
+    const method = req.method ?? 'GET';
+    if (method === 'GET' && url.pathname === '/login') {
+      const session = sessions.login(url.searchParams.get('token') ?? '');
+      if (!session) return html(res, 401, '<!doctype html><title>Berth</title><p>This login link was used already or has expired. Run <code>berth dashboard</code> for a new one.</p>');
+      res.setHeader('set-cookie', `${SESSION_COOKIE}=${session}; HttpOnly; SameSite=Strict; Path=/`);
+      return back(res, '/');
+    }
+    if (method === 'GET' && url.pathname === '/') return html(res, 200, await page(deps));
+    if (method === 'GET' && url.pathname === '/favicon.ico') return void res.writeHead(204, SECURITY_HEADERS).end();
+    if (method === 'GET' && url.pathname === '/assets/style.css') return void res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'text/css' }).end(STYLESHEET);
+    if (method === 'GET' && url.pathname === '/assets/live.js') {
+      return void res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'text/javascript' }).end(await readFile(join(o.assetsDir, 'live.js')));
+    }
+    if (method === 'GET' && url.pathname === '/api/v1/events') return streamEvents(deps, req, res);
+    if (method === 'POST' && url.pathname.startsWith('/ui/')) return submitForm(deps, url.pathname, new URLSearchParams(await readBody(req)), res);
+    if (url.pathname.startsWith('/api/v1')) return serveApi(deps, req, res, url.pathname);
+    req.resume();
+    return json(res, 404, { message: `no such page: ${url.pathname}` });
+  };
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(o.port, '127.0.0.1', () => resolve()));
+  port = (server.address() as AddressInfo).port;
+  const base = `http://127.0.0.1:${port}`;
+  return { port, url: base, loginUrl: () => `${base}/login?token=${sessions.newLoginToken()}`, close: () => server.close() };
+}
+
+/** One /api/v1 request (JSON in and out), on either listener. */
+export async function serveApi(deps: ApiDeps, req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+  let body: unknown;
+  const text = await readBody(req);
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch (e) {
+    return json(res, 400, { message: `the request body is not valid JSON (${(e as Error).message})` });
+  }
+  const answer = await answerApi(deps, req.method ?? 'GET', path, body);
+  if (!answer) return json(res, 404, { message: `no such API route: ${req.method} ${path}; GET /api/v1 lists them` });
+  json(res, answer.status, answer.body);
+}

@@ -1,0 +1,116 @@
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildImages } from '../../installer/images/build.js';
+import { makeRootfsTarball } from '../helpers/busybox-distro.js';
+import { TestBerth, until } from '../helpers/berth-manager.js';
+import { requireRoot } from '../helpers/wsl-root.js';
+
+const run = requireRoot('the dashboard in a real browser');
+
+/** Debian's browser (setup.sh installs it). A missing one fails here: CI never skips this suite. */
+const CHROMIUM = ['/usr/lib/chromium/chromium', '/usr/bin/chromium', '/usr/bin/chromium-headless-shell'].find((p) => existsSync(p));
+/** No background traffic: the browser talks to the dashboard on loopback and nothing else. */
+const QUIET = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-default-apps', '--no-first-run', '--disable-domain-reliability', '--disable-client-side-phishing-detection', '--metrics-recording-only'];
+/** `npm run screenshots` sets this to README's folder; otherwise they stay in the test root. */
+const SHOTS = process.env.BERTH_SCREENSHOTS;
+
+describe.runIf(run)('the dashboard, in headless Chromium against a real Berth', () => {
+  let t: TestBerth;
+  let browser: Browser;
+  let page: Page;
+  let loginUrl: string;
+  const pill = () => page.locator('#pill').textContent();
+  const waitPill = async (re: RegExp, ms: number) => {
+    const ok = await until(async () => re.test((await pill()) ?? ''), ms, 100);
+    if (!ok) throw new Error(`the status pill never matched ${re}; it says "${await pill()}"`);
+  };
+  const shot = async (name: string) => {
+    const file = join(t.root, `${name}.png`);
+    await page.screenshot({ path: file, fullPage: true });
+    if (SHOTS) (mkdirSync(SHOTS, { recursive: true }), copyFileSync(file, join(SHOTS, `${name}.png`)));
+  };
+
+  beforeAll(async () => {
+    if (!CHROMIUM) throw new Error('no Chromium: run scripts/setup.sh (it installs Debian\'s chromium)');
+    t = new TestBerth();
+    t.env.BERTH_IMAGES = join(t.root, 'images');
+    await buildImages(t.env.BERTH_IMAGES);
+    const plain = await makeRootfsTarball(t.root, 'ubuntu');
+    await t.wsl(['--import', 'Ubuntu', join(t.root, 'distros/Ubuntu'), plain]);
+    await t.wsl(['--import', 'Legacy', join(t.root, 'distros/Legacy'), plain, '--version', '1']);
+    const d = await t.berth(['dashboard']);
+    expect(d.exitCode).toBe(0);
+    loginUrl = d.stdout.trim().split('\n').pop()!;
+    expect(loginUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/login\?token=[\w-]+$/);
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: QUIET });
+    page = await browser.newPage({ viewport: { width: 1000, height: 900 } });
+  }, 600_000);
+  afterAll(async () => {
+    await browser?.close();
+    await t?.cleanup();
+  });
+
+  it('logs in with the one-time link; the link does not work twice', async () => {
+    await page.goto(loginUrl);
+    expect(new URL(page.url()).pathname).toBe('/');
+    await waitPill(/^Not enabled$/, 10_000);
+    const cookie = (await page.context().cookies()).find((c) => c.name === 'berth_session')!;
+    expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Strict' });
+    const again = await browser.newPage();
+    expect((await again.goto(loginUrl))?.status()).toBe(401);
+    await again.close();
+    await shot('dashboard-not-enabled');
+  });
+
+  it('the checkbox: from nothing, the progress moves, Berth runs, and an integration switch turns docker on and off in a distro', async () => {
+    const seen = new Set<string>();
+    await page.getByLabel('Use the WSL 2 based engine').check();
+    await page.locator('#general button').click();
+    const started = await until(async () => {
+      const text = (await pill()) ?? '';
+      const bar = await page.locator('#progress').evaluate((b: HTMLProgressElement) => (b.hidden ? '' : String(b.value)));
+      if (bar) seen.add(bar);
+      return text === 'Running';
+    }, 600_000, 100);
+    expect(started).toBe(true);
+    expect(seen.size).toBeGreaterThan(0); // the bar showed the import's percentage, live
+    expect((await t.status()).state).toBe('running');
+
+    const ubuntu = page.getByRole('checkbox', { name: 'Ubuntu' });
+    expect(await page.getByRole('checkbox', { name: 'Legacy' }).isDisabled()).toBe(true);
+    expect(await page.locator('.state[data-distro="Legacy"]').textContent()).toMatch(/WSL 1/);
+    await ubuntu.check();
+    await page.locator('#integration button').click();
+    expect(await until(async () => (await page.locator('.state[data-distro="Ubuntu"]').textContent()) === 'running', 60_000, 200)).toBe(true);
+    await t.importBusybox();
+    expect((await t.sh('Ubuntu', 'docker run --rm busybox echo from-the-dashboard')).stdout).toBe('from-the-dashboard');
+    await shot('dashboard-running');
+
+    await page.getByRole('checkbox', { name: 'Ubuntu' }).uncheck();
+    await page.locator('#integration button').click();
+    expect(await until(async () => (await t.sh('Ubuntu', 'test -e /var/run/docker.sock || echo gone')).stdout === 'gone', 30_000)).toBe(true);
+
+    await page.getByLabel('Use the WSL 2 based engine').uncheck();
+    await page.locator('#general button').click();
+    await waitPill(/^Not enabled$/, 120_000);
+    expect((await t.status()).state).toBe('stopped');
+  }, 900_000);
+
+  it('saves a proxy shown by `berth proxy`, and shows a bad URL at its field without saving it', async () => {
+    await page.getByLabel('Manual').check();
+    await page.getByLabel('Web server (HTTP)').fill('not a proxy');
+    await page.locator('#proxies button').click();
+    expect(await page.locator('#http-error').textContent()).toMatch(/http:\/\/HOST:PORT|URL/i);
+    await shot('dashboard-proxy-error');
+    expect((await t.berth(['proxy'])).stdout).toContain('proxy: none');
+
+    await page.getByLabel('Manual').check();
+    await page.getByLabel('Web server (HTTP)').fill('http://proxy.corp:3128');
+    await page.getByLabel('Bypass for these hosts and domains').fill('.corp,10.0.0.0/8');
+    await page.locator('#proxies button').click();
+    expect((await t.berth(['proxy'])).stdout).toContain('proxy: manual, http http://proxy.corp:3128, except .corp,10.0.0.0/8');
+    expect(await page.getByLabel('Web server (HTTP)').inputValue()).toBe('http://proxy.corp:3128');
+  });
+});
