@@ -19,6 +19,9 @@ import { join } from 'node:path';
 import type { ApiDeps } from '../dashboard/api.js';
 import { serveApi, serveDashboard } from '../dashboard/server.js';
 import { DistroCache } from '../dashboard/distro-cache.js';
+import { DAEMON_SOCKET } from '../engine.js';
+import { BerthLogs, sourceFilter } from '../log-lines.js';
+import { wipeDataDistro } from '../reset.js';
 
 /** The page waits this long for `wsl -l`, then shows the list it last got. */
 const DISTRO_LIST_WAIT_MS = 1500;
@@ -88,6 +91,15 @@ export async function runBackend(home: HomeLayout, wsl: WslHost, options: { idle
     reloadNetwork: () => backend.reloadNetwork(),
     listDistros: () => distros.get(DISTRO_LIST_WAIT_MS),
     settingsFile: home.settings,
+    daemon: () => wsl.connect(BERTH_DISTRO, DAEMON_SOCKET),
+    reset: async () => {
+      await backend.stopEngine();
+      await wipeDataDistro(wsl, home, (l) => logger.warn(l));
+      info('manager', `${DATA_DISTRO} wiped (reset from the dashboard)`);
+      if ((await loadSettings(home.settings)).wslEngine) backend.start();
+    },
+    diagnose: async () => (await import('../diagnose.js')).collectDiagnostics(home, wsl),
+    openLogs: (sources) => new BerthLogs(home, wsl, sourceFilter(sources)),
   };
   const dashboard = await serveDashboard(api, { port: 0, assetsDir: join(BERTH_REPO, 'dist/dashboard'), log: (l) => logger.warn(l) });
   servers.push(dashboard);

@@ -1,6 +1,6 @@
-import { writeFileAtomic } from '../../common/atomic-file.js';
 import { removeDockerContext } from '../docker-context.js';
-import { BERTH_DISTRO, DATA_DISTRO, readStateOrWarn } from '../distros.js';
+import { BERTH_DISTRO, DATA_DISTRO } from '../distros.js';
+import { wipeDataDistro } from '../reset.js';
 import { loadSettings, updateSettings } from '../settings.js';
 import { rm } from 'node:fs/promises';
 import { EXIT, Refused, type CliContext } from './context.js';
@@ -16,10 +16,7 @@ async function unregisterIfPresent(ctx: CliContext, name: string): Promise<boole
 export async function reset(ctx: CliContext, yes: boolean): Promise<number> {
   if (!yes) throw new Refused('reset deletes every image, container and volume in Berth; run `berth reset --yes` to do it');
   await stop(ctx);
-  if (await unregisterIfPresent(ctx, DATA_DISTRO)) ctx.say(`${DATA_DISTRO} wiped.`);
-  const state = await readStateOrWarn(ctx.home.state, (l) => ctx.warn(`berth: ${l}\n`));
-  delete state.dataImage;
-  await writeFileAtomic(ctx.home.state, JSON.stringify(state));
+  if (await wipeDataDistro(ctx.wsl, ctx.home, (l) => ctx.warn(`berth: ${l}\n`))) ctx.say(`${DATA_DISTRO} wiped.`);
   return (await loadSettings(ctx.home.settings)).wslEngine ? start(ctx) : EXIT.ok;
 }
 

@@ -19,8 +19,8 @@ export async function proxyCommand(home: HomeLayout, mode: string | undefined, o
   const key = o.containers ? 'containersProxy' : 'proxy';
   if (mode === undefined) {
     const s = await loadSettings(home.settings);
-    say(`proxy: ${describe(s.proxy)}`);
-    say(`containersProxy: ${s.containersProxy ? describe(s.containersProxy) : 'as proxy'}`);
+    say(`proxy: ${describeProxy(s.proxy)}`);
+    say(`containersProxy: ${s.containersProxy ? describeProxy(s.containersProxy) : 'as proxy'}`);
     return;
   }
   const wanted = {
@@ -40,12 +40,13 @@ export async function proxyCommand(home: HomeLayout, mode: string | undefined, o
     s[key] = checked.data;
   });
   const live = await askBackend(home, 'reloadNetwork');
-  say(`${key}: ${describe(checked.data)}`);
+  say(`${key}: ${describeProxy(checked.data)}`);
   if (live?.proxy) say(`in effect now (no restart): engine ${live.proxy.engine}; containers ${live.proxy.containers}`);
   else say('saved; Berth uses it when it starts.');
 }
 
-function describe(p: ProxySettings): string {
+/** A proxy setting in one line, passwords hidden. */
+export function describeProxy(p: ProxySettings): string {
   const hide = (u: string) => u.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
   if (p.mode !== 'manual') return p.mode + (p.exclude.length ? `, except ${p.exclude.join(',')}` : '');
   return ['manual', p.http && `http ${hide(p.http)}`, p.https && `https ${hide(p.https)}`, p.exclude.length && `except ${p.exclude.join(',')}`].filter(Boolean).join(', ');

@@ -1,6 +1,7 @@
 import { backendStatus } from '../backend/client.js';
 import type { BackendStatus } from '../backend/status-schema.js';
 import { loadSettings } from '../settings.js';
+import { describeProxy } from './proxy.js';
 import { EXIT, type CliContext } from './context.js';
 
 /** `berth status [--json]`: exit 3 when stopped. */
@@ -13,7 +14,7 @@ export async function status(ctx: CliContext, json: boolean): Promise<number> {
     integrations: settings.integratedDistros.map((distro) => ({ distro, state: 'stopped' })),
   };
   if (json) ctx.say(JSON.stringify(s));
-  else for (const line of describeStatus(s)) ctx.say(line);
+  else for (const line of [...describeStatus(s), `  proxy: ${describeProxy(settings.proxy)}${settings.containersProxy ? `; containers: ${describeProxy(settings.containersProxy)}` : ''}`]) ctx.say(line);
   return s.state === 'stopped' ? EXIT.notRunning : EXIT.ok;
 }
 

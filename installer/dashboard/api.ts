@@ -3,6 +3,8 @@ import type { BackendStatus } from '../backend/status-schema.js';
 import { BERTH_DISTRO, DATA_DISTRO } from '../distros.js';
 import { loadSettings, saveSettings, settingsSchema, type Settings } from '../settings.js';
 import type { IntegrationStatus } from '../integrations.js';
+import type { HttpTarget } from '../../common/http-client.js';
+import { answerDocker, DOCKER_ROUTES } from './docker-routes.js';
 
 /** What the API drives: the backend's state machine, the settings file, WSL's distro list. */
 export interface ApiDeps {
@@ -13,7 +15,18 @@ export interface ApiDeps {
   reloadNetwork(): Promise<unknown>;
   listDistros(): Promise<DistroInfo[]>;
   settingsFile: string;
+  /** The engine's Docker API (for the allowlisted actions of docker-routes.ts). */
+  daemon: HttpTarget;
+  /** Factory reset: berth-data wiped (every image, container, volume), the engine started again if enabled. */
+  reset(): Promise<void>;
+  /** A diagnostics bundle; its path. */
+  diagnose(): Promise<string>;
+  /** Berth's logs of these sources (all when none), to follow. */
+  openLogs(sources: string[]): { follow(onLine: (line: string) => void, o: { existing: boolean }): Promise<unknown>; stop(): void };
 }
+
+/** The word the user types to confirm a reset. */
+export const RESET_WORD = 'reset';
 
 export interface ApiAnswer {
   status: number;
@@ -89,7 +102,7 @@ export async function distroViews(deps: ApiDeps): Promise<DistroView[]> {
 }
 
 const ROUTES: Route[] = [
-  { method: 'GET', path: /^\/api\/v1\/?$/, name: 'GET /api/v1', handler: async () => ok({ routes: ROUTES.map((r) => r.name) }) },
+  { method: 'GET', path: /^\/api\/v1\/?$/, name: 'GET /api/v1', handler: async () => ok({ routes: [...ROUTES.map((r) => r.name), ...DOCKER_ROUTES.map((r) => r.name), ...STREAMED] }) },
   { method: 'GET', path: /^\/api\/v1\/status$/, name: 'GET /api/v1/status', handler: async (d) => ok(await d.status()) },
   { method: 'POST', path: /^\/api\/v1\/engine\/start$/, name: 'POST /api/v1/engine/start', handler: async (d) => (d.startEngine(), { status: 202, body: await d.status() }) },
   { method: 'POST', path: /^\/api\/v1\/engine\/stop$/, name: 'POST /api/v1/engine/stop', handler: async (d) => (await d.stopEngine(), ok(await d.status())) },
@@ -98,8 +111,19 @@ const ROUTES: Route[] = [
   { method: 'PUT', path: /^\/api\/v1\/settings$/, name: 'PUT /api/v1/settings', handler: async (d, _p, body) => changeSettings(d, body as Record<string, unknown>) },
   { method: 'GET', path: /^\/api\/v1\/distros$/, name: 'GET /api/v1/distros', handler: async (d) => ok(await distroViews(d)) },
   { method: 'PUT', path: /^\/api\/v1\/distros\/([^/]+)\/integration$/, name: 'PUT /api/v1/distros/{name}/integration', handler: (d, [name], body) => setIntegration(d, decodeURIComponent(name!), body) },
-  { method: 'GET', path: /^\/api\/v1\/events$/, name: 'GET /api/v1/events (Server-Sent Events: status)', handler: async () => ({ status: 500, body: { message: 'served as a stream' } }) },
+  { method: 'POST', path: /^\/api\/v1\/reset$/, name: 'POST /api/v1/reset {"confirm": "reset"}', handler: (d, _p, body) => reset(d, body) },
 ];
+
+/** Routes served as streams or files by server.ts, listed here for GET /api/v1. */
+const STREAMED = ['GET /api/v1/events (Server-Sent Events: status)', 'GET /api/v1/containers/{id}/logs (Server-Sent Events)', 'GET /api/v1/logs (Server-Sent Events: the last lines, then follow)', 'GET /api/v1/diagnostics (a tar.gz)'];
+
+async function reset(deps: ApiDeps, body: unknown): Promise<ApiAnswer> {
+  if ((body as { confirm?: unknown } | null)?.confirm !== RESET_WORD) {
+    return { status: 400, body: { message: `a reset deletes every image, container and volume; type "${RESET_WORD}" to confirm it`, issues: [{ path: 'confirm', message: `type "${RESET_WORD}"` }] } };
+  }
+  await deps.reset();
+  return ok(await deps.status());
+}
 
 async function setIntegration(deps: ApiDeps, name: string, body: unknown): Promise<ApiAnswer> {
   const enabled = (body as { enabled?: unknown } | null)?.enabled;
@@ -120,7 +144,7 @@ export async function answerApi(deps: ApiDeps, method: string, path: string, bod
     const m = r.method === method ? r.path.exec(path) : null;
     if (m) return r.handler(deps, m.slice(1), body);
   }
-  return undefined;
+  return answerDocker(deps.daemon, method, path);
 }
 
 export const API_ROUTE_NAMES = ROUTES.map((r) => r.name);

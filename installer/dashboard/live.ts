@@ -16,8 +16,19 @@ function pill(s: LiveStatus): { text: string; tone: string } {
   return { text: 'Stopped', tone: 'off' };
 }
 
-const events = new EventSource('/api/v1/events');
-events.addEventListener('status', (e) => {
+// A log page follows its stream; every other page, the status.
+const log = document.getElementById('log');
+if (log?.dataset.stream) {
+  const lines = new EventSource(log.dataset.stream);
+  lines.addEventListener('line', (e) => {
+    log.append(`${JSON.parse((e as MessageEvent<string>).data) as string}\n`);
+    log.scrollTop = log.scrollHeight;
+  });
+  lines.addEventListener('end', () => lines.close());
+}
+
+const events = document.getElementById('pill') ? new EventSource('/api/v1/events') : undefined;
+events?.addEventListener('status', (e) => {
   const s = JSON.parse((e as MessageEvent<string>).data) as LiveStatus;
   const out = document.getElementById('pill');
   const p = pill(s);

@@ -1,6 +1,7 @@
 import type { BackendStatus } from '../backend/status-schema.js';
 import type { Settings } from '../settings.js';
 import type { DistroView } from './api.js';
+import { containersSection, imagesAndVolumesSection, troubleshootSection, type EngineModel } from './pages-engine.js';
 
 const esc = (s: unknown) => String(s ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
@@ -31,6 +32,8 @@ export interface PageModel {
   status: BackendStatus;
   settings: Settings;
   distros: DistroView[];
+  /** The engine's containers, images, volumes (when it runs). */
+  engine?: EngineModel;
   /** Field → message, from a refused form. */
   errors?: Record<string, string>;
   notice?: string;
@@ -92,7 +95,7 @@ function proxies(m: PageModel): string {
 const STYLE = `body{font:15px/1.5 system-ui,sans-serif;margin:0;color:#1b1f24}header{display:flex;gap:.75rem;align-items:center;padding:.75rem 1.5rem;background:#f3f5f7;border-bottom:1px solid #d8dde3}
 h1{font-size:1.2rem;margin:0 1rem 0 0}main{max-width:46rem;padding:0 1.5rem}section{margin:1.5rem 0}.pill{padding:.2rem .7rem;border-radius:1rem;background:#d8dde3}
 .pill.ok{background:#c9f0d3}.pill.bad{background:#f8d0d0}.pill.busy{background:#fdebc4}.error{color:#a40000;margin:.2rem 0}.notice{background:#e6f0ff;padding:.5rem}
-label{display:block;margin:.3rem 0}fieldset label,li label{display:inline}ul{list-style:none;padding:0}li{margin:.3rem 0}.state{color:#57606a;margin-left:.6rem}button{padding:.25rem .9rem}input:not([type]){min-width:18rem}`;
+label{display:block;margin:.3rem 0}fieldset label,li label{display:inline}ul{list-style:none;padding:0}li{margin:.3rem 0}.state{color:#57606a;margin-left:.6rem}button{padding:.25rem .9rem}form.inline{display:inline;margin-right:.3rem}table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:.25rem .5rem;border-bottom:1px solid #e3e6ea}pre#log{background:#f6f8fa;padding:.75rem;max-height:70vh;overflow:auto}input:not([type]){min-width:18rem}`;
 
 export function renderPage(m: PageModel): string {
   return `<!doctype html>
@@ -103,6 +106,9 @@ export function renderPage(m: PageModel): string {
 ${general(m)}
 ${integration(m)}
 ${proxies(m)}
+${containersSection(m.engine ?? {})}
+${imagesAndVolumesSection(m.engine ?? {})}
+${troubleshootSection({ ...(m.engine ?? {}), errors: m.errors })}
 </main></body></html>`;
 }
 

@@ -2,13 +2,17 @@ import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { proxySettingsSchema, loadSettings } from '../settings.js';
-import { answerApi, changeSettings, distroViews, type ApiDeps } from './api.js';
+import { loadSettings } from '../settings.js';
+import { answerApi, type ApiDeps } from './api.js';
+import { streamContainerLogs } from './docker-routes.js';
+import { page, submitForm } from './forms.js';
+import { logPage } from './pages-engine.js';
+import { sendDiagnostics, streamBerthLogs } from './streams.js';
+import { back, html, json, readBody } from './respond.js';
 import { checkRequest, refuse, SECURITY_HEADERS, SESSION_COOKIE } from './guard.js';
-import { renderPage, STYLESHEET, type PageModel } from './pages.js';
+import { STYLESHEET } from './pages.js';
 import { Sessions } from './sessions.js';
 
-const MAX_BODY = 64 * 1024;
 const EVENT_POLL_MS = 500;
 
 export interface Dashboard {
@@ -18,26 +22,6 @@ export interface Dashboard {
   loginUrl(): string;
   close(): void;
 }
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let size = 0;
-    const chunks: Buffer[] = [];
-    req.on('data', (d: Buffer) => {
-      size += d.length;
-      if (size > MAX_BODY) {
-        reject(new Error(`a request body must be under ${MAX_BODY} bytes`));
-        req.destroy();
-      } else chunks.push(d);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
-const json = (res: ServerResponse, status: number, body: unknown): void => void res.writeHead(status, { ...SECURITY_HEADERS, 'content-type': 'application/json' }).end(JSON.stringify(body));
-const html = (res: ServerResponse, status: number, body: string): void => void res.writeHead(status, { ...SECURITY_HEADERS, 'content-type': 'text/html; charset=utf-8' }).end(body);
-const back = (res: ServerResponse, to: string): void => void res.writeHead(303, { ...SECURITY_HEADERS, location: to }).end();
 
 /** The status as the live script wants it: the backend's, plus the checkbox. */
 async function liveStatus(deps: ApiDeps) {
@@ -59,53 +43,6 @@ export function streamEvents(deps: ApiDeps, req: IncomingMessage, res: ServerRes
   void tick();
   const timer = setInterval(() => void tick(), EVENT_POLL_MS);
   req.on('close', () => clearInterval(timer));
-}
-
-async function page(deps: ApiDeps, extra: Partial<PageModel> = {}): Promise<string> {
-  const [status, settings, distros] = await Promise.all([deps.status(), loadSettings(deps.settingsFile), distroViews(deps)]);
-  return renderPage({ status, settings, distros, ...extra });
-}
-
-/** The forms of the page (they work without script): each acts, then shows the page again. */
-async function submitForm(deps: ApiDeps, path: string, form: URLSearchParams, res: ServerResponse): Promise<void> {
-  switch (path) {
-    case '/ui/engine/start':
-      deps.startEngine();
-      return back(res, '/');
-    case '/ui/engine/stop':
-      await deps.stopEngine();
-      return back(res, '/');
-    case '/ui/engine/restart':
-      await deps.stopEngine();
-      deps.startEngine();
-      return back(res, '/');
-    case '/ui/general':
-      await changeSettings(deps, { wslEngine: form.getAll('wslEngine').includes('on') });
-      return back(res, '/#general');
-    case '/ui/integration': {
-      const usable = (await distroViews(deps)).filter((d) => !d.disabled).map((d) => d.name);
-      const chosen = form.getAll('distro').filter((d) => usable.includes(d));
-      await changeSettings(deps, { integratedDistros: chosen, integrateWithDefaultDistro: form.get('integrateWithDefaultDistro') === 'on' });
-      return back(res, '/#integration');
-    }
-    case '/ui/proxy': {
-      const wanted = {
-        mode: form.get('mode') ?? 'none',
-        ...(form.get('http') ? { http: form.get('http') } : {}),
-        ...(form.get('https') ? { https: form.get('https') } : {}),
-        exclude: (form.get('exclude') ?? '').split(',').map((x) => x.trim()).filter(Boolean),
-      };
-      const checked = proxySettingsSchema.safeParse(wanted);
-      if (!checked.success) {
-        const errors = Object.fromEntries(checked.error.issues.map((i) => [String(i.path[0] ?? 'mode'), i.message]));
-        return html(res, 400, await page(deps, { errors, notice: 'The proxy settings were not saved: see the fields below.' }));
-      }
-      await changeSettings(deps, { proxy: checked.data });
-      return back(res, '/#proxies');
-    }
-    default:
-      return json(res, 404, { message: `no such form: ${path}` });
-  }
 }
 
 /**
@@ -142,6 +79,20 @@ export async function serveDashboard(deps: ApiDeps, o: { port: number; assetsDir
       return void res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'text/javascript' }).end(await readFile(join(o.assetsDir, 'live.js')));
     }
     if (method === 'GET' && url.pathname === '/api/v1/events') return streamEvents(deps, req, res);
+    if (method === 'GET' && url.pathname === '/api/v1/logs') return streamBerthLogs(deps, url, req, res);
+    if (method === 'GET' && url.pathname === '/api/v1/diagnostics') return sendDiagnostics(deps, res);
+    const containerLogs = /^\/(api\/v1\/)?containers\/([^/]+)\/logs$/.exec(url.pathname);
+    if (method === 'GET' && containerLogs) {
+      const id = decodeURIComponent(containerLogs[2]!);
+      if (containerLogs[1]) return streamContainerLogs(deps.daemon, id, req, res, SECURITY_HEADERS);
+      return html(res, 200, logPage(`Logs of ${id}`, `/api/v1/containers/${encodeURIComponent(id)}/logs`));
+    }
+    if (method === 'GET' && url.pathname === '/logs') {
+      const sources = url.searchParams.getAll('source').filter(Boolean);
+      const query = sources.map((x) => `source=${encodeURIComponent(x)}`).join('&');
+      const filter = `<form method="get" action="/logs"><label>Source <input name="source" value="${sources.join(' ').replace(/[&<>"']/g, '')}"></label><button>Filter</button></form>`;
+      return html(res, 200, logPage('Berth logs', `/api/v1/logs${query ? `?${query}` : ''}`, filter));
+    }
     if (method === 'POST' && url.pathname.startsWith('/ui/')) return submitForm(deps, url.pathname, new URLSearchParams(await readBody(req)), res);
     if (url.pathname.startsWith('/api/v1')) return serveApi(deps, req, res, url.pathname);
     req.resume();

@@ -88,6 +88,30 @@ describe.runIf(run)('the dashboard, in headless Chromium against a real Berth', 
     expect((await t.sh('Ubuntu', 'docker run --rm busybox echo from-the-dashboard')).stdout).toBe('from-the-dashboard');
     await shot('dashboard-running');
 
+    // A container: listed, its logs followed live, then deleted.
+    expect((await t.sh('Ubuntu', 'docker run -d --name ticker busybox sh -c \'i=0; while true; do echo tick$i; i=$((i+1)); sleep 0.2; done\'')).exitCode).toBe(0);
+    await page.goto(`${new URL(loginUrl).origin}/?at=containers#containers`); // a new load, not just a hash change
+    const row = page.locator('tr[data-container="ticker"]');
+    expect(await row.locator('td').nth(2).textContent()).toMatch(/^Up /);
+    await row.getByRole('link', { name: 'Logs' }).click();
+    const ticks = async () => ((await page.locator('#log').textContent()) ?? '').split('\n').filter((l) => /^tick\d+$/.test(l));
+    expect(await until(async () => (await ticks()).length >= 3, 30_000, 100)).toBe(true);
+    const seenFirst = (await ticks()).length;
+    expect(await until(async () => (await ticks()).length >= seenFirst + 3, 30_000, 100)).toBe(true); // still coming: followed live
+    const numbers = (await ticks()).map((l) => Number(l.slice(4)));
+    expect(numbers).toEqual(numbers.map((_, i) => numbers[0]! + i));
+    await shot('dashboard-container-logs');
+    await page.goto(`${new URL(loginUrl).origin}/?at=containers#containers`); // a new load, not just a hash change
+    await page.locator('tr[data-container="ticker"]').getByRole('button', { name: 'Delete' }).click();
+    expect(await page.locator('tr[data-container="ticker"]').count()).toBe(0);
+    expect((await t.docker(['ps', '-a', '--format', '{{.Names}}'])).stdout).not.toContain('ticker');
+
+    // Reset refuses without the typed word, and deletes nothing.
+    await page.getByLabel(/Type reset to confirm/).fill('yes');
+    await page.getByRole('button', { name: 'Reset to factory defaults' }).click();
+    expect(await page.locator('#confirm-error').textContent()).toMatch(/Nothing was deleted: type "reset" to confirm/);
+    expect((await t.docker(['image', 'ls', '--format', '{{.Repository}}'])).stdout).toContain('busybox');
+
     await page.getByRole('checkbox', { name: 'Ubuntu' }).uncheck();
     await page.locator('#integration button').click();
     expect(await until(async () => (await t.sh('Ubuntu', 'test -e /var/run/docker.sock || echo gone')).stdout === 'gone', 30_000)).toBe(true);
@@ -98,19 +122,19 @@ describe.runIf(run)('the dashboard, in headless Chromium against a real Berth', 
     expect((await t.status()).state).toBe('stopped');
   }, 900_000);
 
-  it('saves a proxy shown by `berth proxy`, and shows a bad URL at its field without saving it', async () => {
+  it('saves a proxy shown by `berth status`, and shows a bad URL at its field without saving it', async () => {
     await page.getByLabel('Manual').check();
     await page.getByLabel('Web server (HTTP)').fill('not a proxy');
     await page.locator('#proxies button').click();
     expect(await page.locator('#http-error').textContent()).toMatch(/http:\/\/HOST:PORT|URL/i);
     await shot('dashboard-proxy-error');
-    expect((await t.berth(['proxy'])).stdout).toContain('proxy: none');
+    expect((await t.berth(['status'])).stdout).toContain('proxy: none');
 
     await page.getByLabel('Manual').check();
     await page.getByLabel('Web server (HTTP)').fill('http://proxy.corp:3128');
     await page.getByLabel('Bypass for these hosts and domains').fill('.corp,10.0.0.0/8');
     await page.locator('#proxies button').click();
-    expect((await t.berth(['proxy'])).stdout).toContain('proxy: manual, http http://proxy.corp:3128, except .corp,10.0.0.0/8');
+    expect((await t.berth(['status'])).stdout).toContain('  proxy: manual, http http://proxy.corp:3128, except .corp,10.0.0.0/8');
     expect(await page.getByLabel('Web server (HTTP)').inputValue()).toBe('http://proxy.corp:3128');
   });
 });

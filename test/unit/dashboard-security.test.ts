@@ -28,6 +28,10 @@ beforeAll(async () => {
       { name: 'Old', state: 'Stopped', version: 1, isDefault: false },
     ],
     settingsFile: join(dir, 'settings.json'),
+    daemon: join(dir, 'no-daemon.sock'),
+    reset: async () => void calls.push('reset'),
+    diagnose: async () => join(dir, 'bundle.tar.gz'),
+    openLogs: () => ({ follow: async () => undefined, stop: () => undefined }),
   };
   dash = await serveDashboard(deps, { port: 0, assetsDir: join(dir, 'assets'), log: () => {} });
 });
@@ -102,6 +106,18 @@ describe('the dashboard, over plain HTTP', () => {
       expect(r.headers['content-security-policy']).toContain("frame-ancestors 'none'");
       expect(r.headers['referrer-policy']).toBe('no-referrer');
     }
+  });
+
+  it('refuses a reset without the typed word, and an id that is not one', async () => {
+    const cookie = await login();
+    const same = { cookie, origin: `http://127.0.0.1:${dash.port}`, 'content-type': 'application/json' };
+    const r = await call('POST', '/api/v1/reset', same, JSON.stringify({ confirm: 'yes' }));
+    expect(r.status).toBe(400);
+    expect(JSON.parse(r.body).message).toMatch(/type "reset" to confirm/);
+    expect(calls).not.toContain('reset');
+    expect((await call('POST', '/api/v1/containers/..%2F..%2Fimages%2Fcreate/start', same)).status).toBe(400);
+    expect((await call('DELETE', '/api/v1/images/busybox', same)).status).toBe(400); // ids only
+    expect((await call('GET', '/api/v1/containers', { cookie })).status).toBe(503); // no engine here: said so
   });
 
   it('has no generic Engine API: a Docker route is not there', async () => {

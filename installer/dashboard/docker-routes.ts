@@ -1,0 +1,111 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { httpRequest, openRequest, type HttpTarget } from '../../common/http-client.js';
+import type { ApiAnswer } from './api.js';
+
+/**
+ * The Engine API actions the dashboard offers, and only these: an allowlist, never a
+ * passthrough (a page that could send any Engine API request would have root). Each route
+ * checks its names against a pattern before it becomes part of a daemon path.
+ */
+const CONTAINER = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+const IMAGE = /^(sha256:)?[a-f0-9]{12,64}$/;
+const VOLUME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$/;
+
+interface DockerRoute {
+  method: string;
+  path: RegExp;
+  name: string;
+  check: RegExp | undefined;
+  /** The daemon request for the matched name. */
+  daemon: (name: string) => { method: 'GET' | 'POST' | 'DELETE'; path: string };
+  /** Shapes the daemon's JSON for the page. */
+  shape?: (json: unknown) => unknown;
+}
+
+type Json = Record<string, unknown>;
+const containers = (list: unknown) =>
+  (list as Json[]).map((c) => ({
+    id: String(c.Id).slice(0, 12),
+    name: String((c.Names as string[] | undefined)?.[0] ?? '').replace(/^\//, ''),
+    image: c.Image,
+    state: c.State,
+    status: c.Status,
+    ports: ((c.Ports as Json[] | undefined) ?? []).filter((p) => p.PublicPort).map((p) => `${p.PublicPort}→${p.PrivatePort}/${p.Type}`),
+  }));
+const images = (list: unknown) => (list as Json[]).map((i) => ({ id: String(i.Id).replace(/^sha256:/, '').slice(0, 12), tags: (i.RepoTags as string[] | null) ?? [], size: i.Size }));
+const volumes = (doc: unknown) => (((doc as Json).Volumes as Json[] | null) ?? []).map((v) => ({ name: v.Name, driver: v.Driver }));
+const df = (doc: unknown) => {
+  const d = doc as { LayersSize?: number; Images?: Json[]; Containers?: Json[]; Volumes?: Array<{ UsageData?: { Size?: number } }>; BuildCache?: Array<{ Size?: number }> };
+  const sum = (xs: number[]) => xs.reduce((a, b) => a + (b > 0 ? b : 0), 0);
+  return {
+    images: { count: d.Images?.length ?? 0, bytes: d.LayersSize ?? 0 },
+    containers: { count: d.Containers?.length ?? 0, bytes: sum((d.Containers ?? []).map((c) => Number(c.SizeRw ?? 0))) },
+    volumes: { count: d.Volumes?.length ?? 0, bytes: sum((d.Volumes ?? []).map((v) => v.UsageData?.Size ?? 0)) },
+    buildCache: { bytes: sum((d.BuildCache ?? []).map((b) => b.Size ?? 0)) },
+  };
+};
+const filters = (f: Record<string, string[]>) => encodeURIComponent(JSON.stringify(f));
+
+export const DOCKER_ROUTES: DockerRoute[] = [
+  { method: 'GET', path: /^\/api\/v1\/containers$/, name: 'GET /api/v1/containers', check: undefined, daemon: () => ({ method: 'GET', path: '/containers/json?all=1' }), shape: containers },
+  { method: 'POST', path: /^\/api\/v1\/containers\/([^/]+)\/start$/, name: 'POST /api/v1/containers/{id}/start', check: CONTAINER, daemon: (id) => ({ method: 'POST', path: `/containers/${id}/start` }) },
+  { method: 'POST', path: /^\/api\/v1\/containers\/([^/]+)\/stop$/, name: 'POST /api/v1/containers/{id}/stop', check: CONTAINER, daemon: (id) => ({ method: 'POST', path: `/containers/${id}/stop` }) },
+  { method: 'POST', path: /^\/api\/v1\/containers\/([^/]+)\/restart$/, name: 'POST /api/v1/containers/{id}/restart', check: CONTAINER, daemon: (id) => ({ method: 'POST', path: `/containers/${id}/restart` }) },
+  { method: 'DELETE', path: /^\/api\/v1\/containers\/([^/]+)$/, name: 'DELETE /api/v1/containers/{id}', check: CONTAINER, daemon: (id) => ({ method: 'DELETE', path: `/containers/${id}?force=1` }) },
+  { method: 'GET', path: /^\/api\/v1\/images$/, name: 'GET /api/v1/images', check: undefined, daemon: () => ({ method: 'GET', path: '/images/json' }), shape: images },
+  { method: 'DELETE', path: /^\/api\/v1\/images\/([^/]+)$/, name: 'DELETE /api/v1/images/{id}', check: IMAGE, daemon: (id) => ({ method: 'DELETE', path: `/images/${id}` }) },
+  { method: 'POST', path: /^\/api\/v1\/images\/prune$/, name: 'POST /api/v1/images/prune', check: undefined, daemon: () => ({ method: 'POST', path: `/images/prune?filters=${filters({ dangling: ['false'] })}` }) },
+  { method: 'GET', path: /^\/api\/v1\/volumes$/, name: 'GET /api/v1/volumes', check: undefined, daemon: () => ({ method: 'GET', path: '/volumes' }), shape: volumes },
+  { method: 'DELETE', path: /^\/api\/v1\/volumes\/([^/]+)$/, name: 'DELETE /api/v1/volumes/{name}', check: VOLUME, daemon: (n) => ({ method: 'DELETE', path: `/volumes/${n}` }) },
+  { method: 'POST', path: /^\/api\/v1\/volumes\/prune$/, name: 'POST /api/v1/volumes/prune', check: undefined, daemon: () => ({ method: 'POST', path: `/volumes/prune?filters=${filters({ all: ['true'] })}` }) },
+  { method: 'GET', path: /^\/api\/v1\/system\/df$/, name: 'GET /api/v1/system/df', check: undefined, daemon: () => ({ method: 'GET', path: '/system/df' }), shape: df },
+];
+
+/** One allowlisted Engine action; undefined when the path is not one of them. */
+export async function answerDocker(daemon: HttpTarget, method: string, path: string): Promise<ApiAnswer | undefined> {
+  for (const r of DOCKER_ROUTES) {
+    const m = r.method === method ? r.path.exec(path) : null;
+    if (!m) continue;
+    const name = decodeURIComponent(m[1] ?? '');
+    if (r.check && !r.check.test(name)) return { status: 400, body: { message: `not a valid name or id: ${JSON.stringify(name)}` } };
+    const call = r.daemon(encodeURIComponent(name));
+    const res = await httpRequest(daemon, { method: call.method, path: call.path, timeoutMs: 60_000 }).catch((e: Error) => e);
+    if (res instanceof Error) return { status: 503, body: { message: `the engine does not answer (${res.message}); is Berth running?` } };
+    const json = res.body ? (JSON.parse(res.body) as unknown) : {};
+    if (res.status >= 400) return { status: res.status, body: { message: (json as { message?: string }).message ?? `the engine answered ${res.status}` } };
+    return { status: 200, body: r.shape ? r.shape(json) : json };
+  }
+  return undefined;
+}
+
+/**
+ * GET /api/v1/containers/{id}/logs: the last 500 lines, then new ones as they come, as
+ * Server-Sent Events (`event: line`). The daemon's stream is demultiplexed (8-byte frame
+ * heads) unless the container has a TTY.
+ */
+export async function streamContainerLogs(daemon: HttpTarget, id: string, req: IncomingMessage, res: ServerResponse, headers: Record<string, string>): Promise<void> {
+  if (!CONTAINER.test(id)) return void res.writeHead(400, { ...headers, 'content-type': 'application/json' }).end(JSON.stringify({ message: `not a valid container id: ${JSON.stringify(id)}` }));
+  const tty = await httpRequest(daemon, { path: `/containers/${encodeURIComponent(id)}/json` }).then((r) => (r.status === 200 ? Boolean((JSON.parse(r.body) as { Config?: { Tty?: boolean } }).Config?.Tty) : undefined));
+  if (tty === undefined) return void res.writeHead(404, { ...headers, 'content-type': 'application/json' }).end(JSON.stringify({ message: `no such container: ${id}` }));
+  const logs = await openRequest(daemon, { path: `/containers/${encodeURIComponent(id)}/logs?stdout=1&stderr=1&follow=1&tail=500`, timeoutMs: 10_000 });
+  res.writeHead(200, { ...headers, 'content-type': 'text/event-stream' });
+  let pending = Buffer.alloc(0);
+  let text = '';
+  const send = (chunk: string) => {
+    text += chunk;
+    const lines = text.split('\n');
+    text = lines.pop() ?? '';
+    for (const line of lines) res.write(`event: line\ndata: ${JSON.stringify(line)}\n\n`);
+  };
+  logs.on('data', (d: Buffer) => {
+    if (tty) return send(d.toString('utf8'));
+    pending = Buffer.concat([pending, d]);
+    while (pending.length >= 8 && pending.length >= 8 + pending.readUInt32BE(4)) {
+      const size = pending.readUInt32BE(4);
+      send(pending.subarray(8, 8 + size).toString('utf8'));
+      pending = pending.subarray(8 + size);
+    }
+  });
+  logs.on('end', () => res.end('event: end\ndata: {}\n\n'));
+  req.on('close', () => logs.destroy());
+}

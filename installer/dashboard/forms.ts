@@ -1,0 +1,93 @@
+import type { ServerResponse } from 'node:http';
+import { loadSettings, proxySettingsSchema } from '../settings.js';
+import { answerApi, changeSettings, distroViews, RESET_WORD, type ApiDeps } from './api.js';
+import { renderPage, type PageModel } from './pages.js';
+import type { EngineModel } from './pages-engine.js';
+import { back, html, json } from './respond.js';
+
+/** The engine's lists for the page; each undefined when the engine does not answer. */
+async function engineModel(deps: ApiDeps): Promise<EngineModel> {
+  const get = async <T>(path: string) => {
+    const a = await answerApi(deps, 'GET', path, undefined).catch(() => undefined);
+    return a?.status === 200 ? (a.body as T) : undefined;
+  };
+  const [containers, images, volumes, df] = await Promise.all([
+    get<EngineModel['containers']>('/api/v1/containers'),
+    get<EngineModel['images']>('/api/v1/images'),
+    get<EngineModel['volumes']>('/api/v1/volumes'),
+    get<EngineModel['df']>('/api/v1/system/df'),
+  ]);
+  return { containers, images, volumes, df };
+}
+
+/** The whole page as it stands, with a refused form's field errors or a notice. */
+export async function page(deps: ApiDeps, extra: Partial<PageModel> = {}): Promise<string> {
+  const status = await deps.status();
+  const [settings, distros, engine] = await Promise.all([loadSettings(deps.settingsFile), distroViews(deps), status.state === 'running' ? engineModel(deps) : {}]);
+  return renderPage({ status, settings, distros, engine: { ...engine, errors: extra.errors }, ...extra });
+}
+
+/** An Engine action from a form: the daemon's refusal is shown on the page, not as JSON. */
+async function engineAction(deps: ApiDeps, res: ServerResponse, method: string, path: string, anchor: string): Promise<void> {
+  const a = await answerApi(deps, method, path, undefined);
+  if (a && a.status < 300) return back(res, anchor);
+  html(res, a?.status ?? 404, await page(deps, { notice: `Not done: ${(a?.body as { message?: string } | undefined)?.message ?? 'no such action'}` }));
+}
+
+/** The forms of the page (they work without script): each acts, then shows the page again. */
+export async function submitForm(deps: ApiDeps, path: string, form: URLSearchParams, res: ServerResponse): Promise<void> {
+  const target = /^\/ui\/(containers|images|volumes)\/([^/]+)\/(start|stop|restart|delete)$/.exec(path);
+  if (target) {
+    const [, kind, name, verb] = target as unknown as [string, string, string, string];
+    if (verb === 'delete') return engineAction(deps, res, 'DELETE', `/api/v1/${kind}/${name}`, `/#${kind}`);
+    return engineAction(deps, res, 'POST', `/api/v1/${kind}/${name}/${verb}`, `/#${kind}`);
+  }
+  switch (path) {
+    case '/ui/images/prune':
+      return engineAction(deps, res, 'POST', '/api/v1/images/prune', '/#images');
+    case '/ui/volumes/prune':
+      return engineAction(deps, res, 'POST', '/api/v1/volumes/prune', '/#volumes');
+    case '/ui/engine/start':
+      deps.startEngine();
+      return back(res, '/');
+    case '/ui/engine/stop':
+      await deps.stopEngine();
+      return back(res, '/');
+    case '/ui/engine/restart':
+      await deps.stopEngine();
+      deps.startEngine();
+      return back(res, '/');
+    case '/ui/reset':
+      if (form.get('confirm') !== RESET_WORD) {
+        return html(res, 400, await page(deps, { errors: { confirm: `Nothing was deleted: type "${RESET_WORD}" to confirm.` } }));
+      }
+      await deps.reset();
+      return back(res, '/');
+    case '/ui/general':
+      await changeSettings(deps, { wslEngine: form.getAll('wslEngine').includes('on') });
+      return back(res, '/#general');
+    case '/ui/integration': {
+      const usable = (await distroViews(deps)).filter((d) => !d.disabled).map((d) => d.name);
+      const chosen = form.getAll('distro').filter((d) => usable.includes(d));
+      await changeSettings(deps, { integratedDistros: chosen, integrateWithDefaultDistro: form.get('integrateWithDefaultDistro') === 'on' });
+      return back(res, '/#integration');
+    }
+    case '/ui/proxy': {
+      const wanted = {
+        mode: form.get('mode') ?? 'none',
+        ...(form.get('http') ? { http: form.get('http') } : {}),
+        ...(form.get('https') ? { https: form.get('https') } : {}),
+        exclude: (form.get('exclude') ?? '').split(',').map((x) => x.trim()).filter(Boolean),
+      };
+      const checked = proxySettingsSchema.safeParse(wanted);
+      if (!checked.success) {
+        const errors = Object.fromEntries(checked.error.issues.map((i) => [String(i.path[0] ?? 'mode'), i.message]));
+        return html(res, 400, await page(deps, { errors, notice: 'The proxy settings were not saved: see the fields below.' }));
+      }
+      await changeSettings(deps, { proxy: checked.data });
+      return back(res, '/#proxies');
+    }
+    default:
+      return json(res, 404, { message: `no such form: ${path}` });
+  }
+}

@@ -1,0 +1,61 @@
+import { RESET_WORD } from './api.js';
+
+/** The page sections of the engine's things (containers, images, volumes) and Troubleshoot. */
+const esc = (s: unknown) => String(s ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const size = (bytes: unknown) => `${(Number(bytes ?? 0) / 2 ** 20).toFixed(1)} MiB`;
+
+export interface EngineModel {
+  /** Undefined when the engine does not answer. */
+  containers?: Array<{ id: string; name: string; image: unknown; state: unknown; status: unknown; ports: string[] }>;
+  images?: Array<{ id: string; tags: string[]; size: unknown }>;
+  volumes?: Array<{ name: unknown; driver: unknown }>;
+  df?: { images: { count: number; bytes: number }; containers: { count: number; bytes: number }; volumes: { count: number; bytes: number }; buildCache: { bytes: number } };
+  errors?: Record<string, string>;
+}
+
+const action = (path: string, label: string, extra = '') => `<form method="post" action="${path}" class="inline"><button ${extra}>${label}</button></form>`;
+
+export function containersSection(m: EngineModel): string {
+  if (!m.containers) return '<section id="containers"><h2>Containers</h2><p>The engine is not running.</p></section>';
+  const rows = m.containers
+    .map((c) => {
+      const base = `/ui/containers/${encodeURIComponent(c.id)}`;
+      const running = c.state === 'running';
+      return `<tr data-container="${esc(c.name)}"><td>${esc(c.name)}</td><td>${esc(c.image)}</td><td>${esc(c.status)}</td><td>${esc(c.ports.join(', '))}</td>
+<td>${running ? action(`${base}/stop`, 'Stop') + action(`${base}/restart`, 'Restart') : action(`${base}/start`, 'Start')}${action(`${base}/delete`, 'Delete')} <a href="/containers/${encodeURIComponent(c.id)}/logs">Logs</a></td></tr>`;
+    })
+    .join('\n');
+  return `<section id="containers" aria-labelledby="containers-h"><h2 id="containers-h">Containers</h2>
+<table><thead><tr><th>Name</th><th>Image</th><th>Status</th><th>Ports</th><th>Actions</th></tr></thead><tbody>${rows || '<tr><td colspan="5">No containers.</td></tr>'}</tbody></table></section>`;
+}
+
+export function imagesAndVolumesSection(m: EngineModel): string {
+  if (!m.images || !m.volumes) return '';
+  const images = m.images.map((i) => `<tr><td>${esc(i.tags.join(', ') || '<none>')}</td><td>${esc(i.id)}</td><td>${size(i.size)}</td><td>${action(`/ui/images/${encodeURIComponent(i.id)}/delete`, 'Delete')}</td></tr>`).join('\n');
+  const volumes = m.volumes.map((v) => `<tr><td>${esc(v.name)}</td><td>${esc(v.driver)}</td><td>${action(`/ui/volumes/${encodeURIComponent(String(v.name))}/delete`, 'Delete')}</td></tr>`).join('\n');
+  const df = m.df ? `<p id="disk-usage">Disk usage: images ${size(m.df.images.bytes)} (${m.df.images.count}), containers ${size(m.df.containers.bytes)} (${m.df.containers.count}), volumes ${size(m.df.volumes.bytes)} (${m.df.volumes.count}), build cache ${size(m.df.buildCache.bytes)}</p>` : '';
+  return `<section id="images" aria-labelledby="images-h"><h2 id="images-h">Images</h2>${df}
+<table><thead><tr><th>Tags</th><th>ID</th><th>Size</th><th></th></tr></thead><tbody>${images || '<tr><td colspan="4">No images.</td></tr>'}</tbody></table>${action('/ui/images/prune', 'Prune unused images')}</section>
+<section id="volumes" aria-labelledby="volumes-h"><h2 id="volumes-h">Volumes</h2>
+<table><thead><tr><th>Name</th><th>Driver</th><th></th></tr></thead><tbody>${volumes || '<tr><td colspan="3">No volumes.</td></tr>'}</tbody></table>${action('/ui/volumes/prune', 'Prune unused volumes')}</section>`;
+}
+
+export function troubleshootSection(m: EngineModel): string {
+  const err = m.errors?.confirm ? `<p class="error" id="confirm-error" role="alert">${esc(m.errors.confirm)}</p>` : '';
+  return `<section id="troubleshoot" aria-labelledby="troubleshoot-h"><h2 id="troubleshoot-h">Troubleshoot</h2>
+${action('/ui/engine/restart', 'Restart')} <a href="/api/v1/diagnostics" download>Download diagnostics</a> <a href="/logs">Logs</a>
+<form method="post" action="/ui/reset">
+  <label>Reset to factory defaults: deletes every image, container and volume. Type <b>${RESET_WORD}</b> to confirm
+  <input name="confirm" autocomplete="off" aria-describedby="confirm-error"></label>${err}
+  <button>Reset to factory defaults</button>
+</form></section>`;
+}
+
+/** A page that follows a log stream (the live script fills it; without script, the API's stream is one link away). */
+export function logPage(title: string, streamPath: string, filter = ''): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${esc(title)} — Berth</title><link rel="stylesheet" href="/assets/style.css"><script type="module" src="/assets/live.js"></script></head>
+<body><header><h1><a href="/">Berth</a></h1><span>${esc(title)}</span></header><main>${filter}
+<pre id="log" data-stream="${esc(streamPath)}" aria-live="polite"></pre>
+<noscript><p>Following needs script; <a href="${esc(streamPath)}">the raw stream</a> works without.</p></noscript></main></body></html>`;
+}

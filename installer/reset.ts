@@ -1,0 +1,18 @@
+import { writeFileAtomic } from '../common/atomic-file.js';
+import type { WslHost } from '../wsl-host/host.js';
+import { DATA_DISTRO, readStateOrWarn } from './distros.js';
+import type { HomeLayout } from './home.js';
+
+/**
+ * The heart of a factory reset, with the engine already stopped: berth-data (every image,
+ * container and volume) is unregistered, and the install state forgets it, so the next start
+ * imports a fresh one. Returns whether there was one to wipe.
+ */
+export async function wipeDataDistro(wsl: WslHost, home: HomeLayout, warn: (line: string) => void): Promise<boolean> {
+  const present = (await wsl.list()).some((d) => d.name.toLowerCase() === DATA_DISTRO);
+  if (present) await wsl.unregister(DATA_DISTRO);
+  const state = await readStateOrWarn(home.state, warn);
+  delete state.dataImage;
+  await writeFileAtomic(home.state, JSON.stringify(state));
+  return present;
+}
