@@ -12,6 +12,8 @@ export type BackendState = 'starting' | 'running' | 'failed' | 'stopping' | 'sto
 export interface BackendParts {
   /** Builds or finds the images and imports the distros when needed. */
   install(progress: (step: string) => void, warn: (line: string) => void): Promise<void>;
+  /** Puts the engine's daemon.json in place for its start; says what was wrong with the user's, if anything. */
+  syncEngineConfig(): Promise<string | undefined>;
   engine: {
     start(deadlineMs: number, onExit: (why: string) => void): Promise<void>;
     stop(): Promise<void>;
@@ -218,6 +220,8 @@ export class Backend {
       if (this.halted) return;
       this.progress = 'syncing trusted CAs';
       await parts.network.syncCertificates();
+      const configProblem = await parts.syncEngineConfig();
+      if (configProblem) this.event(configProblem);
       this.progress = 'starting the engine';
       await parts.engine.start(ENGINE_START_DEADLINE_MS, (why) => this.engineEnded(why));
       await parts.network.attach();

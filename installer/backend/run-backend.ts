@@ -22,6 +22,7 @@ import { DistroCache } from '../dashboard/distro-cache.js';
 import { DAEMON_SOCKET } from '../engine.js';
 import { BerthLogs, sourceFilter } from '../log-lines.js';
 import { wipeDataDistro } from '../reset.js';
+import { EngineConfigStore } from '../engine-config/store.js';
 
 /** The page waits this long for `wsl -l`, then shows the list it last got. */
 const DISTRO_LIST_WAIT_MS = 1500;
@@ -49,8 +50,10 @@ export async function runBackend(home: HomeLayout, wsl: WslHost, options: { idle
     (m) => void info('manager', m),
     (e: Error) => void logger.warn(e.message),
   );
+  const engineConfig = new EngineConfigStore(join(home.root, 'daemon.json'), wsl);
   const backend = new Backend(
     {
+      syncEngineConfig: () => engineConfig.sync(),
       install: async (progress, warn) => {
         const images = await ensureImages(home.images, { step: (_i, _t, label) => progress(`building ${label}`), update() {}, done() {} });
         await installDistros(wsl, images, { distroDir: (n) => home.distroDir(n), state: home.state }, progress, () => engine.stop(), warn);
@@ -100,6 +103,10 @@ export async function runBackend(home: HomeLayout, wsl: WslHost, options: { idle
     },
     diagnose: async () => (await import('../diagnose.js')).collectDiagnostics(home, wsl),
     openLogs: (sources) => new BerthLogs(home, wsl, sourceFilter(sources)),
+    engineConfig: {
+      text: () => engineConfig.text(),
+      apply: (text) => engineConfig.apply(text, backend.currentState === 'running', async () => (await backend.stopEngine(), backend.start())),
+    },
   };
   const dashboard = await serveDashboard(api, { port: 0, assetsDir: join(BERTH_REPO, 'dist/dashboard'), log: (l) => logger.warn(l) });
   servers.push(dashboard);

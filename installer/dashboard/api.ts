@@ -5,6 +5,8 @@ import { loadSettings, saveSettings, settingsSchema, type Settings } from '../se
 import type { IntegrationStatus } from '../integrations.js';
 import type { HttpTarget } from '../../common/http-client.js';
 import { answerDocker, DOCKER_ROUTES } from './docker-routes.js';
+import { checkEngineConfig } from '../engine-config/schema.js';
+import type { ApplyOutcome } from '../engine-config/store.js';
 
 /** What the API drives: the backend's state machine, the settings file, WSL's distro list. */
 export interface ApiDeps {
@@ -21,6 +23,8 @@ export interface ApiDeps {
   reset(): Promise<void>;
   /** A diagnostics bundle; its path. */
   diagnose(): Promise<string>;
+  /** The Docker Engine page's daemon.json. */
+  engineConfig: { text(): Promise<string>; apply(text: string): Promise<ApplyOutcome> };
   /** Berth's logs of these sources (all when none), to follow. */
   openLogs(sources: string[]): { follow(onLine: (line: string) => void, o: { existing: boolean }): Promise<unknown>; stop(): void };
 }
@@ -111,11 +115,32 @@ const ROUTES: Route[] = [
   { method: 'PUT', path: /^\/api\/v1\/settings$/, name: 'PUT /api/v1/settings', handler: async (d, _p, body) => changeSettings(d, body as Record<string, unknown>) },
   { method: 'GET', path: /^\/api\/v1\/distros$/, name: 'GET /api/v1/distros', handler: async (d) => ok(await distroViews(d)) },
   { method: 'PUT', path: /^\/api\/v1\/distros\/([^/]+)\/integration$/, name: 'PUT /api/v1/distros/{name}/integration', handler: (d, [name], body) => setIntegration(d, decodeURIComponent(name!), body) },
+  { method: 'GET', path: /^\/api\/v1\/engine\/config$/, name: 'GET /api/v1/engine/config', handler: async (d) => ok({ text: await d.engineConfig.text() }) },
+  { method: 'POST', path: /^\/api\/v1\/engine\/config\/validate$/, name: 'POST /api/v1/engine/config/validate {"text"}', handler: async (_d, _p, body) => ok(validateConfig(body)) },
+  { method: 'PUT', path: /^\/api\/v1\/engine\/config$/, name: 'PUT /api/v1/engine/config {"text"}', handler: (d, _p, body) => putConfig(d, body) },
   { method: 'POST', path: /^\/api\/v1\/reset$/, name: 'POST /api/v1/reset {"confirm": "reset"}', handler: (d, _p, body) => reset(d, body) },
 ];
 
 /** Routes served as streams or files by server.ts, listed here for GET /api/v1. */
 const STREAMED = ['GET /api/v1/events (Server-Sent Events: status)', 'GET /api/v1/containers/{id}/logs (Server-Sent Events)', 'GET /api/v1/logs (Server-Sent Events: the last lines, then follow)', 'GET /api/v1/diagnostics (a tar.gz)'];
+
+const configText = (body: unknown) => (typeof (body as { text?: unknown } | null)?.text === 'string' ? (body as { text: string }).text : undefined);
+
+function validateConfig(body: unknown) {
+  const text = configText(body);
+  if (text === undefined) return { valid: false, issues: [{ path: 'text', message: 'send {"text": "<daemon.json>"}' }] };
+  const checked = checkEngineConfig(text);
+  return 'issues' in checked ? { valid: false, issues: checked.issues } : { valid: true, issues: [] };
+}
+
+/** A new daemon.json: refused whole with every issue, or saved and applied with the least it needs. */
+async function putConfig(deps: ApiDeps, body: unknown): Promise<ApiAnswer> {
+  const text = configText(body);
+  if (text === undefined) return { status: 400, body: { message: 'send {"text": "<daemon.json>"}', issues: [] } };
+  const outcome = await deps.engineConfig.apply(text);
+  if ('issues' in outcome) return { status: 400, body: { message: `daemon.json has ${outcome.issues.length} problem(s); it was not saved`, issues: outcome.issues } };
+  return ok(outcome);
+}
 
 async function reset(deps: ApiDeps, body: unknown): Promise<ApiAnswer> {
   if ((body as { confirm?: unknown } | null)?.confirm !== RESET_WORD) {

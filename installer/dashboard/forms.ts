@@ -23,8 +23,8 @@ async function engineModel(deps: ApiDeps): Promise<EngineModel> {
 /** The whole page as it stands, with a refused form's field errors or a notice. */
 export async function page(deps: ApiDeps, extra: Partial<PageModel> = {}): Promise<string> {
   const status = await deps.status();
-  const [settings, distros, engine] = await Promise.all([loadSettings(deps.settingsFile), distroViews(deps), status.state === 'running' ? engineModel(deps) : {}]);
-  return renderPage({ status, settings, distros, engine: { ...engine, errors: extra.errors }, ...extra });
+  const [settings, distros, engine, configText] = await Promise.all([loadSettings(deps.settingsFile), distroViews(deps), status.state === 'running' ? engineModel(deps) : {}, deps.engineConfig.text()]);
+  return renderPage({ status, settings, distros, engine: { ...engine, errors: extra.errors }, engineConfig: { text: configText }, ...extra });
 }
 
 /** An Engine action from a form: the daemon's refusal is shown on the page, not as JSON. */
@@ -63,6 +63,13 @@ export async function submitForm(deps: ApiDeps, path: string, form: URLSearchPar
       }
       await deps.reset();
       return back(res, '/');
+    case '/ui/engine-config': {
+      const text = form.get('config') ?? '';
+      const outcome = await deps.engineConfig.apply(text);
+      // Refused: the page comes back with the user's own text, so no edit is lost.
+      if ('issues' in outcome) return html(res, 400, await page(deps, { engineConfig: { text, issues: outcome.issues } }));
+      return back(res, '/#engine');
+    }
     case '/ui/general':
       await changeSettings(deps, { wslEngine: form.getAll('wslEngine').includes('on') });
       return back(res, '/#general');

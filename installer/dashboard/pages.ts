@@ -36,6 +36,8 @@ export interface PageModel {
   engine?: EngineModel;
   /** Field → message, from a refused form. */
   errors?: Record<string, string>;
+  /** The Docker Engine page: the daemon.json text shown (the user's edit, when refused) and its issues. */
+  engineConfig?: { text: string; issues?: Array<{ path: string; message: string }> };
   notice?: string;
 }
 
@@ -92,6 +94,19 @@ function proxies(m: PageModel): string {
 </form></section>`;
 }
 
+function engineConfigSection(c: PageModel['engineConfig']): string {
+  if (!c) return '';
+  const issues = c.issues?.length
+    ? `<ul id="config-errors" class="error" role="alert">${c.issues.map((i) => `<li><code>${esc(i.path)}</code>: ${esc(i.message)}</li>`).join('')}</ul><p class="error">Nothing was saved.</p>`
+    : '';
+  return `<section id="engine" aria-labelledby="engine-h"><h2 id="engine-h">Docker Engine</h2>
+<form method="post" action="/ui/engine-config">
+  <label for="config">daemon.json (your keys go over Berth's own; checked before it is saved)</label>
+  <textarea id="config" name="config" rows="8" cols="70" spellcheck="false" aria-describedby="config-errors">${esc(c.text)}</textarea>${issues}
+  <button>Apply &amp; restart</button> <small>The engine restarts only when a changed option needs it.</small>
+</form></section>`;
+}
+
 const STYLE = `body{font:15px/1.5 system-ui,sans-serif;margin:0;color:#1b1f24}header{display:flex;gap:.75rem;align-items:center;padding:.75rem 1.5rem;background:#f3f5f7;border-bottom:1px solid #d8dde3}
 h1{font-size:1.2rem;margin:0 1rem 0 0}main{max-width:46rem;padding:0 1.5rem}section{margin:1.5rem 0}.pill{padding:.2rem .7rem;border-radius:1rem;background:#d8dde3}
 .pill.ok{background:#c9f0d3}.pill.bad{background:#f8d0d0}.pill.busy{background:#fdebc4}.error{color:#a40000;margin:.2rem 0}.notice{background:#e6f0ff;padding:.5rem}
@@ -106,6 +121,7 @@ export function renderPage(m: PageModel): string {
 ${general(m)}
 ${integration(m)}
 ${proxies(m)}
+${engineConfigSection(m.engineConfig)}
 ${containersSection(m.engine ?? {})}
 ${imagesAndVolumesSection(m.engine ?? {})}
 ${troubleshootSection({ ...(m.engine ?? {}), errors: m.errors })}

@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -105,6 +105,23 @@ describe.runIf(run)('the dashboard, in headless Chromium against a real Berth', 
     await page.locator('tr[data-container="ticker"]').getByRole('button', { name: 'Delete' }).click();
     expect(await page.locator('tr[data-container="ticker"]').count()).toBe(0);
     expect((await t.docker(['ps', '-a', '--format', '{{.Names}}'])).stdout).not.toContain('ticker');
+
+    // daemon.json: an invalid one is refused with every error and not written; a valid one is applied.
+    const config = join(t.env.BERTH_HOME!, 'daemon.json');
+    await page.getByLabel(/^daemon\.json/).fill('{"debug": "yes", "hosts": ["tcp://0.0.0.0:2375"]}');
+    await page.getByRole('button', { name: 'Apply & restart' }).click();
+    const errors = (await page.locator('#config-errors li').allTextContents()).join('\n');
+    expect(errors).toMatch(/debug: .*boolean/);
+    expect(errors).toMatch(/hosts: set by Berth/);
+    expect(await page.getByLabel(/^daemon\.json/).inputValue()).toContain('"hosts"'); // the edit is kept, to fix
+    expect(existsSync(config)).toBe(false);
+    await shot('dashboard-engine-config-error');
+    const dockerdPid = (await t.status()).services.find((s) => s.name === 'dockerd')?.pid;
+    await page.getByLabel(/^daemon\.json/).fill('{"debug": true}');
+    await page.getByRole('button', { name: 'Apply & restart' }).click();
+    expect(readFileSync(config, 'utf8')).toBe('{"debug": true}\n');
+    expect(await until(async () => (await t.docker(['info', '--format', '{{.Debug}}'])).stdout === 'true', 60_000)).toBe(true);
+    expect((await t.status()).services.find((s) => s.name === 'dockerd')?.pid).toBe(dockerdPid); // a reload (SIGHUP), not a restart
 
     // Reset refuses without the typed word, and deletes nothing.
     await page.getByLabel(/Type reset to confirm/).fill('yes');

@@ -42,6 +42,7 @@ function world(overrides: { install?: BackendParts['install']; loadSettings?: ()
   const settings: Settings = settingsSchema.parse({ integratedDistros: ['Ubuntu'] });
   const parts: BackendParts = {
     install: overrides.install ?? (async (progress) => (calls.push('install'), progress('importing berth'))),
+    syncEngineConfig: async () => undefined,
     engine: {
       start: async (_deadline, onExit) => {
         calls.push('engine.start');

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiDeps } from '../../installer/dashboard/api.js';
+import { checkEngineConfig } from '../../installer/engine-config/schema.js';
 import { serveDashboard, type Dashboard } from '../../installer/dashboard/server.js';
 import type { BackendStatus } from '../../installer/backend/status-schema.js';
 
@@ -32,6 +33,13 @@ beforeAll(async () => {
     reset: async () => void calls.push('reset'),
     diagnose: async () => join(dir, 'bundle.tar.gz'),
     openLogs: () => ({ follow: async () => undefined, stop: () => undefined }),
+    engineConfig: {
+      text: async () => '{}',
+      apply: async (text) => {
+        const c = checkEngineConfig(text);
+        return 'issues' in c ? c : { applied: 'saved' };
+      },
+    },
   };
   dash = await serveDashboard(deps, { port: 0, assetsDir: join(dir, 'assets'), log: () => {} });
 });
