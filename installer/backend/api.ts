@@ -3,15 +3,13 @@ import { backendStatusSchema, networkStatusSchema } from './status-schema.js';
 
 /**
  * The backend's control socket: each route with the schema of its answer, one table for the
- * server (router.ts) and the client (backend-client.ts).
+ * server (router.ts) and the client (client.ts). `status` and `start` are the dashboard's
+ * /api/v1 routes (the CLI and the page use one API); the rest are for the CLI only.
  */
 const accepted = z.object({ accepted: z.literal(true) }).strict();
 export const integrationStatusSchema = z.object({ distro: z.string(), state: z.string(), detail: z.string().optional() });
 
-export const BACKEND_ROUTES = {
-  status: { method: 'GET', path: '/status', reply: backendStatusSchema },
-  /** `berth start`: start a stopped engine, or after a failure try again now rather than at the next backoff step. */
-  retry: { method: 'POST', path: '/retry', reply: accepted },
+export const CONTROL_ROUTES = {
   /** `berth integrate`: the settings changed; answered once the integrations match them. */
   reloadIntegrations: { method: 'POST', path: '/integrations/reload', reply: z.array(integrationStatusSchema) },
   /** `berth proxy`: the proxy settings changed; the internal proxies follow, nothing restarts. */
@@ -21,5 +19,13 @@ export const BACKEND_ROUTES = {
   dashboardLogin: { method: 'POST', path: '/dashboard/login', reply: z.object({ url: z.string().url() }).strict() },
 } as const;
 
+export const BACKEND_ROUTES = {
+  ...CONTROL_ROUTES,
+  status: { method: 'GET', path: '/api/v1/status', reply: backendStatusSchema },
+  /** `berth start`: start a stopped engine, or after a failure try again now rather than at the next backoff step. */
+  start: { method: 'POST', path: '/api/v1/engine/start', reply: backendStatusSchema },
+} as const;
+
+export type ControlRoute = keyof typeof CONTROL_ROUTES;
 export type BackendRoute = keyof typeof BACKEND_ROUTES;
 export type BackendReply<R extends BackendRoute> = z.infer<(typeof BACKEND_ROUTES)[R]['reply']>;

@@ -1,20 +1,17 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SettingsError } from '../settings.js';
-import { BACKEND_ROUTES, type BackendReply, type BackendRoute } from './api.js';
+import { CONTROL_ROUTES, type BackendReply, type ControlRoute } from './api.js';
 import type { Backend } from './backend.js';
 
-type Handlers = { [R in BackendRoute]: () => Promise<BackendReply<R>> };
+type Handlers = { [R in ControlRoute]: () => Promise<BackendReply<R>> };
 
-/** The control socket's routes (api.ts) onto the backend; every answer is checked against its schema. */
+/** The control socket: /api/v1 (the dashboard's API, for the CLI too), and the CLI's own routes (api.ts), every answer checked against its schema. */
 export function backendRouter(
   backend: Backend,
   onStop: () => void,
   dashboard: { loginUrl(): string; serveApi(req: IncomingMessage, res: ServerResponse): void },
 ): (req: IncomingMessage, res: ServerResponse) => void {
   const handlers: Handlers = {
-    status: () => backend.status(),
-    // A stopped engine (an idle backend, for the dashboard) starts; a failed one retries now.
-    retry: async () => (backend.currentState === 'stopped' ? backend.start() : backend.retry(), { accepted: true as const }),
     reloadIntegrations: () => backend.reloadIntegrations(),
     reloadNetwork: () => backend.reloadNetwork(),
     stop: async () => (onStop(), { accepted: true as const }),
@@ -27,13 +24,13 @@ export function backendRouter(
     // The dashboard's API answers here too, without the browser checks: this socket is root-only.
     if (req.url?.startsWith('/api/v1')) return dashboard.serveApi(req, res);
     req.resume();
-    const route = (Object.keys(BACKEND_ROUTES) as BackendRoute[]).find((r) => BACKEND_ROUTES[r].method === req.method && BACKEND_ROUTES[r].path === req.url);
+    const route = (Object.keys(CONTROL_ROUTES) as ControlRoute[]).find((r) => CONTROL_ROUTES[r].method === req.method && CONTROL_ROUTES[r].path === req.url);
     if (!route) {
-      const known = Object.values(BACKEND_ROUTES).map((r) => `${r.method} ${r.path}`).join(', ');
+      const known = [...Object.values(CONTROL_ROUTES).map((r) => `${r.method} ${r.path}`), 'GET /api/v1 (the API)'].join(', ');
       return send(res, 404, { message: `no such endpoint: ${req.method} ${req.url}; use ${known}` });
     }
     (handlers[route] as () => Promise<unknown>)().then(
-      (reply) => send(res, route === 'retry' || route === 'stop' ? 202 : 200, BACKEND_ROUTES[route].reply.parse(reply)),
+      (reply) => send(res, route === 'stop' ? 202 : 200, CONTROL_ROUTES[route].reply.parse(reply)),
       (e: Error) => send(res, e instanceof SettingsError ? 400 : 500, { message: e.message }),
     );
   };

@@ -30,7 +30,7 @@ export async function start(ctx: CliContext): Promise<number> {
   await loadSettings(ctx.home.settings); // an invalid file stops here, with the key and the reason
   await ensureBackend(ctx.home);
   const state = (await backendStatus(ctx.home))?.state;
-  if (state === 'failed' || state === 'stopped') await askBackend(ctx.home, 'retry');
+  if (state === 'failed' || state === 'stopped') await askBackend(ctx.home, 'start');
   const s = await waitForEngine(ctx, START_TIMEOUT_MS);
   if (s.state === 'failed' && s.refused) {
     await stopBackend(ctx.home);

@@ -108,7 +108,7 @@ function engineConfigSection(c: PageModel['engineConfig']): string {
 }
 
 const STYLE = `body{font:15px/1.5 system-ui,sans-serif;margin:0;color:#1b1f24}header{display:flex;gap:.75rem;align-items:center;padding:.75rem 1.5rem;background:#f3f5f7;border-bottom:1px solid #d8dde3}
-h1{font-size:1.2rem;margin:0 1rem 0 0}main{max-width:46rem;padding:0 1.5rem}section{margin:1.5rem 0}.pill{padding:.2rem .7rem;border-radius:1rem;background:#d8dde3}
+h1{font-size:1.2rem;margin:0 1rem 0 0}nav{padding:.5rem 1.5rem;border-bottom:1px solid #e3e6ea}nav a{margin-right:.9rem}main{max-width:46rem;padding:0 1.5rem}section{margin:1.5rem 0}.pill{padding:.2rem .7rem;border-radius:1rem;background:#d8dde3}
 .pill.ok{background:#c9f0d3}.pill.bad{background:#f8d0d0}.pill.busy{background:#fdebc4}.error{color:#a40000;margin:.2rem 0}.notice{background:#e6f0ff;padding:.5rem}
 label{display:block;margin:.3rem 0}fieldset label,li label{display:inline}ul{list-style:none;padding:0}li{margin:.3rem 0}.state{color:#57606a;margin-left:.6rem}button{padding:.25rem .9rem}form.inline{display:inline;margin-right:.3rem}table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:.25rem .5rem;border-bottom:1px solid #e3e6ea}pre#log{background:#f6f8fa;padding:.75rem;max-height:70vh;overflow:auto}input:not([type]){min-width:18rem}`;
 
@@ -117,6 +117,7 @@ export function renderPage(m: PageModel): string {
 <html lang="en"><head><meta charset="utf-8"><title>Berth</title><meta name="viewport" content="width=device-width">
 <link rel="stylesheet" href="/assets/style.css"><script type="module" src="/assets/live.js"></script></head>
 <body>${header(m)}
+<nav aria-label="Sections"><a href="#general">General</a> <a href="#integration">WSL integration</a> <a href="#proxies">Proxies</a> <a href="#engine">Docker Engine</a> <a href="#containers">Containers</a> <a href="#images">Images</a> <a href="#volumes">Volumes</a> <a href="#troubleshoot">Troubleshoot</a></nav>
 <main>${m.notice ? `<p class="notice" role="status">${esc(m.notice)}</p>` : ''}
 ${general(m)}
 ${integration(m)}
