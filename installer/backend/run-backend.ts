@@ -13,7 +13,7 @@ import { Integrations } from '../integrations.js';
 import { managerLogger } from '../log.js';
 import { EngineNetwork } from '../network/engine-network.js';
 import { PortForwards } from '../ports.js';
-import { DISTRO_NAME, loadSettings, type Settings } from '../settings.js';
+import { DISTRO_NAME, loadSettings, saveSettings, settingsSchema, type Settings } from '../settings.js';
 import { BERTH_REPO, sharedAreaOnHost } from '../wsl.js';
 import { join } from 'node:path';
 import type { ApiDeps } from '../dashboard/api.js';
@@ -95,10 +95,14 @@ export async function runBackend(home: HomeLayout, wsl: WslHost, options: { idle
     listDistros: () => distros.get(DISTRO_LIST_WAIT_MS),
     settingsFile: home.settings,
     daemon: () => wsl.connect(BERTH_DISTRO, DAEMON_SOCKET),
-    reset: async () => {
+    reset: async (kind) => {
       await backend.stopEngine();
       await wipeDataDistro(wsl, home, (l) => logger.warn(l));
-      info('manager', `${DATA_DISTRO} wiped (reset from the dashboard)`);
+      if (kind === 'factory') {
+        await saveSettings(home.settings, settingsSchema.parse({}));
+        await rm(join(home.root, 'daemon.json'), { force: true });
+      }
+      info('manager', `${DATA_DISTRO} wiped${kind === 'factory' ? ', settings back to their defaults' : ''} (from the dashboard)`);
       if ((await loadSettings(home.settings)).wslEngine) backend.start();
     },
     diagnose: async () => (await import('../diagnose.js')).collectDiagnostics(home, wsl),

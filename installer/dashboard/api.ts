@@ -19,8 +19,12 @@ export interface ApiDeps {
   settingsFile: string;
   /** The engine's Docker API (for the allowlisted actions of docker-routes.ts). */
   daemon: HttpTarget;
-  /** Factory reset: berth-data wiped (every image, container, volume), the engine started again if enabled. */
-  reset(): Promise<void>;
+  /**
+   * `purge`: berth-data wiped (every image, container, volume), the engine started again if
+   * enabled. `factory`: that, and the settings and daemon.json back to their defaults (the
+   * engine switched off).
+   */
+  reset(kind: ResetKind): Promise<void>;
   /** A diagnostics bundle; its path. */
   diagnose(): Promise<string>;
   /** The Docker Engine page's daemon.json. */
@@ -29,8 +33,9 @@ export interface ApiDeps {
   openLogs(sources: string[]): { follow(onLine: (line: string) => void, o: { existing: boolean }): Promise<unknown>; stop(): void };
 }
 
-/** The word the user types to confirm a reset. */
-export const RESET_WORD = 'reset';
+export type ResetKind = 'purge' | 'factory';
+/** The word the user types to confirm each: Troubleshoot's "Clean / Purge data" and "Reset to factory defaults". */
+export const CONFIRM_WORDS: Record<ResetKind, string> = { purge: 'purge', factory: 'reset' };
 
 export interface ApiAnswer {
   status: number;
@@ -118,7 +123,8 @@ const ROUTES: Route[] = [
   { method: 'GET', path: /^\/api\/v1\/engine\/config$/, name: 'GET /api/v1/engine/config', handler: async (d) => ok({ text: await d.engineConfig.text() }) },
   { method: 'POST', path: /^\/api\/v1\/engine\/config\/validate$/, name: 'POST /api/v1/engine/config/validate {"text"}', handler: async (_d, _p, body) => ok(validateConfig(body)) },
   { method: 'PUT', path: /^\/api\/v1\/engine\/config$/, name: 'PUT /api/v1/engine/config {"text"}', handler: (d, _p, body) => putConfig(d, body) },
-  { method: 'POST', path: /^\/api\/v1\/reset$/, name: 'POST /api/v1/reset {"confirm": "reset"}', handler: (d, _p, body) => reset(d, body) },
+  { method: 'POST', path: /^\/api\/v1\/purge$/, name: 'POST /api/v1/purge {"confirm": "purge"}', handler: (d, _p, body) => reset(d, 'purge', body) },
+  { method: 'POST', path: /^\/api\/v1\/reset$/, name: 'POST /api/v1/reset {"confirm": "reset"}', handler: (d, _p, body) => reset(d, 'factory', body) },
 ];
 
 /** Routes served as streams or files by server.ts, listed here for GET /api/v1. */
@@ -142,11 +148,12 @@ async function putConfig(deps: ApiDeps, body: unknown): Promise<ApiAnswer> {
   return ok(outcome);
 }
 
-async function reset(deps: ApiDeps, body: unknown): Promise<ApiAnswer> {
-  if ((body as { confirm?: unknown } | null)?.confirm !== RESET_WORD) {
-    return { status: 400, body: { message: `a reset deletes every image, container and volume; type "${RESET_WORD}" to confirm it`, issues: [{ path: 'confirm', message: `type "${RESET_WORD}"` }] } };
+async function reset(deps: ApiDeps, kind: ResetKind, body: unknown): Promise<ApiAnswer> {
+  const word = CONFIRM_WORDS[kind];
+  if ((body as { confirm?: unknown } | null)?.confirm !== word) {
+    return { status: 400, body: { message: `this deletes every image, container and volume; type "${word}" to confirm it`, issues: [{ path: 'confirm', message: `type "${word}"` }] } };
   }
-  await deps.reset();
+  await deps.reset(kind);
   return ok(await deps.status());
 }
 

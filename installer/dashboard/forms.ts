@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { loadSettings, proxySettingsSchema } from '../settings.js';
-import { answerApi, changeSettings, distroViews, RESET_WORD, type ApiDeps } from './api.js';
+import { answerApi, changeSettings, CONFIRM_WORDS, distroViews, type ApiDeps, type ResetKind } from './api.js';
 import { renderPage, type PageModel } from './pages.js';
 import type { EngineModel } from './pages-engine.js';
 import { back, html, json } from './respond.js';
@@ -57,12 +57,14 @@ export async function submitForm(deps: ApiDeps, path: string, form: URLSearchPar
       await deps.stopEngine();
       deps.startEngine();
       return back(res, '/');
-    case '/ui/reset':
-      if (form.get('confirm') !== RESET_WORD) {
-        return html(res, 400, await page(deps, { errors: { confirm: `Nothing was deleted: type "${RESET_WORD}" to confirm.` } }));
-      }
-      await deps.reset();
+    case '/ui/purge':
+    case '/ui/factory': {
+      const kind = path.slice('/ui/'.length) as ResetKind;
+      const word = CONFIRM_WORDS[kind];
+      if (form.get('confirm') !== word) return html(res, 400, await page(deps, { errors: { [kind]: `Nothing was deleted: type "${word}" to confirm.` } }));
+      await deps.reset(kind);
       return back(res, '/');
+    }
     case '/ui/engine-config': {
       const text = form.get('config') ?? '';
       const outcome = await deps.engineConfig.apply(text);

@@ -1,4 +1,4 @@
-import { RESET_WORD } from './api.js';
+import { CONFIRM_WORDS, type ResetKind } from './api.js';
 
 /** The page sections of the engine's things (containers, images, volumes) and Troubleshoot. */
 const esc = (s: unknown) => String(s ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -40,15 +40,22 @@ export function imagesAndVolumesSection(m: EngineModel): string {
 <table><thead><tr><th>Name</th><th>Driver</th><th></th></tr></thead><tbody>${volumes || '<tr><td colspan="3">No volumes.</td></tr>'}</tbody></table>${action('/ui/volumes/prune', 'Prune unused volumes')}</section>`;
 }
 
+function confirmForm(kind: ResetKind, title: string, what: string, errors: Record<string, string> | undefined): string {
+  const word = CONFIRM_WORDS[kind];
+  const err = errors?.[kind] ? `<p class="error" id="${kind}-error" role="alert">${esc(errors[kind])}</p>` : '';
+  return `<form method="post" action="/ui/${kind}">
+  <label>${title}: ${what} Type <b>${word}</b> to confirm
+  <input name="confirm" autocomplete="off" aria-describedby="${kind}-error"></label>${err}
+  <button>${title}</button>
+</form>`;
+}
+
 export function troubleshootSection(m: EngineModel): string {
-  const err = m.errors?.confirm ? `<p class="error" id="confirm-error" role="alert">${esc(m.errors.confirm)}</p>` : '';
   return `<section id="troubleshoot" aria-labelledby="troubleshoot-h"><h2 id="troubleshoot-h">Troubleshoot</h2>
 ${action('/ui/engine/restart', 'Restart')} <a href="/api/v1/diagnostics" download>Download diagnostics</a> <a href="/logs">Logs</a>
-<form method="post" action="/ui/reset">
-  <label>Reset to factory defaults: deletes every image, container and volume. Type <b>${RESET_WORD}</b> to confirm
-  <input name="confirm" autocomplete="off" aria-describedby="confirm-error"></label>${err}
-  <button>Reset to factory defaults</button>
-</form></section>`;
+${confirmForm('purge', 'Clean / Purge data', 'deletes every image, container and volume; settings are kept.', m.errors)}
+${confirmForm('factory', 'Reset to factory defaults', 'deletes every image, container and volume, and puts every setting back to its default (the engine is switched off).', m.errors)}
+</section>`;
 }
 
 /** A page that follows a log stream (the live script fills it; without script, the API's stream is one link away). */

@@ -102,7 +102,12 @@ describe.runIf(run)('the dashboard, in headless Chromium against a real Berth', 
     expect(numbers).toEqual(numbers.map((_, i) => numbers[0]! + i));
     await shot('dashboard-container-logs');
     await page.goto(`${new URL(loginUrl).origin}/?at=containers#containers`); // a new load, not just a hash change
-    await page.locator('tr[data-container="ticker"]').getByRole('button', { name: 'Delete' }).click();
+    const ticker = page.locator('tr[data-container="ticker"]');
+    await ticker.getByRole('button', { name: 'Stop' }).click();
+    expect(await ticker.locator('td').nth(2).textContent()).toMatch(/^Exited/);
+    await ticker.getByRole('button', { name: 'Start' }).click();
+    expect(await ticker.locator('td').nth(2).textContent()).toMatch(/^Up /);
+    await ticker.getByRole('button', { name: 'Delete' }).click();
     expect(await page.locator('tr[data-container="ticker"]').count()).toBe(0);
     expect((await t.docker(['ps', '-a', '--format', '{{.Names}}'])).stdout).not.toContain('ticker');
 
@@ -126,7 +131,10 @@ describe.runIf(run)('the dashboard, in headless Chromium against a real Berth', 
     // Reset refuses without the typed word, and deletes nothing.
     await page.getByLabel(/Type reset to confirm/).fill('yes');
     await page.getByRole('button', { name: 'Reset to factory defaults' }).click();
-    expect(await page.locator('#confirm-error').textContent()).toMatch(/Nothing was deleted: type "reset" to confirm/);
+    expect(await page.locator('#factory-error').textContent()).toMatch(/Nothing was deleted: type "reset" to confirm/);
+    await page.getByLabel(/Type purge to confirm/).fill('reset');
+    await page.getByRole('button', { name: 'Clean / Purge data' }).click();
+    expect(await page.locator('#purge-error').textContent()).toMatch(/Nothing was deleted: type "purge" to confirm/);
     expect((await t.docker(['image', 'ls', '--format', '{{.Repository}}'])).stdout).toContain('busybox');
 
     await page.getByRole('checkbox', { name: 'Ubuntu' }).uncheck();

@@ -30,7 +30,7 @@ beforeAll(async () => {
     ],
     settingsFile: join(dir, 'settings.json'),
     daemon: join(dir, 'no-daemon.sock'),
-    reset: async () => void calls.push('reset'),
+    reset: async (kind) => void calls.push(`reset ${kind}`),
     diagnose: async () => join(dir, 'bundle.tar.gz'),
     openLogs: () => ({ follow: async () => undefined, stop: () => undefined }),
     engineConfig: {
@@ -122,7 +122,10 @@ describe('the dashboard, over plain HTTP', () => {
     const r = await call('POST', '/api/v1/reset', same, JSON.stringify({ confirm: 'yes' }));
     expect(r.status).toBe(400);
     expect(JSON.parse(r.body).message).toMatch(/type "reset" to confirm/);
-    expect(calls).not.toContain('reset');
+    expect((await call('POST', '/api/v1/purge', same, JSON.stringify({ confirm: 'reset' }))).status).toBe(400); // each its own word
+    expect(calls.filter((c) => c.startsWith('reset'))).toEqual([]);
+    expect((await call('POST', '/api/v1/purge', same, JSON.stringify({ confirm: 'purge' }))).status).toBe(200);
+    expect(calls.filter((c) => c.startsWith('reset'))).toEqual(['reset purge']);
     expect((await call('POST', '/api/v1/containers/..%2F..%2Fimages%2Fcreate/start', same)).status).toBe(400);
     expect((await call('DELETE', '/api/v1/images/busybox', same)).status).toBe(400); // ids only
     expect((await call('GET', '/api/v1/containers', { cookie })).status).toBe(503); // no engine here: said so
