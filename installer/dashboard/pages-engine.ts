@@ -15,9 +15,13 @@ export interface EngineModel {
 
 const action = (path: string, label: string, extra = '') => `<form method="post" action="${path}" class="inline"><button ${extra}>${label}</button></form>`;
 
-export function containersSection(m: EngineModel): string {
+export function containersSection(m: EngineModel, runningOnly: boolean): string {
   if (!m.containers) return '<section id="containers"><h2>Containers</h2><p>The engine is not running.</p></section>';
+  const view = runningOnly
+    ? '<p>Showing running containers. <a href="/?containers=all#containers">Show all</a></p>'
+    : '<p>Showing all containers. <a href="/?containers=running#containers">Show running only</a></p>';
   const rows = m.containers
+    .filter((c) => !runningOnly || c.state === 'running')
     .map((c) => {
       const base = `/ui/containers/${encodeURIComponent(c.id)}`;
       const running = c.state === 'running';
@@ -25,7 +29,7 @@ export function containersSection(m: EngineModel): string {
 <td>${running ? action(`${base}/stop`, 'Stop') + action(`${base}/restart`, 'Restart') : action(`${base}/start`, 'Start')}${action(`${base}/delete`, 'Delete')} <a href="/containers/${encodeURIComponent(c.id)}/logs">Logs</a></td></tr>`;
     })
     .join('\n');
-  return `<section id="containers" aria-labelledby="containers-h"><h2 id="containers-h">Containers</h2>
+  return `<section id="containers" aria-labelledby="containers-h"><h2 id="containers-h">Containers</h2>${view}
 <table><thead><tr><th>Name</th><th>Image</th><th>Status</th><th>Ports</th><th>Actions</th></tr></thead><tbody>${rows || '<tr><td colspan="5">No containers.</td></tr>'}</tbody></table></section>`;
 }
 

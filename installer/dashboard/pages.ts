@@ -34,6 +34,8 @@ export interface PageModel {
   distros: DistroView[];
   /** The engine's containers, images, volumes (when it runs). */
   engine?: EngineModel;
+  /** Containers: only the running ones (the page's "Running" view), or all. */
+  runningOnly?: boolean;
   /** Field → message, from a refused form. */
   errors?: Record<string, string>;
   /** The Docker Engine page: the daemon.json text shown (the user's edit, when refused) and its issues. */
@@ -123,7 +125,7 @@ ${general(m)}
 ${integration(m)}
 ${proxies(m)}
 ${engineConfigSection(m.engineConfig)}
-${containersSection(m.engine ?? {})}
+${containersSection(m.engine ?? {}, Boolean(m.runningOnly))}
 ${imagesAndVolumesSection(m.engine ?? {})}
 ${troubleshootSection({ ...(m.engine ?? {}), errors: m.errors })}
 </main></body></html>`;

@@ -72,7 +72,7 @@ export async function serveDashboard(deps: ApiDeps, o: { port: number; assetsDir
       res.setHeader('set-cookie', `${SESSION_COOKIE}=${session}; HttpOnly; SameSite=Strict; Path=/`);
       return back(res, '/');
     }
-    if (method === 'GET' && url.pathname === '/') return html(res, 200, await page(deps));
+    if (method === 'GET' && url.pathname === '/') return html(res, 200, await page(deps, { runningOnly: url.searchParams.get('containers') === 'running' }));
     if (method === 'GET' && url.pathname === '/favicon.ico') return void res.writeHead(204, SECURITY_HEADERS).end();
     if (method === 'GET' && url.pathname === '/assets/style.css') return void res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'text/css' }).end(STYLESHEET);
     if (method === 'GET' && url.pathname === '/assets/live.js') {

@@ -105,6 +105,9 @@ describe.runIf(run)('the dashboard, in headless Chromium against a real Berth', 
     const ticker = page.locator('tr[data-container="ticker"]');
     await ticker.getByRole('button', { name: 'Stop' }).click();
     expect(await ticker.locator('td').nth(2).textContent()).toMatch(/^Exited/);
+    await page.getByRole('link', { name: 'Show running only' }).click();
+    expect(await page.locator('tr[data-container="ticker"]').count()).toBe(0);
+    await page.getByRole('link', { name: 'Show all' }).click();
     await ticker.getByRole('button', { name: 'Start' }).click();
     expect(await ticker.locator('td').nth(2).textContent()).toMatch(/^Up /);
     await ticker.getByRole('button', { name: 'Delete' }).click();
