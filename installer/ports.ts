@@ -19,6 +19,8 @@ import { Backoff } from '../common/backoff.js';
 const FORWARDER = sharedPath('forwardSocket');
 /** A claim is kept this long even if no running container has the port yet (it is starting). */
 const CLAIM_GRACE_MS = 30_000;
+/** After an event, the container list is read again this much later too (it can lag the event). */
+const RECONCILE_AGAIN_MS = [1000, 3000];
 
 
 interface Published {
@@ -47,6 +49,7 @@ export class PortForwards {
   private claimServer: HttpServer | undefined;
   private events: EventFollower | undefined;
   private readonly helperBackoff = new Backoff(Backoff.HELPER_RESTART);
+  private readonly listBackoff = new Backoff(Backoff.RECONNECT);
   private reconcileError: string | undefined;
   private readonly daemon = () => this.wsl.connect(BERTH_DISTRO, DAEMON_SOCKET);
   /** Claims and reconciles run one at a time: interleaved, each would see the other's ports half made. */
@@ -198,10 +201,14 @@ export class PortForwards {
     try {
       containers = await listContainers(this.daemon);
       this.reconcileError = undefined;
+      this.listBackoff.succeeded();
     } catch (e) {
       // Kept for `status`: published ports may now lag the containers until the next event.
       this.reconcileError = `cannot list the containers to publish their ports: ${(e as Error).message}`;
       this.log(this.reconcileError);
+      // Not left until the next event: tried again with the reconnect policy.
+      const delay = this.listBackoff.next();
+      if (!this.stopped) setTimeout(() => void (this.stopped || this.reconcile()), delay);
       return;
     }
     const desired = new Map<string, { request: PortRequest; target: ForwardTarget }>();
@@ -235,12 +242,12 @@ export class PortForwards {
     this.events = followEvents(this.daemon, { type: ['container'], event: ['start', 'die', 'stop', 'kill', 'destroy', 'restart'] }, {
       // (Re)connected, maybe after dockerd restarted: whatever happened meanwhile was not seen.
       onConnected: () => void this.reconcile(),
-      // The list can lag an event a little: look again shortly after.
+      // The list can lag an event a little (and a busy daemon more): look again shortly after.
       onEvent: () => {
         clearTimeout(timer);
         timer = setTimeout(() => {
           void this.reconcile();
-          setTimeout(() => void this.reconcile(), 1000);
+          for (const later of RECONCILE_AGAIN_MS) setTimeout(() => void this.reconcile(), later);
         }, 100);
       },
     });
