@@ -12,7 +12,8 @@ fi
 # Each Debian package, then the commands it must provide (one is enough to tell it is there).
 # Networking: passt and slirp4netns are the user-mode links (WSL's NAT, the engine link);
 # tinyproxy, docker-registry and openssl are the tests' proxy, registry and CA; chromium the
-# browser the dashboard tests drive (headless, with playwright-core).
+# browser the dashboard tests drive (headless, with playwright-core); socat the benchmark's
+# peer relay for the proxy (docker-proxy, the published-port peer, comes with docker.io).
 missing=()
 while read -r package commands; do
   for cmd in $commands; do
@@ -37,6 +38,7 @@ tinyproxy tinyproxy
 docker-registry docker-registry
 openssl openssl
 chromium chromium
+socat socat
 PACKAGES
 # The distros need a static busybox (the dynamic one cannot run inside them).
 dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)

@@ -25,21 +25,22 @@ export class UtilityVm {
     if (await this.isUp()) return;
     await withLock(this.layout.vmLock, async () => {
       if (await this.isUp()) return;
-      await this.prepareRunDir();
-      const { vmNet, vmMnt } = this.layout;
-      await writeFile(vmNet, '');
-      await writeFile(vmMnt, '');
-      const r = await runCommand(
-        'unshare',
-        [`--net=${vmNet}`, `--mount=${vmMnt}`, '--propagation', 'unchanged', '--', 'sh', join(this.config.scriptsDir, 'vm-setup.sh')],
-        { env: { ...process.env, BERTH_INIT: this.config.initBinary, BERTH_SHARED: this.layout.sharedArea } },
-      );
-      if (r.exitCode !== 0) {
+      // One more try after a clean slate: CI once saw the kernel refuse the namespace's bind
+      // mount (EINVAL) on a fresh world, and a second attempt is what `wsl --shutdown` and a
+      // retry would do by hand.
+      try {
+        await this.createNamespaces();
+      } catch (first) {
         await this.down();
-        throw new Error(`starting the WSL utility VM failed: ${r.stderr || r.stdout}`);
+        try {
+          await this.createNamespaces();
+        } catch (second) {
+          await this.down();
+          throw new Error(`${(second as Error).message} (a first try before it: ${(first as Error).message})`, { cause: second });
+        }
       }
       try {
-        await startNat(vmNet, this.natPidFile);
+        await startNat(this.layout.vmNet, this.natPidFile);
       } catch (e) {
         await this.down();
         throw e;
@@ -47,14 +48,29 @@ export class UtilityVm {
     });
   }
 
+  /** The VM's namespaces, persisted as nsfs files; a half-made VM (one of the two files) is dropped first. */
+  private async createNamespaces(): Promise<void> {
+    const { vmNet, vmMnt } = this.layout;
+    if ((await isMountPoint(vmNet)) || (await isMountPoint(vmMnt))) await this.down();
+    await this.prepareRunDir();
+    await writeFile(vmNet, '', { mode: 0o600 });
+    await writeFile(vmMnt, '', { mode: 0o600 });
+    const r = await runCommand(
+      'unshare',
+      [`--net=${vmNet}`, `--mount=${vmMnt}`, '--propagation', 'unchanged', '--', 'sh', join(this.config.scriptsDir, 'vm-setup.sh')],
+      { env: { ...process.env, BERTH_INIT: this.config.initBinary, BERTH_SHARED: this.layout.sharedArea } },
+    );
+    if (r.exitCode !== 0) throw new Error(`starting the WSL utility VM failed: ${r.stderr || r.stdout}`);
+  }
+
   /** run/ is a private mount (nsfs files may only live on one) and run/wsl a shared tmpfs. */
   private async prepareRunDir(): Promise<void> {
     const { runDir, vmDir, sharedArea } = this.layout;
     await mkdir(runDir, { recursive: true });
-    if (!(await isMountPoint(runDir))) {
-      await mustRun('mount', ['--bind', runDir, runDir]);
-      await mustRun('mount', ['--make-private', runDir]);
-    }
+    if (!(await isMountPoint(runDir))) await mustRun('mount', ['--bind', runDir, runDir]);
+    // Every time, not only when the bind is new: a mount that reached us by propagation is
+    // not private, and an nsfs bind on a shared mount fails with EINVAL.
+    await mustRun('mount', ['--make-private', runDir]);
     await mkdir(vmDir, { recursive: true });
     await mkdir(sharedArea, { recursive: true });
     if (!(await isMountPoint(sharedArea))) {
