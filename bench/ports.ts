@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { spawn } from 'node:child_process';
 import { execa } from 'execa';
 import { withIntegratedBerth } from './berth-env.js';
 import { berthProcesses, commandLine, commandName, rssKiB } from '../test/helpers/processes.js';
@@ -49,6 +50,18 @@ export async function benchPorts(runs = 3): Promise<{ rows: BenchRow[]; notes: s
     const direct = { latency: await latency(engine), download: await download(engine) };
     const viaWsl = { latency: await latency(wsl), download: await download(wsl) };
     const viaHost = { latency: await latency(host), download: await download(host) };
+    // The peer: dockerd's own userland proxy, relaying a loopback port to the container inside
+    // the engine's namespace (what `-p` does with userland-proxy on), with the same client.
+    const peerPort = 18091;
+    const peer = spawn('nsenter', ['-t', String(dockerd), '-n', '--', '/usr/sbin/docker-proxy', '-proto', 'tcp', '-host-ip', '127.0.0.1', '-host-port', String(peerPort), '-container-ip', ip, '-container-port', '80'], { stdio: 'ignore' });
+    const peerSide: Side = { ...engine, host: '127.0.0.1', port: peerPort };
+    let viaPeer: { latency: number; download: number };
+    try {
+      for (let i = 0; i < 100 && !(await client(peerSide, 'download', '/small').then((r) => (r.bytes ?? 0) > 0, () => false)); i++) await new Promise((r) => setTimeout(r, 50));
+      viaPeer = { latency: await latency(peerSide), download: await download(peerSide) };
+    } finally {
+      peer.kill('SIGTERM');
+    }
     const mbps = (ms: number) => (256 / (ms / 1000)).toFixed(0);
     const memory = berthMemory(backend, processes);
     return {
@@ -57,11 +70,15 @@ export async function benchPorts(runs = 3): Promise<{ rows: BenchRow[]; notes: s
         { figure: 'published port, connect+GET, from the host (ms, median of 500)', berth: viaHost.latency, baseline: direct.latency, baselineName: 'container address', goal: undefined },
         { figure: 'published port, 256 MiB download, from a distro (ms)', berth: viaWsl.download, baseline: direct.download, baselineName: 'container address', ...throughputGoal(0.9) },
         { figure: 'published port, 256 MiB download, from the host (ms)', berth: viaHost.download, baseline: direct.download, baselineName: 'container address', ...throughputGoal(0.9) },
+        { figure: 'peer: docker-proxy in the engine, connect+GET (ms, median of 500)', berth: viaPeer.latency, baseline: direct.latency, baselineName: 'container address', goal: undefined },
+        { figure: 'peer: docker-proxy in the engine, 256 MiB download (ms)', berth: viaPeer.download, baseline: direct.download, baselineName: 'container address', goal: undefined },
+        { figure: 'published port from a distro against the peer, connect+GET (ms)', berth: viaWsl.latency, baseline: viaPeer.latency, baselineName: 'docker-proxy', goal: 1 },
+        { figure: 'published port from a distro against the peer, 256 MiB (ms)', berth: viaWsl.download, baseline: viaPeer.download, baselineName: 'docker-proxy', ...throughputGoal(1) },
         { figure: "Berth's own RSS, 1 integrated distro (MiB)", berth: memory.berth, baseline: memory.engine, baselineName: 'dockerd + containerd', goal: undefined, limit: 120 },
       ],
       notes: [
         `Berth's RSS by process (MiB): ${memory.parts.join(', ')}; plus ${memory.wslStandIns.toFixed(0)} MiB in berth-wsl clients and inits (standing in for wsl.exe and WSL's init)`,
-        `published port throughput: ${mbps(viaWsl.download)} MiB/s from a distro, ${mbps(viaHost.download)} MiB/s from the host, ${mbps(direct.download)} MiB/s to the container address`,
+        `published port throughput: ${mbps(viaWsl.download)} MiB/s from a distro, ${mbps(viaHost.download)} MiB/s from the host, ${mbps(viaPeer.download)} MiB/s through docker-proxy, ${mbps(direct.download)} MiB/s to the container address`,
       ],
     };
   });

@@ -3,6 +3,8 @@ import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { withIntegratedBerth } from './berth-env.js';
+import { berthProcesses, commandLine } from '../test/helpers/processes.js';
+import { startSocatRelay } from './socat-relay.js';
 import { type BenchRow, throughputGoal, timeRuns } from './measure.js';
 
 function ping(socketPath: string, agent?: Agent): Promise<void> {
@@ -28,12 +30,18 @@ function realSeconds(stderr: string): number {
  * requests, and reading a 20k-file tree through a translated bind mount vs in the distro.
  */
 export async function benchProxy(): Promise<{ rows: BenchRow[]; notes: string[] }> {
-  return withIntegratedBerth('proxy', async ({ root, env, wsl, daemonSocket: direct }) => {
-    const proxyPid = (await execa('pgrep', ['-f', 'berth-proxy.mjs serve --distro Ubuntu'])).stdout.split('\n')[0];
+  return withIntegratedBerth('proxy', async ({ root, env, wsl, berth, daemonSocket: direct }) => {
+    // This world's proxy, found in its backend's tree (never by name machine-wide).
+    const backend = (JSON.parse(String((await berth(['status', '--json'])).stdout)) as { pid: number }).pid;
+    const proxyPid = berthProcesses(backend, env.BERTH_WSL_ROOT!).find((pid) => commandLine(pid).includes('berth-proxy.mjs serve --distro Ubuntu'));
+    if (!proxyPid) throw new Error('bench proxy: no proxy for Ubuntu among Berth\'s processes');
     const viaProxy = `/proc/${proxyPid}/root/var/run/docker.sock`;
+    // The peer: socat relaying a socket of its own to the same daemon socket, byte for byte.
+    const socat = await startSocatRelay(join(root, 'socat.sock'), direct);
 
     const pingProxy = await timeRuns(300, undefined, () => ping(viaProxy));
     const pingDirect = await timeRuns(300, undefined, () => ping(direct));
+    const pingSocat = await timeRuns(300, undefined, () => ping(socat.path));
 
     // 200 clients × 500 requests through the proxy: errors counted, not timed against a goal.
     const agent = new Agent({ keepAlive: true, maxSockets: 200 });
@@ -66,9 +74,12 @@ export async function benchProxy(): Promise<{ rows: BenchRow[]; notes: string[] 
     };
     const loadProxy = await timeRuns(2, undefined, load(viaProxy));
     const loadDirect = await timeRuns(2, undefined, load(direct));
+    const loadSocat = await timeRuns(2, undefined, load(socat.path));
     const cp = (socket: string) => async () => void (await cli(socket, ['cp', `${blob}/d/data`, 'cp-target:/data']));
     const cpProxy = await timeRuns(2, undefined, cp(viaProxy));
     const cpDirect = await timeRuns(2, undefined, cp(direct));
+    const cpSocat = await timeRuns(2, undefined, cp(socat.path));
+    await socat.stop();
     rmSync(blob, { recursive: true, force: true });
     rmSync(`${blob}.tar`, { force: true });
     rmSync(`${blob}.image.tar`, { force: true });
@@ -84,6 +95,11 @@ export async function benchProxy(): Promise<{ rows: BenchRow[]; notes: string[] 
         { figure: '/_ping round trip (ms, median of 300)', berth: pingProxy, baseline: pingDirect, baselineName: 'daemon socket', goal: 1.15 },
         { figure: 'docker load 1 GiB (ms, median of 2)', berth: loadProxy, baseline: loadDirect, baselineName: 'daemon socket', ...throughputGoal(0.9) },
         { figure: 'docker cp 1 GiB in (ms, median of 2)', berth: cpProxy, baseline: cpDirect, baselineName: 'daemon socket', ...throughputGoal(0.9) },
+        { figure: 'peer: socat relay, /_ping round trip (ms, median of 300)', berth: pingSocat, baseline: pingDirect, baselineName: 'daemon socket', goal: undefined },
+        { figure: 'peer: socat relay, docker load 1 GiB (ms, median of 2)', berth: loadSocat, baseline: loadDirect, baselineName: 'daemon socket', goal: undefined },
+        { figure: 'peer: socat relay, docker cp 1 GiB in (ms, median of 2)', berth: cpSocat, baseline: cpDirect, baselineName: 'daemon socket', goal: undefined },
+        { figure: '/_ping round trip, Berth against the peer (ms)', berth: pingProxy, baseline: pingSocat, baselineName: 'socat relay', goal: 1 },
+        { figure: 'docker cp 1 GiB in, Berth against the peer (ms)', berth: cpProxy, baseline: cpSocat, baselineName: 'socat relay', ...throughputGoal(1) },
         { figure: 'read 20k files x20 via bind mount (s)', berth: inContainer, baseline: inDistro, baselineName: 'in the distro', ...throughputGoal(0.95) },
       ],
       notes: [`200 clients x 500 /_ping through the proxy: ${errors} errors${errors ? ` (${[...kinds].map(([k, n]) => `${k}: ${n}`).join(', ')})` : ''} in ${loadSeconds.toFixed(1)} s`],

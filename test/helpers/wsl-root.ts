@@ -9,6 +9,8 @@ export interface WslCallOptions {
   env?: Record<string, string>;
   input?: string;
   inputFile?: string;
+  /** The caller's working directory (a drive path becomes the distro's /mnt/<letter> path). */
+  cwd?: string;
 }
 import { CommandWslHost } from '../../wsl-host/command-host.js';
 
@@ -45,6 +47,7 @@ export class TestWslRoot {
       env: { ...this.env, ...options.env },
       ...(options.input !== undefined ? { input: options.input } : {}),
       ...(options.inputFile !== undefined ? { inputFile: options.inputFile } : {}),
+      ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
     });
     return { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr };
   }

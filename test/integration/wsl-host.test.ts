@@ -1,12 +1,12 @@
 import { createServer, type Server } from 'node:net';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeWslOutput } from '../../wsl-host/decode.js';
 import { makeRootfsImage, makeRootfsTarball } from '../helpers/busybox-distro.js';
 import { worldProcesses } from '../helpers/world.js';
-import { requireRoot, TestWslRoot, until } from '../helpers/wsl-root.js';
+import { BERTH_WSL, requireRoot, TestWslRoot, until } from '../helpers/wsl-root.js';
 
 const run = requireRoot('Linux WSL host');
 
@@ -75,6 +75,41 @@ describe.runIf(run)('Linux WSL host: import, list, run', () => {
     const missing = await t.wsl(['-d', 'Ubuntu', '--exec', 'no-such-program']);
     expect(missing.exitCode).toBe(1);
     expect(missing.stderr).toContain('execvpe(no-such-program) failed: No such file or directory');
+  });
+
+  it('runs --exec into a running distro without Node, exactly as the full path would, until something it depends on changes', async () => {
+    const probe = ['sh', '-c', 'id; pwd; env | sort'];
+    const drive = join(t.root, 'drives/c/project');
+    mkdirSync(drive, { recursive: true });
+    const call = (env: Record<string, string> = {}) => t.wsl(['-d', 'Ubuntu', '-u', 'me', '--exec', ...probe], { cwd: drive, env });
+    const full = await call({ BERTH_WSL_FAST_EXEC: '0' });
+    expect(full.stdout).toContain('/mnt/c/project\n');
+    await call(); // leaves the exec record
+    const fast = await call();
+    expect(fast.stdout).toBe(full.stdout);
+
+    // The process a caller waits on is berth-init itself, not Node.
+    const child = execa(BERTH_WSL, ['-d', 'Ubuntu', '--exec', 'sleep', '3'], { env: t.env, reject: false });
+    await until(async () => existsSync(`/proc/${child.pid}/exe`), 2_000, 20);
+    expect(readlinkSync(`/proc/${child.pid}/exe`)).toMatch(/\/berth-init$/);
+    expect((await child).exitCode).toBe(0);
+
+    // A command's own 250 is its exit code, once: not "the distro is gone, attach again".
+    const counted = (env: Record<string, string>) => t.wsl(['-d', 'Ubuntu', '--exec', 'sh', '-c', 'echo x >> /tmp/runs; exit 250'], { env });
+    expect((await counted({ BERTH_WSL_FAST_EXEC: '0' })).exitCode).toBe(250);
+    expect((await counted({})).exitCode).toBe(250);
+    expect((await t.wsl(['-d', 'Ubuntu', '--exec', 'wc', '-l', '/tmp/runs'])).stdout.trim()).toBe('2 /tmp/runs');
+
+    // A changed /etc/passwd, a restarted distro: the next call sees them.
+    await t.wsl(['-d', 'Ubuntu', '--exec', 'sh', '-c', 'sed -i "s#:/home/me:#:/tmp:#" /etc/passwd']);
+    expect((await t.wsl(['-d', 'Ubuntu', '-u', 'me', '--exec', 'sh', '-c', 'echo $HOME'])).stdout.trim()).toBe('/tmp');
+    await t.wsl(['-d', 'Ubuntu', '--exec', 'sh', '-c', 'sed -i "s#:/tmp:#:/home/me:#" /etc/passwd']);
+    expect((await t.wsl(['-d', 'Ubuntu', '-u', 'me', '--exec', 'sh', '-c', 'echo $HOME'])).stdout.trim()).toBe('/home/me');
+    const initStart = async () => (await t.wsl(['-d', 'Ubuntu', '--exec', 'cut', '-d', ' ', '-f', '22', '/proc/1/stat'])).stdout.trim();
+    const before = await initStart();
+    expect(await initStart()).toBe(before);
+    expect((await t.wsl(['--terminate', 'Ubuntu'])).exitCode).toBe(0);
+    expect(await initStart()).not.toBe(before); // started again, not attached to a stale record
   });
 
   it('drives the host through the same driver the manager uses (CommandWslHost)', async () => {

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
+import { join } from 'node:path';
 import { encodeWslOutput } from '../decode.js';
 import { errors, formatError, messages, WSL_ERROR_EXIT, type WslErrorText } from '../messages.js';
 import { parseWslArgs, UsageError, type WslCommand } from './args.js';
@@ -8,12 +9,15 @@ import { Importer, WslFailure } from './importer.js';
 import { formatPlain, formatQuiet, formatVerbose, type ListRow } from './list-format.js';
 import { Registry, findByName, type DistroRecord } from './registry.js';
 import { Backoff } from '../../common/backoff.js';
-import { sleep } from '../../common/process.js';
+import { sleep, type ProcessIdentity } from '../../common/process.js';
 import { DistroRuntime, DistroStartError } from './runtime.js';
-import { planSession, readDistroFiles, SessionError, type SessionPlan } from './session.js';
+import { planSession, PLAN_FILES, readDistroFiles, SessionError, type SessionPlan } from './session.js';
+import { fastExecFile, fileIdentity, writeFastExec } from './fast-exec.js';
 
 /** Exit code of berth-init's exec when the distro's init went away before it attached. */
 const DISTRO_GONE = 250;
+/** What attach answers when it could not enter the distro (as opposed to a command's own 250). */
+const NOT_ENTERED = Symbol('not entered');
 
 const HELP = `Usage: berth-wsl [Argument] [Options...] [CommandLine]
 
@@ -149,13 +153,20 @@ class WslHostCli {
         throw e;
       }
       let plan: SessionPlan;
+      const distroRoot = `/proc/${init.pid}/root`;
+      const recordFile = this.fastExecFileFor(cmd);
       try {
-        const files = await readDistroFiles(`/proc/${init.pid}/root`);
+        // Identities before contents: a file changed in between makes the record stale, not wrong.
+        const identities = recordFile ? await Promise.all(PLAN_FILES.map((f) => fileIdentity(join(distroRoot, f)))) : [];
+        const files = await readDistroFiles(distroRoot);
         plan = planSession(
           { distroName: distro.name, user: cmd.user, cwd: cmd.cwd, mode: cmd.mode },
           files,
           { cwd: process.cwd(), env: process.env, drives: this.config.drives },
         );
+        if (recordFile) await this.recordFastExec(recordFile, distro, init, plan, identities, files.conf.automount.root);
+        // The native entry asked only for the distro and the record: it runs the command itself.
+        if (process.env.BERTH_WSL_PREPARE_EXEC === '1') return 0;
       } catch (e) {
         if (e instanceof SessionError) {
           process.stderr.write(`${e.message}\n`);
@@ -164,13 +175,28 @@ class WslHostCli {
         throw e;
       }
       const code = await this.attach(distro, init, plan);
-      if (code !== DISTRO_GONE) return code;
+      if (code !== NOT_ENTERED) return code;
     }
     return this.fail(errors.startFailed('it kept stopping while attaching for 5 s; see its init.log'));
   }
 
+  /** Where the native entry would look for this request's exec record, if it can have one. */
+  private fastExecFileFor(cmd: Extract<WslCommand, { kind: 'run' }>): string | undefined {
+    if (cmd.mode.kind !== 'exec' || cmd.cwd !== undefined || process.env.WSLENV || process.env.BERTH_WSL_INIT) return undefined;
+    return fastExecFile(this.layout.fastExecDir, cmd);
+  }
+
+  /** Leaves the exec record so the next such call needs no Node (see fast-exec.ts). */
+  private async recordFastExec(file: string, distro: DistroRecord, init: ProcessIdentity, plan: SessionPlan, fileIdentities: string[], automountRoot: string): Promise<void> {
+    const nat = distro.version === 2 ? await this.runtime.vm.natIdentity() : undefined;
+    if (distro.version === 2 && !nat) return;
+    const facts = { init, nat, attachLock: this.runtime.attachLock(distro), plan, fileIdentities, drivesEnv: process.env.BERTH_WSL_DRIVES, drives: this.config.drives, automountRoot };
+    // Only an optimisation: without the record the next call takes this path again.
+    await writeFastExec(file, facts).catch(() => undefined);
+  }
+
   /** Runs the plan through berth-init, with this process's stdio, forwarding signals. */
-  private attach(distro: DistroRecord, init: { pid: number; startTime: string }, plan: SessionPlan): Promise<number> {
+  private attach(distro: DistroRecord, init: { pid: number; startTime: string }, plan: SessionPlan): Promise<number | typeof NOT_ENTERED> {
     const args = [
       'exec',
       '--pid', String(init.pid),
@@ -180,9 +206,12 @@ class WslHostCli {
       '--gid', String(plan.user.gid),
       '--groups', plan.user.groups.join(','),
       '--cwd', plan.cwd,
+      '--entered-fd', '3',
       '--', ...plan.argv,
     ];
-    const child = spawn(this.config.initBinary, args, { stdio: 'inherit', env: plan.env });
+    const child = spawn(this.config.initBinary, args, { stdio: ['inherit', 'inherit', 'inherit', 'pipe'], env: plan.env });
+    let entered = false;
+    child.stdio[3]!.on('data', () => (entered = true));
     const forward = (sig: NodeJS.Signals) => () => child.kill(sig);
     const signals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT'];
     const handlers = signals.map((s) => [s, forward(s)] as const);
@@ -192,9 +221,9 @@ class WslHostCli {
         process.stderr.write(`berth-wsl: cannot run ${this.config.initBinary}: ${e.message}; run npm run build\n`);
         resolve(1);
       });
-      child.on('exit', (code, signal) => {
+      child.on('close', (code, signal) => {
         for (const [s, h] of handlers) process.off(s, h);
-        resolve(code ?? 128 + (signal ? signalNumber(signal) : 0));
+        resolve(code === DISTRO_GONE && !entered ? NOT_ENTERED : code ?? 128 + (signal ? signalNumber(signal) : 0));
       });
     });
   }

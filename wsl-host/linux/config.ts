@@ -50,6 +50,8 @@ export class HostLayout {
   get vmLock() { return join(this.root, 'vm.lock'); }
   /** The shared area that every WSL 2 distro sees as /mnt/wsl. */
   get sharedArea() { return join(this.runDir, 'wsl'); }
+  /** Exec records for the native `--exec` (fast-exec.ts); gone with the VM. */
+  get fastExecDir() { return join(this.runDir, 'fast-exec'); }
   distroRunDir(id: string) { return join(this.runDir, 'distros', id); }
   distroLock(id: string) { return join(this.root, 'locks', `${id}.lock`); }
 }

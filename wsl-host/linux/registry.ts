@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { writeFileAtomic } from '../../common/atomic-file.js';
+import { dropFastExecRecords } from './fast-exec.js';
 import type { HostLayout } from './config.js';
 import { withLock } from '../../common/lock.js';
 import type { ProcessIdentity } from '../../common/process.js';
@@ -49,6 +50,7 @@ export class Registry {
       const reg = await this.read();
       const result = await fn(reg);
       await writeFileAtomic(this.layout.registryFile, `${JSON.stringify(reg, null, 2)}\n`);
+      await dropFastExecRecords(this.layout.fastExecDir);
       return result;
     });
   }

@@ -27,10 +27,13 @@ export class SessionError extends Error {}
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
+/** The distro's files a plan depends on, relative to its root. */
+export const PLAN_FILES = ['etc/passwd', 'etc/group', 'etc/wsl.conf'] as const;
+
 /** Reads what the plan depends on from the running distro's own root (as /proc/PID/root). */
 export async function readDistroFiles(distroRoot: string) {
   const read = (p: string) => readFile(posix.join(distroRoot, p), 'utf8').catch(() => '');
-  const [passwd, group, wslConf] = await Promise.all([read('etc/passwd'), read('etc/group'), read('etc/wsl.conf')]);
+  const [passwd = '', group = '', wslConf = ''] = await Promise.all(PLAN_FILES.map(read));
   return { passwd, group, conf: wslConf ? parseWslConf(wslConf) : DEFAULT_WSL_CONF };
 }
 

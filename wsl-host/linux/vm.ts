@@ -1,8 +1,9 @@
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { HostConfig, HostLayout } from './config.js';
 import { withLock } from '../../common/lock.js';
 import { isMountPoint, mountsUnder } from '../../common/mountinfo.js';
+import { liveStartTime, type ProcessIdentity } from '../../common/process.js';
 import { mustRun, runCommand } from './run-command.js';
 import { natRunning, startNat, stopNat } from './vm-nat.js';
 
@@ -86,6 +87,14 @@ export class UtilityVm {
     await withLock(this.layout.vmLock, async () => {
       if (!(await natRunning(this.natPidFile))) await startNat(this.layout.vmNet, this.natPidFile);
     });
+  }
+
+  /** The running NAT helper, as the native --exec checks it is still the same one. */
+  async natIdentity(): Promise<ProcessIdentity | undefined> {
+    if (!(await natRunning(this.natPidFile))) return undefined;
+    const pid = Number((await readFile(this.natPidFile, 'utf8')).trim());
+    const startTime = await liveStartTime(pid);
+    return startTime ? { pid, startTime } : undefined;
   }
 
   private get natPidFile(): string {

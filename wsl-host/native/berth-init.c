@@ -13,10 +13,14 @@
  *                                              once it reports ready
  *   pid1     --root DIR --lock F --log F --idle SECS [--boot CMD]
  *                                              pivot into DIR and act as the distro's init
- *   exec     --pid N --start-time T --lock F --uid U --gid G [--groups a,b] [--cwd DIR] -- ARGV...
- *                                              run ARGV inside the distro of init N
+ *   exec     --pid N --start-time T --lock F --uid U --gid G [--groups a,b] [--cwd DIR]
+ *            [--entered-fd FD] -- ARGV...      run ARGV inside the distro of init N; exit 250
+ *                                              before entering it if N is gone (FD gets a byte
+ *                                              once it is entered, so 250 after it is ARGV's)
  *   private-except PATH                        make every mount private except PATH (VM set-up)
  *   relay    SOCKET                            copy stdin/stdout to and from a Unix socket
+ *
+ * Run as `berth-wsl` (bin/berth-wsl links here), it is wsl.exe's command line: see wsl-entry.c.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -37,9 +41,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "berth-init.h"
 
-/* Exit code of `exec` when the distro's init is gone: the caller starts it again. */
-#define EXIT_DISTRO_GONE 250
 #define EXIT_USAGE 2
 
 static void die(const char *what) {
@@ -72,7 +75,7 @@ static char **after_dashes(int argc, char **argv) {
 }
 
 static int open_or_die(const char *path, int flags) {
-  int fd = open(path, flags | O_CLOEXEC);
+  int fd = open(path, flags | O_CLOEXEC, 0600);
   if (fd < 0) die(path);
   return fd;
 }
@@ -224,7 +227,7 @@ static int cmd_pid1(int argc, char **argv) {
 
 /* ---- exec ------------------------------------------------------------------------- */
 
-static unsigned long long process_start_time(pid_t pid) {
+unsigned long long process_start_time(int pid) {
   char path[64], buf[1024];
   snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
   int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -251,7 +254,9 @@ static void forward_signal(int sig) {
   if (exec_child > 0) kill(exec_child, sig);
 }
 
-static int cmd_exec(int argc, char **argv) {
+int exec_entered = 0;
+
+int cmd_exec(int argc, char **argv) {
   pid_t target = (pid_t)strtol(required(argc, argv, "--pid"), NULL, 10);
   unsigned long long start_time = strtoull(required(argc, argv, "--start-time"), NULL, 10);
   int lock = open_or_die(required(argc, argv, "--lock"), O_RDWR | O_CREAT);
@@ -259,6 +264,8 @@ static int cmd_exec(int argc, char **argv) {
   gid_t gid = (gid_t)strtoul(required(argc, argv, "--gid"), NULL, 10);
   const char *groups_arg = opt(argc, argv, "--groups", "");
   const char *cwd = opt(argc, argv, "--cwd", "/");
+  /* The caller's way to tell our 250 (the init is gone) from the command's own 250. */
+  int entered_fd = atoi(opt(argc, argv, "--entered-fd", "-1"));
   char **cmd = after_dashes(argc, argv);
 
   /* Attach first: an init that is terminating for idleness holds the lock exclusively. */
@@ -278,6 +285,11 @@ static int cmd_exec(int argc, char **argv) {
   snprintf(path, sizeof path, "/proc/%d/root", (int)target);
   int rootfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (rootfd < 0) return EXIT_DISTRO_GONE;
+  exec_entered = 1;
+  if (entered_fd >= 0) {
+    if (write(entered_fd, "1", 1) < 0) die("--entered-fd");
+    close(entered_fd);
+  }
   for (int i = 0; i < 5; i++)
     if (setns(fds[i], flags[i]) < 0) die(kinds[i]);
   if (fchdir(rootfd) < 0 || chroot(".") < 0) die("chroot");
@@ -400,6 +412,8 @@ static int cmd_relay(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+  const char *self = strrchr(argv[0], '/');
+  if (strcmp(self ? self + 1 : argv[0], "berth-wsl") == 0) return wsl_entry(argc, argv);
   const char *mode = argc > 1 ? argv[1] : "";
   if (strcmp(mode, "start") == 0) return cmd_start(argc, argv);
   if (strcmp(mode, "pid1") == 0) return cmd_pid1(argc, argv);
