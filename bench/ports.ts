@@ -53,11 +53,16 @@ export async function benchPorts(runs = 3): Promise<{ rows: BenchRow[]; notes: s
     // The peer: dockerd's own userland proxy, relaying a loopback port to the container inside
     // the engine's namespace (what `-p` does with userland-proxy on), with the same client.
     const peerPort = 18091;
-    const peer = spawn('nsenter', ['-t', String(dockerd), '-n', '--', '/usr/sbin/docker-proxy', '-proto', 'tcp', '-host-ip', '127.0.0.1', '-host-port', String(peerPort), '-container-ip', ip, '-container-port', '80'], { stdio: 'ignore' });
+    // docker-proxy reports "0\n" (or "1\n" and the error) on fd 3, as dockerd expects.
+    const peer = spawn('nsenter', ['-t', String(dockerd), '-n', '--', '/usr/sbin/docker-proxy', '-proto', 'tcp', '-host-ip', '127.0.0.1', '-host-port', String(peerPort), '-container-ip', ip, '-container-port', '80'], { stdio: ['ignore', 'ignore', 'inherit', 'pipe'] });
     const peerSide: Side = { ...engine, host: '127.0.0.1', port: peerPort };
     let viaPeer: { latency: number; download: number };
     try {
-      for (let i = 0; i < 100 && !(await client(peerSide, 'download', '/small').then((r) => (r.bytes ?? 0) > 0, () => false)); i++) await new Promise((r) => setTimeout(r, 50));
+      const report = await new Promise<string>((resolve) => {
+        let text = '';
+        peer.stdio[3]!.on('data', (d: Buffer) => (text += d.toString())).on('close', () => resolve(text));
+      });
+      if (!report.startsWith('0')) throw new Error(`bench ports: docker-proxy did not start: ${report}`);
       viaPeer = { latency: await latency(peerSide), download: await download(peerSide) };
     } finally {
       peer.kill('SIGTERM');
