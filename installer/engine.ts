@@ -10,6 +10,12 @@ export const AGENT = AGENT_COMMAND;
 export const DAEMON_SOCKET = sharedPath('dockerSocket');
 export const AGENT_SOCKET = sharedPath('agentSocket');
 
+/** The engine's caps (settings `memoryMiB`, `cpus`), applied at its start; see the agent's engine-cgroup.ts. */
+export interface EngineLimits {
+  memoryMiB?: number | undefined;
+  cpus?: number | undefined;
+}
+
 export interface AgentServiceStatus {
   name: string;
   state: string;
@@ -47,14 +53,15 @@ export class Engine {
    * Starts the engine and resolves once /_ping answers; `onExit` fires if the attached agent
    * ends later (agent died, distro terminated, WSL shut down).
    */
-  async start(deadlineMs: number, onExit: (why: string) => void): Promise<void> {
+  async start(deadlineMs: number, onExit: (why: string) => void, limits: EngineLimits = {}): Promise<void> {
     await mountDataStore(this.wsl);
     // An engine left up (its attached process lost with a killed manager, or killed itself)
     // is attached to, not restarted: its containers keep running.
     let running = await this.agentStatus();
     if (running) this.log('manager', 'the engine from an earlier run is still up; attaching to it');
     else {
-      const started = await this.wsl.run(BERTH_DISTRO, [AGENT, 'start', '--detach', '--timeout', String(Math.ceil(deadlineMs / 1000))], { user: 'root' });
+      const caps = [...(limits.memoryMiB !== undefined ? ['--memory-mib', String(limits.memoryMiB)] : []), ...(limits.cpus !== undefined ? ['--cpus', String(limits.cpus)] : [])];
+      const started = await this.wsl.run(BERTH_DISTRO, [AGENT, 'start', '--detach', '--timeout', String(Math.ceil(deadlineMs / 1000)), ...caps], { user: 'root' });
       for (const line of `${started.stdout}\n${started.stderr}`.split('\n').filter(Boolean)) this.log('agent', line);
       if (started.exitCode !== 0) throw new Error(`the engine did not start (berth-agent exit ${started.exitCode}): ${started.stderr.trim().split('\n').slice(-15).join('\n  ')}`);
       running = await this.agentStatus();

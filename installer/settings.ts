@@ -49,6 +49,9 @@ export const settingsSchema = z
     proxy: proxySettingsSchema.default({ mode: 'none', exclude: [] }),
     /** A different proxy for containers (Docker Desktop's "containers proxy"); default: `proxy`. */
     containersProxy: proxySettingsSchema.optional(),
+    /** Caps on the engine (dockerd, containerd and every container together); unset: none beyond the VM's. */
+    memoryMiB: z.number().int('a whole number of MiB').min(256, 'at least 256 (dockerd alone needs ~100 MiB)').optional(),
+    cpus: z.number().min(0.1, 'at least 0.1').max(1024, 'at most 1024').optional(),
   })
   .strict();
 

@@ -1,4 +1,5 @@
 import { Backoff } from '../../common/backoff.js';
+import type { EngineLimits } from '../engine.js';
 import type { BackendStatus, NetworkStatus } from './status-schema.js';
 import { ForeignDistroError } from '../distros.js';
 import type { AgentServiceStatus } from '../engine.js';
@@ -15,7 +16,7 @@ export interface BackendParts {
   /** Puts the engine's daemon.json in place for its start; says what was wrong with the user's, if anything. */
   syncEngineConfig(): Promise<string | undefined>;
   engine: {
-    start(deadlineMs: number, onExit: (why: string) => void): Promise<void>;
+    start(deadlineMs: number, onExit: (why: string) => void, limits: EngineLimits): Promise<void>;
     stop(): Promise<void>;
     agentStatus(): Promise<{ services: AgentServiceStatus[]; logWriter?: string } | undefined>;
   };
@@ -223,7 +224,8 @@ export class Backend {
       const configProblem = await parts.syncEngineConfig();
       if (configProblem) this.event(configProblem);
       this.progress = 'starting the engine';
-      await parts.engine.start(ENGINE_START_DEADLINE_MS, (why) => this.engineEnded(why));
+      const settings = await this.currentSettings();
+      await parts.engine.start(ENGINE_START_DEADLINE_MS, (why) => this.engineEnded(why), { memoryMiB: settings.memoryMiB, cpus: settings.cpus });
       await parts.network.attach();
       await parts.contextReady;
       if (this.halted) return;

@@ -88,7 +88,7 @@ export async function changeSettings(deps: ApiDeps, change: Record<string, unkno
   if (changed('integratedDistros') || changed('integrateWithDefaultDistro')) await deps.reloadIntegrations();
   if (changed('proxy') || changed('containersProxy')) await deps.reloadNetwork();
   // Drives and the log level are read when the backend starts.
-  return ok({ settings: checked, restartRequired: changed('drives') || changed('logLevel') });
+  return ok({ settings: checked, restartRequired: changed('drives') || changed('logLevel') || changed('memoryMiB') || changed('cpus') });
 }
 
 export async function distroViews(deps: ApiDeps): Promise<DistroView[]> {

@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { askStop, currentStatus } from '../control-client.js';
 import { paths } from '../paths.js';
 import { publishEngineNetns, publishTools, unpublishTools } from '../publish.js';
+import { prepareEngineCgroup, removeEngineCgroup, type CgroupLayout, type EngineLimits } from '../engine-cgroup.js';
 
 /** The service whose socket `start` waits for. */
 const ENGINE_SERVICE = 'dockerd';
@@ -23,8 +24,17 @@ export async function run(args: string[]): Promise<number> {
       'log-line-bytes': { type: 'string', default: '1024' },
       'log-file-bytes': { type: 'string', default: String(1024 * 1024) },
       'log-files': { type: 'string', default: '4' },
+      'memory-mib': { type: 'string' },
+      cpus: { type: 'string' },
     },
   });
+  let limits: EngineLimits;
+  try {
+    limits = parseLimits(values['memory-mib'], values.cpus);
+  } catch (e) {
+    process.stderr.write(`berth-agent: ${(e as Error).message}\n`);
+    return 2;
+  }
   const running = await currentStatus();
   if (running) {
     process.stderr.write(`berth-agent: the engine is already running (supervisor pid ${running.pid}, since ${running.startedAt}); stop it first with \`berth-agent stop\`.\n`);
@@ -52,12 +62,22 @@ export async function run(args: string[]): Promise<number> {
     '--log-lines', values['log-lines'], '--log-line-bytes', values['log-line-bytes'], '--log-file-bytes', values['log-file-bytes'], '--log-files', values['log-files'],
   ];
   // tini as pid 1 reaps the orphans a container engine leaves (shims), and forwards signals.
-  const argv = ['-m', '-n', '-p', '-u', '-i', '-f', '--propagation', 'slave', init, '-g', '--', paths.node, paths.agentBundle, ...superviseArgs];
+  const unshareArgv = ['-m', '-n', '-p', '-u', '-i', '-f', '--propagation', 'slave', init, '-g', '--', paths.node, paths.agentBundle, ...superviseArgs];
+  let cgroup: CgroupLayout;
+  try {
+    cgroup = await prepareEngineCgroup(limits);
+  } catch (e) {
+    process.stderr.write(`berth-agent: ${(e as Error).message}\n`);
+    return 1;
+  }
+  // The engine starts inside its cgroup: a shell joins it, then becomes unshare (paths as arguments, never as code).
+  const procsFiles = cgroup.dirs.map((d) => join(d.dir, 'cgroup.procs'));
+  const argv = ['-c', 'n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 1; shift; n=$((n-1)); done; exec unshare "$@"', 'sh', String(procsFiles.length), ...procsFiles, ...unshareArgv];
   await mkdir(paths.runDir, { recursive: true });
   // Detached, the supervisor writes to a log file (a pipe would break when we exit).
   const logFile = join(paths.runDir, 'agent.log');
   const logFd = values.detach ? openSync(logFile, 'a') : undefined;
-  const child = spawn('unshare', argv, {
+  const child = spawn('sh', argv, {
     stdio: logFd === undefined ? ['ignore', 'pipe', 'pipe'] : ['ignore', logFd, logFd],
     detached: values.detach,
   });
@@ -79,6 +99,7 @@ export async function run(args: string[]): Promise<number> {
     const early = await Promise.race([exited, new Promise<undefined>((r) => setTimeout(() => r(undefined), 20))]);
     if (early !== undefined) {
       await unpublishTools();
+      await removeEngineCgroup();
       process.stderr.write(`berth-agent: the engine did not start (exit ${early}). Last output:\n  ${(await lastOutput()).join('\n  ')}\n`);
       return 1;
     }
@@ -94,6 +115,7 @@ export async function run(args: string[]): Promise<number> {
       await askStop();
       await exited;
       await unpublishTools();
+      await removeEngineCgroup();
       return 1;
     }
   }
@@ -109,5 +131,23 @@ export async function run(args: string[]): Promise<number> {
   process.on('SIGINT', forwardStop);
   const code = await exited;
   await unpublishTools();
+  await removeEngineCgroup();
   return code;
 }
+
+/** --memory-mib and --cpus, checked (the settings schema checks them first; this is the agent's own guard). */
+function parseLimits(memory: string | undefined, cpus: string | undefined): EngineLimits {
+  const limits: EngineLimits = {};
+  if (memory !== undefined) {
+    const n = Number(memory);
+    if (!Number.isInteger(n) || n < 64) throw new Error(`--memory-mib takes a whole number of MiB, at least 64, not "${memory}"`);
+    limits.memoryMiB = n;
+  }
+  if (cpus !== undefined) {
+    const n = Number(cpus);
+    if (!Number.isFinite(n) || n < 0.01) throw new Error(`--cpus takes a number of CPUs, at least 0.01, not "${cpus}"`);
+    limits.cpus = n;
+  }
+  return limits;
+}
+

@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { askStop, currentStatus } from '../control-client.js';
 import { unpublishTools } from '../publish.js';
+import { removeEngineCgroup } from '../engine-cgroup.js';
 
 export async function run(): Promise<number> {
   const s = await currentStatus();
@@ -13,6 +14,7 @@ export async function run(): Promise<number> {
   for (let i = 0; i < 600; i++) {
     if (!(await stat(`/proc/${s.pid}`).catch(() => undefined))) {
       await unpublishTools();
+      await removeEngineCgroup();
       return 0;
     }
     await new Promise((r) => setTimeout(r, 50));

@@ -1,0 +1,74 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TestBerth } from '../helpers/berth-manager.js';
+import { berthProcesses, commandLine, commandName } from '../helpers/processes.js';
+import { requireRoot } from '../helpers/wsl-root.js';
+
+const run = requireRoot('engine resources');
+
+/** A process's cgroup directory in one v1 hierarchy (or v2's), as the host sees it. */
+function cgroupDir(pid: number, controller: 'memory' | 'cpu'): string {
+  const lines = readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n');
+  const v1 = lines.find((l) => l.split(':')[1]?.split(',').includes(controller));
+  if (v1) return join('/sys/fs/cgroup', controller, v1.split(':')[2]!);
+  return join('/sys/fs/cgroup', lines.find((l) => l.startsWith('0::'))!.slice(3));
+}
+
+describe.runIf(run)('engine resources: memoryMiB and cpus cap the engine and its containers, nothing else', () => {
+  let t: TestBerth;
+  let dockerd = 0;
+  let backend = 0;
+  const MIB = 1024 * 1024;
+
+  beforeAll(async () => {
+    t = new TestBerth();
+    mkdirSync(t.env.BERTH_HOME!, { recursive: true });
+    writeFileSync(join(t.env.BERTH_HOME!, 'settings.json'), JSON.stringify({ memoryMiB: 384, cpus: 1.5 }));
+    await t.enableWithImages();
+    backend = (await t.status() as unknown as { pid: number }).pid;
+    dockerd = berthProcesses(backend, t.env.BERTH_WSL_ROOT!).find((p) => commandName(p) === 'dockerd') ?? 0;
+    expect(dockerd).toBeGreaterThan(0);
+  }, 600_000);
+  afterAll(async () => t?.cleanup());
+
+  it('puts dockerd in a cgroup of its own with the limits from the settings', () => {
+    const memory = cgroupDir(dockerd, 'memory');
+    expect(memory).toMatch(/\/berth-engine-\d+$/);
+    expect(memory).not.toBe(cgroupDir(process.pid, 'memory')); // not the cgroup of this test (the "user's" processes)
+    const v1 = existsSync(join(memory, 'memory.limit_in_bytes'));
+    if (v1) {
+      expect(Number(readFileSync(join(memory, 'memory.limit_in_bytes'), 'utf8'))).toBe(384 * MIB);
+      const cpu = cgroupDir(dockerd, 'cpu');
+      expect(Number(readFileSync(join(cpu, 'cpu.cfs_quota_us'), 'utf8'))).toBe(150_000);
+      expect(Number(readFileSync(join(cpu, 'cpu.cfs_period_us'), 'utf8'))).toBe(100_000);
+    } else {
+      expect(readFileSync(join(memory, 'memory.max'), 'utf8').trim()).toBe(String(384 * MIB));
+      expect(readFileSync(join(memory, 'cpu.max'), 'utf8').trim()).toBe('150000 100000');
+    }
+  });
+
+  it('nests every container under the engine cgroup, and OOM-kills one that allocates past the cap while the engine lives on', async () => {
+    const engineCgroup = cgroupDir(dockerd, 'memory');
+    const started = await t.docker(['run', '-d', '--name', 'sleeper', 'busybox', 'sleep', '60']);
+    expect(started.exitCode, started.stderr).toBe(0);
+    // State.Pid is in the engine's pid namespace: find the host's pid in this world's tree.
+    const id = (await t.docker(['inspect', '-f', '{{.Id}}', 'sleeper'])).stdout.trim();
+    const sleeper = berthProcesses(backend, t.env.BERTH_WSL_ROOT!).find((p) => commandLine(p) === 'sleep 60 ');
+    expect(sleeper).toBeDefined();
+    expect(cgroupDir(sleeper!, 'memory')).toBe(`${engineCgroup}/berth-containers/${id}`);
+
+    // tail keeps the whole "line" of zeros in memory: 600 MiB against a 384 MiB cap.
+    const hog = await t.docker(['run', '--name', 'hog', 'busybox', 'sh', '-c', 'head -c 629145600 /dev/zero | tail > /dev/null']);
+    expect(hog.exitCode).toBe(137);
+    expect((await t.docker(['version', '--format', '{{.Server.Version}}'])).exitCode).toBe(0);
+    expect((await t.docker(['inspect', '-f', '{{.State.Running}}', 'sleeper'])).stdout.trim()).toBe('true');
+    await t.docker(['rm', '-f', 'sleeper', 'hog']);
+  });
+
+  it('removes the engine cgroup when the engine stops', async () => {
+    const engineCgroup = cgroupDir(dockerd, 'memory');
+    expect((await t.berth(['stop'])).exitCode).toBe(0);
+    expect(existsSync(engineCgroup)).toBe(false);
+  });
+});
