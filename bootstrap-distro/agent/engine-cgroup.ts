@@ -16,8 +16,10 @@ export interface EngineLimits {
   cpus?: number;
 }
 
-/** cgroup v1 controllers the engine's cgroup is made in (cpuset is left to its parent). */
-const V1_CONTROLLERS = ['memory', 'cpu', 'cpuacct', 'pids', 'freezer'] as const;
+/**
+ * On cgroup v1 the engine's cgroup is made in every mounted hierarchy, so runc's relative
+ * `berth-containers` lands under it everywhere and goes away with it.
+ */
 const CFS_PERIOD_US = 100_000;
 const PREFIX = 'berth-engine-';
 
@@ -34,11 +36,17 @@ export async function engineCgroupLayout(name: string, proc = '/proc/self'): Pro
   const v2 = mounts.find((m) => m.fsType === 'cgroup2' && m.mountPoint === '/sys/fs/cgroup');
   if (v2) return { version: 2, dirs: [{ dir: join(v2.mountPoint, relativeTo(v2.root, own.get('') ?? '/'), name), controllers: ['memory', 'cpu'] }] };
   const dirs: CgroupLayout['dirs'] = [];
-  for (const controller of V1_CONTROLLERS) {
-    // A hierarchy's mount point is named after its controllers (cpu,cpuacct) on every distro we know.
-    const mount = mounts.find((m) => m.fsType === 'cgroup' && m.mountPoint.split('/').pop()!.split(',').includes(controller));
-    const path = own.get(controller);
-    if (!mount || path === undefined) continue;
+  for (const [controller, path] of own) {
+    if (controller === '') {
+      // Hybrid: the controller-less v2 tree (often /sys/fs/cgroup/unified), where runc makes cgroups too.
+      const unified = mounts.find((m) => m.fsType === 'cgroup2');
+      if (unified) dirs.push({ dir: join(unified.mountPoint, relativeTo(unified.root, path), name), controllers: [] });
+      continue;
+    }
+    // A hierarchy's mount point is named after its controllers (cpu,cpuacct; systemd for name=systemd).
+    const leaf = controller.replace(/^name=/, '');
+    const mount = mounts.find((m) => m.fsType === 'cgroup' && m.mountPoint.split('/').pop()!.split(',').includes(leaf));
+    if (!mount) continue;
     const dir = join(mount.mountPoint, relativeTo(mount.root, path), name);
     const known = dirs.find((d) => d.dir === dir);
     if (known) known.controllers.push(controller);
@@ -96,6 +104,8 @@ export async function prepareEngineCgroup(limits: EngineLimits, name?: string): 
   if (layout.version === 2) await enableV2Controllers(join(layout.dirs[0]!.dir, '..'));
   for (const at of layout.dirs) {
     await mkdir(at.dir, { recursive: true });
+    // A new cpuset cgroup has no CPUs or memory nodes: nothing could join it until it has its parent's.
+    if (layout.version === 1 && at.controllers.includes('cpuset')) await inheritCpuset(at.dir);
     for (const [file, value] of limitFiles(layout.version, at, limits)) {
       await writeFile(file, value).catch((e: Error) => {
         throw new Error(`cannot set ${file} to ${value} (${e.message}); check memoryMiB and cpus in Berth's settings`, { cause: e });
@@ -103,6 +113,13 @@ export async function prepareEngineCgroup(limits: EngineLimits, name?: string): 
     }
   }
   return layout;
+}
+
+async function inheritCpuset(dir: string): Promise<void> {
+  for (const file of ['cpuset.cpus', 'cpuset.mems']) {
+    if ((await readFile(join(dir, file), 'utf8').catch(() => '')).trim()) continue;
+    await writeFile(join(dir, file), await readFile(join(dir, '..', file), 'utf8'));
+  }
 }
 
 /** v2 only hands memory and cpu to children that the parent's subtree_control enables. */

@@ -70,5 +70,9 @@ describe.runIf(run)('engine resources: memoryMiB and cpus cap the engine and its
     const engineCgroup = cgroupDir(dockerd, 'memory');
     expect((await t.berth(['stop'])).exitCode).toBe(0);
     expect(existsSync(engineCgroup)).toBe(false);
+    // Nothing of the containers was made beside it, in the hierarchies that count.
+    for (const controller of ['memory', 'cpu'] as const) expect(existsSync(join(cgroupDir(process.pid, controller), 'berth-containers'))).toBe(false);
+    // (runc makes the hybrid layout's controller-less v2 cgroup at <mount>/berth-containers/<id>,
+    // not relative to its own; it removes each container's, and the empty parent is left.)
   });
 });

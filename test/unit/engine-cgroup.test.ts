@@ -16,12 +16,13 @@ function fakeProc(name: string, mountinfo: string, cgroup: string): string {
 }
 
 describe('the engine cgroup: where it goes and what the limits write', () => {
-  it('goes below the agent\'s own cgroup in each v1 hierarchy, one directory for co-mounted controllers', async () => {
+  it('goes below the agent\'s own cgroup in each mounted v1 hierarchy, one directory for co-mounted controllers', async () => {
     const dir = fakeProc('v1', [
       '30 25 0:26 / /sys/fs/cgroup/memory rw,nosuid - cgroup cgroup rw,memory',
       '31 25 0:27 / /sys/fs/cgroup/cpu,cpuacct rw,nosuid - cgroup cgroup rw,cpu,cpuacct',
       '32 25 0:28 / /sys/fs/cgroup/freezer rw,nosuid - cgroup cgroup rw,freezer',
-    ].join('\n'), ['5:memory:/tests/t1', '4:cpu,cpuacct:/', '3:freezer:/', '2:pids:/', '0::/'].join('\n'));
+      '33 25 0:29 / /sys/fs/cgroup/unified rw,nosuid - cgroup2 cgroup2 rw',
+    ].join('\n'), ['5:memory:/tests/t1', '4:cpu,cpuacct:/', '3:freezer:/', '2:pids:/', '1:name=systemd:/', '0::/'].join('\n'));
     const layout = await engineCgroupLayout('berth-engine-7', dir);
     expect(layout).toEqual({
       version: 1,
@@ -29,6 +30,7 @@ describe('the engine cgroup: where it goes and what the limits write', () => {
         { dir: '/sys/fs/cgroup/memory/tests/t1/berth-engine-7', controllers: ['memory'] },
         { dir: '/sys/fs/cgroup/cpu,cpuacct/berth-engine-7', controllers: ['cpu', 'cpuacct'] },
         { dir: '/sys/fs/cgroup/freezer/berth-engine-7', controllers: ['freezer'] },
+        { dir: '/sys/fs/cgroup/unified/berth-engine-7', controllers: [] },
       ],
     });
     expect(limitFiles(1, layout.dirs[0]!, { memoryMiB: 512 })).toEqual([['/sys/fs/cgroup/memory/tests/t1/berth-engine-7/memory.limit_in_bytes', String(512 * 1024 * 1024)]]);
