@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { WslHost, WslProcess } from '../wsl-host/host.js';
 import { mountDataStore, unmountDataStore } from './data-store.js';
 import { BERTH_DISTRO } from './distros.js';
@@ -10,10 +11,24 @@ export const AGENT = AGENT_COMMAND;
 export const DAEMON_SOCKET = sharedPath('dockerSocket');
 export const AGENT_SOCKET = sharedPath('agentSocket');
 
-/** The engine's caps (settings `memoryMiB`, `cpus`), applied at its start; see the agent's engine-cgroup.ts. */
+/**
+ * The engine's cgroup and caps (settings `memoryMiB`, `cpus`), applied at its start; see the
+ * agent's engine-cgroup.ts. The cgroup is named per Berth home, so two Berths on one machine
+ * (tests, two users) never share one; dockerd's `cgroup-parent` points into it.
+ */
 export interface EngineLimits {
+  cgroup?: string | undefined;
   memoryMiB?: number | undefined;
   cpus?: number | undefined;
+}
+
+export function engineCgroupName(berthHome: string): string {
+  return `berth-engine-${createHash('sha256').update(berthHome).digest('hex').slice(0, 12)}`;
+}
+
+/** daemon.json's `cgroup-parent` for that cgroup (runc and BuildKit take it from the hierarchy's root). */
+export function containersCgroupParent(cgroup: string): string {
+  return `/${cgroup}/containers`;
 }
 
 export interface AgentServiceStatus {
@@ -60,7 +75,7 @@ export class Engine {
     let running = await this.agentStatus();
     if (running) this.log('manager', 'the engine from an earlier run is still up; attaching to it');
     else {
-      const caps = [...(limits.memoryMiB !== undefined ? ['--memory-mib', String(limits.memoryMiB)] : []), ...(limits.cpus !== undefined ? ['--cpus', String(limits.cpus)] : [])];
+      const caps = [...(limits.cgroup !== undefined ? ['--cgroup', limits.cgroup] : []), ...(limits.memoryMiB !== undefined ? ['--memory-mib', String(limits.memoryMiB)] : []), ...(limits.cpus !== undefined ? ['--cpus', String(limits.cpus)] : [])];
       const started = await this.wsl.run(BERTH_DISTRO, [AGENT, 'start', '--detach', '--timeout', String(Math.ceil(deadlineMs / 1000)), ...caps], { user: 'root' });
       for (const line of `${started.stdout}\n${started.stderr}`.split('\n').filter(Boolean)) this.log('agent', line);
       if (started.exitCode !== 0) throw new Error(`the engine did not start (berth-agent exit ${started.exitCode}): ${started.stderr.trim().split('\n').slice(-15).join('\n  ')}`);

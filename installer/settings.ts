@@ -50,12 +50,15 @@ export const settingsSchema = z
     /** A different proxy for containers (Docker Desktop's "containers proxy"); default: `proxy`. */
     containersProxy: proxySettingsSchema.optional(),
     /** Caps on the engine (dockerd, containerd and every container together); unset: none beyond the VM's. */
-    memoryMiB: z.number().int('a whole number of MiB').min(256, 'at least 256 (dockerd alone needs ~100 MiB)').optional(),
-    cpus: z.number().min(0.1, 'at least 0.1').max(1024, 'at most 1024').optional(),
+    memoryMiB: z.number({ error: 'a number of MiB' }).int('a whole number of MiB').min(256, 'at least 256 (dockerd alone needs ~100 MiB)').optional(),
+    cpus: z.number({ error: 'a number of CPUs, like 2 or 1.5' }).min(0.1, 'at least 0.1').max(1024, 'at most 1024').optional(),
   })
   .strict();
 
 export type Settings = z.infer<typeof settingsSchema>;
+
+/** The engine's caps alone (the dashboard's Resources → Advanced). */
+export const resourceSettingsSchema = settingsSchema.pick({ memoryMiB: true, cpus: true });
 
 export class SettingsError extends Error {}
 

@@ -15,6 +15,8 @@ export interface BackendParts {
   install(progress: (step: string) => void, warn: (line: string) => void): Promise<void>;
   /** Puts the engine's daemon.json in place for its start; says what was wrong with the user's, if anything. */
   syncEngineConfig(): Promise<string | undefined>;
+  /** The engine's cgroup (per Berth home), where memoryMiB and cpus apply. */
+  engineCgroup?: string;
   engine: {
     start(deadlineMs: number, onExit: (why: string) => void, limits: EngineLimits): Promise<void>;
     stop(): Promise<void>;
@@ -225,7 +227,7 @@ export class Backend {
       if (configProblem) this.event(configProblem);
       this.progress = 'starting the engine';
       const settings = await this.currentSettings();
-      await parts.engine.start(ENGINE_START_DEADLINE_MS, (why) => this.engineEnded(why), { memoryMiB: settings.memoryMiB, cpus: settings.cpus });
+      await parts.engine.start(ENGINE_START_DEADLINE_MS, (why) => this.engineEnded(why), { cgroup: parts.engineCgroup, memoryMiB: settings.memoryMiB, cpus: settings.cpus });
       await parts.network.attach();
       await parts.contextReady;
       if (this.halted) return;

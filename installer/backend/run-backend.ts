@@ -5,7 +5,7 @@ import { sharedPath } from '../../common/shared-area.js';
 import type { WslHost } from '../../wsl-host/host.js';
 import { ensureDockerContext } from '../docker-context.js';
 import { BERTH_DISTRO, DATA_DISTRO, installDistros } from '../distros.js';
-import { Engine } from '../engine.js';
+import { containersCgroupParent, Engine, engineCgroupName } from '../engine.js';
 import type { HomeLayout } from '../home.js';
 import { serveHostEndpoint, sharedDrives } from '../host-endpoint.js';
 import { ensureImages } from '../images.js';
@@ -50,10 +50,12 @@ export async function runBackend(home: HomeLayout, wsl: WslHost, options: { idle
     (m) => void info('manager', m),
     (e: Error) => void logger.warn(e.message),
   );
-  const engineConfig = new EngineConfigStore(join(home.root, 'daemon.json'), wsl);
+  const engineCgroup = engineCgroupName(home.root);
+  const engineConfig = new EngineConfigStore(join(home.root, 'daemon.json'), wsl, { 'cgroup-parent': containersCgroupParent(engineCgroup) });
   const backend = new Backend(
     {
       syncEngineConfig: () => engineConfig.sync(),
+      engineCgroup,
       install: async (progress, warn) => {
         const images = await ensureImages(home.images, { step: (_i, _t, label) => progress(`building ${label}`), update() {}, done() {} });
         await installDistros(wsl, images, { distroDir: (n) => home.distroDir(n), state: home.state }, progress, () => engine.stop(), warn);

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { loadSettings, proxySettingsSchema } from '../settings.js';
+import { loadSettings, proxySettingsSchema, resourceSettingsSchema } from '../settings.js';
 import { answerApi, changeSettings, CONFIRM_WORDS, distroViews, type ApiDeps, type ResetKind } from './api.js';
 import { renderPage, type PageModel } from './pages.js';
 import type { EngineModel } from './pages-engine.js';
@@ -95,6 +95,21 @@ export async function submitForm(deps: ApiDeps, path: string, form: URLSearchPar
       }
       await changeSettings(deps, { proxy: checked.data });
       return back(res, '/#proxies');
+    }
+    case '/ui/resources': {
+      const number = (v: string | null) => (v === null || v.trim() === '' ? undefined : Number(v.trim()));
+      const checked = resourceSettingsSchema.safeParse({ memoryMiB: number(form.get('memoryMiB')), cpus: number(form.get('cpus')) });
+      if (!checked.success) {
+        const errors = Object.fromEntries(checked.error.issues.map((i) => [String(i.path[0]), i.message]));
+        return html(res, 400, await page(deps, { errors, notice: 'The resource limits were not saved: see the fields below.' }));
+      }
+      const answer = await changeSettings(deps, { memoryMiB: checked.data.memoryMiB, cpus: checked.data.cpus });
+      // The caps are set as the engine starts: a running one restarts (only when they changed).
+      if ((answer.body as { restartRequired?: boolean }).restartRequired && (await deps.status()).state === 'running') {
+        await deps.stopEngine();
+        deps.startEngine();
+      }
+      return back(res, '/#resources');
     }
     default:
       return json(res, 404, { message: `no such form: ${path}` });

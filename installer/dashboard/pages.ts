@@ -96,6 +96,17 @@ function proxies(m: PageModel): string {
 </form></section>`;
 }
 
+function resources(m: PageModel): string {
+  const value = (n: number | undefined) => (n === undefined ? '' : String(n));
+  return `<section id="resources" aria-labelledby="resources-h"><h2 id="resources-h">Resources → Advanced</h2>
+<p>Caps on the engine: dockerd, containerd and every container together, not your distros. Empty: no cap beyond the machine's. A change restarts a running engine.</p>
+<form method="post" action="/ui/resources">
+  <label>Memory limit (MiB) <input name="memoryMiB" inputmode="numeric" value="${esc(value(m.settings.memoryMiB))}" aria-describedby="memoryMiB-error"></label>${field(m.errors, 'memoryMiB')}
+  <label>CPU limit <input name="cpus" inputmode="decimal" value="${esc(value(m.settings.cpus))}" aria-describedby="cpus-error"></label>${field(m.errors, 'cpus')}
+  <button>Apply &amp; restart</button>
+</form></section>`;
+}
+
 function engineConfigSection(c: PageModel['engineConfig']): string {
   if (!c) return '';
   const issues = c.issues?.length
@@ -119,11 +130,12 @@ export function renderPage(m: PageModel): string {
 <html lang="en"><head><meta charset="utf-8"><title>Berth</title><meta name="viewport" content="width=device-width">
 <link rel="stylesheet" href="/assets/style.css"><script type="module" src="/assets/live.js"></script></head>
 <body>${header(m)}
-<nav aria-label="Sections"><a href="#general">General</a> <a href="#integration">WSL integration</a> <a href="#proxies">Proxies</a> <a href="#engine">Docker Engine</a> <a href="#containers">Containers</a> <a href="#images">Images</a> <a href="#volumes">Volumes</a> <a href="#troubleshoot">Troubleshoot</a></nav>
+<nav aria-label="Sections"><a href="#general">General</a> <a href="#integration">WSL integration</a> <a href="#proxies">Proxies</a> <a href="#resources">Advanced</a> <a href="#engine">Docker Engine</a> <a href="#containers">Containers</a> <a href="#images">Images</a> <a href="#volumes">Volumes</a> <a href="#troubleshoot">Troubleshoot</a></nav>
 <main>${m.notice ? `<p class="notice" role="status">${esc(m.notice)}</p>` : ''}
 ${general(m)}
 ${integration(m)}
 ${proxies(m)}
+${resources(m)}
 ${engineConfigSection(m.engineConfig)}
 ${containersSection(m.engine ?? {}, Boolean(m.runningOnly))}
 ${imagesAndVolumesSection(m.engine ?? {})}

@@ -30,6 +30,8 @@ export class EngineConfigStore {
   constructor(
     private readonly file: string,
     private readonly wsl: WslHost,
+    /** Berth's own keys that depend on this home (the engine cgroup's `cgroup-parent`); the user's keys still win. */
+    private readonly homeKeys: Record<string, unknown> = {},
   ) {}
 
   async text(): Promise<string> {
@@ -45,7 +47,7 @@ export class EngineConfigStore {
   /** Writes the effective daemon.json where the engine reads it at its next start. */
   async sync(): Promise<string | undefined> {
     const { config, issues } = await this.current();
-    const effective = { ...(await baseEngineConfig()), ...config };
+    const effective = { ...(await baseEngineConfig()), ...this.homeKeys, ...config };
     const script = 'set -e; mkdir -p "$(dirname "$1")"; cat > "$1.tmp"; mv -f "$1.tmp" "$1"';
     const r = await this.wsl.run(DATA_DISTRO, ['sh', '-c', script, 'sh', IN_STORE], { user: 'root', stdin: `${JSON.stringify(effective, null, 2)}\n` });
     if (r.exitCode !== 0) return `could not write the engine's daemon.json into berth-data: ${r.stderr.trim()}`;

@@ -165,4 +165,28 @@ describe.runIf(run)('the dashboard, in headless Chromium against a real Berth', 
     expect((await t.berth(['status'])).stdout).toContain('  proxy: manual, http http://proxy.corp:3128, except .corp,10.0.0.0/8');
     expect(await page.getByLabel('Web server (HTTP)').inputValue()).toBe('http://proxy.corp:3128');
   });
+
+  it('sets the engine\'s memory and CPU caps, and shows a value out of range at its field without saving it', async () => {
+    const saved = () => JSON.parse(readFileSync(join(t.env.BERTH_HOME!, 'settings.json'), 'utf8')) as { memoryMiB?: number; cpus?: number };
+    await page.getByLabel('Memory limit (MiB)').fill('100');
+    await page.getByLabel('CPU limit').fill('two');
+    await page.locator('#resources button').click();
+    expect(await page.locator('#memoryMiB-error').textContent()).toContain('at least 256');
+    expect(await page.locator('#cpus-error').textContent()).toContain('a number of CPUs');
+    expect(saved().memoryMiB).toBeUndefined();
+
+    await page.getByLabel('Memory limit (MiB)').fill('2048');
+    await page.getByLabel('CPU limit').fill('1.5');
+    await page.locator('#resources button').click();
+    expect(saved()).toMatchObject({ memoryMiB: 2048, cpus: 1.5 });
+    expect(await page.getByLabel('Memory limit (MiB)').inputValue()).toBe('2048');
+    await shot('dashboard-resources');
+
+    // Emptied: no cap again.
+    await page.getByLabel('Memory limit (MiB)').fill('');
+    await page.getByLabel('CPU limit').fill('');
+    await page.locator('#resources button').click();
+    expect(saved().memoryMiB).toBeUndefined();
+    expect(saved().cpus).toBeUndefined();
+  });
 });

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestBerth } from '../helpers/berth-manager.js';
 import { berthProcesses, commandLine, commandName } from '../helpers/processes.js';
 import { requireRoot } from '../helpers/wsl-root.js';
+import { engineCgroupName } from '../../installer/engine.js';
 
 const run = requireRoot('engine resources');
 
@@ -34,7 +35,7 @@ describe.runIf(run)('engine resources: memoryMiB and cpus cap the engine and its
 
   it('puts dockerd in a cgroup of its own with the limits from the settings', () => {
     const memory = cgroupDir(dockerd, 'memory');
-    expect(memory).toMatch(/\/berth-engine-\d+$/);
+    expect(memory).toBe(`/sys/fs/cgroup/memory/${engineCgroupName(t.env.BERTH_HOME!)}`);
     expect(memory).not.toBe(cgroupDir(process.pid, 'memory')); // not the cgroup of this test (the "user's" processes)
     const v1 = existsSync(join(memory, 'memory.limit_in_bytes'));
     if (v1) {
@@ -56,7 +57,7 @@ describe.runIf(run)('engine resources: memoryMiB and cpus cap the engine and its
     const id = (await t.docker(['inspect', '-f', '{{.Id}}', 'sleeper'])).stdout.trim();
     const sleeper = berthProcesses(backend, t.env.BERTH_WSL_ROOT!).find((p) => commandLine(p) === 'sleep 60 ');
     expect(sleeper).toBeDefined();
-    expect(cgroupDir(sleeper!, 'memory')).toBe(`${engineCgroup}/berth-containers/${id}`);
+    expect(cgroupDir(sleeper!, 'memory')).toBe(`${engineCgroup}/containers/${id}`);
 
     // tail keeps the whole "line" of zeros in memory: 600 MiB against a 384 MiB cap.
     const hog = await t.docker(['run', '--name', 'hog', 'busybox', 'sh', '-c', 'head -c 629145600 /dev/zero | tail > /dev/null']);
@@ -66,13 +67,17 @@ describe.runIf(run)('engine resources: memoryMiB and cpus cap the engine and its
     await t.docker(['rm', '-f', 'sleeper', 'hog']);
   });
 
-  it('removes the engine cgroup when the engine stops', async () => {
-    const engineCgroup = cgroupDir(dockerd, 'memory');
-    expect((await t.berth(['stop'])).exitCode).toBe(0);
-    expect(existsSync(engineCgroup)).toBe(false);
-    // Nothing of the containers was made beside it, in the hierarchies that count.
-    for (const controller of ['memory', 'cpu'] as const) expect(existsSync(join(cgroupDir(process.pid, controller), 'berth-containers'))).toBe(false);
-    // (runc makes the hybrid layout's controller-less v2 cgroup at <mount>/berth-containers/<id>,
-    // not relative to its own; it removes each container's, and the empty parent is left.)
+  it('runs a build\'s steps inside the engine cgroup too', async () => {
+    const context = join(t.root, 'build-context');
+    mkdirSync(context, { recursive: true });
+    writeFileSync(join(context, 'Dockerfile'), 'FROM busybox\nRUN grep memory /proc/self/cgroup\n');
+    const built = await t.docker(['build', '--no-cache', '-t', 'cgroup-probe', context]);
+    expect(built.exitCode, built.stderr).toBe(0);
+    expect(`${built.stdout}\n${built.stderr}`).toContain(`:memory:/${engineCgroupName(t.env.BERTH_HOME!)}/containers/`);
   });
+
+  it('removes the engine cgroup when the engine stops', async () => {
+    const engineCgroups = [cgroupDir(dockerd, 'memory'), cgroupDir(dockerd, 'cpu')];
+    expect((await t.berth(['stop'])).exitCode).toBe(0);
+    for (const dir of engineCgroups) expect(existsSync(dir)).toBe(false);  });
 });

@@ -1,12 +1,12 @@
 import { spawn } from 'node:child_process';
 import { openSync } from 'node:fs';
-import { mkdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { askStop, currentStatus } from '../control-client.js';
 import { paths } from '../paths.js';
 import { publishEngineNetns, publishTools, unpublishTools } from '../publish.js';
-import { prepareEngineCgroup, removeEngineCgroup, type CgroupLayout, type EngineLimits } from '../engine-cgroup.js';
+import { CGROUP_NAME, defaultEngineCgroupName, engineCgroupFile, prepareEngineCgroup, removeEngineCgroup, type CgroupLayout, type EngineLimits } from '../engine-cgroup.js';
 
 /** The service whose socket `start` waits for. */
 const ENGINE_SERVICE = 'dockerd';
@@ -26,11 +26,15 @@ export async function run(args: string[]): Promise<number> {
       'log-files': { type: 'string', default: '4' },
       'memory-mib': { type: 'string' },
       cpus: { type: 'string' },
+      cgroup: { type: 'string' },
     },
   });
   let limits: EngineLimits;
+  let cgroupName: string;
   try {
     limits = parseLimits(values['memory-mib'], values.cpus);
+    cgroupName = values.cgroup ?? (await defaultEngineCgroupName());
+    if (!CGROUP_NAME.test(cgroupName)) throw new Error(`--cgroup takes letters, digits, '-' and '_', not "${cgroupName}"`);
   } catch (e) {
     process.stderr.write(`berth-agent: ${(e as Error).message}\n`);
     return 2;
@@ -65,7 +69,9 @@ export async function run(args: string[]): Promise<number> {
   const unshareArgv = ['-m', '-n', '-p', '-u', '-i', '-f', '--propagation', 'slave', init, '-g', '--', paths.node, paths.agentBundle, ...superviseArgs];
   let cgroup: CgroupLayout;
   try {
-    cgroup = await prepareEngineCgroup(limits);
+    cgroup = await prepareEngineCgroup(cgroupName, limits);
+    await mkdir(paths.runDir, { recursive: true });
+    await writeFile(engineCgroupFile(), `${cgroupName}\n`, { mode: 0o644 });
   } catch (e) {
     process.stderr.write(`berth-agent: ${(e as Error).message}\n`);
     return 1;
@@ -99,7 +105,7 @@ export async function run(args: string[]): Promise<number> {
     const early = await Promise.race([exited, new Promise<undefined>((r) => setTimeout(() => r(undefined), 20))]);
     if (early !== undefined) {
       await unpublishTools();
-      await removeEngineCgroup();
+      await removeEngineCgroup(cgroupName);
       process.stderr.write(`berth-agent: the engine did not start (exit ${early}). Last output:\n  ${(await lastOutput()).join('\n  ')}\n`);
       return 1;
     }
@@ -115,7 +121,7 @@ export async function run(args: string[]): Promise<number> {
       await askStop();
       await exited;
       await unpublishTools();
-      await removeEngineCgroup();
+      await removeEngineCgroup(cgroupName);
       return 1;
     }
   }
@@ -131,7 +137,7 @@ export async function run(args: string[]): Promise<number> {
   process.on('SIGINT', forwardStop);
   const code = await exited;
   await unpublishTools();
-  await removeEngineCgroup();
+  await removeEngineCgroup(cgroupName);
   return code;
 }
 

@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { askStop, currentStatus } from '../control-client.js';
 import { unpublishTools } from '../publish.js';
-import { removeEngineCgroup } from '../engine-cgroup.js';
+import { removeEngineCgroup, startedCgroup } from '../engine-cgroup.js';
 
 export async function run(): Promise<number> {
   const s = await currentStatus();
@@ -14,7 +14,7 @@ export async function run(): Promise<number> {
   for (let i = 0; i < 600; i++) {
     if (!(await stat(`/proc/${s.pid}`).catch(() => undefined))) {
       await unpublishTools();
-      await removeEngineCgroup();
+      await removeEngineCgroup(await startedCgroup());
       return 0;
     }
     await new Promise((r) => setTimeout(r, 50));
