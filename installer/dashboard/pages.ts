@@ -103,7 +103,7 @@ function resources(m: PageModel): string {
 <form method="post" action="/ui/resources">
   <label>Memory limit (MiB) <input name="memoryMiB" inputmode="numeric" value="${esc(value(m.settings.memoryMiB))}" aria-describedby="memoryMiB-error"></label>${field(m.errors, 'memoryMiB')}
   <label>CPU limit <input name="cpus" inputmode="decimal" value="${esc(value(m.settings.cpus))}" aria-describedby="cpus-error"></label>${field(m.errors, 'cpus')}
-  <button>Apply &amp; restart</button>
+  <button>Apply caps</button>
 </form></section>`;
 }
 
