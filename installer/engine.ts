@@ -16,7 +16,7 @@ export const AGENT_SOCKET = sharedPath('agentSocket');
  * agent's engine-cgroup.ts. The cgroup is named per Berth home, so two Berths on one machine
  * (tests, two users) never share one; dockerd's `cgroup-parent` points into it.
  */
-export interface EngineLimits {
+export interface EngineResources {
   cgroup?: string | undefined;
   memoryMiB?: number | undefined;
   cpus?: number | undefined;
@@ -68,7 +68,7 @@ export class Engine {
    * Starts the engine and resolves once /_ping answers; `onExit` fires if the attached agent
    * ends later (agent died, distro terminated, WSL shut down).
    */
-  async start(deadlineMs: number, onExit: (why: string) => void, limits: EngineLimits = {}): Promise<void> {
+  async start(deadlineMs: number, onExit: (why: string) => void, limits: EngineResources = {}): Promise<void> {
     await mountDataStore(this.wsl);
     // An engine left up (its attached process lost with a killed manager, or killed itself)
     // is attached to, not restarted: its containers keep running.

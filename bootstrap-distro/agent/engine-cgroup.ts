@@ -72,7 +72,7 @@ export async function prepareEngineCgroup(name: string, limits: EngineLimits): P
   const layout = await engineCgroupLayout(name);
   if (layout.version === 2) await enableV2Controllers(join(layout.dirs[0]!.dir, '..'));
   for (const at of layout.dirs) {
-    await mkdir(at.dir, { recursive: true });
+    await mkdir(at.dir, { recursive: true, mode: 0o755 });
     // A new cpuset cgroup has no CPUs or memory nodes: nothing could join it until it has its parent's.
     if (layout.version === 1 && at.controllers.includes('cpuset')) await inheritCpuset(at.dir);
     for (const [file, value] of limitFiles(layout.version, at, limits)) {

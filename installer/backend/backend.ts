@@ -1,5 +1,5 @@
 import { Backoff } from '../../common/backoff.js';
-import type { EngineLimits } from '../engine.js';
+import type { EngineResources } from '../engine.js';
 import type { BackendStatus, NetworkStatus } from './status-schema.js';
 import { ForeignDistroError } from '../distros.js';
 import type { AgentServiceStatus } from '../engine.js';
@@ -18,7 +18,7 @@ export interface BackendParts {
   /** The engine's cgroup (per Berth home), where memoryMiB and cpus apply. */
   engineCgroup?: string;
   engine: {
-    start(deadlineMs: number, onExit: (why: string) => void, limits: EngineLimits): Promise<void>;
+    start(deadlineMs: number, onExit: (why: string) => void, limits: EngineResources): Promise<void>;
     stop(): Promise<void>;
     agentStatus(): Promise<{ services: AgentServiceStatus[]; logWriter?: string } | undefined>;
   };
