@@ -76,6 +76,9 @@ export function program(ctx: CliContext): Command {
       await (await import('./commands/proxy.js')).proxyCommand(ctx.home, mode, o, ctx.say);
       return EXIT.ok;
     }));
+  const data = cli.command('data').description("berth-data's disk: where it is, its size, what it holds").action(act(async () => (await import('./commands/data.js')).dataInfo(ctx)));
+  data.command('resize').description('set the disk size limit in GiB (grows while running; shrinking stops the engine and is refused when the data does not fit)').argument('<gib>').action(act(async (gib: string) => (await import('./commands/data.js')).dataResize(ctx, gib)));
+  data.command('move').description('move the disk image into DIR (stops the engine, copies, verifies, switches, starts, removes the old copy)').argument('<dir>').action(act(async (dir: string) => (await import('./commands/data.js')).dataMove(ctx, dir)));
   cli.command('dashboard').description('print (and on a desktop open) a one-time login link to the dashboard on 127.0.0.1').action(act(async () => (await import('./commands/dashboard.js')).dashboard(ctx)));
   cli
     .command('backend', { hidden: true })

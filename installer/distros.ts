@@ -3,16 +3,23 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import type { WslHost } from '../wsl-host/host.js';
 import { writeFileAtomic } from '../common/atomic-file.js';
+import { DataDisk, GIB } from '../data-distro/data-disk.js';
 import { DISTRO_MARKER, type DistroMarker, type ImageManifest } from './images/build.js';
 
 export const BERTH_DISTRO = 'berth';
-export const DATA_DISTRO = 'berth-data';
+export { DATA_DISTRO } from '../data-distro/layout.js';
+import { DATA_DISTRO } from '../data-distro/layout.js';
 
 /** Refused: a distro with Berth's name that Berth did not make. */
 export class ForeignDistroError extends Error {}
 
 /** What the manager installed, to tell an upgrade from an up-to-date install. */
-const installStateSchema = z.object({ berthImage: z.string().optional(), dataImage: z.string().optional() });
+const installStateSchema = z.object({
+  berthImage: z.string().optional(),
+  dataImage: z.string().optional(),
+  /** berth-data's disk image, once it was moved out of its import directory (`berth data move`). */
+  dataDisk: z.string().optional(),
+});
 export type InstallState = z.infer<typeof installStateSchema>;
 
 /** Where the berth distro records the image it was imported from (the state file may be lost). */
@@ -69,13 +76,31 @@ export type InstallStep = (message: string) => void;
  * `berth-data` once it exists (it holds the data), and refuses names it did not make.
  * A failed import is rolled back by unregistering what it created.
  */
+/** berth-data's disk as the install state places it; `recordFile` keeps a new place there. */
+export function dataDiskOf(wsl: WslHost, home: { distroDir: (n: string) => string; state: string; dataMoveJournal: string }, state: InstallState): DataDisk {
+  return new DataDisk(wsl, {
+    dir: home.distroDir(DATA_DISTRO),
+    journal: home.dataMoveJournal,
+    recordedFile: state.dataDisk,
+    recordFile: async (file) => {
+      // Read again: the state may have changed since (an upgrade of the berth distro).
+      const now = await readState(home.state).catch(() => state);
+      if (file) now.dataDisk = file;
+      else delete now.dataDisk;
+      state.dataDisk = now.dataDisk;
+      await writeFileAtomic(home.state, JSON.stringify(now));
+    },
+  });
+}
+
 export async function installDistros(
   wsl: WslHost,
   images: { dir: string; manifest: ImageManifest },
-  home: { distroDir: (n: string) => string; state: string },
+  home: { distroDir: (n: string) => string; state: string; dataMoveJournal: string },
   step: InstallStep,
   beforeUpgrade: () => Promise<void>,
   warn: (line: string) => void = step,
+  dataDiskBytes = 64 * GIB,
 ): Promise<{ upgraded: boolean }> {
   const state = await readStateOrWarn(home.state, warn);
   const present = new Map((await wsl.list()).map((d) => [d.name.toLowerCase(), d]));
@@ -94,7 +119,10 @@ export async function installDistros(
         );
       }
       if (existing.version !== 2) throw new ForeignDistroError(`the distro "${name}" is WSL ${existing.version}; Berth needs WSL 2. Unregister it (berth uninstall) and enable again.`);
-      if (kind === 'berth-data') continue;
+      if (kind === 'berth-data') {
+        await ensureDataDisk(wsl, join(images.dir, image.file), home, state, dataDiskBytes, step, beforeUpgrade, warn);
+        continue;
+      }
       const installed = state.berthImage ?? (await recordedImage(wsl, name));
       if (installed === image.sha256) {
         if (state.berthImage !== installed) {
@@ -108,6 +136,12 @@ export async function installDistros(
       await wsl.unregister(name);
       upgraded = true;
     }
+    if (kind === 'berth-data') {
+      await ensureDataDisk(wsl, join(images.dir, image.file), home, state, dataDiskBytes, step, beforeUpgrade, warn);
+      state.dataImage = image.sha256;
+      await writeFileAtomic(home.state, JSON.stringify(state));
+      continue;
+    }
     step(`importing ${name} from ${image.file}`);
     await importWithRollback(wsl, name, home.distroDir(name), join(images.dir, image.file), (done, total) =>
       step(`importing ${name}: ${total ? Math.floor((done / total) * 100) : 0}%`),
@@ -119,6 +153,21 @@ export async function installDistros(
     await writeFileAtomic(home.state, JSON.stringify(state));
   }
   return { upgraded };
+}
+
+/** berth-data as a disk image (data-distro/data-disk.ts); the state file records where it is. */
+async function ensureDataDisk(
+  wsl: WslHost,
+  tarball: string,
+  home: { distroDir: (n: string) => string; state: string; dataMoveJournal: string },
+  state: InstallState,
+  sizeBytes: number,
+  step: InstallStep,
+  stopEngine: () => Promise<void>,
+  warn: (line: string) => void,
+): Promise<void> {
+  const disk = dataDiskOf(wsl, home, state);
+  await disk.ensure(tarball, sizeBytes, step, stopEngine, warn);
 }
 
 async function importWithRollback(wsl: WslHost, name: string, dir: string, file: string, progress: (d: number, t: number | undefined) => void): Promise<void> {

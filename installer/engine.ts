@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { WslHost, WslProcess } from '../wsl-host/host.js';
-import { mountDataStore, unmountDataStore } from './data-store.js';
+import { mountDataStore, unmountDataStore } from '../data-distro/store-mount.js';
 import { BERTH_DISTRO } from './distros.js';
 import { dockerPing } from '../common/docker-api.js';
 import { HttpError, httpJson } from '../common/http-client.js';
@@ -140,7 +140,7 @@ export class Engine {
   }
 
   /** The agent's status; undefined when no agent answers (the engine is down). */
-  async agentStatus(): Promise<{ pid: number; services: AgentServiceStatus[]; logWriter?: string } | undefined> {
+  async agentStatus(): Promise<{ pid: number; services: AgentServiceStatus[]; logWriter?: string | undefined; disk?: { sizeBytes: number; availBytes: number } | undefined } | undefined> {
     try {
       return await httpJson(() => this.wsl.connect(BERTH_DISTRO, AGENT_SOCKET), { path: '/status', timeoutMs: 2000 }, agentStatusSchema);
     } catch (e) {

@@ -19,6 +19,10 @@ export class HomeLayout {
   get startLock() { return join(this.runDir, 'start.lock'); }
   /** The host endpoint: the Docker API for the host's own docker CLI (a named pipe on Windows). */
   get dockerSocket() { return process.platform === 'win32' ? '\\\\.\\pipe\\berth_engine' : join(this.runDir, 'docker.sock'); }
+  /** berth-data's move journal (data-distro/disk-swap.ts): outside the run dir, which a restart may clear. */
+  get dataMoveJournal() { return join(this.root, 'data-move.json'); }
+  /** Held by whatever changes berth-data's disk (install, resize, move), so only one does at a time. */
+  get dataLock() { return join(this.root, 'data.lock'); }
   get logsDir() { return join(this.root, 'logs'); }
   /** Extra CAs the engine trusts (*.crt, *.pem), and per-registry certs.d. */
   get certsDir() { return join(this.root, 'certs'); }

@@ -13,6 +13,7 @@ export async function wipeDataDistro(wsl: WslHost, home: HomeLayout, warn: (line
   if (present) await wsl.unregister(DATA_DISTRO);
   const state = await readStateOrWarn(home.state, warn);
   delete state.dataImage;
+  delete state.dataDisk; // unregistering deleted the image wherever it was
   await writeFileAtomic(home.state, JSON.stringify(state));
   return present;
 }

@@ -52,6 +52,8 @@ export const settingsSchema = z
     /** Caps on the engine (dockerd, containerd and every container together); unset: none beyond the VM's. */
     memoryMiB: z.number({ error: 'a number of MiB' }).int('a whole number of MiB').min(256, 'at least 256 (dockerd alone needs ~100 MiB)').optional(),
     cpus: z.number({ error: 'a number of CPUs, like 2 or 1.5' }).min(0.1, 'at least 0.1').max(1024, 'at most 1024').optional(),
+    /** berth-data's disk size limit at its import (later: `berth data resize`, which also sets this). */
+    diskSizeGiB: z.number({ error: 'a number of GiB' }).int('a whole number of GiB').min(1, 'at least 1').max(16384, 'at most 16384 (16 TiB)').default(64),
   })
   .strict();
 

@@ -21,9 +21,10 @@ while read -r package commands; do
   done
 done <<'PACKAGES'
 docker.io dockerd
-e2fsprogs mkfs.ext4 debugfs
+e2fsprogs mkfs.ext4 debugfs resize2fs e2fsck
 iptables iptables
-util-linux unshare nsenter losetup
+mount losetup
+util-linux unshare nsenter fallocate
 iproute2 ip
 procps ps pgrep
 gcc gcc

@@ -43,8 +43,15 @@ export class CommandWslHost implements WslHost {
   }
 
   async import(name: string, installDir: string, source: string | Readable, options: ImportOptions = {}): Promise<void> {
+    if (options.vhd) {
+      // wsl.exe reads a disk image itself (it cannot come through standard input).
+      if (typeof source !== 'string') throw new WslError('failed', 'a disk image is imported from a file, not a stream');
+      await this.call(['--import', name, installDir, source, '--version', String(options.version ?? 2), '--vhd']);
+      const size = (await stat(source)).size;
+      options.onProgress?.(size, size);
+      return;
+    }
     const args = ['--import', name, installDir, '-', '--version', String(options.version ?? 2)];
-    if (options.vhd) args.push('--vhd');
     let total: number | undefined;
     let input: Readable;
     if (typeof source === 'string') {
@@ -64,6 +71,19 @@ export class CommandWslHost implements WslHost {
     input.on('error', (e) => counter.destroy(e));
     input.pipe(counter);
     await this.call(args, { input: counter });
+  }
+
+  async importInPlace(name: string, file: string): Promise<void> {
+    await this.call(['--import-in-place', name, file]);
+  }
+
+  async resizeDisk(name: string, bytes: number): Promise<void> {
+    if (bytes <= 0 || bytes % 2 ** 20 !== 0) throw new WslError('failed', `a disk size must be a whole number of MiB, not ${bytes} bytes`);
+    await this.call(['--manage', name, '--resize', `${bytes / 2 ** 20}MB`]);
+  }
+
+  async setSparse(name: string, sparse: boolean): Promise<void> {
+    await this.call(['--manage', name, '--set-sparse', String(sparse)]);
   }
 
   async unregister(name: string): Promise<void> {

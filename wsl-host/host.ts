@@ -58,6 +58,12 @@ export interface WslHost {
   list(): Promise<DistroInfo[]>;
   import(name: string, installDir: string, source: string | Readable, options?: ImportOptions): Promise<void>;
   unregister(name: string): Promise<void>;
+  /** Registers an ext4 disk image where it lies (`wsl --import-in-place`); unregister deletes it. */
+  importInPlace(name: string, file: string): Promise<void>;
+  /** `wsl --manage NAME --resize SIZE`: a disk-image distro's size limit (a multiple of 1 MiB). */
+  resizeDisk(name: string, bytes: number): Promise<void>;
+  /** `wsl --manage NAME --set-sparse true|false`: whether the space the distro frees goes back to the host. */
+  setSparse(name: string, sparse: boolean): Promise<void>;
   exec(name: string, argv: string[], options?: ExecOptions): WslProcess;
   /** exec, collecting output; rejects only when wsl itself fails, not when the command exits non-zero. */
   run(name: string, argv: string[], options?: ExecOptions): Promise<ExecResult>;

@@ -8,12 +8,15 @@ export type { AgentStatus, ServiceStatus } from './status-schema.js';
 /** The control socket: GET /status, POST /stop. */
 export async function serveControl(
   socketPath: string,
-  handlers: { status: () => AgentStatus; stop: () => void },
+  handlers: { status: () => Promise<AgentStatus>; stop: () => void },
 ): Promise<Server> {
   await rm(socketPath, { force: true });
   const server = createServer((req, res) => {
     if (req.method === 'GET' && req.url === '/status') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(handlers.status()));
+      void handlers.status().then(
+        (status) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(status)),
+        (e: Error) => res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ message: e.message })),
+      );
     } else if (req.method === 'POST' && req.url === '/stop') {
       res.writeHead(202, { 'content-type': 'application/json' }).end(JSON.stringify(stopReplySchema.parse({ stopping: true })));
       handlers.stop();

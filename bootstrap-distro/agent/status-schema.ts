@@ -23,6 +23,8 @@ export const agentStatusSchema = z.object({
   services: z.array(serviceStatusSchema),
   /** What keeps the persisted logs from being written now (a full disk), if anything. */
   logWriter: z.string().optional(),
+  /** The data store's file system (berth-data's disk). */
+  disk: z.object({ sizeBytes: z.number(), availBytes: z.number() }).optional(),
 });
 export type AgentStatus = z.infer<typeof agentStatusSchema>;
 

@@ -1,4 +1,4 @@
-import { readFile, readlink, mkdir, rm } from 'node:fs/promises';
+import { readFile, readlink, mkdir, rm, statfs } from 'node:fs/promises';
 import type { Server } from 'node:net';
 import type { Server as HttpServer } from 'node:http';
 import { serveForwarder } from '../../common/port-forward/forward.js';
@@ -113,7 +113,7 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
     const config = parseLinuxkit(await readFile(configFile, 'utf8'), configFile);
     forwarder = await serveForwarder(FORWARD_SOCKET, (l) => log(`berth-agent: ${l}`), publishedTargets(async () => connect(paths.dockerSocket)));
     control = await serveControl(paths.controlSocket, {
-      status: () => ({
+      status: async () => ({
         state,
         engine,
         pid: distroPid,
@@ -122,6 +122,7 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
         onboot,
         services: services.map((s) => s.snapshot()),
         ...(writer?.problem ? { logWriter: writer.problem } : {}),
+        ...(await storeDisk(options.dataStore)),
       }),
       stop: () => stopRequested(),
     });
@@ -158,3 +159,9 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
 }
 
 let stopRequested: () => void = () => {};
+
+/** berth-data's disk as the engine's store sees it (the manager shows a full one in status). */
+async function storeDisk(dataStore: string): Promise<{ disk?: { sizeBytes: number; availBytes: number } }> {
+  const st = await statfs(dataStore).catch(() => undefined);
+  return st ? { disk: { sizeBytes: st.blocks * st.bsize, availBytes: st.bavail * st.bsize } } : {};
+}

@@ -24,6 +24,8 @@ export const BACKEND_ROUTES = {
   status: { method: 'GET', path: '/api/v1/status', reply: backendStatusSchema },
   /** `berth start`: start a stopped engine, or after a failure try again now rather than at the next backoff step. */
   start: { method: 'POST', path: '/api/v1/engine/start', reply: backendStatusSchema },
+  /** `berth data resize|move`: the engine stops, the backend stays. */
+  stopEngine: { method: 'POST', path: '/api/v1/engine/stop', reply: backendStatusSchema },
 } as const;
 
 export type ControlRoute = keyof typeof CONTROL_ROUTES;

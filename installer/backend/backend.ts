@@ -1,3 +1,4 @@
+import { diskState, fullDiskAdvice } from '../../data-distro/disk-usage.js';
 import { Backoff } from '../../common/backoff.js';
 import type { EngineResources } from '../engine.js';
 import type { BackendStatus, NetworkStatus } from './status-schema.js';
@@ -20,7 +21,7 @@ export interface BackendParts {
   engine: {
     start(deadlineMs: number, onExit: (why: string) => void, limits: EngineResources): Promise<void>;
     stop(): Promise<void>;
-    agentStatus(): Promise<{ services: AgentServiceStatus[]; logWriter?: string } | undefined>;
+    agentStatus(): Promise<{ services: AgentServiceStatus[]; logWriter?: string | undefined; disk?: { sizeBytes: number; availBytes: number } | undefined } | undefined>;
   };
   network: {
     configure(settings: Settings): Promise<void>;
@@ -41,6 +42,8 @@ export interface BackendParts {
   clock: Clock;
   log: { info(source: string, line: string): void; warn(line: string): void; error(line: string): void };
   endpoint: string;
+  /** What berth-data's image file takes on the host, if the manager can see it. */
+  diskImageBytes?(): Promise<number | undefined>;
 }
 
 const ENGINE_START_DEADLINE_MS = 60_000;
@@ -71,6 +74,7 @@ export class Backend {
   private settings: Settings;
   private settingsError: string | undefined;
   private logWriter: string | undefined;
+  private disk: BackendStatus['disk'];
 
   constructor(
     private readonly parts: BackendParts,
@@ -136,7 +140,8 @@ export class Backend {
       const agent = await this.parts.engine.agentStatus();
       this.services = agent?.services ?? this.services;
       this.logWriter = agent?.logWriter;
-    }
+      this.disk = agent?.disk ? await this.diskStatus(agent.disk) : undefined;
+    } else this.disk = undefined;
     const settings = await this.currentSettings();
     return {
       state: this.state,
@@ -151,8 +156,16 @@ export class Backend {
       ...(this.settingsError ? { settingsError: this.settingsError } : {}),
       ...(this.parts.ports.error ? { portsError: this.parts.ports.error } : {}),
       ...(this.logWriter ? { logsError: this.logWriter } : {}),
+      ...(this.disk ? { disk: this.disk } : {}),
       events: [...this.events],
     };
+  }
+
+  private async diskStatus(d: { sizeBytes: number; availBytes: number }): Promise<NonNullable<BackendStatus['disk']>> {
+    const usage = { ...d, usedBytes: d.sizeBytes - d.availBytes };
+    const state = diskState(usage);
+    const imageBytes = await this.parts.diskImageBytes?.().catch(() => undefined);
+    return { state, ...usage, ...(imageBytes !== undefined ? { imageBytes } : {}), ...(state === 'full' ? { fix: fullDiskAdvice(usage) } : {}) };
   }
 
   get currentState(): BackendState {

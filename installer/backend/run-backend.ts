@@ -4,7 +4,8 @@ import { listenUnix, ROOT_ONLY } from '../../common/unix-socket.js';
 import { sharedPath } from '../../common/shared-area.js';
 import type { WslHost } from '../../wsl-host/host.js';
 import { ensureDockerContext } from '../docker-context.js';
-import { BERTH_DISTRO, DATA_DISTRO, installDistros } from '../distros.js';
+import { BERTH_DISTRO, DATA_DISTRO, dataDiskOf, installDistros, readState, type InstallState } from '../distros.js';
+import { AutoTrim } from '../../data-distro/auto-trim.js';
 import { containersCgroupParent, Engine, engineCgroupName } from '../engine.js';
 import type { HomeLayout } from '../home.js';
 import { serveHostEndpoint, sharedDrives } from '../host-endpoint.js';
@@ -13,6 +14,8 @@ import { Integrations } from '../integrations.js';
 import { managerLogger } from '../log.js';
 import { EngineNetwork } from '../network/engine-network.js';
 import { PortForwards } from '../ports.js';
+import { withLock } from '../../common/lock.js';
+import { GIB } from '../../data-distro/data-disk.js';
 import { DISTRO_NAME, loadSettings, saveSettings, settingsSchema, type Settings } from '../settings.js';
 import { BERTH_REPO, sharedAreaOnHost } from '../wsl.js';
 import { join } from 'node:path';
@@ -52,13 +55,25 @@ export async function runBackend(home: HomeLayout, wsl: WslHost, options: { idle
   );
   const engineCgroup = engineCgroupName(home.root);
   const engineConfig = new EngineConfigStore(join(home.root, 'daemon.json'), wsl, { 'cgroup-parent': containersCgroupParent(engineCgroup) });
+  const dataDisk = async () => dataDiskOf(wsl, home, await readState(home.state).catch((): InstallState => ({})));
+  // Space the engine frees goes back to the host by itself (the disk is sparse; a trim punches the holes).
+  const autoTrim = new AutoTrim({
+    daemon: () => wsl.connect(BERTH_DISTRO, DAEMON_SOCKET),
+    trim: async () => (await dataDisk()).trim(),
+    log: (l) => info('data', l),
+    after: systemClock.after,
+  });
+  autoTrim.start();
   const backend = new Backend(
     {
       syncEngineConfig: () => engineConfig.sync(),
       engineCgroup,
       install: async (progress, warn) => {
         const images = await ensureImages(home.images, { step: (_i, _t, label) => progress(`building ${label}`), update() {}, done() {} });
-        await installDistros(wsl, images, { distroDir: (n) => home.distroDir(n), state: home.state }, progress, () => engine.stop(), warn);
+        const { diskSizeGiB } = await loadSettings(home.settings);
+        await withLock(home.dataLock, () =>
+          installDistros(wsl, images, { distroDir: (n) => home.distroDir(n), state: home.state, dataMoveJournal: home.dataMoveJournal }, progress, () => engine.stop(), warn, diskSizeGiB * GIB),
+        );
       },
       engine,
       network,
@@ -70,6 +85,7 @@ export async function runBackend(home: HomeLayout, wsl: WslHost, options: { idle
       clock: systemClock,
       log: { info, warn: (l) => logger.warn(l), error: (l) => logger.error(l) },
       endpoint: `unix://${home.dockerSocket}`,
+      diskImageBytes: async () => (await dataDisk()).allocatedBytes(),
     },
     settings,
   );
@@ -79,6 +95,7 @@ export async function runBackend(home: HomeLayout, wsl: WslHost, options: { idle
   const servers: Array<{ close(): unknown }> = [];
   const shutdown = () =>
     void backend.stop().then(async () => {
+      autoTrim.stop();
       for (const s of servers) s.close();
       await rm(home.dockerSocket, { force: true });
       await rm(home.backendSocket, { force: true });

@@ -39,6 +39,18 @@ export const backendStatusSchema = z.object({
   portsError: z.string().optional(),
   /** Why the engine's persisted logs are not being written (a full disk). */
   logsError: z.string().optional(),
+  /** berth-data's disk while the engine runs: `full` comes with the fix. */
+  disk: z
+    .object({
+      state: z.enum(['ok', 'full']),
+      sizeBytes: z.number(),
+      usedBytes: z.number(),
+      availBytes: z.number(),
+      /** What the image file takes on the host's disk (its holes are free), when the manager can see it. */
+      imageBytes: z.number().optional(),
+      fix: z.string().optional(),
+    })
+    .optional(),
 });
 export type BackendStatus = z.infer<typeof backendStatusSchema>;
 export type NetworkStatus = z.infer<typeof networkStatusSchema>;

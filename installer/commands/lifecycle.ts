@@ -9,7 +9,7 @@ const START_TIMEOUT_MS = 15 * 60_000;
 const POLL_MS = 50;
 
 /** Waits for the backend to report running or failed, showing its progress as it changes. */
-async function waitForEngine(ctx: CliContext, timeoutMs: number): Promise<BackendStatus> {
+export async function waitForEngine(ctx: CliContext, timeoutMs: number): Promise<BackendStatus> {
   let last = '';
   const end = Date.now() + timeoutMs;
   for (;;) {

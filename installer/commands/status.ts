@@ -1,3 +1,4 @@
+import { formatBytes } from '../../data-distro/disk-usage.js';
 import { backendStatus } from '../backend/client.js';
 import type { BackendStatus } from '../backend/status-schema.js';
 import { loadSettings } from '../settings.js';
@@ -28,6 +29,11 @@ export function describeStatus(s: BackendStatus): string[] {
   for (const i of s.integrations) out.push(`  integration ${i.distro}: ${i.state}${i.detail ? ` (${i.detail})` : ''}`);
   if (s.portsError) out.push(`  ports: ${s.portsError}`);
   if (s.logsError) out.push(`  logs: ${s.logsError}`);
+  if (s.disk) {
+    const host = s.disk.imageBytes !== undefined ? `, ${formatBytes(s.disk.imageBytes)} on the host` : '';
+    out.push(`  disk: ${s.disk.state} (${formatBytes(s.disk.usedBytes)} of ${formatBytes(s.disk.sizeBytes)} used${host})`);
+    if (s.disk.fix) out.push(`    ${s.disk.fix}`);
+  }
   const n = s.network;
   if (n && s.state === 'running') {
     out.push(`  network      ${n.state.padEnd(10)} ${n.helper}${n.pid ? ` pid ${n.pid}` : ''}, ${n.address} via ${n.gateway} (the host)${n.dns ? `, Berth DNS ${n.dns}` : ''}, restarts ${n.restarts}`);

@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseLinuxkit } from '../../bootstrap-distro/agent/linuxkit.js';
 import { packageRoot } from '../../wsl-host/package-root.js';
+import { DATA_DISTRO_FILES, STORE_DIRS } from '../../data-distro/layout.js';
 import { locate, stageBinaryWithLibs, stageBusybox, stageDirs, stageFile, stageSymlink, stageText } from './collect.js';
 import { packDeterministic, sha256File } from './deterministic-tar.js';
 import { type Progress, silentProgress } from './progress.js';
@@ -229,18 +230,12 @@ function distroMarker(kind: DistroMarker['berthDistro'], version: string): strin
   return `${JSON.stringify({ berthDistro: kind, version } satisfies DistroMarker)}\n`;
 }
 
-/** The data store layout the agent mounts at /var/lib of the LinuxKit root. */
-export const DATA_STORE = 'srv/berth-data';
-
+/** berth-data as data-distro/layout.ts defines it, with busybox for the tools it runs (df, fstrim). */
 async function stageDataDistro(staging: string, sources: ImageSources, version: string): Promise<void> {
-  await stageDirs(staging, [...BASE_DIRS, DATA_STORE, `${DATA_STORE}/docker`, `${DATA_STORE}/containerd`, `${DATA_STORE}/log`]);
-  await stageDirs(staging, [`${DATA_STORE}/docker`], 0o710);
-  // Root only: the store is mounted where every distro can see it.
-  await stageDirs(staging, [DATA_STORE, `${DATA_STORE}/log`], 0o700);
+  await stageDirs(staging, BASE_DIRS);
+  for (const dir of STORE_DIRS) await stageDirs(staging, [dir.path], dir.mode);
   await stageBusybox(staging, await locate(sources.busybox));
-  await stageText(staging, 'etc/wsl.conf', '[automount]\nenabled = false\n[user]\ndefault = root\n');
+  for (const [path, content] of Object.entries(DATA_DISTRO_FILES)) await stageText(staging, path, content);
   await stageText(staging, 'etc/os-release', osRelease('Berth data', version));
   await stageText(staging, DISTRO_MARKER, distroMarker('berth-data', version));
-  await stageText(staging, 'etc/passwd', 'root:x:0:0:root:/root:/bin/sh\n');
-  await stageText(staging, 'etc/group', 'root:x:0:\n');
 }

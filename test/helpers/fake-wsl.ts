@@ -50,6 +50,9 @@ export class FakeWsl implements WslHost {
   }
   async import(): Promise<void> {}
   async unregister(): Promise<void> {}
+  async importInPlace(): Promise<void> {}
+  async resizeDisk(): Promise<void> {}
+  async setSparse(): Promise<void> {}
   exec(distro: string, argv: string[], _options?: ExecOptions): WslProcess {
     const p = new FakeProcess(argv);
     this.processes.push(p);

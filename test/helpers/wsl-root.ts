@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -74,8 +75,16 @@ export class TestWslRoot {
       .filter((m) => m.startsWith(this.root));
   }
 
+  /** Loop devices whose backing file lies under this root (a disk-image distro's disk). */
+  loopsUnderRoot(): string[] {
+    const r = execFileSync('losetup', ['-l', '-n', '-O', 'NAME,BACK-FILE'], { encoding: 'utf8' });
+    return r.split('\n').filter((l) => l.includes(` ${this.root}/`)).map((l) => l.trim());
+  }
+
   async cleanup(): Promise<void> {
     await this.wsl(['--shutdown']);
+    const loops = this.loopsUnderRoot();
+    if (loops.length > 0) throw new Error(`--shutdown left loop devices behind: ${loops.join(', ')}`);
     const left = this.mountsUnderRoot();
     if (left.length === 0) rmSync(this.root, { recursive: true, force: true });
     if (left.length > 0) throw new Error(`--shutdown left mounts behind: ${left.join(', ')}`);

@@ -9,7 +9,21 @@ export type WslCommand =
   | { kind: 'terminate'; name: string }
   | { kind: 'shutdown' }
   | { kind: 'set-default'; name: string }
+  | { kind: 'import-in-place'; name: string; file: string }
+  | { kind: 'manage'; name: string; change: DiskChange }
   | { kind: 'help' };
+
+/** What `--manage NAME` changes of a disk-image distro. */
+export type DiskChange = { kind: 'set-sparse'; sparse: boolean } | { kind: 'resize'; bytes: number };
+
+/** WSL's size strings: a number with B, KB, MB, GB or TB (binary multiples, as in .wslconfig). */
+export function parseSizeString(text: string): number | undefined {
+  const m = /^([0-9]+)(B|KB|MB|GB|TB)?$/i.exec(text.trim());
+  if (!m) return undefined;
+  const unit = { B: 1, KB: 2 ** 10, MB: 2 ** 20, GB: 2 ** 30, TB: 2 ** 40 }[(m[2] ?? 'B').toUpperCase() as 'B'];
+  const bytes = Number(m[1]) * unit;
+  return Number.isSafeInteger(bytes) && bytes > 0 ? bytes : undefined;
+}
 
 export class UsageError extends Error {
   constructor(readonly argument: string) {
@@ -47,6 +61,13 @@ export function parseWslArgs(args: string[]): WslCommand {
     }
     case '--unregister':
       return { kind: 'unregister', name: need(1, first) };
+    case '--import-in-place': {
+      const cmd = { kind: 'import-in-place' as const, name: need(1, `${first} (missing NAME)`), file: need(2, `${first} (missing file)`) };
+      if (args.length > 3) throw new UsageError(args[3]!);
+      return cmd;
+    }
+    case '--manage':
+      return parseManage(need(1, `${first} (missing NAME)`), args.slice(2));
     case '--terminate':
     case '-t':
       return { kind: 'terminate', name: need(1, first) };
@@ -70,6 +91,21 @@ export function parseWslArgs(args: string[]): WslCommand {
     default:
       return parseRun(args);
   }
+}
+
+function parseManage(name: string, rest: string[]): WslCommand {
+  const [option, value, ...extra] = rest;
+  if (extra.length > 0) throw new UsageError(extra[0]!);
+  if (option === '--set-sparse' || option === '-s') {
+    if (value !== 'true' && value !== 'false') throw new UsageError(`${option} ${value ?? '(missing true|false)'}`);
+    return { kind: 'manage', name, change: { kind: 'set-sparse', sparse: value === 'true' } };
+  }
+  if (option === '--resize') {
+    const bytes = value === undefined ? undefined : parseSizeString(value);
+    if (bytes === undefined) throw new UsageError(`${option} ${value ?? '(missing size, e.g. 64GB)'}`);
+    return { kind: 'manage', name, change: { kind: 'resize', bytes } };
+  }
+  throw new UsageError(option ?? '--manage (missing option)');
 }
 
 function parseRun(args: string[]): WslCommand {

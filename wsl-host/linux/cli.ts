@@ -5,6 +5,7 @@ import { encodeWslOutput } from '../decode.js';
 import { errors, formatError, messages, WSL_ERROR_EXIT, type WslErrorText } from '../messages.js';
 import { parseWslArgs, UsageError, type WslCommand } from './args.js';
 import { configFromEnv, HostLayout, type HostConfig } from './config.js';
+import { DiskManager } from './disk-manager.js';
 import { Importer, WslFailure } from './importer.js';
 import { formatPlain, formatQuiet, formatVerbose, type ListRow } from './list-format.js';
 import { Registry, findByName, type DistroRecord } from './registry.js';
@@ -32,7 +33,10 @@ Arguments for running Linux binaries:
 
 Arguments for managing the host:
     --import <Name> <InstallLocation> <FileName|-> [--version 1|2] [--vhd]
+    --import-in-place <Name> <FileName>  Register an ext4 disk image where it lies.
     --unregister <Name>        Unregister the distribution and delete its root filesystem.
+    --manage <Name> --set-sparse, -s <true|false>  Give blocks the distro frees back to the host.
+    --manage <Name> --resize <Size>                Resize its disk (e.g. 64GB; shrink when stopped).
     --list, -l [--verbose|-v] [--quiet|-q] [--running]
     --set-default, -s <Name>   Set the distribution as the default.
     --terminate, -t <Name>     Terminate the distribution.
@@ -74,6 +78,14 @@ class WslHostCli {
       case 'import':
         this.say(messages.importInProgress);
         await new Importer(this.registry, this.runtime).import(cmd);
+        this.say(messages.ok);
+        return 0;
+      case 'import-in-place':
+        await new DiskManager(this.registry, this.runtime).importInPlace(cmd.name, cmd.file);
+        this.say(messages.ok);
+        return 0;
+      case 'manage':
+        await new DiskManager(this.registry, this.runtime).manage(cmd.name, cmd.change);
         this.say(messages.ok);
         return 0;
       case 'unregister':

@@ -1,5 +1,6 @@
 import { createReadStream } from 'node:fs';
-import { copyFile, mkdir, open, readdir, rm, rmdir, stat } from 'node:fs/promises';
+import { mkdir, readdir, rm, rmdir, stat } from 'node:fs/promises';
+import { isExt4Image } from './ext4-image.js';
 import { isAbsolute, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { errors, type WslErrorText } from '../messages.js';
@@ -152,16 +153,10 @@ export class Importer {
 
   private async copyImage(source: string, target: string): Promise<void> {
     if (source === '-') throw new Error('--vhd needs a file, not standard input');
-    const handle = await open(source, 'r');
-    try {
-      const magic = Buffer.alloc(2);
-      await handle.read(magic, 0, 2, 0x438);
-      // ext2/3/4 superblock magic 0xEF53, little-endian, at byte 1024 + 56.
-      if (magic[0] !== 0x53 || magic[1] !== 0xef) throw new Error('the file is not an ext4 disk image');
-    } finally {
-      await handle.close();
-    }
-    await copyFile(source, target);
+    if (!(await isExt4Image(source))) throw new Error('the file is not an ext4 disk image');
+    // A disk image is mostly holes: copied sparse, a 64 GiB image costs what it holds.
+    const r = await runCommand('cp', ['--sparse=always', '--', source, target]);
+    if (r.exitCode !== 0) throw new Error(`copying the disk image failed: ${r.stderr || `cp exited with ${r.exitCode}`}`);
   }
 }
 

@@ -15,6 +15,10 @@ export interface DistroRecord {
   version: 1 | 2;
   /** The rootfs is the ext4 image basePath/ext4.vhdx rather than the directory basePath/rootfs. */
   vhd: boolean;
+  /** The image of a distro registered with --import-in-place (it keeps its own file name). */
+  vhdPath?: string;
+  /** `--manage NAME --set-sparse true`: blocks the distro frees (trim) are given back to the host. */
+  sparse?: boolean;
   state: 'Installing' | 'Installed' | 'Uninstalling';
   /** The berth-wsl process importing or unregistering it: when it is gone, so is the work. */
   owner?: ProcessIdentity;

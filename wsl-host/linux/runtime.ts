@@ -24,7 +24,7 @@ export class DistroRuntime {
   }
 
   rootfsPath(d: DistroRecord): string {
-    return d.vhd ? join(d.basePath, 'ext4.vhdx') : join(d.basePath, 'rootfs');
+    return d.vhd ? (d.vhdPath ?? join(d.basePath, 'ext4.vhdx')) : join(d.basePath, 'rootfs');
   }
 
   private initFile(d: DistroRecord) {
@@ -65,6 +65,7 @@ export class DistroRuntime {
       BERTH_MOUNTPOINT: join(runDir, 'root'),
       BERTH_ROOTFS: this.rootfsPath(d),
       BERTH_VHD: d.vhd ? '1' : '0',
+      BERTH_SPARSE: d.sparse ? '1' : '0',
       BERTH_WSL2: d.version === 2 ? '1' : '0',
       BERTH_SHARED: this.layout.sharedArea,
       BERTH_AUTOMOUNT: conf.automount.enabled ? '1' : '0',
@@ -128,7 +129,7 @@ export class DistroRuntime {
   }
 
   /** The loop device clears itself once the last mount of the image is gone. */
-  private async waitForLoopRelease(d: DistroRecord): Promise<void> {
+  async waitForLoopRelease(d: DistroRecord): Promise<void> {
     const image = this.rootfsPath(d);
     await waitFor(async () => {
       const r = await runCommand('losetup', ['-j', image]);

@@ -8,7 +8,20 @@ automount=$BERTH_AUTOMOUNT_ROOT   # e.g. /mnt/ or /
 
 mkdir -p "$root"
 if [ "$BERTH_VHD" = 1 ]; then
-  mount -o loop "$BERTH_ROOTFS" "$root"
+  # One loop device per image, as WSL attaches a VHD to the VM once: a distro started again
+  # while a mount of its disk lives on (bound into /mnt/wsl, say) must get the same file
+  # system, not a second one on the same file (two ext4 mounts of one disk corrupt it).
+  loop=$(losetup -j "$BERTH_ROOTFS" -O NAME -n | head -n 1)
+  if [ -z "$loop" ]; then
+    loop=$(losetup -f --show "$BERTH_ROOTFS")
+    # A disk that is not sparse keeps the space it once used, as a VHDX does: no discard.
+    if [ "${BERTH_SPARSE:-0}" != 1 ]; then
+      echo 0 > "/sys/block/${loop#/dev/}/queue/discard_max_bytes" 2>/dev/null || true
+    fi
+  fi
+  mount "$loop" "$root"
+  # Detached as soon as the last mount of it is gone.
+  losetup -d "$loop"
 else
   mount --bind "$BERTH_ROOTFS" "$root"
 fi

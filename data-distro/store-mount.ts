@@ -1,5 +1,5 @@
 import type { WslHost } from '../wsl-host/host.js';
-import { DATA_DISTRO } from './distros.js';
+import { DATA_DISTRO } from './layout.js';
 import { DATA_STORE_ROOT, sharedPath } from '../common/shared-area.js';
 
 export const DATA_MOUNT = sharedPath('dataStore');

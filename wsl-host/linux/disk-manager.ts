@@ -1,0 +1,131 @@
+import { mkdtemp, rmdir, stat, truncate } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isExt4Image } from './ext4-image.js';
+import { dirname, isAbsolute } from 'node:path';
+import { errors, type WslErrorText } from '../messages.js';
+import type { DiskChange } from './args.js';
+import { WslFailure } from './importer.js';
+import { findByName, newRecord, type DistroRecord, type Registry } from './registry.js';
+import { mustRun, runCommand } from './run-command.js';
+import type { DistroRuntime } from './runtime.js';
+
+const NAME = /^[A-Za-z0-9._-]{1,64}$/;
+
+const diskErrors = {
+  notVhd: (): WslErrorText => ({ text: 'The distribution is not stored in a virtual hard disk.', code: 'Wsl/Service/WSL_E_VM_MODE_INVALID_STATE' }),
+  running: (what: string): WslErrorText => ({ text: `The distribution must be stopped to ${what}. Use 'wsl.exe --terminate <Distro>'.`, code: 'Wsl/Service/WSL_E_DISTRO_RUNNING' }),
+  resizeFailed: (why: string): WslErrorText => ({ text: `The disk could not be resized: ${why}`, code: 'Wsl/Service/E_FAIL' }),
+};
+
+/**
+ * `--import-in-place` and `--manage`: the disk-image side of WSL's registry. An image is a
+ * raw ext4 file here (a VHDX on Windows); the loop device in the distro's namespace is the
+ * virtual disk controller.
+ */
+export class DiskManager {
+  constructor(
+    private readonly registry: Registry,
+    private readonly runtime: DistroRuntime,
+  ) {}
+
+  /** Registers an existing image where it lies, as `wsl --import-in-place` does. */
+  async importInPlace(name: string, file: string): Promise<void> {
+    if (!NAME.test(name)) throw new WslFailure(errors.invalidArgument(name));
+    if (!isAbsolute(file)) throw new WslFailure(errors.relativePath(file));
+    if (!(await stat(file).catch(() => undefined))?.isFile()) throw new WslFailure(errors.fileNotFound());
+    if (!(await isExt4Image(file))) throw new WslFailure(errors.importFailed('the file is not an ext4 disk image'));
+    await this.registry.update((reg) => {
+      if (findByName(reg, name)) throw new WslFailure(errors.exists());
+      if (reg.distros.some((d) => this.runtime.rootfsPath(d) === file)) throw new WslFailure(errors.busy(`${file} is already registered`));
+      const record: DistroRecord = { ...newRecord(name, dirname(file), 2, true), vhdPath: file, state: 'Installed' };
+      reg.distros.push(record);
+      if (!reg.defaultId) reg.defaultId = record.id;
+    });
+  }
+
+  async manage(name: string, change: DiskChange): Promise<void> {
+    const d = await this.registry.find(name);
+    if (!d || d.state !== 'Installed') throw new WslFailure(errors.notFound());
+    if (!d.vhd) throw new WslFailure(diskErrors.notVhd());
+    if (change.kind === 'set-sparse') return this.setSparse(d, change.sparse);
+    return this.resize(d, change.bytes);
+  }
+
+  private async setSparse(d: DistroRecord, sparse: boolean): Promise<void> {
+    await this.registry.update((reg) => {
+      const r = reg.distros.find((x) => x.id === d.id);
+      if (r) r.sparse = sparse;
+    });
+    // Blocks that are zero already cost nothing from now on (the running disk's trims do the rest).
+    if (sparse && !(await this.runtime.running(d))) await mustRun('fallocate', ['--dig-holes', this.runtime.rootfsPath(d)]);
+  }
+
+  /**
+   * Grows a disk in place, mounted or not (the loop device is told the new capacity, then
+   * ext4 grows online); shrinks only a stopped one, and only when the data fits (resize2fs
+   * refuses otherwise, and nothing is changed).
+   */
+  private async resize(d: DistroRecord, bytes: number): Promise<void> {
+    const file = this.runtime.rootfsPath(d);
+    const current = (await stat(file)).size;
+    if (bytes % 4096 !== 0) throw new WslFailure(diskErrors.resizeFailed(`${bytes} bytes is not a multiple of 4 KiB`));
+    const loops = await loopDevicesOf(file);
+    // Equal sizes still grow the file system to fill its file (an earlier grow may have stopped half-way).
+    if (bytes >= current) {
+      await truncate(file, bytes);
+      try {
+        if (loops.length > 0) {
+          for (const loop of loops) await mustRun('losetup', ['-c', loop]);
+          await growMounted(loops[0]!);
+        } else await this.resizeFs(file, undefined, true);
+      } catch (e) {
+        await truncate(file, current);
+        for (const loop of loops) await runCommand('losetup', ['-c', loop]);
+        throw e;
+      }
+      return;
+    }
+    if (loops.length > 0 || (await this.runtime.running(d))) throw new WslFailure(diskErrors.running('shrink its disk'));
+    await this.resizeFs(file, `${bytes / 1024}K`, true);
+    await truncate(file, bytes);
+  }
+
+  private async resizeFs(target: string, size: string | undefined, offline = false): Promise<void> {
+    // resize2fs wants a freshly checked file system when it is not mounted.
+    if (offline) {
+      const fsck = await runCommand('e2fsck', ['-f', '-p', target]);
+      if (fsck.exitCode > 1) throw new WslFailure(diskErrors.resizeFailed(`e2fsck found errors it could not fix: ${fsck.stderr || fsck.stdout}`));
+    }
+    const r = await runCommand('resize2fs', [target, ...(size ? [size] : [])]);
+    if (r.exitCode !== 0) throw new WslFailure(diskErrors.resizeFailed((r.stderr || r.stdout).split('\n').filter((l) => !l.startsWith('resize2fs ')).join(' ').trim()));
+  }
+}
+
+/**
+ * ext4 grows online only through a mount that resize2fs can see, and the disk is mounted in
+ * the distro's namespace: a second mount of the same device here is the same file system
+ * (the kernel shares one superblock), so resize2fs grows it through that, then it goes.
+ */
+async function growMounted(loop: string): Promise<void> {
+  const at = await mkdtemp(join(tmpdir(), 'berth-wsl-grow-'));
+  try {
+    await mustRun('mount', [loop, at]);
+    try {
+      const r = await runCommand('resize2fs', [loop]);
+      // The kernel wants CAP_SYS_RESOURCE to resize a mounted ext4; a sandbox may withhold it.
+      if (r.exitCode !== 0 && /Permission denied/.test(r.stderr)) throw new WslFailure(diskErrors.running('grow its disk on this host (the kernel refuses to grow a mounted ext4 without CAP_SYS_RESOURCE)'));
+      if (r.exitCode !== 0) throw new WslFailure(diskErrors.resizeFailed(r.stderr || r.stdout));
+    } finally {
+      await runCommand('umount', [at]);
+    }
+  } finally {
+    await rmdir(at).catch(() => {});
+  }
+}
+
+/** The loop devices backed by this file (a mounted disk has exactly one). */
+export async function loopDevicesOf(file: string): Promise<string[]> {
+  const r = await runCommand('losetup', ['-j', file, '-O', 'NAME', '-n']);
+  return r.stdout.split('\n').map((l) => l.trim()).filter(Boolean);
+}
