@@ -1,6 +1,7 @@
 import { arch, cpus, totalmem } from 'node:os';
 import { formatTable } from './measure.js';
 import { benchBootstrap } from './bootstrap.js';
+import { benchDataDisk } from './data-disk.js';
 import { benchLogs } from './logs.js';
 import { benchManager } from './manager.js';
 import { benchNetwork } from './network.js';
@@ -15,7 +16,7 @@ if (process.getuid?.() !== 0 && process.argv[2] !== 'logs') {
 const only = process.argv[2];
 const rows = only && only !== 'wsl-host' ? [] : [...(await benchWslHost())];
 const notes: string[] = [];
-for (const [name, bench] of [['logs', benchLogs], ['bootstrap', benchBootstrap], ['manager', benchManager], ['proxy', benchProxy], ['ports', benchPorts], ['network', benchNetwork]] as const) {
+for (const [name, bench] of [['logs', benchLogs], ['bootstrap', benchBootstrap], ['manager', benchManager], ['proxy', benchProxy], ['ports', benchPorts], ['network', benchNetwork], ['data-disk', benchDataDisk]] as const) {
   if (only && only !== name) continue;
   const result = await bench();
   rows.push(...result.rows);

@@ -126,7 +126,9 @@ export class DataDisk {
 
   /** Gives freed blocks back to the host; resolves with fstrim's report. */
   async trim(): Promise<string> {
-    const r = await this.wsl.run(DATA_DISTRO, ['fstrim', '-v', '/'], { user: 'root' });
+    // ext4 frees deleted blocks only at its next journal commit (every 5 s): a trim before it
+    // finds nothing and marks the groups trimmed, so the space would stay. syncfs commits first.
+    const r = await this.wsl.run(DATA_DISTRO, ['sh', '-c', 'sync -f / && exec fstrim -v /'], { user: 'root' });
     if (r.exitCode !== 0) throw new Error(`fstrim in ${DATA_DISTRO} failed: ${r.stderr.trim() || `exit ${r.exitCode}`}`);
     return r.stdout.trim();
   }
@@ -170,12 +172,8 @@ export class DataDisk {
     }
   }
 
-  /**
-   * Moves the disk image into DIR: stops the engine, copies (sparse), verifies the copy
-   * against the original, switches berth-data's registration to it (which deletes the old
-   * copy), and starts the engine again. Resolves with the new image's path.
-   */
-  async move(dir: string, engine: EngineControl, progress: (line: string) => void): Promise<string> {
+  /** Refuses a move that cannot work, before anything stops: what it would copy, from where to where. */
+  async checkMove(dir: string): Promise<{ from: string; to: string; needed: number }> {
     if (!isAbsolute(dir)) throw new DataDiskRefused(`${dir} is not an absolute path; give the full path of the directory to move berth-data into`);
     const from = this.file;
     const to = join(resolve(dir), DISK_FILE);
@@ -188,6 +186,16 @@ export class DataDisk {
     if (free !== undefined && free < needed + 256 * 2 ** 20) {
       throw new DataDiskRefused(`${dir} has ${formatBytes(free)} free; berth-data's disk needs ${formatBytes(needed)} there. Free space or choose another place. Nothing was changed.`);
     }
+    return { from, to, needed };
+  }
+
+  /**
+   * Moves the disk image into DIR: stops the engine, copies (sparse), verifies the copy
+   * against the original, switches berth-data's registration to it (which deletes the old
+   * copy), and starts the engine again. Resolves with the new image's path.
+   */
+  async move(dir: string, engine: EngineControl, progress: (line: string) => void): Promise<string> {
+    const { from, to, needed } = await this.checkMove(dir);
     progress(`stopping the engine to move berth-data's disk (${formatBytes(needed)}) to ${dir}`);
     await engine.stop();
     await this.atRest();

@@ -7,7 +7,8 @@ import { backendStatus } from './backend/client.js';
 import type { HomeLayout } from './home.js';
 import { formatLine, readLogs } from '../bootstrap-distro/logd/client.js';
 import { BERTH_DISTRO, DATA_DISTRO } from './distros.js';
-import { AGENT, DAEMON_SOCKET } from './engine.js';
+import { AGENT } from './engine.js';
+import { wakingDaemon } from './host-endpoint.js';
 import { berthVersion } from './images/build.js';
 import { httpRequest } from '../common/http-client.js';
 import { AGENT_COMMAND, DATA_STORE_ROOT, sharedPath } from '../common/shared-area.js';
@@ -23,7 +24,7 @@ export function redact(text: string): string {
 
 async function engineGet(wsl: WslHost, path: string): Promise<string> {
   try {
-    return (await httpRequest(() => wsl.connect(BERTH_DISTRO, DAEMON_SOCKET), { path })).body;
+    return (await httpRequest(wakingDaemon(wsl), { path })).body;
   } catch (e) {
     return `unavailable: ${(e as Error).message}`;
   }

@@ -20,6 +20,8 @@ export interface EngineResources {
   cgroup?: string | undefined;
   memoryMiB?: number | undefined;
   cpus?: number | undefined;
+  /** Resource Saver: seconds without a request or a running container before the engine pauses (0: never). */
+  autoPauseSeconds?: number | undefined;
 }
 
 export function engineCgroupName(berthHome: string): string {
@@ -75,7 +77,7 @@ export class Engine {
     let running = await this.agentStatus();
     if (running) this.log('manager', 'the engine from an earlier run is still up; attaching to it');
     else {
-      const caps = [...(limits.cgroup !== undefined ? ['--cgroup', limits.cgroup] : []), ...(limits.memoryMiB !== undefined ? ['--memory-mib', String(limits.memoryMiB)] : []), ...(limits.cpus !== undefined ? ['--cpus', String(limits.cpus)] : [])];
+      const caps = [...(limits.cgroup !== undefined ? ['--cgroup', limits.cgroup] : []), ...(limits.memoryMiB !== undefined ? ['--memory-mib', String(limits.memoryMiB)] : []), ...(limits.cpus !== undefined ? ['--cpus', String(limits.cpus)] : []), ...(limits.autoPauseSeconds ? ['--auto-pause', String(limits.autoPauseSeconds)] : [])];
       const started = await this.wsl.run(BERTH_DISTRO, [AGENT, 'start', '--detach', '--timeout', String(Math.ceil(deadlineMs / 1000)), ...caps], { user: 'root' });
       for (const line of `${started.stdout}\n${started.stderr}`.split('\n').filter(Boolean)) this.log('agent', line);
       if (started.exitCode !== 0) throw new Error(`the engine did not start (berth-agent exit ${started.exitCode}): ${started.stderr.trim().split('\n').slice(-15).join('\n  ')}`);
@@ -140,7 +142,7 @@ export class Engine {
   }
 
   /** The agent's status; undefined when no agent answers (the engine is down). */
-  async agentStatus(): Promise<{ pid: number; services: AgentServiceStatus[]; logWriter?: string | undefined; disk?: { sizeBytes: number; availBytes: number } | undefined } | undefined> {
+  async agentStatus(): Promise<{ pid: number; services: AgentServiceStatus[]; logWriter?: string | undefined; disk?: { sizeBytes: number; availBytes: number } | undefined; paused?: boolean | undefined } | undefined> {
     try {
       return await httpJson(() => this.wsl.connect(BERTH_DISTRO, AGENT_SOCKET), { path: '/status', timeoutMs: 2000 }, agentStatusSchema);
     } catch (e) {

@@ -9,8 +9,10 @@ import { createDockerProxy } from '../wsl-proxy/docker-proxy.js';
 import { HostDriveTranslator } from '../wsl-proxy/host-translator.js';
 import { requestedPorts } from '../wsl-proxy/port-claims.js';
 import type { PortRequest } from '../common/port-forward/claim-messages.js';
+import type { Duplex } from 'node:stream';
+import { EngineWaker } from '../common/engine-waker.js';
 import { BERTH_DISTRO } from './distros.js';
-import { DAEMON_SOCKET } from './engine.js';
+import { AGENT_SOCKET, DAEMON_SOCKET } from './engine.js';
 import type { Settings } from './settings.js';
 
 /**
@@ -42,17 +44,32 @@ export async function serveHostEndpoint(
     await mkdir(dirname(path), { recursive: true });
     await rm(path, { force: true });
   }
+  const daemon = () => wsl.connect(BERTH_DISTRO, DAEMON_SOCKET);
+  const waker = new EngineWaker(() => wsl.connect(BERTH_DISTRO, AGENT_SOCKET));
   const server = createDockerProxy({
-    connectDaemon: () => wsl.connect(BERTH_DISTRO, DAEMON_SOCKET),
+    connectDaemon: daemon,
+    beforeRequest: () => waker.beforeRequest(),
     translator: new HostDriveTranslator(drives),
     log,
-    beforeStart: async (id) => claimPorts(await requestedPorts(() => wsl.connect(BERTH_DISTRO, DAEMON_SOCKET), id)),
+    beforeStart: async (id) => claimPorts(await requestedPorts(daemon, id)),
     containerEnv,
   });
   if (process.platform === 'win32') await new Promise<void>((resolve, reject) => server.once('error', reject).listen(path, resolve));
   // Root and the host's docker group, as dockerd's own socket is.
   else await listenUnix(server, path, await hostDockerGroupAccess());
   return server;
+}
+
+/**
+ * A connection to dockerd for a user's request (the host endpoint, the dashboard): Resource
+ * Saver hears of it first, and a paused engine is resumed before it is sent.
+ */
+export function wakingDaemon(wsl: WslHost): () => Promise<Duplex> {
+  const waker = new EngineWaker(() => wsl.connect(BERTH_DISTRO, AGENT_SOCKET));
+  return async () => {
+    await waker.beforeRequest();
+    return wsl.connect(BERTH_DISTRO, DAEMON_SOCKET);
+  };
 }
 
 /** 0660 with the host's `docker` group when it has one; root only otherwise. */

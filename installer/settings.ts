@@ -53,14 +53,20 @@ export const settingsSchema = z
     memoryMiB: z.number({ error: 'a number of MiB' }).int('a whole number of MiB').min(256, 'at least 256 (dockerd alone needs ~100 MiB)').optional(),
     cpus: z.number({ error: 'a number of CPUs, like 2 or 1.5' }).min(0.1, 'at least 0.1').max(1024, 'at most 1024').optional(),
     /** berth-data's disk size limit at its import (later: `berth data resize`, which also sets this). */
+    /** Resource Saver: pause the engine after this many seconds with no request and no running container; 0 turns it off. */
+    autoPauseTimeoutSeconds: z
+      .number({ error: 'a number of seconds' })
+      .int('whole seconds')
+      .refine((n) => n === 0 || n >= 30, 'at least 30 (or 0 to turn Resource Saver off)')
+      .default(300),
     diskSizeGiB: z.number({ error: 'a number of GiB' }).int('a whole number of GiB').min(1, 'at least 1').max(16384, 'at most 16384 (16 TiB)').default(64),
   })
   .strict();
 
 export type Settings = z.infer<typeof settingsSchema>;
 
-/** The engine's caps alone (the dashboard's Resources → Advanced). */
-export const resourceSettingsSchema = settingsSchema.pick({ memoryMiB: true, cpus: true });
+/** The engine's caps and Resource Saver (the dashboard's Resources → Advanced). */
+export const resourceSettingsSchema = settingsSchema.pick({ memoryMiB: true, cpus: true, autoPauseTimeoutSeconds: true });
 
 export class SettingsError extends Error {}
 

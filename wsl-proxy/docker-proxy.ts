@@ -24,6 +24,8 @@ export interface DockerProxyOptions {
   beforeStart?: (id: string) => Promise<void>;
   /** Variables every new container gets unless its request sets them (the containers' proxy). */
   containerEnv?: () => Promise<ContainersProxyEnv>;
+  /** Before each request is handled: Resource Saver's touch (see common/engine-waker.ts); never rejects. */
+  beforeRequest?: () => Promise<void>;
   /** Shows the client's own paths in `GET /containers/{id}/json` instead of the daemon's. */
   rewriteInspect?: (container: Record<string, unknown>) => Record<string, unknown>;
 }
@@ -149,7 +151,7 @@ export function createDockerProxy(options: DockerProxyOptions): Server {
     else req.pipe(upstream);
   };
 
-  const server = createServer({ maxHeaderSize: 1024 * 1024 }, (req, res) => {
+  const handleRequest = (req: IncomingMessage, res: ServerResponse) => {
     const route = routeOf(req.url ?? '/');
     const translated = async (translate: (json: unknown) => Promise<unknown>, onResponse?: (status: number, json: Buffer) => void) => {
       const raw = await readBody(req);
@@ -221,10 +223,10 @@ export function createDockerProxy(options: DockerProxyOptions): Server {
       log(`${req.method} ${req.url}: ${e.message}`);
       sendError(res, e instanceof ProxyError ? e.status : 500, e.message);
     });
-  });
+  };
 
   // `docker run -it`, attach, exec: the daemon answers 101 and the connection becomes raw.
-  server.on('upgrade', (req: IncomingMessage, client: Socket, head: Buffer) => {
+  const handleUpgrade = (req: IncomingMessage, client: Socket, head: Buffer) => {
     // Only the routes that really upgrade are spliced raw: any other request asking to
     // upgrade (a create with `Upgrade: tcp`) would reach the daemon untranslated.
     if (!UPGRADE_ROUTES.test(routeOf(req.url ?? ''))) {
@@ -256,7 +258,13 @@ export function createDockerProxy(options: DockerProxyOptions): Server {
         client.end(`HTTP/1.1 502 Bad Gateway\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
       },
     );
-  });
+  };
+
+  // Resource Saver hears of every request first (a paused engine resumes before it is sent;
+  // a pooled connection to the daemon would otherwise carry it to a frozen one).
+  const wake = options.beforeRequest ?? (() => Promise.resolve());
+  const server = createServer({ maxHeaderSize: 1024 * 1024 }, (req, res) => void wake().then(() => handleRequest(req, res)));
+  server.on('upgrade', (req: IncomingMessage, client: Socket, head: Buffer) => void wake().then(() => handleUpgrade(req, client, head)));
 
   server.on('close', () => agent.destroy());
 

@@ -1,3 +1,4 @@
+import { EngineWaker } from '../common/engine-waker.js';
 import { listenUnix } from '../common/unix-socket.js';
 import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
@@ -90,8 +91,11 @@ async function serve(args: string[]): Promise<number> {
   }
   await mounts.restore(log);
   const translator = new DistroTranslator(mounts, autoRoot);
+  // Resource Saver hears of every request first; a paused engine resumes before it is sent.
+  const waker = new EngineWaker(sharedPath('agentSocket', shared));
   const server = createDockerProxy({
     connectDaemon: async () => connect(daemon),
+    beforeRequest: () => waker.beforeRequest(),
     translator,
     log,
     onCreated: (id, mappings) => {

@@ -75,6 +75,9 @@ export async function prepareEngineCgroup(name: string, limits: EngineLimits): P
     await mkdir(at.dir, { recursive: true, mode: 0o755 });
     // A new cpuset cgroup has no CPUs or memory nodes: nothing could join it until it has its parent's.
     if (layout.version === 1 && at.controllers.includes('cpuset')) await inheritCpuset(at.dir);
+    // Left frozen by a supervisor killed while Resource Saver had paused the engine: a new engine would freeze as it joins.
+    if (layout.version === 1 && at.controllers.includes('freezer')) await writeFile(join(at.dir, 'freezer.state'), 'THAWED').catch(() => undefined);
+    if (layout.version === 2) await writeFile(join(at.dir, 'cgroup.freeze'), '0').catch(() => undefined);
     for (const [file, value] of limitFiles(layout.version, at, limits)) {
       await writeFile(file, value).catch((e: Error) => {
         throw new Error(`cannot set ${file} to ${value} (${e.message}); check memoryMiB and cpus in Berth's settings`, { cause: e });
@@ -115,7 +118,8 @@ export async function removeEngineCgroup(name: string): Promise<boolean> {
   const layout = await engineCgroupLayout(name);
   for (let i = 0; i < 40; i++) {
     let all = true;
-    for (const { dir } of layout.dirs) all = (await removeTree(dir)) && all;
+    // <name>-agent: where the supervisor waited while Resource Saver had the engine frozen.
+    for (const { dir } of layout.dirs) all = (await removeTree(dir)) && (await removeTree(`${dir}-agent`)) && all;
     if (all) return true;
     await new Promise((r) => setTimeout(r, 50));
   }

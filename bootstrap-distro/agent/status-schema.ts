@@ -25,6 +25,8 @@ export const agentStatusSchema = z.object({
   logWriter: z.string().optional(),
   /** The data store's file system (berth-data's disk). */
   disk: z.object({ sizeBytes: z.number(), availBytes: z.number() }).optional(),
+  /** Resource Saver has frozen the engine (present when Resource Saver is on). */
+  paused: z.boolean().optional(),
 });
 export type AgentStatus = z.infer<typeof agentStatusSchema>;
 

@@ -15,6 +15,8 @@ import { DEFAULT_POLICY, runOnboot, SupervisedService, type LogSink, type Restar
 import { LogDaemon } from '../logd/daemon.js';
 import { LogWriter, RotatingFiles } from '../logd/writer.js';
 import { connect } from 'node:net';
+import { EngineFreezer } from './engine-freezer.js';
+import { ResourceSaver } from './resource-saver.js';
 
 export interface SuperviseOptions {
   lower: string[];
@@ -22,6 +24,10 @@ export interface SuperviseOptions {
   /** The LinuxKit YAML; by default the system image's /etc/berth/linuxkit.yml. */
   configFile?: string;
   stopDeadlineMs: number;
+  /** Resource Saver: pause the engine after this many quiet seconds (0: never). */
+  autoPauseSeconds?: number;
+  /** The engine's cgroup (Resource Saver freezes it). */
+  cgroup?: string | undefined;
   policy?: RestartPolicy;
   logs: { ringLines: number; lineBytes: number; fileBytes: number; files: number };
 }
@@ -74,12 +80,15 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
   const onboot: AgentStatus['onboot'] = [];
   let services: SupervisedService[] = [];
   let control: HttpServer | undefined;
+  let saver: ResourceSaver | undefined;
   let stopping: Promise<number> | undefined;
 
   const stop = (code: number): Promise<number> => {
     stopping ??= (async () => {
       state = 'stopping';
       log('berth-agent: stopping services');
+      // A frozen engine cannot stop: it resumes first.
+      await saver?.stop().catch((e: Error) => log(`berth-agent: ${e.message}`));
       for (const s of [...services].reverse()) await s.stop(options.stopDeadlineMs);
       control?.close();
       forwarder?.close();
@@ -123,8 +132,10 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
         services: services.map((s) => s.snapshot()),
         ...(writer?.problem ? { logWriter: writer.problem } : {}),
         ...(await storeDisk(options.dataStore)),
+        ...(saver ? { paused: saver.isPaused } : {}),
       }),
       stop: () => stopRequested(),
+      touch: () => saver?.touch() ?? Promise.resolve(),
     });
     for (const action of config.onboot) {
       const began = Date.now();
@@ -137,10 +148,18 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
     services = config.services.map((entry) => new SupervisedService(entry, logs, options.policy ?? DEFAULT_POLICY));
     await Promise.all(services.map((s) => s.start()));
     state = 'running';
-    void waitForEngine().then((ok) => {
+    void waitForEngine().then(async (ok) => {
       if (!ok) return;
       engine = 'ready';
       log(READY_LINE);
+      if (options.autoPauseSeconds && options.cgroup && !stopping) {
+        try {
+          saver = new ResourceSaver({ timeoutSeconds: options.autoPauseSeconds, freezer: await EngineFreezer.open(options.cgroup), daemon: paths.dockerSocket, log, now: Date.now });
+          saver.start();
+        } catch (e) {
+          log(`berth-agent: Resource Saver is off: ${(e as Error).message}`);
+        }
+      }
     });
   } catch (e) {
     log(`berth-agent: start failed: ${(e as Error).message}`);

@@ -21,7 +21,7 @@ export interface BackendParts {
   engine: {
     start(deadlineMs: number, onExit: (why: string) => void, limits: EngineResources): Promise<void>;
     stop(): Promise<void>;
-    agentStatus(): Promise<{ services: AgentServiceStatus[]; logWriter?: string | undefined; disk?: { sizeBytes: number; availBytes: number } | undefined } | undefined>;
+    agentStatus(): Promise<{ services: AgentServiceStatus[]; logWriter?: string | undefined; disk?: { sizeBytes: number; availBytes: number } | undefined; paused?: boolean | undefined } | undefined>;
   };
   network: {
     configure(settings: Settings): Promise<void>;
@@ -75,6 +75,7 @@ export class Backend {
   private settingsError: string | undefined;
   private logWriter: string | undefined;
   private disk: BackendStatus['disk'];
+  private paused = false;
 
   constructor(
     private readonly parts: BackendParts,
@@ -141,7 +142,11 @@ export class Backend {
       this.services = agent?.services ?? this.services;
       this.logWriter = agent?.logWriter;
       this.disk = agent?.disk ? await this.diskStatus(agent.disk) : undefined;
-    } else this.disk = undefined;
+      this.paused = agent?.paused === true;
+    } else {
+      this.disk = undefined;
+      this.paused = false;
+    }
     const settings = await this.currentSettings();
     return {
       state: this.state,
@@ -157,6 +162,7 @@ export class Backend {
       ...(this.parts.ports.error ? { portsError: this.parts.ports.error } : {}),
       ...(this.logWriter ? { logsError: this.logWriter } : {}),
       ...(this.disk ? { disk: this.disk } : {}),
+      ...(this.paused ? { paused: true } : {}),
       events: [...this.events],
     };
   }
@@ -240,7 +246,7 @@ export class Backend {
       if (configProblem) this.event(configProblem);
       this.progress = 'starting the engine';
       const settings = await this.currentSettings();
-      await parts.engine.start(ENGINE_START_DEADLINE_MS, (why) => this.engineEnded(why), { cgroup: parts.engineCgroup, memoryMiB: settings.memoryMiB, cpus: settings.cpus });
+      await parts.engine.start(ENGINE_START_DEADLINE_MS, (why) => this.engineEnded(why), { cgroup: parts.engineCgroup, memoryMiB: settings.memoryMiB, cpus: settings.cpus, autoPauseSeconds: settings.autoPauseTimeoutSeconds });
       await parts.network.attach();
       await parts.contextReady;
       if (this.halted) return;

@@ -8,7 +8,7 @@ import { BERTH_DISTRO, DATA_DISTRO, dataDiskOf, installDistros, readState, type 
 import { AutoTrim } from '../../data-distro/auto-trim.js';
 import { containersCgroupParent, Engine, engineCgroupName } from '../engine.js';
 import type { HomeLayout } from '../home.js';
-import { serveHostEndpoint, sharedDrives } from '../host-endpoint.js';
+import { serveHostEndpoint, sharedDrives, wakingDaemon } from '../host-endpoint.js';
 import { ensureImages } from '../images.js';
 import { Integrations } from '../integrations.js';
 import { managerLogger } from '../log.js';
@@ -113,7 +113,7 @@ export async function runBackend(home: HomeLayout, wsl: WslHost, options: { idle
     reloadNetwork: () => backend.reloadNetwork(),
     listDistros: () => distros.get(DISTRO_LIST_WAIT_MS),
     settingsFile: home.settings,
-    daemon: () => wsl.connect(BERTH_DISTRO, DAEMON_SOCKET),
+    daemon: wakingDaemon(wsl),
     reset: async (kind) => {
       await backend.stopEngine();
       await wipeDataDistro(wsl, home, (l) => logger.warn(l));
@@ -123,6 +123,18 @@ export async function runBackend(home: HomeLayout, wsl: WslHost, options: { idle
       }
       info('manager', `${DATA_DISTRO} wiped${kind === 'factory' ? ', settings back to their defaults' : ''} (from the dashboard)`);
       if ((await loadSettings(home.settings)).wslEngine) backend.start();
+    },
+    dataDisk: {
+      file: async () => (await dataDisk()).file,
+      move: async (dir) => {
+        const disk = await dataDisk();
+        await disk.checkMove(dir);
+        const say = (l: string) => info('data', l);
+        // In the background: the page and the API answer at once; the steps are logged (source `data`).
+        void withLock(home.dataLock, () =>
+          disk.move(dir, { stop: () => backend.stopEngine(), start: async () => void backend.start() }, say),
+        ).catch((e: Error) => logger.error(`moving berth-data's disk to ${dir} failed: ${e.message}`));
+      },
     },
     diagnose: async () => (await import('../diagnose.js')).collectDiagnostics(home, wsl),
     openLogs: (sources) => new BerthLogs(home, wsl, sourceFilter(sources)),

@@ -39,6 +39,8 @@ export const backendStatusSchema = z.object({
   portsError: z.string().optional(),
   /** Why the engine's persisted logs are not being written (a full disk). */
   logsError: z.string().optional(),
+  /** Resource Saver has paused the engine (state stays `running`: any request resumes it). */
+  paused: z.boolean().optional(),
   /** berth-data's disk while the engine runs: `full` comes with the fix. */
   disk: z
     .object({

@@ -21,7 +21,7 @@ export async function status(ctx: CliContext, json: boolean): Promise<number> {
 
 /** The human-readable status, one line each. */
 export function describeStatus(s: BackendStatus): string[] {
-  const out = [`Berth: ${s.state}${s.state === 'starting' && s.progress ? ` (${s.progress})` : ''}`];
+  const out = [`Berth: ${s.paused ? 'paused (Resource Saver: the engine is idle and frozen; any docker command resumes it)' : s.state}${s.state === 'starting' && s.progress ? ` (${s.progress})` : ''}`];
   if (s.error) out.push(`  error: ${s.error}`);
   if (s.settingsError) out.push(`  settings: ${s.settingsError}`);
   out.push(`  endpoint: ${s.endpoint}`);

@@ -29,6 +29,11 @@ export interface ApiDeps {
   diagnose(): Promise<string>;
   /** The Docker Engine page's daemon.json. */
   engineConfig: { text(): Promise<string>; apply(text: string): Promise<ApplyOutcome> };
+  /**
+   * berth-data's disk image: where it is, and a move (Docker Desktop's "Disk image location"),
+   * which resolves once the move is under way and rejects, with the reason, one that cannot work.
+   */
+  dataDisk: { file(): Promise<string>; move(dir: string): Promise<void> };
   /** Berth's logs of these sources (all when none), to follow. */
   openLogs(sources: string[]): { follow(onLine: (line: string) => void, o: { existing: boolean }): Promise<unknown>; stop(): void };
 }
@@ -88,7 +93,7 @@ export async function changeSettings(deps: ApiDeps, change: Record<string, unkno
   if (changed('integratedDistros') || changed('integrateWithDefaultDistro')) await deps.reloadIntegrations();
   if (changed('proxy') || changed('containersProxy')) await deps.reloadNetwork();
   // Drives and the log level are read when the backend starts.
-  return ok({ settings: checked, restartRequired: changed('drives') || changed('logLevel') || changed('memoryMiB') || changed('cpus') });
+  return ok({ settings: checked, restartRequired: changed('drives') || changed('logLevel') || changed('memoryMiB') || changed('cpus') || changed('autoPauseTimeoutSeconds') });
 }
 
 export async function distroViews(deps: ApiDeps): Promise<DistroView[]> {
@@ -123,9 +128,23 @@ const ROUTES: Route[] = [
   { method: 'GET', path: /^\/api\/v1\/engine\/config$/, name: 'GET /api/v1/engine/config', handler: async (d) => ok({ text: await d.engineConfig.text() }) },
   { method: 'POST', path: /^\/api\/v1\/engine\/config\/validate$/, name: 'POST /api/v1/engine/config/validate {"text"}', handler: async (_d, _p, body) => ok(validateConfig(body)) },
   { method: 'PUT', path: /^\/api\/v1\/engine\/config$/, name: 'PUT /api/v1/engine/config {"text"}', handler: (d, _p, body) => putConfig(d, body) },
+  { method: 'GET', path: /^\/api\/v1\/data$/, name: 'GET /api/v1/data', handler: async (d) => ok({ file: await d.dataDisk.file() }) },
+  { method: 'POST', path: /^\/api\/v1\/data\/move$/, name: 'POST /api/v1/data/move {"dir"}', handler: (d, _p, body) => moveDataDisk(d, body) },
   { method: 'POST', path: /^\/api\/v1\/purge$/, name: 'POST /api/v1/purge {"confirm": "purge"}', handler: (d, _p, body) => reset(d, 'purge', body) },
   { method: 'POST', path: /^\/api\/v1\/reset$/, name: 'POST /api/v1/reset {"confirm": "reset"}', handler: (d, _p, body) => reset(d, 'factory', body) },
 ];
+
+/** Starts a move of berth-data's disk; 400 with the reason when it cannot work (nothing stopped). */
+export async function moveDataDisk(deps: ApiDeps, body: unknown): Promise<ApiAnswer> {
+  const dir = (body as { dir?: unknown } | null)?.dir;
+  if (typeof dir !== 'string' || dir.trim() === '') return { status: 400, body: { message: 'send {"dir": "/absolute/path"}: the directory to move berth-data\'s disk image into' } };
+  try {
+    await deps.dataDisk.move(dir.trim());
+  } catch (e) {
+    return { status: 400, body: { message: (e as Error).message } };
+  }
+  return { status: 202, body: { moving: dir.trim(), message: 'the engine stops, the disk is copied and verified, then the engine starts again; the progress is in Berth\'s logs (source data)' } };
+}
 
 /** Routes served as streams or files by server.ts, listed here for GET /api/v1. */
 const STREAMED = ['GET /api/v1/events (Server-Sent Events: status)', 'GET /api/v1/containers/{id}/logs (Server-Sent Events)', 'GET /api/v1/logs (Server-Sent Events: the last lines, then follow)', 'GET /api/v1/diagnostics (a tar.gz)'];

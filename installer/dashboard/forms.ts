@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import { moveDataDisk } from './api.js';
 import { loadSettings, proxySettingsSchema, resourceSettingsSchema } from '../settings.js';
 import { answerApi, changeSettings, CONFIRM_WORDS, distroViews, type ApiDeps, type ResetKind } from './api.js';
 import { renderPage, type PageModel } from './pages.js';
@@ -23,8 +24,8 @@ async function engineModel(deps: ApiDeps): Promise<EngineModel> {
 /** The whole page as it stands, with a refused form's field errors or a notice. */
 export async function page(deps: ApiDeps, extra: Partial<PageModel> = {}): Promise<string> {
   const status = await deps.status();
-  const [settings, distros, engine, configText] = await Promise.all([loadSettings(deps.settingsFile), distroViews(deps), status.state === 'running' ? engineModel(deps) : {}, deps.engineConfig.text()]);
-  return renderPage({ status, settings, distros, engine: { ...engine, errors: extra.errors }, engineConfig: { text: configText }, ...extra });
+  const [settings, distros, engine, configText, dataDiskFile] = await Promise.all([loadSettings(deps.settingsFile), distroViews(deps), status.state === 'running' ? engineModel(deps) : {}, deps.engineConfig.text(), deps.dataDisk.file().catch(() => undefined)]);
+  return renderPage({ status, settings, distros, engine: { ...engine, errors: extra.errors }, engineConfig: { text: configText }, dataDiskFile, ...extra });
 }
 
 /** An Engine action from a form: the daemon's refusal is shown on the page, not as JSON. */
@@ -98,18 +99,23 @@ export async function submitForm(deps: ApiDeps, path: string, form: URLSearchPar
     }
     case '/ui/resources': {
       const number = (v: string | null) => (v === null || v.trim() === '' ? undefined : Number(v.trim()));
-      const checked = resourceSettingsSchema.safeParse({ memoryMiB: number(form.get('memoryMiB')), cpus: number(form.get('cpus')) });
+      const checked = resourceSettingsSchema.safeParse({ memoryMiB: number(form.get('memoryMiB')), cpus: number(form.get('cpus')), autoPauseTimeoutSeconds: number(form.get('autoPauseTimeoutSeconds')) });
       if (!checked.success) {
         const errors = Object.fromEntries(checked.error.issues.map((i) => [String(i.path[0]), i.message]));
         return html(res, 400, await page(deps, { errors, notice: 'The resource limits were not saved: see the fields below.' }));
       }
-      const answer = await changeSettings(deps, { memoryMiB: checked.data.memoryMiB, cpus: checked.data.cpus });
+      const answer = await changeSettings(deps, { memoryMiB: checked.data.memoryMiB, cpus: checked.data.cpus, autoPauseTimeoutSeconds: checked.data.autoPauseTimeoutSeconds });
       // The caps are set as the engine starts: a running one restarts (only when they changed).
       if ((answer.body as { restartRequired?: boolean }).restartRequired && (await deps.status()).state === 'running') {
         await deps.stopEngine();
         deps.startEngine();
       }
       return back(res, '/#resources');
+    }
+    case '/ui/data/move': {
+      const a = await moveDataDisk(deps, { dir: form.get('dir') ?? '' });
+      if (a.status >= 300) return html(res, a.status, await page(deps, { errors: { dir: (a.body as { message: string }).message }, notice: 'The disk image was not moved: see below.' }));
+      return html(res, 202, await page(deps, { notice: `Moving berth-data's disk image to ${form.get('dir')}: the engine stops, the disk is copied and verified, then the engine starts again (Troubleshoot → logs shows the progress).` }));
     }
     default:
       return json(res, 404, { message: `no such form: ${path}` });

@@ -4,13 +4,14 @@ interface LiveStatus {
   progress?: string;
   error?: string;
   enabled: boolean;
+  paused?: boolean;
   integrations: Array<{ distro: string; state: string; detail?: string }>;
 }
 
 function pill(s: LiveStatus): { text: string; tone: string } {
   if (!s.enabled && s.state === 'stopped') return { text: 'Not enabled', tone: 'off' };
   if (s.state === 'starting') return { text: `Starting: ${s.progress ?? ''}`, tone: 'busy' };
-  if (s.state === 'running') return { text: 'Running', tone: 'ok' };
+  if (s.state === 'running') return s.paused ? { text: 'Paused (Resource Saver)', tone: 'off' } : { text: 'Running', tone: 'ok' };
   if (s.state === 'stopping') return { text: 'Stopping', tone: 'busy' };
   if (s.state === 'failed') return { text: `Failed: ${s.error ?? 'unknown'}`, tone: 'bad' };
   return { text: 'Stopped', tone: 'off' };

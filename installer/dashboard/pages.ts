@@ -12,7 +12,7 @@ export function pillText(s: BackendStatus, enabled: boolean): { text: string; to
     case 'starting':
       return { text: `Starting: ${s.progress ?? ''}`, tone: 'busy' };
     case 'running':
-      return { text: 'Running', tone: 'ok' };
+      return s.paused ? { text: 'Paused (Resource Saver)', tone: 'off' } : { text: 'Running', tone: 'ok' };
     case 'stopping':
       return { text: 'Stopping', tone: 'busy' };
     case 'failed':
@@ -41,6 +41,14 @@ export interface PageModel {
   /** The Docker Engine page: the daemon.json text shown (the user's edit, when refused) and its issues. */
   engineConfig?: { text: string; issues?: Array<{ path: string; message: string }> };
   notice?: string;
+  /** berth-data's disk image file. */
+  dataDiskFile?: string;
+}
+
+/** "1.2 GiB of 62.9 GiB used (full)". */
+function describeDisk(d: NonNullable<BackendStatus['disk']>): string {
+  const gib = (n: number) => `${(n / 2 ** 30).toFixed(1)} GiB`;
+  return `${gib(d.usedBytes)} of ${gib(d.sizeBytes)} used${d.state === 'full' ? ' (full)' : ''}`;
 }
 
 const field = (errors: Record<string, string> | undefined, name: string) => (errors?.[name] ? `<p class="error" id="${name}-error" role="alert">${esc(errors[name])}</p>` : '');
@@ -103,7 +111,14 @@ function resources(m: PageModel): string {
 <form method="post" action="/ui/resources">
   <label>Memory limit (MiB) <input name="memoryMiB" inputmode="numeric" value="${esc(value(m.settings.memoryMiB))}" aria-describedby="memoryMiB-error"></label>${field(m.errors, 'memoryMiB')}
   <label>CPU limit <input name="cpus" inputmode="decimal" value="${esc(value(m.settings.cpus))}" aria-describedby="cpus-error"></label>${field(m.errors, 'cpus')}
+  <label>Resource Saver: pause after (seconds, 0 = never) <input name="autoPauseTimeoutSeconds" inputmode="numeric" value="${esc(value(m.settings.autoPauseTimeoutSeconds))}" aria-describedby="autoPauseTimeoutSeconds-error"></label>${field(m.errors, 'autoPauseTimeoutSeconds')}
   <button>Apply caps</button>
+</form>
+<h3>Disk image location</h3>
+<p>berth-data's disk: <code id="disk-file">${esc(m.dataDiskFile ?? 'unknown')}</code>${m.status.disk ? `, ${esc(describeDisk(m.status.disk))}` : ''}.</p>
+<form method="post" action="/ui/data/move">
+  <label>Move it to (a directory) <input name="dir" value="" aria-describedby="dir-error"></label>${field(m.errors, 'dir')}
+  <button>Move disk image</button>
 </form></section>`;
 }
 

@@ -49,10 +49,10 @@ export class FakeWsl implements WslHost {
     return this.distros;
   }
   async import(): Promise<void> {}
-  async unregister(): Promise<void> {}
-  async importInPlace(): Promise<void> {}
-  async resizeDisk(): Promise<void> {}
-  async setSparse(): Promise<void> {}
+  async unregister(_name: string): Promise<void> {}
+  async importInPlace(_name: string, _file: string): Promise<void> {}
+  async resizeDisk(_name: string, _bytes: number): Promise<void> {}
+  async setSparse(_name: string, _sparse: boolean): Promise<void> {}
   exec(distro: string, argv: string[], _options?: ExecOptions): WslProcess {
     const p = new FakeProcess(argv);
     this.processes.push(p);
@@ -62,7 +62,7 @@ export class FakeWsl implements WslHost {
   async run(distro: string, argv: string[]): Promise<ExecResult> {
     return this.onRun(distro, argv);
   }
-  async terminate(): Promise<void> {}
+  async terminate(_name: string): Promise<void> {}
   async shutdown(): Promise<void> {}
   async setDefault(): Promise<void> {}
   connect(_distro: string, socketPath: string): Promise<Duplex> {

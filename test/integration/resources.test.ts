@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestBerth } from '../helpers/berth-manager.js';
+import { TestBerth, until } from '../helpers/berth-manager.js';
 import { berthProcesses, commandLine, commandName } from '../helpers/processes.js';
 import { requireRoot } from '../helpers/wsl-root.js';
 import { engineCgroupName } from '../../installer/engine.js';
@@ -25,7 +25,7 @@ describe.runIf(run)('engine resources: memoryMiB and cpus cap the engine and its
   beforeAll(async () => {
     t = new TestBerth();
     mkdirSync(t.env.BERTH_HOME!, { recursive: true });
-    writeFileSync(join(t.env.BERTH_HOME!, 'settings.json'), JSON.stringify({ memoryMiB: 384, cpus: 1.5 }));
+    writeFileSync(join(t.env.BERTH_HOME!, 'settings.json'), JSON.stringify({ memoryMiB: 384, cpus: 1.5, autoPauseTimeoutSeconds: 30 }));
     await t.enableWithImages();
     backend = (await t.status() as unknown as { pid: number }).pid;
     dockerd = berthProcesses(backend, t.env.BERTH_WSL_ROOT!).find((p) => commandName(p) === 'dockerd') ?? 0;
@@ -76,8 +76,39 @@ describe.runIf(run)('engine resources: memoryMiB and cpus cap the engine and its
     expect(`${built.stdout}\n${built.stderr}`).toContain(`:memory:/${engineCgroupName(t.env.BERTH_HOME!)}/containers/`);
   });
 
+  it('Resource Saver: gives back the page cache and pauses an idle engine, and the next request resumes it and is answered', async () => {
+    const memory = cgroupDir(dockerd, 'memory');
+    const freezer = join('/sys/fs/cgroup/freezer', engineCgroupName(t.env.BERTH_HOME!));
+    const cached = () => {
+      const stat = readFileSync(join(memory, 'memory.stat'), 'utf8');
+      return Number(/^(?:total_cache|file) (\d+)$/m.exec(stat)?.[1] ?? NaN);
+    };
+    // 200 MiB of a volume's file in the page cache, charged to the engine.
+    const written = await t.docker(['run', '--rm', '-v', 'cache:/v', 'busybox', 'sh', '-c', 'dd if=/dev/zero of=/v/f bs=1M count=200 2>/dev/null && cat /v/f > /dev/null']);
+    expect(written.exitCode, written.stderr).toBe(0);
+    const before = cached();
+    expect(before).toBeGreaterThan(150 * MIB);
+    // No request now: the status comes from the agent, not from dockerd.
+    const paused = await until(async () => ((await t.status()) as unknown as { paused?: boolean }).paused === true, 90_000, 1000);
+    expect(paused).toBe(true);
+    expect((await t.berth(['status'])).stdout).toMatch(/^Berth: paused \(Resource Saver/m);
+    if (existsSync(join(freezer, 'freezer.state'))) expect(readFileSync(join(freezer, 'freezer.state'), 'utf8').trim()).toBe('FROZEN');
+    const after = cached();
+    console.log(`[resources] engine page cache: ${(before / MIB).toFixed(0)} MiB before the pause, ${(after / MIB).toFixed(0)} MiB paused`);
+    expect(after).toBeLessThan(before - 150 * MIB);
+
+    const resumed = await t.docker(['version', '--format', '{{.Server.Version}}']);
+    expect(resumed.exitCode, resumed.stderr).toBe(0);
+    expect(resumed.stdout.trim()).toMatch(/^\d+\.\d+/);
+    expect(((await t.status()) as unknown as { paused?: boolean }).paused).toBeUndefined();
+    if (existsSync(join(freezer, 'freezer.state'))) expect(readFileSync(join(freezer, 'freezer.state'), 'utf8').trim()).toBe('THAWED');
+    expect((await t.docker(['run', '--rm', 'busybox', 'echo', 'awake'])).stdout.trim()).toBe('awake');
+  }, 180_000);
+
   it('removes the engine cgroup when the engine stops', async () => {
     const engineCgroups = [cgroupDir(dockerd, 'memory'), cgroupDir(dockerd, 'cpu')];
     expect((await t.berth(['stop'])).exitCode).toBe(0);
-    for (const dir of engineCgroups) expect(existsSync(dir)).toBe(false);  });
+    for (const dir of engineCgroups) expect(existsSync(dir)).toBe(false);
+    expect(existsSync(join('/sys/fs/cgroup/freezer', `${engineCgroupName(t.env.BERTH_HOME!)}-agent`))).toBe(false);
+  });
 });

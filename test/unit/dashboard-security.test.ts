@@ -33,6 +33,7 @@ beforeAll(async () => {
     reset: async (kind) => void calls.push(`reset ${kind}`),
     diagnose: async () => join(dir, 'bundle.tar.gz'),
     openLogs: () => ({ follow: async () => undefined, stop: () => undefined }),
+    dataDisk: { file: async () => '/x/ext4.vhdx', move: async (d) => void calls.push(`move ${d}`) },
     engineConfig: {
       text: async () => '{}',
       apply: async (text) => {

@@ -83,7 +83,7 @@ const daemon = new LogDaemon({ maxLines: 100 });
 beforeAll(async () => {
   servers.push(await serveClaimSocket(path('ports.sock'), async (ports) => void claimed.push(ports), (l) => logged.push(l)));
   const status: AgentStatus = { state: 'running', engine: 'ready', pid: 1, startedAt: 'now', dockerSocket: '/x', onboot: [], services: [] };
-  servers.push(await serveControl(path('agent.sock'), { status: async () => status, stop: () => void stops++ }));
+  servers.push(await serveControl(path('agent.sock'), { status: async () => status, stop: () => void stops++, touch: async () => {} }));
   await daemon.listen(path('ingest.sock'), [path('log.sock')]);
   const echo = createServer((s) => s.pipe(s));
   await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));

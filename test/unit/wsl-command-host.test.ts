@@ -53,6 +53,24 @@ describe('the wsl.exe driver against recorded outputs', () => {
     expect((error as WslError).kind).toBe('not-found');
   });
 
+  it('drives the disk verbs as wsl.exe spells them: --import-in-place, --manage --resize (MB), --manage --set-sparse', async () => {
+    const ok = { text: 'The operation completed successfully.\n', code: 0 };
+    const wsl = fakeWsl({
+      '--import-in-place berth-data D:\\Berth\\ext4.vhdx': ok,
+      '--manage berth-data --resize 65536MB': ok,
+      '--manage berth-data --set-sparse true': ok,
+      '--manage berth-data --resize 1024MB': { text: "The distribution must be stopped to shrink its disk. Use 'wsl.exe --terminate <Distro>'.\nError code: Wsl/Service/WSL_E_DISTRO_RUNNING\n", code: 255 },
+    });
+    const host = new CommandWslHost({ command: wsl });
+    await host.importInPlace('berth-data', 'D:\\Berth\\ext4.vhdx');
+    await host.resizeDisk('berth-data', 64 * 2 ** 30);
+    await host.setSparse('berth-data', true);
+    const refused = await host.resizeDisk('berth-data', 2 ** 30).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(WslError);
+    expect((refused as WslError).code).toBe('Wsl/Service/WSL_E_DISTRO_RUNNING');
+    await expect(host.resizeDisk('berth-data', 1000)).rejects.toThrow(/whole number of MiB/);
+  });
+
   it('reports wsl itself missing as wsl-missing', async () => {
     const error = await new CommandWslHost({ command: join(dir, 'no-such-wsl.exe') }).list().catch((e: unknown) => e);
     expect((error as WslError).kind).toBe('wsl-missing');

@@ -26,13 +26,17 @@ export async function run(args: string[]): Promise<number> {
       'log-files': { type: 'string', default: '4' },
       'memory-mib': { type: 'string' },
       cpus: { type: 'string' },
+      'auto-pause': { type: 'string', default: '0' },
       cgroup: { type: 'string' },
     },
   });
   let limits: EngineLimits;
   let cgroupName: string;
+  let autoPause: number;
   try {
     limits = parseLimits(values['memory-mib'], values.cpus);
+    autoPause = Number(values['auto-pause']);
+    if (!Number.isInteger(autoPause) || autoPause < 0) throw new Error(`--auto-pause takes whole seconds (0 = never), not "${values['auto-pause']}"`);
     cgroupName = values.cgroup ?? (await defaultEngineCgroupName());
     if (!CGROUP_NAME.test(cgroupName)) throw new Error(`--cgroup takes letters, digits, '-' and '_', not "${cgroupName}"`);
   } catch (e) {
@@ -64,6 +68,7 @@ export async function run(args: string[]): Promise<number> {
   const superviseArgs = [
     'supervise', '--lower', lower.join(':'), '--data', values.data, ...(values.config ? ['--config', values.config] : []),
     '--log-lines', values['log-lines'], '--log-line-bytes', values['log-line-bytes'], '--log-file-bytes', values['log-file-bytes'], '--log-files', values['log-files'],
+    '--auto-pause', String(autoPause), '--cgroup', cgroupName,
   ];
   // tini as pid 1 reaps the orphans a container engine leaves (shims), and forwards signals.
   const unshareArgv = ['-m', '-n', '-p', '-u', '-i', '-f', '--propagation', 'slave', init, '-g', '--', paths.node, paths.agentBundle, ...superviseArgs];

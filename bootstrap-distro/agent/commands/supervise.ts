@@ -12,6 +12,8 @@ export async function run(args: string[]): Promise<number> {
       'log-line-bytes': { type: 'string', default: '1024' },
       'log-file-bytes': { type: 'string', default: String(1024 * 1024) },
       'log-files': { type: 'string', default: '4' },
+      'auto-pause': { type: 'string', default: '0' },
+      cgroup: { type: 'string' },
     },
   });
   if (!values.lower || !values.data) {
@@ -24,6 +26,8 @@ export async function run(args: string[]): Promise<number> {
     dataStore: values.data,
     configFile: values.config,
     stopDeadlineMs: Number(values['stop-deadline']) * 1000,
+    autoPauseSeconds: Number(values['auto-pause']),
+    cgroup: values.cgroup,
     logs: {
       ringLines: Number(values['log-lines']),
       lineBytes: Number(values['log-line-bytes']),
