@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:net';
-import { existsSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -262,6 +262,45 @@ describe.runIf(run)('Linux WSL host: ext4 images, bad input, unregister', () => 
     expect((await t.wsl(['--unregister', 'Disk'])).exitCode).toBe(0);
     expect(existsSync(installed)).toBe(false);
   });
+
+  it('registers an image in place; a restart while a mount of its disk lives on re-uses the one loop device; --manage resizes and sparsifies it', async () => {
+    const image = makeRootfsImage(t.root, 'inplace', { files: { 'etc/disk-marker': 'in place\n' } });
+    expect((await t.wsl(['--import-in-place', 'InPlace', image])).exitCode).toBe(0);
+    expect((await t.wsl(['-d', 'InPlace', '--exec', 'cat', '/etc/disk-marker'])).stdout).toBe('in place');
+    // A mount of the disk outliving the distro (as berth-data's store lives on in /mnt/wsl).
+    const kept = await t.wsl(['-d', 'InPlace', '-u', 'root', '--exec', 'sh', '-c', 'mkdir -p /mnt/wsl/inplace-keep && mount --bind / /mnt/wsl/inplace-keep']);
+    expect(kept.exitCode, kept.stderr).toBe(0);
+    await t.wsl(['--terminate', 'InPlace']);
+    expect((await t.wsl(['-d', 'InPlace', '-u', 'root', '--exec', 'sh', '-c', 'echo second > /second-start'])).exitCode).toBe(0);
+    expect((await execa('losetup', ['-j', image])).stdout.trim().split('\n')).toHaveLength(1);
+    // One file system: what the restarted distro wrote is there through the older mount.
+    expect(readFileSync(join(t.root, 'run/wsl/inplace-keep/second-start'), 'utf8')).toBe('second\n');
+    const shrinkRunning = await t.wsl(['--manage', 'InPlace', '--resize', '32MB']);
+    expect(shrinkRunning.exitCode).toBe(255);
+    expect(shrinkRunning.stdout).toContain('Error code: Wsl/Service/WSL_E_DISTRO_RUNNING');
+    await t.wsl(['-d', 'InPlace', '-u', 'root', '--exec', 'umount', '/mnt/wsl/inplace-keep']);
+    await t.wsl(['--terminate', 'InPlace']);
+    expect((await execa('losetup', ['-j', image])).stdout).toBe('');
+    expect((await execa('e2fsck', ['-f', '-n', image], { reject: false })).exitCode).toBe(0);
+
+    expect((await t.wsl(['--manage', 'InPlace', '--resize', '128MB'])).exitCode).toBe(0);
+    expect(statSync(image).size).toBe(128 * 2 ** 20);
+    const df = (await t.wsl(['-d', 'InPlace', '--exec', 'df', '-k', '/'])).stdout.split('\n')[1]!.trim().split(/\s+/);
+    expect(Number(df[1])).toBeGreaterThan(100 * 1024);
+    await t.wsl(['--terminate', 'InPlace']);
+    const tooSmall = await t.wsl(['--manage', 'InPlace', '--resize', '1MB']);
+    expect(tooSmall.exitCode).toBe(255);
+    expect(tooSmall.stdout).toMatch(/The disk could not be resized: /);
+    expect(statSync(image).size).toBe(128 * 2 ** 20); // nothing changed
+    expect((await t.wsl(['--manage', 'InPlace', '--resize', '96MB'])).exitCode).toBe(0);
+    expect(statSync(image).size).toBe(96 * 2 ** 20);
+    expect((await t.wsl(['--manage', 'InPlace', '--set-sparse', 'true'])).exitCode).toBe(0);
+    expect((await t.wsl(['-d', 'InPlace', '--exec', 'cat', '/second-start'])).stdout).toBe('second');
+    await t.wsl(['--terminate', 'InPlace']);
+    expect((await execa('e2fsck', ['-f', '-n', image], { reject: false })).exitCode).toBe(0);
+    expect((await t.wsl(['--unregister', 'InPlace'])).exitCode).toBe(0);
+    expect(existsSync(image)).toBe(false);
+  }, 120_000);
 
   it('refuses a corrupt tarball with wsl.exe\'s error and leaves nothing behind', async () => {
     const bad = join(t.root, 'corrupt.tar.gz');
