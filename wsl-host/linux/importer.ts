@@ -135,7 +135,8 @@ export class Importer {
   private async removeFiles(record: DistroRecord, removeDir: boolean): Promise<void> {
     await rm(this.runtime.rootfsPath(record), { recursive: true, force: true });
     const dirEmpty = (await readdir(record.basePath).catch(() => ['?'])).length === 0;
-    if (removeDir || dirEmpty) await rmdir(record.basePath).catch(() => {});
+    // An image registered in place lies in a directory of the user's choosing: it stays.
+    if (removeDir || (dirEmpty && !record.vhdPath)) await rmdir(record.basePath).catch(() => {});
   }
 
   private async extract(source: string, rootfs: string): Promise<void> {
