@@ -1,4 +1,4 @@
-import { mkdir, rename, rm, stat, statfs } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat, statfs } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { WslHost } from '../wsl-host/host.js';
 import { WslError } from '../wsl-host/errors.js';
@@ -93,6 +93,10 @@ export class DataDisk {
   private async importFresh(tarball: string, sizeBytes: number, say: (line: string) => void): Promise<void> {
     say(`importing ${DATA_DISTRO} as a ${sizeBytes / GIB} GiB sparse disk image`);
     const file = join(this.place.dir, DISK_FILE);
+    // What a killed import left: a half-made disk, an unpacked tree (nothing registered uses them).
+    for (const name of await readdir(this.place.dir).catch(() => [] as string[])) {
+      if (name.startsWith('.unpack-') || name.endsWith('.partial')) await rm(join(this.place.dir, name), { recursive: true, force: true });
+    }
     if (this.platform === 'win32') {
       await this.wsl.import(DATA_DISTRO, this.place.dir, tarball, { version: 2 });
       await this.wsl.resizeDisk(DATA_DISTRO, sizeBytes);

@@ -113,8 +113,8 @@ function resources(m: PageModel): string {
   <label>CPU limit <input name="cpus" inputmode="decimal" value="${esc(value(m.settings.cpus))}" aria-describedby="cpus-error"></label>${field(m.errors, 'cpus')}
   <label>Resource Saver: pause after (seconds, 0 = never) <input name="autoPauseTimeoutSeconds" inputmode="numeric" value="${esc(value(m.settings.autoPauseTimeoutSeconds))}" aria-describedby="autoPauseTimeoutSeconds-error"></label>${field(m.errors, 'autoPauseTimeoutSeconds')}
   <button>Apply caps</button>
-</form>
-<h3>Disk image location</h3>
+</form></section>
+<section id="disk" aria-labelledby="disk-h"><h2 id="disk-h">Disk image location</h2>
 <p>berth-data's disk: <code id="disk-file">${esc(m.dataDiskFile ?? 'unknown')}</code>${m.status.disk ? `, ${esc(describeDisk(m.status.disk))}` : ''}.</p>
 <form method="post" action="/ui/data/move">
   <label>Move it to (a directory) <input name="dir" value="" aria-describedby="dir-error"></label>${field(m.errors, 'dir')}
@@ -145,7 +145,7 @@ export function renderPage(m: PageModel): string {
 <html lang="en"><head><meta charset="utf-8"><title>Berth</title><meta name="viewport" content="width=device-width">
 <link rel="stylesheet" href="/assets/style.css"><script type="module" src="/assets/live.js"></script></head>
 <body>${header(m)}
-<nav aria-label="Sections"><a href="#general">General</a> <a href="#integration">WSL integration</a> <a href="#proxies">Proxies</a> <a href="#resources">Advanced</a> <a href="#engine">Docker Engine</a> <a href="#containers">Containers</a> <a href="#images">Images</a> <a href="#volumes">Volumes</a> <a href="#troubleshoot">Troubleshoot</a></nav>
+<nav aria-label="Sections"><a href="#general">General</a> <a href="#integration">WSL integration</a> <a href="#proxies">Proxies</a> <a href="#resources">Advanced</a> <a href="#disk">Disk image</a> <a href="#engine">Docker Engine</a> <a href="#containers">Containers</a> <a href="#images">Images</a> <a href="#volumes">Volumes</a> <a href="#troubleshoot">Troubleshoot</a></nav>
 <main>${m.notice ? `<p class="notice" role="status">${esc(m.notice)}</p>` : ''}
 ${general(m)}
 ${integration(m)}

@@ -170,9 +170,12 @@ describe.runIf(run)('the dashboard, in headless Chromium against a real Berth', 
     const saved = () => JSON.parse(readFileSync(join(t.env.BERTH_HOME!, 'settings.json'), 'utf8')) as { memoryMiB?: number; cpus?: number };
     await page.getByLabel('Memory limit (MiB)').fill('100');
     await page.getByLabel('CPU limit').fill('two');
+    await page.getByLabel('Resource Saver: pause after (seconds, 0 = never)').fill('10');
     await page.locator('#resources button').click();
     expect(await page.locator('#memoryMiB-error').textContent()).toContain('at least 256');
     expect(await page.locator('#cpus-error').textContent()).toContain('a number of CPUs');
+    expect(await page.locator('#autoPauseTimeoutSeconds-error').textContent()).toContain('at least 30 (or 0 to turn Resource Saver off)');
+    await page.getByLabel('Resource Saver: pause after (seconds, 0 = never)').fill('300');
     expect(saved().memoryMiB).toBeUndefined();
 
     await page.getByLabel('Memory limit (MiB)').fill('2048');
@@ -180,6 +183,8 @@ describe.runIf(run)('the dashboard, in headless Chromium against a real Berth', 
     await page.locator('#resources button').click();
     expect(saved()).toMatchObject({ memoryMiB: 2048, cpus: 1.5 });
     expect(await page.getByLabel('Memory limit (MiB)').inputValue()).toBe('2048');
+    // berth-data's disk image, under "Disk image location".
+    expect(await page.locator('#disk-file').textContent()).toBe(join(t.env.BERTH_HOME!, 'distros/berth-data/ext4.vhdx'));
     await shot('dashboard-resources');
 
     // Emptied: no cap again.

@@ -100,10 +100,13 @@ describe.runIf(run)('install fault drill', () => {
     // The next berth-wsl call rolls the half import back: the name is free again.
     expect((await t.wsl(['-l', '-q'])).stdout.split('\n').map((l) => l.trim())).not.toContain('berth');
     expect(registry().map((d) => d.name)).not.toContain('berth');
-    // berth is in by now; berth-data is imported next (about a tenth of a second).
+    // berth is in by now; berth-data's disk is made next (mkfs into ext4.vhdx.partial, then --import-in-place).
     expect((await t.berth(['uninstall', '--delete-data'])).exitCode).toBe(0);
-    expect(await interrupt(['enable'], installing('berth-data')), 'the berth-data import was caught').toBe(true);
+    const dataDir = join(t.env.BERTH_HOME!, 'distros/berth-data');
+    const makingDisk = () => ({ hit: existsSync(dataDir) && readdirSync(dataDir).some((f) => f.endsWith('.partial') || f.startsWith('.unpack-')) });
+    expect(await interrupt(['enable'], makingDisk), 'the making of berth-data\'s disk was caught').toBe(true);
     await recover('kill -9 during the imports of a first install');
+    expect(readdirSync(dataDir)).toEqual(['ext4.vhdx']); // no half-made disk or unpacked tree left
     // Data for the next cases.
     const setup = await t.sh('Ubuntu', 'docker volume create drill-data >/dev/null && docker run --rm -v drill-data:/d busybox sh -c "echo kept > /d/f" && docker tag busybox drill:kept');
     expect(setup.exitCode, setup.stderr).toBe(0);

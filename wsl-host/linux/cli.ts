@@ -10,6 +10,7 @@ import { Importer, WslFailure } from './importer.js';
 import { formatPlain, formatQuiet, formatVerbose, type ListRow } from './list-format.js';
 import { Registry, findByName, type DistroRecord } from './registry.js';
 import { Backoff } from '../../common/backoff.js';
+import { withLock } from '../../common/lock.js';
 import { sleep, type ProcessIdentity } from '../../common/process.js';
 import { DistroRuntime, DistroStartError } from './runtime.js';
 import { planSession, PLAN_FILES, readDistroFiles, SessionError, type SessionPlan } from './session.js';
@@ -144,8 +145,12 @@ class WslHostCli {
 
   private async shutdown(): Promise<void> {
     const reg = await this.registry.read();
-    for (const d of reg.distros) await this.runtime.terminate(d);
-    await this.runtime.vm.down();
+    // A disk's loop device goes only with the VM (the shared area may hold a mount of it).
+    await withLock(this.layout.vmLock, async () => {
+      for (const d of reg.distros) await this.runtime.terminate(d, { waitForDisk: false });
+      await this.runtime.vm.down();
+    });
+    for (const d of reg.distros) if (d.vhd) await this.runtime.waitForLoopRelease(d);
   }
 
   private async runInDistro(cmd: Extract<WslCommand, { kind: 'run' }>): Promise<number> {

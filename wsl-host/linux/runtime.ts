@@ -115,7 +115,7 @@ export class DistroRuntime {
   }
 
   /** Ends every process of the distro and, with them, its mounts and loop device. */
-  async terminate(d: DistroRecord): Promise<void> {
+  async terminate(d: DistroRecord, options: { waitForDisk?: boolean } = {}): Promise<void> {
     const init = await this.running(d);
     if (init) {
       signal(init.pid, 'SIGTERM');
@@ -124,7 +124,7 @@ export class DistroRuntime {
         await waitFor(async () => !(await isAlive(init)), 5_000);
       }
     }
-    if (d.vhd) await this.waitForLoopRelease(d);
+    if (d.vhd && options.waitForDisk !== false) await this.waitForLoopRelease(d);
     await rm(this.initFile(d), { force: true });
   }
 

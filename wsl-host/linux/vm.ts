@@ -22,8 +22,12 @@ export class UtilityVm {
     return (await isMountPoint(this.layout.vmNet)) && (await isMountPoint(this.layout.vmMnt));
   }
 
+  /**
+   * Always under the VM lock, which `--shutdown` holds from the first terminate to the VM's
+   * end: a distro started meanwhile (a manager restarting its engine) waits for the new VM
+   * rather than joining the old one as it goes (its /mnt/wsl would be gone for the host).
+   */
   async ensureUp(): Promise<void> {
-    if (await this.isUp()) return;
     await withLock(this.layout.vmLock, async () => {
       if (await this.isUp()) return;
       // One more try after a clean slate: CI once saw the kernel refuse the namespace's bind
@@ -85,7 +89,8 @@ export class UtilityVm {
     // On every exec: the cheap check first (two small reads), the mount table only if needed.
     if ((await natRunning(this.natPidFile)) || !(await this.isUp())) return;
     await withLock(this.layout.vmLock, async () => {
-      if (!(await natRunning(this.natPidFile))) await startNat(this.layout.vmNet, this.natPidFile);
+      // Under the lock the VM may have gone meanwhile (a --shutdown): then there is no NAT to restart.
+      if (!(await natRunning(this.natPidFile)) && (await this.isUp())) await startNat(this.layout.vmNet, this.natPidFile);
     });
   }
 
