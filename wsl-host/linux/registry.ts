@@ -17,7 +17,10 @@ export interface DistroRecord {
   vhd: boolean;
   /** The image of a distro registered with --import-in-place (it keeps its own file name). */
   vhdPath?: string;
-  /** `--manage NAME --set-sparse true`: blocks the distro frees (trim) are given back to the host. */
+  /**
+   * `--manage NAME --set-sparse`: recorded as wsl.exe records it. Here every image is a sparse
+   * file whose trims punch holes; `true` also digs the holes its zeros already are.
+   */
   sparse?: boolean;
   state: 'Installing' | 'Installed' | 'Uninstalling';
   /** The berth-wsl process importing or unregistering it: when it is gone, so is the work. */

@@ -65,7 +65,6 @@ export class DistroRuntime {
       BERTH_MOUNTPOINT: join(runDir, 'root'),
       BERTH_ROOTFS: this.rootfsPath(d),
       BERTH_VHD: d.vhd ? '1' : '0',
-      BERTH_SPARSE: d.sparse ? '1' : '0',
       BERTH_WSL2: d.version === 2 ? '1' : '0',
       BERTH_SHARED: this.layout.sharedArea,
       BERTH_AUTOMOUNT: conf.automount.enabled ? '1' : '0',

@@ -12,13 +12,9 @@ if [ "$BERTH_VHD" = 1 ]; then
   # while a mount of its disk lives on (bound into /mnt/wsl, say) must get the same file
   # system, not a second one on the same file (two ext4 mounts of one disk corrupt it).
   loop=$(losetup -j "$BERTH_ROOTFS" -O NAME -n | head -n 1)
-  if [ -z "$loop" ]; then
-    loop=$(losetup -f --show "$BERTH_ROOTFS")
-    # A disk that is not sparse keeps the space it once used, as a VHDX does: no discard.
-    if [ "${BERTH_SPARSE:-0}" != 1 ]; then
-      echo 0 > "/sys/block/${loop#/dev/}/queue/discard_max_bytes" 2>/dev/null || true
-    fi
-  fi
+  # (A disk that is not sparse is not modelled by turning discard off: the kernel keeps that
+  # limit on the loop device after it is detached, and no later user of it could trim.)
+  [ -n "$loop" ] || loop=$(losetup -f --show "$BERTH_ROOTFS")
   mount "$loop" "$root"
   # Detached as soon as the last mount of it is gone.
   losetup -d "$loop"
