@@ -1,5 +1,6 @@
 import { mkdir, readdir, rename, rm, stat, statfs } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
+import { execa } from 'execa';
 import type { WslHost } from '../wsl-host/host.js';
 import { WslError } from '../wsl-host/errors.js';
 import { makeDiskImage } from './disk-image.js';
@@ -78,12 +79,15 @@ export class DataDisk {
     }
     const rootfs = join(this.place.dir, 'rootfs');
     if (this.platform !== 'win32' && !(await exists(this.file)) && (await exists(rootfs))) {
-      say(`converting ${DATA_DISTRO} to a ${sizeBytes / GIB} GiB disk image (its data is kept; the old copy is removed only after the new one was verified)`);
+      // The disk must hold what the directory holds, whatever diskSizeGiB says (room for ext4's own, and to work).
+      const held = await usedBytes(rootfs);
+      const size = Math.max(sizeBytes, Math.ceil((held * 1.25 + GIB) / GIB) * GIB);
+      say(`converting ${DATA_DISTRO} (${formatBytes(held)}) to a ${size / GIB} GiB disk image (its data is kept; the old copy is removed only after the new one was verified)`);
       await stopEngine();
       await this.atRest();
       const to = join(this.place.dir, DISK_FILE);
       await this.swap.run('convert', rootfs, to, async (staging) => {
-        await makeDiskImage(staging, sizeBytes, { dir: rootfs });
+        await makeDiskImage(staging, size, { dir: rootfs });
         await verifyImageHolds(staging, rootfs);
       });
     }
@@ -224,3 +228,11 @@ export class DataDisk {
 }
 
 const exists = (path: string) => stat(path).then(() => true, () => false);
+
+/** What a directory tree takes on disk (du), to size the disk that will hold it. */
+async function usedBytes(dir: string): Promise<number> {
+  const r = await execa('du', ['-s', '-B1', '-x', dir], { reject: false });
+  const n = Number(r.stdout.split(/\s/)[0]);
+  if (r.exitCode !== 0 || !Number.isFinite(n)) throw new Error(`cannot measure ${dir} (du: ${r.stderr.trim() || `exit ${r.exitCode}`})`);
+  return n;
+}
