@@ -24,7 +24,7 @@ docker.io dockerd
 e2fsprogs mkfs.ext4 debugfs resize2fs e2fsck
 iptables iptables
 mount losetup
-util-linux unshare nsenter fallocate
+util-linux unshare nsenter fallocate taskset
 iproute2 ip
 procps ps pgrep
 gcc gcc

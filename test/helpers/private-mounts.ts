@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import { parseMountinfo } from '../../common/mountinfo.js';
 import { until } from './wsl-root.js';
 
 /**
@@ -12,10 +13,15 @@ import { until } from './wsl-root.js';
 export class PrivateMounts {
   private constructor(private readonly holder: ChildProcess) {}
 
-  /** `binds`: file on the machine → path it covers in the namespace. */
-  static async create(binds: Record<string, string>): Promise<PrivateMounts> {
+  /**
+   * `binds`: file on the machine → path it covers in the namespace. `cpu`: the CPU the
+   * namespace is made on (the kernel numbers namespaces per CPU; see UtilityVm).
+   */
+  static async create(binds: Record<string, string>, cpu?: number): Promise<PrivateMounts> {
     const script = [...Object.keys(binds).map((_, i) => `mount --bind "$${2 * i + 1}" "$${2 * i + 2}"`), 'echo ready', 'exec sleep infinity'].join(' && ');
-    const holder = spawn('unshare', ['-m', '--propagation', 'slave', 'sh', '-c', script, 'sh', ...Object.entries(binds).flat()], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const unshare = ['unshare', '-m', '--propagation', 'slave', 'sh', '-c', script, 'sh', ...Object.entries(binds).flat()];
+    const [file, ...args] = cpu === undefined ? unshare : ['taskset', '--cpu-list', String(cpu), ...unshare];
+    const holder = spawn(file!, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     holder.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     if (!(await until(async () => out.includes('ready') || holder.exitCode !== null, 10_000, 20)) || holder.exitCode !== null) {
@@ -31,6 +37,13 @@ export class PrivateMounts {
 
   async readFile(path: string): Promise<string> {
     return readFile(`/proc/${this.holder.pid}/root${path}`, 'utf8');
+  }
+
+  /** Mount points in the namespace under `dir`: what a test world must not leave there. */
+  async mountsUnder(dir: string): Promise<string[]> {
+    return parseMountinfo(await readFile(`/proc/${this.holder.pid}/mountinfo`, 'utf8'))
+      .map((m) => m.mountPoint)
+      .filter((m) => m === dir || m.startsWith(`${dir}/`));
   }
 
   async close(): Promise<void> {

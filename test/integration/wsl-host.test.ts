@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeWslOutput } from '../../wsl-host/decode.js';
+import { onlineCpus } from '../../wsl-host/linux/cpu-affinity.js';
 import { makeRootfsImage, makeRootfsTarball } from '../helpers/busybox-distro.js';
+import { PrivateMounts } from '../helpers/private-mounts.js';
 import { worldProcesses } from '../helpers/world.js';
 import { BERTH_WSL, requireRoot, TestWslRoot, until } from '../helpers/wsl-root.js';
 
@@ -241,6 +243,40 @@ describe.runIf(run)('Linux WSL host: idle termination', () => {
   });
 });
 
+describe.runIf(run)('Linux WSL host: started from a mount namespace of its own', () => {
+  let t: TestWslRoot;
+  let mounts: PrivateMounts | undefined;
+  beforeAll(async () => {
+    t = new TestWslRoot();
+    const file = await makeRootfsTarball(t.root, 'nested');
+    expect((await t.wsl(['--import', 'Nested', join(t.root, 'distros/Nested'), file])).exitCode).toBe(0);
+  });
+  afterAll(async () => {
+    await mounts?.close();
+    await t?.cleanup();
+  });
+
+  // Linux 6.18 numbers namespaces from per-CPU batches and refuses the VM's nsfs bind when the
+  // new namespace's number is below the caller's: with the caller's namespace made on one CPU
+  // and the VM's on another, one of the two orders hit it (what failed CI in the networking
+  // suite, whose world runs in private mounts).
+  it('starts the VM whichever CPUs made the caller\'s namespace and the VM\'s', async () => {
+    const cpus = (await onlineCpus()).slice(0, 2);
+    const pairs = cpus.length < 2 ? [[cpus[0]!, cpus[0]!]] : [[cpus[0]!, cpus[1]!], [cpus[1]!, cpus[0]!]];
+    for (const [holderCpu, callerCpu] of pairs) {
+      mounts = await PrivateMounts.create({}, holderCpu);
+      t.prefix = [...mounts.prefix, 'taskset', '--cpu-list', String(callerCpu)];
+      const r = await t.wsl(['-d', 'Nested', '--exec', 'hostname']);
+      expect(r.exitCode, `namespace made on CPU ${holderCpu}, berth-wsl on CPU ${callerCpu}: ${r.stdout}${r.stderr}`).toBe(0);
+      expect(r.stdout.trim()).toBe('Nested');
+      expect((await t.wsl(['--shutdown'])).exitCode).toBe(0);
+      expect(await mounts.mountsUnder(t.root)).toEqual([]);
+      await mounts.close();
+      mounts = undefined;
+      t.prefix = [];
+    }
+  });
+});
 
 describe.runIf(run)('Linux WSL host: ext4 images, bad input, unregister', () => {
   let t: TestWslRoot;

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { sharedAreaHostPath } from '../../wsl-host/connect.js';
 import { parseWslArgs, UsageError } from '../../wsl-host/linux/args.js';
 import { hostPathToDistro, parseDrives, windowsPathToDistro } from '../../common/drives.js';
+import { parseCpuList } from '../../wsl-host/linux/cpu-affinity.js';
 import { compressionFlag } from '../../wsl-host/linux/importer.js';
 import { formatVerbose } from '../../wsl-host/linux/list-format.js';
 import { parseListVerbose } from '../../wsl-host/parse.js';
@@ -141,6 +142,13 @@ describe('small pieces', () => {
   it('maps sockets under /mnt/wsl to the host view and refuses others', () => {
     expect(sharedAreaHostPath('/r/run/wsl', '/mnt/wsl/berth/docker.sock')).toBe('/r/run/wsl/berth/docker.sock');
     expect(() => sharedAreaHostPath('/r/run/wsl', '/mnt/wsl/../etc/x')).toThrow(/Only sockets under/);
+  });
+
+  it('reads the kernel\'s CPU lists (the CPUs the VM\'s namespaces may be made on)', () => {
+    expect(parseCpuList('0-1\n')).toEqual([0, 1]);
+    expect(parseCpuList('0,2-4,7')).toEqual([0, 2, 3, 4, 7]);
+    expect(parseCpuList('5')).toEqual([5]);
+    expect(() => parseCpuList('0-a')).toThrow(/not a CPU list: "0-a"/);
   });
 
   it('derives a valid hostname from a distro name', () => {

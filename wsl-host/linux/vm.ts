@@ -4,8 +4,12 @@ import type { HostConfig, HostLayout } from './config.js';
 import { withLock } from '../../common/lock.js';
 import { isMountPoint, mountsUnder } from '../../common/mountinfo.js';
 import { liveStartTime, type ProcessIdentity } from '../../common/process.js';
+import { CPU_NOT_ALLOWED, onlineCpus } from './cpu-affinity.js';
 import { mustRun, runCommand } from './run-command.js';
 import { natRunning, startNat, stopNat } from './vm-nat.js';
+
+/** unshare's words when the kernel refuses the bind of a new mount namespace's nsfs file. */
+const NAMESPACE_LOOP_REFUSAL = /ns\/mnt on .* failed: Invalid argument/;
 
 /**
  * The utility VM: one network namespace and one mount namespace (a private copy of the
@@ -30,20 +34,7 @@ export class UtilityVm {
   async ensureUp(): Promise<void> {
     await withLock(this.layout.vmLock, async () => {
       if (await this.isUp()) return;
-      // One more try after a clean slate: CI once saw the kernel refuse the namespace's bind
-      // mount (EINVAL) on a fresh world, and a second attempt is what `wsl --shutdown` and a
-      // retry would do by hand.
-      try {
-        await this.createNamespaces();
-      } catch (first) {
-        await this.down();
-        try {
-          await this.createNamespaces();
-        } catch (second) {
-          await this.down();
-          throw new Error(`${(second as Error).message} (a first try before it: ${(first as Error).message})`, { cause: second });
-        }
-      }
+      await this.createNamespacesOnSomeCpu();
       try {
         await startNat(this.layout.vmNet, this.natPidFile);
       } catch (e) {
@@ -53,18 +44,47 @@ export class UtilityVm {
     });
   }
 
-  /** The VM's namespaces, persisted as nsfs files; a half-made VM (one of the two files) is dropped first. */
-  private async createNamespaces(): Promise<void> {
+  /**
+   * Linux 6.18 numbers namespaces from per-CPU batches, so a namespace made now on one CPU can
+   * get a lower number than an older one made on another; and the kernel refuses (EINVAL) to
+   * bind a mount namespace whose number is not above the binder's own (its loop check). Run from
+   * the machine's first mount namespace (number 1) this never happens; run from a namespace of
+   * its own (a container, a test's private mounts) it does, depending on the CPU. The CPU that
+   * made the caller's namespace numbers higher than it did, so one of the CPUs works.
+   */
+  private async createNamespacesOnSomeCpu(): Promise<void> {
+    const refusals: string[] = [];
+    let last: unknown;
+    for (const cpu of [undefined, ...(await onlineCpus())]) {
+      try {
+        await this.createNamespaces(cpu);
+        return;
+      } catch (e) {
+        await this.down();
+        const message = (e as Error).message;
+        if (cpu !== undefined && CPU_NOT_ALLOWED.test(message)) continue; // outside our cpuset
+        if (!NAMESPACE_LOOP_REFUSAL.test(message)) throw e;
+        refusals.push(cpu === undefined ? 'unpinned' : `CPU ${cpu}`);
+        last = e;
+      }
+    }
+    throw new Error(
+      `starting the WSL utility VM failed: the kernel refused to keep its mount namespace (EINVAL from its namespace-loop check) on every CPU tried (${refusals.join(', ')}). ` +
+        'This happens when berth-wsl runs inside a mount namespace of its own; run it from the machine\'s first mount namespace.',
+      { cause: last },
+    );
+  }
+
+  /** The VM's namespaces, persisted as nsfs files; made on `cpu` when given. A half-made VM (one of the two files) is dropped first. */
+  private async createNamespaces(cpu?: number): Promise<void> {
     const { vmNet, vmMnt } = this.layout;
     if ((await isMountPoint(vmNet)) || (await isMountPoint(vmMnt))) await this.down();
     await this.prepareRunDir();
     await writeFile(vmNet, '', { mode: 0o600 });
     await writeFile(vmMnt, '', { mode: 0o600 });
-    const r = await runCommand(
-      'unshare',
-      [`--net=${vmNet}`, `--mount=${vmMnt}`, '--propagation', 'unchanged', '--', 'sh', join(this.config.scriptsDir, 'vm-setup.sh')],
-      { env: { ...process.env, BERTH_INIT: this.config.initBinary, BERTH_SHARED: this.layout.sharedArea } },
-    );
+    const unshare = ['unshare', `--net=${vmNet}`, `--mount=${vmMnt}`, '--propagation', 'unchanged', '--', 'sh', join(this.config.scriptsDir, 'vm-setup.sh')];
+    const [file, ...args] = cpu === undefined ? unshare : ['taskset', '--cpu-list', String(cpu), ...unshare];
+    const r = await runCommand(file!, args, { env: { ...process.env, BERTH_INIT: this.config.initBinary, BERTH_SHARED: this.layout.sharedArea } });
     if (r.exitCode !== 0) throw new Error(`starting the WSL utility VM failed: ${r.stderr || r.stdout}`);
   }
 
