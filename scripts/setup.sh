@@ -21,7 +21,7 @@ while read -r package commands; do
   done
 done <<'PACKAGES'
 docker.io dockerd
-e2fsprogs mkfs.ext4 debugfs resize2fs e2fsck
+e2fsprogs mkfs.ext4 debugfs resize2fs e2fsck filefrag
 iptables iptables
 mount losetup
 util-linux unshare nsenter fallocate taskset

@@ -144,7 +144,10 @@ describe.runIf(run)('berth-data: a sparse disk image that gives space back, resi
     expect((await t.status()).state).toBe('running');
     expect(await inventory()).toEqual(before);
 
-    // The second move is killed while it copies: the original stays, the half copy goes.
+    // The second move is killed while it copies: the original stays, the half copy goes. 512 MiB
+    // of random bytes make the copy last long enough to be caught in it (holes are not read).
+    const ballast = await t.docker(['run', '--pull=never', '--rm', '-v', 'kept:/v', 'busybox', 'sh', '-c', 'dd if=/dev/urandom of=/v/ballast bs=1M count=512 2>/dev/null && sync && sha256sum /v/ballast']);
+    expect(ballast.exitCode, ballast.stderr).toBe(0);
     const second = join(t.root, 'moved-b');
     const journal = join(t.env.BERTH_HOME!, 'data-move.json');
     const mover = execa(BERTH, ['data', 'move', second], { reject: false, env: t.env, stdin: 'ignore' });
@@ -160,6 +163,7 @@ describe.runIf(run)('berth-data: a sparse disk image that gives space back, resi
     expect(existsSync(join(second, 'ext4.vhdx.partial'))).toBe(false);
     expect(await imageFile()).toBe(join(first, 'ext4.vhdx'));
     expect(await inventory()).toEqual(before);
+    expect((await t.docker(['run', '--pull=never', '--rm', '-v', 'kept:/v', 'busybox', 'sha256sum', '/v/ballast'])).stdout).toBe(ballast.stdout);
   }, 300_000);
 
   it('leaves a consistent file system behind (e2fsck, with the engine stopped)', async () => {

@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync, closeSync, ftruncateSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync, closeSync, ftruncateSync, truncateSync } from 'node:fs';
 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +9,7 @@ import { DiskSwap, stagingOf } from '../../data-distro/disk-swap.js';
 import { DataDisk, DataDiskRefused, GIB } from '../../data-distro/data-disk.js';
 import { AutoTrim, TRIM_QUIET_MS } from '../../data-distro/auto-trim.js';
 import { copySparse, digestSparse } from '../../data-distro/sparse-copy.js';
+import { parseFilefrag } from '../../data-distro/data-extents.js';
 import { firstDifference } from '../../data-distro/verify-copy.js';
 import { EngineWaker } from '../../common/engine-waker.js';
 import { ResourceSaver } from '../../bootstrap-distro/agent/resource-saver.js';
@@ -182,6 +183,37 @@ describe('copying a disk image', () => {
     closeSync(fd2);
     expect(await digestSparse(join(d, 'to.img'))).not.toBe(digest);
     await expect(copySparse(from, join(d, 'to.img'))).rejects.toThrow(/EEXIST/);
+  });
+
+  it('reads only where the filesystem holds data, with the digest of a whole read', async () => {
+    const recorded = [
+      'Filesystem type is: ef53',
+      'File size of sp.img is 1073741824 (262144 blocks of 4096 bytes)',
+      ' ext:     logical_offset:        physical_offset: length:   expected: flags:',
+      '   0:     1000..    1002:   19500008..  19500010:      3:       1000:',
+      '   1:   179200..  179711:   19502080..  19502591:    512:   19678208: last',
+      'sp.img: 2 extents found',
+    ].join('\n');
+    expect(parseFilefrag(recorded)).toEqual([{ start: 1000 * 4096, end: 1003 * 4096 }, { start: 179200 * 4096, end: 179712 * 4096 }]);
+    expect(() => parseFilefrag('filefrag: nonsense')).toThrow(/no block size/);
+
+    const d = fresh();
+    const file = join(d, 'disk.img');
+    const fd = openSync(file, 'w');
+    ftruncateSync(fd, 256 * 2 ** 20);
+    writeSync(fd, Buffer.alloc(8192, 1), 0, 8192, 4 * 2 ** 20 - 4096); // across a chunk boundary
+    writeSync(fd, Buffer.alloc(4096, 2), 0, 4096, 200 * 2 ** 20);
+    closeSync(fd);
+    const whole = await digestSparse(file, undefined, null);
+    expect(await digestSparse(file)).toBe(whole); // as the filesystem says (or a whole read where it cannot)
+    const exact = [{ start: 4 * 2 ** 20 - 4096, end: 4 * 2 ** 20 + 4096 }, { start: 200 * 2 ** 20, end: 200 * 2 ** 20 + 4096 }];
+    expect(await digestSparse(file, undefined, exact)).toBe(whole);
+    // A chunk outside every extent is taken as zeros without being read: proof that holes are skipped.
+    expect(await digestSparse(file, undefined, exact.slice(0, 1))).not.toBe(whole);
+    const zeros = join(d, 'zeros.img');
+    closeSync(openSync(zeros, 'w'));
+    truncateSync(zeros, 256 * 2 ** 20);
+    expect(await digestSparse(file, undefined, [])).toBe(await digestSparse(zeros, undefined, null));
   });
 
   it('finds the first difference between two trees (mode, link target, a missing file)', async () => {
