@@ -14,7 +14,10 @@ export function parseDf(text: string): DiskUsage {
   const fields = line.trim().split(/\s+/);
   const [size, used, avail] = fields.slice(1, 4).map(Number);
   if (fields.length < 6 || ![size, used, avail].every((n) => Number.isSafeInteger(n))) throw new Error(`df printed what Berth cannot read: ${JSON.stringify(text.slice(0, 200))}`);
-  return { sizeBytes: size! * 1024, usedBytes: used! * 1024, availBytes: avail! * 1024 };
+  // Used is what is not available: ext4 keeps a small reserve (up to 16 MiB) out of reach even
+  // with -m 0, which df leaves out of both columns. Counted as used, the numbers add up, and
+  // match what `berth status` gets from the agent's statfs (size - available).
+  return { sizeBytes: size! * 1024, usedBytes: (size! - avail!) * 1024, availBytes: avail! * 1024 };
 }
 
 /** berth-data's disk as its file system sees it (the engine may be down). */

@@ -51,8 +51,8 @@ class DiskWsl extends FakeWsl {
   }
 }
 
-const dfOutput = (sizeKiB: number, usedKiB: number) =>
-  `Filesystem           1024-blocks    Used Available Capacity Mounted on\n/dev/loop0            ${sizeKiB}  ${usedKiB}  ${sizeKiB - usedKiB}  1% /\n`;
+const dfOutput = (sizeKiB: number, usedKiB: number, reserveKiB = 0) =>
+  `Filesystem           1024-blocks    Used Available Capacity Mounted on\n/dev/loop0            ${sizeKiB}  ${usedKiB}  ${sizeKiB - usedKiB - reserveKiB}  1% /\n`;
 
 describe('wsl.exe\'s disk verbs on the Linux WSL host', () => {
   it('parses --manage and --import-in-place as wsl.exe spells them, and refuses the rest', () => {
@@ -75,6 +75,8 @@ describe('berth-data\'s disk usage', () => {
     expect(u).toEqual({ sizeBytes: GIB, usedBytes: 1_048_000 * 1024, availBytes: 576 * 1024 });
     expect(diskState(u)).toBe('full');
     expect(diskState(parseDf(dfOutput(1_048_576, 500_000)))).toBe('ok');
+    // ext4's reserve (df shows it in neither column) counts as used, as in `berth status`.
+    expect(parseDf(dfOutput(65_936_940, 4_820, 16_384)).usedBytes).toBe((4_820 + 16_384) * 1024);
     expect(fullThreshold(64 * GIB)).toBe(256 * 2 ** 20);
     expect(fullDiskAdvice(u)).toMatch(/docker system prune.*berth data resize 2/);
     expect(() => parseDf('garbage')).toThrow(/df printed what Berth cannot read/);
