@@ -37,7 +37,7 @@ export async function serveHostEndpoint(
   path: string,
   drives: Record<string, string>,
   log: (line: string) => void,
-  claimPorts: (ports: PortRequest[]) => Promise<void>,
+  ports: { claim: (ports: PortRequest[]) => Promise<void>; started: () => Promise<void> },
   containerEnv: () => Promise<ContainersProxyEnv>,
 ): Promise<Server> {
   if (process.platform !== 'win32') {
@@ -51,7 +51,8 @@ export async function serveHostEndpoint(
     beforeRequest: () => waker.beforeRequest(),
     translator: new HostDriveTranslator(drives),
     log,
-    beforeStart: async (id) => claimPorts(await requestedPorts(daemon, id)),
+    beforeStart: async (id) => ports.claim(await requestedPorts(daemon, id)),
+    afterStart: () => ports.started(),
     containerEnv,
   });
   if (process.platform === 'win32') await new Promise<void>((resolve, reject) => server.once('error', reject).listen(path, resolve));

@@ -7,6 +7,7 @@ import type { Server as HttpServer } from 'node:http';
 import type { WslHost, WslProcess } from '../wsl-host/host.js';
 import { ProxyError } from '../wsl-proxy/errors.js';
 import { listenPublishedPort, type ForwardTarget } from '../common/port-forward/forward.js';
+import { TargetSlot } from '../common/port-forward/target-slot.js';
 import type { PublishedListener } from '../common/port-forward/forward-udp.js';
 import { listenAddress, type PortRequest } from '../common/port-forward/claim-messages.js';
 import { bindFailureMessage } from '../common/port-forward/port-errors.js';
@@ -27,7 +28,7 @@ interface Published {
   key: string;
   request: PortRequest;
   server: PublishedListener;
-  target?: ForwardTarget;
+  target: TargetSlot;
   since: number;
 }
 
@@ -54,6 +55,8 @@ export class PortForwards {
   private readonly daemon = () => this.wsl.connect(BERTH_DISTRO, DAEMON_SOCKET);
   /** Claims and reconciles run one at a time: interleaved, each would see the other's ports half made. */
   private queue: Promise<unknown> = Promise.resolve();
+  /** A reconcile queued and not yet begun (see reconcile). */
+  private pendingReconcile: Promise<void> | undefined;
 
   private serially<T>(fn: () => Promise<T>): Promise<T> {
     const next = this.queue.then(fn, fn);
@@ -116,14 +119,14 @@ export class PortForwards {
   /** Tells a new port helper every published port (a no-op for those it has). */
   private async reopenInVm(): Promise<void> {
     for (const p of this.published.values()) {
-      const r = await this.openInVm(p.request, p.target);
+      const r = await this.openInVm(p.request, p.target.get());
       if (!r.ok) this.log(`cannot publish ${p.key} in WSL again: ${r.error}`);
     }
   }
 
   /** Proxies in user distros ask here before a container starts. */
   private async serveClaims(path: string): Promise<void> {
-    this.claimServer = await serveClaimSocket(path, (ports) => this.claim(ports), this.log);
+    this.claimServer = await serveClaimSocket(path, { claim: (ports) => this.claim(ports), started: () => this.containerStarted() }, this.log);
   }
 
   private vmRequest(cmd: DistributiveOmit<PortHelperCommand, 'id'>): Promise<{ ok: boolean; error?: string }> {
@@ -168,8 +171,8 @@ export class PortForwards {
 
   private async publish(r: PortRequest, target?: ForwardTarget): Promise<void> {
     const key = keyOf(r);
-    const entry: Partial<Published> = { key, request: r, target, since: Date.now() };
-    const server = await listenPublishedPort(r, () => entry.target, () => this.wsl.connect(BERTH_DISTRO, FORWARDER)).catch(
+    const slot = new TargetSlot(target);
+    const server = await listenPublishedPort(r, slot, () => this.wsl.connect(BERTH_DISTRO, FORWARDER)).catch(
       (e: NodeJS.ErrnoException) => {
         throw new ProxyError(500, bindFailureMessage(r, 'host', e.code, e.message), { cause: e });
       },
@@ -179,8 +182,7 @@ export class PortForwards {
       server.close();
       throw new ProxyError(500, bindFailureMessage(r, 'wsl', vm.error, vm.error ?? 'no answer'));
     }
-    entry.server = server;
-    this.published.set(key, entry as Published);
+    this.published.set(key, { key, request: r, server, target: slot, since: Date.now() });
   }
 
   private async unpublish(key: string): Promise<void> {
@@ -188,12 +190,30 @@ export class PortForwards {
     if (!p) return;
     this.published.delete(key);
     p.server.close();
+    p.target.close();
     await this.vmRequest({ op: 'close', key });
   }
 
-  /** Makes the published ports match the running containers' bindings. */
+  /**
+   * Makes the published ports match the running containers' bindings. Calls that arrive
+   * while one waits its turn share it: it has not read the container list yet, so it will
+   * see whatever they were called for.
+   */
   reconcile(): Promise<void> {
-    return this.serially(() => this.reconcileNow());
+    this.pendingReconcile ??= this.serially(() => {
+      this.pendingReconcile = undefined;
+      return this.reconcileNow();
+    });
+    return this.pendingReconcile;
+  }
+
+  /**
+   * A proxy saw the daemon start a container and holds its answer until this returns: the
+   * container's ports, random ones included, are bound and lead to it on both sides then,
+   * so a client that connects as soon as `docker run` returns is answered.
+   */
+  containerStarted(): Promise<void> {
+    return this.reconcile();
   }
 
   private async reconcileNow(): Promise<void> {
@@ -224,7 +244,9 @@ export class PortForwards {
     for (const [key, want] of desired) {
       const have = this.published.get(key);
       if (have) {
-        have.target = want.target;
+        const now = have.target.get();
+        if (now?.ip === want.target.ip && now.port === want.target.port) continue;
+        have.target.set(want.target);
         await this.openInVm(want.request, want.target);
       } else {
         await this.publish(want.request, want.target).catch((e: Error) => this.log(`cannot publish ${key}: ${e.message}`));
@@ -232,7 +254,7 @@ export class PortForwards {
     }
     for (const [key, p] of this.published) {
       if (!desired.has(key) && Date.now() - p.since > CLAIM_GRACE_MS) await this.unpublish(key);
-      else if (!desired.has(key) && p.target) await this.unpublish(key); // its container stopped
+      else if (!desired.has(key) && p.target.get()) await this.unpublish(key); // its container stopped
     }
   }
 
@@ -262,7 +284,10 @@ export class PortForwards {
     this.stopped = true;
     this.events?.stop();
     // The helper's listeners go with it; only the host's are closed here.
-    for (const p of this.published.values()) p.server.close();
+    for (const p of this.published.values()) {
+      p.server.close();
+      p.target.close();
+    }
     this.published.clear();
     this.claimServer?.close();
     this.vm?.stdin?.end();

@@ -22,6 +22,11 @@ export interface DockerProxyOptions {
    * ProxyError fails the start with its message, and the container does not start.
    */
   beforeStart?: (id: string) => Promise<void>;
+  /**
+   * After the daemon started (or restarted) a container and before the client hears so: the
+   * container's published ports are made to lead to it, so they answer when `start` returns.
+   */
+  afterStart?: (id: string) => Promise<void>;
   /** Variables every new container gets unless its request sets them (the containers' proxy). */
   containerEnv?: () => Promise<ContainersProxyEnv>;
   /** Before each request is handled: Resource Saver's touch (see common/engine-waker.ts); never rejects. */
@@ -49,6 +54,18 @@ class DaemonAgent extends Agent {
     );
     return undefined;
   }
+}
+
+/** How one request is forwarded: a body read already, and hooks on the daemon's answer. */
+interface ForwardHow {
+  /** The (translated) body to send instead of the client's stream. */
+  body?: Buffer;
+  /** Called with the whole answer once it has passed on. */
+  onResponse?: (status: number, json: Buffer) => void;
+  /** Rewrites a 200 answer's body before the client sees it. */
+  transform?: (body: Buffer) => Buffer;
+  /** Awaited before the answer's head reaches the client. */
+  beforeReply?: (status: number) => Promise<void>;
 }
 
 /** Largest JSON body the proxy reads to translate; everything else streams through. */
@@ -110,20 +127,15 @@ export function createDockerProxy(options: DockerProxyOptions): Server {
   const log = options.log ?? (() => {});
   const agent = new DaemonAgent(options.connectDaemon, { keepAlive: true, maxSockets: 256, maxFreeSockets: 32 });
 
-  const forward = (
-    req: IncomingMessage,
-    res: ServerResponse,
-    body?: Buffer,
-    onResponse?: (status: number, json: Buffer) => void,
-    transform?: (body: Buffer) => Buffer,
-  ) => {
+  const forward = (req: IncomingMessage, res: ServerResponse, how: ForwardHow = {}) => {
+    const { body, onResponse, transform, beforeReply } = how;
     const headers = { ...req.headers };
     if (body) {
       headers['content-length'] = String(body.length);
       delete headers['transfer-encoding'];
     }
     const upstream = request({ method: req.method, path: req.url, headers, agent });
-    upstream.on('response', (up) => {
+    const relay = (up: IncomingMessage) => {
       if (transform && up.statusCode === 200) {
         const chunks: Buffer[] = [];
         up.on('data', (c: Buffer) => chunks.push(c));
@@ -144,11 +156,24 @@ export function createDockerProxy(options: DockerProxyOptions): Server {
       }
       up.pipe(res);
       res.on('close', () => up.destroy());
+    };
+    upstream.on('response', (up) => {
+      if (!beforeReply) return relay(up);
+      // The answer waits (unread) until the hook is done; a hook never fails the request.
+      up.pause();
+      beforeReply(up.statusCode ?? 0)
+        .catch((e: Error) => log(`${req.method} ${req.url}: ${e.message}`))
+        .finally(() => relay(up));
     });
     upstream.on('error', (e) => sendError(res, 502, `Berth: cannot reach the Docker engine (${e.message}); is Berth running? \`berth status\``));
     req.on('aborted', () => upstream.destroy());
     if (body) upstream.end(body);
     else req.pipe(upstream);
+  };
+
+  // 204: started; 304: it was running already (its ports may still be new to Berth).
+  const startedHook = (id: string) => async (status: number) => {
+    if (status === 204 || status === 304) await options.afterStart?.(id);
   };
 
   const handleRequest = (req: IncomingMessage, res: ServerResponse) => {
@@ -161,7 +186,7 @@ export function createDockerProxy(options: DockerProxyOptions): Server {
       } catch (e) {
         throw new ProxyError(400, `Berth: the request body is not valid JSON (${(e as Error).message})`, { cause: e });
       }
-      forward(req, res, Buffer.from(JSON.stringify(await translate(json))), onResponse);
+      forward(req, res, { body: Buffer.from(JSON.stringify(await translate(json))), onResponse });
     };
     let work: Promise<void> | undefined;
     if (req.method === 'POST' && route === '/containers/create') {
@@ -196,8 +221,11 @@ export function createDockerProxy(options: DockerProxyOptions): Server {
         // API < 1.24 let start carry a HostConfig (binds, ports) that would skip translation.
         if (carriesConfig(raw)) throw new ProxyError(400, 'Berth: a HostConfig in POST /containers/{id}/start (API before 1.24) is not translated; give binds and ports in the create request, as every current docker client does');
         await options.beforeStart?.(id);
-        forward(req, res, raw);
+        forward(req, res, { body: raw, beforeReply: startedHook(id) });
       })();
+    } else if (req.method === 'POST' && /^\/containers\/[^/]+\/restart$/.test(route) && options.afterStart) {
+      forward(req, res, { beforeReply: startedHook(decodeURIComponent(route.split('/')[2]!)) });
+      return;
     } else if (req.method === 'POST' && /^\/services\/(create|[^/]+\/update)$/.test(route)) {
       work = translated(async (json) => {
         if (hasServiceBindMount(json)) throw new ProxyError(400, 'Berth: swarm services with bind mounts are not translated; use a volume, or `docker run` / Compose for bind mounts');
@@ -206,12 +234,14 @@ export function createDockerProxy(options: DockerProxyOptions): Server {
     }
     if (!work && req.method === 'GET' && options.rewriteInspect && /^\/containers\/[^/]+\/json$/.test(route)) {
       const rewrite = options.rewriteInspect;
-      forward(req, res, undefined, undefined, (body) => {
-        try {
-          return Buffer.from(JSON.stringify(rewrite(JSON.parse(body.toString('utf8')) as Record<string, unknown>)));
-        } catch {
-          return body;
-        }
+      forward(req, res, {
+        transform: (body) => {
+          try {
+            return Buffer.from(JSON.stringify(rewrite(JSON.parse(body.toString('utf8')) as Record<string, unknown>)));
+          } catch {
+            return body;
+          }
+        },
       });
       return;
     }

@@ -11,7 +11,7 @@ import { createDockerProxy } from './docker-proxy.js';
 import { defaultUser, withDockerGroup } from './docker-group.js';
 import { automountRoot, DistroTranslator } from './distro-translator.js';
 import { rewriteInspect } from './inspect.js';
-import { claimThrough, requestedPorts } from './port-claims.js';
+import { announceStarted, claimThrough, requestedPorts } from './port-claims.js';
 import { formatProxyMessage, PROXY_EXIT } from './proxy-messages.js';
 import { followEvents } from '../common/docker-api.js';
 import { endProcessFromPidFile } from '../common/process.js';
@@ -104,6 +104,7 @@ async function serve(args: string[]): Promise<number> {
     onCreateFailed: (mappings) => void mounts.releaseUnused(mappings.map((m) => m.daemon)).catch((e: Error) => log(e.message)),
     rewriteInspect: (c) => rewriteInspect(c, (p) => mounts.clientPath(p)),
     beforeStart: async (id) => claimThrough(sharedPath('portsSocket', shared), await requestedPorts(async () => connect(daemon), id)),
+    afterStart: (id) => announceStarted(sharedPath('portsSocket', shared), id),
     // Read at each create: the manager rewrites it when the proxy settings change.
     containerEnv: () => readContainersProxyEnv(sharedPath('containersProxy', shared)),
   });

@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream';
 import { ProxyError } from './errors.js';
-import { listenAddress, portClaimReplySchema, portClaimSchema, type PortRequest } from '../common/port-forward/claim-messages.js';
+import { containerStartedReplySchema, containerStartedSchema, listenAddress, portClaimReplySchema, portClaimSchema, type PortRequest } from '../common/port-forward/claim-messages.js';
 import { portBindings } from '../common/docker-api.js';
 import { HttpError, httpJson } from '../common/http-client.js';
 
@@ -28,5 +28,18 @@ export async function claimThrough(socketPath: string, ports: PortRequest[]): Pr
     // Fail closed: a port nobody claimed could be in use on the host, and the start would
     // seem to work while the port leads elsewhere.
     throw new ProxyError(503, `Berth: cannot claim ports ${ports.map((p) => p.port).join(', ')}: the manager's claim socket does not answer (${(e as Error).message}); is Berth running? \`berth status\``, { cause: e });
+  }
+}
+
+/**
+ * Tells the manager that the daemon started container `id`, and waits until its published
+ * ports lead to it. A manager that does not answer is reported: the start itself happened,
+ * so the ports follow from the engine's events a moment later instead.
+ */
+export async function announceStarted(socketPath: string, id: string): Promise<void> {
+  try {
+    await httpJson(socketPath, { method: 'POST', path: '/started', json: containerStartedSchema.parse({ id }), timeoutMs: 30_000 }, containerStartedReplySchema);
+  } catch (e) {
+    throw new Error(`the manager did not publish the ports of ${id} before the start's answer (${(e as Error).message}); they follow within seconds`, { cause: e });
   }
 }

@@ -23,3 +23,10 @@ export function listenAddress(hostIp: string | undefined): string {
   return hostIp;
 }
 
+
+/**
+ * What a distro's proxy tells the manager once the daemon has started a container, before it
+ * answers the client: the container's published ports are then made to lead to it.
+ */
+export const containerStartedSchema = z.object({ id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/) }).strict();
+export const containerStartedReplySchema = z.object({ published: z.literal(true) }).strict();

@@ -3,12 +3,9 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { listenPublishedUdp, relayDatagrams, type PublishedListener } from './forward-udp.js';
 import type { TargetCheck } from './published-targets.js';
+import { TARGET_WAIT_MS, type TargetSlot } from './target-slot.js';
 
-/** Where a published port leads inside the engine's network namespace. */
-export interface ForwardTarget {
-  ip: string;
-  port: number;
-}
+export type { ForwardTarget } from './target-slot.js';
 
 /**
  * The engine side: a Unix socket in the shared area (the stand-in for hypervisor sockets).
@@ -70,32 +67,33 @@ export async function serveForwarder(path: string, log: (line: string) => void, 
 
 /**
  * A listener on one side (the host's loopback, or the WSL network namespace) whose
- * connections are carried to the forwarder with the target's header.
+ * connections are carried to the forwarder with the target's header. A connection that
+ * arrives before the target is known (its container is starting) waits for it.
  */
 export function listenPublished(
   address: { host: string; port: number },
-  target: () => ForwardTarget | undefined,
+  target: TargetSlot,
   connectForwarder: () => Promise<Duplex>,
 ): Promise<Server> {
   const server = createServer({ allowHalfOpen: true }, (client) => {
-    const t = target();
-    if (!t) return void client.destroy();
     client.pause();
-    connectForwarder().then(
-      (up) => {
-        up.write(`tcp ${t.ip} ${t.port}\n`);
-        client.pipe(up);
-        up.pipe(client);
-        client.resume();
-        const close = () => {
-          client.destroy();
-          up.destroy();
-        };
-        client.on('error', close);
-        up.on('error', close);
-      },
-      () => client.destroy(),
-    );
+    client.on('error', () => client.destroy());
+    const carry = async () => {
+      const t = await target.wait(TARGET_WAIT_MS);
+      if (!t || client.destroyed) return void client.destroy();
+      const up = await connectForwarder();
+      up.write(`tcp ${t.ip} ${t.port}\n`);
+      client.pipe(up);
+      up.pipe(client);
+      client.resume();
+      const close = () => {
+        client.destroy();
+        up.destroy();
+      };
+      client.on('error', close);
+      up.on('error', close);
+    };
+    carry().catch(() => client.destroy());
   });
   return new Promise((resolve, reject) => server.once('error', reject).listen(address.port, address.host, () => resolve(server)));
 }
@@ -105,8 +103,8 @@ export type Protocol = 'tcp' | 'udp';
 /** A published port of either protocol, bound on one side and carried to the forwarder. */
 export function listenPublishedPort(
   address: { host: string; port: number; proto: Protocol },
-  target: () => ForwardTarget | undefined,
+  target: TargetSlot,
   connectForwarder: () => Promise<Duplex>,
 ): Promise<PublishedListener> {
-  return address.proto === 'udp' ? listenPublishedUdp(address, target, connectForwarder) : listenPublished(address, target, connectForwarder);
+  return address.proto === 'udp' ? listenPublishedUdp(address, () => target.get(), connectForwarder) : listenPublished(address, target, connectForwarder);
 }

@@ -152,7 +152,7 @@ export async function runBackend(home: HomeLayout, wsl: WslHost, options: { idle
   // Root (or the owner of a per-user home) only: it stops Berth and changes its proxy.
   await listenUnix(control, home.backendSocket, ROOT_ONLY);
   servers.push(
-    await serveHostEndpoint(wsl, home.dockerSocket, sharedDrives(settings), (l) => info('endpoint', l), (p) => ports.claim(p), async () => network.containersEnv()),
+    await serveHostEndpoint(wsl, home.dockerSocket, sharedDrives(settings), (l) => info('endpoint', l), { claim: (p) => ports.claim(p), started: () => ports.containerStarted() }, async () => network.containersEnv()),
   );
   // Idle: `berth dashboard` with the engine switched off; the page turns it on.
   if (!options.idle) backend.start();

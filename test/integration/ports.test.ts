@@ -123,6 +123,38 @@ describe.runIf(run)('published ports reach the host and every distro', () => {
     expect(await until(async () => (await fetchHost(port)).body?.toString() === 'random\n', 10_000)).toBe(true);
   });
 
+  it('answers on the first try when docker run / docker start returns: fixed, random and -P ports, from the distro and the host', async () => {
+    // As scripts do: the request follows the command at once, with no retry. httpd is the
+    // container's first process, so it listens as soon as it runs.
+    const serve = 'busybox httpd -f -p 80 -h /etc';
+    const tries = 8;
+    const inDistro = await sh(
+      'Ubuntu',
+      `first_try() { wget -qO- "http://127.0.0.1:$1/hostname" >/dev/null 2>&1 && echo ok || echo "failed on port $1"; }
+       for i in $(seq 1 ${tries}); do
+         docker run -d --name ft-fixed-$i -p $((18110 + i)):80 ${serve} >/dev/null && first_try $((18110 + i))
+         id=$(docker run -d --name ft-random-$i -p 80 ${serve}) && first_try "$(docker port "$id" 80/tcp | head -n1 | sed 's/.*://')"
+         id=$(docker run -d --name ft-all-$i --expose 80 -P ${serve}) && first_try "$(docker port "$id" 80/tcp | head -n1 | sed 's/.*://')"
+       done
+       for i in $(seq 1 ${tries}); do docker stop -t 0 ft-fixed-$i >/dev/null && docker start ft-fixed-$i >/dev/null && first_try $((18110 + i)); done`,
+    );
+    const lines = inDistro.stdout.split('\n').filter(Boolean);
+    expect(lines.filter((l) => l !== 'ok'), inDistro.stderr).toEqual([]);
+    expect(lines).toHaveLength(4 * tries);
+    // Through the host endpoint, answered from the host's loopback.
+    const fromHost: string[] = [];
+    for (let i = 1; i <= tries; i++) {
+      const port = 18130 + i;
+      expect((await t.docker(['run', '-d', '--name', `ft-host-${i}`, '-p', `${port}:80`, 'busybox', ...serve.split(' ')])).exitCode).toBe(0);
+      fromHost.push((await fetchHost(port, '/hostname')).error ?? 'ok');
+      const random = await t.docker(['run', '-d', '--name', `ft-host-random-${i}`, '-p', '80', 'busybox', ...serve.split(' ')]);
+      const randomPort = Number(/:(\d+)$/m.exec((await t.docker(['port', random.stdout.trim(), '80/tcp'])).stdout)?.[1]);
+      fromHost.push((await fetchHost(randomPort, '/hostname')).error ?? 'ok');
+    }
+    expect(fromHost).toEqual(Array(2 * tries).fill('ok'));
+    await sh('Ubuntu', 'docker rm -f $(docker ps -aq --filter name=ft-) >/dev/null');
+  }, 180_000);
+
   it('follows the container: stopped, nothing listens; started again, it answers', async () => {
     await sh('Ubuntu', 'docker stop web >/dev/null');
     expect(await until(async () => (await fetchHost(18080)).error === 'ECONNREFUSED', 10_000)).toBe(true);

@@ -28,6 +28,7 @@ beforeAll(async () => {
     req.on('end', () => {
       seen.push({ method: req.method, url: req.url, body });
       if (req.url?.endsWith('/_ping')) return void res.end('OK');
+      if (/\/containers\/[^/]+\/(re)?start(\?|$)/.test(req.url ?? '')) return void res.writeHead(204).end();
       if (req.url?.includes('/containers/create')) return void res.writeHead(201, { 'Content-Type': 'application/json' }).end(JSON.stringify({ Id: 'abc', Warnings: [] }));
       if (req.url?.includes('/events')) {
         res.writeHead(200, { 'Content-Type': 'application/json' });
@@ -70,6 +71,11 @@ function call(method: string, path: string, body?: string, onChunk?: (sofar: str
     req.on('error', reject);
     req.end(body);
   });
+}
+
+async function until(check: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
+  expect(check()).toBe(true);
 }
 
 function raw(text: string): Promise<string> {
@@ -147,6 +153,52 @@ describe('the Docker API proxy', () => {
     expect(await raw('THIS IS NOT HTTP\r\n\r\n')).toMatch(/^HTTP\/1.1 400[^]*"message":"Berth: malformed request/);
     expect(await raw(`GET /_ping HTTP/1.1\r\nX-Big: ${'a'.repeat(2 * 1024 * 1024)}\r\n\r\n`)).toMatch(/^HTTP\/1.1 431/);
     expect((await call('GET', '/_ping')).body).toBe('OK');
+  });
+
+  it("holds a start's answer until the container's ports are published, for start and restart, and never fails it for them", async () => {
+    const order: string[] = [];
+    let release: () => void = () => {};
+    let failNext = false;
+    const held = createDockerProxy({
+      connectDaemon: async () => connect(daemonPath),
+      translator,
+      log: (l) => order.push(`log: ${l}`),
+      afterStart: (id) => {
+        order.push(`publishing ${id}`);
+        if (failNext) return Promise.reject(new Error('the manager is away'));
+        return new Promise<void>((r) => (release = () => (order.push(`published ${id}`), r())));
+      },
+    });
+    const path = join(dir, 'held.sock');
+    await new Promise<void>((r) => held.listen(path, r));
+    const post = (url: string) =>
+      new Promise<number>((resolve) => {
+        request({ socketPath: path, method: 'POST', path: url }, (res) => {
+          order.push(`answered ${res.statusCode}`);
+          res.resume().on('end', () => resolve(res.statusCode ?? 0));
+        }).end();
+      });
+    try {
+      const started = post('/v1.41/containers/web/start');
+      await until(() => order.includes('publishing web'));
+      await new Promise((r) => setTimeout(r, 50));
+      expect(order).toEqual(['publishing web']);
+      release();
+      expect(await started).toBe(204);
+      expect(order).toEqual(['publishing web', 'published web', 'answered 204']);
+      const restarted = post('/containers/web/restart?t=1');
+      await until(() => order.includes('publishing web', 1));
+      release();
+      expect(await restarted).toBe(204);
+      failNext = true;
+      expect(await post('/containers/other/start')).toBe(204);
+      expect(order.at(-2)).toMatch(/^log: POST \/containers\/other\/start: the manager is away/);
+      // A start the daemon refuses publishes nothing.
+      expect(await post('/containers/missing/stop')).toBe(404);
+      expect(order.filter((l) => l.startsWith('publishing'))).toHaveLength(3);
+    } finally {
+      held.close();
+    }
   });
 
   it('says so when the daemon cannot be reached', async () => {

@@ -77,11 +77,12 @@ const servers: Array<Server | HttpServer> = [];
 const logged: string[] = [];
 const claimed: PortRequest[][] = [];
 let stops = 0;
+let started = 0;
 let echoPort = 0;
 const daemon = new LogDaemon({ maxLines: 100 });
 
 beforeAll(async () => {
-  servers.push(await serveClaimSocket(path('ports.sock'), async (ports) => void claimed.push(ports), (l) => logged.push(l)));
+  servers.push(await serveClaimSocket(path('ports.sock'), { claim: async (ports) => void claimed.push(ports), started: async () => void started++ }, (l) => logged.push(l)));
   const status: AgentStatus = { state: 'running', engine: 'ready', pid: 1, startedAt: 'now', dockerSocket: '/x', onboot: [], services: [] };
   servers.push(await serveControl(path('agent.sock'), { status: async () => status, stop: () => void stops++, touch: async () => {} }));
   await daemon.listen(path('ingest.sock'), [path('log.sock')]);
@@ -124,6 +125,24 @@ describe('fuzzing the sockets between Berth processes', () => {
     expect(ok.status).toBe(200);
     expect(claimed).toEqual([[{ host: '127.0.0.1', port: 8080, proto: 'tcp' }]]);
     expect(logged.some((l) => l.startsWith('claims: malformed request'))).toBe(true);
+  });
+
+  it('the claim socket: a start notice names one container id, or gets a 400 and publishes nothing', async () => {
+    for (const [body, field] of [
+      ['{}', 'id'],
+      ['{"id":"../../x"}', 'id'],
+      ['{"id":""}', 'id'],
+      ['{"id":"abc","ports":[]}', ''],
+      ['{"id":42}', 'id'],
+    ] as const) {
+      const r = await post(path('ports.sock'), 'POST', '/started', body);
+      expect(r.status, body).toBe(400);
+      expect(JSON.parse(r.body).message).toContain(`malformed start notice at "${field}"`);
+    }
+    expect(started).toBe(0);
+    const ok = await post(path('ports.sock'), 'POST', '/started', '{"id":"web"}');
+    expect([ok.status, JSON.parse(ok.body)]).toEqual([200, { published: true }]);
+    expect(started).toBe(1);
   });
 
   it("the agent's control socket: garbage is answered or dropped, status still answers, nothing stops", async () => {

@@ -3,6 +3,7 @@ import { createInterface } from 'node:readline';
 import { listenPublishedPort } from '../../../common/port-forward/forward.js';
 import { parseLine, portHelperCommandSchema, portHelperReplySchema, type PortHelperReply } from '../../../common/port-forward/helper-messages.js';
 import { sharedPath } from '../../../common/shared-area.js';
+import { TargetSlot } from '../../../common/port-forward/target-slot.js';
 
 /**
  * ports: run by the manager, attached, in the berth distro, which lives in the WSL network
@@ -12,7 +13,7 @@ import { sharedPath } from '../../../common/shared-area.js';
  */
 export async function run(): Promise<number> {
   // A port is bound at claim time (before the container runs), its target set once known.
-  const open = new Map<string, { server?: { close(): void }; target?: { ip: string; port: number } }>();
+  const open = new Map<string, { server?: { close(): void }; target: TargetSlot }>();
   const reply = (r: PortHelperReply) => process.stdout.write(`${JSON.stringify(portHelperReplySchema.parse(r))}\n`);
   for await (const line of createInterface({ input: process.stdin })) {
     const parsed = parseLine(portHelperCommandSchema, line);
@@ -24,18 +25,20 @@ export async function run(): Promise<number> {
     }
     const cmd = parsed.value;
     if (cmd.op === 'close') {
-      open.get(cmd.key)?.server?.close();
+      const closing = open.get(cmd.key);
+      closing?.server?.close();
+      closing?.target.close();
       open.delete(cmd.key);
       reply({ id: cmd.id, key: cmd.key, ok: true });
       continue;
     }
-    const entry = open.get(cmd.key) ?? {};
-    entry.target = cmd.ip && cmd.targetPort ? { ip: cmd.ip, port: cmd.targetPort } : entry.target;
+    const entry = open.get(cmd.key) ?? { target: new TargetSlot() };
+    if (cmd.ip && cmd.targetPort) entry.target.set({ ip: cmd.ip, port: cmd.targetPort });
     if (entry.server) {
       reply({ id: cmd.id, key: cmd.key, ok: true });
       continue;
     }
-    await listenPublishedPort({ host: cmd.host, port: cmd.port, proto: cmd.proto }, () => entry.target, async () => connect(sharedPath('forwardSocket'))).then(
+    await listenPublishedPort({ host: cmd.host, port: cmd.port, proto: cmd.proto }, entry.target, async () => connect(sharedPath('forwardSocket'))).then(
       (server) => {
         entry.server = server;
         open.set(cmd.key, entry);
