@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { dockerPing } from '../common/docker-api.js';
 import { buildImages } from '../installer/images/build.js';
-import { type BenchRow, timeRuns } from './measure.js';
+import { type BenchRow, interleavedMedians, median, timed, timeRuns } from './measure.js';
 import { BERTH_WSL } from './wsl-host.js';
 import { AGENT_COMMAND } from '../common/shared-area.js';
 
@@ -16,7 +16,7 @@ const AGENT = AGENT_COMMAND;
  * against a bare containerd + dockerd started the same way from the same binaries with an
  * equally fresh data root, in a throwaway network namespace. Plus the image build.
  */
-export async function benchBootstrap(runs = 3): Promise<{ rows: BenchRow[]; notes: string[] }> {
+export async function benchBootstrap(runs = 5): Promise<{ rows: BenchRow[]; notes: string[] }> {
   const root = mkdtempSync(join(tmpdir(), 'berth-bench-boot-'));
   const env = { BERTH_WSL_ROOT: root, WSL_UTF8: '1', BERTH_WSL_IDLE_TIMEOUT: '0' };
   const wsl = (args: string[]) => execa(BERTH_WSL, args, { env });
@@ -31,20 +31,26 @@ export async function benchBootstrap(runs = 3): Promise<{ rows: BenchRow[]; note
     await wsl(['-d', 'berth', '--exec', AGENT, 'start', '--detach']); // warm the image cache, as after the first start
 
     const inDistro: number[] = [];
-    const agentStart = await timeRuns(
+    // Berth's agent and a bare dockerd, interleaved, each after an untimed reset to a fresh data root.
+    const { agent: agentStart, bare } = await interleavedMedians(
+      {
+        agent: timed(
+          async () => {
+            const r = await wsl(['-d', 'berth', '--exec', AGENT, 'start', '--detach']);
+            // The agent's own figure: from its start to /_ping, without the cost of entering the distro.
+            inDistro.push(Number(/ready at \S+ in (\d+) ms/.exec(r.stderr)?.[1]));
+          },
+          async () => {
+            await wsl(['-d', 'berth', '--exec', AGENT, 'stop']);
+            await wsl(['-d', 'berth-data', '--exec', 'sh', '-c', 'rm -rf /srv/berth-data/docker/* /srv/berth-data/containerd/*']);
+          },
+        ),
+        bare: timed(() => bareDockerdUntilPing(root), () => wsl(['-d', 'berth', '--exec', AGENT, 'stop'])),
+      },
       runs,
-      async () => {
-        await wsl(['-d', 'berth', '--exec', AGENT, 'stop']);
-        await wsl(['-d', 'berth-data', '--exec', 'sh', '-c', 'rm -rf /srv/berth-data/docker/* /srv/berth-data/containerd/*']);
-      },
-      async () => {
-        const r = await wsl(['-d', 'berth', '--exec', AGENT, 'start', '--detach']);
-        // The agent's own figure: from its start to /_ping, without the cost of entering the distro.
-        inDistro.push(Number(/ready at \S+ in (\d+) ms/.exec(r.stderr)?.[1]));
-      },
     );
-    inDistro.sort((a, b) => a - b);
-    const agentOwn = inDistro[Math.floor(inDistro.length / 2)]!;
+    const agentOwn = median(inDistro.slice(-runs)); // the warm-up round's is dropped
+    await wsl(['-d', 'berth', '--exec', AGENT, 'start', '--detach']);
     // The supervisor's restart of a killed dockerd (containerd stays up), until /_ping answers again.
     const publishedSocket = join(root, 'run/wsl/berth/docker.sock');
     const dockerdBack = await timeRuns(runs, undefined, async () => {
@@ -56,7 +62,6 @@ export async function benchBootstrap(runs = 3): Promise<{ rows: BenchRow[]; note
       }
     });
     await wsl(['-d', 'berth', '--exec', AGENT, 'stop']);
-    const bare = await timeRuns(runs, undefined, () => bareDockerdUntilPing(root));
     const sizes = Object.values(manifest.images).map((i) => `${i.kind} ${(i.size / 2 ** 20).toFixed(1)} MiB`);
     return {
       rows: [
@@ -88,7 +93,8 @@ export async function bareDockerdUntilPing(root: string): Promise<void> {
     const deadline = Date.now() + 60_000;
     while (!(await dockerPing(socket, 500))) {
       if (Date.now() > deadline) throw new Error(`bare dockerd did not answer; see ${dir}/dockerd.log`);
-      await new Promise((r) => setTimeout(r, 50));
+      // The same 10 ms step as every Berth readiness wait in these benchmarks.
+      await new Promise((r) => setTimeout(r, 10));
     }
   } finally {
     const gone = new Promise((r) => child.once('exit', r));

@@ -15,6 +15,14 @@ export interface BenchRow {
 /** A goal on throughput (higher is better), for rows that time the same amount of work. */
 export const throughputGoal = (floor: number) => ({ goal: 1 / floor, goalLabel: `>= ${floor.toFixed(2)}x throughput` });
 
+/** The median: the middle value, or the mean of the two middle ones. */
+export function median(values: number[]): number {
+  if (values.length === 0) throw new Error('bench: a median of nothing');
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
 /** Median wall time in ms of `runs` calls of fn, each after an untimed setup(). */
 export async function timeRuns(runs: number, setup: (() => Promise<void>) | undefined, fn: () => Promise<void>): Promise<number> {
   const times: number[] = [];
@@ -24,8 +32,38 @@ export async function timeRuns(runs: number, setup: (() => Promise<void>) | unde
     await fn();
     times.push(Number(process.hrtime.bigint() - start) / 1e6);
   }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)]!;
+  return median(times);
+}
+
+/** The figure of one run of one contender: a time in ms (or another measure), taken by the contender itself. */
+export type Measurement = () => Promise<number>;
+
+/**
+ * Each contender's median over `runs` rounds, interleaved (A B C, A B C, …) so that drift of
+ * the machine falls on all alike, after one round that is discarded (warm-up: caches, the
+ * first connection, JIT). At least 5 rounds, so a median means something.
+ */
+export async function interleavedMedians<K extends string>(contenders: Record<K, Measurement>, runs = 5): Promise<Record<K, number>> {
+  if (runs < 5) throw new Error('bench: at least 5 runs for a median');
+  const names = Object.keys(contenders) as K[];
+  const figures = Object.fromEntries(names.map((n) => [n, [] as number[]])) as Record<K, number[]>;
+  for (let round = -1; round < runs; round++) {
+    for (const name of names) {
+      const figure = await contenders[name]();
+      if (round >= 0) figures[name].push(figure);
+    }
+  }
+  return Object.fromEntries(names.map((n) => [n, median(figures[n])])) as Record<K, number>;
+}
+
+/** A timed call as a Measurement: the wall time of fn in ms, each after an untimed setup. */
+export function timed(fn: () => Promise<unknown>, setup?: () => Promise<unknown>): Measurement {
+  return async () => {
+    if (setup) await setup();
+    const start = process.hrtime.bigint();
+    await fn();
+    return Number(process.hrtime.bigint() - start) / 1e6;
+  };
 }
 
 function goalCells(r: BenchRow): [string, string] {

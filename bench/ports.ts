@@ -1,9 +1,10 @@
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { execa } from 'execa';
-import { withIntegratedBerth } from './berth-env.js';
-import { berthProcesses, commandLine, commandName, rssKiB } from '../test/helpers/processes.js';
-import { type BenchRow, throughputGoal } from './measure.js';
+import { withIntegratedBerth, type BenchBerth } from './berth-env.js';
+import { get } from 'node:http';
+import { berthProcesses, commandLine, commandName, processTree, pssKiB, worldProcesses } from '../test/helpers/processes.js';
+import { type BenchRow, interleavedMedians } from './measure.js';
 
 const CLIENT = join(import.meta.dirname, 'tcp-client.js');
 
@@ -11,9 +12,12 @@ const CLIENT = join(import.meta.dirname, 'tcp-client.js');
  * A published port against the container's own address inside the engine's network
  * namespace, with one client program run on each side (nsenter into the namespace, so the
  * client, not the path, is the same): connection latency and a 256 MiB download, from the
- * WSL network namespace (the distros') and from the host's loopback.
+ * WSL network namespace (the distros') and from the host's loopback, with dockerd's own
+ * docker-proxy as the peer. Every figure is a median of interleaved rounds (measure.ts).
+ * Also: how often a port answers the first try right after `docker run` / `docker start`
+ * returns, and the memory of every process Berth starts.
  */
-export async function benchPorts(runs = 3): Promise<{ rows: BenchRow[]; notes: string[] }> {
+export async function benchPorts(runs = 5): Promise<{ rows: BenchRow[]; notes: string[] }> {
   return withIntegratedBerth('ports', async (b) => {
     await b.docker(['import', '-', 'busybox:latest'], await busyboxTar());
     await b.docker(['run', '-d', '--name', 'web', '-p', '18090:80', 'busybox', 'sh', '-c',
@@ -37,81 +41,142 @@ export async function benchPorts(runs = 3): Promise<{ rows: BenchRow[]; notes: s
     const answers = () => client(engine, 'download', '/small').then((r) => (r.bytes ?? 0) > 0, () => false);
     for (let i = 0; i < 300 && !(await answers()); i++) await new Promise((r) => setTimeout(r, 100));
 
-    const latency = async (side: Side) => (await client(side, 'latency', '500')).ms;
-    const download = async (side: Side) => {
-      const times: number[] = [];
-      for (let i = 0; i < runs; i++) {
-        const r = await client(side, 'download', '/big');
-        if ((r.bytes ?? 0) < 268435456) throw new Error(`bench ports: short download (${r.bytes} bytes)`);
-        times.push(r.ms);
-      }
-      return times.sort((x, y) => x - y)[Math.floor(times.length / 2)]!;
+    const latency = (side: Side) => async () => (await client(side, 'latency', String(LATENCY_GETS))).ms;
+    const download = (side: Side) => async () => {
+      const r = await client(side, 'download', '/big');
+      if ((r.bytes ?? 0) < 268435456) throw new Error(`bench ports: short download (${r.bytes} bytes)`);
+      return r.ms;
     };
-    const direct = { latency: await latency(engine), download: await download(engine) };
-    const viaWsl = { latency: await latency(wsl), download: await download(wsl) };
-    const viaHost = { latency: await latency(host), download: await download(host) };
     // The peer: dockerd's own userland proxy, relaying a loopback port to the container inside
     // the engine's namespace (what `-p` does with userland-proxy on), with the same client.
     const peerPort = 18091;
     // docker-proxy reports "0\n" (or "1\n" and the error) on fd 3, as dockerd expects.
     const peer = spawn('nsenter', ['-t', String(dockerd), '-n', '--', '/usr/sbin/docker-proxy', '-proto', 'tcp', '-host-ip', '127.0.0.1', '-host-port', String(peerPort), '-container-ip', ip, '-container-port', '80'], { stdio: ['ignore', 'ignore', 'inherit', 'pipe'] });
     const peerSide: Side = { ...engine, host: '127.0.0.1', port: peerPort };
-    let viaPeer: { latency: number; download: number };
+    let lat: Record<'direct' | 'wsl' | 'host' | 'peer', number>;
+    let dl: Record<'direct' | 'wsl' | 'host' | 'peer', number>;
     try {
       const report = await new Promise<string>((resolve) => {
         let text = '';
         peer.stdio[3]!.on('data', (d: Buffer) => (text += d.toString())).on('close', () => resolve(text));
       });
       if (!report.startsWith('0')) throw new Error(`bench ports: docker-proxy did not start: ${report}`);
-      viaPeer = { latency: await latency(peerSide), download: await download(peerSide) };
+      lat = await interleavedMedians({ direct: latency(engine), wsl: latency(wsl), host: latency(host), peer: latency(peerSide) }, runs);
+      dl = await interleavedMedians({ direct: download(engine), wsl: download(wsl), host: download(host), peer: download(peerSide) }, runs);
     } finally {
       peer.kill('SIGTERM');
     }
+    const firstTries = await countFirstTries(b);
     const mbps = (ms: number) => (256 / (ms / 1000)).toFixed(0);
-    const memory = berthMemory(backend, processes);
+    const memory = berthMemory(backend, b.root);
+    const median = `median of ${runs} rounds`;
     return {
       rows: [
-        { figure: 'published port, connect+GET, from a distro (ms, median of 500)', berth: viaWsl.latency, baseline: direct.latency, baselineName: 'container address', goal: undefined },
-        { figure: 'published port, connect+GET, from the host (ms, median of 500)', berth: viaHost.latency, baseline: direct.latency, baselineName: 'container address', goal: undefined },
-        { figure: 'published port, 256 MiB download, from a distro (ms)', berth: viaWsl.download, baseline: direct.download, baselineName: 'container address', ...throughputGoal(0.9) },
-        { figure: 'published port, 256 MiB download, from the host (ms)', berth: viaHost.download, baseline: direct.download, baselineName: 'container address', ...throughputGoal(0.9) },
-        { figure: 'peer: docker-proxy in the engine, connect+GET (ms, median of 500)', berth: viaPeer.latency, baseline: direct.latency, baselineName: 'container address', goal: undefined },
-        { figure: 'peer: docker-proxy in the engine, 256 MiB download (ms)', berth: viaPeer.download, baseline: direct.download, baselineName: 'container address', goal: undefined },
-        { figure: 'published port from a distro against the peer, connect+GET (ms)', berth: viaWsl.latency, baseline: viaPeer.latency, baselineName: 'docker-proxy', goal: 1 },
-        { figure: 'published port from a distro against the peer, 256 MiB (ms)', berth: viaWsl.download, baseline: viaPeer.download, baselineName: 'docker-proxy', ...throughputGoal(1) },
-        { figure: "Berth's own RSS, 1 integrated distro (MiB)", berth: memory.berth, baseline: memory.engine, baselineName: 'dockerd + containerd', goal: undefined, limit: 120 },
+        { figure: `published port, connect+GET, from a distro (ms, ${median} of ${LATENCY_GETS})`, berth: lat.wsl, baseline: lat.direct, baselineName: 'container address', goal: undefined },
+        { figure: `published port, connect+GET, from the host (ms, ${median} of ${LATENCY_GETS})`, berth: lat.host, baseline: lat.direct, baselineName: 'container address', goal: undefined },
+        { figure: `published port, 256 MiB download, from a distro (ms, ${median})`, berth: dl.wsl, baseline: dl.direct, baselineName: 'container address', goal: 1.1 },
+        { figure: `published port, 256 MiB download, from the host (ms, ${median})`, berth: dl.host, baseline: dl.direct, baselineName: 'container address', goal: undefined },
+        { figure: `peer: docker-proxy in the engine, connect+GET (ms, ${median} of ${LATENCY_GETS})`, berth: lat.peer, baseline: lat.direct, baselineName: 'container address', goal: undefined },
+        { figure: `peer: docker-proxy in the engine, 256 MiB download (ms, ${median})`, berth: dl.peer, baseline: dl.direct, baselineName: 'container address', goal: undefined },
+        { figure: 'published port from a distro against the peer, connect+GET (ms)', berth: lat.wsl, baseline: lat.peer, baselineName: 'docker-proxy', goal: 1 },
+        { figure: 'published port from the host against the peer, connect+GET (ms)', berth: lat.host, baseline: lat.peer, baselineName: 'docker-proxy', goal: 1 },
+        { figure: 'published port from a distro against the peer, 256 MiB (ms)', berth: dl.wsl, baseline: dl.peer, baselineName: 'docker-proxy', goal: 1 },
+        { figure: 'published port from the host against the peer, 256 MiB (ms)', berth: dl.host, baseline: dl.peer, baselineName: 'docker-proxy', goal: 1 },
+        { figure: 'published port: first tries that failed right after docker run/start returned', berth: firstTries.failed, baseline: firstTries.tries, baselineName: 'tries', goal: undefined, limit: 0 },
+        { figure: "Berth's own memory, 1 integrated distro, after the transfers (MiB PSS)", berth: memory.berth, baseline: memory.engine, baselineName: 'engine: dockerd, containerd, shims', goal: undefined, limit: 120 },
       ],
       notes: [
-        `Berth's RSS by process (MiB): ${memory.parts.join(', ')}; plus ${memory.wslStandIns.toFixed(0)} MiB in berth-wsl clients and inits (standing in for wsl.exe and WSL's init)`,
-        `published port throughput: ${mbps(viaWsl.download)} MiB/s from a distro, ${mbps(viaHost.download)} MiB/s from the host, ${mbps(viaPeer.download)} MiB/s through docker-proxy, ${mbps(direct.download)} MiB/s to the container address`,
+        `Berth's PSS by process (MiB): ${memory.parts.join(', ')}`,
+        `published port throughput: ${mbps(dl.wsl)} MiB/s from a distro, ${mbps(dl.host)} MiB/s from the host, ${mbps(dl.peer)} MiB/s through docker-proxy, ${mbps(dl.direct)} MiB/s to the container address`,
+        `first tries: ${firstTries.detail}`,
       ],
     };
   });
 }
 
+const LATENCY_GETS = 200;
+
 /**
- * Resident memory of Berth's own processes (the backend, the agent's, the proxies) against
- * the engine's (dockerd + containerd), in MiB. berth-wsl clients and distro inits stand in for
- * wsl.exe and WSL itself and are reported apart.
+ * `docker run -d -p …` (fixed, random and -P ports) and `docker start`, each followed at once
+ * by one GET with no retry, from a distro (through its proxy) and from the host (through the
+ * host endpoint): how many of those first tries failed.
  */
-function berthMemory(backend: number, processes: number[]): { berth: number; engine: number; wslStandIns: number; parts: string[] } {
-  let berth = 0;
-  let engine = 0;
-  let wslStandIns = 0;
-  const parts: string[] = [];
-  for (const pid of processes) {
-    const cmd = commandLine(pid);
-    const mib = rssKiB(pid) / 1024;
-    // (unshare and tini carry the supervisor's command line as arguments: counted by name apart)
-    const agent = /\/node \S*berth-agent\.mjs (\S+)/.exec(cmd)?.[1];
-    const role = pid === backend ? 'backend' : agent ?? (cmd.includes('berth-proxy.mjs') ? 'proxy' : cmd.startsWith('sh -c trap') ? 'attached sh' : undefined);
-    if (role) {
-      berth += mib;
-      parts.push(`${role} ${mib.toFixed(0)}`);
-    } else if (['dockerd', 'containerd'].includes(commandName(pid))) engine += mib;
-    else if (cmd.includes('bin/berth-wsl') || cmd.includes('berth-init')) wslStandIns += mib;
+async function countFirstTries(b: BenchBerth): Promise<{ tries: number; failed: number; detail: string }> {
+  const serve = 'busybox httpd -f -p 80 -h /etc';
+  const rounds = 8;
+  const script = `first_try() { wget -qO- "http://127.0.0.1:$1/hostname" >/dev/null 2>&1 && echo "$2 ok" || echo "$2 failed"; }
+    for i in $(seq 1 ${rounds}); do
+      docker run -d --name ft-fixed-$i -p $((18110 + i)):80 ${serve} >/dev/null && first_try $((18110 + i)) fixed
+      id=$(docker run -d -p 80 ${serve}) && first_try "$(docker port "$id" 80/tcp | head -n1 | sed 's/.*://')" random
+      id=$(docker run -d --expose 80 -P ${serve}) && first_try "$(docker port "$id" 80/tcp | head -n1 | sed 's/.*://')" -P
+    done
+    for i in $(seq 1 ${rounds}); do docker stop -t 0 ft-fixed-$i >/dev/null && docker start ft-fixed-$i >/dev/null && first_try $((18110 + i)) start; done
+    docker rm -f $(docker ps -aq) >/dev/null`;
+  const results = String((await b.wsl(['-d', 'Ubuntu', '--exec', 'sh', '-c', script])).stdout).split('\n').filter(Boolean).map((l) => `distro ${l}`);
+  const hostDocker = (args: string[]) => execa('docker', ['-H', `unix://${join(b.env.BERTH_HOME!, 'run/docker.sock')}`, ...args], { env: b.env, reject: false });
+  for (let i = 1; i <= rounds; i++) {
+    const port = 18130 + i;
+    await hostDocker(['run', '-d', '--name', `ft-host-${i}`, '-p', `${port}:80`, 'busybox', ...serve.split(' ')]);
+    results.push(`host fixed ${(await getOnce(port)) ? 'ok' : 'failed'}`);
+    const id = String((await hostDocker(['run', '-d', '-p', '80', 'busybox', ...serve.split(' ')])).stdout).trim();
+    const random = Number(/:(\d+)$/m.exec(String((await hostDocker(['port', id, '80/tcp'])).stdout))?.[1]);
+    results.push(`host random ${(await getOnce(random)) ? 'ok' : 'failed'}`);
   }
-  return { berth, engine, wslStandIns, parts };
+  await hostDocker(['rm', '-f', ...Array.from({ length: rounds }, (_, i) => `ft-host-${i + 1}`)]);
+  const failed = results.filter((r) => r.endsWith('failed'));
+  const kinds = [...new Set(results.map((r) => r.replace(/ (ok|failed)$/, '')))];
+  const detail = kinds.map((k) => `${k} ${results.filter((r) => r.startsWith(`${k} `) && r.endsWith('ok')).length}/${results.filter((r) => r.startsWith(`${k} `)).length}`).join(', ');
+  return { tries: results.length, failed: failed.length, detail };
+}
+
+function getOnce(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = get({ host: '127.0.0.1', port, path: '/hostname', timeout: 5000 }, (res) => res.resume().on('end', () => resolve(res.statusCode === 200)));
+    req.on('error', () => resolve(false));
+    req.on('timeout', () => req.destroy());
+  });
+}
+
+/**
+ * Proportional memory (PSS) of every process Berth starts, in MiB — the backend, the agent's
+ * processes, the proxies, berth-relay, slirp4netns and pasta, and the berth-wsl clients and
+ * inits that stand in for wsl.exe and WSL's init — against the engine's own (dockerd,
+ * containerd, the shims and what they run).
+ */
+function berthMemory(backend: number, root: string): { berth: number; engine: number; parts: string[] } {
+  const all = new Set([...processTree(backend), ...worldProcesses(root)]);
+  const engineRoots = [...all].filter((p) => ['dockerd', 'containerd'].includes(commandName(p)) || commandName(p).startsWith('containerd-shim'));
+  const engine = new Set(engineRoots.flatMap((p) => processTree(p)));
+  let berth = 0;
+  let engineMiB = 0;
+  const byRole = new Map<string, number>();
+  for (const pid of all) {
+    const mib = pssKiB(pid) / 1024;
+    if (engine.has(pid)) {
+      engineMiB += mib;
+      continue;
+    }
+    berth += mib;
+    const role = roleOf(pid, backend);
+    byRole.set(role, (byRole.get(role) ?? 0) + mib);
+  }
+  const parts = [...byRole].sort((a, b) => b[1] - a[1]).map(([role, mib]) => `${role} ${mib.toFixed(1)}`);
+  return { berth, engine: engineMiB, parts };
+}
+
+function roleOf(pid: number, backend: number): string {
+  if (pid === backend) return 'backend';
+  const cmd = commandLine(pid);
+  const agent = /berth-agent\.mjs (\S+)/.exec(cmd)?.[1];
+  if (agent && /node/.test(cmd)) return `agent ${agent}`;
+  if (cmd.includes('berth-proxy.mjs')) return 'proxy';
+  const relay = /berth-relay (listen|forward)/.exec(cmd)?.[1];
+  if (relay) return `berth-relay ${relay}`;
+  const name = commandName(pid);
+  if (['slirp4netns', 'pasta', 'passt'].includes(name)) return name;
+  if (/berth-init (start|pid1)/.test(cmd)) return 'distro inits (WSL init)';
+  if (cmd.includes('berth-wsl')) return 'berth-wsl clients (wsl.exe)';
+  return `other (${name})`;
 }
 
 export async function busyboxTar(): Promise<Buffer> {

@@ -15,8 +15,10 @@ export const IN_SHARED_AREA = {
   agentSocket: 'berth/agent.sock',
   /** The log daemon's query socket. */
   logSocket: 'berth/log.sock',
-  /** The engine's port forwarder (the stand-in for hypervisor sockets). */
+  /** The engine's port forwarder for TCP, native (the stand-in for hypervisor sockets). */
   forwardSocket: 'berth/forward.sock',
+  /** The engine's port forwarder for UDP (framed datagrams). */
+  forwardUdpSocket: 'berth/forward-udp.sock',
   /** The manager's claim socket: a distro's proxy asks it to bind ports before a start. */
   portsSocket: 'berth/ports.sock',
   /** The engine's network namespace, for the engine link. */

@@ -6,7 +6,8 @@ type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K>
 import type { Server as HttpServer } from 'node:http';
 import type { WslHost, WslProcess } from '../wsl-host/host.js';
 import { ProxyError } from '../wsl-proxy/errors.js';
-import { listenPublishedPort, type ForwardTarget } from '../common/port-forward/forward.js';
+import { listenPublishedPort, type ForwardTarget, type ForwarderLink } from '../common/port-forward/forward.js';
+import { RelayListeners } from '../common/port-forward/native-relay.js';
 import { TargetSlot } from '../common/port-forward/target-slot.js';
 import type { PublishedListener } from '../common/port-forward/forward-udp.js';
 import { listenAddress, type PortRequest } from '../common/port-forward/claim-messages.js';
@@ -18,6 +19,7 @@ import { sharedPath } from '../common/shared-area.js';
 import { Backoff } from '../common/backoff.js';
 
 const FORWARDER = sharedPath('forwardSocket');
+const FORWARDER_UDP = sharedPath('forwardUdpSocket');
 /** A claim is kept this long even if no running container has the port yet (it is starting). */
 const CLAIM_GRACE_MS = 30_000;
 /** After an event, the container list is read again this much later too (it can lag the event). */
@@ -64,10 +66,45 @@ export class PortForwards {
     return next;
   }
 
+  private relay: RelayListeners | undefined;
+
   constructor(
     private readonly wsl: WslHost,
     private readonly log: (line: string) => void,
+    /** berth-relay on the host; without it the host's TCP listeners are Node's. */
+    private readonly relayBinary?: string,
   ) {}
+
+  /**
+   * How the host reaches the engine's forwarders: TCP through berth-relay where the host can
+   * open the forwarder socket itself (the Linux WSL host), else through Node over
+   * WslHost.connect (wsl.exe on Windows, where a native relay over the hypervisor socket
+   * would take its place).
+   */
+  private forwarderLink(): ForwarderLink {
+    const forwarderPath = this.wsl.socketHostPath(FORWARDER);
+    if (forwarderPath && !this.relay && this.relayBinary) {
+      const relay = new RelayListeners(this.relayBinary, forwarderPath, (l) => this.log(`port relay: ${l}`));
+      relay.onExit(() => {
+        if (this.relay !== relay) return;
+        this.relay = undefined;
+        if (this.stopped) return;
+        // Its listeners went with it: bind them again with a new one.
+        this.log('the host port relay exited; publishing the ports again');
+        const lost = [...this.published.values()];
+        this.published.clear();
+        void this.serially(async () => {
+          for (const p of lost) await this.publish(p.request, p.target.get()).catch((e: Error) => this.log(`cannot publish ${p.key} again: ${e.message}`));
+        });
+      });
+      this.relay = relay;
+    }
+    return {
+      relay: this.relay,
+      connectTcp: () => this.wsl.connect(BERTH_DISTRO, FORWARDER),
+      connectUdp: () => this.wsl.connect(BERTH_DISTRO, FORWARDER_UDP),
+    };
+  }
 
   async start(claimSocket: string | undefined): Promise<void> {
     this.stopped = false;
@@ -172,7 +209,7 @@ export class PortForwards {
   private async publish(r: PortRequest, target?: ForwardTarget): Promise<void> {
     const key = keyOf(r);
     const slot = new TargetSlot(target);
-    const server = await listenPublishedPort(r, slot, () => this.wsl.connect(BERTH_DISTRO, FORWARDER)).catch(
+    const server = await listenPublishedPort(r, slot, this.forwarderLink()).catch(
       (e: NodeJS.ErrnoException) => {
         throw new ProxyError(500, bindFailureMessage(r, 'host', e.code, e.message), { cause: e });
       },
@@ -290,7 +327,10 @@ export class PortForwards {
     }
     this.published.clear();
     this.claimServer?.close();
+    const relay = this.relay;
+    this.relay = undefined;
     this.vm?.stdin?.end();
     this.vm?.kill('SIGTERM');
+    await relay?.stop();
   }
 }

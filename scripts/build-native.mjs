@@ -1,14 +1,20 @@
-// Builds the static berth-init helper (the Linux WSL host's /init, and berth-wsl's native
-// entry) unless it is up to date.
+// Builds Berth's static native helpers unless they are up to date: berth-init (the Linux
+// WSL host's /init, and berth-wsl's native entry) and berth-relay (the published ports'
+// byte mover). Warnings are errors. BERTH_NATIVE_SANITIZE=1 builds them with ASan/UBSan
+// instead (dynamic: the sanitizers' runtimes are not static), for the tests.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
-const sources = ['berth-init.c', 'wsl-entry.c'].map((f) => join(repo, 'wsl-host/native', f));
-const header = join(repo, 'wsl-host/native/berth-init.h');
-const output = join(repo, 'dist/native/berth-init');
+const sanitize = process.env.BERTH_NATIVE_SANITIZE === '1';
+const outDir = join(repo, sanitize ? 'dist/native-sanitized' : 'dist/native');
+const programs = [
+  { name: 'berth-init', dir: 'wsl-host/native', sources: ['berth-init.c', 'wsl-entry.c'], headers: ['berth-init.h'] },
+  { name: 'berth-relay', dir: 'common/port-forward', sources: ['berth-relay.c', 'relay-proto.c'], headers: ['relay-proto.h'] },
+];
+const flags = ['-O2', '-Wall', '-Wextra', '-Werror', ...(sanitize ? ['-g', '-fsanitize=address,undefined', '-fno-omit-frame-pointer', '-fno-sanitize-recover=all'] : ['-static'])];
 
 const mtime = (path) => {
   try {
@@ -18,11 +24,14 @@ const mtime = (path) => {
   }
 };
 
-if (mtime(output) < Math.max(...[...sources, header].map(mtime))) {
-  mkdirSync(dirname(output), { recursive: true });
+for (const p of programs) {
+  const inputs = [...p.sources, ...p.headers].map((f) => join(repo, p.dir, f));
+  const output = join(outDir, p.name);
+  if (mtime(output) >= Math.max(...inputs.map(mtime), mtime(fileURLToPath(import.meta.url)))) continue;
+  mkdirSync(outDir, { recursive: true });
   try {
-    execFileSync('gcc', ['-O2', '-Wall', '-Wextra', '-static', '-o', output, ...sources], { stdio: 'inherit' });
-  } catch (error) {
+    execFileSync('gcc', [...flags, '-o', output, ...p.sources.map((f) => join(repo, p.dir, f))], { stdio: 'inherit' });
+  } catch {
     console.error(`berth: building ${output} failed; install gcc and libc6-dev (apt-get install gcc libc6-dev) and run npm run build again.`);
     process.exit(1);
   }

@@ -6,7 +6,7 @@ import { decodeWslOutput } from './decode.js';
 import { WslError } from './errors.js';
 import type { DistroInfo, ExecOptions, ExecResult, ImportOptions, WslHost, WslProcess } from './host.js';
 import { errorFromOutput, parseListVerbose, parseNames, saysNoDistributions } from './parse.js';
-import { connectDirect, connectRelay } from './connect.js';
+import { connectDirect, connectRelay, sharedAreaHostPath } from './connect.js';
 
 /** wsl.exe itself fails with -1: 255 on Linux, 4294967295 or -1 through Windows' exit codes. */
 const WSL_OWN_FAILURE = new Set([255, -1, 4294967295]);
@@ -156,6 +156,10 @@ export class CommandWslHost implements WslHost {
       stderr: child.stderr,
       kill: (signal?: NodeJS.Signals) => child.kill(signal),
     } as WslProcess;
+  }
+
+  socketHostPath(socketPath: string): string | undefined {
+    return this.options.sharedAreaPath ? sharedAreaHostPath(this.options.sharedAreaPath, socketPath) : undefined;
   }
 
   async connect(name: string, socketPath: string): Promise<Duplex> {

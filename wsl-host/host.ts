@@ -72,4 +72,10 @@ export interface WslHost {
   setDefault(name: string): Promise<void>;
   /** A byte stream to a Unix socket under /mnt/wsl, as seen from inside the distro. */
   connect(name: string, socketPath: string): Promise<Duplex>;
+  /**
+   * The host's own path of a Unix socket under /mnt/wsl, where the host sees the shared area
+   * (the Linux WSL host), so a native program can open it; undefined where only `connect`
+   * reaches it (wsl.exe on Windows).
+   */
+  socketHostPath(socketPath: string): string | undefined;
 }

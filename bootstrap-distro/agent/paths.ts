@@ -2,6 +2,8 @@
 export const paths = {
   node: '/opt/berth/bin/berth-node',
   agentBundle: '/opt/berth/app/berth-agent.mjs',
+  /** The published ports' native byte mover. */
+  relay: '/opt/berth/bin/berth-relay',
   imagesDir: '/opt/berth/images',
   /** Unpacked images, one directory per sha256, kept across restarts on the distro's disk. */
   imageCache: '/var/cache/berth/images',

@@ -1,11 +1,13 @@
 import { readFile, readlink, mkdir, rm, statfs } from 'node:fs/promises';
 import type { Server } from 'node:net';
 import type { Server as HttpServer } from 'node:http';
-import { serveForwarder } from '../../common/port-forward/forward.js';
+import { serveUdpForwarder } from '../../common/port-forward/forward.js';
+import { serveNativeForwarder } from '../../common/port-forward/native-relay.js';
 import { publishedTargets } from '../../common/port-forward/published-targets.js';
 
 /** Published ports arrive here, from the host and from the WSL network namespace. */
 export const FORWARD_SOCKET = sharedPath('forwardSocket');
+export const FORWARD_UDP_SOCKET = sharedPath('forwardUdpSocket');
 import { serveControl, type AgentStatus } from './control.js';
 import { parseLinuxkit } from './linuxkit.js';
 import { paths } from './paths.js';
@@ -73,6 +75,7 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
   };
   let writer: LogWriter | undefined;
   let forwarder: Server | undefined;
+  let tcpForwarder: { close(): Promise<void> } | undefined;
   const distroPid = Number(await readlink('/proc/self')); // /proc is still the distro's: its view of our pid
   const startedAt = new Date().toISOString();
   let state: AgentStatus['state'] = 'starting';
@@ -92,7 +95,9 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
       for (const s of [...services].reverse()) await s.stop(options.stopDeadlineMs);
       control?.close();
       forwarder?.close();
+      await tcpForwarder?.close();
       await rm(FORWARD_SOCKET, { force: true });
+      await rm(FORWARD_UDP_SOCKET, { force: true });
       // Let the writer take the last lines (the stop messages) before the store goes.
       await new Promise((r) => setTimeout(r, 100));
       writer?.close();
@@ -120,7 +125,9 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
     writer = new LogWriter(LOG_QUERY, new RotatingFiles(`${paths.root}/var/lib/log`, { maxBytes: options.logs.fileBytes, maxFiles: options.logs.files }), (l) => log(`berth-agent: ${l}`));
     const configFile = options.configFile ?? `${paths.root}/etc/berth/linuxkit.yml`;
     const config = parseLinuxkit(await readFile(configFile, 'utf8'), configFile);
-    forwarder = await serveForwarder(FORWARD_SOCKET, (l) => log(`berth-agent: ${l}`), publishedTargets(async () => connect(paths.dockerSocket)));
+    const published = publishedTargets(async () => connect(paths.dockerSocket));
+    tcpForwarder = await serveNativeForwarder(paths.relay, FORWARD_SOCKET, published, (l) => log(`berth-agent: ${l}`));
+    forwarder = await serveUdpForwarder(FORWARD_UDP_SOCKET, (l) => log(`berth-agent: ${l}`), published);
     control = await serveControl(paths.controlSocket, {
       status: async () => ({
         state,

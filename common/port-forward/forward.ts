@@ -1,19 +1,20 @@
 import { listenUnix, ROOT_ONLY } from '../unix-socket.js';
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { listenPublishedUdp, relayDatagrams, type PublishedListener } from './forward-udp.js';
 import type { TargetCheck } from './published-targets.js';
 import { TARGET_WAIT_MS, type TargetSlot } from './target-slot.js';
+import type { RelayListeners } from './native-relay.js';
 
 export type { ForwardTarget } from './target-slot.js';
 
 /**
- * The engine side: a Unix socket in the shared area (the stand-in for hypervisor sockets).
- * Each connection starts with `tcp IP PORT\n` or `udp IP PORT\n`. For tcp the rest is
- * spliced to that address, which only exists inside the engine's network namespace
- * (half-close passes through); for udp the rest is framed datagrams, one flow per stream.
+ * The engine side of published UDP ports: a Unix socket in the shared area (the stand-in
+ * for hypervisor sockets). Each connection starts with `udp IP PORT\n`, then carries framed
+ * datagrams, one flow per stream, to that address inside the engine's network namespace.
+ * (TCP arrives at berth-relay's socket instead: see native-relay.ts.)
  */
-export async function serveForwarder(path: string, log: (line: string) => void, allowed: TargetCheck): Promise<Server> {
+export async function serveUdpForwarder(path: string, log: (line: string) => void, allowed: TargetCheck): Promise<Server> {
   const server = createServer({ allowHalfOpen: true }, (client: Socket) => {
     client.on('error', () => {}); // a client that vanishes is its own loss, never the supervisor's
     let head = Buffer.alloc(0);
@@ -26,37 +27,20 @@ export async function serveForwarder(path: string, log: (line: string) => void, 
       }
       client.off('data', onData);
       client.pause();
-      const m = /^(tcp|udp) (\S+) (\d+)$/.exec(head.subarray(0, nl).toString());
+      const m = /^udp (\S+) (\d+)$/.exec(head.subarray(0, nl).toString());
       if (!m) return void client.destroy();
-      const [, proto, ip, port] = m as unknown as [string, Protocol, string, string];
-      void allowed(proto, ip, Number(port)).then(
+      const [, ip, port] = m as unknown as [string, string, string];
+      allowed('udp', ip, Number(port)).then(
         (ok) => {
-          if (ok) return splice(proto, ip, port, nl);
-          log(`refused to forward to ${proto} ${ip}:${port}: no running container publishes it`);
+          if (ok) return relayDatagrams(client, { ip, port: Number(port) }, head.subarray(nl + 1), log);
+          log(`refused to forward to udp ${ip}:${port}: no running container publishes it`);
           client.destroy();
         },
         (e: Error) => {
-          log(`refused to forward to ${proto} ${ip}:${port}: cannot check the published ports (${e.message})`);
+          log(`refused to forward to udp ${ip}:${port}: cannot check the published ports (${e.message})`);
           client.destroy();
         },
       );
-    };
-    const splice = (proto: Protocol, ip: string, port: string, nl: number) => {
-      if (proto === 'udp') return relayDatagrams(client, { ip, port: Number(port) }, head.subarray(nl + 1), log);
-      const upstream = connect({ host: ip, port: Number(port), allowHalfOpen: true });
-      upstream.once('connect', () => {
-        if (head.length > nl + 1) upstream.write(head.subarray(nl + 1));
-        client.pipe(upstream);
-        upstream.pipe(client);
-        client.resume();
-      });
-      const close = (e: Error) => {
-        log(`forward to ${ip}:${port}: ${e.message}`);
-        client.destroy();
-        upstream.destroy();
-      };
-      upstream.on('error', close);
-      client.on('error', () => upstream.destroy());
     };
     client.on('data', onData);
   });
@@ -100,11 +84,18 @@ export function listenPublished(
 
 export type Protocol = 'tcp' | 'udp';
 
+/** How one side (the host, or the WSL network namespace) reaches the engine's forwarders. */
+export interface ForwarderLink {
+  /** berth-relay's listeners, where this side can open the forwarder socket itself. */
+  relay?: RelayListeners;
+  /** A stream to the TCP forwarder, for Node's own listener (where there is no relay: Windows). */
+  connectTcp: () => Promise<Duplex>;
+  connectUdp: () => Promise<Duplex>;
+}
+
 /** A published port of either protocol, bound on one side and carried to the forwarder. */
-export function listenPublishedPort(
-  address: { host: string; port: number; proto: Protocol },
-  target: TargetSlot,
-  connectForwarder: () => Promise<Duplex>,
-): Promise<PublishedListener> {
-  return address.proto === 'udp' ? listenPublishedUdp(address, () => target.get(), connectForwarder) : listenPublished(address, target, connectForwarder);
+export function listenPublishedPort(address: { host: string; port: number; proto: Protocol }, target: TargetSlot, link: ForwarderLink): Promise<PublishedListener> {
+  if (address.proto === 'udp') return listenPublishedUdp(address, () => target.get(), link.connectUdp);
+  if (link.relay) return link.relay.listen(address, target);
+  return listenPublished(address, target, link.connectTcp);
 }

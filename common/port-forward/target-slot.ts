@@ -13,6 +13,7 @@ export interface ForwardTarget {
 export class TargetSlot {
   private target: ForwardTarget | undefined;
   private waiters = new Set<(t: ForwardTarget | undefined) => void>();
+  private watchers = new Set<(t: ForwardTarget) => void>();
 
   constructor(initial?: ForwardTarget) {
     this.target = initial;
@@ -27,6 +28,13 @@ export class TargetSlot {
     if (!target) return;
     for (const wake of this.waiters) wake(target);
     this.waiters.clear();
+    for (const watch of this.watchers) watch(target);
+  }
+
+  /** Calls `fn` with each target set from now on (a native relay is told each one); returns the undo. */
+  watch(fn: (t: ForwardTarget) => void): () => void {
+    this.watchers.add(fn);
+    return () => this.watchers.delete(fn);
   }
 
   /** The target, waiting up to `ms` for one; undefined if none came. */
@@ -49,6 +57,7 @@ export class TargetSlot {
   close(): void {
     for (const wake of this.waiters) wake(undefined);
     this.waiters.clear();
+    this.watchers.clear();
   }
 }
 

@@ -14,6 +14,7 @@ import { Integrations } from '../integrations.js';
 import { managerLogger } from '../log.js';
 import { EngineNetwork } from '../network/engine-network.js';
 import { PortForwards } from '../ports.js';
+import { RELAY_BINARY } from '../images/build.js';
 import { withLock } from '../../common/lock.js';
 import { GIB } from '../../data-distro/data-disk.js';
 import { DISTRO_NAME, loadSettings, saveSettings, settingsSchema, type Settings } from '../settings.js';
@@ -45,7 +46,8 @@ export async function runBackend(home: HomeLayout, wsl: WslHost, options: { idle
   const logger = managerLogger(home.logsDir, settings.logLevel);
   const info = (source: string, line: string) => logger.info(line, { source });
   const engine = new Engine(wsl, info);
-  const ports = new PortForwards(wsl, (l) => info('ports', l));
+  // The host's TCP listeners are berth-relay's on Linux; on Windows the host reaches the VM through wsl.exe (Node's listeners).
+  const ports = new PortForwards(wsl, (l) => info('ports', l), process.platform === 'win32' ? undefined : RELAY_BINARY);
   const network = new EngineNetwork({ wsl, sharedArea: sharedAreaOnHost(), runDir: home.runDir, logsDir: home.logsDir, certsDir: home.certsDir, certsDDir: home.certsDDir, log: (l) => info('network', l) });
   await network.configure(settings);
   const shared = sharedAreaOnHost();

@@ -40,6 +40,7 @@ export async function inputFingerprint(sources: ImageSources = defaultSources())
     const path = join(AGENT_BUNDLE_DIR, f);
     if ((await stat(path)).isFile()) hash.update(f).update(await readFile(path));
   }
+  hash.update(await readFile(RELAY_BINARY));
   for (const source of [sources.busybox, sources.node, sources.init, ...sources.iptables, ...sources.versionPack]) {
     const path = await locate(source).catch(() => source.path);
     const st = await stat(path).catch(() => undefined);
@@ -50,6 +51,8 @@ export async function inputFingerprint(sources: ImageSources = defaultSources())
 
 const REPO = packageRoot(dirname(fileURLToPath(import.meta.url)));
 export const LINUXKIT_YML = join(REPO, 'bootstrap-distro/linuxkit/berth.yml');
+/** berth-relay, built by `npm run build` (scripts/build-native.mjs). */
+export const RELAY_BINARY = join(REPO, 'dist/native/berth-relay');
 /** The bundled agent: berth-agent.mjs and the chunks it loads on demand. */
 export const AGENT_BUNDLE_DIR = join(REPO, 'dist/agent');
 
@@ -183,6 +186,8 @@ async function stageBerthDistro(
     `#!/bin/sh\nexec /${NODE_DIR}/lib/ld-linux-x86-64.so.2 --library-path /${NODE_DIR}/lib /${NODE_DIR}/bin/node "$@"\n`,
     0o755,
   );
+  // The published ports' native byte mover (the port helper and the engine's forwarder run it).
+  await stageFile(staging, RELAY_BINARY, 'opt/berth/bin/berth-relay', 0o755);
   await stageText(staging, 'opt/berth/bin/berth-agent', '#!/bin/sh\nexec /opt/berth/bin/berth-node /opt/berth/app/berth-agent.mjs "$@"\n', 0o755);
   // What user distros run from the shared area (/mnt/wsl/berth/tools is /opt/berth, the
   // version pack is published beside it): static busybox for mounts, and the docker CLI

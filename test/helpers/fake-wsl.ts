@@ -65,6 +65,9 @@ export class FakeWsl implements WslHost {
   async terminate(_name: string): Promise<void> {}
   async shutdown(): Promise<void> {}
   async setDefault(): Promise<void> {}
+  socketHostPath(socketPath: string): string | undefined {
+    return this.sockets.get(socketPath);
+  }
   connect(_distro: string, socketPath: string): Promise<Duplex> {
     const local = this.sockets.get(socketPath);
     if (!local) return Promise.reject(new Error(`socket relay failed: cannot reach ${socketPath}`));

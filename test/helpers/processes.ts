@@ -62,3 +62,21 @@ export function rssKiB(pid: number): number {
     return 0;
   }
 }
+
+/** Proportional set size in KiB (shared pages split among their users); 0 if the process is gone. */
+export function pssKiB(pid: number): number {
+  try {
+    return Number(/^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
+/** Every process whose command line names `root` (a test world's temporary root), with its descendants. */
+export function worldProcesses(root: string): number[] {
+  const out = new Set<number>();
+  for (const entry of readdirSync('/proc')) {
+    if (/^\d+$/.test(entry) && commandLine(Number(entry)).includes(root)) for (const p of processTree(Number(entry))) out.add(p);
+  }
+  return [...out];
+}

@@ -130,7 +130,7 @@ describe.runIf(run)('published ports reach the host and every distro', () => {
     const tries = 8;
     const inDistro = await sh(
       'Ubuntu',
-      `first_try() { wget -qO- "http://127.0.0.1:$1/hostname" >/dev/null 2>&1 && echo ok || echo "failed on port $1"; }
+      `first_try() { if out=$(wget -qO- "http://127.0.0.1:$1/hostname" 2>&1); then echo ok; else echo "failed on port $1: $out"; fi; }
        for i in $(seq 1 ${tries}); do
          docker run -d --name ft-fixed-$i -p $((18110 + i)):80 ${serve} >/dev/null && first_try $((18110 + i))
          id=$(docker run -d --name ft-random-$i -p 80 ${serve}) && first_try "$(docker port "$id" 80/tcp | head -n1 | sed 's/.*://')"
@@ -139,6 +139,7 @@ describe.runIf(run)('published ports reach the host and every distro', () => {
        for i in $(seq 1 ${tries}); do docker stop -t 0 ft-fixed-$i >/dev/null && docker start ft-fixed-$i >/dev/null && first_try $((18110 + i)); done`,
     );
     const lines = inDistro.stdout.split('\n').filter(Boolean);
+    if (lines.some((l) => l !== 'ok')) console.log((await t.berth(['logs'])).stdout.split('\n').filter((l) => /port|relay|forward/.test(l)).slice(-60).join('\n'));
     expect(lines.filter((l) => l !== 'ok'), inDistro.stderr).toEqual([]);
     expect(lines).toHaveLength(4 * tries);
     // Through the host endpoint, answered from the host's loopback.

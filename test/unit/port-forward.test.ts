@@ -5,13 +5,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DatagramReader, frameDatagram } from '../../common/port-forward/datagram-frames.js';
-import { listenPublishedPort, serveForwarder } from '../../common/port-forward/forward.js';
+import { listenPublishedPort, serveUdpForwarder, type ForwarderLink } from '../../common/port-forward/forward.js';
 import type { PublishedListener } from '../../common/port-forward/forward-udp.js';
 import { bindFailureMessage } from '../../common/port-forward/port-errors.js';
 import { TargetSlot } from '../../common/port-forward/target-slot.js';
 
-// The forwarding chain on one machine: listener → forwarder socket → a target address.
-// The integration tests run the same chain across the engine's network namespace.
+// The UDP forwarding chain on one machine: listener → forwarder socket → a target address
+// (TCP is berth-relay's: native-relay.test.ts). The integration tests run both across the
+// engine's network namespace.
 const dir = mkdtempSync(join(tmpdir(), 'berth-forward-'));
 const forwarderPath = join(dir, 'forward.sock');
 let forwarder: Server;
@@ -19,6 +20,7 @@ let tcpEcho: Server;
 let udpEcho: UdpSocket;
 const listeners: PublishedListener[] = [];
 const toForwarder = async () => connect(forwarderPath);
+const nodeLink: ForwarderLink = { connectTcp: toForwarder, connectUdp: toForwarder };
 
 /** A port nobody listens on right now (for TCP and UDP on loopback). */
 async function freePort(): Promise<number> {
@@ -47,7 +49,7 @@ function askUdp(host: string, port: number, message: string): Promise<string> {
 
 beforeAll(async () => {
   // Published, for these tests: the echo servers (a real engine asks the daemon).
-  forwarder = await serveForwarder(forwarderPath, () => undefined, async (_proto, ip, port) => ip !== '127.0.0.2' && port !== 9);
+  forwarder = await serveUdpForwarder(forwarderPath, () => undefined, async (_proto, ip, port) => ip !== '127.0.0.2' && port !== 9);
   tcpEcho = createServer((s) => s.pipe(s));
   await new Promise<void>((r) => tcpEcho.listen(0, '127.0.0.1', r));
   udpEcho = createSocket('udp4');
@@ -75,55 +77,12 @@ describe('datagram framing', () => {
   });
 });
 
-describe('published ports through the forwarder socket', () => {
-  it('carries TCP both ways, half-close included', async () => {
-    const port = await freePort();
-    const target = { ip: '127.0.0.1', port: (tcpEcho.address() as { port: number }).port };
-    listeners.push(await listenPublishedPort({ host: '127.0.0.1', port, proto: 'tcp' }, new TargetSlot(target), toForwarder));
-    const client = connect(port, '127.0.0.1');
-    const chunks: Buffer[] = [];
-    client.on('data', (d: Buffer) => chunks.push(d));
-    client.end('ping over tcp');
-    await new Promise((r) => client.on('close', r));
-    expect(Buffer.concat(chunks).toString()).toBe('ping over tcp');
-  });
-
-  it('holds a connection made before the container is known, and carries it once its address is', async () => {
-    const port = await freePort();
-    const slot = new TargetSlot();
-    listeners.push(await listenPublishedPort({ host: '127.0.0.1', port, proto: 'tcp' }, slot, toForwarder));
-    const client = connect(port, '127.0.0.1');
-    const chunks: Buffer[] = [];
-    client.on('data', (d: Buffer) => chunks.push(d));
-    const closed = new Promise((r) => client.on('close', r));
-    client.end('sent before the target was set');
-    await new Promise((r) => client.once('connect', r));
-    // The port was bound at claim time; the manager learns the container's address now.
-    slot.set({ ip: '127.0.0.1', port: (tcpEcho.address() as { port: number }).port });
-    await closed;
-    expect(Buffer.concat(chunks).toString()).toBe('sent before the target was set');
-  });
-
-  it('closes a waiting connection when its port is unpublished before any container had it', async () => {
-    const port = await freePort();
-    const slot = new TargetSlot();
-    listeners.push(await listenPublishedPort({ host: '127.0.0.1', port, proto: 'tcp' }, slot, toForwarder));
-    const client = connect(port, '127.0.0.1');
-    const chunks: Buffer[] = [];
-    client.on('data', (d: Buffer) => chunks.push(d));
-    client.on('error', () => undefined);
-    const closed = new Promise((r) => client.on('close', r));
-    await new Promise((r) => client.once('connect', r));
-    slot.close();
-    await closed;
-    expect(chunks).toEqual([]);
-  });
-
+describe('published UDP ports through the forwarder socket', () => {
   it('carries UDP datagrams and sends each answer back to the client that asked, on IPv4 and IPv6 loopback', async () => {
     const port = await freePort();
     const target = { ip: '127.0.0.1', port: (udpEcho.address() as { port: number }).port };
-    listeners.push(await listenPublishedPort({ host: '127.0.0.1', port, proto: 'udp' }, new TargetSlot(target), toForwarder));
-    listeners.push(await listenPublishedPort({ host: '::1', port, proto: 'udp' }, new TargetSlot(target), toForwarder));
+    listeners.push(await listenPublishedPort({ host: '127.0.0.1', port, proto: 'udp' }, new TargetSlot(target), nodeLink));
+    listeners.push(await listenPublishedPort({ host: '::1', port, proto: 'udp' }, new TargetSlot(target), nodeLink));
     const answers = await Promise.all([askUdp('127.0.0.1', port, 'one'), askUdp('127.0.0.1', port, 'two'), askUdp('::1', port, 'six')]);
     expect(answers).toEqual(['echo:one', 'echo:two', 'echo:six']);
   });
@@ -133,7 +92,7 @@ describe('published ports through the forwarder socket', () => {
     const squatter = createSocket('udp4');
     await new Promise<void>((r) => squatter.bind(port, '127.0.0.1', r));
     try {
-      const error = await listenPublishedPort({ host: '127.0.0.1', port, proto: 'udp' }, new TargetSlot(), toForwarder).then(
+      const error = await listenPublishedPort({ host: '127.0.0.1', port, proto: 'udp' }, new TargetSlot(), nodeLink).then(
         () => undefined,
         (e: NodeJS.ErrnoException) => e.code,
       );

@@ -7,7 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serveControl, type AgentStatus } from '../../bootstrap-distro/agent/control.js';
 import { LogDaemon, QUERY } from '../../bootstrap-distro/logd/daemon.js';
 import { serveClaimSocket } from '../../installer/claim-server.js';
-import { serveForwarder } from '../../common/port-forward/forward.js';
+import { serveUdpForwarder } from '../../common/port-forward/forward.js';
+import { serveNativeForwarder } from '../../common/port-forward/native-relay.js';
+import { REPO } from '../helpers/wsl-root.js';
 import type { PortRequest } from '../../common/port-forward/claim-messages.js';
 
 /**
@@ -74,6 +76,7 @@ function post(socketPath: string, method: string, url: string, body?: string): P
 }
 
 const servers: Array<Server | HttpServer> = [];
+const relays: Array<{ close(): Promise<void> }> = [];
 const logged: string[] = [];
 const claimed: PortRequest[][] = [];
 let stops = 0;
@@ -90,9 +93,12 @@ beforeAll(async () => {
   await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
   echoPort = (echo.address() as { port: number }).port;
   servers.push(echo);
-  servers.push(await serveForwarder(path('forward.sock'), (l) => logged.push(l), async (proto, ip, port) => proto === 'tcp' && ip === '127.0.0.1' && port === echoPort));
+  const published = async (_proto: string, ip: string, port: number) => ip === '127.0.0.1' && port === echoPort;
+  relays.push(await serveNativeForwarder(join(REPO, 'dist/native/berth-relay'), path('forward.sock'), published, (l) => logged.push(l)));
+  servers.push(await serveUdpForwarder(path('forward-udp.sock'), (l) => logged.push(l), published));
 });
-afterAll(() => {
+afterAll(async () => {
+  for (const r of relays) await r.close();
   for (const s of servers) s.close();
   daemon.close();
   rmSync(dir, { recursive: true, force: true });
@@ -187,6 +193,20 @@ describe('fuzzing the sockets between Berth processes', () => {
     expect(await through('tcp 10.0.0.1 22')).toBe('');
     expect(logged.some((l) => l.includes('refused to forward to tcp 10.0.0.1:22: no running container publishes it'))).toBe(true);
     expect(await through(`tcp 127.0.0.1 ${echoPort}`)).toBe('ping');
+  });
+
+  it('the UDP forwarder: bad headers and a TCP head are dropped, an unpublished target is refused, and it keeps serving', async () => {
+    await fuzz(path('forward-udp.sock'), `udp 127.0.0.1 ${echoPort}\n`);
+    const head = (text: string) =>
+      new Promise<void>((resolve) => {
+        const s = connect(path('forward-udp.sock'));
+        s.on('close', () => resolve());
+        s.on('error', () => resolve());
+        s.end(`${text}\n`);
+      });
+    await head(`tcp 127.0.0.1 ${echoPort}`);
+    await head('udp 10.0.0.1 53');
+    expect(logged.some((l) => l.includes('refused to forward to udp 10.0.0.1:53: no running container publishes it'))).toBe(true);
   });
 });
 

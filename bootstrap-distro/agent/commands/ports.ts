@@ -1,24 +1,36 @@
 import { connect } from 'node:net';
 import { createInterface } from 'node:readline';
-import { listenPublishedPort } from '../../../common/port-forward/forward.js';
+import { listenPublishedPort, type ForwarderLink } from '../../../common/port-forward/forward.js';
 import { parseLine, portHelperCommandSchema, portHelperReplySchema, type PortHelperReply } from '../../../common/port-forward/helper-messages.js';
+import { RelayListeners } from '../../../common/port-forward/native-relay.js';
 import { sharedPath } from '../../../common/shared-area.js';
 import { TargetSlot } from '../../../common/port-forward/target-slot.js';
+import { paths } from '../paths.js';
 
 /**
  * ports: run by the manager, attached, in the berth distro, which lives in the WSL network
  * namespace every distro shares. Reads `{"id","op":"open","key","host","port","proto","ip","targetPort"}`
- * and `{"id","op":"close","key"}` lines on stdin; binds there and forwards to the engine.
- * Answers `{"id","key","ok"[,"error"]}` lines.
+ * and `{"id","op":"close","key"}` lines on stdin; binds there and forwards to the engine
+ * (TCP through berth-relay, UDP here). Answers `{"id","key","ok"[,"error"]}` lines.
  */
 export async function run(): Promise<number> {
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  const relay = new RelayListeners(paths.relay, sharedPath('forwardSocket'), log);
+  // Without its relay this helper binds nothing: it exits, and the manager starts it again
+  // and tells it every port.
+  relay.onExit(() => process.exit(1));
+  const link: ForwarderLink = {
+    relay,
+    connectTcp: async () => connect(sharedPath('forwardSocket')),
+    connectUdp: async () => connect(sharedPath('forwardUdpSocket')),
+  };
   // A port is bound at claim time (before the container runs), its target set once known.
   const open = new Map<string, { server?: { close(): void }; target: TargetSlot }>();
   const reply = (r: PortHelperReply) => process.stdout.write(`${JSON.stringify(portHelperReplySchema.parse(r))}\n`);
   for await (const line of createInterface({ input: process.stdin })) {
     const parsed = parseLine(portHelperCommandSchema, line);
     if ('error' in parsed) {
-      process.stderr.write(`berth-agent ports: ignored a malformed command: ${parsed.error}\n`);
+      log(`berth-agent ports: ignored a malformed command: ${parsed.error}`);
       const id = /"id"\s*:\s*(\d+)/.exec(line)?.[1];
       if (id) reply({ id: Number(id), ok: false, error: `malformed command: ${parsed.error}` });
       continue;
@@ -38,7 +50,7 @@ export async function run(): Promise<number> {
       reply({ id: cmd.id, key: cmd.key, ok: true });
       continue;
     }
-    await listenPublishedPort({ host: cmd.host, port: cmd.port, proto: cmd.proto }, entry.target, async () => connect(sharedPath('forwardSocket'))).then(
+    await listenPublishedPort({ host: cmd.host, port: cmd.port, proto: cmd.proto }, entry.target, link).then(
       (server) => {
         entry.server = server;
         open.set(cmd.key, entry);
@@ -48,5 +60,6 @@ export async function run(): Promise<number> {
     );
   }
   for (const e of open.values()) e.server?.close();
+  await relay.stop();
   return 0;
 }
