@@ -107,8 +107,8 @@ async function countFirstTries(b: BenchBerth): Promise<{ tries: number; failed: 
   const script = `first_try() { wget -qO- "http://127.0.0.1:$1/hostname" >/dev/null 2>&1 && echo "$2 ok" || echo "$2 failed"; }
     for i in $(seq 1 ${rounds}); do
       docker run -d --name ft-fixed-$i -p $((18110 + i)):80 ${serve} >/dev/null && first_try $((18110 + i)) fixed
-      id=$(docker run -d -p 80 ${serve}) && first_try "$(docker port "$id" 80/tcp | head -n1 | sed 's/.*://')" random
-      id=$(docker run -d --expose 80 -P ${serve}) && first_try "$(docker port "$id" 80/tcp | head -n1 | sed 's/.*://')" -P
+      id=$(docker run -d -p 80 ${serve}) && first_try "$(docker port "$id" 80/tcp | sed -n 's/^0\\.0\\.0\\.0://p')" random
+      id=$(docker run -d --expose 80 -P ${serve}) && first_try "$(docker port "$id" 80/tcp | sed -n 's/^0\\.0\\.0\\.0://p')" -P
     done
     for i in $(seq 1 ${rounds}); do docker stop -t 0 ft-fixed-$i >/dev/null && docker start ft-fixed-$i >/dev/null && first_try $((18110 + i)) start; done
     docker rm -f $(docker ps -aq) >/dev/null`;
@@ -119,7 +119,7 @@ async function countFirstTries(b: BenchBerth): Promise<{ tries: number; failed: 
     await hostDocker(['run', '-d', '--name', `ft-host-${i}`, '-p', `${port}:80`, 'busybox', ...serve.split(' ')]);
     results.push(`host fixed ${(await getOnce(port)) ? 'ok' : 'failed'}`);
     const id = String((await hostDocker(['run', '-d', '-p', '80', 'busybox', ...serve.split(' ')])).stdout).trim();
-    const random = Number(/:(\d+)$/m.exec(String((await hostDocker(['port', id, '80/tcp'])).stdout))?.[1]);
+    const random = Number(/^0\.0\.0\.0:(\d+)$/m.exec(String((await hostDocker(['port', id, '80/tcp'])).stdout))?.[1]);
     results.push(`host random ${(await getOnce(random)) ? 'ok' : 'failed'}`);
   }
   await hostDocker(['rm', '-f', ...Array.from({ length: rounds }, (_, i) => `ft-host-${i + 1}`)]);

@@ -130,7 +130,8 @@ export async function runOnboot(entry: LinuxkitEntry, logs: LogSink): Promise<{ 
     });
     child.on('exit', (code, signal) => resolve(code ?? 128 + (signal ? 15 : 0)));
   });
-  // The daemon reads the last bytes a moment after the exit.
-  await new Promise((r) => setTimeout(r, 50));
+  // Only a failure shows the tail, and the daemon reads the last bytes a moment after the
+  // exit: a start whose actions succeed waits for nothing.
+  if (exitCode !== 0) await new Promise((r) => setTimeout(r, 50));
   return { exitCode, tail: logs.last(entry.name, 10) };
 }

@@ -40,10 +40,10 @@ export async function ensureBackend(home: HomeLayout, options: { idle?: boolean 
     });
     child.unref();
     await out.close();
-    for (let i = 0; i < 200; i++) {
+    for (const end = Date.now() + 10_000; Date.now() < end; ) {
       if (await backendStatus(home)) return;
       if (child.exitCode !== null) throw new Error(`the backend exited at once (code ${child.exitCode}); see ${home.backendOut}`);
-      await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 15));
     }
     throw new Error(`the backend did not answer within 10s; see ${home.backendOut}`);
   });

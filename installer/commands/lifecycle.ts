@@ -6,7 +6,8 @@ import { loadSettings, updateSettings } from '../settings.js';
 import { EXIT, Refused, type CliContext } from './context.js';
 
 const START_TIMEOUT_MS = 15 * 60_000;
-const POLL_MS = 50;
+// Short: the backend answers status from memory, and every step saved shows in `berth start`.
+const POLL_MS = 15;
 
 /** Waits for the backend to report running or failed, showing its progress as it changes. */
 export async function waitForEngine(ctx: CliContext, timeoutMs: number): Promise<BackendStatus> {

@@ -118,7 +118,7 @@ describe.runIf(run)('published ports reach the host and every distro', () => {
 
   it('publishes a random port (-p 80) at the port docker reports', async () => {
     expect((await sh('Ubuntu', `docker run -d --name rnd -p 80 busybox sh -c "${HTTPD('random')}"`)).exitCode).toBe(0);
-    const port = Number(/:(\d+)$/m.exec((await sh('Ubuntu', 'docker port rnd 80/tcp')).stdout)?.[1]);
+    const port = Number(/^0\.0\.0\.0:(\d+)$/m.exec((await sh('Ubuntu', 'docker port rnd 80/tcp')).stdout)?.[1]);
     expect(port).toBeGreaterThan(0);
     expect(await until(async () => (await fetchHost(port)).body?.toString() === 'random\n', 10_000)).toBe(true);
   });
@@ -133,8 +133,8 @@ describe.runIf(run)('published ports reach the host and every distro', () => {
       `first_try() { if out=$(wget -qO- "http://127.0.0.1:$1/hostname" 2>&1); then echo ok; else echo "failed on port $1: $out"; fi; }
        for i in $(seq 1 ${tries}); do
          docker run -d --name ft-fixed-$i -p $((18110 + i)):80 ${serve} >/dev/null && first_try $((18110 + i))
-         id=$(docker run -d --name ft-random-$i -p 80 ${serve}) && first_try "$(docker port "$id" 80/tcp | head -n1 | sed 's/.*://')"
-         id=$(docker run -d --name ft-all-$i --expose 80 -P ${serve}) && first_try "$(docker port "$id" 80/tcp | head -n1 | sed 's/.*://')"
+         id=$(docker run -d --name ft-random-$i -p 80 ${serve}) && first_try "$(docker port "$id" 80/tcp | sed -n 's/^0\\.0\\.0\\.0://p')"
+         id=$(docker run -d --name ft-all-$i --expose 80 -P ${serve}) && first_try "$(docker port "$id" 80/tcp | sed -n 's/^0\\.0\\.0\\.0://p')"
        done
        for i in $(seq 1 ${tries}); do docker stop -t 0 ft-fixed-$i >/dev/null && docker start ft-fixed-$i >/dev/null && first_try $((18110 + i)); done`,
     );
@@ -149,7 +149,7 @@ describe.runIf(run)('published ports reach the host and every distro', () => {
       expect((await t.docker(['run', '-d', '--name', `ft-host-${i}`, '-p', `${port}:80`, 'busybox', ...serve.split(' ')])).exitCode).toBe(0);
       fromHost.push((await fetchHost(port, '/hostname')).error ?? 'ok');
       const random = await t.docker(['run', '-d', '--name', `ft-host-random-${i}`, '-p', '80', 'busybox', ...serve.split(' ')]);
-      const randomPort = Number(/:(\d+)$/m.exec((await t.docker(['port', random.stdout.trim(), '80/tcp'])).stdout)?.[1]);
+      const randomPort = Number(/^0\.0\.0\.0:(\d+)$/m.exec((await t.docker(['port', random.stdout.trim(), '80/tcp'])).stdout)?.[1]);
       fromHost.push((await fetchHost(randomPort, '/hostname')).error ?? 'ok');
     }
     expect(fromHost).toEqual(Array(2 * tries).fill('ok'));
@@ -165,7 +165,7 @@ describe.runIf(run)('published ports reach the host and every distro', () => {
 
   it('publishes every exposed port with -P', async () => {
     expect((await sh('Ubuntu', `docker run -d --name all-ports --expose 80 -P busybox sh -c "${HTTPD('all-ports')}"`)).exitCode).toBe(0);
-    const port = Number(/:(\d+)$/m.exec((await sh('Ubuntu', 'docker port all-ports 80/tcp')).stdout)?.[1]);
+    const port = Number(/^0\.0\.0\.0:(\d+)$/m.exec((await sh('Ubuntu', 'docker port all-ports 80/tcp')).stdout)?.[1]);
     expect(await until(async () => (await fetchHost(port)).body?.toString() === 'all-ports\n', 10_000)).toBe(true);
   });
 
