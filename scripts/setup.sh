@@ -13,7 +13,8 @@ fi
 # Networking: passt and slirp4netns are the user-mode links (WSL's NAT, the engine link);
 # tinyproxy, docker-registry and openssl are the tests' proxy, registry and CA; chromium the
 # browser the dashboard tests drive (headless, with playwright-core); socat the benchmark's
-# peer relay for the proxy (docker-proxy, the published-port peer, comes with docker.io).
+# peer relay for the proxy (docker-proxy, the published-port peer, comes with docker.io);
+# clang (with libclang-rt-14-dev below) builds the libFuzzer run over berth-relay's parsers.
 missing=()
 while read -r package commands; do
   for cmd in $commands; do
@@ -40,10 +41,13 @@ docker-registry docker-registry
 openssl openssl
 chromium chromium
 socat socat
+clang clang
 PACKAGES
 # The distros need a static busybox (the dynamic one cannot run inside them).
 dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)
 [ -e /usr/lib/x86_64-linux-gnu/libc.a ] || [ -e /usr/lib/aarch64-linux-gnu/libc.a ] || missing+=(libc6-dev)
+# libFuzzer's runtime, for the tests that fuzz berth-relay's parsers with clang.
+dpkg -s libclang-rt-14-dev >/dev/null 2>&1 || missing+=(libclang-rt-14-dev)
 
 if [ "${#missing[@]}" -gt 0 ]; then
   mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)

@@ -1,3 +1,4 @@
+import { DAEMON_NODE_FLAGS } from '../../common/node-flags.js';
 import { spawn } from 'node:child_process';
 import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -33,7 +34,7 @@ export async function ensureBackend(home: HomeLayout, options: { idle?: boolean 
     if (await backendStatus(home)) return;
     await mkdir(home.logsDir, { recursive: true });
     const out = await open(home.backendOut, 'a');
-    const child = spawn(process.execPath, [join(BERTH_REPO, 'bin/berth'), 'backend', ...(options.idle ? ['--idle'] : [])], {
+    const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, join(BERTH_REPO, 'bin/berth'), 'backend', ...(options.idle ? ['--idle'] : [])], {
       detached: true,
       stdio: ['ignore', out.fd, out.fd],
       env: process.env,

@@ -1,3 +1,4 @@
+import { DAEMON_NODE_FLAGS } from '../../common/node-flags.js';
 import { createHash } from 'node:crypto';
 import { cp, mkdir, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { writeFileAtomic } from '../../common/atomic-file.js';
@@ -188,7 +189,8 @@ async function stageBerthDistro(
   );
   // The published ports' native byte mover (the port helper and the engine's forwarder run it).
   await stageFile(staging, RELAY_BINARY, 'opt/berth/bin/berth-relay', 0o755);
-  await stageText(staging, 'opt/berth/bin/berth-agent', '#!/bin/sh\nexec /opt/berth/bin/berth-node /opt/berth/app/berth-agent.mjs "$@"\n', 0o755);
+  const flags = DAEMON_NODE_FLAGS.join(' ');
+  await stageText(staging, 'opt/berth/bin/berth-agent', `#!/bin/sh\nexec /opt/berth/bin/berth-node ${flags} /opt/berth/app/berth-agent.mjs "$@"\n`, 0o755);
   // What user distros run from the shared area (/mnt/wsl/berth/tools is /opt/berth, the
   // version pack is published beside it): static busybox for mounts, and the docker CLI
   // through the version pack's own loader, so it runs over any distro's libc.
@@ -203,7 +205,7 @@ async function stageBerthDistro(
   await stageText(
     staging,
     'opt/berth/bin/berth-proxy',
-    '#!/bin/sh\nself=$(readlink -f "$0")\nt=${self%/bin/*}\nexec "$t/node/lib/ld-linux-x86-64.so.2" --library-path "$t/node/lib" "$t/node/bin/node" "$t/app/berth-proxy.mjs" "$@"\n',
+    `#!/bin/sh\nself=$(readlink -f "$0")\nt=\${self%/bin/*}\nexec "$t/node/lib/ld-linux-x86-64.so.2" --library-path "$t/node/lib" "$t/node/bin/node" ${flags} "$t/app/berth-proxy.mjs" "$@"\n`,
     0o755,
   );
   await cp(AGENT_BUNDLE_DIR, join(staging, 'opt/berth/app'), { recursive: true });

@@ -1,3 +1,4 @@
+import { DAEMON_NODE_FLAGS } from '../../../common/node-flags.js';
 import { spawn } from 'node:child_process';
 import { openSync } from 'node:fs';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
@@ -71,7 +72,7 @@ export async function run(args: string[]): Promise<number> {
     '--auto-pause', String(autoPause), '--cgroup', cgroupName,
   ];
   // tini as pid 1 reaps the orphans a container engine leaves (shims), and forwards signals.
-  const unshareArgv = ['-m', '-n', '-p', '-u', '-i', '-f', '--propagation', 'slave', init, '-g', '--', paths.node, paths.agentBundle, ...superviseArgs];
+  const unshareArgv = ['-m', '-n', '-p', '-u', '-i', '-f', '--propagation', 'slave', init, '-g', '--', paths.node, ...DAEMON_NODE_FLAGS, paths.agentBundle, ...superviseArgs];
   let cgroup: CgroupLayout;
   try {
     cgroup = await prepareEngineCgroup(cgroupName, limits);
