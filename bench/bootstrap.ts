@@ -8,6 +8,7 @@ import { buildImages } from '../installer/images/build.js';
 import { type BenchRow, interleavedMedians, median, timed, timeRuns } from './measure.js';
 import { BERTH_WSL } from './wsl-host.js';
 import { AGENT_COMMAND } from '../common/shared-area.js';
+import { DEFAULT_POLICY } from '../bootstrap-distro/agent/service.js';
 
 const AGENT = AGENT_COMMAND;
 
@@ -53,7 +54,10 @@ export async function benchBootstrap(runs = 5): Promise<{ rows: BenchRow[]; note
     await wsl(['-d', 'berth', '--exec', AGENT, 'start', '--detach']);
     // The supervisor's restart of a killed dockerd (containerd stays up), until /_ping answers again.
     const publishedSocket = join(root, 'run/wsl/berth/docker.sock');
-    const dockerdBack = await timeRuns(runs, undefined, async () => {
+    // Each kill after the service has run healthy (a crash after a crash is backed off on
+    // purpose; that is not what a user waits on after one crash).
+    const healthy = () => new Promise<void>((r) => setTimeout(r, DEFAULT_POLICY.backoff.healthyAfterMs + 500));
+    const dockerdBack = await timeRuns(runs, healthy, async () => {
       await wsl(['-d', 'berth', '--exec', AGENT, 'shell', 'sh', '-c', 'kill -9 $(pidof dockerd)']);
       const deadline = Date.now() + 60_000;
       while (!(await dockerPing(publishedSocket, 500))) {
@@ -65,9 +69,9 @@ export async function benchBootstrap(runs = 5): Promise<{ rows: BenchRow[]; note
     const sizes = Object.values(manifest.images).map((i) => `${i.kind} ${(i.size / 2 ** 20).toFixed(1)} MiB`);
     return {
       rows: [
-        { figure: 'agent start to /_ping, in the distro (ms, median)', berth: agentOwn, baseline: bare, baselineName: 'bare dockerd', goal: 1.3 },
-        { figure: 'berth-wsl --exec agent start to /_ping (ms, median)', berth: agentStart, baseline: bare, baselineName: 'bare dockerd', goal: undefined },
-        { figure: 'dockerd back after SIGKILL to /_ping (ms, median)', berth: dockerdBack, baseline: bare, baselineName: 'bare dockerd start', goal: 1.3 },
+        { figure: `agent start to /_ping, in the distro (ms, median of ${runs})`, berth: agentOwn, baseline: bare, baselineName: 'bare dockerd', goal: 1.2 },
+        { figure: `berth-wsl --exec agent start to /_ping (ms, median of ${runs})`, berth: agentStart, baseline: bare, baselineName: 'bare dockerd', goal: undefined },
+        { figure: `dockerd back after SIGKILL to /_ping (ms, median of ${runs})`, berth: dockerdBack, baseline: bare, baselineName: 'bare dockerd start', goal: 1.3 },
       ],
       notes: [`image build: ${buildSeconds.toFixed(1)} s for ${sizes.join(', ')}`],
     };

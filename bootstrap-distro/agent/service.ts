@@ -84,7 +84,9 @@ export class SupervisedService {
       return;
     }
     this.backoff.ran(Date.now() - this.startedAt);
-    const delay = this.backoff.next();
+    // A service that ran healthy and then died comes back at once (what users wait on after
+    // a crash); only crashes in a row wait, longer each time.
+    const delay = this.backoff.failures === 0 ? (this.backoff.next(), 0) : this.backoff.next();
     if (this.backoff.failures > this.policy.maxQuickCrashes) {
       this.status.state = 'failed';
       this.logs.agent(`${this.entry.name}: exited ${this.backoff.failures} times in a row within ${this.policy.backoff.healthyAfterMs / 1000}s; marked failed (last output: ${this.logs.last(this.entry.name, 3).join(' | ')})`);

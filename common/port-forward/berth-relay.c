@@ -122,6 +122,38 @@ static void watch_side(struct conn *c, int d, unsigned events) {
   c->armed[d] = events;
 }
 
+/*
+ * Forward mode: targets Node allowed in the last second are allowed again without asking, the
+ * same freshness Node's own check keeps (published-targets.ts), so a burst of connections to
+ * one published port costs one question.
+ */
+#define ALLOWED_FRESH_MS 1000
+#define ALLOWED_SLOTS 64
+static struct {
+  struct relay_target target;
+  long long until_ms;
+} allowed_recently[ALLOWED_SLOTS];
+
+static int recently_allowed(const struct relay_target *t) {
+  long long now = now_ms();
+  for (int i = 0; i < ALLOWED_SLOTS; i++)
+    if (allowed_recently[i].until_ms > now && memcmp(&allowed_recently[i].target, t, sizeof *t) == 0) return 1;
+  return 0;
+}
+
+static void remember_allowed(const struct relay_target *t) {
+  int oldest = 0;
+  for (int i = 0; i < ALLOWED_SLOTS; i++) {
+    if (memcmp(&allowed_recently[i].target, t, sizeof *t) == 0) {
+      oldest = i;
+      break;
+    }
+    if (allowed_recently[i].until_ms < allowed_recently[oldest].until_ms) oldest = i;
+  }
+  allowed_recently[oldest].target = *t;
+  allowed_recently[oldest].until_ms = now_ms() + ALLOWED_FRESH_MS;
+}
+
 /* ---- connections ---- */
 
 static struct conn *conn_new(int fd0) {
@@ -279,6 +311,7 @@ static void conn_read_head(struct conn *c) {
     note("dropped a connection with a malformed head", "expected \"tcp IP PORT\"");
     return conn_free(c);
   }
+  if (recently_allowed(&c->target)) return conn_connect(c);
   c->id = next_id++;
   c->state = WAIT_VERDICT;
   conn_rearm(c);
@@ -393,8 +426,12 @@ static void command_close(const struct relay_command *cmd) {
 static void verdict(const struct relay_command *cmd) {
   for (struct conn *c = conns; c; c = c->next) {
     if (c->state != WAIT_VERDICT || c->id != cmd->id) continue;
-    if (cmd->op == OP_ALLOW) conn_connect(c);
-    else conn_free(c);
+    if (cmd->op == OP_ALLOW) {
+      remember_allowed(&c->target);
+      conn_connect(c);
+    } else {
+      conn_free(c);
+    }
     return;
   }
 }
