@@ -68,6 +68,30 @@ async function markerOf(wsl: WslHost, name: string): Promise<DistroMarker | unde
   }
 }
 
+/** Whether a distro of this name is registered, and whether Berth made it (its marker). */
+export async function ownershipOf(wsl: WslHost, name: typeof BERTH_DISTRO | typeof DATA_DISTRO): Promise<'absent' | 'berths' | 'foreign'> {
+  if (!(await wsl.list()).some((d) => d.name.toLowerCase() === name)) return 'absent';
+  return (await markerOf(wsl, name))?.berthDistro === name ? 'berths' : 'foreign';
+}
+
+/** The refusal for a distro of Berth's name that Berth did not make: it names the distro and the way out. */
+export function foreignDistro(name: string, action: string): ForeignDistroError {
+  return new ForeignDistroError(
+    `the WSL distro "${name}" was not made by Berth (it has no /${DISTRO_MARKER}), so Berth will not ${action} it; if it is yours, keep it or rename it (wsl --export ${name} FILE, then wsl --unregister ${name} and wsl --import OTHER-NAME DIR FILE)`,
+  );
+}
+
+/**
+ * Before Berth unregisters, wipes, moves or resizes one of its distros: whether it is there
+ * (false: nothing to do), and proof that it is Berth's own. A foreign one is refused before
+ * anything is touched.
+ */
+export async function berthsOwn(wsl: WslHost, name: typeof BERTH_DISTRO | typeof DATA_DISTRO, action: string): Promise<boolean> {
+  const owner = await ownershipOf(wsl, name);
+  if (owner === 'foreign') throw foreignDistro(name, action);
+  return owner === 'berths';
+}
+
 export type InstallStep = (message: string) => void;
 
 /**

@@ -1,6 +1,8 @@
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { writeFileAtomic } from '../common/atomic-file.js';
 import type { WslHost } from '../wsl-host/host.js';
-import { DATA_DISTRO, readStateOrWarn } from './distros.js';
+import { berthsOwn, DATA_DISTRO, readStateOrWarn } from './distros.js';
 import type { HomeLayout } from './home.js';
 
 /**
@@ -9,11 +11,12 @@ import type { HomeLayout } from './home.js';
  * imports a fresh one. Returns whether there was one to wipe.
  */
 export async function wipeDataDistro(wsl: WslHost, home: HomeLayout, warn: (line: string) => void): Promise<boolean> {
-  const present = (await wsl.list()).some((d) => d.name.toLowerCase() === DATA_DISTRO);
+  const present = await berthsOwn(wsl, DATA_DISTRO, 'wipe');
   if (present) await wsl.unregister(DATA_DISTRO);
   const state = await readStateOrWarn(home.state, warn);
   delete state.dataImage;
   delete state.dataDisk; // unregistering deleted the image wherever it was
+  await mkdir(dirname(home.state), { recursive: true, mode: 0o700 });
   await writeFileAtomic(home.state, JSON.stringify(state));
   return present;
 }

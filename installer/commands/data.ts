@@ -2,7 +2,7 @@ import { withLock } from '../../common/lock.js';
 import { DataDiskRefused, type EngineControl } from '../../data-distro/data-disk.js';
 import { dataDiskUsage, formatBytes } from '../../data-distro/disk-usage.js';
 import { askBackend, backendStatus } from '../backend/client.js';
-import { dataDiskOf, readState } from '../distros.js';
+import { berthsOwn, DATA_DISTRO, dataDiskOf, readState } from '../distros.js';
 import { Engine } from '../engine.js';
 import { updateSettings } from '../settings.js';
 import { EXIT, Refused, type CliContext } from './context.js';
@@ -42,7 +42,11 @@ async function engineBack(ctx: CliContext, control: { wasRunning: boolean }): Pr
   if (s.state !== 'running') ctx.warn(`berth: the engine did not start again: ${s.error}\n`);
 }
 
-async function disk(ctx: CliContext) {
+/** berth-data's disk, once berth-data is proved to be Berth's (a foreign one is refused). */
+async function disk(ctx: CliContext, action: string) {
+  if (!(await berthsOwn(ctx.wsl, DATA_DISTRO, action))) {
+    throw new Refused(`there is no ${DATA_DISTRO} to ${action}: Berth is not installed here; \`berth enable\` installs it`);
+  }
   return dataDiskOf(ctx.wsl, ctx.home, await readState(ctx.home.state));
 }
 
@@ -59,7 +63,7 @@ async function exclusive<T>(ctx: CliContext, fn: () => Promise<T>): Promise<T> {
 
 /** `berth data`: where the disk is, its limit, what it holds, what it takes on the host. */
 export async function dataInfo(ctx: CliContext): Promise<number> {
-  const d = await disk(ctx);
+  const d = await disk(ctx, 'show');
   const usage = await dataDiskUsage(ctx.wsl);
   const allocated = await d.allocatedBytes();
   ctx.say(`disk image: ${d.file}`);
@@ -74,7 +78,7 @@ export async function dataResize(ctx: CliContext, gibText: string): Promise<numb
   if (!Number.isInteger(gib) || gib < 1 || gib > 16384) throw new Refused(`"${gibText}" is not a disk size; give a whole number of GiB from 1 to 16384, e.g. berth data resize 128`);
   const control = await engineControl(ctx);
   await exclusive(ctx, async () => {
-    await (await disk(ctx)).resize(gib, control, (l) => ctx.warn(`… ${l}\n`));
+    await (await disk(ctx, 'resize')).resize(gib, control, (l) => ctx.warn(`… ${l}\n`));
     await updateSettings(ctx.home.settings, (s) => void (s.diskSizeGiB = gib));
   });
   await engineBack(ctx, control);
@@ -86,7 +90,7 @@ export async function dataResize(ctx: CliContext, gibText: string): Promise<numb
 /** `berth data move DIR`: Docker Desktop's "Disk image location". */
 export async function dataMove(ctx: CliContext, dir: string): Promise<number> {
   const control = await engineControl(ctx);
-  const to = await exclusive(ctx, async () => (await disk(ctx)).move(dir, control, (l) => ctx.warn(`… ${l}\n`)));
+  const to = await exclusive(ctx, async () => (await disk(ctx, 'move')).move(dir, control, (l) => ctx.warn(`… ${l}\n`)));
   await engineBack(ctx, control);
   ctx.say(`berth-data's disk is now ${to}; the old copy was removed.`);
   return EXIT.ok;

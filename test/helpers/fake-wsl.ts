@@ -49,7 +49,11 @@ export class FakeWsl implements WslHost {
     return this.distros;
   }
   async import(): Promise<void> {}
-  async unregister(_name: string): Promise<void> {}
+  /** Every distro the code under test unregistered, in order. */
+  readonly unregistered: string[] = [];
+  async unregister(name: string): Promise<void> {
+    this.unregistered.push(name);
+  }
   async importInPlace(_name: string, _file: string): Promise<void> {}
   async resizeDisk(_name: string, _bytes: number): Promise<void> {}
   async setSparse(_name: string, _sparse: boolean): Promise<void> {}

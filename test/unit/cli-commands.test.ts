@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -50,5 +50,48 @@ describe('the berth CLI, with its context handed in', () => {
     expect(await main(['reset'], ctx)).toBe(EXIT.refused);
     expect(err).toMatch(/run `berth reset --yes` to do it/);
     expect(await main(['frobnicate'], ctx)).toBe(EXIT.usage);
+  });
+});
+
+describe('a distro of Berth\'s name that Berth did not make', () => {
+  // The marker answers only in distros Berth made; a foreign one has no such file.
+  const withDistros = (foreign: string[], ours: string[] = []) => {
+    wsl.distros = [...foreign, ...ours].map((name) => ({ name, state: 'Stopped', version: 2, isDefault: false }));
+    wsl.onRun = (distro, argv) =>
+      argv.join(' ') === 'cat /etc/berth-distro.json' && ours.includes(distro)
+        ? { exitCode: 0, stdout: JSON.stringify({ berthDistro: distro, version: '0.1.0' }), stderr: '' }
+        : { exitCode: 1, stdout: '', stderr: 'cat: no such file' };
+  };
+
+  it('is never wiped, deleted, moved or resized: each command refuses (exit 4), names it and the way out, and unregisters nothing', async () => {
+    withDistros(['berth-data']);
+    for (const argv of [['reset', '--yes'], ['uninstall', '--delete-data'], ['data', 'move', join(dir, 'elsewhere')], ['data', 'resize', '8'], ['data']]) {
+      err = '';
+      expect(await main(argv, ctx), argv.join(' ')).toBe(EXIT.refused);
+      expect(err, argv.join(' ')).toMatch(/the WSL distro "berth-data" was not made by Berth \(it has no \/etc\/berth-distro.json\), so Berth will not \w+ it; if it is yours, keep it or rename it/);
+    }
+    expect(wsl.unregistered).toEqual([]);
+  });
+
+  it('named berth is not unregistered by uninstall, and a foreign berth-data is left alone when its data is kept', async () => {
+    withDistros(['berth']);
+    expect(await main(['uninstall'], ctx)).toBe(EXIT.refused);
+    expect(err).toMatch(/"berth" was not made by Berth .* will not unregister it/);
+    withDistros(['berth-data'], ['berth']);
+    expect(await main(['uninstall'], ctx)).toBe(EXIT.ok);
+    expect(wsl.unregistered).toEqual(['berth']);
+    expect(out).toContain('berth-data left alone: Berth did not make it.');
+  });
+
+  it('on a machine where Berth was never installed, reset and uninstall say so and exit cleanly, writing nothing', async () => {
+    withDistros([]);
+    expect(await main(['reset', '--yes'], ctx)).toBe(EXIT.ok);
+    expect(out.at(-1)).toBe('Berth is not installed here (no berth-data); nothing to reset. `berth enable` installs it.');
+    expect(await main(['uninstall', '--delete-data'], ctx)).toBe(EXIT.ok);
+    expect(out.at(-1)).toBe('Berth is not installed here; nothing to uninstall.');
+    expect(await main(['data', 'resize', '8'], ctx)).toBe(EXIT.refused);
+    expect(err).toMatch(/there is no berth-data to resize: Berth is not installed here/);
+    expect(wsl.unregistered).toEqual([]);
+    expect(existsSync(join(dir, 'state.json'))).toBe(false);
   });
 });
