@@ -10,6 +10,7 @@ import { dataDiskUsage, formatBytes, fullThreshold } from './disk-usage.js';
 import { DATA_DISTRO, DISK_FILE } from './layout.js';
 import { copySparse, digestSparse, type CopyProgress } from './sparse-copy.js';
 import { verifyImageHolds } from './verify-copy.js';
+import { removeTree } from '../common/remove-tree.js';
 
 export const GIB = 2 ** 30;
 
@@ -99,7 +100,7 @@ export class DataDisk {
     const file = join(this.place.dir, DISK_FILE);
     // What a killed import left: a half-made disk, an unpacked tree (nothing registered uses them).
     for (const name of await readdir(this.place.dir).catch(() => [] as string[])) {
-      if (name.startsWith('.unpack-') || name.endsWith('.partial')) await rm(join(this.place.dir, name), { recursive: true, force: true });
+      if (name.startsWith('.unpack-') || name.endsWith('.partial')) await removeTree(join(this.place.dir, name));
     }
     if (this.platform === 'win32') {
       await this.wsl.import(DATA_DISTRO, this.place.dir, tarball, { version: 2 });

@@ -2,6 +2,7 @@ import { chmod, mkdir, mkdtemp, rm, truncate, writeFile } from 'node:fs/promises
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import * as tar from 'tar';
+import { removeTree } from '../common/remove-tree.js';
 
 /** ext4's journal: 64 MiB whatever the size (mke2fs would write 512 MiB of zeros for 64 GiB). */
 const JOURNAL_MIB = 64;
@@ -39,6 +40,6 @@ export async function makeDiskImage(partial: string, sizeBytes: number, source: 
     await rm(partial, { force: true });
     throw e;
   } finally {
-    if (unpacked) await rm(unpacked, { recursive: true, force: true });
+    if (unpacked) await removeTree(unpacked);
   }
 }

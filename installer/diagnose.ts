@@ -12,6 +12,7 @@ import { wakingDaemon } from './host-endpoint.js';
 import { berthVersion } from './images/build.js';
 import { httpRequest } from '../common/http-client.js';
 import { AGENT_COMMAND, DATA_STORE_ROOT, sharedPath } from '../common/shared-area.js';
+import { removeTree } from '../common/remove-tree.js';
 
 const SECRET_NAME = /TOKEN|PASSWORD|SECRET/i;
 
@@ -89,7 +90,7 @@ export async function collectDiagnostics(home: HomeLayout, wsl: WslHost): Promis
     await tar.create({ gzip: true, file, cwd: work, portable: true }, ['.']);
     return file;
   } finally {
-    await rm(work, { recursive: true, force: true });
+    await removeTree(work);
   }
 }
 

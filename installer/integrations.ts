@@ -115,7 +115,7 @@ export class Integrations {
     this.log('integration', `${distro}: the proxy exited (code ${code}); restarting it in ${delay} ms`);
     r.status = { distro, state: 'restarting', detail: stderr.trim().split('\n').pop() };
     setTimeout(() => {
-      if (!r.stopping && this.running.get(distro.toLowerCase()) === r) void this.start(distro, r);
+      if (!r.stopping && this.running.get(distro.toLowerCase()) === r) this.start(distro, r).catch((e: Error) => this.log("integration", `${distro}: starting its proxy again failed: ${e.message}`));
     }, delay);
   }
 

@@ -70,13 +70,26 @@ export const resourceSettingsSchema = settingsSchema.pick({ memoryMiB: true, cpu
 
 export class SettingsError extends Error {}
 
-/** Reads the settings; a missing file gives the defaults, an invalid one an error naming the key — never a silent reset. */
-export async function loadSettings(file: string): Promise<Settings> {
+/** The settings file as read: its settings, and the top-level keys this Berth does not know. */
+export interface SettingsFile {
+  settings: Settings;
+  /** Keys a newer Berth may have written (or typos): ignored, kept in the file, reported as a warning. */
+  unknownKeys: string[];
+  /** Those keys' values, written back as they were when Berth saves the file. */
+  unknown: Record<string, unknown>;
+}
+
+/**
+ * Reads the settings; a missing file gives the defaults, an invalid value an error naming the
+ * key — never a silent reset. A key this Berth does not know is not an error (a newer Berth
+ * may have written it, and a downgrade must still start): it is ignored and reported.
+ */
+export async function readSettingsFile(file: string): Promise<SettingsFile> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return settingsSchema.parse({});
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { settings: settingsSchema.parse({}), unknownKeys: [], unknown: {} };
     throw new SettingsError(`cannot read settings ${file}: ${(e as Error).message}`, { cause: e });
   }
   let doc: unknown;
@@ -85,23 +98,44 @@ export async function loadSettings(file: string): Promise<Settings> {
   } catch (e) {
     throw new SettingsError(`settings ${file} is not valid JSON (${(e as Error).message}); fix it or move it away to start from the defaults`, { cause: e });
   }
+  const unknown: Record<string, unknown> = {};
+  if (doc && typeof doc === 'object' && !Array.isArray(doc)) {
+    const known = new Set(Object.keys(settingsSchema.shape));
+    for (const [key, value] of Object.entries(doc)) {
+      if (known.has(key)) continue;
+      unknown[key] = value;
+      delete (doc as Record<string, unknown>)[key];
+    }
+  }
   const result = settingsSchema.safeParse(doc);
   if (!result.success) {
     const issue = result.error.issues[0]!;
     const key = issue.path.join('.') || (issue.code === 'unrecognized_keys' ? issue.keys.join(', ') : '(top level)');
     throw new SettingsError(`settings ${file}: "${key}": ${issue.message}; fix that key (the file was left as it is)`);
   }
-  return result.data;
+  return { settings: result.data, unknownKeys: Object.keys(unknown), unknown };
 }
 
-export async function saveSettings(file: string, settings: Settings): Promise<void> {
+/** The warning for keys this Berth does not know, or undefined when there are none. */
+export function unknownKeysWarning(file: string, keys: string[]): string | undefined {
+  if (keys.length === 0) return undefined;
+  return `settings ${file}: ${keys.map((k) => `"${k}"`).join(', ')} ${keys.length === 1 ? 'is not a setting' : 'are not settings'} of this Berth and ${keys.length === 1 ? 'is' : 'are'} ignored (a newer Berth may have written ${keys.length === 1 ? 'it' : 'them'}; if not, remove the typo)`;
+}
+
+/** The settings (see readSettingsFile); unknown keys are ignored here. */
+export async function loadSettings(file: string): Promise<Settings> {
+  return (await readSettingsFile(file)).settings;
+}
+
+export async function saveSettings(file: string, settings: Settings, keep: Record<string, unknown> = {}): Promise<void> {
   await mkdir(dirname(file), { recursive: true });
-  await writeFileAtomic(file, `${JSON.stringify(settingsSchema.parse(settings), null, 2)}\n`);
+  await writeFileAtomic(file, `${JSON.stringify({ ...keep, ...settingsSchema.parse(settings) }, null, 2)}\n`);
 }
 
+/** Changes the settings; keys this Berth does not know stay in the file as they were. */
 export async function updateSettings(file: string, change: (s: Settings) => void): Promise<Settings> {
-  const settings = await loadSettings(file);
+  const { settings, unknown } = await readSettingsFile(file);
   change(settings);
-  await saveSettings(file, settings);
+  await saveSettings(file, settings, unknown);
   return settings;
 }

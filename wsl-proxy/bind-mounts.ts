@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rmdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { writeFileAtomic } from '../common/atomic-file.js';
@@ -121,7 +121,10 @@ export class BindMounts {
   private async drop(r: BindRecord): Promise<void> {
     const local = this.local(r.target);
     while (await isMountPoint(local)) await run(this.busybox, ['umount', '-l', local]);
-    await rm(local, { recursive: true, force: true }).catch(() => {});
+    // The empty mount point only: never a recursive delete where a bind mount was.
+    await rmdir(local).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'ENOENT') throw new Error(`cannot remove the bind mount point ${local}: ${e.message}`, { cause: e });
+    });
     this.records.delete(r.source);
   }
 

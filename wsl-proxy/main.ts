@@ -1,4 +1,5 @@
 import { EngineWaker } from '../common/engine-waker.js';
+import { logUnhandled } from '../common/unhandled.js';
 import { listenUnix } from '../common/unix-socket.js';
 import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
@@ -65,6 +66,7 @@ function followDestroys(mounts: BindMounts, daemon: string): void {
 }
 
 async function serve(args: string[]): Promise<number> {
+  logUnhandled(log, 'berth-proxy');
   const { values } = parseArgs({ args, options: { distro: { type: 'string' }, socket: { type: 'string', default: '/var/run/docker.sock' } } });
   if (!values.distro) {
     process.stderr.write('berth-proxy serve: --distro NAME is required\n');
@@ -99,7 +101,7 @@ async function serve(args: string[]): Promise<number> {
     translator,
     log,
     onCreated: (id, mappings) => {
-      for (const m of mappings) if (m.daemon.startsWith(`${BIND_ROOT}/`)) void mounts.attach(m.daemon, id);
+      for (const m of mappings) if (m.daemon.startsWith(`${BIND_ROOT}/`)) mounts.attach(m.daemon, id).catch((e: Error) => log(`cannot record the bind mount of ${id} at ${m.daemon}: ${e.message}`));
     },
     onCreateFailed: (mappings) => void mounts.releaseUnused(mappings.map((m) => m.daemon)).catch((e: Error) => log(e.message)),
     rewriteInspect: (c) => rewriteInspect(c, (p) => mounts.clientPath(p)),

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { paths } from './paths.js';
+import { removeTree } from '../../common/remove-tree.js';
 
 export interface ImageRef {
   file: string;
@@ -66,12 +67,12 @@ export async function verifiedImageDir(image: ImageRef, imagesDir = paths.images
   if (await stat(join(dir, '.complete')).catch(() => undefined)) return dir;
   // Unpack beside the final place and rename: a crash never leaves a half-unpacked image in use.
   const partial = `${dir}.partial`;
-  await rm(partial, { recursive: true, force: true });
+  await removeTree(partial);
   await mkdir(partial, { recursive: true });
   const tar = await import('tar');
   await tar.extract({ file, cwd: partial, preserveOwner: true });
   await mkdir(join(partial, '.complete'));
-  await rm(dir, { recursive: true, force: true });
+  await removeTree(dir);
   await rename(partial, dir);
   return dir;
 }

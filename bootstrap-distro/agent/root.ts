@@ -1,5 +1,5 @@
-import { rm } from 'node:fs/promises';
-import { mountPoints } from '../../common/mountinfo.js';
+import { mountPoints, mountsUnder } from '../../common/mountinfo.js';
+import { removeTree } from '../../common/remove-tree.js';
 import { paths } from './paths.js';
 import { sh } from './run.js';
 
@@ -62,10 +62,19 @@ export async function assembleRoot(layers: RootLayers): Promise<void> {
 }
 
 /** Takes the root down; the namespace would drop it anyway, but stop says it did. */
-export async function dismantleRoot(): Promise<void> {
-  await sh('umount', ['-R', '-l', paths.root]).catch(() => {});
-  await sh('umount', ['-l', paths.rootRw]).catch(() => {});
-  await rm(paths.root, { recursive: true, force: true }).catch(() => {});
+/**
+ * Takes the root down: every mount at or below it (the data store, the shared area, the
+ * drives, the overlay) and its writable tmpfs, deepest first, each with busybox's `umount -l`
+ * (it has no -R), then the emptied directory — never with anything still mounted in it
+ * (removeTree checks). Returns what it could not undo; the caller reports it.
+ */
+export async function dismantleRoot(): Promise<string[]> {
+  const problems: string[] = [];
+  for (const dir of [paths.root, paths.rootRw]) {
+    for (const mount of await mountsUnder(dir)) await sh('umount', ['-l', mount]).catch((e: Error) => problems.push(e.message));
+  }
+  await removeTree(paths.root).catch((e: Error) => problems.push(e.message));
+  return problems;
 }
 
 /** argv that runs `command` in the LinuxKit root: re-entering our own mount namespace lands on it. */

@@ -19,6 +19,7 @@ import { LogWriter, RotatingFiles } from '../logd/writer.js';
 import { connect } from 'node:net';
 import { EngineFreezer } from './engine-freezer.js';
 import { ResourceSaver } from './resource-saver.js';
+import { logUnhandled } from '../../common/unhandled.js';
 
 export interface SuperviseOptions {
   lower: string[];
@@ -63,6 +64,7 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
     process.stdout.write(`${line}\n`);
     daemon.log('agent', line.replace(/^berth-agent: /, ''));
   };
+  logUnhandled(log, 'berth-agent');
   const logs: LogSink = {
     stream: (source) =>
       new Promise((resolve, reject) => {
@@ -105,9 +107,10 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
       await rm(paths.controlSocket, { force: true });
       await rm(LOG_QUERY_PUBLISHED, { force: true });
       await rm(paths.dockerSocket, { force: true });
-      await dismantleRoot();
-      log('berth-agent: stopped');
-      return code;
+      const leftovers = await dismantleRoot();
+      for (const problem of leftovers) log(`berth-agent: could not undo at stop: ${problem}`);
+      log(leftovers.length ? `berth-agent: stopped, with ${leftovers.length} thing(s) not undone (above)` : 'berth-agent: stopped');
+      return leftovers.length && code === 0 ? 1 : code;
     })();
     return stopping;
   };

@@ -291,7 +291,7 @@ export class Backend {
     if (this.halted) return;
     this.event(`engine stopped unexpectedly: ${why}; starting it again`);
     this.services = [];
-    void this.parts.network.detach();
+    this.parts.network.detach().catch((e: Error) => this.parts.log.error(`detaching the engine link: ${e.message}`));
     this.bringUp();
   }
 }

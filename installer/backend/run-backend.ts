@@ -15,9 +15,10 @@ import { managerLogger } from '../log.js';
 import { EngineNetwork } from '../network/engine-network.js';
 import { PortForwards } from '../ports.js';
 import { RELAY_BINARY } from '../images/build.js';
+import { logUnhandled } from '../../common/unhandled.js';
 import { withLock } from '../../common/lock.js';
 import { GIB } from '../../data-distro/data-disk.js';
-import { DISTRO_NAME, loadSettings, saveSettings, settingsSchema, type Settings } from '../settings.js';
+import { DISTRO_NAME, loadSettings, readSettingsFile, saveSettings, settingsSchema, unknownKeysWarning, type Settings } from '../settings.js';
 import { BERTH_REPO, sharedAreaOnHost } from '../wsl.js';
 import { join } from 'node:path';
 import type { ApiDeps } from '../dashboard/api.js';
@@ -40,11 +41,14 @@ import { backendRouter } from './router.js';
  * stopped (POST /stop, SIGTERM, SIGINT).
  */
 export async function runBackend(home: HomeLayout, wsl: WslHost, options: { idle?: boolean } = {}): Promise<number> {
-  const settings = await loadSettings(home.settings);
+  const { settings, unknownKeys: unknownKeysFound } = await readSettingsFile(home.settings);
   await mkdir(home.logsDir, { recursive: true });
   await mkdir(home.runDir, { recursive: true });
   const logger = managerLogger(home.logsDir, settings.logLevel);
   const info = (source: string, line: string) => logger.info(line, { source });
+  logUnhandled((line) => logger.error(line, { source: 'manager' }), 'the backend');
+  const unknownKeys = unknownKeysWarning(home.settings, unknownKeysFound);
+  if (unknownKeys) logger.warn(unknownKeys, { source: 'manager' });
   const engine = new Engine(wsl, info);
   // The host's TCP listeners are berth-relay's on Linux; on Windows the host reaches the VM through wsl.exe (Node's listeners).
   const ports = new PortForwards(wsl, (l) => info('ports', l), process.platform === 'win32' ? undefined : RELAY_BINARY);

@@ -77,6 +77,8 @@ export async function disable(ctx: CliContext): Promise<number> {
 }
 
 export async function restart(ctx: CliContext): Promise<number> {
+  // Checked before anything stops: a settings file the start would refuse leaves the engine running.
+  await loadSettings(ctx.home.settings);
   await stop(ctx);
   return start(ctx);
 }

@@ -1,21 +1,32 @@
 import { formatBytes } from '../../data-distro/disk-usage.js';
 import { backendStatus } from '../backend/client.js';
 import type { BackendStatus } from '../backend/status-schema.js';
-import { loadSettings } from '../settings.js';
+import { readSettingsFile, unknownKeysWarning, type SettingsFile } from '../settings.js';
 import { describeProxy } from './proxy.js';
 import { EXIT, type CliContext } from './context.js';
 
 /** `berth status [--json]`: exit 3 when stopped. */
 export async function status(ctx: CliContext, json: boolean): Promise<number> {
-  const settings = await loadSettings(ctx.home.settings);
-  const s: BackendStatus = (await backendStatus(ctx.home)) ?? {
+  // The state is always shown; a settings problem is shown beside it, never instead of it.
+  let file: SettingsFile | undefined;
+  let settingsProblem: string | undefined;
+  try {
+    file = await readSettingsFile(ctx.home.settings);
+    settingsProblem = unknownKeysWarning(ctx.home.settings, file.unknownKeys);
+  } catch (e) {
+    settingsProblem = (e as Error).message;
+  }
+  const running = await backendStatus(ctx.home);
+  const s: BackendStatus = running ?? {
     state: 'stopped',
     endpoint: `unix://${ctx.home.dockerSocket}`,
     services: [],
-    integrations: settings.integratedDistros.map((distro) => ({ distro, state: 'stopped' })),
+    integrations: (file?.settings.integratedDistros ?? []).map((distro) => ({ distro, state: 'stopped' })),
   };
+  if (settingsProblem && !s.settingsError) s.settingsError = settingsProblem;
+  const proxy = file ? [`  proxy: ${describeProxy(file.settings.proxy)}${file.settings.containersProxy ? `; containers: ${describeProxy(file.settings.containersProxy)}` : ''}`] : [];
   if (json) ctx.say(JSON.stringify(s));
-  else for (const line of [...describeStatus(s), `  proxy: ${describeProxy(settings.proxy)}${settings.containersProxy ? `; containers: ${describeProxy(settings.containersProxy)}` : ''}`]) ctx.say(line);
+  else for (const line of [...describeStatus(s), ...proxy]) ctx.say(line);
   return s.state === 'stopped' ? EXIT.notRunning : EXIT.ok;
 }
 

@@ -11,6 +11,7 @@ import { locate, stageBinaryWithLibs, stageBusybox, stageDirs, stageFile, stageS
 import { packDeterministic, sha256File } from './deterministic-tar.js';
 import { type Progress, silentProgress } from './progress.js';
 import { defaultSources, type ImageSources } from './sources.js';
+import { removeTree } from '../../common/remove-tree.js';
 
 export type ImageKind = 'berth' | 'system' | 'version-pack' | 'berth-data';
 
@@ -80,7 +81,7 @@ export async function buildImages(
   // Staged beside the images, so a build killed half-way leaves nothing elsewhere, and the
   // next build clears what it left.
   const work = join(outDir, '.staging');
-  await rm(work, { recursive: true, force: true });
+  await removeTree(work);
   await mkdir(work, { mode: 0o700 });
   try {
     const steps: Array<[ImageKind, string, (staging: string, built: Partial<Record<ImageKind, BuiltImage>>) => Promise<void>]> = [
@@ -103,7 +104,7 @@ export async function buildImages(
       const size = (await stat(join(outDir, file))).size;
       built[kind] = { kind, file, sha256, size };
       progress.done(`${file} (${(size / 2 ** 20).toFixed(1)} MiB)`);
-      await rm(staging, { recursive: true, force: true });
+      await removeTree(staging);
     }
     const manifest: ImageManifest = { berthVersion: version, inputs: await inputFingerprint(sources), images: built as Record<ImageKind, BuiltImage> };
     // Last, and whole or not at all: a manifest names only images that are there.
@@ -111,7 +112,7 @@ export async function buildImages(
     await removeStale(outDir, manifest);
     return manifest;
   } finally {
-    await rm(work, { recursive: true, force: true });
+    await removeTree(work);
   }
 }
 

@@ -1,4 +1,4 @@
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tar from 'tar';
@@ -6,6 +6,7 @@ import type { WslHost } from '../../wsl-host/host.js';
 import { DATA_DISTRO } from '../distros.js';
 import { collectRegistryCerts, collectTrustedCas } from './trusted-cas.js';
 import { DATA_STORE_ROOT } from '../../common/shared-area.js';
+import { removeTree } from '../../common/remove-tree.js';
 
 /** In berth-data's store, which the engine sees under /var/lib (berth.yml: SSL_CERT_FILE, certs.d). */
 const STORE_DIR = `${DATA_STORE_ROOT}/berth`;
@@ -51,7 +52,7 @@ export async function syncTrustedCas(
     const r = await wsl.run(DATA_DISTRO, ['sh', '-c', script], { user: 'root', stdin: Buffer.concat(chunks) });
     if (r.exitCode !== 0) throw new Error(`could not put the trusted CAs into berth-data: ${r.stderr.trim() || r.stdout.trim()}`);
   } finally {
-    await rm(work, { recursive: true, force: true });
+    await removeTree(work);
   }
   return { count: cas.count, registries: new Set(registryFiles.map((f) => f.registry)).size, warnings: cas.warnings };
 }

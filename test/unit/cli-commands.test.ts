@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -42,8 +42,28 @@ describe('the berth CLI, with its context handed in', () => {
     expect(err).toMatch(/Legacy is a WSL 1 distro; integration needs WSL 2 \(wsl --set-version Legacy 2\)/);
     err = '';
     writeFileSync(join(dir, 'settings.json'), JSON.stringify({ logLevel: 'loud' }));
-    expect(await main(['status'], ctx)).toBe(EXIT.failed);
+    expect(await main(['start'], ctx)).toBe(EXIT.failed);
     expect(err).toMatch(/"logLevel".*fix that key \(the file was left as it is\)/);
+  });
+
+  it('status shows the state with a settings problem beside it, never instead of it', async () => {
+    writeFileSync(join(dir, 'settings.json'), JSON.stringify({ logLevel: 'loud' }));
+    expect(await main(['status'], ctx)).toBe(EXIT.notRunning);
+    expect(out[0]).toBe('Berth: stopped');
+    expect(out[1]).toMatch(/^  settings: settings .*"logLevel".*fix that key/);
+    out = [];
+    writeFileSync(join(dir, 'settings.json'), '{"wslEngine": tru');
+    expect(await main(['status', '--json'], ctx)).toBe(EXIT.notRunning);
+    expect(JSON.parse(out[0]!)).toMatchObject({ state: 'stopped', settingsError: expect.stringMatching(/is not valid JSON/) });
+  });
+
+  it('an unknown settings key is a warning: the rest applies, and Berth keeps it in the file when it saves', async () => {
+    writeFileSync(join(dir, 'settings.json'), JSON.stringify({ someTypo: 1, integratedDistros: ['Ubuntu'], futureKey: { x: true } }));
+    expect(await main(['status'], ctx)).toBe(EXIT.notRunning);
+    expect(out).toContain('  integration Ubuntu: stopped');
+    expect(out.join('\n')).toMatch(/settings: settings .*: "someTypo", "futureKey" are not settings of this Berth and are ignored \(a newer Berth may have written them; if not, remove the typo\)/);
+    expect(await main(['proxy', 'manual', '--http', 'http://proxy.example:3128'], ctx)).toBe(EXIT.ok);
+    expect(JSON.parse(readFileSync(join(dir, 'settings.json'), 'utf8'))).toMatchObject({ someTypo: 1, futureKey: { x: true }, integratedDistros: ['Ubuntu'], proxy: { mode: 'manual', http: 'http://proxy.example:3128' } });
   });
 
   it('refuses reset without --yes and an unknown command with usage (exit 2)', async () => {

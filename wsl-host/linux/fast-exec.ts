@@ -1,9 +1,10 @@
-import { stat, mkdir, rm } from 'node:fs/promises';
+import { stat, mkdir } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { writeFileAtomic } from '../../common/atomic-file.js';
 import type { Drive } from '../../common/drives.js';
 import type { ProcessIdentity } from '../../common/process.js';
 import type { SessionPlan } from './session.js';
+import { removeTree } from '../../common/remove-tree.js';
 
 /**
  * The exec record: what the native berth-wsl entry (wsl-host/native/wsl-entry.c) needs to
@@ -81,5 +82,5 @@ export async function writeFastExec(file: string, facts: FastExecFacts): Promise
 
 /** Every record goes when the registry changes (a new default, a distro gone or renamed). */
 export async function dropFastExecRecords(fastExecDir: string): Promise<void> {
-  await rm(fastExecDir, { recursive: true, force: true });
+  await removeTree(fastExecDir);
 }

@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { mkdir, readdir, rm, rmdir, stat } from 'node:fs/promises';
+import { mkdir, readdir, rmdir, stat } from 'node:fs/promises';
 import { isExt4Image } from './ext4-image.js';
 import { isAbsolute, join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -8,6 +8,7 @@ import { findByName, newRecord, type DistroRecord, type Registry } from './regis
 import { liveStartTime } from '../../common/process.js';
 import { runCommand } from './run-command.js';
 import type { DistroRuntime } from './runtime.js';
+import { removeTree } from '../../common/remove-tree.js';
 
 /** A failure wsl.exe would report with one of its own texts. */
 export class WslFailure extends Error {
@@ -133,7 +134,7 @@ export class Importer {
   }
 
   private async removeFiles(record: DistroRecord, removeDir: boolean): Promise<void> {
-    await rm(this.runtime.rootfsPath(record), { recursive: true, force: true });
+    await removeTree(this.runtime.rootfsPath(record));
     const dirEmpty = (await readdir(record.basePath).catch(() => ['?'])).length === 0;
     // An image registered in place lies in a directory of the user's choosing: it stays.
     if (removeDir || (dirEmpty && !record.vhdPath)) await rmdir(record.basePath).catch(() => {});

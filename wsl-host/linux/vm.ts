@@ -1,4 +1,4 @@
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { HostConfig, HostLayout } from './config.js';
 import { withLock } from '../../common/lock.js';
@@ -7,6 +7,7 @@ import { liveStartTime, type ProcessIdentity } from '../../common/process.js';
 import { CPU_NOT_ALLOWED, onlineCpus } from './cpu-affinity.js';
 import { mustRun, runCommand } from './run-command.js';
 import { natRunning, startNat, stopNat } from './vm-nat.js';
+import { removeTree } from '../../common/remove-tree.js';
 
 /** unshare's words when the kernel refuses the bind of a new mount namespace's nsfs file. */
 const NAMESPACE_LOOP_REFUSAL = /ns\/mnt on .* failed: Invalid argument/;
@@ -135,6 +136,6 @@ export class UtilityVm {
     const left = await mountsUnder(this.layout.runDir);
     // Never delete through a mount: it could be a distro's data.
     if (left.length > 0) throw new Error(`cannot unmount ${left.join(', ')}; unmount it by hand and run --shutdown again`);
-    await rm(this.layout.runDir, { recursive: true, force: true });
+    await removeTree(this.layout.runDir);
   }
 }

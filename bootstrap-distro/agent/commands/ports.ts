@@ -6,6 +6,7 @@ import { RelayListeners } from '../../../common/port-forward/native-relay.js';
 import { sharedPath } from '../../../common/shared-area.js';
 import { TargetSlot } from '../../../common/port-forward/target-slot.js';
 import { paths } from '../paths.js';
+import { logUnhandled } from '../../../common/unhandled.js';
 
 /**
  * ports: run by the manager, attached, in the berth distro, which lives in the WSL network
@@ -15,6 +16,7 @@ import { paths } from '../paths.js';
  */
 export async function run(): Promise<number> {
   const log = (line: string) => process.stderr.write(`${line}\n`);
+  logUnhandled(log, 'berth-agent ports');
   const relay = new RelayListeners(paths.relay, sharedPath('forwardSocket'), log);
   // Without its relay this helper binds nothing: it exits, and the manager starts it again
   // and tells it every port.
