@@ -13,10 +13,10 @@ export const BIN = join(dirname(fileURLToPath(import.meta.url)), '../../bin');
 export interface BenchBerth {
   root: string;
   env: Record<string, string | undefined>;
-  berth(args: string[]): ReturnType<typeof execa>;
-  wsl(args: string[], input?: string): ReturnType<typeof execa>;
+  berth: (args: string[]) => ReturnType<typeof execa>;
+  wsl: (args: string[], input?: string) => ReturnType<typeof execa>;
   /** docker straight at the daemon's socket (no proxy). */
-  docker(args: string[], input?: Buffer | string): ReturnType<typeof execa>;
+  docker: (args: string[], input?: Buffer | string) => ReturnType<typeof execa>;
   daemonSocket: string;
   /** The host pid of a distro's init (its namespaces are the distro's). */
   initPid(distro: string): number;

@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -14,7 +15,7 @@ async function ingest(writers: number, daemon: LogDaemon | undefined, ingestPath
   const start = process.hrtime.bigint();
   await Promise.all(
     Array.from({ length: writers }, async (_, i) => {
-      let stdout: 'pipe' | import('node:net').Socket = 'pipe';
+      let stdout: 'pipe' | Socket = 'pipe';
       if (daemon) {
         const s = connect(ingestPath);
         await new Promise((r) => s.once('connect', r));

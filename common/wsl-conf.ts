@@ -24,7 +24,7 @@ export function parseWslConf(text: string): WslConf {
     if (eq < 0) continue;
     const key = line.slice(0, eq).trim().toLowerCase();
     let value = line.slice(eq + 1).trim();
-    if (value.length >= 2 && (value[0] === '"' || value[0] === "'") && value.endsWith(value[0]!)) value = value.slice(1, -1);
+    if (value.length >= 2 && (value[0] === '"' || value[0] === "'") && value.endsWith(value[0])) value = value.slice(1, -1);
     values.set(`${section}.${key}`, value);
   }
   const bool = (key: string, fallback: boolean) => {

@@ -1,10 +1,11 @@
+import type { Stats } from 'node:fs';
 import { lstat, mkdtemp, readdir, readlink, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 
 /** One entry of a tree, as far as a copy must keep it. */
-function describe(st: import('node:fs').Stats, link: string | undefined): string {
+function describe(st: Stats, link: string | undefined): string {
   const type = st.isDirectory() ? 'd' : st.isFile() ? 'f' : st.isSymbolicLink() ? 'l' : st.isCharacterDevice() ? 'c' : st.isBlockDevice() ? 'b' : st.isFIFO() ? 'p' : 's';
   return `${type} ${(st.mode & 0o7777).toString(8)} ${st.uid}:${st.gid} ${type === 'f' ? st.size : ''}${type === 'c' || type === 'b' ? st.rdev : ''}${link !== undefined ? ` -> ${link}` : ''}`;
 }

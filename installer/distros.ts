@@ -130,7 +130,7 @@ export async function installDistros(
   const present = new Map((await wsl.list()).map((d) => [d.name.toLowerCase(), d]));
   const roles = [[BERTH_DISTRO, 'berth'], [DATA_DISTRO, 'berth-data']] as const;
   // Both markers at once: each costs a process in the distro.
-  const markers = await Promise.all(roles.map(([name]) => (present.has(name) ? markerOf(wsl, name) : undefined)));
+  const markers = await Promise.all(roles.map(([name]) => (present.has(name) ? markerOf(wsl, name) : Promise.resolve(undefined))));
   let upgraded = false;
   for (const [i, [name, kind]] of roles.entries()) {
     const image = images.manifest.images[kind];

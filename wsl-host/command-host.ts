@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { Duplex, PassThrough, type Readable } from 'node:stream';
+import { type Duplex, PassThrough, type Readable } from 'node:stream';
 import { execa, type Options as ExecaOptions, type ResultPromise } from 'execa';
 import { decodeWslOutput } from './decode.js';
 import { WslError } from './errors.js';
@@ -121,8 +121,6 @@ export class CommandWslHost implements WslHost {
     if (options.cwd) args.push('--cd', options.cwd);
     args.push('--exec', ...argv);
     const env = { ...this.baseEnv(), ...withWslenv(options.env) };
-    const stdinOption = options.stdin ?? 'ignore';
-    const isMode = typeof stdinOption === 'string' && ['pipe', 'inherit', 'ignore'].includes(stdinOption);
     const execaOptions: ExecaOptions = {
       env,
       extendEnv: true,
@@ -132,7 +130,7 @@ export class CommandWslHost implements WslHost {
       stdout: options.stdout ?? 'pipe',
       stderr: options.stderr ?? 'pipe',
       cancelSignal: options.signal,
-      ...(isMode ? { stdin: stdinOption as 'pipe' | 'inherit' | 'ignore' } : { input: stdinOption as string | Uint8Array | Readable }),
+      ...(options.input !== undefined ? { input: options.input } : { stdin: options.stdin ?? 'ignore' }),
     };
     const child = execa(this.options.command, args, execaOptions) as ResultPromise;
     const done = child.then((r) => {
@@ -155,7 +153,7 @@ export class CommandWslHost implements WslHost {
       stdout: child.stdout,
       stderr: child.stderr,
       kill: (signal?: NodeJS.Signals) => child.kill(signal),
-    } as WslProcess;
+    };
   }
 
   socketHostPath(socketPath: string): string | undefined {
@@ -192,9 +190,9 @@ export class CommandWslHost implements WslHost {
       ...(opts.input ? { input: opts.input } : { stdin: 'ignore' as const }),
     });
     if (r.failed && r.exitCode === undefined) throw spawnError(this.options.command, r.cause);
-    const out = decodeWslOutput(r.stdout as Uint8Array);
+    const out = decodeWslOutput(r.stdout);
     if (r.exitCode === 0) return out;
-    const text = `${out}\n${decodeWslOutput(r.stderr as Uint8Array)}`.trim();
+    const text = `${out}\n${decodeWslOutput(r.stderr)}`.trim();
     if (opts.allowNoDistros && saysNoDistributions(text)) return undefined;
     throw errorFromOutput(text, r.exitCode);
   }

@@ -26,7 +26,9 @@ export interface ExecOptions {
   cwd?: string;
   /** Extra environment for the command, passed the way WSL passes it (WSLENV). */
   env?: Record<string, string>;
-  stdin?: StdioOption | Readable | string | Uint8Array;
+  stdin?: StdioOption;
+  /** Bytes (or a stream) fed to the command's stdin, which then ends; instead of `stdin`. */
+  input?: Readable | string | Uint8Array;
   stdout?: StdioOption | Writable;
   stderr?: StdioOption | Writable;
   signal?: AbortSignal;

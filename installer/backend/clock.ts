@@ -2,7 +2,7 @@
 export interface Clock {
   now(): number;
   /** Runs `fn` after `ms`; the returned function cancels it. */
-  after(ms: number, fn: () => void): () => void;
+  after: (ms: number, fn: () => void) => () => void;
 }
 
 export const systemClock: Clock = {

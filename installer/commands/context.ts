@@ -20,9 +20,9 @@ export interface CliContext {
   home: HomeLayout;
   wsl: WslHost;
   /** One line to stdout. */
-  say(line: string): void;
+  say: (line: string) => void;
   /** Text to stderr, as it is. */
-  warn(text: string): void;
+  warn: (text: string) => void;
   /** A yes/no question on a terminal; false when there is none. */
-  confirm(question: string): Promise<boolean>;
+  confirm: (question: string) => Promise<boolean>;
 }

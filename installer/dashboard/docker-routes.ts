@@ -30,7 +30,7 @@ const containers = (list: unknown) =>
     image: c.Image,
     state: c.State,
     status: c.Status,
-    ports: ((c.Ports as Json[] | undefined) ?? []).filter((p) => p.PublicPort).map((p) => `${p.PublicPort}→${p.PrivatePort}/${p.Type}`),
+    ports: ((c.Ports as Json[] | undefined) ?? []).filter((p) => p.PublicPort).map((p) => `${Number(p.PublicPort)}→${Number(p.PrivatePort)}/${String(p.Type)}`),
   }));
 const images = (list: unknown) => (list as Json[]).map((i) => ({ id: String(i.Id).replace(/^sha256:/, '').slice(0, 12), tags: (i.RepoTags as string[] | null) ?? [], size: i.Size }));
 const volumes = (doc: unknown) => (((doc as Json).Volumes as Json[] | null) ?? []).map((v) => ({ name: v.Name, driver: v.Driver }));

@@ -1,7 +1,7 @@
 import { CONFIRM_WORDS, type ResetKind } from './api.js';
 
 /** The page sections of the engine's things (containers, images, volumes) and Troubleshoot. */
-const esc = (s: unknown) => String(s ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const esc = (s: unknown) => (typeof s === 'string' || typeof s === 'number' || typeof s === 'boolean' ? String(s) : '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 const size = (bytes: unknown) => `${(Number(bytes ?? 0) / 2 ** 20).toFixed(1)} MiB`;
 
 export interface EngineModel {

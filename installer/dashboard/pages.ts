@@ -3,7 +3,7 @@ import type { Settings } from '../settings.js';
 import type { DistroView } from './api.js';
 import { containersSection, imagesAndVolumesSection, troubleshootSection, type EngineModel } from './pages-engine.js';
 
-const esc = (s: unknown) => String(s ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const esc = (s: unknown) => (typeof s === 'string' || typeof s === 'number' || typeof s === 'boolean' ? String(s) : '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 /** The status pill's words: Not enabled / Stopped / Starting (step) / Running / Stopping / Failed (reason). */
 export function pillText(s: BackendStatus, enabled: boolean): { text: string; tone: string } {

@@ -49,7 +49,7 @@ export class EngineConfigStore {
     const { config, issues } = await this.current();
     const effective = { ...(await baseEngineConfig()), ...this.homeKeys, ...config };
     const script = 'set -e; mkdir -p "$(dirname "$1")"; cat > "$1.tmp"; mv -f "$1.tmp" "$1"';
-    const r = await this.wsl.run(DATA_DISTRO, ['sh', '-c', script, 'sh', IN_STORE], { user: 'root', stdin: `${JSON.stringify(effective, null, 2)}\n` });
+    const r = await this.wsl.run(DATA_DISTRO, ['sh', '-c', script, 'sh', IN_STORE], { user: 'root', input: `${JSON.stringify(effective, null, 2)}\n` });
     if (r.exitCode !== 0) return `could not write the engine's daemon.json into berth-data: ${r.stderr.trim()}`;
     return issues ? `${this.file} is invalid (${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}); the engine starts with Berth's own daemon.json` : undefined;
   }

@@ -39,7 +39,7 @@ export async function syncTrustedCas(
       await chmod(path, f.file.endsWith('.key') ? 0o600 : 0o644);
     }
     const chunks: Buffer[] = [];
-    for await (const c of tar.create({ cwd: work, portable: true }, ['ca-certificates.crt', 'certs.d'])) chunks.push(c as Buffer);
+    for await (const c of tar.create({ cwd: work, portable: true }, ['ca-certificates.crt', 'certs.d'])) chunks.push(c);
     const script = [
       'set -e',
       `d=${STORE_DIR}`,
@@ -49,7 +49,7 @@ export async function syncTrustedCas(
       'rm -rf "$d/certs.d.old"; [ ! -e "$d/certs.d" ] || mv "$d/certs.d" "$d/certs.d.old"',
       'mv "$d/.sync/certs.d" "$d/certs.d" && rm -rf "$d/certs.d.old" "$d/.sync"',
     ].join('\n');
-    const r = await wsl.run(DATA_DISTRO, ['sh', '-c', script], { user: 'root', stdin: Buffer.concat(chunks) });
+    const r = await wsl.run(DATA_DISTRO, ['sh', '-c', script], { user: 'root', input: Buffer.concat(chunks) });
     if (r.exitCode !== 0) throw new Error(`could not put the trusted CAs into berth-data: ${r.stderr.trim() || r.stdout.trim()}`);
   } finally {
     await removeTree(work);

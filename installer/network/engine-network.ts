@@ -114,7 +114,7 @@ export class EngineNetwork {
   /** For the user distros' proxies, which read it at each create (the host endpoint asks containersEnv). */
   private async publishContainersEnv(): Promise<void> {
     const script = `umask 022 && cat > "$1.tmp" && mv -f "$1.tmp" "$1"`;
-    const r = await this.o.wsl.run(BERTH_DISTRO, ['sh', '-c', script, 'sh', CONTAINERS_PROXY_FILE], { user: 'root', stdin: JSON.stringify(this.containersEnv()) });
+    const r = await this.o.wsl.run(BERTH_DISTRO, ['sh', '-c', script, 'sh', CONTAINERS_PROXY_FILE], { user: 'root', input: JSON.stringify(this.containersEnv()) });
     if (r.exitCode !== 0) throw new Error(`could not publish the containers' proxy settings: ${r.stderr.trim()}`);
   }
 

@@ -63,8 +63,8 @@ export async function startRegistry(dir: string, tls: { cert: string; key: strin
   );
   let out = '';
   const child = spawn('docker-registry', ['serve', config], { stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
   await started(child, port, 'docker-registry');
   return { port, log: () => out, stop: stopper(child) };
 }
@@ -79,7 +79,7 @@ export async function startTinyproxy(dir: string, name: string, prefix: string[]
   // No ConnectPort line: CONNECT to any port (a registry's), as a corporate proxy allows.
   writeFileSync(config, [`Port ${port}`, 'Listen 127.0.0.1', 'Timeout 60', `LogFile "${logFile}"`, 'LogLevel Connect', 'MaxClients 20', ''].join('\n'));
   const [head, ...rest] = [...prefix, 'tinyproxy', '-d', '-c', config];
-  const child = spawn(head!, rest, { stdio: 'ignore' });
+  const child = spawn(head, rest, { stdio: 'ignore' });
   await started(child, port, `tinyproxy ${name}`);
   return { port, log: () => readFileSync(logFile, 'utf8'), stop: stopper(child) };
 }

@@ -23,7 +23,7 @@ export class PrivateMounts {
     const [file, ...args] = cpu === undefined ? unshare : ['taskset', '--cpu-list', String(cpu), ...unshare];
     const holder = spawn(file!, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
-    holder.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    holder.stdout.on('data', (d: Buffer) => (out += d.toString()));
     if (!(await until(async () => out.includes('ready') || holder.exitCode !== null, 10_000, 20)) || holder.exitCode !== null) {
       throw new Error(`could not make a private mount namespace (unshare exit ${holder.exitCode})`);
     }

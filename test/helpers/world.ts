@@ -44,7 +44,11 @@ export function worldProcesses(wslRoot: string, matching?: (cmdline: string) => 
   }
   for (let grew = true; grew; ) {
     grew = false;
-    for (const p of table) if (!mine.has(p.pid) && mine.has(p.ppid)) (mine.add(p.pid), (grew = true));
+    for (const p of table) {
+      if (mine.has(p.pid) || !mine.has(p.ppid)) continue;
+      mine.add(p.pid);
+      grew = true;
+    }
   }
   const byPid = new Map(table.map((p) => [p.pid, p.cmdline]));
   return [...mine].filter((pid) => !matching || matching(byPid.get(pid) ?? ''));

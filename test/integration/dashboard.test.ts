@@ -29,7 +29,10 @@ describe.runIf(run)('the dashboard, in headless Chromium against a real Berth', 
   const shot = async (name: string) => {
     const file = join(t.root, `${name}.png`);
     await page.screenshot({ path: file, fullPage: true });
-    if (SHOTS) (mkdirSync(SHOTS, { recursive: true }), copyFileSync(file, join(SHOTS, `${name}.png`)));
+    if (SHOTS) {
+      mkdirSync(SHOTS, { recursive: true });
+      copyFileSync(file, join(SHOTS, `${name}.png`));
+    }
   };
 
   beforeAll(async () => {

@@ -73,7 +73,7 @@ describe.runIf(run)('berth-data: a sparse disk image that gives space back, resi
     for (let i = 0; i < 64; i++) if (!out.write(randomFillSync(chunk))) await new Promise<void>((r) => out.once('drain', () => r()));
     await new Promise<void>((r) => out.end(() => r()));
     const tar = execa('tar', ['-C', dir, '-c', '.'], { encoding: 'buffer', buffer: false });
-    const loaded = await execa('docker', ['--context', 'berth', 'import', '-', 'big:1'], { reject: false, input: tar.stdout!, env: { ...process.env, DOCKER_CONFIG: t.env.DOCKER_CONFIG! } });
+    const loaded = await execa('docker', ['--context', 'berth', 'import', '-', 'big:1'], { reject: false, input: tar.stdout, env: { ...process.env, DOCKER_CONFIG: t.env.DOCKER_CONFIG! } });
     expect(loaded.exitCode, loaded.stderr).toBe(0);
     rmSync(dir, { recursive: true });
     await execa('sync');

@@ -211,7 +211,7 @@ describe.runIf(run)('networking', () => {
     const image = `${REGISTRY_NAME}:${registry.port}/berth/hello:1`;
     // The upstream proxies resolve names as the backend does (its hosts file), as the user's corporate proxy would.
     const [first, second] = [await startTinyproxy(join(t.root, 'proxy'), 'first', mounts!.prefix), await startTinyproxy(join(t.root, 'proxy'), 'second', mounts!.prefix)];
-    proxies.push(first!, second!);
+    proxies.push(first, second);
     const dockerdPid = async () => (await t.status()).services.find((s) => s.name === 'dockerd')?.pid;
     const pidBefore = await dockerdPid();
     const bad = await t.berth(['proxy', 'manual', '--http', 'proxy.example:3128']);
@@ -223,25 +223,25 @@ describe.runIf(run)('networking', () => {
       expect(r.exitCode, r.stderr).toBe(0);
       expect(r.stdout).toContain('in effect now');
     };
-    await set(first!);
+    await set(first);
     await ok('docker run -d --name proxied withcurl sleep 600 >/dev/null');
     const startedAt = await ok("docker inspect -f '{{.State.StartedAt}}' proxied");
     expect(await ok('docker exec proxied printenv HTTP_PROXY')).toMatch(/^http:\/\/http\.docker\.internal:\d+$/);
     // A request from a container, then the engine's own pull: both through the first proxy.
     expect(await ok(`docker exec proxied curl -sS -o /dev/null -w '%{http_code}' ${MIRROR_FILE}`)).toBe('200');
-    expect(first!.log()).toContain('deb.debian.org');
+    expect(first.log()).toContain('deb.debian.org');
     await t.docker(['rmi', image]);
     const pulled = await t.docker(['pull', image]);
     expect(pulled.exitCode, pulled.stderr).toBe(0);
-    expect(first!.log()).toContain(REGISTRY_NAME);
+    expect(first.log()).toContain(REGISTRY_NAME);
     // The upstream changes; the next requests go to the second proxy.
-    await set(second!);
+    await set(second);
     expect(await ok(`docker exec proxied curl -sS -o /dev/null -w '%{http_code}' ${MIRROR_FILE}`)).toBe('200');
-    expect(second!.log()).toContain('deb.debian.org');
+    expect(second.log()).toContain('deb.debian.org');
     await t.docker(['rmi', image]);
     const again = await t.docker(['pull', image]);
     expect(again.exitCode, again.stderr).toBe(0);
-    expect(second!.log()).toContain(REGISTRY_NAME);
+    expect(second.log()).toContain(REGISTRY_NAME);
     // Nothing restarted for it.
     expect(await dockerdPid()).toBe(pidBefore);
     expect(await ok("docker inspect -f '{{.State.StartedAt}}' proxied")).toBe(startedAt);

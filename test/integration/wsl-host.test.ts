@@ -118,7 +118,7 @@ describe.runIf(run)('Linux WSL host: import, list, run', () => {
     const host = t.host();
     const listed = await host.list();
     expect(listed).toEqual([{ name: 'Ubuntu', version: 2, isDefault: true, state: 'Running' }]);
-    const r = await host.run('Ubuntu', ['sh', '-c', 'echo $GREETING; cat'], { env: { GREETING: 'hi' }, stdin: 'piped', user: 'me' });
+    const r = await host.run('Ubuntu', ['sh', '-c', 'echo $GREETING; cat'], { env: { GREETING: 'hi' }, input: 'piped', user: 'me' });
     expect(r).toMatchObject({ exitCode: 0, stdout: 'hi\npiped' });
     const e = await host.terminate('Nope').catch((x: unknown) => x);
     expect(e).toMatchObject({ kind: 'not-found' });

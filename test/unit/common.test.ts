@@ -1,5 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +13,7 @@ import { parseMountinfo } from '../../common/mountinfo.js';
 let dir: string;
 let server: Server;
 let socket: string;
-const eventClients: Array<import('node:http').ServerResponse> = [];
+const eventClients: ServerResponse[] = [];
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'berth-common-'));

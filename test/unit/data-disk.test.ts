@@ -1,3 +1,4 @@
+import type { ApiDeps } from '../../installer/dashboard/api.js';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync, closeSync, ftruncateSync, truncateSync } from 'node:fs';
 
 import { tmpdir } from 'node:os';
@@ -351,7 +352,7 @@ describe('the dashboard\'s "Disk image location"', () => {
           moved.push(dir);
         },
       },
-    } as unknown as import('../../installer/dashboard/api.js').ApiDeps;
+    } as unknown as ApiDeps;
     expect((await moveDataDisk(deps, {})).status).toBe(400);
     const refused = await moveDataDisk(deps, { dir: 'relative/dir' });
     expect(refused).toEqual({ status: 400, body: { message: 'relative/dir is not an absolute path' } });

@@ -208,7 +208,7 @@ describe('the Docker API proxy', () => {
     const r = await new Promise<{ status: number; body: string }>((resolve) => {
       request({ socketPath: path, path: '/_ping' }, (res) => {
         let b = '';
-        res.on('data', (d: Buffer) => (b += d));
+        res.on('data', (d: Buffer) => (b += d.toString()));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, body: b }));
       }).end();
     });
