@@ -1,3 +1,4 @@
+import { AGENT_WARNING } from '../common/agent-warning.js';
 import { createHash } from 'node:crypto';
 import type { WslHost, WslProcess } from '../wsl-host/host.js';
 import { mountDataStore, unmountDataStore } from '../data-distro/store-mount.js';
@@ -70,7 +71,9 @@ export class Engine {
    * Starts the engine and resolves once /_ping answers; `onExit` fires if the attached agent
    * ends later (agent died, distro terminated, WSL shut down).
    */
-  async start(deadlineMs: number, onExit: (why: string) => void, limits: EngineResources = {}): Promise<void> {
+  /** Starts (or attaches to) the engine; resolves with the agent's warnings (caps it cannot enforce), for status. */
+  async start(deadlineMs: number, onExit: (why: string) => void, limits: EngineResources = {}): Promise<string[]> {
+    const warnings: string[] = [];
     await mountDataStore(this.wsl);
     // An engine left up (its attached process lost with a killed manager, or killed itself)
     // is attached to, not restarted: its containers keep running.
@@ -79,7 +82,10 @@ export class Engine {
     else {
       const caps = [...(limits.cgroup !== undefined ? ['--cgroup', limits.cgroup] : []), ...(limits.memoryMiB !== undefined ? ['--memory-mib', String(limits.memoryMiB)] : []), ...(limits.cpus !== undefined ? ['--cpus', String(limits.cpus)] : []), ...(limits.autoPauseSeconds ? ['--auto-pause', String(limits.autoPauseSeconds)] : [])];
       const started = await this.wsl.run(BERTH_DISTRO, [AGENT, 'start', '--detach', '--timeout', String(Math.ceil(deadlineMs / 1000)), ...caps], { user: 'root' });
-      for (const line of `${started.stdout}\n${started.stderr}`.split('\n').filter(Boolean)) this.log('agent', line);
+      for (const line of `${started.stdout}\n${started.stderr}`.split('\n').filter(Boolean)) {
+        this.log('agent', line);
+        if (line.startsWith(AGENT_WARNING)) warnings.push(line.slice(AGENT_WARNING.length));
+      }
       if (started.exitCode !== 0) throw new Error(`the engine did not start (berth-agent exit ${started.exitCode}): ${started.stderr.trim().split('\n').slice(-15).join('\n  ')}`);
       running = await this.agentStatus();
       if (!running) throw new Error(`the engine started but its agent does not answer on ${AGENT_SOCKET}`);
@@ -124,6 +130,7 @@ export class Engine {
       }
       await new Promise((r) => setTimeout(r, 25));
     }
+    return warnings;
   }
 
   async stop(): Promise<void> {

@@ -1,10 +1,11 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rmdir, stat, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { mkdir, readdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { z } from 'zod';
 import { promisify } from 'node:util';
 import { writeFileAtomic } from '../common/atomic-file.js';
-import { isMountPoint } from '../common/mountinfo.js';
+import { isMountPoint, parseMountinfo } from '../common/mountinfo.js';
 import { SHARED_AREA, sharedPath } from '../common/shared-area.js';
 
 const run = promisify(execFile);
@@ -17,6 +18,16 @@ export interface BindRecord {
   source: string;
   target: string;
   containers: string[];
+}
+
+const bindTableSchema = z.array(z.object({ source: z.string().startsWith('/'), target: z.string().startsWith(`${BIND_ROOT}/`), containers: z.array(z.string()) }).strict());
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -35,6 +46,7 @@ export class BindMounts {
     private readonly distro: string,
     private readonly stateFile: string,
     private readonly shared = DAEMON_SHARED,
+    private readonly log: (line: string) => void = () => {},
   ) {
     this.busybox = `${shared}/berth/tools/bin/busybox`;
   }
@@ -52,11 +64,49 @@ export class BindMounts {
   private async load(): Promise<void> {
     if (this.loaded) return;
     this.loaded = true;
+    await this.dropStaleTemporaries();
+    let text: string;
     try {
-      for (const r of JSON.parse(await readFile(this.stateFile, 'utf8')) as BindRecord[]) this.records.set(r.source, r);
-    } catch {
-      // no table yet
+      text = await readFile(this.stateFile, 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return; // no table yet
+      throw new Error(`cannot read the bind-mount table ${this.stateFile}: ${(e as Error).message}`, { cause: e });
     }
+    const parsed = bindTableSchema.safeParse(parseJson(text));
+    if (parsed.success) {
+      for (const r of parsed.data) this.records.set(r.source, r);
+      return;
+    }
+    // Never overwritten blind: the next save would orphan every mount it listed. Kept aside,
+    // and the table is rebuilt from what is really mounted here.
+    const aside = `${this.stateFile}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+    await rename(this.stateFile, aside);
+    for (const r of await this.mountedNow()) this.records.set(r.source, r);
+    await this.save();
+    this.log(`the bind-mount table ${this.stateFile} was corrupt (kept as ${aside}); rebuilt from the ${this.records.size} bind mount(s) mounted now`);
+  }
+
+  /** Half-written copies of the table left by a proxy killed while it saved (writeFileAtomic's temporaries). */
+  private async dropStaleTemporaries(): Promise<void> {
+    const name = basename(this.stateFile);
+    for (const f of await readdir(dirname(this.stateFile)).catch(() => [] as string[])) {
+      if (f.startsWith(`${name}.`) && f.endsWith('.tmp')) await rm(join(dirname(this.stateFile), f), { force: true });
+    }
+  }
+
+  /** The bind mounts of this distro in the shared area, from the mount table (their containers are not known). */
+  private async mountedNow(): Promise<BindRecord[]> {
+    const dir = this.local(join(BIND_ROOT, this.distro));
+    const entries = parseMountinfo(await readFile('/proc/self/mountinfo', 'utf8'));
+    // A bind's `root` is its path in its filesystem; where the distro's own / is itself a
+    // directory of a larger filesystem (the Linux WSL host), that directory comes first.
+    const rootOfSlash = entries.filter((m) => m.mountPoint === '/').at(-1)?.root ?? '/';
+    const inDistro = (root: string) => (rootOfSlash !== '/' && root.startsWith(`${rootOfSlash}/`) ? root.slice(rootOfSlash.length) : root);
+    return entries
+      .filter((m) => dirname(m.mountPoint) === dir)
+      .map((m) => ({ source: inDistro(m.root), target: join(BIND_ROOT, this.distro, basename(m.mountPoint)), containers: [] }))
+      // Only what this table would have listed: the target is the hash of the source.
+      .filter((r) => r.target === this.targetFor(r.source));
   }
 
   private async save(): Promise<void> {

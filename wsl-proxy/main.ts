@@ -85,7 +85,7 @@ async function serve(args: string[]): Promise<number> {
   const autoRoot = await automountRoot();
   const shared = `${autoRoot}wsl`;
   const daemon = sharedPath('dockerSocket', shared);
-  const mounts = new BindMounts(values.distro, STATE, shared);
+  const mounts = new BindMounts(values.distro, STATE, shared, log);
   // Root only: another distro's users must not read this distro's folders through here.
   for (const dir of [sharedPath('bindMounts', shared), `${sharedPath('bindMounts', shared)}/${values.distro}`]) {
     await mkdir(dir, { recursive: true, mode: 0o700 });

@@ -68,9 +68,9 @@ export function limitFiles(version: 1 | 2, at: { dir: string; controllers: strin
  * engine joins it as it starts (cgroup.procs in each directory); the agent stays out, so
  * it can remove the cgroup once the engine is gone.
  */
-export async function prepareEngineCgroup(name: string, limits: EngineLimits): Promise<CgroupLayout> {
+export async function prepareEngineCgroup(name: string, limits: EngineLimits): Promise<CgroupLayout & { warnings: string[] }> {
   const layout = await engineCgroupLayout(name);
-  if (layout.version === 2) await enableV2Controllers(join(layout.dirs[0]!.dir, '..'));
+  const warnings = layout.version === 2 ? await enableV2Controllers(join(layout.dirs[0]!.dir, '..'), limits) : missingV1Controllers(layout, limits);
   for (const at of layout.dirs) {
     await mkdir(at.dir, { recursive: true, mode: 0o755 });
     // A new cpuset cgroup has no CPUs or memory nodes: nothing could join it until it has its parent's.
@@ -84,7 +84,17 @@ export async function prepareEngineCgroup(name: string, limits: EngineLimits): P
       });
     }
   }
-  return layout;
+  return { ...layout, warnings };
+}
+
+/** The warning for a cap the kernel cannot enforce here, naming the setting it drops. */
+const uncapped = (controller: string, why: string) =>
+  `the ${controller} cgroup controller ${why}, so ${controller === 'memory' ? 'memoryMiB' : 'cpus'} is not enforced; the engine runs without that cap`;
+
+export function missingV1Controllers(layout: CgroupLayout, limits: EngineLimits): string[] {
+  const mounted = new Set(layout.dirs.flatMap((d) => d.controllers));
+  const wanted = [...(limits.memoryMiB !== undefined ? ['memory'] : []), ...(limits.cpus !== undefined ? ['cpu'] : [])];
+  return wanted.filter((c) => !mounted.has(c)).map((c) => uncapped(c, 'is not mounted'));
 }
 
 async function inheritCpuset(dir: string): Promise<void> {
@@ -94,12 +104,24 @@ async function inheritCpuset(dir: string): Promise<void> {
   }
 }
 
-/** v2 only hands memory and cpu to children that the parent's subtree_control enables. */
-async function enableV2Controllers(parent: string): Promise<void> {
+/**
+ * v2 only hands memory and cpu to children that the parent's subtree_control enables. A cap
+ * that is set but whose controller is missing or cannot be enabled is a warning, not silence.
+ */
+async function enableV2Controllers(parent: string, limits: EngineLimits): Promise<string[]> {
   const available = (await readFile(join(parent, 'cgroup.controllers'), 'utf8').catch(() => '')).split(/\s+/);
+  const warnings: string[] = [];
   for (const c of ['memory', 'cpu', 'pids']) {
-    if (available.includes(c)) await writeFile(join(parent, 'cgroup.subtree_control'), `+${c}`).catch(() => undefined);
+    const needed = (c === 'memory' && limits.memoryMiB !== undefined) || (c === 'cpu' && limits.cpus !== undefined);
+    if (!available.includes(c)) {
+      if (needed) warnings.push(uncapped(c, `is not available in ${parent}`));
+      continue;
+    }
+    await writeFile(join(parent, 'cgroup.subtree_control'), `+${c}`).catch((e: Error) => {
+      if (needed) warnings.push(uncapped(c, `could not be enabled in ${parent} (${e.message})`));
+    });
   }
+  return warnings;
 }
 
 /** Removes a cgroup and its children, deepest first; a cgroup with processes stays (EBUSY). */

@@ -19,7 +19,8 @@ export interface BackendParts {
   /** The engine's cgroup (per Berth home), where memoryMiB and cpus apply. */
   engineCgroup?: string;
   engine: {
-    start(deadlineMs: number, onExit: (why: string) => void, limits: EngineResources): Promise<void>;
+    /** Resolves with warnings for status (a cap the kernel cannot enforce). */
+    start(deadlineMs: number, onExit: (why: string) => void, limits: EngineResources): Promise<string[] | void>;
     stop(): Promise<void>;
     agentStatus(): Promise<{ services: AgentServiceStatus[]; logWriter?: string | undefined; disk?: { sizeBytes: number; availBytes: number } | undefined; paused?: boolean | undefined } | undefined>;
   };
@@ -246,7 +247,8 @@ export class Backend {
       if (configProblem) this.event(configProblem);
       this.progress = 'starting the engine';
       const settings = await this.currentSettings();
-      await parts.engine.start(ENGINE_START_DEADLINE_MS, (why) => this.engineEnded(why), { cgroup: parts.engineCgroup, memoryMiB: settings.memoryMiB, cpus: settings.cpus, autoPauseSeconds: settings.autoPauseTimeoutSeconds });
+      const warnings = await parts.engine.start(ENGINE_START_DEADLINE_MS, (why) => this.engineEnded(why), { cgroup: parts.engineCgroup, memoryMiB: settings.memoryMiB, cpus: settings.cpus, autoPauseSeconds: settings.autoPauseTimeoutSeconds });
+      for (const warning of warnings ?? []) this.event(warning);
       await parts.network.attach();
       await parts.contextReady;
       if (this.halted) return;

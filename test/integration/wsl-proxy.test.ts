@@ -78,6 +78,27 @@ describe.runIf(run)('docker from inside an integrated user distro', () => {
     expect((await t.status()).integrations).toEqual([{ distro: 'Ubuntu', state: 'running' }]);
   });
 
+  it('keeps a corrupt bind-mount table aside and rebuilds it from what is mounted, orphaning nothing', async () => {
+    const id = (await sh('Ubuntu', 'mkdir -p ~/kept && echo mine > ~/kept/f && docker create --name keeper -v ~/kept:/k busybox true')).stdout.trim();
+    // The proxy records the container after the create's answer: corrupt the table once it has.
+    expect(await until(async () => (await sh('Ubuntu', 'cat /var/lib/berth-proxy/bind-mounts.json', 'root')).stdout.includes(id), 5000)).toBe(true);
+    await sh('Ubuntu', 'echo "{not json" > /var/lib/berth-proxy/bind-mounts.json', 'root');
+    // The proxy reads its table when it starts: the manager restarts a proxy that dies.
+    expect(killWorld(t.root, (c) => c.includes('berth-proxy.mjs serve --distro Ubuntu'))).toBeGreaterThan(0);
+    expect(await until(async () => (await sh('Ubuntu', 'docker version --format "{{.Server.Version}}"')).exitCode === 0, 20_000)).toBe(true);
+    const r = await sh('Ubuntu', 'ls /var/lib/berth-proxy; docker inspect -f "{{range .Mounts}}{{.Source}}{{end}}" keeper; grep -c " /mnt/wsl/berth/bind-mounts/Ubuntu/" /proc/mounts', 'root');
+    const [files, source, mounts] = [r.stdout.split('\n').filter((l) => l.startsWith('bind-mounts.json')), ...r.stdout.split('\n').slice(-2)];
+    expect(files).toEqual(['bind-mounts.json', expect.stringMatching(/^bind-mounts\.json\.corrupt-\d{4}-/)]);
+    expect(source).toBe('/home/me/kept'); // the rebuilt table maps the daemon's path back to the user's
+    // Every bind mount of this distro is in the rebuilt table: none is orphaned.
+    const table = JSON.parse((await sh('Ubuntu', 'cat /var/lib/berth-proxy/bind-mounts.json', 'root')).stdout) as Array<{ source: string; target: string; containers: string[] }>;
+    const mounted = (await sh('Ubuntu', 'grep " /mnt/wsl/berth/bind-mounts/Ubuntu/" /proc/mounts | cut -d" " -f2', 'root')).stdout.split('\n').filter(Boolean).sort();
+    expect(table.map((r) => r.target).sort(), JSON.stringify({ table, mounted })).toEqual(mounted);
+    expect(table).toContainEqual({ source: '/home/me/kept', target: expect.stringMatching(/^\/mnt\/wsl\/berth\/bind-mounts\/Ubuntu\/[0-9a-f]{64}$/), containers: [] });
+    expect(Number(mounts)).toBe(table.length);
+    await sh('Ubuntu', 'docker rm keeper >/dev/null; rm -f /var/lib/berth-proxy/bind-mounts.json.corrupt-*', 'root');
+  });
+
   it('never overwrites a docker CLI the distro already has', async () => {
     const own = await makeRootfsTarball(t.root, 'own', { files: { 'usr/bin/docker': '#!/bin/sh\necho my own docker\n' } });
     await t.wsl(['--import', 'Own', join(t.root, 'distros/Own'), own]);

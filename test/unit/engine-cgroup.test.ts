@@ -2,7 +2,7 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { engineCgroupLayout, limitFiles } from '../../bootstrap-distro/agent/engine-cgroup.js';
+import { engineCgroupLayout, limitFiles, missingV1Controllers } from '../../bootstrap-distro/agent/engine-cgroup.js';
 import { containersCgroupParent, engineCgroupName } from '../../installer/engine.js';
 
 const proc = mkdtempSync(join(tmpdir(), 'berth-cgroup-unit-'));
@@ -60,5 +60,16 @@ describe('the engine cgroup: where it goes and what the limits write', () => {
     expect(a).toMatch(/^berth-engine-[0-9a-f]{12}$/);
     expect(engineCgroupName('/home/me/.local/share/berth')).not.toBe(a);
     expect(containersCgroupParent(a)).toBe(`/${a}/containers`);
+  });
+});
+
+describe('a cap the kernel cannot enforce', () => {
+  it('is a warning naming the controller and the setting, not silence', () => {
+    const onlyCpu = { version: 1 as const, dirs: [{ dir: '/sys/fs/cgroup/cpu,cpuacct/berth-engine-7', controllers: ['cpu', 'cpuacct'] }] };
+    expect(missingV1Controllers(onlyCpu, { memoryMiB: 512, cpus: 1 })).toEqual([
+      'the memory cgroup controller is not mounted, so memoryMiB is not enforced; the engine runs without that cap',
+    ]);
+    expect(missingV1Controllers(onlyCpu, { cpus: 1 })).toEqual([]);
+    expect(missingV1Controllers({ version: 1, dirs: [] }, {})).toEqual([]);
   });
 });

@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { askStop, currentStatus } from '../control-client.js';
 import { paths } from '../paths.js';
 import { publishEngineNetns, publishTools, unpublishTools } from '../publish.js';
+import { AGENT_WARNING } from '../../../common/agent-warning.js';
 import { CGROUP_NAME, defaultEngineCgroupName, engineCgroupFile, prepareEngineCgroup, removeEngineCgroup, type CgroupLayout, type EngineLimits } from '../engine-cgroup.js';
 
 /** The service whose socket `start` waits for. */
@@ -73,9 +74,10 @@ export async function run(args: string[]): Promise<number> {
   ];
   // tini as pid 1 reaps the orphans a container engine leaves (shims), and forwards signals.
   const unshareArgv = ['-m', '-n', '-p', '-u', '-i', '-f', '--propagation', 'slave', init, '-g', '--', paths.node, ...DAEMON_NODE_FLAGS, paths.agentBundle, ...superviseArgs];
-  let cgroup: CgroupLayout;
+  let cgroup: CgroupLayout & { warnings: string[] };
   try {
     cgroup = await prepareEngineCgroup(cgroupName, limits);
+    for (const warning of cgroup.warnings) process.stderr.write(`${AGENT_WARNING}${warning}\n`);
     await mkdir(paths.runDir, { recursive: true });
     await writeFile(engineCgroupFile(), `${cgroupName}\n`, { mode: 0o644 });
   } catch (e) {
