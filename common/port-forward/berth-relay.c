@@ -330,6 +330,7 @@ static struct listener *find_listener(const char *key) {
   return NULL;
 }
 
+/* Every connection waiting on a listener, each set on its way. */
 static void accept_all(struct listener *l) {
   for (;;) {
     int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -339,7 +340,11 @@ static void accept_all(struct listener *l) {
       close(fd);
       return;
     }
-    if (l->has_target) {
+    if (forward_mode) {
+      /* The forwarder's socket: the head names the target. */
+      c->state = WAIT_HEAD;
+      conn_rearm(c);
+    } else if (l->has_target) {
       c->target = l->target;
       conn_connect(c);
     } else {
@@ -546,22 +551,7 @@ int main(int argc, char **argv) {
       if (w->kind == WATCH_CONTROL) {
         if (!control_read()) return 0;
       } else if (w->kind == WATCH_LISTENER) {
-        struct listener *l = w->owner;
-        if (!forward_mode) {
-          accept_all(l);
-          continue;
-        }
-        for (;;) {
-          int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-          if (fd < 0) break;
-          struct conn *c = conn_new(fd);
-          if (!c) {
-            close(fd);
-            break;
-          }
-          c->state = WAIT_HEAD;
-          conn_rearm(c);
-        }
+        accept_all(w->owner);
       } else {
         struct conn *c = w->owner;
         if (c->dead) continue; /* ended earlier in this batch */

@@ -9,6 +9,7 @@ import { parseRelayLine, RelayListeners, relayCommand, serveNativeForwarder } fr
 import type { PublishedListener } from '../../common/port-forward/forward-udp.js';
 import { TargetSlot } from '../../common/port-forward/target-slot.js';
 import { REPO } from '../helpers/wsl-root.js';
+import { freePort } from '../helpers/free-port.js';
 
 // berth-relay's two halves on one machine: a listener (as on the host or in the WSL
 // namespace) → the forwarder socket → berth-relay forward → a target on loopback. Run once
@@ -22,14 +23,6 @@ const builds = [
 beforeAll(async () => {
   await execa('node', [join(REPO, 'scripts/build-native.mjs')], { env: { BERTH_NATIVE_SANITIZE: '1' } });
 }, 120_000);
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 const openFds = (pid: number) => readdirSync(`/proc/${pid}/fd`).length;
 

@@ -9,6 +9,7 @@ import { listenPublishedPort, serveUdpForwarder, type ForwarderLink } from '../.
 import type { PublishedListener } from '../../common/port-forward/forward-udp.js';
 import { bindFailureMessage } from '../../common/port-forward/port-errors.js';
 import { TargetSlot } from '../../common/port-forward/target-slot.js';
+import { freePort } from '../helpers/free-port.js';
 
 // The UDP forwarding chain on one machine: listener → forwarder socket → a target address
 // (TCP is berth-relay's: native-relay.test.ts). The integration tests run both across the
@@ -23,14 +24,6 @@ const toForwarder = async () => connect(forwarderPath);
 const nodeLink: ForwarderLink = { connectTcp: toForwarder, connectUdp: toForwarder };
 
 /** A port nobody listens on right now (for TCP and UDP on loopback). */
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
 function askUdp(host: string, port: number, message: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const client = createSocket(host.includes(':') ? 'udp6' : 'udp4');
