@@ -82,13 +82,17 @@ export class RelayListeners {
       if (!parsed || !('ok' in parsed)) return log(`berth-relay: ignored an unexpected line: ${line.slice(0, 200)}`);
       this.answers.shift()?.(parsed);
     });
-    this.child.once('exit', (code, signal) => {
+    const ended = (why?: string) => {
+      if (this.exited) return;
       this.exited = true;
-      if (code !== 0) log(`berth-relay exited (${signal ?? `code ${code}`})`);
+      if (why) log(why);
+      // Nothing it was asked will be answered: say so now, not never.
       for (const answer of this.answers.splice(0)) answer({ ok: false, key: '-', code: 'ERELAYEXITED' });
       for (const handler of this.exitHandlers) handler();
-    });
-    this.child.once('error', (e) => log(`berth-relay: ${e.message}`));
+    };
+    this.child.once('exit', (code, signal) => ended(code === 0 ? undefined : `berth-relay exited (${signal ?? `code ${code}`})`));
+    // It could not be started at all (no such binary): no 'exit' follows.
+    this.child.once('error', (e) => ended(`berth-relay could not run: ${e.message}`));
   }
 
   private ask(line: string): Promise<Answer> {

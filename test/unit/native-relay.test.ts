@@ -209,3 +209,17 @@ describe("berth-relay's lines, as Node writes and reads them", () => {
     for (const bad of ['', 'ok', 'error k eaddrinuse', 'check x 1.2.3.4 80', 'check 1 1.2.3.4 80 more', 'OK k']) expect(parseRelayLine(bad), bad).toBeUndefined();
   });
 });
+
+describe('berth-relay that cannot run', () => {
+  it('fails every listen at once with a code, and says why in the log', async () => {
+    const logs: string[] = [];
+    const relay = new RelayListeners('/nonexistent/berth-relay', '/nonexistent/forward.sock', (l) => logs.push(l));
+    const code = await relay.listen({ host: '127.0.0.1', port: 1 }, new TargetSlot()).then(
+      () => 'bound',
+      (e: NodeJS.ErrnoException) => e.code,
+    );
+    expect(code).toBe('ERELAYEXITED');
+    expect(logs.join('\n')).toMatch(/berth-relay could not run: spawn \/nonexistent\/berth-relay ENOENT/);
+    await relay.stop();
+  });
+});
