@@ -67,6 +67,7 @@ struct conn {
   int pipe[2][2]; /* pipe[d] carries bytes read from fd[d] to fd[!d] */
   size_t pending[2];
   int eof[2], shut[2];
+  int pipe_full[2]; /* the pipe took no more (see conn_pump) */
   int registered[2];
   unsigned armed[2];
   enum state state;
@@ -206,7 +207,7 @@ static void conn_rearm(struct conn *c) {
     if (c->state == WAIT_HEAD && d == 0) events = EPOLLIN;
     if (c->state == CONNECTING && d == 1) events = EPOLLOUT;
     if (c->state == SPLICING) {
-      if (!c->eof[d] && c->pending[d] < PIPE_BYTES) events |= EPOLLIN;
+      if (!c->eof[d] && !c->pipe_full[d] && c->pending[d] < PIPE_BYTES) events |= EPOLLIN;
       if (c->pending[!d] > 0) events |= EPOLLOUT;
     }
     watch_side(c, d, events);
@@ -218,15 +219,21 @@ static void conn_pump(struct conn *c) {
   for (int round = 0; round < 16; round++) {
     int moved = 0;
     for (int d = 0; d < 2; d++) {
-      if (!c->eof[d] && c->pending[d] < PIPE_BYTES) {
+      if (!c->eof[d] && !c->pipe_full[d] && c->pending[d] < PIPE_BYTES) {
         ssize_t n = splice(c->fd[d], NULL, c->pipe[d][1], NULL, PIPE_BYTES - c->pending[d], SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
         if (n > 0) c->pending[d] += (size_t)n, moved = 1;
         else if (n == 0) c->eof[d] = 1, moved = 1;
         else if (errno != EAGAIN) return conn_free(c);
+        /*
+         * With bytes in the pipe, EAGAIN means the pipe has no free slot (a slot can hold a
+         * small fragment, so this comes before PIPE_BYTES): stop reading until it drains, or
+         * the readable socket would wake us for nothing, over and over.
+         */
+        else if (c->pending[d] > 0) c->pipe_full[d] = 1;
       }
       if (c->pending[d] > 0) {
         ssize_t n = splice(c->pipe[d][0], NULL, c->fd[!d], NULL, c->pending[d], SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-        if (n > 0) c->pending[d] -= (size_t)n, moved = 1;
+        if (n > 0) c->pending[d] -= (size_t)n, c->pipe_full[d] = 0, moved = 1;
         else if (n < 0 && errno != EAGAIN) return conn_free(c);
       }
       if (c->eof[d] && c->pending[d] == 0 && !c->shut[d]) {
