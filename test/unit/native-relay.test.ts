@@ -9,7 +9,7 @@ import { parseRelayLine, RelayListeners, relayCommand, serveNativeForwarder } fr
 import type { PublishedListener } from '../../common/port-forward/forward-udp.js';
 import { TargetSlot } from '../../common/port-forward/target-slot.js';
 import { REPO } from '../helpers/wsl-root.js';
-import { freePort } from '../helpers/free-port.js';
+import { freePort } from '../helpers/host-services.js';
 
 // berth-relay's two halves on one machine: a listener (as on the host or in the WSL
 // namespace) → the forwarder socket → berth-relay forward → a target on loopback. Run once

@@ -9,7 +9,7 @@ import { listenPublishedPort, serveUdpForwarder, type ForwarderLink } from '../.
 import type { PublishedListener } from '../../common/port-forward/forward-udp.js';
 import { bindFailureMessage } from '../../common/port-forward/port-errors.js';
 import { TargetSlot } from '../../common/port-forward/target-slot.js';
-import { freePort } from '../helpers/free-port.js';
+import { freePort } from '../helpers/host-services.js';
 
 // The UDP forwarding chain on one machine: listener → forwarder socket → a target address
 // (TCP is berth-relay's: native-relay.test.ts). The integration tests run both across the

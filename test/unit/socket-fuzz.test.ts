@@ -63,6 +63,13 @@ async function fuzz(socketPath: string, valid: string): Promise<void> {
   for (const bytes of garbage(valid)) await throwAt(socketPath, bytes, i++ % 3 === 0);
 }
 
+/** A request to the claim socket that must get a 400 whose message names the field. */
+async function expectMalformed(route: string, body: string, message: string): Promise<void> {
+  const r = await post(path('ports.sock'), 'POST', route, body);
+  expect(r.status, body).toBe(400);
+  expect(JSON.parse(r.body).message).toContain(message);
+}
+
 function post(socketPath: string, method: string, url: string, body?: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request({ socketPath, method, path: url }, (res) => {
@@ -116,11 +123,7 @@ describe('fuzzing the sockets between Berth processes', () => {
       ['{"ports":[],"extra":1}', ''],
       ['[]', ''],
       ['null', ''],
-    ] as const) {
-      const r = await post(path('ports.sock'), 'POST', '/claim', body);
-      expect(r.status, body).toBe(400);
-      expect(JSON.parse(r.body).message).toContain(`malformed port claim at "${field}"`);
-    }
+    ] as const) await expectMalformed('/claim', body, `malformed port claim at "${field}"`);
     const notJson = await post(path('ports.sock'), 'POST', '/claim', '{"ports": [');
     expect(notJson.status).toBe(400);
     expect(JSON.parse(notJson.body).message).toMatch(/must be JSON/);
@@ -140,11 +143,7 @@ describe('fuzzing the sockets between Berth processes', () => {
       ['{"id":""}', 'id'],
       ['{"id":"abc","ports":[]}', ''],
       ['{"id":42}', 'id'],
-    ] as const) {
-      const r = await post(path('ports.sock'), 'POST', '/started', body);
-      expect(r.status, body).toBe(400);
-      expect(JSON.parse(r.body).message).toContain(`malformed start notice at "${field}"`);
-    }
+    ] as const) await expectMalformed('/started', body, `malformed start notice at "${field}"`);
     expect(started).toBe(0);
     const ok = await post(path('ports.sock'), 'POST', '/started', '{"id":"web"}');
     expect([ok.status, JSON.parse(ok.body)]).toEqual([200, { published: true }]);
