@@ -76,6 +76,12 @@ export function program(ctx: CliContext): Command {
       await (await import('./commands/proxy.js')).proxyCommand(ctx.home, mode, o, ctx.say);
       return EXIT.ok;
     }));
+  cli
+    .command('certs')
+    .description("the CAs the engine trusts (the host's and $BERTH_HOME/certs); `containers on|off`: whether containers and build steps trust them too")
+    .argument('[what]', 'containers')
+    .argument('[value]', 'on | off')
+    .action(act(async (what: string | undefined, value: string | undefined) => (await import('./commands/certs.js')).certsCommand(ctx, what, value)));
   const data = cli.command('data').description("berth-data's disk: where it is, its size, what it holds").action(act(async () => (await import('./commands/data.js')).dataInfo(ctx)));
   data.command('resize').description('set the disk size limit in GiB (grows while running; shrinking stops the engine and is refused when the data does not fit)').argument('<gib>').action(act(async (gib: string) => (await import('./commands/data.js')).dataResize(ctx, gib)));
   data.command('move').description('move the disk image into DIR (stops the engine, copies, verifies, switches, starts, removes the old copy)').argument('<dir>').action(act(async (dir: string) => (await import('./commands/data.js')).dataMove(ctx, dir)));

@@ -59,6 +59,8 @@ export const settingsSchema = z
       .int('whole seconds')
       .refine((n) => n === 0 || n >= 30, 'at least 30 (or 0 to turn Resource Saver off)')
       .default(300),
+    /** Every container and build step trusts the CAs the engine trusts (berth-runc puts them in; README "Corporate networks"). */
+    containersTrustHostCAs: z.boolean({ error: 'true or false' }).default(true),
     diskSizeGiB: z.number({ error: 'a number of GiB' }).int('a whole number of GiB').min(1, 'at least 1').max(16384, 'at most 16384 (16 TiB)').default(64),
   })
   .strict();

@@ -1,6 +1,6 @@
 // Builds Berth's static native helpers unless they are up to date: berth-init (the Linux
-// WSL host's /init, and berth-wsl's native entry) and berth-relay (the published ports'
-// byte mover). Warnings are errors. BERTH_NATIVE_SANITIZE=1 builds them with ASan/UBSan
+// WSL host's /init, and berth-wsl's native entry), berth-relay (the published ports'
+// byte mover) and berth-runc (the engine's runc: the host's CAs into each container). Warnings are errors. BERTH_NATIVE_SANITIZE=1 builds them with ASan/UBSan
 // instead (dynamic: the sanitizers' runtimes are not static), for the tests.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, statSync } from 'node:fs';
@@ -13,6 +13,7 @@ const outDir = join(repo, sanitize ? 'dist/native-sanitized' : 'dist/native');
 const programs = [
   { name: 'berth-init', dir: 'wsl-host/native', sources: ['berth-init.c', 'wsl-entry.c'], headers: ['berth-init.h'] },
   { name: 'berth-relay', dir: 'common/port-forward', sources: ['berth-relay.c', 'relay-proto.c'], headers: ['relay-proto.h'] },
+  { name: 'berth-runc', dir: 'bootstrap-distro/runtime', sources: ['berth-runc.c', 'spec-edit.c'], headers: ['spec-edit.h'] },
 ];
 const flags = ['-O2', '-Wall', '-Wextra', '-Werror', ...(sanitize ? ['-g', '-fsanitize=address,undefined', '-fno-omit-frame-pointer', '-fno-sanitize-recover=all'] : ['-static'])];
 

@@ -133,7 +133,7 @@ export class Backend {
   async reloadNetwork(): Promise<NetworkStatus> {
     const settings = await this.parts.loadSettings();
     await this.parts.network.configure(settings);
-    await this.parts.network.syncCertificates(); // certs.d counts at the next pull; the bundle at the next start
+    await this.parts.network.syncCertificates(); // new containers and certs.d follow at once; dockerd's own bundle at the next start
     return this.parts.network.status();
   }
 

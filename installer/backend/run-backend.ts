@@ -54,6 +54,7 @@ export async function runBackend(home: HomeLayout, wsl: WslHost, options: { idle
   const ports = new PortForwards(wsl, (l) => info('ports', l), process.platform === 'win32' ? undefined : RELAY_BINARY);
   const network = new EngineNetwork({ wsl, sharedArea: sharedAreaOnHost(), runDir: home.runDir, logsDir: home.logsDir, certsDir: home.certsDir, certsDDir: home.certsDDir, log: (l) => info('network', l) });
   await network.configure(settings);
+  await network.watchCertificates();
   const shared = sharedAreaOnHost();
   const contextReady = ensureDockerContext(`unix://${home.dockerSocket}`).then(
     (m) => void info('manager', m),

@@ -14,7 +14,7 @@ export const networkStatusSchema = z.object({
   log: z.string().optional(),
   dns: z.string().optional(),
   proxy: z.object({ engine: z.string(), containers: z.string() }).optional(),
-  certificates: z.object({ count: z.number().int(), registries: z.number().int(), warnings: z.array(z.string()) }).optional(),
+  certificates: z.object({ count: z.number().int(), registries: z.number().int(), warnings: z.array(z.string()), containers: z.boolean() }).optional(),
 });
 
 /**

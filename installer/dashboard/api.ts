@@ -91,7 +91,7 @@ export async function changeSettings(deps: ApiDeps, change: Record<string, unkno
     else await deps.stopEngine();
   }
   if (changed('integratedDistros') || changed('integrateWithDefaultDistro')) await deps.reloadIntegrations();
-  if (changed('proxy') || changed('containersProxy')) await deps.reloadNetwork();
+  if (changed('proxy') || changed('containersProxy') || changed('containersTrustHostCAs')) await deps.reloadNetwork();
   // Drives and the log level are read when the backend starts.
   return ok({ settings: checked, restartRequired: changed('drives') || changed('logLevel') || changed('memoryMiB') || changed('cpus') || changed('autoPauseTimeoutSeconds') });
 }

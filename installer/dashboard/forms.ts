@@ -97,6 +97,9 @@ export async function submitForm(deps: ApiDeps, path: string, form: URLSearchPar
       await changeSettings(deps, { proxy: checked.data });
       return back(res, '/#proxies');
     }
+    case '/ui/certificates':
+      await changeSettings(deps, { containersTrustHostCAs: form.get('containersTrustHostCAs') === 'on' });
+      return back(res, '/#proxies');
     case '/ui/resources': {
       const number = (v: string | null) => (v === null || v.trim() === '' ? undefined : Number(v.trim()));
       const checked = resourceSettingsSchema.safeParse({ memoryMiB: number(form.get('memoryMiB')), cpus: number(form.get('cpus')), autoPauseTimeoutSeconds: number(form.get('autoPauseTimeoutSeconds')) });

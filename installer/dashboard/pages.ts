@@ -101,6 +101,10 @@ function proxies(m: PageModel): string {
   <label>Bypass for these hosts and domains <input name="exclude" value="${esc(p.exclude.join(','))}" aria-describedby="exclude-error"></label>${field(m.errors, 'exclude')}
   ${field(m.errors, 'mode')}
   <button>Apply</button>
+</form>
+<form method="post" action="/ui/certificates">
+  <label><input type="checkbox" name="containersTrustHostCAs" value="on" ${m.settings.containersTrustHostCAs ? 'checked' : ''}> Containers and build steps trust the host's CAs (the host's trusted CAs and those in Berth's certs folder; for TLS-inspecting proxies)</label>
+  <button>Apply</button>
 </form></section>`;
 }
 

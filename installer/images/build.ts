@@ -43,6 +43,7 @@ export async function inputFingerprint(sources: ImageSources = defaultSources())
     if ((await stat(path)).isFile()) hash.update(f).update(await readFile(path));
   }
   hash.update(await readFile(RELAY_BINARY));
+  hash.update(await readFile(RUNC_WRAPPER));
   for (const source of [sources.busybox, sources.node, sources.init, ...sources.iptables, ...sources.versionPack]) {
     const path = await locate(source).catch(() => source.path);
     const st = await stat(path).catch(() => undefined);
@@ -55,6 +56,8 @@ const REPO = packageRoot(dirname(fileURLToPath(import.meta.url)));
 export const LINUXKIT_YML = join(REPO, 'bootstrap-distro/linuxkit/berth.yml');
 /** berth-relay, built by `npm run build` (scripts/build-native.mjs). */
 export const RELAY_BINARY = join(REPO, 'dist/native/berth-relay');
+/** berth-runc, likewise: the engine's `runc` (berth.yml says why). */
+export const RUNC_WRAPPER = join(REPO, 'dist/native/berth-runc');
 /** The bundled agent: berth-agent.mjs and the chunks it loads on demand. */
 export const AGENT_BUNDLE_DIR = join(REPO, 'dist/agent');
 
@@ -146,6 +149,9 @@ async function stageSystemImage(staging: string, sources: ImageSources): Promise
     await cp(xtables, join(staging, xtables), { recursive: true, dereference: true });
   }
   await stageSymlink(staging, 'var/run', '../run');
+  // First on the engine's PATH, ahead of the version pack's /usr/bin/runc, which it runs.
+  await stageDirs(staging, ['usr/local/bin']);
+  await stageFile(staging, RUNC_WRAPPER, 'usr/local/bin/runc', 0o755);
   await stageText(staging, 'etc/passwd', 'root:x:0:0:root:/root:/bin/sh\n');
   await stageText(staging, 'etc/group', 'root:x:0:\ndocker:x:2375:\n');
   await stageText(staging, 'etc/nsswitch.conf', 'passwd: files\ngroup: files\nhosts: files dns\n');

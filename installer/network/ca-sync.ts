@@ -11,20 +11,26 @@ import { removeTree } from '../../common/remove-tree.js';
 /** In berth-data's store, which the engine sees under /var/lib (berth.yml: SSL_CERT_FILE, certs.d). */
 const STORE_DIR = `${DATA_STORE_ROOT}/berth`;
 
+/** Beside the bundle: while it exists, berth-runc gives every new container and build step the bundle. */
+export const CONTAINERS_FLAG = 'containers-trust-host-cas';
+
 export interface CaSyncResult {
   count: number;
   registries: number;
   warnings: string[];
+  /** Whether new containers and build steps trust them too (containersTrustHostCAs). */
+  containers: boolean;
 }
 
 /**
  * Puts the CAs the host trusts (plus $BERTH_HOME/certs and certs.d) where the engine reads
  * them: one tar through WSL, unpacked beside the old files and swapped in, so an engine
- * never sees half a bundle. dockerd reads certs.d at each pull; the bundle at its start.
+ * never sees half a bundle. dockerd reads certs.d at each pull, the bundle at its start;
+ * berth-runc reads the bundle and the containers' flag at each container's create.
  */
 export async function syncTrustedCas(
   wsl: WslHost,
-  o: { certsDir: string; certsDDir: string; systemBundle?: string; systemPem?: string },
+  o: { certsDir: string; certsDDir: string; containers: boolean; systemBundle?: string; systemPem?: string },
 ): Promise<CaSyncResult> {
   const cas = await collectTrustedCas({ userDir: o.certsDir, ...(o.systemBundle ? { systemBundle: o.systemBundle } : {}), ...(o.systemPem !== undefined ? { systemPem: o.systemPem } : {}) });
   const registryFiles = await collectRegistryCerts(o.certsDDir);
@@ -48,11 +54,13 @@ export async function syncTrustedCas(
       'mv -f "$d/.sync/ca-certificates.crt" "$d/ca-certificates.crt"',
       'rm -rf "$d/certs.d.old"; [ ! -e "$d/certs.d" ] || mv "$d/certs.d" "$d/certs.d.old"',
       'mv "$d/.sync/certs.d" "$d/certs.d" && rm -rf "$d/certs.d.old" "$d/.sync"',
+      // After the bundle is in place, so a new container never gets a half-synced one.
+      o.containers ? `echo on > "$d/${CONTAINERS_FLAG}.tmp" && chmod 0644 "$d/${CONTAINERS_FLAG}.tmp" && mv -f "$d/${CONTAINERS_FLAG}.tmp" "$d/${CONTAINERS_FLAG}"` : `rm -f "$d/${CONTAINERS_FLAG}"`,
     ].join('\n');
     const r = await wsl.run(DATA_DISTRO, ['sh', '-c', script], { user: 'root', input: Buffer.concat(chunks) });
     if (r.exitCode !== 0) throw new Error(`could not put the trusted CAs into berth-data: ${r.stderr.trim() || r.stdout.trim()}`);
   } finally {
     await removeTree(work);
   }
-  return { count: cas.count, registries: new Set(registryFiles.map((f) => f.registry)).size, warnings: cas.warnings };
+  return { count: cas.count, registries: new Set(registryFiles.map((f) => f.registry)).size, warnings: cas.warnings, containers: o.containers };
 }

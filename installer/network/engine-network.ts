@@ -13,6 +13,7 @@ import { describeUpstream, InternalProxy } from './internal-proxy.js';
 import { SlirpEngineLink } from './slirp-link.js';
 import { upstreamFor, type UpstreamProxy } from './upstream-proxy.js';
 import { sharedPath } from '../../common/shared-area.js';
+import { watchDirectory, type CertsWatch } from './certs-watch.js';
 
 export type { NetworkStatus };
 
@@ -33,6 +34,8 @@ export class EngineNetwork {
   private link: EngineLink | undefined;
   private error: string | undefined;
   private certificates: CaSyncResult | undefined;
+  private containersTrustHostCAs = true;
+  private certsWatch: CertsWatch | undefined;
 
   constructor(
     private readonly o: {
@@ -56,12 +59,14 @@ export class EngineNetwork {
     const env = this.o.env ?? process.env;
     this.engineProxy.configure(upstreamFor(settings.proxy, env));
     this.containersProxy.configure(upstreamFor(settings.containersProxy ?? settings.proxy, env));
+    this.containersTrustHostCAs = settings.containersTrustHostCAs;
     if (this.link?.status().state === 'up') await this.publishContainersEnv();
   }
 
   /**
    * Before the engine starts: the host's trusted CAs into berth-data, where dockerd reads
-   * them (the bundle when it starts, certs.d at each pull). A failure is shown, not fatal.
+   * them (the bundle when it starts, certs.d at each pull) and berth-runc gives them to each
+   * new container (unless containersTrustHostCAs is off). A failure is shown, not fatal.
    */
   async syncCertificates(): Promise<void> {
     const env = this.o.env ?? process.env;
@@ -69,11 +74,12 @@ export class EngineNetwork {
       this.certificates = await syncTrustedCas(this.o.wsl, {
         certsDir: this.o.certsDir,
         certsDDir: this.o.certsDDir,
+        containers: this.containersTrustHostCAs,
         ...(env.BERTH_SYSTEM_CA_BUNDLE ? { systemBundle: env.BERTH_SYSTEM_CA_BUNDLE } : {}),
       });
       for (const w of this.certificates.warnings) this.o.log(`certificates: ${w}`);
     } catch (e) {
-      this.certificates = { count: 0, registries: 0, warnings: [(e as Error).message] };
+      this.certificates = { count: 0, registries: 0, warnings: [(e as Error).message], containers: false };
       this.o.log(`certificates: ${(e as Error).message}`);
     }
   }
@@ -123,7 +129,23 @@ export class EngineNetwork {
     await this.link?.stop();
   }
 
+  /**
+   * A CA added to (or removed from) $BERTH_HOME/certs reaches the next container without a
+   * restart: while the engine runs, a change there syncs again (dockerd's own bundle still
+   * follows at its next start).
+   */
+  async watchCertificates(): Promise<void> {
+    if (this.certsWatch) return;
+    this.certsWatch = await watchDirectory(this.o.certsDir, async () => {
+      if (this.link?.status().state !== 'up') return;
+      await this.syncCertificates();
+      this.o.log(`certificates: ${this.o.certsDir} changed; ${this.certificates?.count ?? 0} CAs synced for new containers`);
+    }, (e) => this.o.log(`certificates: watching ${this.o.certsDir}: ${e.message}`));
+  }
+
   async close(): Promise<void> {
+    this.certsWatch?.close();
+    this.certsWatch = undefined;
     await this.detach();
     await this.dns?.close();
     await this.engineProxy.close();

@@ -156,7 +156,7 @@ describe.runIf(run)('the dashboard, in headless Chromium against a real Berth', 
   it('saves a proxy shown by `berth status`, and shows a bad URL at its field without saving it', async () => {
     await page.getByLabel('Manual').check();
     await page.getByLabel('Web server (HTTP)').fill('not a proxy');
-    await page.locator('#proxies button').click();
+    await page.locator('#proxies form[action="/ui/proxy"] button').click();
     expect(await page.locator('#http-error').textContent()).toMatch(/http:\/\/HOST:PORT|URL/i);
     await shot('dashboard-proxy-error');
     expect((await t.berth(['status'])).stdout).toContain('proxy: none');
@@ -164,9 +164,21 @@ describe.runIf(run)('the dashboard, in headless Chromium against a real Berth', 
     await page.getByLabel('Manual').check();
     await page.getByLabel('Web server (HTTP)').fill('http://proxy.corp:3128');
     await page.getByLabel('Bypass for these hosts and domains').fill('.corp,10.0.0.0/8');
-    await page.locator('#proxies button').click();
+    await page.locator('#proxies form[action="/ui/proxy"] button').click();
     expect((await t.berth(['status'])).stdout).toContain('  proxy: manual, http http://proxy.corp:3128, except .corp,10.0.0.0/8');
     expect(await page.getByLabel('Web server (HTTP)').inputValue()).toBe('http://proxy.corp:3128');
+  });
+
+  it("turns off and on whether containers and build steps trust the host's CAs, as `berth certs` shows", async () => {
+    const trust = page.getByLabel(/Containers and build steps trust the host's CAs/);
+    expect(await trust.isChecked()).toBe(true);
+    await trust.uncheck();
+    await page.locator('#proxies form[action="/ui/certificates"] button').click();
+    expect((await t.berth(['certs'])).stdout).toContain('containers and build steps trust them too: no');
+    expect(await page.getByLabel(/Containers and build steps trust the host's CAs/).isChecked()).toBe(false);
+    await page.getByLabel(/Containers and build steps trust the host's CAs/).check();
+    await page.locator('#proxies form[action="/ui/certificates"] button').click();
+    expect((await t.berth(['certs'])).stdout).toContain('containers and build steps trust them too: yes');
   });
 
   it('sets the engine\'s memory and CPU caps, and shows a value out of range at its field without saving it', async () => {

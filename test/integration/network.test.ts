@@ -1,6 +1,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import { createConnection, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import dnsPacket from 'dns-packet';
@@ -48,6 +49,7 @@ describe.runIf(run)('networking', () => {
   let registry: Service;
   let ca: { caCert: string };
   const proxies: Service[] = [];
+  const tlsServers: Array<{ close(): void }> = [];
   let httpPort = 0;
   let udpPort = 0;
   const sh = (script: string, user = 'me') => t.sh('Debian', script, user);
@@ -92,6 +94,7 @@ describe.runIf(run)('networking', () => {
   afterAll(async () => {
     hostHttp?.close();
     hostUdp?.close();
+    for (const s of tlsServers) s.close();
     for (const p of proxies) await p.stop();
     await registry?.stop();
     await t?.cleanup();
@@ -206,6 +209,71 @@ describe.runIf(run)('networking', () => {
     const pull = await t.docker(['pull', image]);
     expect(pull.exitCode, pull.stderr).toBe(0);
   }, 240_000);
+
+  it("gives every container and build step the host's CAs (live, no restart): the image's own bundle and the variables; nothing in the layer; the opt-out restores the image as it is", async () => {
+    // Two HTTPS servers on the host's loopback: one signed by a CA only the host is told to
+    // trust ($BERTH_HOME/certs), one by a CA only the image trusts (its own bundle).
+    const serve = async (name: string, text: string) => {
+      const tls = await makeTestCa(join(t.root, name), 'host.docker.internal');
+      const server = createTlsServer({ cert: readFileSync(tls.cert), key: readFileSync(tls.key) }, (_req, res) => res.end(text));
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      tlsServers.push(server);
+      return { port: (server.address() as AddressInfo).port, caCert: tls.caCert };
+    };
+    const corporate = await serve('corporate-ca', 'hello over inspected TLS');
+    const imageOwn = await serve('image-ca', 'hello from the image CA');
+    const fetch = (image: string, port: number, flags = '') => sh(`docker run --rm ${flags} ${image} curl -sS https://host.docker.internal:${port}/`);
+    // The issue's image: curl and ca-certificates installed by a build, plus a CA of its own
+    // (update-ca-certificates in a build step renames a new bundle over the old one).
+    await ok(`mkdir -p ~/withcerts && echo ${readFileSync(imageOwn.caCert).toString('base64')} | base64 -d > ~/withcerts/image-ca.crt && printf 'FROM withcurl\\nRUN apt-get install -y --no-install-recommends ca-certificates\\nCOPY image-ca.crt /usr/local/share/ca-certificates/\\nRUN update-ca-certificates\\n' > ~/withcerts/Dockerfile`);
+    const built = await sh('cd ~/withcerts && docker build -t withcerts . 2>&1');
+    expect(built.exitCode, built.stdout.slice(-3000)).toBe(0);
+    const untrusted = await fetch('withcerts', corporate.port);
+    expect(untrusted.exitCode, untrusted.stderr).toBe(60); // curl: the peer's certificate cannot be verified
+    expect(untrusted.stderr).toMatch(/SSL certificate problem/);
+    expect(await ok(`docker run --rm withcerts curl -sS https://host.docker.internal:${imageOwn.port}/`)).toBe('hello from the image CA');
+
+    // The CA into $BERTH_HOME/certs: the next container trusts it, with no restart.
+    const dockerdPid = (await t.status()).services.find((x) => x.name === 'dockerd')?.pid;
+    copyFileSync(corporate.caCert, join(t.env.BERTH_HOME!, 'certs', 'corporate.crt'));
+    expect(await until(async () => (await fetch('withcerts', corporate.port)).exitCode === 0, 30_000, 500), 'the new CA reached new containers').toBe(true);
+    expect((await t.status()).services.find((x) => x.name === 'dockerd')?.pid).toBe(dockerdPid);
+    expect((await fetch('withcerts', corporate.port)).stdout).toBe('hello over inspected TLS');
+    // The image's own CA is still trusted: its bundle gained the host's, it did not lose its own.
+    expect((await fetch('withcerts', imageOwn.port)).stdout).toBe('hello from the image CA');
+    // An image with no bundle at all gets SSL_CERT_FILE naming the host's; a value the container sets wins.
+    const vars = 'env | grep -E \\"^(SSL_CERT_FILE|NODE_EXTRA_CA_CERTS|REQUESTS_CA_BUNDLE)=\\" | sort';
+    expect(await ok(`docker run --rm busybox sh -c "${vars}; grep -c BEGIN /dev/berth/ca-certificates.crt"`)).toMatch(
+      /^NODE_EXTRA_CA_CERTS=\/dev\/berth\/ca-certificates\.crt\nREQUESTS_CA_BUNDLE=\/dev\/berth\/ca-certificates\.crt\nSSL_CERT_FILE=\/dev\/berth\/ca-certificates\.crt\n[1-9]\d*$/,
+    );
+    expect(await ok(`docker run --rm -e SSL_CERT_FILE=/mine.pem busybox sh -c "${vars}"`)).toContain('SSL_CERT_FILE=/mine.pem');
+    // BERTH_HOST_CAS=env: no mount over the image's bundle; curl finds the CAs by SSL_CERT_FILE.
+    expect((await fetch('withcerts', corporate.port, '-e BERTH_HOST_CAS=env')).stdout).toBe('hello over inspected TLS');
+    expect((await fetch('withcerts', corporate.port, '-e BERTH_HOST_CAS=env -e SSL_CERT_FILE=/etc/no-such-bundle.crt')).exitCode).not.toBe(0);
+
+    // A build step (BuildKit) trusts it too; the built image carries none of it.
+    await ok(`mkdir -p ~/fetching && printf 'FROM withcerts\\nRUN curl -sS https://host.docker.internal:${corporate.port}/ > /fetched && update-ca-certificates\\n' > ~/fetching/Dockerfile`);
+    const step = await sh('cd ~/fetching && docker build -t fetching . 2>&1');
+    expect(step.exitCode, step.stdout.slice(-3000)).toBe(0);
+    expect(await ok('docker run --rm fetching cat /fetched')).toBe('hello over inspected TLS');
+    expect(await ok("docker image inspect -f '{{json .Config.Env}}' fetching")).not.toMatch(/SSL_CERT_FILE|NODE_EXTRA_CA_CERTS|berth/);
+
+    // Nothing is written into the container's layer.
+    await ok('docker run -d --name ca-layer withcerts sleep 600 >/dev/null');
+    expect(await ok('docker diff ca-layer')).toBe('');
+    await ok('docker rm -f ca-layer >/dev/null');
+
+    // The opt-out: the image as it is (today's behaviour), at once; and back.
+    const off = await t.berth(['certs', 'containers', 'off']);
+    expect(off.exitCode, off.stderr).toBe(0);
+    expect(off.stdout).toContain('in effect now');
+    expect((await fetch('withcerts', corporate.port)).exitCode).toBe(60);
+    expect((await sh('docker run --rm busybox sh -c "ls /dev/berth || printenv SSL_CERT_FILE"')).exitCode).not.toBe(0);
+    expect((await t.berth(['certs'])).stdout).toContain('containers and build steps trust them too: no (berth certs containers on)');
+    expect((await t.berth(['certs', 'containers', 'on'])).exitCode).toBe(0);
+    expect((await fetch('withcerts', corporate.port)).stdout).toBe('hello over inspected TLS');
+    expect((await t.status() as unknown as { network: { certificates: { containers: boolean } } }).network.certificates.containers).toBe(true);
+  }, 400_000);
 
   it('sends the engine and containers through an upstream proxy, and switches upstream live: same dockerd, same containers', async () => {
     const image = `${REGISTRY_NAME}:${registry.port}/berth/hello:1`;

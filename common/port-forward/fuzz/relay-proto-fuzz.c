@@ -2,7 +2,7 @@
  * libFuzzer target for berth-relay's parsers: the command lines Node sends and the head each
  * forwarder connection starts with (what root in any distro can write to the forwarder
  * socket). Anything parsed must format back to text that parses to the same value.
- * Built and run by test/unit/relay-fuzz.test.ts (clang -fsanitize=fuzzer,address,undefined).
+ * Built and run by test/unit/native-fuzz.test.ts (clang -fsanitize=fuzzer,address,undefined).
  */
 #include <stdint.h>
 #include <stdlib.h>
