@@ -11,6 +11,8 @@ export function berthHome(env: NodeJS.ProcessEnv = process.env, platform = proce
 export class HomeLayout {
   constructor(readonly root: string) {}
   get settings() { return join(this.root, 'settings.json'); }
+  /** Passwords (0600), kept out of settings.json: installer/secrets.ts. */
+  get secrets() { return join(this.root, 'secrets.json'); }
   get state() { return join(this.root, 'state.json'); }
   get images() { return join(this.root, 'images'); }
   distroDir(name: string) { return join(this.root, 'distros', name); }

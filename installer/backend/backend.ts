@@ -207,7 +207,8 @@ export class Backend {
     this.parts.log.info('manager', 'stopped');
   }
 
-  private event(text: string): void {
+  /** A line for status's events and the log: something the user should know happened. */
+  event(text: string): void {
     this.events.push(`${new Date(this.parts.clock.now()).toISOString()} ${text}`);
     if (this.events.length > EVENTS_KEPT) this.events.shift();
     this.parts.log.warn(text);

@@ -52,7 +52,7 @@ export async function runBackend(home: HomeLayout, wsl: WslHost, options: { idle
   const engine = new Engine(wsl, info);
   // The host's TCP listeners are berth-relay's on Linux; on Windows the host reaches the VM through wsl.exe (Node's listeners).
   const ports = new PortForwards(wsl, (l) => info('ports', l), process.platform === 'win32' ? undefined : RELAY_BINARY);
-  const network = new EngineNetwork({ wsl, sharedArea: sharedAreaOnHost(), runDir: home.runDir, logsDir: home.logsDir, certsDir: home.certsDir, certsDDir: home.certsDDir, log: (l) => info('network', l) });
+  const network = new EngineNetwork({ wsl, sharedArea: sharedAreaOnHost(), runDir: home.runDir, logsDir: home.logsDir, certsDir: home.certsDir, certsDDir: home.certsDDir, secretsFile: home.secrets, log: (l) => info('network', l), event: (l) => backend.event(l) });
   await network.configure(settings);
   await network.watchCertificates();
   const shared = sharedAreaOnHost();
@@ -120,6 +120,7 @@ export async function runBackend(home: HomeLayout, wsl: WslHost, options: { idle
     reloadNetwork: () => backend.reloadNetwork(),
     listDistros: () => distros.get(DISTRO_LIST_WAIT_MS),
     settingsFile: home.settings,
+    secretsFile: home.secrets,
     daemon: wakingDaemon(wsl),
     reset: async (kind) => {
       await backend.stopEngine();

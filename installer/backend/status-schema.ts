@@ -13,7 +13,7 @@ export const networkStatusSchema = z.object({
   error: z.string().optional(),
   log: z.string().optional(),
   dns: z.string().optional(),
-  proxy: z.object({ engine: z.string(), containers: z.string() }).optional(),
+  proxy: z.object({ engine: z.string(), containers: z.string(), problem: z.string().optional() }).optional(),
   certificates: z.object({ count: z.number().int(), registries: z.number().int(), warnings: z.array(z.string()), containers: z.boolean() }).optional(),
 });
 

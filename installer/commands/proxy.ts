@@ -1,5 +1,6 @@
 import { askBackend } from '../backend/client.js';
 import type { HomeLayout } from '../home.js';
+import { keepProxyPasswords } from '../secrets.js';
 import { loadSettings, proxySettingsSchema, SettingsError, updateSettings, type ProxySettings } from '../settings.js';
 
 export interface ProxyCommandOptions {
@@ -36,11 +37,13 @@ export async function proxyCommand(home: HomeLayout, mode: string | undefined, o
     const given = issue.path.length ? ` ${JSON.stringify((wanted as Record<string, unknown>)[String(issue.path[0])])}` : '';
     throw new SettingsError(`proxy ${field}${given}: ${issue.message}. Nothing was changed.`);
   }
+  // The password goes to the secrets file (0600); settings.json keeps `user@` to find it.
+  const kept = await keepProxyPasswords(home.secrets, checked.data);
   await updateSettings(home.settings, (s) => {
-    s[key] = checked.data;
+    s[key] = kept;
   });
   const live = await askBackend(home, 'reloadNetwork');
-  say(`${key}: ${describeProxy(checked.data)}`);
+  say(`${key}: ${describeProxy(kept)}`);
   if (live?.proxy) say(`in effect now (no restart): engine ${live.proxy.engine}; containers ${live.proxy.containers}`);
   else say('saved; Berth uses it when it starts.');
 }

@@ -50,5 +50,6 @@ export function describeStatus(s: BackendStatus): string[] {
     out.push(`  network      ${n.state.padEnd(10)} ${n.helper}${n.pid ? ` pid ${n.pid}` : ''}, ${n.address} via ${n.gateway} (the host)${n.dns ? `, Berth DNS ${n.dns}` : ''}, restarts ${n.restarts}`);
     if (n.error) out.push(`    ${n.error}`);
   }
+  if (n?.proxy?.problem) out.push(`  proxy problem: ${n.proxy.problem}`);
   return out;
 }

@@ -6,6 +6,7 @@ import type { IntegrationStatus } from '../integrations.js';
 import type { HttpTarget } from '../../common/http-client.js';
 import { answerDocker, DOCKER_ROUTES } from './docker-routes.js';
 import { checkEngineConfig } from '../engine-config/schema.js';
+import { keepProxyPasswords } from '../secrets.js';
 import type { ApplyOutcome } from '../engine-config/store.js';
 
 /** What the API drives: the backend's state machine, the settings file, WSL's distro list. */
@@ -17,6 +18,8 @@ export interface ApiDeps {
   reloadNetwork(): Promise<unknown>;
   listDistros(): Promise<DistroInfo[]>;
   settingsFile: string;
+  /** Where proxy passwords go instead of the settings (installer/secrets.ts). */
+  secretsFile: string;
   /** The engine's Docker API (for the allowlisted actions of docker-routes.ts). */
   daemon: HttpTarget;
   /**
@@ -84,6 +87,8 @@ export async function changeSettings(deps: ApiDeps, change: Record<string, unkno
   const before = await loadSettings(deps.settingsFile);
   const checked = settingsIssues({ ...before, ...change });
   if (Array.isArray(checked)) return { status: 400, body: { message: `${checked.length} setting(s) are invalid; nothing was saved`, issues: checked } };
+  if ('proxy' in change) checked.proxy = await keepProxyPasswords(deps.secretsFile, checked.proxy);
+  if ('containersProxy' in change && checked.containersProxy) checked.containersProxy = await keepProxyPasswords(deps.secretsFile, checked.containersProxy);
   await saveSettings(deps.settingsFile, checked);
   const changed = (key: keyof Settings) => JSON.stringify(before[key]) !== JSON.stringify(checked[key]);
   if (changed('wslEngine')) {

@@ -14,6 +14,7 @@ import { SlirpEngineLink } from './slirp-link.js';
 import { upstreamFor, type UpstreamProxy } from './upstream-proxy.js';
 import { sharedPath } from '../../common/shared-area.js';
 import { watchDirectory, type CertsWatch } from './certs-watch.js';
+import { readSecrets, withProxyPasswords } from '../secrets.js';
 
 export type { NetworkStatus };
 
@@ -35,6 +36,8 @@ export class EngineNetwork {
   private error: string | undefined;
   private certificates: CaSyncResult | undefined;
   private containersTrustHostCAs = true;
+  /** The last upstream that refused the internal proxy for want of credentials, until the settings change. */
+  private proxyProblem: string | undefined;
   private certsWatch: CertsWatch | undefined;
 
   constructor(
@@ -46,19 +49,28 @@ export class EngineNetwork {
       logsDir: string;
       certsDir: string;
       certsDDir: string;
+      /** Where the proxies' passwords are (installer/secrets.ts). */
+      secretsFile: string;
       log: (line: string) => void;
+      /** Something the user should see in status's events (an upstream that wants credentials). */
+      event?: (line: string) => void;
       env?: NodeJS.ProcessEnv;
     },
   ) {
-    this.engineProxy = new InternalProxy((l) => o.log(`engine ${l}`));
-    this.containersProxy = new InternalProxy((l) => o.log(`containers ${l}`));
+    this.engineProxy = new InternalProxy((l) => o.log(`engine ${l}`), (p) => this.upstreamRefused(p));
+    this.containersProxy = new InternalProxy((l) => o.log(`containers ${l}`), (p) => this.upstreamRefused(p));
   }
 
   /** Points the internal proxies at what the settings say now: no restart of anything. */
   async configure(settings: Settings): Promise<void> {
     const env = this.o.env ?? process.env;
-    this.engineProxy.configure(upstreamFor(settings.proxy, env));
-    this.containersProxy.configure(upstreamFor(settings.containersProxy ?? settings.proxy, env));
+    const secrets = await readSecrets(this.o.secretsFile).catch((e: Error) => {
+      this.o.log(`proxy: ${e.message}`);
+      return { proxyPasswords: {} };
+    });
+    this.engineProxy.configure(withProxyPasswords(upstreamFor(settings.proxy, env), secrets));
+    this.containersProxy.configure(withProxyPasswords(upstreamFor(settings.containersProxy ?? settings.proxy, env), secrets));
+    this.proxyProblem = undefined;
     this.containersTrustHostCAs = settings.containersTrustHostCAs;
     if (this.link?.status().state === 'up') await this.publishContainersEnv();
   }
@@ -112,6 +124,17 @@ export class EngineNetwork {
     }
   }
 
+  /** An upstream answered 407: one event and a status line (not one per request), naming the fix. */
+  private upstreamRefused(proxy: { hostPort: string; user?: string }): void {
+    const problem = proxy.user
+      ? `the proxy at ${proxy.hostPort} refused the credentials of ${proxy.user}; give the right password: \`berth proxy manual --http http://${proxy.user}:PASS@${proxy.hostPort} --https http://${proxy.user}:PASS@${proxy.hostPort}\``
+      : `the proxy at ${proxy.hostPort} asks for credentials: \`berth proxy manual --http http://USER:PASS@${proxy.hostPort} --https http://USER:PASS@${proxy.hostPort}\``;
+    if (problem === this.proxyProblem) return;
+    this.proxyProblem = problem;
+    this.o.log(`proxy: ${problem}`);
+    this.o.event?.(`proxy: ${problem}`);
+  }
+
   /** The variables new containers get: the containers' internal proxy, when an upstream is set. */
   containersEnv(): ContainersProxyEnv {
     return containersProxyEnv(this.containersProxy.current);
@@ -159,7 +182,7 @@ export class EngineNetwork {
       ...link,
       ...(this.error ? { state: 'failed', error: this.error } : {}),
       ...(this.dns ? { dns: `127.0.0.1:${this.dns.port}` } : {}),
-      proxy: { engine: describeUpstream(this.engineProxy.current), containers: describeUpstream(this.containersProxy.current) },
+      proxy: { engine: describeUpstream(this.engineProxy.current), containers: describeUpstream(this.containersProxy.current), ...(this.proxyProblem ? { problem: this.proxyProblem } : {}) },
       ...(this.certificates ? { certificates: this.certificates } : {}),
     };
   }

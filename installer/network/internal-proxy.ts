@@ -14,10 +14,17 @@ export class InternalProxy {
   private upstream: UpstreamProxy = NO_UPSTREAM;
   private server: Server | undefined;
 
-  constructor(private readonly log: (line: string) => void) {}
+  constructor(
+    private readonly log: (line: string) => void,
+    /** An upstream answered 407 (Proxy Authentication Required): which one, and the user it was given. */
+    private readonly onAuthRequired: (proxy: { hostPort: string; user?: string }) => void = () => {},
+  ) {}
 
   async start(): Promise<number> {
-    const server = new Server({
+    const refused = (url: string | undefined) => {
+      if (url) this.onAuthRequired(proxyIdentity(url));
+    };
+    const server = new UpstreamAuthWatch(() => refused(this.upstream.http), {
       host: '127.0.0.1',
       port: 0,
       prepareRequestFunction: ({ hostname, isHttp }) => {
@@ -32,6 +39,10 @@ export class InternalProxy {
       },
     });
     server.on('requestFailed', ({ request, error }: { request: { url?: string }; error: Error }) => this.log(`proxy: ${request.url ?? '?'}: ${error.message}`));
+    // A CONNECT (every https:// request) goes to the https upstream, or the http one.
+    server.on('tunnelConnectFailed', ({ response }: { response: { statusCode?: number } }) => {
+      if (response.statusCode === 407) refused(this.upstream.https ?? this.upstream.http);
+    });
     await server.listen();
     this.server = server;
     return server.port;
@@ -52,6 +63,33 @@ export class InternalProxy {
     await this.server?.close(true);
     this.server = undefined;
   }
+}
+
+/**
+ * proxy-chain turns an upstream's 407 to a plain http:// request into an error of its own
+ * ("Invalid upstream proxy credentials", sent to the client as 597) and emits no event for
+ * it: this is where it passes.
+ */
+class UpstreamAuthWatch extends Server {
+  constructor(
+    private readonly onRefused: () => void,
+    options: ConstructorParameters<typeof Server>[0],
+  ) {
+    super(options);
+  }
+
+  override normalizeHandlerError(error: NodeJS.ErrnoException): NodeJS.ErrnoException {
+    const normalized = super.normalizeHandlerError(error);
+    if (error.message === '407 Proxy Authentication Required') this.onRefused();
+    return normalized;
+  }
+}
+
+/** host:port and the user of a proxy URL, never its password. */
+function proxyIdentity(url: string): { hostPort: string; user?: string } {
+  const u = new URL(url);
+  const port = u.port || (u.protocol === 'https:' ? '443' : '80');
+  return { hostPort: `${u.hostname}:${port}`, ...(u.username ? { user: decodeURIComponent(u.username) } : {}) };
 }
 
 /** For logs and status: the URLs without their passwords. */

@@ -69,15 +69,16 @@ export async function startRegistry(dir: string, tls: { cert: string; key: strin
   return { port, log: () => out, stop: stopper(child) };
 }
 
-/** Debian's tinyproxy on the loopback, run through `prefix` (to resolve names as that world does). */
-export async function startTinyproxy(dir: string, name: string, prefix: string[] = []): Promise<Service> {
+/** Debian's tinyproxy on the loopback, run through `prefix` (to resolve names as that world does); with `basicAuth`, it answers 407 without them. */
+export async function startTinyproxy(dir: string, name: string, prefix: string[] = [], basicAuth?: { user: string; password: string }): Promise<Service> {
   const port = await freePort();
   mkdirSync(dir, { recursive: true });
   const logFile = join(dir, `${name}.log`);
   writeFileSync(logFile, '');
   const config = join(dir, `${name}.conf`);
   // No ConnectPort line: CONNECT to any port (a registry's), as a corporate proxy allows.
-  writeFileSync(config, [`Port ${port}`, 'Listen 127.0.0.1', 'Timeout 60', `LogFile "${logFile}"`, 'LogLevel Connect', 'MaxClients 20', ''].join('\n'));
+  const auth = basicAuth ? [`BasicAuth ${basicAuth.user} ${basicAuth.password}`] : [];
+  writeFileSync(config, [`Port ${port}`, 'Listen 127.0.0.1', 'Timeout 60', `LogFile "${logFile}"`, 'LogLevel Connect', 'MaxClients 20', ...auth, ''].join('\n'));
   const [head, ...rest] = [...prefix, 'tinyproxy', '-d', '-c', config];
   const child = spawn(head, rest, { stdio: 'ignore' });
   await started(child, port, `tinyproxy ${name}`);

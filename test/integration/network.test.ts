@@ -1,5 +1,6 @@
 import { createSocket, type Socket } from 'node:dgram';
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { copyFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import { createConnection, type AddressInfo } from 'node:net';
@@ -316,6 +317,55 @@ describe.runIf(run)('networking', () => {
     const off = await t.berth(['proxy', 'none']);
     expect(off.exitCode, off.stderr).toBe(0);
     await ok('docker rm -f proxied >/dev/null');
+  }, 240_000);
+
+  it('works through an upstream that asks for credentials: a 407 is a status line and an event naming the fix; the password is nowhere but the secrets file', async () => {
+    const password = `p4ss-${randomBytes(6).toString('hex')}`;
+    const authed = await startTinyproxy(join(t.root, 'proxy'), 'authed', mounts!.prefix, { user: 'alice', password });
+    proxies.push(authed);
+    const at = `127.0.0.1:${authed.port}`;
+    const image = `${REGISTRY_NAME}:${registry.port}/berth/hello:1`;
+    const setProxy = async (url: string) => {
+      const r = await t.berth(['proxy', 'manual', '--http', url, '--https', url]);
+      expect(r.exitCode, r.stderr).toBe(0);
+      return r.stdout;
+    };
+    // No credentials: the upstream answers 407, and Berth says so once, with the fix.
+    await setProxy(`http://${at}`);
+    await t.docker(['rmi', image]);
+    expect((await t.docker(['pull', image])).exitCode).not.toBe(0);
+    const fix = `the proxy at ${at} asks for credentials: \`berth proxy manual --http http://USER:PASS@${at} --https http://USER:PASS@${at}\``;
+    expect((await t.berth(['status'])).stdout).toContain(`proxy problem: ${fix}`);
+    expect((await t.status()).events?.join('\n')).toContain(`proxy: ${fix}`);
+    // With them: the engine's pull (CONNECT) and a container's plain request both pass.
+    const said = await setProxy(`http://alice:${password}@${at}`);
+    expect(said).toContain(`http http://alice:***@${at}`);
+    expect((await t.berth(['status'])).stdout).not.toContain('proxy problem');
+    const pulled = await t.docker(['pull', image]);
+    expect(pulled.exitCode, pulled.stderr).toBe(0);
+    expect(await ok(`docker run --rm withcurl curl -sS -o /dev/null -w '%{http_code}' ${MIRROR_FILE}`)).toBe('200');
+    expect(authed.log()).toContain('deb.debian.org');
+    expect(authed.log()).toContain(REGISTRY_NAME);
+    // The password: in the secrets file (0600) only.
+    const home = t.env.BERTH_HOME!;
+    expect(statSync(join(home, 'secrets.json')).mode & 0o777).toBe(0o600);
+    expect(readFileSync(join(home, 'secrets.json'), 'utf8')).toContain(password);
+    expect(readFileSync(join(home, 'settings.json'), 'utf8')).not.toContain(password);
+    const diagnose = await t.berth(['diagnose']);
+    expect(diagnose.exitCode, diagnose.stderr).toBe(0);
+    const unpacked = join(t.root, 'diag-proxy-auth');
+    mkdirSync(unpacked);
+    await execa('tar', ['-xzf', diagnose.stdout.trim().split('\n').pop()!, '-C', unpacked]);
+    const seen = [
+      ['status --json', JSON.stringify(await t.status())],
+      ['status', (await t.berth(['status'])).stdout],
+      ['proxy', (await t.berth(['proxy'])).stdout],
+      ['logs', (await t.berth(['logs'])).stdout],
+      ['the diagnostics bundle', (await execa('grep', ['-r', '-l', password, unpacked], { reject: false })).stdout],
+    ];
+    for (const [where, text] of seen) expect(text, where).not.toContain(password);
+    await setProxy(`http://${at}`); // the wrong (no) credentials again, for the next tests' sake: then none
+    expect((await t.berth(['proxy', 'none'])).exitCode).toBe(0);
   }, 240_000);
 
   it('restarts the engine link when its process is killed, and containers reach the host again', async () => {

@@ -29,6 +29,7 @@ beforeAll(async () => {
       { name: 'Old', state: 'Stopped', version: 1, isDefault: false },
     ],
     settingsFile: join(dir, 'settings.json'),
+    secretsFile: join(dir, 'secrets.json'),
     daemon: join(dir, 'no-daemon.sock'),
     reset: async (kind) => void calls.push(`reset ${kind}`),
     diagnose: async () => join(dir, 'bundle.tar.gz'),

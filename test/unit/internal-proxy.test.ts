@@ -70,3 +70,55 @@ describe('the internal proxy', () => {
     expect(first.seen).not.toContain(`http://host.docker.internal:${originPort}/z`);
   });
 });
+
+describe('an upstream that asks for credentials (407)', () => {
+  let upstream407: Server;
+  let upstreamPort = 0;
+  let proxy: InternalProxy;
+  let port = 0;
+  const refused: Array<{ hostPort: string; user?: string }> = [];
+  const seenAuth: Array<string | undefined> = [];
+
+  beforeAll(async () => {
+    const answer407 = (req: { headers: Record<string, unknown> }) => seenAuth.push(req.headers['proxy-authorization'] as string | undefined);
+    upstream407 = createServer((req, res) => {
+      answer407(req);
+      res.writeHead(407, { 'proxy-authenticate': 'Basic realm="corp"' }).end();
+    });
+    upstream407.on('connect', (req, socket) => {
+      answer407(req);
+      socket.end('HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="corp"\r\n\r\n');
+    });
+    await new Promise<void>((r) => upstream407.listen(0, '127.0.0.1', r));
+    upstreamPort = (upstream407.address() as AddressInfo).port;
+    proxy = new InternalProxy(() => {}, (p) => refused.push(p));
+    port = await proxy.start();
+  });
+  afterAll(async () => {
+    await proxy.close();
+    upstream407.close();
+  });
+
+  it('names the proxy and the user it was given, for a plain request and for a CONNECT, never the password', async () => {
+    proxy.configure({ http: `http://alice:s3cret@127.0.0.1:${upstreamPort}`, exclude: [] });
+    await viaProxy(port, 'http://example.test/a');
+    const connected = await new Promise<number | undefined>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, method: 'CONNECT', path: 'example.test:443' });
+      req.on('connect', (res, socket) => {
+        socket.destroy();
+        resolve(res.statusCode);
+      });
+      req.on('response', (res) => resolve(res.statusCode));
+      req.on('error', reject);
+      req.end();
+    });
+    expect(connected).not.toBe(200);
+    expect(refused).toEqual([
+      { hostPort: `127.0.0.1:${upstreamPort}`, user: 'alice' },
+      { hostPort: `127.0.0.1:${upstreamPort}`, user: 'alice' },
+    ]);
+    // The internal proxy did send the credentials (Basic alice:s3cret) to the upstream.
+    expect(seenAuth).toEqual([`Basic ${Buffer.from('alice:s3cret').toString('base64')}`, `Basic ${Buffer.from('alice:s3cret').toString('base64')}`]);
+    expect(JSON.stringify(refused)).not.toContain('s3cret');
+  });
+});

@@ -1,0 +1,84 @@
+import { mkdir, readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { z } from 'zod';
+import { writeFileAtomic } from '../common/atomic-file.js';
+import type { ProxySettings } from './settings.js';
+import type { UpstreamProxy } from './network/upstream-proxy.js';
+
+/**
+ * $BERTH_HOME/secrets.json, mode 0600: what must not sit in settings.json, which the
+ * dashboard shows, the CLI prints and a diagnostics bundle may carry. Today: the upstream
+ * proxies' passwords, each under its URL without the password (`http://user@host:port`).
+ * On Windows the same entries would live in the Credential Manager (README: Corporate networks).
+ */
+const secretsSchema = z.object({ proxyPasswords: z.record(z.string(), z.string()).default({}) }).strict();
+export type Secrets = z.infer<typeof secretsSchema>;
+
+export class SecretsError extends Error {}
+
+export async function readSecrets(file: string): Promise<Secrets> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { proxyPasswords: {} };
+    throw new SecretsError(`cannot read ${file}: ${(e as Error).message}`, { cause: e });
+  }
+  try {
+    return secretsSchema.parse(JSON.parse(text));
+  } catch (e) {
+    // Never the file's text in the message: it holds passwords.
+    throw new SecretsError(`${file} is not Berth's secrets file (${e instanceof SyntaxError ? 'not JSON' : 'unexpected keys or values'}); move it away and give the proxy's password again with \`berth proxy manual --http http://USER:PASS@HOST:PORT\``, { cause: e });
+  }
+}
+
+async function updateSecrets(file: string, change: (s: Secrets) => void): Promise<void> {
+  const secrets = await readSecrets(file);
+  change(secrets);
+  await mkdir(dirname(file), { recursive: true });
+  await writeFileAtomic(file, `${JSON.stringify(secrets, null, 2)}\n`, 0o600);
+}
+
+/** `http://user:pass@host:port` → the URL without the password, and the password (decoded). */
+export function splitPassword(url: string): { url: string; user?: string; password?: string } {
+  const u = new URL(url);
+  if (!u.username) return { url };
+  const user = decodeURIComponent(u.username);
+  const password = u.password ? decodeURIComponent(u.password) : undefined;
+  u.password = '';
+  return { url: u.href.replace(/\/$/, ''), user, ...(password !== undefined ? { password } : {}) };
+}
+
+/**
+ * Moves the passwords out of proxy settings into the secrets file and returns the settings
+ * as settings.json keeps them (`user@` stays, so the password can be found again).
+ */
+export async function keepProxyPasswords(file: string, p: ProxySettings): Promise<ProxySettings> {
+  const moved: Record<string, string> = {};
+  const strip = (url: string | undefined) => {
+    if (url === undefined) return undefined;
+    const s = splitPassword(url);
+    if (s.password !== undefined) moved[s.url] = s.password;
+    return s.url;
+  };
+  const http = strip(p.http);
+  const https = strip(p.https);
+  if (Object.keys(moved).length) await updateSecrets(file, (s) => Object.assign(s.proxyPasswords, moved));
+  return { ...p, ...(http !== undefined ? { http } : {}), ...(https !== undefined ? { https } : {}) };
+}
+
+/** The upstream with each `user@` URL's password put back, for the internal proxy alone. */
+export function withProxyPasswords(u: UpstreamProxy, secrets: Secrets): UpstreamProxy {
+  const fill = (url: string | undefined) => {
+    if (url === undefined) return undefined;
+    const s = splitPassword(url);
+    const password = s.password ?? secrets.proxyPasswords[s.url];
+    if (password === undefined) return url;
+    const full = new URL(s.url);
+    full.password = encodeURIComponent(password);
+    return full.href.replace(/\/$/, '');
+  };
+  const http = fill(u.http);
+  const https = fill(u.https);
+  return { ...u, ...(http !== undefined ? { http } : {}), ...(https !== undefined ? { https } : {}) };
+}
