@@ -1,4 +1,5 @@
 import { request, type IncomingHttpHeaders, type IncomingMessage, type RequestOptions } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { z } from 'zod';
 
@@ -116,4 +117,45 @@ export async function httpJson<T>(target: HttpTarget, req: HttpRequest, schema: 
 /** Like httpJson, but undefined where nothing answers or the answer is wrong: for probes. */
 export function probeJson<T>(target: HttpTarget, req: HttpRequest, schema: z.ZodType<T>): Promise<T | undefined> {
   return httpJson(target, req, schema).catch(() => undefined);
+}
+
+/**
+ * GETs a small text file by http(s) URL (a PAC file): the body on a 2xx, else an HttpError
+ * naming the URL. `ca` is the trust to check an https server against (the host's bundle);
+ * no redirect is followed, and a body over `maxBytes` is refused.
+ */
+export function fetchText(url: URL, o: { ca?: string; timeoutMs?: number; maxBytes?: number } = {}): Promise<string> {
+  const timeoutMs = o.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const maxBytes = o.maxBytes ?? 1 << 20;
+  const send = url.protocol === 'https:' ? httpsRequest : request;
+  return new Promise((resolve, reject) => {
+    const fail = (message: string, kind: HttpFailure, status?: number, cause?: unknown) => reject(new HttpError(`${url.href}: ${message}`, kind, status, { cause }));
+    const outgoing = send(url, { method: 'GET', headers: { connection: 'close' }, ...(o.ca ? { ca: o.ca } : {}) }, (res) => {
+      const status = res.statusCode ?? 0;
+      if (status < 200 || status > 299) {
+        res.resume();
+        clearTimeout(timer);
+        return fail(`status ${status}${res.headers.location ? ` (a redirect to ${res.headers.location}: give that URL)` : ''}`, 'status', status);
+      }
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (d: Buffer) => {
+        size += d.length;
+        if (size > maxBytes) return outgoing.destroy(new HttpError(`${url.href}: larger than ${maxBytes} bytes`, 'shape'));
+        chunks.push(d);
+      });
+      res.on('end', () => {
+        clearTimeout(timer);
+        resolve(Buffer.concat(chunks).toString('utf8'));
+      });
+      res.on('error', (e) => fail(e.message, 'unreachable', undefined, e));
+    });
+    const timer = setTimeout(() => outgoing.destroy(new HttpError(`${url.href}: no answer within ${timeoutMs} ms`, 'unreachable')), timeoutMs);
+    outgoing.on('error', (e) => {
+      clearTimeout(timer);
+      if (e instanceof HttpError) reject(e);
+      else fail(e.message, 'unreachable', undefined, e);
+    });
+    outgoing.end();
+  });
 }

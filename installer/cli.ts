@@ -66,14 +66,15 @@ export function program(ctx: CliContext): Command {
   cli.command('integrate').description('make docker work inside DISTRO (--off undoes it)').argument('<distro>').option('--off', 'remove the integration').action(act(async (distro: string, o: { off?: boolean }) => (await import('./commands/integrate.js')).integrate(ctx, distro, Boolean(o.off))));
   cli
     .command('proxy')
-    .description("the HTTP(S) proxy for the engine's traffic and containers: none, system (the host's) or manual; no mode prints it")
-    .argument('[mode]', 'none | system | manual')
+    .description("the HTTP(S) proxy for the engine's traffic and containers: none, system (the host's), manual, or pac URL; no mode prints it")
+    .argument('[mode]', 'none | system | manual | pac')
+    .argument('[url]', 'pac: the PAC file, http://, https:// or file://')
     .option('--http <url>', 'manual: the proxy for http:// (http://HOST:PORT)')
     .option('--https <url>', 'manual: the proxy for https://')
     .option('--exclude <list>', 'hosts, .domains, addresses or CIDRs that bypass it, comma-separated')
     .option('--containers', "set the containers' proxy (default: the same as the engine's)")
-    .action(act(async (mode: string | undefined, o: { http?: string; https?: string; exclude?: string; containers?: boolean }) => {
-      await (await import('./commands/proxy.js')).proxyCommand(ctx.home, mode, o, ctx.say);
+    .action(act(async (mode: string | undefined, url: string | undefined, o: { http?: string; https?: string; exclude?: string; containers?: boolean }) => {
+      await (await import('./commands/proxy.js')).proxyCommand(ctx.home, mode, { ...o, ...(url !== undefined ? { pac: url } : {}) }, ctx.say);
       return EXIT.ok;
     }));
   cli

@@ -16,19 +16,34 @@ const proxyUrl = z.string().refine(
   { message: 'not a proxy URL; write it as http://HOST:PORT (e.g. http://proxy.example.com:3128), with user:password@ before the host if it needs them' },
 );
 
+/** Where a PAC file is: http(s):// or file:// (an absolute path). */
+const pacUrl = z.string().refine(
+  (v) => {
+    try {
+      const u = new URL(v);
+      return ((u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '') || (u.protocol === 'file:' && u.pathname.length > 1);
+    } catch {
+      return false;
+    }
+  },
+  { message: 'not a PAC URL; write it as http://HOST/proxy.pac, https://… or file:///path/to/proxy.pac' },
+);
+
 export const proxySettingsSchema = z
   .object({
-    /** none: direct; system: the host's own (HTTP(S)_PROXY / NO_PROXY here, Internet Settings on Windows); manual: the URLs below. */
-    mode: z.enum(['none', 'system', 'manual']).default('none'),
+    /** none: direct; system: the host's own (HTTP(S)_PROXY / NO_PROXY here, Internet Settings on Windows); manual: the URLs below; pac: the PAC file at `pac`. */
+    mode: z.enum(['none', 'system', 'manual', 'pac']).default('none'),
     http: proxyUrl.optional(),
     https: proxyUrl.optional(),
+    pac: pacUrl.optional(),
     /** Hosts, domains (.example.com), addresses or CIDRs that bypass the proxy. */
     exclude: z.array(z.string().min(1)).default([]),
   })
   .strict()
   .refine((p) => p.mode !== 'manual' || p.http !== undefined || p.https !== undefined, {
     message: 'mode "manual" needs "http" or "https" (a proxy URL)',
-  });
+  })
+  .refine((p) => p.mode !== 'pac' || p.pac !== undefined, { message: 'mode "pac" needs "pac" (the PAC file\'s URL)', path: ['pac'] });
 
 export type ProxySettings = z.infer<typeof proxySettingsSchema>;
 

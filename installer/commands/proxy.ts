@@ -4,6 +4,8 @@ import { keepProxyPasswords } from '../secrets.js';
 import { loadSettings, proxySettingsSchema, SettingsError, updateSettings, type ProxySettings } from '../settings.js';
 
 export interface ProxyCommandOptions {
+  /** pac: the PAC file's URL (the command's second argument). */
+  pac?: string;
   http?: string;
   https?: string;
   exclude?: string;
@@ -12,7 +14,7 @@ export interface ProxyCommandOptions {
 }
 
 /**
- * `berth proxy [none|system|manual] [--http URL] [--https URL] [--exclude LIST] [--containers]`:
+ * `berth proxy [none|system|manual|pac] [PAC-URL] [--http URL] [--https URL] [--exclude LIST] [--containers]`:
  * with no mode, prints the proxy settings; with one, checks and saves them, and a running
  * Berth follows at once (the internal proxies are repointed; dockerd and containers keep running).
  */
@@ -28,12 +30,13 @@ export async function proxyCommand(home: HomeLayout, mode: string | undefined, o
     mode,
     ...(o.http !== undefined ? { http: o.http } : {}),
     ...(o.https !== undefined ? { https: o.https } : {}),
+    ...(o.pac !== undefined ? { pac: o.pac } : {}),
     exclude: (o.exclude ?? '').split(',').map((x) => x.trim()).filter(Boolean),
   };
   const checked = proxySettingsSchema.safeParse(wanted);
   if (!checked.success) {
     const issue = checked.error.issues[0]!;
-    const field = issue.path.length ? `--${String(issue.path[0])}` : 'the mode';
+    const field = issue.path[0] === 'pac' ? 'pac URL' : issue.path.length ? `--${String(issue.path[0])}` : 'the mode';
     const given = issue.path.length ? ` ${JSON.stringify((wanted as Record<string, unknown>)[String(issue.path[0])])}` : '';
     throw new SettingsError(`proxy ${field}${given}: ${issue.message}. Nothing was changed.`);
   }
@@ -51,6 +54,7 @@ export async function proxyCommand(home: HomeLayout, mode: string | undefined, o
 /** A proxy setting in one line, passwords hidden. */
 export function describeProxy(p: ProxySettings): string {
   const hide = (u: string) => u.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
+  if (p.mode === 'pac') return `pac ${p.pac ?? '(no URL)'}` + (p.exclude.length ? `, except ${p.exclude.join(',')}` : '');
   if (p.mode !== 'manual') return p.mode + (p.exclude.length ? `, except ${p.exclude.join(',')}` : '');
   return ['manual', p.http && `http ${hide(p.http)}`, p.https && `https ${hide(p.https)}`, p.exclude.length && `except ${p.exclude.join(',')}`].filter(Boolean).join(', ');
 }

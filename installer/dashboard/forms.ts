@@ -87,6 +87,7 @@ export async function submitForm(deps: ApiDeps, path: string, form: URLSearchPar
         mode: form.get('mode') ?? 'none',
         ...(form.get('http') ? { http: form.get('http') } : {}),
         ...(form.get('https') ? { https: form.get('https') } : {}),
+        ...(form.get('pac') ? { pac: form.get('pac') } : {}),
         exclude: (form.get('exclude') ?? '').split(',').map((x) => x.trim()).filter(Boolean),
       };
       const checked = proxySettingsSchema.safeParse(wanted);

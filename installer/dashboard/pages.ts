@@ -95,7 +95,8 @@ function proxies(m: PageModel): string {
   const radio = (mode: string, label: string) => `<label><input type="radio" name="mode" value="${mode}" ${p.mode === mode ? 'checked' : ''}> ${label}</label>`;
   return `<section id="proxies" aria-labelledby="proxies-h"><h2 id="proxies-h">Resources → Proxies</h2>
 <form method="post" action="/ui/proxy">
-  <fieldset><legend>Proxy</legend>${radio('none', 'No proxy')} ${radio('system', "The system's proxy")} ${radio('manual', 'Manual')}</fieldset>
+  <fieldset><legend>Proxy</legend>${radio('none', 'No proxy')} ${radio('system', "The system's proxy")} ${radio('manual', 'Manual')} ${radio('pac', 'Automatic configuration script (PAC)')}</fieldset>
+  <label>PAC file URL (http://, https:// or file://) <input name="pac" value="${esc(p.pac)}" aria-describedby="pac-error"></label>${field(m.errors, 'pac')}
   <label>Web server (HTTP) <input name="http" value="${esc(p.http)}" aria-describedby="http-error"></label>${field(m.errors, 'http')}
   <label>Secure web server (HTTPS) <input name="https" value="${esc(p.https)}" aria-describedby="https-error"></label>${field(m.errors, 'https')}
   <label>Bypass for these hosts and domains <input name="exclude" value="${esc(p.exclude.join(','))}" aria-describedby="exclude-error"></label>${field(m.errors, 'exclude')}

@@ -15,6 +15,8 @@ import { upstreamFor, type UpstreamProxy } from './upstream-proxy.js';
 import { sharedPath } from '../../common/shared-area.js';
 import { watchDirectory, type CertsWatch } from './certs-watch.js';
 import { readSecrets, withProxyPasswords } from '../secrets.js';
+import { PacRouter } from './pac.js';
+import { collectTrustedCas } from './trusted-cas.js';
 
 export type { NetworkStatus };
 
@@ -38,6 +40,9 @@ export class EngineNetwork {
   private containersTrustHostCAs = true;
   /** The last upstream that refused the internal proxy for want of credentials, until the settings change. */
   private proxyProblem: string | undefined;
+  private readonly pac = new Map<string, PacRouter>();
+  /** Per PAC URL: why its file is not (or no longer) in use. */
+  private readonly pacProblems = new Map<string, string>();
   private certsWatch: CertsWatch | undefined;
 
   constructor(
@@ -68,8 +73,11 @@ export class EngineNetwork {
       this.o.log(`proxy: ${e.message}`);
       return { proxyPasswords: {} };
     });
-    this.engineProxy.configure(withProxyPasswords(upstreamFor(settings.proxy, env), secrets));
-    this.containersProxy.configure(withProxyPasswords(upstreamFor(settings.containersProxy ?? settings.proxy, env), secrets));
+    const engine = withProxyPasswords(upstreamFor(settings.proxy, env), secrets);
+    const containers = withProxyPasswords(upstreamFor(settings.containersProxy ?? settings.proxy, env), secrets);
+    const routers = await this.pacRouters([engine.pac, containers.pac]);
+    this.engineProxy.configure(engine, engine.pac ? routers.get(engine.pac) : undefined);
+    this.containersProxy.configure(containers, containers.pac ? routers.get(containers.pac) : undefined);
     this.proxyProblem = undefined;
     this.containersTrustHostCAs = settings.containersTrustHostCAs;
     if (this.link?.status().state === 'up') await this.publishContainersEnv();
@@ -124,6 +132,45 @@ export class EngineNetwork {
     }
   }
 
+  /** A PAC router per URL in use, started (first load done) before it routes; the others stopped. */
+  private async pacRouters(urls: Array<string | undefined>): Promise<Map<string, PacRouter>> {
+    const wanted = new Set(urls.filter((u): u is string => u !== undefined));
+    for (const [url, router] of this.pac) {
+      if (wanted.has(url)) continue;
+      router.stop();
+      this.pac.delete(url);
+      this.pacProblems.delete(url);
+    }
+    const env = this.o.env ?? process.env;
+    for (const url of wanted) {
+      if (this.pac.has(url)) {
+        await this.pac.get(url)!.load(); // `berth proxy pac` again: fetch it now
+        continue;
+      }
+      const router = new PacRouter({
+        url,
+        ca: async () => (await collectTrustedCas({ userDir: this.o.certsDir, ...(env.BERTH_SYSTEM_CA_BUNDLE ? { systemBundle: env.BERTH_SYSTEM_CA_BUNDLE } : {}) })).bundle || undefined,
+        refreshMs: Number(env.BERTH_PAC_REFRESH_SECONDS ?? 60) * 1000,
+        log: this.o.log,
+        problem: (text) => this.pacProblem(url, text),
+      });
+      this.pac.set(url, router);
+      await router.start();
+    }
+    return this.pac;
+  }
+
+  private pacProblem(url: string, text: string | undefined): void {
+    if (this.pacProblems.get(url) === text) return;
+    if (text === undefined) {
+      this.pacProblems.delete(url);
+      return;
+    }
+    this.pacProblems.set(url, text);
+    this.o.log(`proxy: ${text}`);
+    this.o.event?.(`proxy: ${text}`);
+  }
+
   /** An upstream answered 407: one event and a status line (not one per request), naming the fix. */
   private upstreamRefused(proxy: { hostPort: string; user?: string }): void {
     const problem = proxy.user
@@ -173,7 +220,14 @@ export class EngineNetwork {
     await this.dns?.close();
     await this.engineProxy.close();
     await this.containersProxy.close();
+    for (const router of this.pac.values()) router.stop();
+    this.pac.clear();
     this.dns = undefined;
+  }
+
+  private proxyProblems(): { problem?: string } {
+    const all = [this.proxyProblem, ...this.pacProblems.values()].filter((p): p is string => p !== undefined);
+    return all.length ? { problem: all.join('; ') } : {};
   }
 
   status(): NetworkStatus {
@@ -182,7 +236,7 @@ export class EngineNetwork {
       ...link,
       ...(this.error ? { state: 'failed', error: this.error } : {}),
       ...(this.dns ? { dns: `127.0.0.1:${this.dns.port}` } : {}),
-      proxy: { engine: describeUpstream(this.engineProxy.current), containers: describeUpstream(this.containersProxy.current), ...(this.proxyProblem ? { problem: this.proxyProblem } : {}) },
+      proxy: { engine: describeUpstream(this.engineProxy.current), containers: describeUpstream(this.containersProxy.current), ...this.proxyProblems() },
       ...(this.certificates ? { certificates: this.certificates } : {}),
     };
   }
@@ -190,7 +244,7 @@ export class EngineNetwork {
 
 /** What containers get for an upstream: nothing when direct, else the internal proxy by name. */
 export function containersProxyEnv(upstream: UpstreamProxy): ContainersProxyEnv {
-  if (!upstream.http && !upstream.https) return {};
+  if (!upstream.http && !upstream.https && !upstream.pac) return {};
   const url = `http://http.docker.internal:${CONTAINERS_PROXY_PORT}`;
   const noProxy = ['localhost', '127.0.0.1', '::1', '.docker.internal', ...upstream.exclude].join(',');
   return { HTTP_PROXY: url, HTTPS_PROXY: url, NO_PROXY: noProxy, http_proxy: url, https_proxy: url, no_proxy: noProxy };

@@ -2,6 +2,7 @@ import { lookup } from 'node:dns';
 import { Server } from 'proxy-chain';
 import { DOCKER_INTERNAL_NAMES } from './addresses.js';
 import { isExcluded, NO_UPSTREAM, type UpstreamProxy } from './upstream-proxy.js';
+import type { PacRouter } from './pac.js';
 
 /**
  * The internal HTTP proxy (seed 001): the engine always talks to it, and it goes to the
@@ -12,6 +13,7 @@ import { isExcluded, NO_UPSTREAM, type UpstreamProxy } from './upstream-proxy.js
  */
 export class InternalProxy {
   private upstream: UpstreamProxy = NO_UPSTREAM;
+  private pac: PacRouter | undefined;
   private server: Server | undefined;
 
   constructor(
@@ -27,10 +29,14 @@ export class InternalProxy {
     const server = new UpstreamAuthWatch(() => refused(this.upstream.http), {
       host: '127.0.0.1',
       port: 0,
-      prepareRequestFunction: ({ hostname, isHttp }) => {
+      prepareRequestFunction: async ({ request, hostname, port, isHttp }) => {
         const internal = DOCKER_INTERNAL_NAMES.has(hostname.toLowerCase());
         const up = this.upstream;
-        const via = internal || isExcluded(hostname, up.exclude) ? undefined : isHttp ? up.http : (up.https ?? up.http);
+        const pac = this.pac;
+        const direct = internal || isExcluded(hostname, up.exclude);
+        // A CONNECT shows the PAC only scheme and host, as browsers do for https://.
+        const url = isHttp ? (request.url ?? `http://${hostname}/`) : `https://${hostname}${port === 443 ? '' : `:${port}`}/`;
+        const via = direct ? undefined : pac ? await pac.upstreamFor(url, hostname) : isHttp ? up.http : (up.https ?? up.http);
         return {
           upstreamProxyUrl: via ?? null,
           // The engine's view of the host (its gateway) is this machine's loopback here.
@@ -49,9 +55,10 @@ export class InternalProxy {
   }
 
   /** Takes effect for the next connection; open tunnels keep their way. */
-  configure(upstream: UpstreamProxy): void {
+  configure(upstream: UpstreamProxy, pac?: PacRouter): void {
     const before = JSON.stringify(this.upstream);
     this.upstream = upstream;
+    this.pac = upstream.pac ? pac : undefined;
     if (JSON.stringify(upstream) !== before) this.log(`proxy: upstream now ${describeUpstream(upstream)}`);
   }
 
@@ -95,6 +102,7 @@ function proxyIdentity(url: string): { hostPort: string; user?: string } {
 /** For logs and status: the URLs without their passwords. */
 export function describeUpstream(u: UpstreamProxy): string {
   const hide = (url: string) => url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
+  if (u.pac) return [`pac ${u.pac}`, u.exclude.length && `except ${u.exclude.join(',')}`].filter(Boolean).join(', ');
   if (!u.http && !u.https) return 'direct';
   return [u.http && `http ${hide(u.http)}`, u.https && `https ${hide(u.https)}`, u.exclude.length && `except ${u.exclude.join(',')}`].filter(Boolean).join(', ');
 }

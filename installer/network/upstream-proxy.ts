@@ -4,6 +4,8 @@ import type { ProxySettings } from '../settings.js';
 export interface UpstreamProxy {
   http?: string;
   https?: string;
+  /** A PAC file's URL: it names the upstream per request (pac.ts), instead of http/https. */
+  pac?: string;
   exclude: string[];
 }
 
@@ -17,6 +19,7 @@ export const NO_UPSTREAM: UpstreamProxy = { exclude: [] };
 export function upstreamFor(p: ProxySettings, env: NodeJS.ProcessEnv, windowsSettings?: UpstreamProxy): UpstreamProxy {
   if (p.mode === 'none') return NO_UPSTREAM;
   if (p.mode === 'manual') return { ...(p.http ? { http: p.http } : {}), ...(p.https ? { https: p.https } : {}), exclude: p.exclude };
+  if (p.mode === 'pac') return { ...(p.pac ? { pac: p.pac } : {}), exclude: p.exclude };
   if (windowsSettings) return { ...windowsSettings, exclude: [...windowsSettings.exclude, ...p.exclude] };
   const pick = (name: string) => env[name] || env[name.toLowerCase()] || undefined;
   const http = pick('HTTP_PROXY');
@@ -28,7 +31,8 @@ export function upstreamFor(p: ProxySettings, env: NodeJS.ProcessEnv, windowsSet
 /**
  * Windows' per-user proxy, from `reg query "HKCU\Software\Microsoft\Windows\CurrentVersion\Internet Settings"`:
  * ProxyEnable (REG_DWORD 0x1), ProxyServer (`host:port`, or `http=h:p;https=h:p`) and
- * ProxyOverride (`;`-separated, `<local>` meaning names without a dot).
+ * ProxyOverride (`;`-separated, `<local>` meaning names without a dot). AutoConfigURL (the
+ * "Use setup script" box) wins over them, as it does for WinHTTP.
  */
 export function parseInternetSettings(regQueryOutput: string): UpstreamProxy {
   const values = new Map<string, string>();
@@ -36,6 +40,8 @@ export function parseInternetSettings(regQueryOutput: string): UpstreamProxy {
     const m = /^\s+(\S+)\s+REG_\w+\s+(.*?)\s*$/.exec(line);
     if (m) values.set(m[1]!.toLowerCase(), m[2]!);
   }
+  const pac = values.get('autoconfigurl');
+  if (pac) return { pac, exclude: [] };
   if (Number(values.get('proxyenable') ?? '0') === 0) return NO_UPSTREAM;
   const server = values.get('proxyserver') ?? '';
   const asUrl = (hostPort: string) => (/^[a-z]+:\/\//i.test(hostPort) ? hostPort : `http://${hostPort}`);

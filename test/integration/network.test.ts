@@ -14,7 +14,7 @@ import { TestBerth, until } from '../helpers/berth-manager.js';
 import { debianRootfsTarball } from '../helpers/debian-distro.js';
 import { hostNetworkSnapshot } from '../helpers/host-network.js';
 import { PrivateMounts } from '../helpers/private-mounts.js';
-import { makeTestCa, startRegistry, startTinyproxy, type Service } from '../helpers/host-services.js';
+import { freePort, makeTestCa, startRegistry, startTinyproxy, type Service } from '../helpers/host-services.js';
 import { requireRoot } from '../helpers/wsl-root.js';
 
 const run = requireRoot('networking: WSL NAT, the engine link, Berth DNS');
@@ -50,7 +50,7 @@ describe.runIf(run)('networking', () => {
   let registry: Service;
   let ca: { caCert: string };
   const proxies: Service[] = [];
-  const tlsServers: Array<{ close(): void }> = [];
+  const ownServers: Array<{ close(): void }> = [];
   let httpPort = 0;
   let udpPort = 0;
   const sh = (script: string, user = 'me') => t.sh('Debian', script, user);
@@ -71,7 +71,8 @@ describe.runIf(run)('networking', () => {
     await new Promise<void>((r) => hostUdp.bind(0, '127.0.0.1', r));
     udpPort = hostUdp.address().port;
 
-    t = new TestBerth();
+    // PAC files are fetched again every second here (60 s by default).
+    t = new TestBerth({ BERTH_PAC_REFRESH_SECONDS: '1' });
     // This world (WSL host, backend) runs in a mount namespace of its own, where the host's
     // hosts file knows one more name; this machine's /etc/hosts is never touched.
     const hosts = join(t.root, 'hosts');
@@ -95,7 +96,7 @@ describe.runIf(run)('networking', () => {
   afterAll(async () => {
     hostHttp?.close();
     hostUdp?.close();
-    for (const s of tlsServers) s.close();
+    for (const s of ownServers) s.close();
     for (const p of proxies) await p.stop();
     await registry?.stop();
     await t?.cleanup();
@@ -218,7 +219,7 @@ describe.runIf(run)('networking', () => {
       const tls = await makeTestCa(join(t.root, name), 'host.docker.internal');
       const server = createTlsServer({ cert: readFileSync(tls.cert), key: readFileSync(tls.key) }, (_req, res) => res.end(text));
       await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-      tlsServers.push(server);
+      ownServers.push(server);
       return { port: (server.address() as AddressInfo).port, caCert: tls.caCert };
     };
     const corporate = await serve('corporate-ca', 'hello over inspected TLS');
@@ -366,6 +367,60 @@ describe.runIf(run)('networking', () => {
     for (const [where, text] of seen) expect(text, where).not.toContain(password);
     await setProxy(`http://${at}`); // the wrong (no) credentials again, for the next tests' sake: then none
     expect((await t.berth(['proxy', 'none'])).exitCode).toBe(0);
+  }, 240_000);
+
+  it('follows a PAC file: one host through a proxy (falling back along the list), another direct; a changed file takes effect with no restart; a broken one keeps the last good', async () => {
+    const viaPac = await startTinyproxy(join(t.root, 'proxy'), 'pac', mounts!.prefix);
+    proxies.push(viaPac);
+    const dead = await freePort(); // nothing listens there: the list falls back past it
+    let pacText = '';
+    let pacStatus = 200;
+    const pacServer = createServer((_req, res) => res.writeHead(pacStatus).end(pacText));
+    await new Promise<void>((r) => pacServer.listen(0, '127.0.0.1', r));
+    ownServers.push(pacServer);
+    const pacUrl = `http://127.0.0.1:${(pacServer.address() as AddressInfo).port}/proxy.pac`;
+    const pacFor = (proxied: string) => `function FindProxyForURL(url, host) { if (dnsDomainIs(host, "${proxied}")) return "PROXY 127.0.0.1:${dead}; PROXY 127.0.0.1:${viaPac.port}; DIRECT"; return "DIRECT"; }`;
+    const image = `${REGISTRY_NAME}:${registry.port}/berth/hello:1`;
+    const pullThrough = async () => {
+      await t.docker(['rmi', image]);
+      const r = await t.docker(['pull', image]);
+      expect(r.exitCode, r.stderr).toBe(0);
+    };
+    const mirrorHits = () => viaPac.log().split('\n').filter((l) => l.includes('deb.debian.org')).length;
+    const dockerdPid = (await t.status()).services.find((x) => x.name === 'dockerd')?.pid;
+
+    // First: the mirror through the proxy, the registry direct.
+    pacText = pacFor('deb.debian.org');
+    const set = await t.berth(['proxy', 'pac', pacUrl]);
+    expect(set.exitCode, set.stderr).toBe(0);
+    expect(set.stdout).toContain(`in effect now (no restart): engine pac ${pacUrl}`);
+    expect(await ok(`docker run --rm withcurl curl -sS -o /dev/null -w '%{http_code}' ${MIRROR_FILE}`)).toBe('200');
+    const hitsWhileProxied = mirrorHits();
+    expect(hitsWhileProxied).toBeGreaterThan(0);
+    await pullThrough();
+    expect(viaPac.log()).not.toContain(REGISTRY_NAME);
+
+    // The file changes: within a refresh (1 s here), the registry goes through the proxy and the mirror direct.
+    pacText = pacFor(REGISTRY_NAME);
+    expect(await until(async () => (await pullThrough(), viaPac.log().includes(REGISTRY_NAME)), 30_000, 1000), 'the changed PAC took effect').toBe(true);
+    expect(await ok(`docker run --rm withcurl curl -sS -o /dev/null -w '%{http_code}' ${MIRROR_FILE}`)).toBe('200');
+    expect(mirrorHits()).toBe(hitsWhileProxied);
+    expect((await t.status()).services.find((x) => x.name === 'dockerd')?.pid).toBe(dockerdPid);
+
+    // It breaks: a status line and an event; the last good file stays in use.
+    pacStatus = 404;
+    const broken = `cannot fetch the PAC file ${pacUrl} (${pacUrl}: status 404); the last good one stays in use`;
+    expect(await until(async () => (await t.berth(['status'])).stdout.includes(`proxy problem: ${broken}`), 30_000, 500), 'the broken PAC is a status line').toBe(true);
+    expect((await t.status()).events?.join('\n')).toContain(`proxy: ${broken}`);
+    const before = viaPac.log().split(REGISTRY_NAME).length;
+    await pullThrough();
+    expect(viaPac.log().split(REGISTRY_NAME).length).toBeGreaterThan(before);
+    // A bad URL is refused where it is typed.
+    const bad = await t.berth(['proxy', 'pac', 'wpad.corp/proxy.pac']);
+    expect(bad.exitCode).not.toBe(0);
+    expect(bad.stderr).toContain('proxy pac URL "wpad.corp/proxy.pac": not a PAC URL; write it as http://HOST/proxy.pac');
+    expect((await t.berth(['proxy', 'none'])).exitCode).toBe(0);
+    expect((await t.berth(['status'])).stdout).not.toContain('proxy problem');
   }, 240_000);
 
   it('restarts the engine link when its process is killed, and containers reach the host again', async () => {
