@@ -21,6 +21,8 @@ export const IN_SHARED_AREA = {
   forwardUdpSocket: 'berth/forward-udp.sock',
   /** The manager's claim socket: a distro's proxy asks it to bind ports before a start. */
   portsSocket: 'berth/ports.sock',
+  /** The manager's credentials socket: a distro's proxy hands on docker-credential-berth's requests. */
+  credentialsSocket: 'berth/credentials.sock',
   /** The engine's network namespace, for the engine link. */
   engineNetns: 'berth/engine.netns',
   /** The containers' proxy variables, rewritten by the manager. */

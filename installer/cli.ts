@@ -9,6 +9,8 @@ import { disable, enable, restart, start, stop } from './commands/lifecycle.js';
 import { status } from './commands/status.js';
 
 export { EXIT } from './commands/context.js';
+/** For bin/docker-credential-berth, which finds the host endpoint under it. */
+export { berthHome } from './home.js';
 
 /** `berth`'s context on a real machine: $BERTH_HOME, $BERTH_WSL, the process's own stdio. */
 export function processContext(): CliContext {

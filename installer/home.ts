@@ -13,6 +13,8 @@ export class HomeLayout {
   get settings() { return join(this.root, 'settings.json'); }
   /** Passwords (0600), kept out of settings.json: installer/secrets.ts. */
   get secrets() { return join(this.root, 'secrets.json'); }
+  /** Registry logins from every distro (0600): installer/credentials.ts. */
+  get credentials() { return join(this.root, 'credentials.json'); }
   get state() { return join(this.root, 'state.json'); }
   get images() { return join(this.root, 'images'); }
   distroDir(name: string) { return join(this.root, 'distros', name); }

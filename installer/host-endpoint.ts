@@ -5,6 +5,8 @@ import type { WslHost } from '../wsl-host/host.js';
 import { parseDrives } from '../common/drives.js';
 import type { ContainersProxyEnv } from '../wsl-proxy/containers-proxy-env.js';
 import { listenUnix, ROOT_ONLY, type SocketAccess } from '../common/unix-socket.js';
+import { credentialRoute } from '../wsl-proxy/credential-route.js';
+import { CREDENTIALS_ROUTE, type CredentialReply, type CredentialRequest } from '../common/credential-messages.js';
 import { createDockerProxy } from '../wsl-proxy/docker-proxy.js';
 import { HostDriveTranslator } from '../wsl-proxy/host-translator.js';
 import { requestedPorts } from '../wsl-proxy/port-claims.js';
@@ -39,6 +41,8 @@ export async function serveHostEndpoint(
   log: (line: string) => void,
   ports: { claim: (ports: PortRequest[]) => Promise<void>; started: () => Promise<void> },
   containerEnv: () => Promise<ContainersProxyEnv>,
+  /** docker-credential-berth on the host: the manager's credential store, directly. */
+  credentials: (request: CredentialRequest) => Promise<CredentialReply>,
 ): Promise<Server> {
   if (process.platform !== 'win32') {
     await mkdir(dirname(path), { recursive: true });
@@ -54,6 +58,7 @@ export async function serveHostEndpoint(
     beforeStart: async (id) => ports.claim(await requestedPorts(daemon, id)),
     afterStart: () => ports.started(),
     containerEnv,
+    berthRoutes: { [CREDENTIALS_ROUTE]: credentialRoute(credentials) },
   });
   if (process.platform === 'win32') await new Promise<void>((resolve, reject) => server.once('error', reject).listen(path, resolve));
   // Root and the host's docker group, as dockerd's own socket is.

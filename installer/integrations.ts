@@ -6,6 +6,7 @@ import { PROXY_EXIT, readProxyMessage } from '../wsl-proxy/proxy-messages.js';
 import { IN_SHARED_AREA } from '../common/shared-area.js';
 
 const CLI_LINK = '/usr/local/bin/docker';
+const HELPER_LINK = '/usr/local/bin/docker-credential-berth';
 
 /** Where a distro sees Berth's tools: under its shared area, <automount root>wsl. */
 async function toolsIn(wsl: WslHost, distro: string): Promise<string> {
@@ -68,10 +69,13 @@ export class Integrations {
     // The docker CLI is linked in unless the distro has its own: a user's install is never overwritten.
     // Values go in as positional parameters ($1 tools, $2 link): an automount root may hold
     // spaces, quotes or $(…), and must never become shell code.
+    // The credential helper likewise, unless one of that name is the distro's own.
     const link = await this.wsl.run(distro, ['sh', '-c', [
+      'mkdir -p /usr/local/bin',
+      '{ [ -e "$3" ] && [ "$(readlink "$3")" != "$1/bin/docker-credential-berth" ]; } || ln -sfn "$1/bin/docker-credential-berth" "$3"',
       'if [ -e /usr/bin/docker ] || { [ -e "$2" ] && [ "$(readlink "$2")" != "$1/bin/docker" ]; }; then echo own-cli; exit 0; fi',
-      'mkdir -p /usr/local/bin && ln -sfn "$1/bin/docker" "$2" && echo linked',
-    ].join('\n'), 'sh', TOOLS, CLI_LINK], { user: 'root' });
+      'ln -sfn "$1/bin/docker" "$2" && echo linked',
+    ].join('\n'), 'sh', TOOLS, CLI_LINK, HELPER_LINK], { user: 'root' });
     const ownCli = link.stdout.trim() === 'own-cli';
     if (ownCli) this.log('integration', `${distro}: has its own docker CLI; left as it is`);
     const proc = this.wsl.exec(distro, [`${TOOLS}/bin/berth-proxy`, 'serve', '--distro', distro], { user: 'root', stdout: 'pipe', stderr: 'pipe' });
@@ -136,8 +140,9 @@ export class Integrations {
     await this.wsl.run(distro, ['sh', '-c', [
       '[ -x "$1/bin/berth-proxy" ] && "$1/bin/berth-proxy" cleanup --distro "$3"',
       '[ "$(readlink "$2")" = "$1/bin/docker" ] && rm -f "$2"',
+      '[ "$(readlink "$4")" = "$1/bin/docker-credential-berth" ] && rm -f "$4"',
       'true',
-    ].join('\n'), 'sh', TOOLS, CLI_LINK, distro], { user: 'root' }).catch(() => undefined);
+    ].join('\n'), 'sh', TOOLS, CLI_LINK, distro, HELPER_LINK], { user: 'root' }).catch(() => undefined);
   }
 
   async stopAll(): Promise<void> {

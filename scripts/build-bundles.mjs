@@ -29,7 +29,7 @@ const common = {
 };
 await build({
   ...common,
-  entryPoints: { 'berth-agent': join(repo, 'bootstrap-distro/agent/main.ts'), 'berth-proxy': join(repo, 'wsl-proxy/main.ts') },
+  entryPoints: { 'berth-agent': join(repo, 'bootstrap-distro/agent/main.ts'), 'berth-proxy': join(repo, 'wsl-proxy/main.ts'), 'docker-credential-berth': join(repo, 'wsl-proxy/credential-helper.ts') },
   outdir: join(repo, 'dist/agent'),
 });
 await build({

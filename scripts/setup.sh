@@ -11,7 +11,8 @@ fi
 
 # Each Debian package, then the commands it must provide (one is enough to tell it is there).
 # Networking: passt and slirp4netns are the user-mode links (WSL's NAT, the engine link);
-# tinyproxy, docker-registry and openssl are the tests' proxy, registry and CA; chromium the
+# tinyproxy, docker-registry and openssl are the tests' proxy, registry and CA (apache2-utils'
+# htpasswd makes the registry's bcrypt password file); chromium the
 # browser the dashboard tests drive (headless, with playwright-core); socat the benchmark's
 # peer relay for the proxy (docker-proxy, the published-port peer, comes with docker.io);
 # clang (with libclang-rt-14-dev below) builds the libFuzzer run over berth-relay's parsers.
@@ -38,6 +39,7 @@ passt pasta
 slirp4netns slirp4netns
 tinyproxy tinyproxy
 docker-registry docker-registry
+apache2-utils htpasswd
 openssl openssl
 chromium chromium
 socat socat

@@ -33,6 +33,8 @@ export interface DockerProxyOptions {
   beforeRequest?: () => Promise<void>;
   /** Shows the client's own paths in `GET /containers/{id}/json` instead of the daemon's. */
   rewriteInspect?: (container: Record<string, unknown>) => Record<string, unknown>;
+  /** Berth's own `POST` endpoints on this socket (JSON in, JSON out): answered here, never sent to the daemon. */
+  berthRoutes?: Record<string, (json: unknown) => Promise<{ status: number; body: unknown }>>;
 }
 
 /**
@@ -189,7 +191,21 @@ export function createDockerProxy(options: DockerProxyOptions): Server {
       forward(req, res, { body: Buffer.from(JSON.stringify(await translate(json))), onResponse });
     };
     let work: Promise<void> | undefined;
-    if (req.method === 'POST' && route === '/containers/create') {
+    const own = req.method === 'POST' ? options.berthRoutes?.[route] : undefined;
+    if (own) {
+      work = (async () => {
+        const raw = await readBody(req);
+        let json: unknown;
+        try {
+          json = JSON.parse(raw.toString('utf8'));
+        } catch (e) {
+          throw new ProxyError(400, `Berth: the request body is not valid JSON (${(e as Error).message})`, { cause: e });
+        }
+        const answer = await own(json);
+        const body = JSON.stringify(answer.body);
+        res.writeHead(answer.status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }).end(body);
+      })();
+    } else if (req.method === 'POST' && route === '/containers/create') {
       let mappings: PathMapping[] = [];
       work = translated(
         async (json) => {

@@ -17,16 +17,28 @@ import { formatProxyMessage, PROXY_EXIT } from './proxy-messages.js';
 import { followEvents } from '../common/docker-api.js';
 import { endProcessFromPidFile } from '../common/process.js';
 import { sharedPath } from '../common/shared-area.js';
+import { httpJson } from '../common/http-client.js';
+import { credentialReplySchema, CREDENTIALS_ROUTE } from '../common/credential-messages.js';
+import { parsePasswd } from '../common/passwd.js';
+import { credentialRoute } from './credential-route.js';
+import { stopUsingBerthCredsStore, useBerthCredsStore } from './docker-config.js';
 
 const STATE = '/var/lib/berth-proxy/bind-mounts.json';
 const PID_FILE = '/var/lib/berth-proxy/proxy.pid';
 
 const log = (text: string) => process.stdout.write(formatProxyMessage({ kind: 'log', text }));
 
+/** The distro's default user (who runs `docker`), as its files say. */
+async function theDefaultUser(): Promise<{ name: string; uid: number; gid: number; home: string } | undefined> {
+  const [wslConf, passwd] = await Promise.all(['/etc/wsl.conf', '/etc/passwd'].map((f) => readFile(f, 'utf8').catch(() => '')));
+  const name = defaultUser(wslConf!, passwd!);
+  return parsePasswd(passwd!).find((u) => u.name === name);
+}
+
 /** The docker group's gid, with the group made and the distro's default user in it if needed. */
-async function dockerGid(): Promise<number> {
-  const [group, wslConf, passwd] = await Promise.all(['/etc/group', '/etc/wsl.conf', '/etc/passwd'].map((f) => readFile(f, 'utf8').catch(() => '')));
-  const result = withDockerGroup(group!, defaultUser(wslConf!, passwd!));
+async function dockerGid(user: string | undefined): Promise<number> {
+  const group = await readFile('/etc/group', 'utf8').catch(() => '');
+  const result = withDockerGroup(group, user);
   if (result.changes.length) {
     await writeFileAtomic('/etc/group', result.text);
     for (const change of result.changes) log(change);
@@ -109,9 +121,13 @@ async function serve(args: string[]): Promise<number> {
     afterStart: (id) => announceStarted(sharedPath('portsSocket', shared), id),
     // Read at each create: the manager rewrites it when the proxy settings change.
     containerEnv: () => readContainersProxyEnv(sharedPath('containersProxy', shared)),
+    // docker-credential-berth: one `docker login` for every distro, kept by the manager.
+    berthRoutes: { [CREDENTIALS_ROUTE]: credentialRoute((r) => httpJson(sharedPath('credentialsSocket', shared), { method: 'POST', path: '/credentials', json: r }, credentialReplySchema)) },
   });
   await mkdir('/var/run', { recursive: true }).catch(() => {});
-  await listenUnix(server, socket, { mode: 0o660, gid: await dockerGid() });
+  const user = await theDefaultUser();
+  await listenUnix(server, socket, { mode: 0o660, gid: await dockerGid(user?.name) });
+  if (user) await useBerthCredsStore(user, log).catch((e: Error) => log(`cannot point ${user.name}'s docker CLI at Berth's credential store: ${e.message}`));
   followDestroys(mounts, daemon);
   await mkdir(dirname(PID_FILE), { recursive: true });
   await writeFile(PID_FILE, `${process.pid}\n`);
@@ -130,6 +146,8 @@ async function cleanup(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { distro: { type: 'string' }, socket: { type: 'string', default: '/var/run/docker.sock' } } });
   if (!values.distro) return PROXY_EXIT.usage;
   await new BindMounts(values.distro, STATE, `${await automountRoot()}wsl`).dropAll();
+  const user = await theDefaultUser();
+  if (user) await stopUsingBerthCredsStore(user);
   if (!(await answers(values.socket))) await rm(values.socket, { force: true });
   return PROXY_EXIT.ok;
 }

@@ -33,6 +33,8 @@ export interface BackendParts {
     status(): NetworkStatus;
   };
   ports: { start(): Promise<void>; stop(): Promise<void>; readonly error: string | undefined };
+  /** The credentials socket the distros' proxies hand `docker login`s to (installer/credentials.ts). */
+  credentials?: { start(): Promise<void>; stop(): Promise<void> };
   integrations: { sync(distros: string[]): Promise<void>; stopAll(): Promise<void>; status(): IntegrationStatus[] };
   /** The distros to integrate under these settings (the default distro resolved). */
   integratedDistros(settings: Settings): Promise<string[]>;
@@ -195,9 +197,10 @@ export class Backend {
     this.cancelRetry?.();
     this.parts.log.info('manager', 'stopping');
     await this.bringing?.catch(() => undefined);
-    const { integrations, ports, engine, network } = this.parts;
+    const { integrations, ports, credentials, engine, network } = this.parts;
     const unlink = final ? () => network.close() : () => network.detach();
-    for (const [what, step] of [['integrations', () => integrations.stopAll()], ['ports', () => ports.stop()], ['engine', () => engine.stop()], ['network', unlink]] as const) {
+    const closeCredentials = async () => credentials?.stop();
+    for (const [what, step] of [['integrations', () => integrations.stopAll()], ['ports', () => ports.stop()], ['credentials', closeCredentials], ['engine', () => engine.stop()], ['network', unlink]] as const) {
       // A part that fails to stop must not keep the others up.
       await step().catch((e: Error) => this.parts.log.error(`stopping the ${what}: ${e.message}`));
     }
@@ -260,6 +263,8 @@ export class Backend {
       parts.log.info('manager', 'engine running');
       await parts.ports.stop();
       await parts.ports.start().catch((e: Error) => this.event(`ports: ${e.message}`));
+      await parts.credentials?.stop();
+      await parts.credentials?.start().catch((e: Error) => this.event(`credentials: ${e.message}`));
       await this.syncIntegrations(await this.currentSettings());
     } catch (e) {
       if (this.halted) return;

@@ -13,6 +13,7 @@ import { ensureImages } from '../images.js';
 import { Integrations } from '../integrations.js';
 import { managerLogger } from '../log.js';
 import { EngineNetwork } from '../network/engine-network.js';
+import { CredentialStore, CredentialsSocket } from '../credentials.js';
 import { PortForwards } from '../ports.js';
 import { RELAY_BINARY } from '../images/build.js';
 import { logUnhandled } from '../../common/unhandled.js';
@@ -56,6 +57,7 @@ export async function runBackend(home: HomeLayout, wsl: WslHost, options: { idle
   await network.configure(settings);
   await network.watchCertificates();
   const shared = sharedAreaOnHost();
+  const credentialStore = new CredentialStore(home.credentials, (l) => info('manager', l));
   const contextReady = ensureDockerContext(`unix://${home.dockerSocket}`).then(
     (m) => void info('manager', m),
     (e: Error) => void logger.warn(e.message),
@@ -85,6 +87,7 @@ export async function runBackend(home: HomeLayout, wsl: WslHost, options: { idle
       engine,
       network,
       ports: { start: () => ports.start(shared && sharedPath('portsSocket', shared)), stop: () => ports.stop(), get error() { return ports.error; } },
+      credentials: new CredentialsSocket(credentialStore, shared && sharedPath('credentialsSocket', shared), (l) => info('manager', l)),
       integrations: new Integrations(wsl, info),
       integratedDistros: (s) => integratedDistros(wsl, s, (l) => logger.warn(l)),
       loadSettings: () => loadSettings(home.settings),
@@ -160,7 +163,7 @@ export async function runBackend(home: HomeLayout, wsl: WslHost, options: { idle
   // Root (or the owner of a per-user home) only: it stops Berth and changes its proxy.
   await listenUnix(control, home.backendSocket, ROOT_ONLY);
   servers.push(
-    await serveHostEndpoint(wsl, home.dockerSocket, sharedDrives(settings), (l) => info('endpoint', l), { claim: (p) => ports.claim(p), started: () => ports.containerStarted() }, async () => network.containersEnv()),
+    await serveHostEndpoint(wsl, home.dockerSocket, sharedDrives(settings), (l) => info('endpoint', l), { claim: (p) => ports.claim(p), started: () => ports.containerStarted() }, async () => network.containersEnv(), (r) => credentialStore.handle(r)),
   );
   // Idle: `berth dashboard` with the engine switched off; the page turns it on.
   if (!options.idle) backend.start();

@@ -215,6 +215,13 @@ async function stageBerthDistro(
     `#!/bin/sh\nself=$(readlink -f "$0")\nt=\${self%/bin/*}\nexec "$t/node/lib/ld-linux-x86-64.so.2" --library-path "$t/node/lib" "$t/node/bin/node" ${flags} "$t/app/berth-proxy.mjs" "$@"\n`,
     0o755,
   );
+  // The docker CLI's credential helper in integrated distros (linked as /usr/local/bin/docker-credential-berth).
+  await stageText(
+    staging,
+    'opt/berth/bin/docker-credential-berth',
+    `#!/bin/sh\nself=$(readlink -f "$0")\nt=\${self%/bin/*}\nexec "$t/node/lib/ld-linux-x86-64.so.2" --library-path "$t/node/lib" "$t/node/bin/node" "$t/app/docker-credential-berth.mjs" "$@"\n`,
+    0o755,
+  );
   await cp(AGENT_BUNDLE_DIR, join(staging, 'opt/berth/app'), { recursive: true });
   for (const kind of ['system', 'version-pack'] as const) {
     const image = built[kind]!;

@@ -46,8 +46,8 @@ const stopper = (child: ChildProcess) => async () => {
   await gone;
 };
 
-/** Debian's docker-registry on the loopback, over TLS with `tls`. */
-export async function startRegistry(dir: string, tls: { cert: string; key: string }): Promise<Service> {
+/** Debian's docker-registry on the loopback, over TLS with `tls`; with `login`, only for that user (htpasswd, bcrypt). */
+export async function startRegistry(dir: string, tls: { cert: string; key: string }, login?: { user: string; password: string }): Promise<Service> {
   const port = await freePort();
   mkdirSync(join(dir, 'data'), { recursive: true });
   const config = join(dir, 'registry.yml');
@@ -58,9 +58,11 @@ export async function startRegistry(dir: string, tls: { cert: string; key: strin
       'log: { level: info }',
       `storage: { filesystem: { rootdirectory: ${join(dir, 'data')} } }`,
       `http: { addr: "127.0.0.1:${port}", tls: { certificate: ${tls.cert}, key: ${tls.key} } }`,
+      ...(login ? [`auth: { htpasswd: { realm: berth-test, path: ${join(dir, 'htpasswd')} } }`] : []),
       '',
     ].join('\n'),
   );
+  if (login) writeFileSync(join(dir, 'htpasswd'), (await execa('htpasswd', ['-Bbn', login.user, login.password])).stdout);
   let out = '';
   const child = spawn('docker-registry', ['serve', config], { stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));

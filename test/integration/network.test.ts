@@ -12,6 +12,7 @@ import { ENGINE_LINK } from '../../installer/network/addresses.js';
 import { WSL_NAT } from '../../wsl-host/linux/vm-nat.js';
 import { TestBerth, until } from '../helpers/berth-manager.js';
 import { debianRootfsTarball } from '../helpers/debian-distro.js';
+import { makeRootfsTarball } from '../helpers/busybox-distro.js';
 import { hostNetworkSnapshot } from '../helpers/host-network.js';
 import { PrivateMounts } from '../helpers/private-mounts.js';
 import { freePort, makeTestCa, startRegistry, startTinyproxy, type Service } from '../helpers/host-services.js';
@@ -48,7 +49,8 @@ describe.runIf(run)('networking', () => {
   let hostHttp: Server;
   let hostUdp: Socket;
   let registry: Service;
-  let ca: { caCert: string };
+  let ca: { caCert: string; cert: string; key: string };
+  const registries: Service[] = [];
   const proxies: Service[] = [];
   const ownServers: Array<{ close(): void }> = [];
   let httpPort = 0;
@@ -99,6 +101,7 @@ describe.runIf(run)('networking', () => {
     for (const s of ownServers) s.close();
     for (const p of proxies) await p.stop();
     await registry?.stop();
+    for (const r of registries) await r.stop();
     await t?.cleanup();
     await mounts?.close();
   });
@@ -422,6 +425,62 @@ describe.runIf(run)('networking', () => {
     expect((await t.berth(['proxy', 'none'])).exitCode).toBe(0);
     expect((await t.berth(['status'])).stdout).not.toContain('proxy problem');
   }, 240_000);
+
+  it('keeps one docker login for every distro: login in one, pull in another, logout everywhere; the store is readable by no distro user, container or log', async () => {
+    const password = `reg-${randomBytes(6).toString('hex')}`;
+    const privateRegistry = await startRegistry(join(t.root, 'private-registry'), ca, { user: 'alice', password });
+    registries.push(privateRegistry);
+    const server = `${REGISTRY_NAME}:${privateRegistry.port}`;
+    const image = `${server}/berth/private:1`;
+    // A second integrated distro, with a user of the docker group (me) and one outside it (guest).
+    const other = await makeRootfsTarball(t.root, 'Other');
+    expect((await t.wsl(['--import', 'Other', join(t.root, 'distros/Other'), other])).exitCode).toBe(0);
+    const integrated = await t.berth(['integrate', 'Other']);
+    expect(integrated.exitCode, integrated.stderr).toBe(0);
+    const inOther = (script: string, user = 'me') => t.sh('Other', script, user);
+
+    // Each distro's user now keeps logins in Berth's store.
+    expect(JSON.parse(await ok('cat ~/.docker/config.json'))).toEqual({ credsStore: 'berth' });
+    expect((await sh(`docker pull ${image} 2>&1`)).stdout).toMatch(/unauthorized|no basic auth credentials|authentication required/i);
+    const login = await sh(`echo ${password} | docker login ${server} -u alice --password-stdin 2>&1`);
+    expect(login.exitCode, login.stdout).toBe(0);
+    expect(login.stdout).toContain('Login Succeeded');
+    expect(await ok('cat ~/.docker/config.json')).not.toContain(password);
+    await ok(`docker tag busybox ${image} && docker push ${image} >/dev/null && docker rmi ${image} >/dev/null`);
+    // Pulled from the other distro with no login there.
+    const pulled = await inOther(`docker pull ${image} 2>&1`);
+    expect(pulled.exitCode, pulled.stdout).toBe(0);
+    expect((await inOther('echo ' + server + ' | docker-credential-berth get')).stdout).toBe(JSON.stringify({ ServerURL: server, Username: 'alice', Secret: password }));
+
+    // Who cannot read it: a user outside the docker group, a container (the socket is root's), the logs.
+    expect((await inOther("echo 'guest:x:1001:1001:Guest:/tmp:/bin/sh' >> /etc/passwd && echo 'guest:x:1001:' >> /etc/group", 'root')).exitCode).toBe(0);
+    const guest = await inOther(`echo ${server} | docker-credential-berth get`, 'guest');
+    expect(guest.exitCode).not.toBe(0);
+    expect(guest.stdout).not.toContain(password);
+    expect(guest.stdout, guest.stderr).toMatch(/EACCES|permission denied/i);
+    expect(await ok('stat -c %a /mnt/wsl/berth/credentials.sock', 'root')).toBe('600');
+    const store = join(t.env.BERTH_HOME!, 'credentials.json');
+    expect(statSync(store).mode & 0o777).toBe(0o600);
+    expect(readFileSync(store, 'utf8')).toContain(password);
+    expect((await sh(`grep -rsl ${password} /mnt/wsl/berth/*.json /home /root /etc; true`, 'root')).stdout).toBe('');
+    const diagnose = await t.berth(['diagnose']);
+    const unpacked = join(t.root, 'diag-credentials');
+    mkdirSync(unpacked);
+    await execa('tar', ['-xzf', diagnose.stdout.trim().split('\n').pop()!, '-C', unpacked]);
+    expect((await execa('grep', ['-r', '-l', password, unpacked], { reject: false })).stdout).toBe('');
+    expect((await t.berth(['logs'])).stdout).not.toContain(password);
+
+    // Logout in the other distro is a logout everywhere.
+    await inOther(`docker logout ${server}`);
+    await ok(`docker rmi ${image} >/dev/null 2>&1 || true`);
+    await inOther(`docker rmi ${image} >/dev/null 2>&1 || true`);
+    expect((await sh(`docker pull ${image} 2>&1`)).exitCode).not.toBe(0);
+    expect(readFileSync(store, 'utf8')).not.toContain(password);
+
+    // Integration off takes Berth's store out of the user's config again (Berth made the file: it goes).
+    expect((await t.berth(['integrate', 'Other', '--off'])).exitCode).toBe(0);
+    expect((await inOther('cat ~/.docker/config.json 2>&1; ls /usr/local/bin/docker-credential-berth 2>&1')).stdout).toMatch(/No such file[\s\S]*No such file/);
+  }, 300_000);
 
   it('restarts the engine link when its process is killed, and containers reach the host again', async () => {
     const first = await network();

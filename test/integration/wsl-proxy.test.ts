@@ -105,7 +105,8 @@ describe.runIf(run)('docker from inside an integrated user distro', () => {
     await t.wsl(['-d', 'Own', '--exec', 'chmod', '+x', '/usr/bin/docker']);
     const r = await t.berth(['integrate', 'Own']);
     expect(r.stdout).toContain('Own: integration on: docker and /var/run/docker.sock work there (own docker CLI kept).');
-    expect((await sh('Own', 'docker; ls /usr/local/bin 2>/dev/null | grep -c docker')).stdout).toBe('my own docker\n0');
+    // Berth's credential helper is linked (the distro's own CLI can use it too); its docker CLI is not.
+    expect((await sh('Own', 'docker; ls /usr/local/bin 2>/dev/null | grep -cx docker; ls /usr/local/bin')).stdout).toBe('my own docker\n0\ndocker-credential-berth');
     expect((await t.berth(['integrate', 'Own', '--off'])).exitCode).toBe(0);
     expect((await sh('Own', 'cat /usr/bin/docker')).stdout).toContain('echo my own docker');
   });
