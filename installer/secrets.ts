@@ -2,7 +2,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic } from '../common/atomic-file.js';
-import type { ProxySettings } from './settings.js';
+import { readSettingsFile, updateSettings, type ProxySettings } from './settings.js';
 import type { UpstreamProxy } from './network/upstream-proxy.js';
 
 /**
@@ -81,4 +81,21 @@ export function withProxyPasswords(u: UpstreamProxy, secrets: Secrets): Upstream
   const http = fill(u.http);
   const https = fill(u.https);
   return { ...u, ...(http !== undefined ? { http } : {}), ...(https !== undefined ? { https } : {}) };
+}
+
+/**
+ * A settings file from before secrets.json may hold proxy passwords: they move to the
+ * secrets file (the settings keep `user@`). Says whether anything moved.
+ */
+export async function movePasswordsOutOfSettings(settingsFile: string, secretsFile: string): Promise<boolean> {
+  const { settings } = await readSettingsFile(settingsFile);
+  const carries = (p: ProxySettings | undefined) => [p?.http, p?.https].some((u) => u !== undefined && splitPassword(u).password !== undefined);
+  if (!carries(settings.proxy) && !carries(settings.containersProxy)) return false;
+  const proxy = await keepProxyPasswords(secretsFile, settings.proxy);
+  const containersProxy = settings.containersProxy && (await keepProxyPasswords(secretsFile, settings.containersProxy));
+  await updateSettings(settingsFile, (s) => {
+    s.proxy = proxy;
+    if (containersProxy) s.containersProxy = containersProxy;
+  });
+  return true;
 }

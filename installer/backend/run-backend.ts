@@ -14,6 +14,7 @@ import { Integrations } from '../integrations.js';
 import { managerLogger } from '../log.js';
 import { EngineNetwork } from '../network/engine-network.js';
 import { CredentialStore, CredentialsSocket } from '../credentials.js';
+import { movePasswordsOutOfSettings } from '../secrets.js';
 import { PortForwards } from '../ports.js';
 import { RELAY_BINARY } from '../images/build.js';
 import { logUnhandled } from '../../common/unhandled.js';
@@ -42,6 +43,8 @@ import { backendRouter } from './router.js';
  * stopped (POST /stop, SIGTERM, SIGINT).
  */
 export async function runBackend(home: HomeLayout, wsl: WslHost, options: { idle?: boolean } = {}): Promise<number> {
+  // Before anything reads the proxy settings (the dashboard shows them): no password in them.
+  const movedPasswords = await movePasswordsOutOfSettings(home.settings, home.secrets).catch(() => false);
   const { settings, unknownKeys: unknownKeysFound } = await readSettingsFile(home.settings);
   await mkdir(home.logsDir, { recursive: true });
   await mkdir(home.runDir, { recursive: true });
@@ -50,6 +53,7 @@ export async function runBackend(home: HomeLayout, wsl: WslHost, options: { idle
   logUnhandled((line) => logger.error(line, { source: 'manager' }), 'the backend');
   const unknownKeys = unknownKeysWarning(home.settings, unknownKeysFound);
   if (unknownKeys) logger.warn(unknownKeys, { source: 'manager' });
+  if (movedPasswords) logger.info(`moved the proxy passwords in ${home.settings} to ${home.secrets} (0600)`, { source: 'manager' });
   const engine = new Engine(wsl, info);
   // The host's TCP listeners are berth-relay's on Linux; on Windows the host reaches the VM through wsl.exe (Node's listeners).
   const ports = new PortForwards(wsl, (l) => info('ports', l), process.platform === 'win32' ? undefined : RELAY_BINARY);

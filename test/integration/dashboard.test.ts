@@ -169,6 +169,18 @@ describe.runIf(run)('the dashboard, in headless Chromium against a real Berth', 
     expect(await page.getByLabel('Web server (HTTP)').inputValue()).toBe('http://proxy.corp:3128');
   });
 
+  it('takes a PAC file, and shows a URL that is not one at its field without saving it', async () => {
+    await page.getByLabel('Automatic configuration script (PAC)').check();
+    await page.getByLabel(/PAC file URL/).fill('wpad.corp/proxy.pac');
+    await page.locator('#proxies form[action="/ui/proxy"] button').click();
+    expect(await page.locator('#pac-error').textContent()).toMatch(/not a PAC URL/);
+    await page.getByLabel('Automatic configuration script (PAC)').check();
+    await page.getByLabel(/PAC file URL/).fill('file:///etc/berth-test.pac');
+    await page.locator('#proxies form[action="/ui/proxy"] button').click();
+    expect((await t.berth(['proxy'])).stdout).toContain('proxy: pac file:///etc/berth-test.pac');
+    expect((await t.berth(['proxy', 'none'])).exitCode).toBe(0);
+  });
+
   it("turns off and on whether containers and build steps trust the host's CAs, as `berth certs` shows", async () => {
     const trust = page.getByLabel(/Containers and build steps trust the host's CAs/);
     expect(await trust.isChecked()).toBe(true);

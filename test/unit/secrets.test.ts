@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -7,7 +7,7 @@ import { changeSettings, type ApiDeps } from '../../installer/dashboard/api.js';
 import { redact } from '../../installer/diagnose.js';
 import { HomeLayout } from '../../installer/home.js';
 import { upstreamFor } from '../../installer/network/upstream-proxy.js';
-import { readSecrets, withProxyPasswords } from '../../installer/secrets.js';
+import { movePasswordsOutOfSettings, readSecrets, withProxyPasswords } from '../../installer/secrets.js';
 import { loadSettings } from '../../installer/settings.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'berth-secrets-'));
@@ -41,6 +41,17 @@ describe("an upstream proxy's password", () => {
     expect(JSON.stringify(answer.body)).not.toContain('hunter2');
     expect(readFileSync(deps.settingsFile, 'utf8')).not.toContain('hunter2');
     expect((await readSecrets(deps.secretsFile)).proxyPasswords).toEqual({ 'http://bob@proxy.corp:8080': 'hunter2' });
+  });
+
+  it("moves a password an older Berth left in settings.json to secrets.json, once", async () => {
+    const home = new HomeLayout(join(dir, 'legacy'));
+    mkdirSync(home.root, { recursive: true });
+    writeFileSync(home.settings, JSON.stringify({ proxy: { mode: 'manual', http: 'http://carol:old%21pw@proxy.corp:3128', exclude: [] }, someFutureKey: 1 }));
+    expect(await movePasswordsOutOfSettings(home.settings, home.secrets)).toBe(true);
+    expect(readFileSync(home.settings, 'utf8')).not.toContain('old');
+    expect(JSON.parse(readFileSync(home.settings, 'utf8'))).toMatchObject({ proxy: { http: 'http://carol@proxy.corp:3128' }, someFutureKey: 1 });
+    expect((await readSecrets(home.secrets)).proxyPasswords).toEqual({ 'http://carol@proxy.corp:3128': 'old!pw' });
+    expect(await movePasswordsOutOfSettings(home.settings, home.secrets)).toBe(false);
   });
 
   it('says a broken secrets file is broken without printing what is in it', async () => {
