@@ -3,7 +3,8 @@ import { spawn } from 'node:child_process';
 import { execa } from 'execa';
 import { withIntegratedBerth, type BenchBerth } from './berth-env.js';
 import { get } from 'node:http';
-import { berthProcesses, commandLine, commandName, processTree, pssKiB, worldProcesses } from '../test/helpers/processes.js';
+import { berthProcesses, commandName } from '../test/helpers/processes.js';
+import { processCensus } from './census.js';
 import { type BenchRow, interleavedMedians } from './measure.js';
 
 const CLIENT = join(import.meta.dirname, 'tcp-client.js');
@@ -68,7 +69,8 @@ export async function benchPorts(runs = 5): Promise<{ rows: BenchRow[]; notes: s
     }
     const firstTries = await countFirstTries(b);
     const mbps = (ms: number) => (256 / (ms / 1000)).toFixed(0);
-    const memory = berthMemory(backend, b.root);
+    const census = processCensus(backend, b.root);
+    const memory = { berth: census.berthMiB, engine: census.engineMiB, parts: [...census.roles].sort((x, y) => y[1].pssMiB - x[1].pssMiB).map(([role, r]) => `${role} ${r.pssMiB.toFixed(1)}`) };
     const median = `median of ${runs} rounds`;
     return {
       rows: [
@@ -135,48 +137,6 @@ function getOnce(port: number): Promise<boolean> {
     req.on('error', () => resolve(false));
     req.on('timeout', () => req.destroy());
   });
-}
-
-/**
- * Proportional memory (PSS) of every process Berth starts, in MiB — the backend, the agent's
- * processes, the proxies, berth-relay, slirp4netns and pasta, and the berth-wsl clients and
- * inits that stand in for wsl.exe and WSL's init — against the engine's own (dockerd,
- * containerd, the shims and what they run).
- */
-function berthMemory(backend: number, root: string): { berth: number; engine: number; parts: string[] } {
-  const all = new Set([...processTree(backend), ...worldProcesses(root)]);
-  const engineRoots = [...all].filter((p) => ['dockerd', 'containerd'].includes(commandName(p)) || commandName(p).startsWith('containerd-shim'));
-  const engine = new Set(engineRoots.flatMap((p) => processTree(p)));
-  let berth = 0;
-  let engineMiB = 0;
-  const byRole = new Map<string, number>();
-  for (const pid of all) {
-    const mib = pssKiB(pid) / 1024;
-    if (engine.has(pid)) {
-      engineMiB += mib;
-      continue;
-    }
-    berth += mib;
-    const role = roleOf(pid, backend);
-    byRole.set(role, (byRole.get(role) ?? 0) + mib);
-  }
-  const parts = [...byRole].sort((a, b) => b[1] - a[1]).map(([role, mib]) => `${role} ${mib.toFixed(1)}`);
-  return { berth, engine: engineMiB, parts };
-}
-
-function roleOf(pid: number, backend: number): string {
-  if (pid === backend) return 'backend';
-  const cmd = commandLine(pid);
-  const agent = /berth-agent\.mjs (\S+)/.exec(cmd)?.[1];
-  if (agent && /node/.test(cmd)) return `agent ${agent}`;
-  if (cmd.includes('berth-proxy.mjs')) return 'proxy';
-  const relay = /berth-relay (listen|forward)/.exec(cmd)?.[1];
-  if (relay) return `berth-relay ${relay}`;
-  const name = commandName(pid);
-  if (['slirp4netns', 'pasta', 'passt'].includes(name)) return name;
-  if (/berth-init (start|pid1)/.test(cmd)) return 'distro inits (WSL init)';
-  if (cmd.includes('berth-wsl')) return 'berth-wsl clients (wsl.exe)';
-  return `other (${name})`;
 }
 
 export async function busyboxTar(): Promise<Buffer> {

@@ -1,6 +1,6 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import { createConnection, type AddressInfo } from 'node:net';
@@ -62,6 +62,14 @@ describe.runIf(run)('networking', () => {
     return r.stdout;
   };
   const network = async () => ((await t.status()) as unknown as { network: NetworkStatus }).network;
+  /** A fresh `berth diagnose` bundle, unpacked: the names of its files that contain `text`. */
+  const diagnosticsFilesWith = async (text: string) => {
+    const diagnose = await t.berth(['diagnose']);
+    expect(diagnose.exitCode, diagnose.stderr).toBe(0);
+    const unpacked = mkdtempSync(join(t.root, 'diag-'));
+    await execa('tar', ['-xzf', diagnose.stdout.trim().split('\n').pop()!, '-C', unpacked]);
+    return (await execa('grep', ['-r', '-l', text, unpacked], { reject: false })).stdout;
+  };
 
   beforeAll(async () => {
     before = await hostNetworkSnapshot();
@@ -355,17 +363,12 @@ describe.runIf(run)('networking', () => {
     expect(statSync(join(home, 'secrets.json')).mode & 0o777).toBe(0o600);
     expect(readFileSync(join(home, 'secrets.json'), 'utf8')).toContain(password);
     expect(readFileSync(join(home, 'settings.json'), 'utf8')).not.toContain(password);
-    const diagnose = await t.berth(['diagnose']);
-    expect(diagnose.exitCode, diagnose.stderr).toBe(0);
-    const unpacked = join(t.root, 'diag-proxy-auth');
-    mkdirSync(unpacked);
-    await execa('tar', ['-xzf', diagnose.stdout.trim().split('\n').pop()!, '-C', unpacked]);
     const seen = [
       ['status --json', JSON.stringify(await t.status())],
       ['status', (await t.berth(['status'])).stdout],
       ['proxy', (await t.berth(['proxy'])).stdout],
       ['logs', (await t.berth(['logs'])).stdout],
-      ['the diagnostics bundle', (await execa('grep', ['-r', '-l', password, unpacked], { reject: false })).stdout],
+      ['the diagnostics bundle', await diagnosticsFilesWith(password)],
     ];
     for (const [where, text] of seen) expect(text, where).not.toContain(password);
     await setProxy(`http://${at}`); // the wrong (no) credentials again, for the next tests' sake: then none
@@ -463,11 +466,7 @@ describe.runIf(run)('networking', () => {
     expect(statSync(store).mode & 0o777).toBe(0o600);
     expect(readFileSync(store, 'utf8')).toContain(password);
     expect((await sh(`grep -rsl ${password} /mnt/wsl/berth/*.json /home /root /etc; true`, 'root')).stdout).toBe('');
-    const diagnose = await t.berth(['diagnose']);
-    const unpacked = join(t.root, 'diag-credentials');
-    mkdirSync(unpacked);
-    await execa('tar', ['-xzf', diagnose.stdout.trim().split('\n').pop()!, '-C', unpacked]);
-    expect((await execa('grep', ['-r', '-l', password, unpacked], { reject: false })).stdout).toBe('');
+    expect(await diagnosticsFilesWith(password)).toBe('');
     expect((await t.berth(['logs'])).stdout).not.toContain(password);
 
     // Logout in the other distro is a logout everywhere.
