@@ -24,6 +24,9 @@ export async function mountDataStore(wsl: WslHost): Promise<void> {
   if (r.exitCode !== 0) throw new Error(`mounting berth-data's store at ${DATA_MOUNT} failed: ${r.stderr.trim() || r.stdout.trim()}`);
 }
 
+/** Every mount of the store at the shared area undone (a few tries: it may be stacked); rejects if one stays. */
 export async function unmountDataStore(wsl: WslHost): Promise<void> {
-  await wsl.run(DATA_DISTRO, ['sh', '-c', `while grep -q " ${DATA_MOUNT} " /proc/mounts; do umount -l ${DATA_MOUNT}; done`], { user: 'root' });
+  const script = `for i in 1 2 3 4 5 6 7 8; do grep -q " ${DATA_MOUNT} " /proc/mounts || exit 0; umount -l ${DATA_MOUNT}; done; ! grep -q " ${DATA_MOUNT} " /proc/mounts`;
+  const r = await wsl.run(DATA_DISTRO, ['sh', '-c', script], { user: 'root' });
+  if (r.exitCode !== 0) throw new Error(`${DATA_MOUNT} is still mounted after 8 unmounts${r.stderr.trim() ? `: ${r.stderr.trim().split('\n').pop()}` : ''}`);
 }

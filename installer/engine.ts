@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import type { WslHost, WslProcess } from '../wsl-host/host.js';
 import { mountDataStore, unmountDataStore } from '../data-distro/store-mount.js';
 import { BERTH_DISTRO } from './distros.js';
+import { DATA_DISTRO } from '../data-distro/layout.js';
 import { dockerPing } from '../common/docker-api.js';
 import { HttpError, httpJson } from '../common/http-client.js';
 import { agentStatusSchema } from '../bootstrap-distro/agent/status-schema.js';
@@ -133,15 +134,24 @@ export class Engine {
     return warnings;
   }
 
+  /** Stops the engine and unmounts the store, every step tried; rejects naming what it could not undo. */
   async stop(): Promise<void> {
     const agent = this.attached;
     this.attached = undefined; // from here on its exit is expected
-    await this.wsl.run(BERTH_DISTRO, [AGENT, 'stop'], { user: 'root' }).catch(() => undefined);
+    const problems: string[] = [];
+    const stopped = await this.wsl.run(BERTH_DISTRO, [AGENT, 'stop'], { user: 'root' }).catch((e: Error) => ({ exitCode: -1, stdout: '', stderr: e.message }));
+    if (stopped.exitCode !== 0) problems.push(`the agent's stop failed (${stopped.stderr.trim().split('\n').pop() || `exit ${stopped.exitCode}`})`);
     if (agent) {
       const done = await Promise.race([agent.done.then(() => true, () => true), new Promise((r) => setTimeout(() => r(false), 30_000))]);
-      if (!done) agent.kill('SIGKILL');
+      if (!done) {
+        agent.kill('SIGKILL');
+        problems.push('the engine did not end within 30 s of its stop and was killed');
+      }
     }
-    await unmountDataStore(this.wsl).catch(() => undefined);
+    // No berth-data (an install that never got that far): nothing of it can be mounted.
+    const hasData = (await this.wsl.list().catch(() => [])).some((d) => d.name.toLowerCase() === DATA_DISTRO);
+    if (hasData) await unmountDataStore(this.wsl).catch((e: Error) => problems.push(`berth-data's store is still mounted at the shared area (${e.message}); \`berth-wsl --shutdown\` takes it down`));
+    if (problems.length) throw new Error(problems.join('; '));
   }
 
   ping(): Promise<boolean> {

@@ -21,6 +21,8 @@ export class HomeLayout {
   get runDir() { return join(this.root, 'run'); }
   get backendSocket() { return join(this.runDir, 'backend.sock'); }
   get startLock() { return join(this.runDir, 'start.lock'); }
+  /** What the backend's last stop could not undo (read and removed by `berth stop`). */
+  get stopReport() { return join(this.runDir, 'stop-report.json'); }
   /** The host endpoint: the Docker API for the host's own docker CLI (a named pipe on Windows). */
   get dockerSocket() { return process.platform === 'win32' ? '\\\\.\\pipe\\berth_engine' : join(this.runDir, 'docker.sock'); }
   /** berth-data's move journal (data-distro/disk-swap.ts): outside the run dir, which a restart may clear. */

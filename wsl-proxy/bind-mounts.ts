@@ -202,3 +202,15 @@ export class BindMounts {
     await this.save();
   }
 }
+
+/**
+ * After a create the daemon accepted: each of its bind mounts of the distro's folders is
+ * recorded as the container's. A record that cannot be written is a log line (the proxy
+ * keeps serving; the mount stays until the next restore sorts it out), never a rejection
+ * that nothing awaits.
+ */
+export function recordCreated(mounts: Pick<BindMounts, 'attach'>, id: string, mappings: Array<{ daemon: string }>, log: (line: string) => void): void {
+  for (const m of mappings) {
+    if (m.daemon.startsWith(`${BIND_ROOT}/`)) mounts.attach(m.daemon, id).catch((e: Error) => log(`cannot record the bind mount of ${id} at ${m.daemon}: ${e.message}`));
+  }
+}

@@ -6,7 +6,7 @@ import { connect } from 'node:net';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { writeFileAtomic } from '../common/atomic-file.js';
-import { BindMounts, BIND_ROOT } from './bind-mounts.js';
+import { BindMounts, recordCreated } from './bind-mounts.js';
 import { readContainersProxyEnv } from './containers-proxy-env.js';
 import { createDockerProxy } from './docker-proxy.js';
 import { defaultUser, withDockerGroup } from './docker-group.js';
@@ -112,9 +112,7 @@ async function serve(args: string[]): Promise<number> {
     beforeRequest: () => waker.beforeRequest(),
     translator,
     log,
-    onCreated: (id, mappings) => {
-      for (const m of mappings) if (m.daemon.startsWith(`${BIND_ROOT}/`)) mounts.attach(m.daemon, id).catch((e: Error) => log(`cannot record the bind mount of ${id} at ${m.daemon}: ${e.message}`));
-    },
+    onCreated: (id, mappings) => recordCreated(mounts, id, mappings, log),
     onCreateFailed: (mappings) => void mounts.releaseUnused(mappings.map((m) => m.daemon)).catch((e: Error) => log(e.message)),
     rewriteInspect: (c) => rewriteInspect(c, (p) => mounts.clientPath(p)),
     beforeStart: async (id) => claimThrough(sharedPath('portsSocket', shared), await requestedPorts(async () => connect(daemon), id)),

@@ -70,6 +70,8 @@ export class Backend {
   private bringing: Promise<void> | undefined;
   /** The engine ended while a bring-up was still finishing: run one more. */
   private again = false;
+  /** What the last stop could not undo (each names the part and why); empty when it all went. */
+  stopProblems: string[] = [];
   /** The engine is to stay down: stopped on request, or the backend is closing. */
   private halted = true;
   private stoppingEngine: Promise<void> | undefined;
@@ -200,10 +202,15 @@ export class Backend {
     const { integrations, ports, credentials, engine, network } = this.parts;
     const unlink = final ? () => network.close() : () => network.detach();
     const closeCredentials = async () => credentials?.stop();
+    const problems: string[] = [];
     for (const [what, step] of [['integrations', () => integrations.stopAll()], ['ports', () => ports.stop()], ['credentials', closeCredentials], ['engine', () => engine.stop()], ['network', unlink]] as const) {
-      // A part that fails to stop must not keep the others up.
-      await step().catch((e: Error) => this.parts.log.error(`stopping the ${what}: ${e.message}`));
+      // A part that fails to stop must not keep the others up; what it left is said, not swallowed.
+      await step().catch((e: Error) => {
+        problems.push(`stopping the ${what}: ${e.message}`);
+        this.parts.log.error(`stopping the ${what}: ${e.message}`);
+      });
     }
+    this.stopProblems = problems;
     this.state = 'stopped';
     this.progress = 'stopped';
     this.services = [];

@@ -15,6 +15,7 @@ import { managerLogger } from '../log.js';
 import { EngineNetwork } from '../network/engine-network.js';
 import { CredentialStore, CredentialsSocket } from '../credentials.js';
 import { movePasswordsOutOfSettings } from '../secrets.js';
+import { writeFileAtomic } from '../../common/atomic-file.js';
 import { PortForwards } from '../ports.js';
 import { RELAY_BINARY } from '../images/build.js';
 import { logUnhandled } from '../../common/unhandled.js';
@@ -110,6 +111,8 @@ export async function runBackend(home: HomeLayout, wsl: WslHost, options: { idle
   const shutdown = () =>
     void backend.stop().then(async () => {
       autoTrim.stop();
+      // For `berth stop`, which reads it once the backend is gone: what could not be undone.
+      await writeFileAtomic(home.stopReport, `${JSON.stringify({ problems: backend.stopProblems })}\n`).catch((e: Error) => logger.error(`cannot write ${home.stopReport}: ${e.message}`, { source: 'manager' }));
       for (const s of servers) s.close();
       await rm(home.dockerSocket, { force: true });
       await rm(home.backendSocket, { force: true });

@@ -56,3 +56,6 @@ export const backendStatusSchema = z.object({
 });
 export type BackendStatus = z.infer<typeof backendStatusSchema>;
 export type NetworkStatus = z.infer<typeof networkStatusSchema>;
+
+/** What the backend writes as it exits after a stop, for `berth stop` to tell (home.stopReport). */
+export const stopReportSchema = z.object({ problems: z.array(z.string()) }).strict();

@@ -1,6 +1,7 @@
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { askBackend, backendStatus, ensureBackend, stopBackend } from '../backend/client.js';
-import type { BackendStatus } from '../backend/status-schema.js';
+import { stopReportSchema, type BackendStatus } from '../backend/status-schema.js';
 import { Engine } from '../engine.js';
 import { loadSettings, updateSettings } from '../settings.js';
 import { EXIT, Refused, type CliContext } from './context.js';
@@ -47,9 +48,16 @@ export async function start(ctx: CliContext): Promise<number> {
 
 /** `berth stop`: the backend, or an engine left running without one. */
 export async function stop(ctx: CliContext): Promise<number> {
+  await rm(ctx.home.stopReport, { force: true });
   if (await stopBackend(ctx.home)) {
-    ctx.say('Berth stopped.');
-    return EXIT.ok;
+    const problems = await readStopReport(ctx.home.stopReport);
+    if (problems.length === 0) {
+      ctx.say('Berth stopped.');
+      return EXIT.ok;
+    }
+    ctx.say('Berth stopped, but not everything was undone:');
+    for (const p of problems) ctx.say(`  ${p}`);
+    return EXIT.failed;
   }
   // No backend (it was killed): an engine may still run without it.
   const engine = new Engine(ctx.wsl, () => {});
@@ -60,6 +68,19 @@ export async function stop(ctx: CliContext): Promise<number> {
     ctx.say('Berth is not running.');
   }
   return EXIT.ok;
+}
+
+/** The problems the backend's stop wrote down (none when it wrote nothing, or nothing went wrong). */
+async function readStopReport(file: string): Promise<string[]> {
+  try {
+    const report = stopReportSchema.parse(JSON.parse(await readFile(file, 'utf8')));
+    return report.problems;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    return [`the backend's stop report ${file} could not be read (${(e as Error).message})`];
+  } finally {
+    await rm(file, { force: true });
+  }
 }
 
 /** `berth enable`: the "Use the WSL 2 based engine" checkbox turned on. */

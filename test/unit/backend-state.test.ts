@@ -71,6 +71,7 @@ function world(overrides: { install?: BackendParts['install']; loadSettings?: ()
   };
   return {
     backend: new Backend(parts, settings),
+    parts,
     calls,
     clock,
     exitEngine: (why: string) => onEngineExit?.(why),
@@ -138,6 +139,46 @@ describe('the backend state machine', () => {
     // The one queued behind it ran after it, not beside it.
     expect(w.calls.filter((c) => c === 'engine.start')).toHaveLength(3);
     expect((await w.backend.status()).events?.some((e) => e.includes('engine stopped unexpectedly: the attached process exited with code 137'))).toBe(true);
+  });
+
+  it('says what a stop could not undo, and still stops every other part', async () => {
+    const w = world();
+    w.backend.start();
+    await settle(w.backend, 'running');
+    w.parts.engine.stop = async () => {
+      w.calls.push('engine.stop');
+      throw new Error("berth-data's store is still mounted at the shared area");
+    };
+    await w.backend.stop();
+    expect(w.backend.currentState).toBe('stopped');
+    expect(w.backend.stopProblems).toEqual(["stopping the engine: berth-data's store is still mounted at the shared area"]);
+    expect(w.calls.slice(-4)).toEqual(['integrations.stopAll', 'ports.stop', 'engine.stop', 'network.close']);
+    const clean = world();
+    clean.backend.start();
+    await settle(clean.backend, 'running');
+    await clean.backend.stop();
+    expect(clean.backend.stopProblems).toEqual([]);
+  });
+
+  it('logs a link that fails to detach when the engine ends, and starts the engine again (issue #25: nothing caught it)', async () => {
+    const w = world();
+    const errors: string[] = [];
+    w.parts.log.error = (line) => void errors.push(line);
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown) => unhandled.push(e);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      w.backend.start();
+      await settle(w.backend, 'running');
+      w.parts.network.detach = async () => Promise.reject(new Error('slirp4netns: no such process'));
+      w.exitEngine('the attached process exited with code 137');
+      for (let i = 0; i < 20; i++) await flush();
+      expect(errors).toContain('detaching the engine link: slirp4netns: no such process');
+      expect(unhandled).toEqual([]);
+      expect(w.calls.filter((c) => c === 'engine.start').length).toBeGreaterThanOrEqual(1);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
   });
 
   it('stops once, whoever asks, and even while starting; nothing starts after', async () => {

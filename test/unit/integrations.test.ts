@@ -68,3 +68,30 @@ describe('integrations', () => {
     expect(w.proxies).toHaveLength(0);
   });
 });
+
+describe('a rejection in the restart of a proxy (issue #25: nothing awaited it)', () => {
+  it('is a log line naming the distro, and the backend process keeps running', async () => {
+    const w = setup();
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown) => unhandled.push(e);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const synced = w.integrations.sync(['Ubuntu']);
+      await until(() => w.proxies.length === 1, 'the proxy started');
+      w.serve(w.proxies[0]!);
+      await synced;
+      // From now on every command in the distro fails to even start (wsl.exe gone, say).
+      w.wsl.onRun = () => {
+        throw new Error('wsl.exe: the service is shutting down');
+      };
+      w.proxies[0]!.end(PROXY_EXIT.failed);
+      await until(() => w.logs.some((l) => l.includes('starting its proxy again failed')), 'the failed restart logged');
+      expect(w.logs).toContain('integration: Ubuntu: starting its proxy again failed: wsl.exe: the service is shutting down');
+      await new Promise((r) => setTimeout(r, 50));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      await w.integrations.stopAll();
+    }
+  });
+});

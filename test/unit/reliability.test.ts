@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MountedBelowError, removeTree } from '../../common/remove-tree.js';
+import { BIND_ROOT, recordCreated } from '../../wsl-proxy/bind-mounts.js';
 import { REPO, requireRoot } from '../helpers/wsl-root.js';
 
 const asRoot = requireRoot('the recursive delete beside a mount');
@@ -48,5 +49,24 @@ describe('a rejection nothing handled, in a long-lived process', () => {
     expect(r.stdout).toMatch(/still serving$/);
     const without = await execa(process.execPath, ['--input-type=module', '-e', "Promise.reject(new Error('boom')); setTimeout(() => console.log('still serving'), 50);"], { reject: false });
     expect(without.exitCode).not.toBe(0);
+  });
+});
+
+describe("a bind-mount record that cannot be written, after a create (issue #25: wsl-proxy's attach was not awaited)", () => {
+  it('is a log line naming the container and the mount; nothing rejects unhandled', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown) => unhandled.push(e);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const logged: string[] = [];
+      const failing = { attach: async () => Promise.reject(new Error('ENOSPC: no space left on device')) };
+      const target = `${BIND_ROOT}/Ubuntu/abc`;
+      recordCreated(failing, 'c0ffee', [{ daemon: target }, { daemon: '/var/lib/docker/volumes/v' }], (l) => logged.push(l));
+      await new Promise((r) => setTimeout(r, 20));
+      expect(logged).toEqual([`cannot record the bind mount of c0ffee at ${target}: ENOSPC: no space left on device`]);
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
   });
 });
