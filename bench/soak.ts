@@ -269,6 +269,12 @@ async function main(): Promise<number> {
   console.log(lines.join('\n'));
   for (const f of failures.slice(0, 20)) console.log(`failed: ${f}`);
   for (const g of grew) console.log(`grew: ${g}`);
+  // For a failed run: what the manager logged as going wrong (the world is removed after).
+  if (failures.length) {
+    const logged = readFileSync(join(env.BERTH_HOME, 'logs/berth.log'), 'utf8').split('\n').filter((l) => /;(warn|error):|cannot |failed/.test(l));
+    console.log(`manager log: ${logged.length} warnings and errors; the first 15:`);
+    for (const l of logged.slice(0, 15)) console.log(`  ${l}`);
+  }
   console.log(`soak: ${done} operations, ${failures.length} failed, ${grew.length} counts grew`);
   return failures.length === 0 && grew.length === 0 ? 0 : 1;
 }

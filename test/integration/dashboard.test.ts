@@ -167,6 +167,13 @@ describe.runIf(run)('the dashboard, in headless Chromium against a real Berth', 
     await page.locator('#proxies form[action="/ui/proxy"] button').click();
     expect((await t.berth(['status'])).stdout).toContain('  proxy: manual, http http://proxy.corp:3128, except .corp,10.0.0.0/8');
     expect(await page.getByLabel('Web server (HTTP)').inputValue()).toBe('http://proxy.corp:3128');
+
+    // A password given here goes to the secrets file: the page shows the user only.
+    await page.getByLabel('Web server (HTTP)').fill('http://alice:pw-f7e1@proxy.corp:3128');
+    await page.locator('#proxies form[action="/ui/proxy"] button').click();
+    expect(await page.getByLabel('Web server (HTTP)').inputValue()).toBe('http://alice@proxy.corp:3128');
+    expect(await page.content()).not.toContain('pw-f7e1');
+    expect((await t.berth(['status'])).stdout).toContain('http http://alice@proxy.corp:3128');
   });
 
   it('takes a PAC file, and shows a URL that is not one at its field without saving it', async () => {
