@@ -38,6 +38,13 @@ function parseJson(text: string): unknown {
 export class BindMounts {
   private records = new Map<string, BindRecord>();
   private loaded = false;
+  /**
+   * Per target: creates that passed through ensure() and are not yet recorded (attach) or
+   * given up (releaseUnused). The destroy event of the last container on a mount can arrive
+   * after the next create reused that mount and before it was recorded: dropping it then
+   * would pull the mount from under the new container (found by npm run soak).
+   */
+  private readonly inFlight = new Map<string, number>();
 
   private readonly busybox: string;
 
@@ -129,12 +136,21 @@ export class BindMounts {
       this.records.set(source, { source, target, containers: [] });
       await this.save();
     }
+    this.inFlight.set(target, (this.inFlight.get(target) ?? 0) + 1);
     return target;
+  }
+
+  /** One create on `target` is settled (recorded, or given up). */
+  private settled(target: string): void {
+    const n = (this.inFlight.get(target) ?? 0) - 1;
+    if (n > 0) this.inFlight.set(target, n);
+    else this.inFlight.delete(target);
   }
 
   /** Records that a container uses the mount at this shared path. */
   async attach(target: string, container: string): Promise<void> {
     await this.load();
+    this.settled(target);
     const r = [...this.records.values()].find((x) => x.target === target);
     if (r && !r.containers.includes(container)) {
       r.containers.push(container);
@@ -146,8 +162,9 @@ export class BindMounts {
   async releaseUnused(targets: string[]): Promise<void> {
     await this.load();
     let changed = false;
+    for (const t of targets) this.settled(t);
     for (const r of [...this.records.values()]) {
-      if (targets.includes(r.target) && r.containers.length === 0) {
+      if (targets.includes(r.target) && r.containers.length === 0 && !this.inFlight.has(r.target)) {
         await this.drop(r);
         changed = true;
       }
@@ -163,7 +180,8 @@ export class BindMounts {
       if (!r.containers.includes(container)) continue;
       r.containers = r.containers.filter((c) => c !== container);
       changed = true;
-      if (r.containers.length === 0) await this.drop(r);
+      // A create that is about to use it keeps it (its attach records the new container).
+      if (r.containers.length === 0 && !this.inFlight.has(r.target)) await this.drop(r);
     }
     if (changed) await this.save();
   }
