@@ -39,15 +39,17 @@ export class InternalProxy {
         const via = direct ? undefined : pac ? await pac.upstreamFor(url, hostname) : isHttp ? up.http : (up.https ?? up.http);
         return {
           upstreamProxyUrl: via ?? null,
+          // Which upstream this request went to (a PAC may choose per request), for a 407's report.
+          customTag: { upstream: via },
           // The engine's view of the host (its gateway) is this machine's loopback here.
           ...(internal ? { dnsLookup: ((_h: string, o: unknown, cb: unknown) => (lookup as (...a: unknown[]) => void)('127.0.0.1', o, cb)) as never } : {}),
         };
       },
     });
     server.on('requestFailed', ({ request, error }: { request: { url?: string }; error: Error }) => this.log(`proxy: ${request.url ?? '?'}: ${error.message}`));
-    // A CONNECT (every https:// request) goes to the https upstream, or the http one.
-    server.on('tunnelConnectFailed', ({ response }: { response: { statusCode?: number } }) => {
-      if (response.statusCode === 407) refused(this.upstream.https ?? this.upstream.http);
+    // A CONNECT (every https:// request) names its upstream in its tag.
+    server.on('tunnelConnectFailed', ({ response, customTag }: { response: { statusCode?: number }; customTag?: { upstream?: string } }) => {
+      if (response.statusCode === 407) refused(customTag?.upstream ?? this.upstream.https ?? this.upstream.http);
     });
     await server.listen();
     this.server = server;

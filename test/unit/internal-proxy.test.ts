@@ -2,6 +2,7 @@ import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InternalProxy } from '../../installer/network/internal-proxy.js';
+import type { PacRouter } from '../../installer/network/pac.js';
 
 /** A stand-in upstream proxy: answers every proxied request itself, naming itself. */
 async function upstream(name: string): Promise<{ server: Server; url: string; seen: string[] }> {
@@ -120,5 +121,19 @@ describe('an upstream that asks for credentials (407)', () => {
     // The internal proxy did send the credentials (Basic alice:s3cret) to the upstream.
     expect(seenAuth).toEqual([`Basic ${Buffer.from('alice:s3cret').toString('base64')}`, `Basic ${Buffer.from('alice:s3cret').toString('base64')}`]);
     expect(JSON.stringify(refused)).not.toContain('s3cret');
+  });
+
+  it('names the proxy a PAC file chose for that request', async () => {
+    refused.length = 0;
+    const chosen = `http://127.0.0.1:${upstreamPort}`;
+    proxy.configure({ pac: 'http://wpad.test/proxy.pac', exclude: [] }, { upstreamFor: async () => chosen } as unknown as PacRouter);
+    await new Promise<void>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, method: 'CONNECT', path: 'example.test:443' });
+      req.on('connect', (_res, socket) => (socket.destroy(), resolve()));
+      req.on('response', () => resolve());
+      req.on('error', reject);
+      req.end();
+    });
+    expect(refused).toEqual([{ hostPort: `127.0.0.1:${upstreamPort}` }]);
   });
 });
