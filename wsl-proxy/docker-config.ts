@@ -1,4 +1,4 @@
-import { chown, mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { chown, lstat, mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../common/atomic-file.js';
 
@@ -53,6 +53,12 @@ function isEmptyConfig(text: string): boolean {
 export async function useBerthCredsStore(user: { name: string; uid: number; gid: number; home: string }, log: (line: string) => void): Promise<void> {
   const dir = join(user.home, '.docker');
   const file = join(dir, 'config.json');
+  // Written as root: never through a symlink, never into a directory the user does not own.
+  const problem = await unsafeToWrite(dir, file, user.uid);
+  if (problem) {
+    log(`${file}: ${problem}; left as it is, so docker logins stay in this distro`);
+    return;
+  }
   const text = await readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
     if (e.code === 'ENOENT') return undefined;
     throw e;
@@ -72,9 +78,19 @@ export async function useBerthCredsStore(user: { name: string; uid: number; gid:
   log(`${file}: docker logins now go to Berth's credential store (credsStore "berth")${text !== undefined ? `; the file as it was is ${file}${BACKUP_SUFFIX}` : ''}`);
 }
 
+/** Why Berth must not write the user's docker config as root (a symlink, another owner), if so. */
+async function unsafeToWrite(dir: string, file: string, uid: number): Promise<string | undefined> {
+  const d = await lstat(dir).catch(() => undefined);
+  if (d && (!d.isDirectory() || d.uid !== uid)) return `${dir} is not a directory of the user's own`;
+  const f = await lstat(file).catch(() => undefined);
+  if (f && (!f.isFile() || f.uid !== uid)) return 'not a file of the user\'s own (a symlink?)';
+  return undefined;
+}
+
 /** Integration off: Berth's credsStore out of the user's config again (the rest as the user left it). */
 export async function stopUsingBerthCredsStore(user: { home: string; uid: number; gid: number }): Promise<void> {
   const file = join(user.home, '.docker', 'config.json');
+  if (await unsafeToWrite(join(user.home, '.docker'), file, user.uid)) return;
   const text = await readFile(file, 'utf8').catch(() => undefined);
   const undone = text === undefined ? undefined : withoutBerthCredsStore(text);
   if (undone === undefined) return;

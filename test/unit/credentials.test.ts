@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -51,6 +51,18 @@ describe("the user's docker config and Berth's credsStore", () => {
     expect(statSync(join(fresh, '.docker')).mode & 0o777).toBe(0o700);
     await stopUsingBerthCredsStore({ home: fresh, uid, gid });
     expect(existsSync(join(fresh, '.docker/config.json'))).toBe(false);
+  });
+
+  it('never writes through a symlink (Berth writes as root)', async () => {
+    const home = join(dir, 'home-with-link');
+    mkdirSync(join(home, '.docker'), { recursive: true });
+    const elsewhere = join(dir, 'not-the-users.json');
+    writeFileSync(elsewhere, '{"keep": true}');
+    symlinkSync(elsewhere, join(home, '.docker/config.json'));
+    const said: string[] = [];
+    await useBerthCredsStore({ name: 'me', uid: process.getuid!(), gid: process.getgid!(), home }, (l) => said.push(l));
+    expect(readFileSync(elsewhere, 'utf8')).toBe('{"keep": true}');
+    expect(said.join('\n')).toContain('not a file of the user\'s own (a symlink?)');
   });
 });
 
