@@ -146,6 +146,8 @@ async function moveData(): Promise<void> {
   mkdirSync(dir, { recursive: true });
   check(await berth(['data', 'move', dir]), `berth data move ${dir}`);
   await waitFor('running after the move', async () => (await status()).state === 'running', 120_000);
+  // `running` comes before the integrations are back (as after `berth start`): wait for them, as a user would.
+  for (const d of DISTROS) await waitFor(`docker in ${d} after the move`, async () => (await inDistro(d, 'docker version --format {{.Server.Version}}')).exitCode === 0, 60_000);
 }
 
 interface Census {

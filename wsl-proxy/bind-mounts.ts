@@ -45,6 +45,14 @@ export class BindMounts {
    * would pull the mount from under the new container (found by npm run soak).
    */
   private readonly inFlight = new Map<string, number>();
+  /** Changes run one at a time: a drop's unmount and rmdir must not interleave with an ensure's mkdir and mount. */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private serially<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
 
   private readonly busybox: string;
 
@@ -122,7 +130,11 @@ export class BindMounts {
   }
 
   /** Mounts source (a real path in this distro) into the shared area; returns the shared path. */
-  async ensure(source: string): Promise<string> {
+  ensure(source: string): Promise<string> {
+    return this.serially(() => this.ensureNow(source));
+  }
+
+  private async ensureNow(source: string): Promise<string> {
     await this.load();
     const target = this.targetFor(source);
     const local = this.local(target);
@@ -148,7 +160,11 @@ export class BindMounts {
   }
 
   /** Records that a container uses the mount at this shared path. */
-  async attach(target: string, container: string): Promise<void> {
+  attach(target: string, container: string): Promise<void> {
+    return this.serially(() => this.attachNow(target, container));
+  }
+
+  private async attachNow(target: string, container: string): Promise<void> {
     await this.load();
     this.settled(target);
     const r = [...this.records.values()].find((x) => x.target === target);
@@ -159,7 +175,11 @@ export class BindMounts {
   }
 
   /** A create failed: drop the mounts it made that no container uses. */
-  async releaseUnused(targets: string[]): Promise<void> {
+  releaseUnused(targets: string[]): Promise<void> {
+    return this.serially(() => this.releaseUnusedNow(targets));
+  }
+
+  private async releaseUnusedNow(targets: string[]): Promise<void> {
     await this.load();
     let changed = false;
     for (const t of targets) this.settled(t);
@@ -173,7 +193,11 @@ export class BindMounts {
   }
 
   /** A container was removed: release the mounts no container uses any more. */
-  async release(container: string): Promise<void> {
+  release(container: string): Promise<void> {
+    return this.serially(() => this.releaseNow(container));
+  }
+
+  private async releaseNow(container: string): Promise<void> {
     await this.load();
     let changed = false;
     for (const r of [...this.records.values()]) {
@@ -197,11 +221,15 @@ export class BindMounts {
   }
 
   /** After a restart: mount again what the table lists (a path that is gone stays listed, unmounted). */
-  async restore(log: (line: string) => void): Promise<void> {
-    await this.load();
-    for (const r of this.records.values()) {
-      await this.ensure(r.source).catch((e: Error) => log(`cannot restore the bind mount of ${r.source}: ${e.message}`));
-    }
+  restore(log: (line: string) => void): Promise<void> {
+    return this.serially(async () => {
+      await this.load();
+      for (const r of this.records.values()) {
+        // Mounted again, not a create: nothing is in flight for it.
+        const target = await this.ensureNow(r.source).catch((e: Error) => void log(`cannot restore the bind mount of ${r.source}: ${e.message}`));
+        if (target) this.settled(target);
+      }
+    });
   }
 
   /** The user's path for a shared path, to show in responses. */
@@ -214,10 +242,12 @@ export class BindMounts {
   }
 
   /** Drops every mount (integration turned off). */
-  async dropAll(): Promise<void> {
-    await this.load();
-    for (const r of [...this.records.values()]) await this.drop(r);
-    await this.save();
+  dropAll(): Promise<void> {
+    return this.serially(async () => {
+      await this.load();
+      for (const r of [...this.records.values()]) await this.drop(r);
+      await this.save();
+    });
   }
 }
 

@@ -39,6 +39,18 @@ describe.runIf(asRoot)("a distro folder's bind mount in the shared area", () => 
     await mounts.release('B'); // the last container gone, nothing in flight: the mount goes
     expect(isMounted(local(target))).toBe(false);
 
+    // At once, in either order: the mount is there for the create that asked for it.
+    const t1 = await mounts.ensure(source);
+    await mounts.attach(t1, 'C');
+    const [, t2] = await Promise.all([mounts.release('C'), mounts.ensure(source)]);
+    expect(isMounted(local(t2))).toBe(true);
+    await mounts.attach(t2, 'D');
+    const [t3] = await Promise.all([mounts.ensure(source), mounts.release('D')]);
+    expect(isMounted(local(t3))).toBe(true);
+    expect(readFileSync(join(local(t3), 'index.html'), 'utf8')).toBe('hello');
+    await mounts.releaseUnused([t3]);
+    expect(isMounted(local(t3))).toBe(false);
+
     // A create that fails gives its mount up (nothing else uses it).
     const again = await mounts.ensure(source);
     await mounts.releaseUnused([again]);
