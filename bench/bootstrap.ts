@@ -9,6 +9,7 @@ import { type BenchRow, interleavedMedians, median, timed, timeRuns } from './me
 import { BERTH_WSL } from './wsl-host.js';
 import { AGENT_COMMAND } from '../common/shared-area.js';
 import { DEFAULT_POLICY } from '../bootstrap-distro/agent/service.js';
+import { sleep } from '../common/process.js';
 
 const AGENT = AGENT_COMMAND;
 
@@ -62,7 +63,7 @@ export async function benchBootstrap(runs = 5): Promise<{ rows: BenchRow[]; note
       const deadline = Date.now() + 60_000;
       while (!(await dockerPing(publishedSocket, 500))) {
         if (Date.now() > deadline) throw new Error('dockerd did not come back within 60 s of a SIGKILL');
-        await new Promise((r) => setTimeout(r, 10));
+        await sleep(10);
       }
     });
     await wsl(['-d', 'berth', '--exec', AGENT, 'stop']);
@@ -98,7 +99,7 @@ export async function bareDockerdUntilPing(root: string): Promise<void> {
     while (!(await dockerPing(socket, 500))) {
       if (Date.now() > deadline) throw new Error(`bare dockerd did not answer; see ${dir}/dockerd.log`);
       // The same 10 ms step as every Berth readiness wait in these benchmarks.
-      await new Promise((r) => setTimeout(r, 10));
+      await sleep(10);
     }
   } finally {
     const gone = new Promise((r) => child.once('exit', r));

@@ -1,11 +1,13 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { commandLine, commandName, processTree, pssKiB, worldProcesses } from '../test/helpers/processes.js';
+import { commandLine, commandName, processTree, pssParts, worldProcesses } from '../test/helpers/processes.js';
 
 /** What one kind of Berth process holds: how many there are, their open files, memory and threads. */
 export interface RoleCensus {
   processes: number;
   fds: number;
   pssMiB: number;
+  /** The part of pssMiB that is the processes' own memory (heaps), not their share of mapped files. */
+  anonMiB: number;
   threads: number;
 }
 
@@ -14,6 +16,8 @@ export interface ProcessCensus {
   roles: Map<string, RoleCensus>;
   /** Berth's total PSS, MiB. */
   berthMiB: number;
+  /** The part of berthMiB that is anonymous memory, MiB. */
+  berthAnonMiB: number;
   /** The engine's (dockerd, containerd, the shims and what they run), MiB. */
   engineMiB: number;
 }
@@ -44,19 +48,22 @@ export function processCensus(backend: number, root: string): ProcessCensus {
   const engine = new Set(engineRoots.flatMap((p) => processTree(p)));
   const roles = new Map<string, RoleCensus>();
   let berthMiB = 0;
+  let berthAnonMiB = 0;
   let engineMiB = 0;
   for (const pid of all) {
-    const mib = pssKiB(pid) / 1024;
+    const pss = pssParts(pid);
+    const mib = pss.total / 1024;
     if (engine.has(pid)) {
       engineMiB += mib;
       continue;
     }
     berthMiB += mib;
+    berthAnonMiB += pss.anon / 1024;
     const role = roleOf(pid, backend);
-    const r = roles.get(role) ?? { processes: 0, fds: 0, pssMiB: 0, threads: 0 };
-    roles.set(role, { processes: r.processes + 1, fds: r.fds + fdCount(pid), pssMiB: r.pssMiB + mib, threads: r.threads + threadCount(pid) });
+    const r = roles.get(role) ?? { processes: 0, fds: 0, pssMiB: 0, anonMiB: 0, threads: 0 };
+    roles.set(role, { processes: r.processes + 1, fds: r.fds + fdCount(pid), pssMiB: r.pssMiB + mib, anonMiB: r.anonMiB + pss.anon / 1024, threads: r.threads + threadCount(pid) });
   }
-  return { roles, berthMiB, engineMiB };
+  return { roles, berthMiB, berthAnonMiB, engineMiB };
 }
 
 function roleOf(pid: number, backend: number): string {

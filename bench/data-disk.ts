@@ -5,6 +5,7 @@ import { execa } from 'execa';
 import { httpRequest } from '../common/http-client.js';
 import { withIntegratedBerth, type BenchBerth } from './berth-env.js';
 import type { BenchRow } from './measure.js';
+import { sleep } from '../common/process.js';
 
 const MIB = 2 ** 20;
 
@@ -17,7 +18,7 @@ async function waitUntil(cond: () => boolean | Promise<boolean>, timeoutMs: numb
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
     if (await cond()) return true;
-    await new Promise((r) => setTimeout(r, stepMs));
+    await sleep(stepMs);
   }
   return false;
 }

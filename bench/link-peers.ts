@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { pastaArgs, slirpAddresses, slirpArgs, type LinkAddresses } from '../common/user-mode-net.js';
+import { sleep } from '../common/process.js';
 
 /**
  * The two user-mode link helpers side by side, outside Berth, on the path a container's
@@ -31,7 +32,7 @@ export async function withLinkPeer<T>(helper: 'pasta' | 'slirp4netns', body: (ru
       helperPid = child.pid;
       for (let i = 0; i < 100; i++) {
         if ((await execa('nsenter', [`--net=${engine}`, 'ip', '-o', '-4', 'addr', 'show', 'dev', 'eth0'], { reject: false })).stdout.includes(addresses.address)) break;
-        await new Promise((r) => setTimeout(r, 50));
+        await sleep(50);
       }
     }
     const inEngine = (script: string) => execa('nsenter', [`--net=${engine}`, 'sh', '-c', script, 'sh', container]);
@@ -46,7 +47,7 @@ export async function withLinkPeer<T>(helper: 'pasta' | 'slirp4netns', body: (ru
     return await body(['nsenter', `--net=${container}`, '--'], addresses.gateway);
   } finally {
     if (helperPid) process.kill(helperPid, 'SIGTERM');
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
     for (const ns of [container, engine]) await execa('umount', [ns], { reject: false });
     await execa('umount', [dir], { reject: false });
     rmSync(dir, { recursive: true, force: true });

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LogDaemon } from '../bootstrap-distro/logd/daemon.js';
 import type { BenchRow } from './measure.js';
+import { sleep } from '../common/process.js';
 
 const LINES = 1_000_000;
 
@@ -31,7 +32,7 @@ async function ingest(writers: number, daemon: LogDaemon | undefined, ingestPath
   );
   if (daemon) {
     // Done when the last writer's last line is in the ring.
-    while (!daemon.ring.dump().some((e) => e.msg === String(per))) await new Promise((r) => setTimeout(r, 1));
+    while (!daemon.ring.dump().some((e) => e.msg === String(per))) await sleep(1);
   }
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   return (per * writers) / seconds;

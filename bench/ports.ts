@@ -6,6 +6,7 @@ import { get } from 'node:http';
 import { berthProcesses, commandName } from '../test/helpers/processes.js';
 import { processCensus } from './census.js';
 import { type BenchRow, interleavedMedians } from './measure.js';
+import { sleep } from '../common/process.js';
 
 const CLIENT = join(import.meta.dirname, 'tcp-client.js');
 
@@ -40,7 +41,7 @@ export async function benchPorts(runs = 5): Promise<{ rows: BenchRow[]; notes: s
     };
     // Wait until httpd answers (the container first writes its 256 MiB file).
     const answers = () => client(engine, 'download', '/small').then((r) => (r.bytes ?? 0) > 0, () => false);
-    for (let i = 0; i < 300 && !(await answers()); i++) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 300 && !(await answers()); i++) await sleep(100);
 
     const latency = (side: Side) => async () => (await client(side, 'latency', String(LATENCY_GETS))).ms;
     const download = (side: Side) => async () => {

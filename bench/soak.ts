@@ -5,7 +5,7 @@
 // builds. Berth's processes and the things it makes are counted at 10% of the run and at its
 // end; nothing may grow. BERTH_SOAK_SCALE scales every count (1: about 30 minutes on 2 cores;
 // CI runs 0.1). The last line is `soak: N operations, N failed, N counts grew`.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,8 +15,9 @@ import { buildImages } from '../installer/images/build.js';
 import { makeRootfsTarball } from '../test/helpers/busybox-distro.js';
 import { berthProcesses, commandName, distroInitPid } from '../test/helpers/processes.js';
 import { BIN } from './berth-env.js';
-import { processCensus } from './census.js';
+import { processCensus, type ProcessCensus } from './census.js';
 import { busyboxTar } from './ports.js';
+import { sleep } from '../common/process.js';
 
 const SCALE = Number(process.env.BERTH_SOAK_SCALE ?? 1);
 const FULL = { lifecycles: 2000, integrations: 100, restarts: 30, backendKills: 5, pauses: 10, moves: 3, builds: 40 };
@@ -119,7 +120,7 @@ async function status(): Promise<{ state: string; pid?: number; paused?: boolean
 }
 
 async function waitFor(what: string, cond: () => Promise<boolean>, ms: number): Promise<void> {
-  for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 1000))) if (await cond()) return;
+  for (const end = Date.now() + ms; Date.now() < end; await sleep(1000)) if (await cond()) return;
   throw new Error(`${what}: not within ${ms / 1000} s`);
 }
 
@@ -130,8 +131,13 @@ async function restart(kill: boolean): Promise<void> {
     process.kill(pid, 'SIGKILL');
     check(await berth(['start']), 'berth start after the backend was killed');
   } else check(await berth(['restart']), 'berth restart');
-  check(await hostDocker(['info', '--format', '{{.ServerVersion}}']), 'docker info after the restart');
-  for (const d of DISTROS) await waitFor(`docker in ${d} after the restart`, async () => (await inDistro(d, 'docker version --format {{.Server.Version}}')).exitCode === 0, 60_000);
+  await dockerServesEverywhere('the restart');
+}
+
+/** Once `berth start` (or a move) has returned, docker answers at once from the host and in each distro: no wait, no retry. */
+async function dockerServesEverywhere(after: string): Promise<void> {
+  check(await hostDocker(['info', '--format', '{{.ServerVersion}}']), `docker info on the host after ${after}`);
+  for (const d of DISTROS) check(await inDistro(d, 'docker version --format {{.Server.Version}}'), `docker in ${d} right after ${after}`);
 }
 
 async function pauseAndResume(): Promise<void> {
@@ -145,15 +151,14 @@ async function moveData(): Promise<void> {
   const dir = join(root, `data-${++moves % 2}`);
   mkdirSync(dir, { recursive: true });
   check(await berth(['data', 'move', dir]), `berth data move ${dir}`);
-  await waitFor('running after the move', async () => (await status()).state === 'running', 120_000);
-  // `running` comes before the integrations are back (as after `berth start`): wait for them, as a user would.
-  for (const d of DISTROS) await waitFor(`docker in ${d} after the move`, async () => (await inDistro(d, 'docker version --format {{.Server.Version}}')).exitCode === 0, 60_000);
+  await dockerServesEverywhere('berth data move');
 }
 
 interface Census {
   counts: Map<string, number>;
   berthMiB: number;
-  roles: Map<string, { processes: number; fds: number; pssMiB: number; threads: number }>;
+  berthAnonMiB: number;
+  roles: Map<string, { processes: number; fds: number; pssMiB: number; anonMiB: number; threads: number }>;
 }
 
 /** Counts at a quiet moment: every operation of the slice done, the engine and both integrations running. */
@@ -163,7 +168,13 @@ async function census(): Promise<Census> {
     return s.state === 'running' && s.integrations?.length === DISTROS.length && s.integrations.every((x) => x.state === 'running');
   }, 120_000);
   const backend = (await status()).pid ?? 0;
-  const processes = processCensus(backend, root);
+  // Three samples 5 s apart, and the median one: a single sample lands anywhere on the GC's sawtooth.
+  const samples: ProcessCensus[] = [];
+  for (let i = 0; i < 3; i++) {
+    if (i) await sleep(5000);
+    samples.push(processCensus(backend, root));
+  }
+  const processes = samples.sort((a, b) => a.berthMiB - b.berthMiB)[1]!;
   const counts = new Map<string, number>();
   for (const [role, r] of processes.roles) {
     counts.set(`${role}: processes`, r.processes);
@@ -185,7 +196,7 @@ async function census(): Promise<Census> {
   const cgroup = engineCgroupName(env.BERTH_HOME);
   counts.set(`cgroups (${cgroup})`, Number((await execa('sh', ['-c', `find /sys/fs/cgroup -type d -path '*${cgroup}*' 2>/dev/null | wc -l`])).stdout));
   counts.set('loop devices', (await execa('losetup', ['-a'], { reject: false })).stdout.split('\n').filter((l) => l.includes(root)).length);
-  return { counts, berthMiB: processes.berthMiB, roles: processes.roles };
+  return { counts, berthMiB: processes.berthMiB, berthAnonMiB: processes.berthAnonMiB, roles: processes.roles };
 }
 
 async function setUp(): Promise<void> {
@@ -215,8 +226,20 @@ function table(first: Census, last: Census): { lines: string[]; grew: string[] }
   const memoryGrew = last.berthMiB > first.berthMiB * (1 + MEMORY_SLACK);
   if (memoryGrew) grew.push(`Berth's PSS: ${first.berthMiB.toFixed(1)} → ${last.berthMiB.toFixed(1)} MiB`);
   lines.push(`| Berth's PSS, MiB (within ${MEMORY_SLACK * 100}%) | ${first.berthMiB.toFixed(1)} | ${last.berthMiB.toFixed(1)} | ${memoryGrew ? 'yes' : 'no'} |`);
-  for (const [role, r] of last.roles) lines.push(`| ${role}: PSS, MiB | ${(first.roles.get(role)?.pssMiB ?? 0).toFixed(1)} | ${r.pssMiB.toFixed(1)} | (in the total) |`);
+  lines.push(`| of which anonymous (heaps), MiB | ${first.berthAnonMiB.toFixed(1)} | ${last.berthAnonMiB.toFixed(1)} | (in the total) |`);
+  const mib = (r: { pssMiB: number; anonMiB: number } | undefined) => (r ? `${r.pssMiB.toFixed(1)} (${r.anonMiB.toFixed(1)} anon)` : '0');
+  for (const [role, r] of last.roles) lines.push(`| ${role}: PSS, MiB | ${mib(first.roles.get(role))} | ${mib(r)} | (in the total) |`);
   return { lines, grew };
+}
+
+/** A failed run's logs (the engine's, the manager's, the proxies'), kept outside the world that is removed after. */
+async function keepDiagnostics(): Promise<void> {
+  const r = await berth(['diagnose']);
+  const bundle = String(r.stdout).trim().split('\n').pop() ?? '';
+  if (r.exitCode !== 0 || !bundle.endsWith('.tar.gz')) return console.log(`berth diagnose failed: ${String(r.stderr).trim()}`);
+  const kept = join(tmpdir(), `berth-soak-diagnostics-${new Date().toISOString().replace(/[:.]/g, '-')}.tar.gz`);
+  copyFileSync(bundle, kept);
+  console.log(`diagnostics of this run: ${kept}`);
 }
 
 async function main(): Promise<number> {
@@ -276,6 +299,7 @@ async function main(): Promise<number> {
     const logged = readFileSync(join(env.BERTH_HOME, 'logs/berth.log'), 'utf8').split('\n').filter((l) => /;(warn|error):|cannot |failed/.test(l));
     console.log(`manager log: ${logged.length} warnings and errors; the first 15:`);
     for (const l of logged.slice(0, 15)) console.log(`  ${l}`);
+    await keepDiagnostics();
   }
   console.log(`soak: ${done} operations, ${failures.length} failed, ${grew.length} counts grew`);
   return failures.length === 0 && grew.length === 0 ? 0 : 1;

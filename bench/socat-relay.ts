@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { access } from 'node:fs/promises';
+import { sleep } from '../common/process.js';
 
 /**
  * socat relaying a Unix socket of its own to another, one process per connection (`fork`):
@@ -20,7 +21,7 @@ export async function startSocatRelay(path: string, target: string): Promise<{ p
       };
     }
     if (child.exitCode !== null) break;
-    await new Promise((r) => setTimeout(r, 20));
+    await sleep(20);
   }
   child.kill('SIGKILL');
   throw new Error(`bench: socat did not listen on ${path} (is socat installed? bash scripts/setup.sh installs it)`);

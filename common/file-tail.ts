@@ -1,4 +1,5 @@
 import { open } from 'node:fs/promises';
+import { SerialQueue } from './serial-queue.js';
 
 /**
  * Reads a growing text file by byte position, handing out only whole lines: a line written
@@ -9,15 +10,13 @@ import { open } from 'node:fs/promises';
 export class FileTail {
   private offset = 0;
   private partial = Buffer.alloc(0);
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly queue = new SerialQueue();
 
   constructor(private readonly file: string) {}
 
   /** The whole lines added since the last call (all of them, the first time). */
   read(): Promise<string[]> {
-    const next = this.queue.then(() => this.readNow());
-    this.queue = next.catch(() => undefined);
-    return next;
+    return this.queue.run(() => this.readNow());
   }
 
   private async readNow(): Promise<string[]> {

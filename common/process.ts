@@ -33,6 +33,16 @@ export async function isAlive(p: ProcessIdentity): Promise<boolean> {
   );
 }
 
+/** Whether any process has this pid (signal 0: works on Windows too, where there is no /proc). */
+export function pidExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Polls until cond() holds or the deadline passes; returns whether it held. */

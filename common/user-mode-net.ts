@@ -1,5 +1,4 @@
-import { access, constants } from 'node:fs/promises';
-import { delimiter, join } from 'node:path';
+import { findProgram, searchDirs } from './find-program.js';
 
 /**
  * User-mode network links, from Debian's programs: a tap device in a network namespace
@@ -26,12 +25,9 @@ export const LINK_DEVICE = 'eth0';
 export const LINK_MTU = 65520;
 
 /** Where a helper program is, or an error that names the Debian package to install. */
-export async function findHelper(program: 'pasta' | 'slirp4netns', path = `${process.env.PATH ?? ''}${delimiter}/usr/bin${delimiter}/usr/sbin`): Promise<string> {
-  for (const dir of path.split(delimiter)) {
-    if (!dir) continue;
-    const candidate = join(dir, program);
-    if (await access(candidate, constants.X_OK).then(() => true, () => false)) return candidate;
-  }
+export async function findHelper(program: 'pasta' | 'slirp4netns', dirs = searchDirs()): Promise<string> {
+  const found = await findProgram(program, dirs);
+  if (found) return found;
   const pkg = program === 'pasta' ? 'passt' : program;
   throw new Error(`the user-mode network link needs \`${program}\`, which is not installed; install Debian's \`${pkg}\` package (apt-get install ${pkg}).`);
 }

@@ -29,6 +29,12 @@ export function processContext(): CliContext {
   };
 }
 
+/** A command's action: Commander passes the arguments, then the options; each command returns its exit code. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const act = <A extends any[]>(fn: (...args: A) => Promise<number>) => async (...args: A) => {
+  process.exitCode = await fn(...args);
+};
+
 /**
  * The `berth` command line; one module per command under commands/. The heavier ones
  * (diagnose, proxy, the backend) are loaded only when run: the everyday commands need none
@@ -39,12 +45,6 @@ export function program(ctx: CliContext): Command {
     .description('An open WSL 2 container backend: manage the engine, its distros and integrations.')
     .exitOverride()
     .configureOutput({ writeErr: (s) => ctx.warn(s) });
-  // Commander passes the arguments, then the options; each command returns its exit code.
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  const act = <A extends any[]>(fn: (...args: A) => Promise<number>) => async (...args: A) => {
-    process.exitCode = await fn(...args);
-  };
-
   cli.command('enable').description('turn on the WSL 2 engine: import the distros if needed, then start').action(act(() => enable(ctx)));
   cli.command('disable').description('stop the engine and turn the WSL 2 engine off (data kept)').action(act(() => disable(ctx)));
   cli.command('start').description('start the engine (idempotent)').action(act(() => start(ctx)));
@@ -66,6 +66,19 @@ export function program(ctx: CliContext): Command {
   cli.command('reset').description('factory reset: wipe the data distro (images, containers, volumes)').option('--yes', 'really wipe').action(act(async (o: { yes?: boolean }) => (await import('./commands/distros.js')).reset(ctx, Boolean(o.yes))));
   cli.command('uninstall').description('unregister both distros (asks before deleting data)').option('--delete-data', 'also delete berth-data without asking').action(act(async (o: { deleteData?: boolean }) => (await import('./commands/distros.js')).uninstall(ctx, Boolean(o.deleteData))));
   cli.command('integrate').description('make docker work inside DISTRO (--off undoes it)').argument('<distro>').option('--off', 'remove the integration').action(act(async (distro: string, o: { off?: boolean }) => (await import('./commands/integrate.js')).integrate(ctx, distro, Boolean(o.off))));
+  addNetworkCommands(cli, ctx);
+  addDataCommands(cli, ctx);
+  cli.command('dashboard').description('print (and on a desktop open) a one-time login link to the dashboard on 127.0.0.1').action(act(async () => (await import('./commands/dashboard.js')).dashboard(ctx)));
+  cli
+    .command('backend', { hidden: true })
+    .description('the long-running manager (started by start/enable)')
+    .option('--idle', 'serve the dashboard without starting the engine')
+    .action(act(async (o: { idle?: boolean }) => (await import('./backend/run-backend.js')).runBackend(ctx.home, ctx.wsl, { idle: Boolean(o.idle) })));
+  return cli;
+}
+
+/** `berth proxy` and `berth certs`. */
+function addNetworkCommands(cli: Command, ctx: CliContext): void {
   cli
     .command('proxy')
     .description("the HTTP(S) proxy for the engine's traffic and containers: none, system (the host's), manual, or pac URL; no mode prints it")
@@ -85,16 +98,13 @@ export function program(ctx: CliContext): Command {
     .argument('[what]', 'containers')
     .argument('[value]', 'on | off')
     .action(act(async (what: string | undefined, value: string | undefined) => (await import('./commands/certs.js')).certsCommand(ctx, what, value)));
+}
+
+/** `berth data`, `data resize`, `data move`. */
+function addDataCommands(cli: Command, ctx: CliContext): void {
   const data = cli.command('data').description("berth-data's disk: where it is, its size, what it holds").action(act(async () => (await import('./commands/data.js')).dataInfo(ctx)));
   data.command('resize').description('set the disk size limit in GiB (grows while running; shrinking stops the engine and is refused when the data does not fit)').argument('<gib>').action(act(async (gib: string) => (await import('./commands/data.js')).dataResize(ctx, gib)));
   data.command('move').description('move the disk image into DIR (stops the engine, copies, verifies, switches, starts, removes the old copy)').argument('<dir>').action(act(async (dir: string) => (await import('./commands/data.js')).dataMove(ctx, dir)));
-  cli.command('dashboard').description('print (and on a desktop open) a one-time login link to the dashboard on 127.0.0.1').action(act(async () => (await import('./commands/dashboard.js')).dashboard(ctx)));
-  cli
-    .command('backend', { hidden: true })
-    .description('the long-running manager (started by start/enable)')
-    .option('--idle', 'serve the dashboard without starting the engine')
-    .action(act(async (o: { idle?: boolean }) => (await import('./backend/run-backend.js')).runBackend(ctx.home, ctx.wsl, { idle: Boolean(o.idle) })));
-  return cli;
 }
 
 /** Runs `berth ARGS…` and gives the exit code; every error is one line on stderr. */

@@ -1,10 +1,12 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { dirname } from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic } from '../common/atomic-file.js';
 import { credentialRequestSchema, type CredentialReply, type CredentialRequest } from '../common/credential-messages.js';
 import { jsonRoute, serveJsonSocket } from './json-socket.js';
+import { SerialQueue } from '../common/serial-queue.js';
+import { readJsonFile } from '../common/json-file.js';
 
 /**
  * Berth's credential store: registry logins made in any integrated distro (or through the
@@ -18,27 +20,18 @@ type StoreFile = z.infer<typeof storeSchema>;
 
 export class CredentialStore {
   /** One change at a time: two logins at once must not lose either. */
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly queue = new SerialQueue();
 
   constructor(
     private readonly file: string,
     private readonly log: (line: string) => void,
   ) {}
 
-  private async read(): Promise<StoreFile> {
-    let text: string;
-    try {
-      text = await readFile(this.file, 'utf8');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { auths: {} };
-      throw e;
-    }
-    try {
-      return storeSchema.parse(JSON.parse(text));
-    } catch (e) {
-      // Never the text: it holds secrets.
-      throw new Error(`${this.file} is not Berth's credential store (${e instanceof SyntaxError ? 'not JSON' : 'unexpected keys or values'}); move it away and \`docker login\` again`, { cause: e });
-    }
+  private read(): Promise<StoreFile> {
+    return readJsonFile(this.file, storeSchema, {
+      missing: () => ({ auths: {} }),
+      invalid: (why) => `${this.file} is not Berth's credential store (${why}); move it away and \`docker login\` again`,
+    });
   }
 
   private async write(store: StoreFile): Promise<void> {
@@ -47,9 +40,7 @@ export class CredentialStore {
   }
 
   handle(request: CredentialRequest): Promise<CredentialReply> {
-    const run = this.queue.then(() => this.apply(request));
-    this.queue = run.catch(() => undefined);
-    return run;
+    return this.queue.run(() => this.apply(request));
   }
 
   private async apply(r: CredentialRequest): Promise<CredentialReply> {

@@ -13,14 +13,13 @@ import { berthVersion } from './images/build.js';
 import { httpRequest } from '../common/http-client.js';
 import { AGENT_COMMAND, DATA_STORE_ROOT, sharedPath } from '../common/shared-area.js';
 import { removeTree } from '../common/remove-tree.js';
+import { hideUrlPasswords } from './secrets.js';
 
 const SECRET_NAME = /TOKEN|PASSWORD|SECRET/i;
 
 /** Replaces values of secret-looking NAME=value pairs and JSON keys. */
 export function redact(text: string): string {
-  return text
-    // A URL's password (a proxy's `http://user:pass@host`), whatever prints it.
-    .replace(/\b([a-z][a-z0-9+.-]*:\/\/[^:@/\s"']+):[^@/\s"']*@/gi, '$1:<redacted>@')
+  return hideUrlPasswords(text, '<redacted>')
     .replace(/\b([A-Za-z0-9_]*(?:TOKEN|PASSWORD|SECRET)[A-Za-z0-9_]*)=([^\s"']+)/gi, '$1=<redacted>')
     .replace(/"([^"]*)"\s*:\s*"([^"]*)"/g, (m, key: string) => (SECRET_NAME.test(key) || key === 'auth' || key === 'identitytoken' ? `"${key}": "<redacted>"` : m));
 }

@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { WslHost } from '../wsl-host/host.js';
@@ -9,6 +8,7 @@ import { DISTRO_MARKER, type DistroMarker, type ImageManifest } from './images/b
 export const BERTH_DISTRO = 'berth';
 export { DATA_DISTRO } from '../data-distro/layout.js';
 import { DATA_DISTRO } from '../data-distro/layout.js';
+import { readJsonFile } from '../common/json-file.js';
 
 /** Refused: a distro with Berth's name that Berth did not make. */
 export class ForeignDistroError extends Error {}
@@ -26,19 +26,12 @@ export type InstallState = z.infer<typeof installStateSchema>;
 const IMAGE_RECORD = '/etc/berth-image.sha256';
 
 /** The state file; a missing one is a fresh install. An unreadable one throws, naming the file. */
-export async function readState(file: string): Promise<InstallState> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return {};
-    throw new Error(`cannot read Berth's install state ${file}: ${(e as Error).message}`, { cause: e });
-  }
-  try {
-    return installStateSchema.parse(JSON.parse(text));
-  } catch (e) {
-    throw new Error(`Berth's install state ${file} is corrupt`, { cause: e });
-  }
+export function readState(file: string): Promise<InstallState> {
+  return readJsonFile(file, installStateSchema, {
+    missing: () => ({}),
+    invalid: () => `Berth's install state ${file} is corrupt`,
+    unreadable: (message) => `cannot read Berth's install state ${file}: ${message}`,
+  });
 }
 
 /** readState, but a corrupt file is reported and read as empty (the distros then say what they hold). */
@@ -117,6 +110,16 @@ export function dataDiskOf(wsl: WslHost, home: { distroDir: (n: string) => strin
   });
 }
 
+/** A distro of Berth's name that Berth may install over: its marker says so, and it is WSL 2. */
+function refuseUnlessBerths(name: string, kind: 'berth' | 'berth-data', version: number, marker: DistroMarker | undefined): void {
+  if (marker?.berthDistro !== kind) {
+    throw new ForeignDistroError(
+      `a WSL distro named "${name}" exists but was not made by Berth (no /${DISTRO_MARKER}); Berth will not touch it. Rename or unregister it yourself (wsl --export/--unregister ${name}), then enable Berth again.`,
+    );
+  }
+  if (version !== 2) throw new ForeignDistroError(`the distro "${name}" is WSL ${version}; Berth needs WSL 2. Unregister it (berth uninstall) and enable again.`);
+}
+
 export async function installDistros(
   wsl: WslHost,
   images: { dir: string; manifest: ImageManifest },
@@ -136,13 +139,7 @@ export async function installDistros(
     const image = images.manifest.images[kind];
     const existing = present.get(name);
     if (existing) {
-      const marker = markers[i];
-      if (marker?.berthDistro !== kind) {
-        throw new ForeignDistroError(
-          `a WSL distro named "${name}" exists but was not made by Berth (no /${DISTRO_MARKER}); Berth will not touch it. Rename or unregister it yourself (wsl --export/--unregister ${name}), then enable Berth again.`,
-        );
-      }
-      if (existing.version !== 2) throw new ForeignDistroError(`the distro "${name}" is WSL ${existing.version}; Berth needs WSL 2. Unregister it (berth uninstall) and enable again.`);
+      refuseUnlessBerths(name, kind, existing.version, markers[i]);
       if (kind === 'berth-data') {
         await ensureDataDisk(wsl, join(images.dir, image.file), home, state, dataDiskBytes, step, beforeUpgrade, warn);
         continue;

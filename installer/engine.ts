@@ -8,6 +8,7 @@ import { dockerPing } from '../common/docker-api.js';
 import { HttpError, httpJson } from '../common/http-client.js';
 import { agentStatusSchema } from '../bootstrap-distro/agent/status-schema.js';
 import { AGENT_COMMAND, sharedPath } from '../common/shared-area.js';
+import { sleep } from '../common/process.js';
 
 export const AGENT = AGENT_COMMAND;
 export const DAEMON_SOCKET = sharedPath('dockerSocket');
@@ -129,7 +130,7 @@ export class Engine {
           `the engine did not answer /_ping within ${deadlineMs / 1000}s. Agent status: ${JSON.stringify(status?.services ?? 'unreachable')}. Last output:\n  ${tail.slice(-15).join('\n  ')}`,
         );
       }
-      await new Promise((r) => setTimeout(r, 25));
+      await sleep(25);
     }
     return warnings;
   }

@@ -17,6 +17,7 @@ import { BERTH_DISTRO } from './distros.js';
 import { AGENT, DAEMON_SOCKET } from './engine.js';
 import { sharedPath } from '../common/shared-area.js';
 import { Backoff } from '../common/backoff.js';
+import { SerialQueue } from '../common/serial-queue.js';
 
 const FORWARDER = sharedPath('forwardSocket');
 const FORWARDER_UDP = sharedPath('forwardUdpSocket');
@@ -56,15 +57,9 @@ export class PortForwards {
   private reconcileError: string | undefined;
   private readonly daemon = () => this.wsl.connect(BERTH_DISTRO, DAEMON_SOCKET);
   /** Claims and reconciles run one at a time: interleaved, each would see the other's ports half made. */
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly queue = new SerialQueue();
   /** A reconcile queued and not yet begun (see reconcile). */
   private pendingReconcile: Promise<void> | undefined;
-
-  private serially<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.queue.then(fn, fn);
-    this.queue = next.catch(() => undefined);
-    return next;
-  }
 
   private relay: RelayListeners | undefined;
 
@@ -93,7 +88,7 @@ export class PortForwards {
         this.log('the host port relay exited; publishing the ports again');
         const lost = [...this.published.values()];
         this.published.clear();
-        void this.serially(async () => {
+        void this.queue.run(async () => {
           for (const p of lost) await this.publish(p.request, p.target.get()).catch((e: Error) => this.log(`cannot publish ${p.key} again: ${e.message}`));
         });
       });
@@ -147,7 +142,7 @@ export class PortForwards {
       setTimeout(() => {
         if (this.stopped || this.vm !== helper) return;
         this.startHelper();
-        void this.serially(() => this.reopenInVm());
+        void this.queue.run(() => this.reopenInVm());
       }, delay);
     };
     void helper.done.then((r) => restart(`exited (code ${r.exitCode})`), (e: Error) => restart(`failed: ${e.message}`));
@@ -188,7 +183,7 @@ export class PortForwards {
 
   /** Binds the ports on both sides, or none of them, with an error naming the port. */
   claim(requests: PortRequest[]): Promise<void> {
-    return this.serially(() => this.claimNow(requests));
+    return this.queue.run(() => this.claimNow(requests));
   }
 
   private async claimNow(requests: PortRequest[]): Promise<void> {
@@ -237,7 +232,7 @@ export class PortForwards {
    * see whatever they were called for.
    */
   reconcile(): Promise<void> {
-    this.pendingReconcile ??= this.serially(() => {
+    this.pendingReconcile ??= this.queue.run(() => {
       this.pendingReconcile = undefined;
       return this.reconcileNow();
     });

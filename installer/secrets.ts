@@ -1,9 +1,10 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic } from '../common/atomic-file.js';
 import { readSettingsFile, updateSettings, type ProxySettings } from './settings.js';
 import type { UpstreamProxy } from './network/upstream-proxy.js';
+import { readJsonFile } from '../common/json-file.js';
 
 /**
  * $BERTH_HOME/secrets.json, mode 0600: what must not sit in settings.json, which the
@@ -14,22 +15,11 @@ import type { UpstreamProxy } from './network/upstream-proxy.js';
 const secretsSchema = z.object({ proxyPasswords: z.record(z.string(), z.string()).default({}) }).strict();
 export type Secrets = z.infer<typeof secretsSchema>;
 
-export class SecretsError extends Error {}
-
-export async function readSecrets(file: string): Promise<Secrets> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { proxyPasswords: {} };
-    throw new SecretsError(`cannot read ${file}: ${(e as Error).message}`, { cause: e });
-  }
-  try {
-    return secretsSchema.parse(JSON.parse(text));
-  } catch (e) {
-    // Never the file's text in the message: it holds passwords.
-    throw new SecretsError(`${file} is not Berth's secrets file (${e instanceof SyntaxError ? 'not JSON' : 'unexpected keys or values'}); move it away and give the proxy's password again with \`berth proxy manual --http http://USER:PASS@HOST:PORT\``, { cause: e });
-  }
+export function readSecrets(file: string): Promise<Secrets> {
+  return readJsonFile(file, secretsSchema, {
+    missing: () => ({ proxyPasswords: {} }),
+    invalid: (why) => `${file} is not Berth's secrets file (${why}); move it away and give the proxy's password again with \`berth proxy manual --http http://USER:PASS@HOST:PORT\``,
+  });
 }
 
 async function updateSecrets(file: string, change: (s: Secrets) => void): Promise<void> {
@@ -37,6 +27,14 @@ async function updateSecrets(file: string, change: (s: Secrets) => void): Promis
   change(secrets);
   await mkdir(dirname(file), { recursive: true });
   await writeFileAtomic(file, `${JSON.stringify(secrets, null, 2)}\n`, 0o600);
+}
+
+/**
+ * Every URL's password in `text` (a proxy's `http://user:pass@host`) replaced by `mask`, for
+ * anything that prints or logs proxy URLs.
+ */
+export function hideUrlPasswords(text: string, mask = '***'): string {
+  return text.replace(/\b([a-z][a-z0-9+.-]*:\/\/[^:@/\s"']+):[^@/\s"']*@/gi, `$1:${mask}@`);
 }
 
 /** `http://user:pass@host:port` → the URL without the password, and the password (decoded). */

@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { writeFileAtomic } from '../common/atomic-file.js';
 import { isMountPoint, parseMountinfo } from '../common/mountinfo.js';
 import { SHARED_AREA, sharedPath } from '../common/shared-area.js';
+import { SerialQueue } from '../common/serial-queue.js';
 
 const run = promisify(execFile);
 /** The daemon's view of the shared area; a distro sees it at <automount root>wsl. */
@@ -46,13 +47,7 @@ export class BindMounts {
    */
   private readonly inFlight = new Map<string, number>();
   /** Changes run one at a time: a drop's unmount and rmdir must not interleave with an ensure's mkdir and mount. */
-  private queue: Promise<unknown> = Promise.resolve();
-
-  private serially<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(fn);
-    this.queue = run.catch(() => undefined);
-    return run;
-  }
+  private readonly queue = new SerialQueue();
 
   private readonly busybox: string;
 
@@ -131,7 +126,7 @@ export class BindMounts {
 
   /** Mounts source (a real path in this distro) into the shared area; returns the shared path. */
   ensure(source: string): Promise<string> {
-    return this.serially(() => this.ensureNow(source));
+    return this.queue.run(() => this.ensureNow(source));
   }
 
   private async ensureNow(source: string): Promise<string> {
@@ -161,7 +156,7 @@ export class BindMounts {
 
   /** Records that a container uses the mount at this shared path. */
   attach(target: string, container: string): Promise<void> {
-    return this.serially(() => this.attachNow(target, container));
+    return this.queue.run(() => this.attachNow(target, container));
   }
 
   private async attachNow(target: string, container: string): Promise<void> {
@@ -176,7 +171,7 @@ export class BindMounts {
 
   /** A create failed: drop the mounts it made that no container uses. */
   releaseUnused(targets: string[]): Promise<void> {
-    return this.serially(() => this.releaseUnusedNow(targets));
+    return this.queue.run(() => this.releaseUnusedNow(targets));
   }
 
   private async releaseUnusedNow(targets: string[]): Promise<void> {
@@ -194,7 +189,7 @@ export class BindMounts {
 
   /** A container was removed: release the mounts no container uses any more. */
   release(container: string): Promise<void> {
-    return this.serially(() => this.releaseNow(container));
+    return this.queue.run(() => this.releaseNow(container));
   }
 
   private async releaseNow(container: string): Promise<void> {
@@ -222,7 +217,7 @@ export class BindMounts {
 
   /** After a restart: mount again what the table lists (a path that is gone stays listed, unmounted). */
   restore(log: (line: string) => void): Promise<void> {
-    return this.serially(async () => {
+    return this.queue.run(async () => {
       await this.load();
       for (const r of this.records.values()) {
         // Mounted again, not a create: nothing is in flight for it.
@@ -243,7 +238,7 @@ export class BindMounts {
 
   /** Drops every mount (integration turned off). */
   dropAll(): Promise<void> {
-    return this.serially(async () => {
+    return this.queue.run(async () => {
       await this.load();
       for (const r of [...this.records.values()]) await this.drop(r);
       await this.save();

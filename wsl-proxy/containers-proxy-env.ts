@@ -1,6 +1,6 @@
-import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { sharedPath } from '../common/shared-area.js';
+import { readJsonFile } from '../common/json-file.js';
 
 /** Where the manager publishes the proxy variables containers get (in the shared area). */
 export const CONTAINERS_PROXY_FILE = sharedPath('containersProxy');
@@ -10,15 +10,11 @@ export const containersProxyEnvSchema = z.partialRecord(z.enum(PROXY_VARIABLES),
 export type ContainersProxyEnv = z.infer<typeof containersProxyEnvSchema>;
 
 /** The published variables; none when the file is missing. A malformed file is an error, not a guess. */
-export async function readContainersProxyEnv(file = CONTAINERS_PROXY_FILE): Promise<ContainersProxyEnv> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return {};
-    throw e;
-  }
-  return containersProxyEnvSchema.parse(JSON.parse(text));
+export function readContainersProxyEnv(file = CONTAINERS_PROXY_FILE): Promise<ContainersProxyEnv> {
+  return readJsonFile(file, containersProxyEnvSchema, {
+    missing: () => ({}),
+    invalid: (why) => `${file}, the containers' proxy variables the manager publishes, is ${why === 'not JSON' ? 'not JSON' : 'not in the expected shape'}; \`berth restart\` writes it again`,
+  });
 }
 
 /**

@@ -5,36 +5,34 @@ import { writeFileAtomic } from '../common/atomic-file.js';
 /** The credential helper Berth links into each integrated distro (docker-credential-berth). */
 export const CREDS_STORE = 'berth';
 
+/** The docker CLI config as an object ({} for a missing or empty file); undefined when it is not a JSON object. */
+function parseConfig(text: string | undefined): Record<string, unknown> | undefined {
+  if (text === undefined || text.trim() === '') return {};
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * The user's docker CLI config with `"credsStore": "berth"` added, or undefined when it must
  * be left alone: a store or per-registry helpers of the user's own, or a file that is not a
  * JSON object (the user's, to fix; Berth never rewrites what it cannot read).
  */
 export function withBerthCredsStore(text: string | undefined): string | undefined {
-  let config: Record<string, unknown> = {};
-  if (text !== undefined && text.trim() !== '') {
-    try {
-      const parsed: unknown = JSON.parse(text);
-      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
-      config = parsed as Record<string, unknown>;
-    } catch {
-      return undefined;
-    }
-  }
-  if (config.credsStore !== undefined || (config.credHelpers && Object.keys(config.credHelpers).length > 0)) return undefined;
+  const config = parseConfig(text);
+  if (!config || config.credsStore !== undefined || (config.credHelpers && Object.keys(config.credHelpers).length > 0)) return undefined;
   return `${JSON.stringify({ ...config, credsStore: CREDS_STORE }, null, '\t')}\n`;
 }
 
 /** The config with Berth's credsStore taken out again; undefined when it is not Berth's. */
 export function withoutBerthCredsStore(text: string): string | undefined {
-  try {
-    const config = JSON.parse(text) as Record<string, unknown>;
-    if (config.credsStore !== CREDS_STORE) return undefined;
-    delete config.credsStore;
-    return `${JSON.stringify(config, null, '\t')}\n`;
-  } catch {
-    return undefined;
-  }
+  const config = parseConfig(text);
+  if (config?.credsStore !== CREDS_STORE) return undefined;
+  delete config.credsStore;
+  return `${JSON.stringify(config, null, '\t')}\n`;
 }
 
 const BACKUP_SUFFIX = '.before-berth';
@@ -65,7 +63,7 @@ export async function useBerthCredsStore(user: { name: string; uid: number; gid:
   });
   const merged = withBerthCredsStore(text);
   if (merged === undefined) {
-    if (!text?.includes(`"credsStore": "${CREDS_STORE}"`) && !text?.includes(`"credsStore":"${CREDS_STORE}"`)) log(`${file}: has a credential store or helpers of its own (or is not JSON); left as it is, so docker logins stay in this distro`);
+    if (parseConfig(text)?.credsStore !== CREDS_STORE) log(`${file}: has a credential store or helpers of its own (or is not JSON); left as it is, so docker logins stay in this distro`);
     return;
   }
   if (!(await stat(dir).catch(() => undefined))) {

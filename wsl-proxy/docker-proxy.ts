@@ -1,4 +1,4 @@
-import { Agent, createServer, request, type AgentOptions, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { Agent, createServer, request, STATUS_CODES, type AgentOptions, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { addProxyEnv, type ContainersProxyEnv } from './containers-proxy-env.js';
@@ -103,6 +103,12 @@ function sendError(res: ServerResponse, status: number, message: string): void {
   }
   const body = JSON.stringify({ message });
   res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }).end(body);
+}
+
+/** An error answered on a raw socket (an upgrade, or a request the HTTP parser refused), as JSON like the daemon's own. */
+function endWithError(socket: Duplex, status: number, message: string): void {
+  const body = JSON.stringify({ message });
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }
 
 function readBody(req: IncomingMessage): Promise<Buffer> {
@@ -277,8 +283,7 @@ export function createDockerProxy(options: DockerProxyOptions): Server {
     // upgrade (a create with `Upgrade: tcp`) would reach the daemon untranslated.
     if (!UPGRADE_ROUTES.test(routeOf(req.url ?? ''))) {
       log(`refused an upgrade of ${req.method} ${req.url}`);
-      const body = JSON.stringify({ message: `Berth: ${routeOf(req.url ?? '')} does not upgrade the connection; only attach, exec start, session and grpc do. Send it without Upgrade and Connection: Upgrade` });
-      client.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      endWithError(client, 400, `Berth: ${routeOf(req.url ?? '')} does not upgrade the connection; only attach, exec start, session and grpc do. Send it without Upgrade and Connection: Upgrade`);
       return;
     }
     // `docker run -i` closes its stdin and still reads the output: keep each half open.
@@ -300,8 +305,7 @@ export function createDockerProxy(options: DockerProxyOptions): Server {
         daemon.on('error', close);
       },
       (e: Error) => {
-        const body = JSON.stringify({ message: `Berth: cannot reach the Docker engine (${e.message})` });
-        client.end(`HTTP/1.1 502 Bad Gateway\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+        endWithError(client, 502, `Berth: cannot reach the Docker engine (${e.message})`);
       },
     );
   };
@@ -318,8 +322,7 @@ export function createDockerProxy(options: DockerProxyOptions): Server {
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     if (!socket.writable) return socket.destroy();
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
-    const body = JSON.stringify({ message: `Berth: malformed request (${err.code ?? err.message})` });
-    socket.end(`HTTP/1.1 ${status} Bad Request\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    endWithError(socket, status, `Berth: malformed request (${err.code ?? err.message})`);
   });
   return server;
 }

@@ -77,6 +77,18 @@ function followDestroys(mounts: BindMounts, daemon: string): void {
   });
 }
 
+/**
+ * Frees `socket` for this proxy: a proxy left running by a manager that was killed is
+ * retired. False when something else (the distro's own dockerd) still serves it.
+ */
+async function takeOverSocket(socket: string): Promise<boolean> {
+  if (!(await stat(socket).catch(() => undefined))) return true;
+  if (await answers(socket)) await retirePredecessor();
+  if (await answers(socket)) return false;
+  await rm(socket, { force: true });
+  return true;
+}
+
 async function serve(args: string[]): Promise<number> {
   logUnhandled(log, 'berth-proxy');
   const { values } = parseArgs({ args, options: { distro: { type: 'string' }, socket: { type: 'string', default: '/var/run/docker.sock' } } });
@@ -85,14 +97,9 @@ async function serve(args: string[]): Promise<number> {
     return PROXY_EXIT.usage;
   }
   const socket = values.socket;
-  if (await stat(socket).catch(() => undefined)) {
-    // A proxy left running by a manager that was killed: this one takes over from it.
-    if (await answers(socket)) await retirePredecessor();
-    if (await answers(socket)) {
-      process.stderr.write(`berth-proxy: ${socket} is already served (your own Docker?); Berth will not replace it. Stop that daemon or turn the integration off.\n`);
-      return PROXY_EXIT.socketTaken;
-    }
-    await rm(socket, { force: true });
+  if (!(await takeOverSocket(socket))) {
+    process.stderr.write(`berth-proxy: ${socket} is already served (your own Docker?); Berth will not replace it. Stop that daemon or turn the integration off.\n`);
+    return PROXY_EXIT.socketTaken;
   }
   const autoRoot = await automountRoot();
   const shared = `${autoRoot}wsl`;

@@ -2,6 +2,7 @@ import { mkdir, readdir, readFile, readlink, rmdir, writeFile } from 'node:fs/pr
 import { join } from 'node:path';
 import { parseMountinfo } from '../../common/mountinfo.js';
 import { paths } from './paths.js';
+import { sleep } from '../../common/process.js';
 
 /**
  * The engine's cgroup: dockerd, containerd and every container (the manager sets dockerd's
@@ -143,7 +144,7 @@ export async function removeEngineCgroup(name: string): Promise<boolean> {
     // <name>-agent: where the supervisor waited while Resource Saver had the engine frozen.
     for (const { dir } of layout.dirs) all = (await removeTree(dir)) && (await removeTree(`${dir}-agent`)) && all;
     if (all) return true;
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
   }
   return false;
 }

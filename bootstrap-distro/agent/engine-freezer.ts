@@ -1,6 +1,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { engineCgroupLayout, type CgroupLayout } from './engine-cgroup.js';
+import { sleep } from '../../common/process.js';
 
 /**
  * Pausing the engine: its cgroup frozen (v1's freezer hierarchy, or v2's cgroup.freeze),
@@ -64,7 +65,7 @@ export class EngineFreezer {
     // v1 passes through FREEZING; a task in an uninterruptible sleep can hold it there a while.
     for (let i = 0; i < 200; i++) {
       if ((await this.frozen()) === frozen) return;
-      await new Promise((r) => setTimeout(r, 10));
+      await sleep(10);
     }
     if (frozen) {
       await this.setFrozen(false);

@@ -5,6 +5,7 @@ import type { LinuxkitEntry } from './linuxkit.js';
 import { envObject } from './linuxkit.js';
 import { enterRootCommand } from './root.js';
 import { Backoff, type BackoffPolicy } from '../../common/backoff.js';
+import { sleep } from '../../common/process.js';
 
 const BASE_ENV = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root' };
 
@@ -134,6 +135,6 @@ export async function runOnboot(entry: LinuxkitEntry, logs: LogSink): Promise<{ 
   });
   // Only a failure shows the tail, and the daemon reads the last bytes a moment after the
   // exit: a start whose actions succeed waits for nothing.
-  if (exitCode !== 0) await new Promise((r) => setTimeout(r, 50));
+  if (exitCode !== 0) await sleep(50);
   return { exitCode, tail: logs.last(entry.name, 10) };
 }

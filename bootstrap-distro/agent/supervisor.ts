@@ -41,6 +41,7 @@ export const LOG_QUERY = '/run/berth/logd.sock';
 export { LOG_QUERY_PUBLISHED } from './supervisor-paths.js';
 import { LOG_QUERY_PUBLISHED } from './supervisor-paths.js';
 import { sharedPath } from '../../common/shared-area.js';
+import { sleep } from '../../common/process.js';
 
 /** Logged once the engine answers /_ping. */
 export const READY_LINE = 'berth-agent: engine ready';
@@ -101,7 +102,7 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
       await rm(FORWARD_SOCKET, { force: true });
       await rm(FORWARD_UDP_SOCKET, { force: true });
       // Let the writer take the last lines (the stop messages) before the store goes.
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
       writer?.close();
       daemon.close();
       await rm(paths.controlSocket, { force: true });
@@ -179,7 +180,7 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
   async function waitForEngine(): Promise<boolean> {
     while (!stopping) {
       if (await dockerPing(paths.dockerSocket, 500)) return true;
-      await new Promise((r) => setTimeout(r, 20));
+      await sleep(20);
     }
     return false;
   }

@@ -1,4 +1,4 @@
-import { createSocket, type RemoteInfo } from 'node:dgram';
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { DatagramReader, frameDatagram } from './datagram-frames.js';
@@ -51,6 +51,64 @@ interface Flow {
   idle: NodeJS.Timeout;
 }
 
+/** The clients of one published UDP port: a forwarder stream per client address, dropped after UDP_FLOW_IDLE_MS of quiet. */
+class UdpFlows {
+  private readonly flows = new Map<string, Flow>();
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly connectForwarder: () => Promise<Duplex>,
+  ) {}
+
+  send(client: RemoteInfo, to: ForwardTarget, payload: Buffer): void {
+    const key = `${client.address}:${client.port}`;
+    const flow = this.flows.get(key) ?? this.open(key, client, to);
+    this.touch(key, flow);
+    if (flow.stream) flow.stream.write(frameDatagram(payload));
+    else flow.queued.push(payload);
+  }
+
+  closeAll(): void {
+    for (const key of [...this.flows.keys()]) this.forget(key);
+  }
+
+  private forget(key: string): void {
+    const flow = this.flows.get(key);
+    if (!flow) return;
+    this.flows.delete(key);
+    clearTimeout(flow.idle);
+    flow.stream?.destroy();
+  }
+
+  private touch(key: string, flow: Flow): void {
+    clearTimeout(flow.idle);
+    flow.idle = setTimeout(() => this.forget(key), UDP_FLOW_IDLE_MS);
+  }
+
+  private open(key: string, client: RemoteInfo, to: ForwardTarget): Flow {
+    const flow: Flow = { queued: [], idle: setTimeout(() => this.forget(key), UDP_FLOW_IDLE_MS) };
+    this.flows.set(key, flow);
+    this.connectForwarder().then(
+      (stream) => {
+        if (this.flows.get(key) !== flow) return void stream.destroy();
+        flow.stream = stream;
+        stream.write(`udp ${to.ip} ${to.port}\n`);
+        for (const payload of flow.queued) stream.write(frameDatagram(payload));
+        flow.queued = [];
+        const reader = new DatagramReader((payload) => {
+          this.touch(key, flow);
+          this.socket.send(payload, client.port, client.address);
+        });
+        stream.on('data', (chunk: Buffer) => reader.push(chunk));
+        stream.on('close', () => this.flows.get(key) === flow && this.forget(key));
+        stream.on('error', () => stream.destroy());
+      },
+      () => this.forget(key),
+    );
+    return flow;
+  }
+}
+
 /**
  * A UDP port bound on one side (host loopback or the WSL network namespace). Each client
  * address gets its own stream to the forwarder, so answers go back to whoever asked.
@@ -61,51 +119,10 @@ export function listenPublishedUdp(
   connectForwarder: () => Promise<Duplex>,
 ): Promise<PublishedListener> {
   const socket = createSocket({ type: familyOf(address.host) });
-  const flows = new Map<string, Flow>();
-
-  const forget = (key: string) => {
-    const flow = flows.get(key);
-    if (!flow) return;
-    flows.delete(key);
-    clearTimeout(flow.idle);
-    flow.stream?.destroy();
-  };
-  const touch = (key: string, flow: Flow) => {
-    clearTimeout(flow.idle);
-    flow.idle = setTimeout(() => forget(key), UDP_FLOW_IDLE_MS);
-  };
-
-  const openFlow = (key: string, client: RemoteInfo, to: ForwardTarget): Flow => {
-    const flow: Flow = { queued: [], idle: setTimeout(() => forget(key), UDP_FLOW_IDLE_MS) };
-    flows.set(key, flow);
-    connectForwarder().then(
-      (stream) => {
-        if (flows.get(key) !== flow) return void stream.destroy();
-        flow.stream = stream;
-        stream.write(`udp ${to.ip} ${to.port}\n`);
-        for (const payload of flow.queued) stream.write(frameDatagram(payload));
-        flow.queued = [];
-        const reader = new DatagramReader((payload) => {
-          touch(key, flow);
-          socket.send(payload, client.port, client.address);
-        });
-        stream.on('data', (chunk: Buffer) => reader.push(chunk));
-        stream.on('close', () => flows.get(key) === flow && forget(key));
-        stream.on('error', () => stream.destroy());
-      },
-      () => forget(key),
-    );
-    return flow;
-  };
-
+  const flows = new UdpFlows(socket, connectForwarder);
   socket.on('message', (payload, client) => {
     const to = target();
-    if (!to) return; // not running yet: dropped, as UDP may be
-    const key = `${client.address}:${client.port}`;
-    const flow = flows.get(key) ?? openFlow(key, client, to);
-    touch(key, flow);
-    if (flow.stream) flow.stream.write(frameDatagram(payload));
-    else flow.queued.push(payload);
+    if (to) flows.send(client, to, payload); // not running yet: dropped, as UDP may be
   });
 
   return new Promise((resolve, reject) => {
@@ -115,7 +132,7 @@ export function listenPublishedUdp(
       socket.on('error', () => undefined); // a send to a vanished client: nothing to do
       resolve({
         close: () => {
-          for (const key of [...flows.keys()]) forget(key);
+          flows.closeAll();
           socket.close();
         },
       });

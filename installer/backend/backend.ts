@@ -61,6 +61,8 @@ const EVENTS_KEPT = 20;
 export class Backend {
   private state: BackendState = 'stopped';
   private progress = 'stopped';
+  /** `berth integrate` while starting: the start's own sync may have read the settings before it. */
+  private integrationsChanged = false;
   private error: string | undefined;
   private refused = false;
   private services: AgentServiceStatus[] = [];
@@ -106,6 +108,12 @@ export class Backend {
     return this.stoppingEngine;
   }
 
+  /** Stop, then start: the restart every caller (the API, the dashboard, daemon.json, resource caps) shares. */
+  async restartEngine(): Promise<void> {
+    await this.stopEngine();
+    this.start();
+  }
+
   /** `berth start` after a failure (or a refusal the user has since fixed): now, not at the next backoff step. */
   retry(): void {
     if (this.state !== 'failed' || this.halted) return;
@@ -130,6 +138,7 @@ export class Backend {
   async reloadIntegrations(): Promise<IntegrationStatus[]> {
     const settings = await this.currentSettings();
     if (this.state === 'running') await this.syncIntegrations(settings);
+    else if (this.state === 'starting') this.integrationsChanged = true; // the start syncs them again before it says running
     return this.parts.integrations.status();
   }
 
@@ -263,16 +272,23 @@ export class Backend {
       await parts.network.attach();
       await parts.contextReady;
       if (this.halted) return;
+      // `running` only once the ports and the integrated distros serve: a script's
+      // `berth start && wsl -d Ubuntu docker ps` must not race the distros' proxies.
+      this.progress = 'starting the ports and the integrations';
+      await parts.ports.stop();
+      await parts.ports.start().catch((e: Error) => this.event(`ports: ${e.message}`));
+      await parts.credentials?.stop();
+      await parts.credentials?.start().catch((e: Error) => this.event(`credentials: ${e.message}`));
+      do {
+        this.integrationsChanged = false;
+        await this.syncIntegrations(await this.currentSettings());
+      } while (this.integrationsChanged && !this.halted);
+      if (this.halted) return;
       this.state = 'running';
       this.progress = 'running';
       this.error = undefined;
       this.backoff.succeeded();
       parts.log.info('manager', 'engine running');
-      await parts.ports.stop();
-      await parts.ports.start().catch((e: Error) => this.event(`ports: ${e.message}`));
-      await parts.credentials?.stop();
-      await parts.credentials?.start().catch((e: Error) => this.event(`credentials: ${e.message}`));
-      await this.syncIntegrations(await this.currentSettings());
     } catch (e) {
       if (this.halted) return;
       this.failed(e as Error);

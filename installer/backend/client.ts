@@ -8,6 +8,7 @@ import { HttpError, httpJson } from '../../common/http-client.js';
 import { BACKEND_ROUTES, type BackendReply, type BackendRoute } from './api.js';
 import type { HomeLayout } from '../home.js';
 import { BERTH_REPO } from '../wsl.js';
+import { pidExists, sleep } from '../../common/process.js';
 
 const BACKEND_TIMEOUT_MS = 10_000;
 
@@ -44,7 +45,7 @@ export async function ensureBackend(home: HomeLayout, options: { idle?: boolean 
     for (const end = Date.now() + 10_000; Date.now() < end; ) {
       if (await backendStatus(home)) return;
       if (child.exitCode !== null) throw new Error(`the backend exited at once (code ${child.exitCode}); see ${home.backendOut}`);
-      await new Promise((r) => setTimeout(r, 15));
+      await sleep(15);
     }
     throw new Error(`the backend did not answer within 10s; see ${home.backendOut}`);
   });
@@ -57,17 +58,9 @@ export async function stopBackend(home: HomeLayout, timeoutMs = 60_000): Promise
   await askBackend(home, 'stop');
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
-    if (!(await backendStatus(home)) && !(s.pid && isAlive(s.pid))) return true;
-    await new Promise((r) => setTimeout(r, 100));
+    if (!(await backendStatus(home)) && !(s.pid && pidExists(s.pid))) return true;
+    await sleep(100);
   }
   throw new Error(`the backend (pid ${s.pid}) did not stop within ${timeoutMs / 1000}s`);
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}

@@ -126,6 +126,7 @@ export async function runBackend(home: HomeLayout, wsl: WslHost, options: { idle
     status: () => backend.status(),
     startEngine: () => backend.start(),
     stopEngine: () => backend.stopEngine(),
+    restartEngine: () => backend.restartEngine(),
     reloadIntegrations: () => backend.reloadIntegrations(),
     reloadNetwork: () => backend.reloadNetwork(),
     listDistros: () => distros.get(DISTRO_LIST_WAIT_MS),
@@ -158,7 +159,7 @@ export async function runBackend(home: HomeLayout, wsl: WslHost, options: { idle
     openLogs: (sources) => new BerthLogs(home, wsl, sourceFilter(sources)),
     engineConfig: {
       text: () => engineConfig.text(),
-      apply: (text) => engineConfig.apply(text, backend.currentState === 'running', async () => (await backend.stopEngine(), backend.start())),
+      apply: (text) => engineConfig.apply(text, backend.currentState === 'running', () => backend.restartEngine()),
     },
   };
   const dashboard = await serveDashboard(api, { port: 0, assetsDir: join(BERTH_REPO, 'dist/dashboard'), log: (l) => logger.warn(l) });

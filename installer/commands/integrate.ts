@@ -2,6 +2,7 @@ import { askBackend, backendStatus } from '../backend/client.js';
 import { BERTH_DISTRO, DATA_DISTRO } from '../distros.js';
 import { updateSettings } from '../settings.js';
 import { EXIT, Refused, type CliContext } from './context.js';
+import { sleep } from '../../common/process.js';
 
 const SETTLE_TIMEOUT_MS = 60_000;
 const POLL_MS = 250;
@@ -23,7 +24,7 @@ export async function integrate(ctx: CliContext, distro: string, off: boolean): 
   let mine = live?.find(same);
   // Already being started by the backend (Berth itself is starting): wait for the outcome.
   for (const end = Date.now() + SETTLE_TIMEOUT_MS; mine && ['starting', 'restarting'].includes(mine.state) && Date.now() < end; ) {
-    await new Promise((r) => setTimeout(r, POLL_MS));
+    await sleep(POLL_MS);
     mine = (await backendStatus(ctx.home))?.integrations?.find(same) ?? mine;
   }
   if (off) ctx.say(`${distro}: integration off.`);

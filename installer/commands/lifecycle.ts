@@ -5,6 +5,7 @@ import { stopReportSchema, type BackendStatus } from '../backend/status-schema.j
 import { Engine } from '../engine.js';
 import { loadSettings, updateSettings } from '../settings.js';
 import { EXIT, Refused, type CliContext } from './context.js';
+import { sleep } from '../../common/process.js';
 
 const START_TIMEOUT_MS = 15 * 60_000;
 // Short: the backend answers status from memory, and every step saved shows in `berth start`.
@@ -23,7 +24,7 @@ export async function waitForEngine(ctx: CliContext, timeoutMs: number): Promise
     if (s && (s.state === 'running' || s.state === 'failed')) return s;
     if (!s) throw new Error(`the backend stopped while starting; see ${ctx.home.backendOut}`);
     if (Date.now() > end) throw new Error(`Berth did not start within ${timeoutMs / 1000}s (last step: ${last}); see ${join(ctx.home.logsDir, 'berth.log')}`);
-    await new Promise((r) => setTimeout(r, POLL_MS));
+    await sleep(POLL_MS);
   }
 }
 

@@ -1,6 +1,6 @@
 import { askBackend } from '../backend/client.js';
 import type { HomeLayout } from '../home.js';
-import { keepProxyPasswords } from '../secrets.js';
+import { hideUrlPasswords, keepProxyPasswords } from '../secrets.js';
 import { loadSettings, proxySettingsSchema, SettingsError, updateSettings, type ProxySettings } from '../settings.js';
 
 export interface ProxyCommandOptions {
@@ -53,8 +53,7 @@ export async function proxyCommand(home: HomeLayout, mode: string | undefined, o
 
 /** A proxy setting in one line, passwords hidden. */
 export function describeProxy(p: ProxySettings): string {
-  const hide = (u: string) => u.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
-  if (p.mode === 'pac') return `pac ${p.pac ?? '(no URL)'}` + (p.exclude.length ? `, except ${p.exclude.join(',')}` : '');
+  if (p.mode === 'pac') return `pac ${p.pac ? hideUrlPasswords(p.pac) : '(no URL)'}` + (p.exclude.length ? `, except ${p.exclude.join(',')}` : '');
   if (p.mode !== 'manual') return p.mode + (p.exclude.length ? `, except ${p.exclude.join(',')}` : '');
-  return ['manual', p.http && `http ${hide(p.http)}`, p.https && `https ${hide(p.https)}`, p.exclude.length && `except ${p.exclude.join(',')}`].filter(Boolean).join(', ');
+  return ['manual', p.http && `http ${hideUrlPasswords(p.http)}`, p.https && `https ${hideUrlPasswords(p.https)}`, p.exclude.length && `except ${p.exclude.join(',')}`].filter(Boolean).join(', ');
 }

@@ -14,6 +14,7 @@ export interface ApiDeps {
   status(): Promise<BackendStatus>;
   startEngine(): void;
   stopEngine(): Promise<void>;
+  restartEngine(): Promise<void>;
   reloadIntegrations(): Promise<IntegrationStatus[]>;
   reloadNetwork(): Promise<unknown>;
   listDistros(): Promise<DistroInfo[]>;
@@ -125,7 +126,7 @@ const ROUTES: Route[] = [
   { method: 'GET', path: /^\/api\/v1\/status$/, name: 'GET /api/v1/status', handler: async (d) => ok(await d.status()) },
   { method: 'POST', path: /^\/api\/v1\/engine\/start$/, name: 'POST /api/v1/engine/start', handler: async (d) => (d.startEngine(), { status: 202, body: await d.status() }) },
   { method: 'POST', path: /^\/api\/v1\/engine\/stop$/, name: 'POST /api/v1/engine/stop', handler: async (d) => (await d.stopEngine(), ok(await d.status())) },
-  { method: 'POST', path: /^\/api\/v1\/engine\/restart$/, name: 'POST /api/v1/engine/restart', handler: async (d) => (await d.stopEngine(), d.startEngine(), { status: 202, body: await d.status() }) },
+  { method: 'POST', path: /^\/api\/v1\/engine\/restart$/, name: 'POST /api/v1/engine/restart', handler: async (d) => (await d.restartEngine(), { status: 202, body: await d.status() }) },
   { method: 'GET', path: /^\/api\/v1\/settings$/, name: 'GET /api/v1/settings', handler: async (d) => ok(await loadSettings(d.settingsFile)) },
   { method: 'PUT', path: /^\/api\/v1\/settings$/, name: 'PUT /api/v1/settings', handler: async (d, _p, body) => changeSettings(d, body as Record<string, unknown>) },
   { method: 'GET', path: /^\/api\/v1\/distros$/, name: 'GET /api/v1/distros', handler: async (d) => ok(await distroViews(d)) },

@@ -73,10 +73,21 @@ export async function berthVersion(): Promise<string> {
  * Builds the four images into outDir: same inputs give byte-identical files. Each is
  * named by its content hash; manifest.json lists them.
  */
+/**
+ * The images are staged from this machine's own binaries, and their launch scripts name
+ * x86_64's loader and library paths: refused elsewhere, before anything is built.
+ */
+export function checkBuildArch(arch: string = process.arch): void {
+  if (arch !== 'x64') {
+    throw new Error(`Berth's images are built for x86_64 only, and this machine is ${arch}: the launch scripts name x86_64's loader (ld-linux-x86-64.so.2) and /usr/lib/x86_64-linux-gnu. Build on an x86_64 machine and point BERTH_IMAGES at the result`);
+  }
+}
+
 export async function buildImages(
   outDir: string,
   options: { sources?: ImageSources; progress?: Progress; version?: string } = {},
 ): Promise<ImageManifest> {
+  checkBuildArch();
   const sources = options.sources ?? defaultSources();
   const progress = options.progress ?? silentProgress;
   const version = options.version ?? (await berthVersion());
@@ -177,17 +188,8 @@ function osRelease(name: string, version: string): string {
   return `NAME="${name}"\nPRETTY_NAME="${name} ${version}"\nID=berth\nVERSION_ID="${version}"\nVERSION="${version}"\nBERTH_VERSION="${version}"\n`;
 }
 
-async function stageBerthDistro(
-  staging: string,
-  sources: ImageSources,
-  version: string,
-  built: Partial<Record<ImageKind, BuiltImage>>,
-  outDir: string,
-): Promise<void> {
-  await stageDirs(staging, [...BASE_DIRS, 'opt/berth/bin', 'opt/berth/app', DISTRO_IMAGES_DIR, 'var/cache/berth']);
-  await stageBusybox(staging, await locate(sources.busybox));
-  // Node runs through its own loader and libraries, so it works over any distro's libc.
-  await stageBinaryWithLibs(staging, await locate(sources.node), `${NODE_DIR}/bin/node`, `${NODE_DIR}/lib`);
+/** The berth distro's launch scripts, and what user distros run from the shared area. */
+async function stageLaunchers(staging: string, busybox: string): Promise<void> {
   await stageText(
     staging,
     'opt/berth/bin/berth-node',
@@ -201,7 +203,7 @@ async function stageBerthDistro(
   // What user distros run from the shared area (/mnt/wsl/berth/tools is /opt/berth, the
   // version pack is published beside it): static busybox for mounts, and the docker CLI
   // through the version pack's own loader, so it runs over any distro's libc.
-  await stageFile(staging, await locate(sources.busybox), 'opt/berth/bin/busybox', 0o755);
+  await stageFile(staging, busybox, 'opt/berth/bin/busybox', 0o755);
   await stageText(
     staging,
     'opt/berth/bin/docker',
@@ -222,6 +224,20 @@ async function stageBerthDistro(
     `#!/bin/sh\nself=$(readlink -f "$0")\nt=\${self%/bin/*}\nexec "$t/node/lib/ld-linux-x86-64.so.2" --library-path "$t/node/lib" "$t/node/bin/node" "$t/app/docker-credential-berth.mjs" "$@"\n`,
     0o755,
   );
+}
+
+async function stageBerthDistro(
+  staging: string,
+  sources: ImageSources,
+  version: string,
+  built: Partial<Record<ImageKind, BuiltImage>>,
+  outDir: string,
+): Promise<void> {
+  await stageDirs(staging, [...BASE_DIRS, 'opt/berth/bin', 'opt/berth/app', DISTRO_IMAGES_DIR, 'var/cache/berth']);
+  await stageBusybox(staging, await locate(sources.busybox));
+  // Node runs through its own loader and libraries, so it works over any distro's libc.
+  await stageBinaryWithLibs(staging, await locate(sources.node), `${NODE_DIR}/bin/node`, `${NODE_DIR}/lib`);
+  await stageLaunchers(staging, await locate(sources.busybox));
   await cp(AGENT_BUNDLE_DIR, join(staging, 'opt/berth/app'), { recursive: true });
   for (const kind of ['system', 'version-pack'] as const) {
     const image = built[kind]!;

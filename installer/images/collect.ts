@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { chmod, copyFile, mkdir, readlink, realpath, stat, symlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
+import { findProgram, SYSTEM_DIRS } from '../../common/find-program.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -15,16 +16,13 @@ export interface BinarySource {
 
 export class MissingBinaryError extends Error {}
 
-const SEARCH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
-
 /** Finds the binary or explains which package to install. */
 export async function locate(source: BinarySource): Promise<string> {
-  const candidates = source.path.startsWith('/') ? [source.path] : SEARCH.map((d) => join(d, source.path));
-  for (const c of candidates) {
-    if ((await stat(c).catch(() => undefined))?.isFile()) return c;
-  }
+  const found = await findProgram(source.path, SYSTEM_DIRS);
+  if (found) return found;
+  const looked = source.path.startsWith('/') ? source.path : SYSTEM_DIRS.map((d) => join(d, source.path)).join(', ');
   throw new MissingBinaryError(
-    `${source.name} not found (looked for ${candidates.join(', ')}); install the Debian package ${source.debianPackage} (apt-get install ${source.debianPackage}) or point the image build at another source`,
+    `${source.name} not found (looked for ${looked}); install the Debian package ${source.debianPackage} (apt-get install ${source.debianPackage}) or point the image build at another source`,
   );
 }
 

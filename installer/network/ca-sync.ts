@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import * as tar from 'tar';
 import type { WslHost } from '../../wsl-host/host.js';
 import { DATA_DISTRO } from '../distros.js';
-import { collectRegistryCerts, collectTrustedCas } from './trusted-cas.js';
+import { collectRegistryCerts, type TrustedCas } from './trusted-cas.js';
 import { DATA_STORE_ROOT } from '../../common/shared-area.js';
 import { removeTree } from '../../common/remove-tree.js';
 
@@ -28,11 +28,7 @@ export interface CaSyncResult {
  * never sees half a bundle. dockerd reads certs.d at each pull, the bundle at its start;
  * berth-runc reads the bundle and the containers' flag at each container's create.
  */
-export async function syncTrustedCas(
-  wsl: WslHost,
-  o: { certsDir: string; certsDDir: string; containers: boolean; systemBundle?: string; systemPem?: string },
-): Promise<CaSyncResult> {
-  const cas = await collectTrustedCas({ userDir: o.certsDir, ...(o.systemBundle ? { systemBundle: o.systemBundle } : {}), ...(o.systemPem !== undefined ? { systemPem: o.systemPem } : {}) });
+export async function syncTrustedCas(wsl: WslHost, cas: TrustedCas, o: { certsDDir: string; containers: boolean }): Promise<CaSyncResult> {
   const registryFiles = await collectRegistryCerts(o.certsDDir);
   const work = await mkdtemp(join(tmpdir(), 'berth-cas-'));
   try {

@@ -16,7 +16,7 @@ import { sharedPath } from '../../common/shared-area.js';
 import { watchDirectory, type CertsWatch } from './certs-watch.js';
 import { readSecrets, withProxyPasswords } from '../secrets.js';
 import { PacRouter } from './pac.js';
-import { collectTrustedCas } from './trusted-cas.js';
+import { collectTrustedCas, type TrustedCas } from './trusted-cas.js';
 
 export type { NetworkStatus };
 
@@ -37,6 +37,8 @@ export class EngineNetwork {
   private link: EngineLink | undefined;
   private error: string | undefined;
   private certificates: CaSyncResult | undefined;
+  /** What the last sync collected; the PAC routers' fetches trust the same. */
+  private trustedCas: TrustedCas | undefined;
   private containersTrustHostCAs = true;
   /** The last upstream that refused the internal proxy for want of credentials, until the settings change. */
   private proxyProblem: string | undefined;
@@ -89,19 +91,20 @@ export class EngineNetwork {
    * new container (unless containersTrustHostCAs is off). A failure is shown, not fatal.
    */
   async syncCertificates(): Promise<void> {
-    const env = this.o.env ?? process.env;
     try {
-      this.certificates = await syncTrustedCas(this.o.wsl, {
-        certsDir: this.o.certsDir,
-        certsDDir: this.o.certsDDir,
-        containers: this.containersTrustHostCAs,
-        ...(env.BERTH_SYSTEM_CA_BUNDLE ? { systemBundle: env.BERTH_SYSTEM_CA_BUNDLE } : {}),
-      });
+      this.trustedCas = await this.collectCas();
+      this.certificates = await syncTrustedCas(this.o.wsl, this.trustedCas, { certsDDir: this.o.certsDDir, containers: this.containersTrustHostCAs });
       for (const w of this.certificates.warnings) this.o.log(`certificates: ${w}`);
     } catch (e) {
       this.certificates = { count: 0, registries: 0, warnings: [(e as Error).message], containers: false };
       this.o.log(`certificates: ${(e as Error).message}`);
     }
+  }
+
+  /** The CAs the host trusts, with $BERTH_HOME/certs (BERTH_SYSTEM_CA_BUNDLE: another system bundle, for tests). */
+  private collectCas(): Promise<TrustedCas> {
+    const systemBundle = (this.o.env ?? process.env).BERTH_SYSTEM_CA_BUNDLE;
+    return collectTrustedCas({ userDir: this.o.certsDir, ...(systemBundle ? { systemBundle } : {}) });
   }
 
   /** After the engine is up: the host-side servers if not yet, then the link into the engine's namespace. */
@@ -149,7 +152,8 @@ export class EngineNetwork {
       }
       const router = new PacRouter({
         url,
-        ca: async () => (await collectTrustedCas({ userDir: this.o.certsDir, ...(env.BERTH_SYSTEM_CA_BUNDLE ? { systemBundle: env.BERTH_SYSTEM_CA_BUNDLE } : {}) })).bundle || undefined,
+        // The bundle the last sync collected (each sync, and a change in certs/, collects it again).
+        ca: async () => (this.trustedCas ??= await this.collectCas()).bundle || undefined,
         refreshMs: Number(env.BERTH_PAC_REFRESH_SECONDS ?? 60) * 1000,
         log: this.o.log,
         problem: (text) => this.pacProblem(url, text),
@@ -207,6 +211,7 @@ export class EngineNetwork {
   async watchCertificates(): Promise<void> {
     if (this.certsWatch) return;
     this.certsWatch = await watchDirectory(this.o.certsDir, async () => {
+      this.trustedCas = undefined;
       if (this.link?.status().state !== 'up') return;
       await this.syncCertificates();
       this.o.log(`certificates: ${this.o.certsDir} changed; ${this.certificates?.count ?? 0} CAs synced for new containers`);

@@ -3,6 +3,7 @@ import { Server } from 'proxy-chain';
 import { DOCKER_INTERNAL_NAMES } from './addresses.js';
 import { isExcluded, NO_UPSTREAM, type UpstreamProxy } from './upstream-proxy.js';
 import type { PacRouter } from './pac.js';
+import { hideUrlPasswords } from '../secrets.js';
 
 /**
  * The internal HTTP proxy (seed 001): the engine always talks to it, and it goes to the
@@ -103,8 +104,7 @@ function proxyIdentity(url: string): { hostPort: string; user?: string } {
 
 /** For logs and status: the URLs without their passwords. */
 export function describeUpstream(u: UpstreamProxy): string {
-  const hide = (url: string) => url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
-  if (u.pac) return [`pac ${u.pac}`, u.exclude.length && `except ${u.exclude.join(',')}`].filter(Boolean).join(', ');
+  if (u.pac) return [`pac ${hideUrlPasswords(u.pac)}`, u.exclude.length && `except ${u.exclude.join(',')}`].filter(Boolean).join(', ');
   if (!u.http && !u.https) return 'direct';
-  return [u.http && `http ${hide(u.http)}`, u.https && `https ${hide(u.https)}`, u.exclude.length && `except ${u.exclude.join(',')}`].filter(Boolean).join(', ');
+  return [u.http && `http ${hideUrlPasswords(u.http)}`, u.https && `https ${hideUrlPasswords(u.https)}`, u.exclude.length && `except ${u.exclude.join(',')}`].filter(Boolean).join(', ');
 }

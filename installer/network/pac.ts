@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { createPacResolver } from 'pac-resolver';
 import { QuickJS } from 'quickjs-wasi';
 import { fetchText } from '../../common/http-client.js';
+import { SerialQueue } from '../../common/serial-queue.js';
 
 /**
  * A PAC file is code from the network: it runs in QuickJS compiled to WebAssembly (no Node
@@ -61,10 +62,10 @@ export async function compilePac(text: string, source: string): Promise<Compiled
     deadline = Number.POSITIVE_INFINITY;
   }
   // One call at a time: the deadline belongs to the call that runs.
-  let queue: Promise<unknown> = Promise.resolve();
+  const queue = new SerialQueue();
   return {
     find(url, host) {
-      const run = queue.then(async () => {
+      return queue.run(async () => {
         deadline = Date.now() + CALL_LIMIT_MS;
         try {
           return parsePacAnswer(String(await find(url, host)));
@@ -72,8 +73,6 @@ export async function compilePac(text: string, source: string): Promise<Compiled
           deadline = Number.POSITIVE_INFINITY;
         }
       });
-      queue = run.catch(() => undefined);
-      return run;
     },
     dispose: () => vm.dispose(),
   };

@@ -65,10 +65,21 @@ export function rssKiB(pid: number): number {
 
 /** Proportional set size in KiB (shared pages split among their users); 0 if the process is gone. */
 export function pssKiB(pid: number): number {
+  return pssParts(pid).total;
+}
+
+/**
+ * PSS in KiB, whole and split: `anon` is the process's own memory (heaps, stacks), `file` its
+ * share of mapped files (the node binary's code and the like, which shrinks as more processes
+ * map the same file). All 0 if the process is gone.
+ */
+export function pssParts(pid: number): { total: number; anon: number; file: number } {
   try {
-    return Number(/^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? 0);
+    const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+    const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(rollup)?.[1] ?? 0);
+    return { total: field('Pss'), anon: field('Pss_Anon'), file: field('Pss_File') };
   } catch {
-    return 0;
+    return { total: 0, anon: 0, file: 0 };
   }
 }
 

@@ -95,6 +95,41 @@ describe('the backend state machine', () => {
     expect(s.error).toBeUndefined();
   });
 
+  it('says running only once the integrated distros serve, and an integrate during the start is not lost', async () => {
+    const w = world();
+    let releaseSync!: () => void;
+    const synced: string[][] = [];
+    let distros = ['Ubuntu'];
+    w.parts.integratedDistros = async () => distros;
+    w.parts.integrations.sync = (d) => {
+      synced.push(d);
+      return synced.length === 1 ? new Promise<void>((r) => (releaseSync = r)) : Promise.resolve();
+    };
+    w.backend.start();
+    for (let i = 0; i < 20 && synced.length === 0; i++) await flush();
+    expect(synced).toEqual([['Ubuntu']]);
+    expect(await w.backend.status()).toMatchObject({ state: 'starting', progress: 'starting the ports and the integrations' });
+    // `berth integrate Debian` arrives while the first sync is under way.
+    distros = ['Ubuntu', 'Debian'];
+    await w.backend.reloadIntegrations();
+    releaseSync();
+    await settle(w.backend, 'running');
+    expect(synced).toEqual([['Ubuntu'], ['Ubuntu', 'Debian']]);
+  });
+
+  it('restarts: the engine stopped, then brought up again to running', async () => {
+    const w = world();
+    w.backend.start();
+    await settle(w.backend, 'running');
+    w.calls.length = 0;
+    await w.backend.restartEngine();
+    await settle(w.backend, 'running');
+    for (let i = 0; i < 10; i++) await flush();
+    expect(w.calls.slice(0, 2)).toEqual(['integrations.stopAll', 'ports.stop']);
+    expect(w.calls).toContain('engine.stop');
+    expect(w.calls.indexOf('engine.start')).toBeGreaterThan(w.calls.indexOf('engine.stop'));
+  });
+
   it('retries a failed start with the backoff, 1 s then 3 s, and a success resets it', async () => {
     let failures = 2;
     const w = world({ install: async () => { if (failures-- > 0) throw new Error('disk full'); } });

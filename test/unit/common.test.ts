@@ -9,6 +9,7 @@ import { Backoff } from '../../common/backoff.js';
 import { followEvents, listContainers } from '../../common/docker-api.js';
 import { HttpError, httpJson, httpRequest } from '../../common/http-client.js';
 import { parseMountinfo } from '../../common/mountinfo.js';
+import { SerialQueue } from '../../common/serial-queue.js';
 
 let dir: string;
 let server: Server;
@@ -113,5 +114,25 @@ describe('the one mountinfo parser', () => {
       { mountId: 36, parentId: 35, root: '/mnt1', mountPoint: '/mnt/my files', fsType: 'ext3', source: '/dev/root' },
       { mountId: 37, parentId: 35, root: '/', mountPoint: '/mnt/wsl', fsType: 'tmpfs', source: 'none' },
     ]);
+  });
+});
+
+describe('the one serial queue', () => {
+  it('runs tasks one at a time in order, and a failed task does not stop the next', async () => {
+    const queue = new SerialQueue();
+    const seen: string[] = [];
+    let running = 0;
+    const task = (name: string, fail = false) => async () => {
+      running++;
+      expect(running).toBe(1);
+      await new Promise((r) => setTimeout(r, 5));
+      seen.push(name);
+      running--;
+      if (fail) throw new Error(`${name} failed`);
+      return name;
+    };
+    const results = await Promise.allSettled([queue.run(task('a')), queue.run(task('b', true)), queue.run(task('c'))]);
+    expect(seen).toEqual(['a', 'b', 'c']);
+    expect(results.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as Error).message))).toEqual(['a', 'b failed', 'c']);
   });
 });

@@ -21,6 +21,7 @@ beforeAll(async () => {
     status: async () => ({ state, endpoint: 'unix:///x', services: [], integrations: [] }),
     startEngine: () => void ((state = 'starting'), calls.push('start')),
     stopEngine: async () => void ((state = 'stopped'), calls.push('stop')),
+    restartEngine: async () => void ((state = 'starting'), calls.push('stop', 'start')),
     reloadIntegrations: async () => [],
     reloadNetwork: async () => ({}),
     listDistros: async () => [

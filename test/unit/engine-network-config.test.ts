@@ -149,8 +149,8 @@ describe('the user-mode links', () => {
   });
 
   it('names the Debian package when a helper is missing', async () => {
-    await expect(findHelper('pasta', '/nonexistent')).rejects.toThrow(/install Debian's `passt` package/);
-    await expect(findHelper('slirp4netns', '/nonexistent')).rejects.toThrow(/install Debian's `slirp4netns` package/);
+    await expect(findHelper('pasta', ['/nonexistent'])).rejects.toThrow(/install Debian's `passt` package/);
+    await expect(findHelper('slirp4netns', ['/nonexistent'])).rejects.toThrow(/install Debian's `slirp4netns` package/);
   });
 
   it("writes WSL's resolv.conf naming the NAT gateway", () => {

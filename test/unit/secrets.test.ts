@@ -2,10 +2,11 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { proxyCommand } from '../../installer/commands/proxy.js';
+import { describeProxy, proxyCommand } from '../../installer/commands/proxy.js';
 import { changeSettings, type ApiDeps } from '../../installer/dashboard/api.js';
 import { redact } from '../../installer/diagnose.js';
 import { HomeLayout } from '../../installer/home.js';
+import { describeUpstream } from '../../installer/network/internal-proxy.js';
 import { upstreamFor } from '../../installer/network/upstream-proxy.js';
 import { movePasswordsOutOfSettings, readSecrets, withProxyPasswords } from '../../installer/secrets.js';
 import { loadSettings } from '../../installer/settings.js';
@@ -63,5 +64,11 @@ describe("an upstream proxy's password", () => {
 
   it('is redacted from a diagnostics bundle wherever a URL carries it', () => {
     expect(redact('upstream http://alice:s3cret@proxy.corp:3128 and "https://bob:p%40ss@h:1/x"')).toBe('upstream http://alice:<redacted>@proxy.corp:3128 and "https://bob:<redacted>@h:1/x"');
+  });
+
+  it('is hidden wherever a proxy is described: the manual URLs and a PAC URL', () => {
+    const manual = describeProxy({ mode: 'manual', http: 'http://alice:s3cret@proxy.corp:3128', https: 'http://bob:pw@proxy.corp:3129', exclude: [] });
+    expect(manual).toBe('manual, http http://alice:***@proxy.corp:3128, https http://bob:***@proxy.corp:3129');
+    expect(describeUpstream({ pac: 'https://carol:pw@pac.corp/proxy.pac', exclude: [] })).toBe('pac https://carol:***@pac.corp/proxy.pac');
   });
 });

@@ -2,6 +2,7 @@ import { stat } from 'node:fs/promises';
 import { askStop, currentStatus } from '../control-client.js';
 import { unpublishTools } from '../publish.js';
 import { removeEngineCgroup, startedCgroup } from '../engine-cgroup.js';
+import { sleep } from '../../../common/process.js';
 
 export async function run(): Promise<number> {
   const s = await currentStatus();
@@ -17,7 +18,7 @@ export async function run(): Promise<number> {
       await removeEngineCgroup(await startedCgroup());
       return 0;
     }
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
   }
   process.stderr.write(`berth-agent: the supervisor (pid ${s.pid}) did not exit within 30s.\n`);
   return 1;
