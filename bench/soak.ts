@@ -168,7 +168,10 @@ async function census(): Promise<Census> {
     return s.state === 'running' && s.integrations?.length === DISTROS.length && s.integrations.every((x) => x.state === 'running');
   }, 120_000);
   const backend = (await status()).pid ?? 0;
-  // Three samples 5 s apart, and the median one: a single sample lands anywhere on the GC's sawtooth.
+  // Quiet for two of the daemons' idle checks (common/idle-gc.ts), so each has given back
+  // its garbage: what stays is what they hold, which is what must not grow. Then three
+  // samples 5 s apart, and the median one.
+  await sleep(35_000);
   const samples: ProcessCensus[] = [];
   for (let i = 0; i < 3; i++) {
     if (i) await sleep(5000);

@@ -12,6 +12,7 @@ import { serveHostEndpoint, sharedDrives, wakingDaemon } from '../host-endpoint.
 import { ensureImages } from '../images.js';
 import { Integrations } from '../integrations.js';
 import { managerLogger } from '../log.js';
+import type { Logger } from 'winston';
 import { EngineNetwork } from '../network/engine-network.js';
 import { CredentialStore, CredentialsSocket } from '../credentials.js';
 import { movePasswordsOutOfSettings } from '../secrets.js';
@@ -20,7 +21,7 @@ import { PortForwards } from '../ports.js';
 import { RELAY_BINARY } from '../images/build.js';
 import { logUnhandled } from '../../common/unhandled.js';
 import { withLock } from '../../common/lock.js';
-import { GIB } from '../../data-distro/data-disk.js';
+import { GIB, type DataDisk } from '../../data-distro/data-disk.js';
 import { DISTRO_NAME, loadSettings, readSettingsFile, saveSettings, settingsSchema, unknownKeysWarning, type Settings } from '../settings.js';
 import { BERTH_REPO, sharedAreaOnHost } from '../wsl.js';
 import { join } from 'node:path';
@@ -37,6 +38,7 @@ const DISTRO_LIST_WAIT_MS = 1500;
 import { Backend } from './backend.js';
 import { systemClock } from './clock.js';
 import { backendRouter } from './router.js';
+import { collectGarbageWhenIdle } from '../../common/idle-gc.js';
 
 /**
  * `berth backend`: started detached by `berth start`/`enable`. Wires the real parts into the
@@ -52,6 +54,7 @@ export async function runBackend(home: HomeLayout, wsl: WslHost, options: { idle
   const logger = managerLogger(home.logsDir, settings.logLevel);
   const info = (source: string, line: string) => logger.info(line, { source });
   logUnhandled((line) => logger.error(line, { source: 'manager' }), 'the backend');
+  collectGarbageWhenIdle();
   const unknownKeys = unknownKeysWarning(home.settings, unknownKeysFound);
   if (unknownKeys) logger.warn(unknownKeys, { source: 'manager' });
   if (movedPasswords) logger.info(`moved the proxy passwords in ${home.settings} to ${home.secrets} (0600)`, { source: 'manager' });
@@ -121,8 +124,38 @@ export async function runBackend(home: HomeLayout, wsl: WslHost, options: { idle
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
 
+  const api = apiDeps({ home, wsl, backend, engineConfig, dataDisk, info, logger });
+  const dashboard = await serveDashboard(api, { port: 0, assetsDir: join(BERTH_REPO, 'dist/dashboard'), log: (l) => logger.warn(l) });
+  servers.push(dashboard);
+  info('manager', `dashboard at ${dashboard.url} (\`berth dashboard\` prints a login link)`);
+  await rm(home.backendSocket, { force: true });
+  const control = createServer(backendRouter(backend, shutdown, { loginUrl: () => dashboard.loginUrl(), serveApi: (req, res) => void serveApi(api, req, res, req.url ?? '/') }));
+  servers.push(control);
+  // Root (or the owner of a per-user home) only: it stops Berth and changes its proxy.
+  await listenUnix(control, home.backendSocket, ROOT_ONLY);
+  servers.push(
+    await serveHostEndpoint(wsl, home.dockerSocket, sharedDrives(settings), (l) => info('endpoint', l), { claim: (p) => ports.claim(p), started: () => ports.containerStarted() }, async () => network.containersEnv(), (r) => credentialStore.handle(r)),
+  );
+  // Idle: `berth dashboard` with the engine switched off; the page turns it on.
+  if (!options.idle) backend.start();
+  const code = await finished;
+  logger.end();
+  return code;
+}
+
+/** What the dashboard and /api/v1 drive, wired to this backend. */
+function apiDeps(o: {
+  home: HomeLayout;
+  wsl: WslHost;
+  backend: Backend;
+  engineConfig: EngineConfigStore;
+  dataDisk: () => Promise<DataDisk>;
+  info: (source: string, line: string) => void;
+  logger: Logger;
+}): ApiDeps {
+  const { home, wsl, backend, engineConfig, dataDisk, info, logger } = o;
   const distros = new DistroCache(() => wsl.list());
-  const api: ApiDeps = {
+  return {
     status: () => backend.status(),
     startEngine: () => backend.start(),
     stopEngine: () => backend.stopEngine(),
@@ -162,22 +195,6 @@ export async function runBackend(home: HomeLayout, wsl: WslHost, options: { idle
       apply: (text) => engineConfig.apply(text, backend.currentState === 'running', () => backend.restartEngine()),
     },
   };
-  const dashboard = await serveDashboard(api, { port: 0, assetsDir: join(BERTH_REPO, 'dist/dashboard'), log: (l) => logger.warn(l) });
-  servers.push(dashboard);
-  info('manager', `dashboard at ${dashboard.url} (\`berth dashboard\` prints a login link)`);
-  await rm(home.backendSocket, { force: true });
-  const control = createServer(backendRouter(backend, shutdown, { loginUrl: () => dashboard.loginUrl(), serveApi: (req, res) => void serveApi(api, req, res, req.url ?? '/') }));
-  servers.push(control);
-  // Root (or the owner of a per-user home) only: it stops Berth and changes its proxy.
-  await listenUnix(control, home.backendSocket, ROOT_ONLY);
-  servers.push(
-    await serveHostEndpoint(wsl, home.dockerSocket, sharedDrives(settings), (l) => info('endpoint', l), { claim: (p) => ports.claim(p), started: () => ports.containerStarted() }, async () => network.containersEnv(), (r) => credentialStore.handle(r)),
-  );
-  // Idle: `berth dashboard` with the engine switched off; the page turns it on.
-  if (!options.idle) backend.start();
-  const code = await finished;
-  logger.end();
-  return code;
 }
 
 /** The settings' integrated distros, plus the default distro when "integrate with my default distro" is on. */

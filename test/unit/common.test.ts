@@ -3,11 +3,12 @@ import { createServer, type Server, type ServerResponse } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { Backoff } from '../../common/backoff.js';
 import { followEvents, listContainers } from '../../common/docker-api.js';
 import { HttpError, httpJson, httpRequest } from '../../common/http-client.js';
+import { collectGarbageWhenIdle } from '../../common/idle-gc.js';
 import { parseMountinfo } from '../../common/mountinfo.js';
 import { SerialQueue } from '../../common/serial-queue.js';
 
@@ -134,5 +135,33 @@ describe('the one serial queue', () => {
     const results = await Promise.allSettled([queue.run(task('a')), queue.run(task('b', true)), queue.run(task('c'))]);
     expect(seen).toEqual(['a', 'b', 'c']);
     expect(results.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as Error).message))).toEqual(['a', 'b failed', 'c']);
+  });
+});
+
+describe('giving memory back when idle', () => {
+  it('collects only when the loop was idle and the heap grew since the last collection', () => {
+    vi.useFakeTimers();
+    try {
+      let busy = 0.5;
+      let heap = 40;
+      let collected = 0;
+      const stop = collectGarbageWhenIdle({ gc: () => ((collected++), (heap = 10)), everyMs: 1000, busyShare: () => busy, heapBytes: () => heap });
+      vi.advanceTimersByTime(1000);
+      expect(collected).toBe(0); // busy: V8's own collector serves it
+      busy = 0;
+      vi.advanceTimersByTime(1000);
+      expect(collected).toBe(1);
+      vi.advanceTimersByTime(5000);
+      expect(collected).toBe(1); // idle, but nothing new to give back
+      heap = 12;
+      vi.advanceTimersByTime(1000);
+      expect(collected).toBe(2); // grown by more than 10% since the last one
+      stop();
+      heap = 50;
+      vi.advanceTimersByTime(5000);
+      expect(collected).toBe(2);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -7,6 +7,7 @@ import { sharedPath } from '../../../common/shared-area.js';
 import { TargetSlot } from '../../../common/port-forward/target-slot.js';
 import { paths } from '../paths.js';
 import { logUnhandled } from '../../../common/unhandled.js';
+import { collectGarbageWhenIdle } from '../../../common/idle-gc.js';
 
 /**
  * ports: run by the manager, attached, in the berth distro, which lives in the WSL network
@@ -17,6 +18,7 @@ import { logUnhandled } from '../../../common/unhandled.js';
 export async function run(): Promise<number> {
   const log = (line: string) => process.stderr.write(`${line}\n`);
   logUnhandled(log, 'berth-agent ports');
+  collectGarbageWhenIdle();
   const relay = new RelayListeners(paths.relay, sharedPath('forwardSocket'), log);
   // Without its relay this helper binds nothing: it exits, and the manager starts it again
   // and tells it every port.

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { collectGarbageWhenIdle } from '../../../common/idle-gc.js';
 
 export async function run(args: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -21,6 +22,7 @@ export async function run(args: string[]): Promise<number> {
     return 2;
   }
   const { supervise } = await import('../supervisor.js');
+  collectGarbageWhenIdle();
   return supervise({
     lower: values.lower.split(':'),
     dataStore: values.data,
