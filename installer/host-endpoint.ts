@@ -1,8 +1,8 @@
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import type { Server } from 'node:http';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import type { WslHost } from '../wsl-host/host.js';
-import { parseDrives } from '../common/drives.js';
+import { drivesFromEnv } from '../wsl-host/linux/config.js';
 import type { ContainersProxyEnv } from '../wsl-proxy/containers-proxy-env.js';
 import { listenUnix, ROOT_ONLY, type SocketAccess } from '../common/unix-socket.js';
 import { credentialRoute } from '../wsl-proxy/credential-route.js';
@@ -24,8 +24,7 @@ import type { Settings } from './settings.js';
 export function sharedDrives(settings: Settings, env: NodeJS.ProcessEnv = process.env): Record<string, string> {
   if (Object.keys(settings.drives).length > 0) return settings.drives;
   if (process.platform === 'win32') return {};
-  const root = env.BERTH_WSL_ROOT || '/var/lib/berth-wsl';
-  return Object.fromEntries(parseDrives(env.BERTH_WSL_DRIVES ?? `c=${join(root, 'drives/c')}`).map((d) => [d.letter, d.hostPath]));
+  return Object.fromEntries(drivesFromEnv(env).map((d) => [d.letter, d.hostPath]));
 }
 
 /**

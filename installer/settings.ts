@@ -2,6 +2,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic } from '../common/atomic-file.js';
+import { ENGINE_LIMITS } from '../common/engine-limits.js';
 
 /** An upstream proxy: http(s)://[user:password@]host[:port], as Docker Desktop's Proxies settings take it. */
 const proxyUrl = z.string().refine(
@@ -65,8 +66,8 @@ export const settingsSchema = z
     /** A different proxy for containers (Docker Desktop's "containers proxy"); default: `proxy`. */
     containersProxy: proxySettingsSchema.optional(),
     /** Caps on the engine (dockerd, containerd and every container together); unset: none beyond the VM's. */
-    memoryMiB: z.number({ error: 'a number of MiB' }).int('a whole number of MiB').min(256, 'at least 256 (dockerd alone needs ~100 MiB)').optional(),
-    cpus: z.number({ error: 'a number of CPUs, like 2 or 1.5' }).min(0.1, 'at least 0.1').max(1024, 'at most 1024').optional(),
+    memoryMiB: z.number({ error: 'a number of MiB' }).int('a whole number of MiB').min(ENGINE_LIMITS.memoryMiB.min, `at least ${ENGINE_LIMITS.memoryMiB.min} (dockerd alone needs ~100 MiB)`).optional(),
+    cpus: z.number({ error: 'a number of CPUs, like 2 or 1.5' }).min(ENGINE_LIMITS.cpus.min, `at least ${ENGINE_LIMITS.cpus.min}`).max(ENGINE_LIMITS.cpus.max, `at most ${ENGINE_LIMITS.cpus.max}`).optional(),
     /** berth-data's disk size limit at its import (later: `berth data resize`, which also sets this). */
     /** Resource Saver: pause the engine after this many seconds with no request and no running container; 0 turns it off. */
     autoPauseTimeoutSeconds: z

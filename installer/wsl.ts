@@ -5,6 +5,7 @@ import { CommandWslHost } from '../wsl-host/command-host.js';
 import type { WslHost } from '../wsl-host/host.js';
 import { packageRoot } from '../wsl-host/package-root.js';
 import { AGENT_COMMAND } from '../common/shared-area.js';
+import { HostLayout, wslRootFromEnv } from '../wsl-host/linux/config.js';
 
 const REPO = packageRoot(dirname(fileURLToPath(import.meta.url)));
 
@@ -16,11 +17,11 @@ export function wslFromEnv(env: NodeJS.ProcessEnv = process.env): WslHost {
   if (process.platform === 'win32') {
     return new CommandWslHost({ command: env.BERTH_WSL ?? 'wsl.exe', relayCommand: [AGENT_COMMAND, 'relay'] });
   }
-  const wslRoot = env.BERTH_WSL_ROOT || '/var/lib/berth-wsl';
+  const wslRoot = wslRootFromEnv(env);
   return new CommandWslHost({
     command: env.BERTH_WSL ?? join(REPO, 'bin/berth-wsl'),
     env: { BERTH_WSL_ROOT: wslRoot },
-    sharedAreaPath: join(wslRoot, 'run/wsl'),
+    sharedAreaPath: new HostLayout(wslRoot).sharedArea,
   });
 }
 
@@ -29,5 +30,5 @@ export const BERTH_REPO = REPO;
 /** Where the host itself sees the distros' /mnt/wsl, when it can (the Linux WSL host). */
 export function sharedAreaOnHost(env: NodeJS.ProcessEnv = process.env): string | undefined {
   if (process.platform === 'win32') return undefined;
-  return join(env.BERTH_WSL_ROOT || '/var/lib/berth-wsl', 'run/wsl');
+  return new HostLayout(wslRootFromEnv(env)).sharedArea;
 }

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { sharedAreaHostPath } from '../../wsl-host/connect.js';
 import { parseWslArgs, UsageError } from '../../wsl-host/linux/args.js';
@@ -10,6 +11,10 @@ import { resolveUser } from '../../common/passwd.js';
 import { hostnameFor } from '../../wsl-host/linux/runtime.js';
 import { planSession, SessionError } from '../../wsl-host/linux/session.js';
 import { DEFAULT_WSL_CONF, parseWslConf } from '../../common/wsl-conf.js';
+import { DEFAULT_WSL_ROOT, drivesFromEnv, wslRootFromEnv } from '../../wsl-host/linux/config.js';
+import { sharedAreaOnHost } from '../../installer/wsl.js';
+import { sharedDrives } from '../../installer/host-endpoint.js';
+import { settingsSchema } from '../../installer/settings.js';
 
 describe("wsl.exe's command line", () => {
   it('parses management verbs', () => {
@@ -153,5 +158,16 @@ describe('small pieces', () => {
 
   it('derives a valid hostname from a distro name', () => {
     expect(hostnameFor('Ubuntu_22.04')).toBe('Ubuntu-22-04');
+  });
+});
+
+describe("the Linux WSL host's defaults, one source", () => {
+  it('gives the manager the same root, shared area and drives as the host uses, and the native entry the same root', () => {
+    expect(wslRootFromEnv({})).toBe('/var/lib/berth-wsl');
+    expect(sharedAreaOnHost({ BERTH_WSL_ROOT: '/w' })).toBe('/w/run/wsl');
+    expect(drivesFromEnv({ BERTH_WSL_ROOT: '/w' })).toEqual([{ letter: 'c', hostPath: '/w/drives/c' }]);
+    expect(sharedDrives(settingsSchema.parse({}), { BERTH_WSL_ROOT: '/w', BERTH_WSL_DRIVES: 'd=/data' })).toEqual({ d: '/data' });
+    // C cannot import it: the native `--exec` must fall back to the very same default.
+    expect(readFileSync(new URL('../../wsl-host/native/wsl-entry.c', import.meta.url), 'utf8')).toContain(`if (!root || !*root) root = "${DEFAULT_WSL_ROOT}";`);
   });
 });

@@ -18,9 +18,20 @@ export interface HostConfig {
 
 const here = dirname(fileURLToPath(import.meta.url));
 
+/** The root when BERTH_WSL_ROOT is unset (DESIGN's contract; berth-wsl's native entry, wsl-entry.c, has it too, and a test holds them equal). */
+export const DEFAULT_WSL_ROOT = '/var/lib/berth-wsl';
+
+export function wslRootFromEnv(env: NodeJS.ProcessEnv = process.env): string {
+  return env.BERTH_WSL_ROOT || DEFAULT_WSL_ROOT;
+}
+
+/** The "Windows drives": BERTH_WSL_DRIVES (`c=/dir;d=/other`), by default `c=<root>/drives/c`. */
+export function drivesFromEnv(env: NodeJS.ProcessEnv = process.env): Drive[] {
+  return parseDrives(env.BERTH_WSL_DRIVES ?? `c=${join(wslRootFromEnv(env), 'drives/c')}`);
+}
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): HostConfig {
-  const root = env.BERTH_WSL_ROOT || '/var/lib/berth-wsl';
+  const root = wslRootFromEnv(env);
   if (!root.startsWith('/')) throw new Error(`BERTH_WSL_ROOT must be an absolute path, not "${root}"`);
   const idleText = env.BERTH_WSL_IDLE_TIMEOUT ?? '15';
   const idleTimeout = Number(idleText);
@@ -30,7 +41,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): HostConfig 
   const pkg = packageRoot(here);
   return {
     root,
-    drives: parseDrives(env.BERTH_WSL_DRIVES ?? `c=${join(root, 'drives/c')}`),
+    drives: drivesFromEnv(env),
     idleTimeout,
     initBinary: env.BERTH_WSL_INIT || join(pkg, 'dist/native/berth-init'),
     scriptsDir: join(pkg, 'wsl-host/scripts'),

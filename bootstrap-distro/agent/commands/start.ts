@@ -9,6 +9,7 @@ import { paths } from '../paths.js';
 import { publishEngineNetns, publishTools, unpublishTools } from '../publish.js';
 import { AGENT_WARNING } from '../../../common/agent-warning.js';
 import { CGROUP_NAME, defaultEngineCgroupName, engineCgroupFile, prepareEngineCgroup, removeEngineCgroup, type CgroupLayout, type EngineLimits } from '../engine-cgroup.js';
+import { ENGINE_LIMITS } from '../../../common/engine-limits.js';
 
 /** The service whose socket `start` waits for. */
 const ENGINE_SERVICE = 'dockerd';
@@ -154,12 +155,14 @@ function parseLimits(memory: string | undefined, cpus: string | undefined): Engi
   const limits: EngineLimits = {};
   if (memory !== undefined) {
     const n = Number(memory);
-    if (!Number.isInteger(n) || n < 64) throw new Error(`--memory-mib takes a whole number of MiB, at least 64, not "${memory}"`);
+    const { min } = ENGINE_LIMITS.memoryMiB;
+    if (!Number.isInteger(n) || n < min) throw new Error(`--memory-mib takes a whole number of MiB, at least ${min}, not "${memory}"`);
     limits.memoryMiB = n;
   }
   if (cpus !== undefined) {
     const n = Number(cpus);
-    if (!Number.isFinite(n) || n < 0.01) throw new Error(`--cpus takes a number of CPUs, at least 0.01, not "${cpus}"`);
+    const { min, max } = ENGINE_LIMITS.cpus;
+    if (!Number.isFinite(n) || n < min || n > max) throw new Error(`--cpus takes a number of CPUs from ${min} to ${max}, not "${cpus}"`);
     limits.cpus = n;
   }
   return limits;
