@@ -69,7 +69,6 @@ export class DistroRuntime {
       BERTH_SHARED: this.layout.sharedArea,
       BERTH_AUTOMOUNT: conf.automount.enabled ? '1' : '0',
       BERTH_AUTOMOUNT_ROOT: conf.automount.root,
-      BERTH_DRIVES: this.config.drives.map((x) => `${x.letter}=${x.hostPath}`).join(';'),
       BERTH_HOSTNAME: hostnameFor(d.name),
       BERTH_LOCK: this.attachLock(d),
       BERTH_LOG: join(runDir, 'init.log'),
@@ -83,7 +82,7 @@ export class DistroRuntime {
     const net = d.version === 2 ? this.layout.vmNet : '/proc/self/ns/net';
     const r = await runCommand(
       this.config.initBinary,
-      ['start', '--vm-net', net, '--vm-mnt', this.layout.vmMnt, '--', 'sh', join(this.config.scriptsDir, 'distro-setup.sh')],
+      ['start', '--vm-net', net, '--vm-mnt', this.layout.vmMnt, '--', 'sh', join(this.config.scriptsDir, 'distro-setup.sh'), ...this.config.drives.flatMap((x) => [x.letter, x.hostPath])],
       { env },
     );
     const pid = Number(r.stdout.trim());

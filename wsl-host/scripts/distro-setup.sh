@@ -44,16 +44,13 @@ if [ "$BERTH_WSL2" = 1 ]; then
   mount --make-rslave "$BERTH_SHARED"
 fi
 
-if [ "$BERTH_AUTOMOUNT" = 1 ] && [ -n "$BERTH_DRIVES" ]; then
-  old_ifs=$IFS
-  IFS=';'
-  for drive in $BERTH_DRIVES; do
-    letter=${drive%%=*}
-    dir=${drive#*=}
-    mkdir -p "$root${automount}$letter"
-    mount --bind "$dir" "$root${automount}$letter"
+# The drives come as arguments, a letter and a host directory each: a path is never split again here.
+if [ "$BERTH_AUTOMOUNT" = 1 ]; then
+  while [ $# -ge 2 ]; do
+    mkdir -p "$root${automount}$1"
+    mount --bind "$2" "$root${automount}$1"
+    shift 2
   done
-  IFS=$old_ifs
 fi
 
 # WSL writes the distro's resolv.conf at each start (wsl.conf [network] generateResolvConf,
