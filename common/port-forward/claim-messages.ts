@@ -1,15 +1,18 @@
 import { z } from 'zod';
-import type { Protocol } from './forward.js';
+
+/** The protocols a published port may have. */
+export const protocolSchema = z.enum(['tcp', 'udp']);
+export type Protocol = z.infer<typeof protocolSchema>;
 
 /** A published port as a distro's proxy claims it from the manager before a container starts. */
 export const portRequestSchema = z
   .object({
     host: z.string().min(1).max(64),
     port: z.number().int().min(1).max(65535),
-    proto: z.enum(['tcp', 'udp']),
+    proto: protocolSchema,
   })
   .strict();
-export type PortRequest = z.infer<typeof portRequestSchema> & { proto: Protocol };
+export type PortRequest = z.infer<typeof portRequestSchema>;
 
 /** The claim a distro's proxy sends the manager before a container starts (both ends use it). */
 export const portClaimSchema = z.object({ ports: z.array(portRequestSchema).max(1024) }).strict();

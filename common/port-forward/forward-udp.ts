@@ -2,7 +2,7 @@ import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { DatagramReader, frameDatagram } from './datagram-frames.js';
-import type { ForwardTarget } from './forward.js';
+import type { ForwardTarget } from './target-slot.js';
 
 /** A UDP "connection" is forgotten after this long without a datagram either way (docker-proxy keeps 90 s). */
 export const UDP_FLOW_IDLE_MS = 90_000;

@@ -5,6 +5,7 @@ import { listenPublishedUdp, relayDatagrams, type PublishedListener } from './fo
 import type { TargetCheck } from './published-targets.js';
 import { TARGET_WAIT_MS, type TargetSlot } from './target-slot.js';
 import type { RelayListeners } from './native-relay.js';
+import type { Protocol } from './claim-messages.js';
 
 export type { ForwardTarget } from './target-slot.js';
 
@@ -82,7 +83,7 @@ export function listenPublished(
   return new Promise((resolve, reject) => server.once('error', reject).listen(address.port, address.host, () => resolve(server)));
 }
 
-export type Protocol = 'tcp' | 'udp';
+export type { Protocol };
 
 /** How one side (the host, or the WSL network namespace) reaches the engine's forwarders. */
 export interface ForwarderLink {

@@ -1,5 +1,5 @@
 import type { Duplex } from 'node:stream';
-import type { Protocol } from './forward.js';
+import type { Protocol } from './claim-messages.js';
 import { listContainers } from '../docker-api.js';
 
 /** Whether the forwarder may connect to a target: only a running container's published port. */

@@ -4,7 +4,7 @@ import { BERTH_DISTRO, DATA_DISTRO } from '../distros.js';
 import { loadSettings, saveSettings, settingsSchema, type Settings } from '../settings.js';
 import type { IntegrationStatus } from '../integrations.js';
 import type { HttpTarget } from '../../common/http-client.js';
-import { answerDocker, DOCKER_ROUTES } from './docker-routes.js';
+import { answerDocker, DOCKER_ROUTES, type ApiAnswer } from './docker-routes.js';
 import { checkEngineConfig } from '../engine-config/schema.js';
 import { keepProxyPasswords } from '../secrets.js';
 import type { ApplyOutcome } from '../engine-config/store.js';
@@ -46,10 +46,7 @@ export type ResetKind = 'purge' | 'factory';
 /** The word the user types to confirm each: Troubleshoot's "Clean / Purge data" and "Reset to factory defaults". */
 export const CONFIRM_WORDS: Record<ResetKind, string> = { purge: 'purge', factory: 'reset' };
 
-export interface ApiAnswer {
-  status: number;
-  body: unknown;
-}
+export type { ApiAnswer };
 
 /** A user distro as the integration page shows it. */
 export interface DistroView {

@@ -1,6 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { httpRequest, openRequest, type HttpTarget } from '../../common/http-client.js';
-import type { ApiAnswer } from './api.js';
+
+/** What an /api/v1 route answers: a status and a JSON body. */
+export interface ApiAnswer {
+  status: number;
+  body: unknown;
+}
 
 /**
  * The Engine API actions the dashboard offers, and only these: an allowlist, never a
