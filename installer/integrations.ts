@@ -4,6 +4,7 @@ import { Backoff } from '../common/backoff.js';
 import { parseWslConf } from '../common/wsl-conf.js';
 import { PROXY_EXIT, readProxyMessage } from '../wsl-proxy/proxy-messages.js';
 import { IN_SHARED_AREA } from '../common/shared-area.js';
+import { OwnedTimers, systemClock, type Clock } from './backend/clock.js';
 
 const CLI_LINK = '/usr/local/bin/docker';
 const HELPER_LINK = '/usr/local/bin/docker-credential-berth';
@@ -38,10 +39,15 @@ const SERVING_WITHIN_MS = 30_000;
 export class Integrations {
   private running = new Map<string, Running>();
 
+  private readonly timers: OwnedTimers;
+
   constructor(
     private readonly wsl: WslHost,
     private readonly log: (source: string, line: string) => void,
-  ) {}
+    clock: Clock = systemClock,
+  ) {
+    this.timers = new OwnedTimers(clock);
+  }
 
   /** Makes the running set match `distros`; `off` ones are cleaned up in their distro. */
   async sync(distros: string[]): Promise<void> {
@@ -84,6 +90,7 @@ export class Integrations {
     let stderr = '';
     // Running once the proxy says it serves the socket, so `berth integrate` returns when docker works.
     r.startedAt = Date.now();
+    let stopWaiting = () => {};
     const serving = new Promise<void>((resolve) => {
       if (proc.stdout) {
         createInterface({ input: proc.stdout, crlfDelay: Infinity }).on('line', (line) => {
@@ -95,7 +102,7 @@ export class Integrations {
         });
       }
       void proc.done.finally(resolve);
-      setTimeout(resolve, SERVING_WITHIN_MS);
+      stopWaiting = this.timers.after(SERVING_WITHIN_MS, resolve);
     });
     proc.stderr?.on('data', (d: Buffer) => {
       stderr += d.toString();
@@ -106,6 +113,7 @@ export class Integrations {
       (e: Error) => this.exited(distro, r, 1, e.message),
     );
     await serving;
+    stopWaiting();
   }
 
   private exited(distro: string, r: Running, code: number, stderr: string): void {
@@ -118,9 +126,9 @@ export class Integrations {
     const delay = r.backoff.next();
     this.log('integration', `${distro}: the proxy exited (code ${code}); restarting it in ${delay} ms`);
     r.status = { distro, state: 'restarting', detail: stderr.trim().split('\n').pop() };
-    setTimeout(() => {
-      if (!r.stopping && this.running.get(distro.toLowerCase()) === r) this.start(distro, r).catch((e: Error) => this.log("integration", `${distro}: starting its proxy again failed: ${e.message}`));
-    }, delay);
+    this.timers.after(delay, () => {
+      if (!r.stopping && this.running.get(distro.toLowerCase()) === r) this.start(distro, r).catch((e: Error) => this.log('integration', `${distro}: starting its proxy again failed: ${e.message}`));
+    });
   }
 
   private async stop(key: string): Promise<void> {
@@ -146,6 +154,7 @@ export class Integrations {
   }
 
   async stopAll(): Promise<void> {
+    this.timers.cancelAll();
     for (const key of [...this.running.keys()]) await this.stop(key);
   }
 

@@ -18,6 +18,7 @@ import { AGENT, DAEMON_SOCKET } from './engine.js';
 import { sharedPath } from '../common/shared-area.js';
 import { Backoff } from '../common/backoff.js';
 import { SerialQueue } from '../common/serial-queue.js';
+import { OwnedTimers, systemClock, type Clock } from './backend/clock.js';
 
 const FORWARDER = sharedPath('forwardSocket');
 const FORWARDER_UDP = sharedPath('forwardUdpSocket');
@@ -62,13 +63,18 @@ export class PortForwards {
   private pendingReconcile: Promise<void> | undefined;
 
   private relay: RelayListeners | undefined;
+  /** Restarts, retries and the second looks after an event: none fires after stop. */
+  private readonly timers: OwnedTimers;
 
   constructor(
     private readonly wsl: WslHost,
     private readonly log: (line: string) => void,
     /** berth-relay on the host; without it the host's TCP listeners are Node's. */
     private readonly relayBinary?: string,
-  ) {}
+    clock: Clock = systemClock,
+  ) {
+    this.timers = new OwnedTimers(clock);
+  }
 
   /**
    * How the host reaches the engine's forwarders: TCP through berth-relay where the host can
@@ -139,11 +145,11 @@ export class PortForwards {
       this.helperBackoff.ran(Date.now() - startedAt);
       const delay = this.helperBackoff.next();
       this.log(`the port helper in the berth distro ${why}; starting it again in ${delay} ms`);
-      setTimeout(() => {
+      this.timers.after(delay, () => {
         if (this.stopped || this.vm !== helper) return;
         this.startHelper();
         void this.queue.run(() => this.reopenInVm());
-      }, delay);
+      });
     };
     void helper.done.then((r) => restart(`exited (code ${r.exitCode})`), (e: Error) => restart(`failed: ${e.message}`));
   }
@@ -260,7 +266,7 @@ export class PortForwards {
       this.log(this.reconcileError);
       // Not left until the next event: tried again with the reconnect policy.
       const delay = this.listBackoff.next();
-      if (!this.stopped) setTimeout(() => void (this.stopped || this.reconcile()), delay);
+      if (!this.stopped) this.timers.after(delay, () => void this.reconcile());
       return;
     }
     const desired = new Map<string, { request: PortRequest; target: ForwardTarget }>();
@@ -291,18 +297,18 @@ export class PortForwards {
   }
 
   private watchEvents(): void {
-    let timer: NodeJS.Timeout | undefined;
+    let cancelPending = () => {};
     this.events?.stop();
     this.events = followEvents(this.daemon, { type: ['container'], event: ['start', 'die', 'stop', 'kill', 'destroy', 'restart'] }, {
       // (Re)connected, maybe after dockerd restarted: whatever happened meanwhile was not seen.
       onConnected: () => void this.reconcile(),
       // The list can lag an event a little (and a busy daemon more): look again shortly after.
       onEvent: () => {
-        clearTimeout(timer);
-        timer = setTimeout(() => {
+        cancelPending();
+        cancelPending = this.timers.after(100, () => {
           void this.reconcile();
-          for (const later of RECONCILE_AGAIN_MS) setTimeout(() => void this.reconcile(), later);
-        }, 100);
+          for (const later of RECONCILE_AGAIN_MS) this.timers.after(later, () => void this.reconcile());
+        });
       },
     });
   }
@@ -314,6 +320,7 @@ export class PortForwards {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.timers.cancelAll();
     this.events?.stop();
     // The helper's listeners go with it; only the host's are closed here.
     for (const p of this.published.values()) {

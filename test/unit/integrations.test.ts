@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { Integrations } from '../../installer/integrations.js';
 import { formatProxyMessage, PROXY_EXIT } from '../../wsl-proxy/proxy-messages.js';
 import { FakeWsl, type FakeProcess } from '../helpers/fake-wsl.js';
+import { ManualClock } from '../helpers/manual-clock.js';
+import { OwnedTimers } from '../../installer/backend/clock.js';
 
 const until = async (cond: () => boolean, what: string) => {
   for (let i = 0; i < 300 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
@@ -17,9 +19,10 @@ function setup() {
   const proxies: FakeProcess[] = [];
   wsl.onExec = (p) => proxies.push(p);
   const logs: string[] = [];
-  const integrations = new Integrations(wsl, (source, line) => logs.push(`${source}: ${line}`));
+  const clock = new ManualClock();
+  const integrations = new Integrations(wsl, (source, line) => logs.push(`${source}: ${line}`), clock);
   const serve = (p: FakeProcess) => p.stdout.write(formatProxyMessage({ kind: 'log', text: 'restored 0 bind mounts' }) + formatProxyMessage({ kind: 'serving', socket: '/var/run/docker.sock', distro: 'Ubuntu' }));
-  return { wsl, proxies, logs, integrations, serve };
+  return { wsl, proxies, logs, integrations, serve, clock };
 }
 
 describe('integrations', () => {
@@ -45,6 +48,8 @@ describe('integrations', () => {
     w.proxies[0]!.end(PROXY_EXIT.failed);
     await until(() => w.integrations.status()[0]?.state === 'restarting', 'restarting');
     expect(w.integrations.status()[0]!.detail).toBe('berth-proxy: boom');
+    expect(w.proxies).toHaveLength(1); // not before its backoff delay
+    w.clock.advance(Math.max(...w.clock.pending()));
     await until(() => w.proxies.length === 2, 'a second proxy');
     w.serve(w.proxies[1]!);
     await until(() => w.integrations.status()[0]?.state === 'running', 'running again');
@@ -53,9 +58,42 @@ describe('integrations', () => {
     w.proxies[1]!.end(PROXY_EXIT.socketTaken);
     await until(() => w.integrations.status()[0]?.state === 'conflict', 'conflict');
     expect(w.integrations.status()[0]!.detail).toMatch(/already served/);
-    await new Promise((r) => setTimeout(r, 300)); // longer than the first restart delay
+    w.clock.advance(60_000); // longer than any restart delay
+    await new Promise((r) => setTimeout(r, 10));
     expect(w.proxies).toHaveLength(2);
     await w.integrations.stopAll();
+  });
+
+  it('leave no timer behind once stopped: a crash just before the stop is not restarted after it', async () => {
+    const w = setup();
+    const synced = w.integrations.sync(['Ubuntu']);
+    await until(() => w.proxies.length === 1, 'the proxy started');
+    w.serve(w.proxies[0]!);
+    await synced;
+    w.proxies[0]!.end(PROXY_EXIT.failed);
+    await until(() => w.integrations.status()[0]?.state === 'restarting', 'restarting');
+    await w.integrations.stopAll();
+    expect(w.clock.pending()).toEqual([]);
+    w.clock.advance(60_000);
+    await new Promise((r) => setTimeout(r, 10));
+    expect(w.proxies).toHaveLength(1);
+  });
+});
+
+describe('owned timers', () => {
+  it('fire once each, cancel one by one, and cancel all at a stop', () => {
+    const clock = new ManualClock();
+    const timers = new OwnedTimers(clock);
+    const fired: string[] = [];
+    timers.after(10, () => fired.push('a'));
+    const cancelB = timers.after(20, () => fired.push('b'));
+    timers.after(30, () => fired.push('c'));
+    clock.advance(10);
+    cancelB();
+    timers.cancelAll();
+    clock.advance(100);
+    expect(fired).toEqual(['a']);
+    expect(clock.pending()).toEqual([]);
   });
 
   it('refuse a WSL 1 distro and a missing one, with the reason', async () => {
@@ -85,6 +123,8 @@ describe('a rejection in the restart of a proxy (issue #25: nothing awaited it)'
         throw new Error('wsl.exe: the service is shutting down');
       };
       w.proxies[0]!.end(PROXY_EXIT.failed);
+      await until(() => w.clock.pending().length > 0, 'the restart scheduled');
+      w.clock.advance(Math.max(...w.clock.pending()));
       await until(() => w.logs.some((l) => l.includes('starting its proxy again failed')), 'the failed restart logged');
       expect(w.logs).toContain('integration: Ubuntu: starting its proxy again failed: wsl.exe: the service is shutting down');
       await new Promise((r) => setTimeout(r, 50));
