@@ -11,7 +11,10 @@ import { removeTree } from '../../common/remove-tree.js';
  * run `[-d NAME] [-u USER] --exec ARGV` into a running distro without starting Node. This
  * side writes it after planning such a session; the native side uses it only while the
  * init, the NAT helper, the distro's passwd/group/wsl.conf and BERTH_WSL_DRIVES are the
- * ones it was written for. The field order is the C file's; change both together.
+ * ones it was written for. The field order is the C file's; change both together: the
+ * round trip (this side writes a record, berth-init attaches from it, and the output must
+ * equal the full path's, with berth-init as the process) is test/integration/wsl-host.test.ts
+ * "runs --exec into a running distro without Node".
  */
 export const FAST_EXEC_VERSION = 'berth-fast-exec 1';
 
