@@ -1,7 +1,7 @@
 import { watch } from 'node:fs';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
-import { FileTail } from '../common/file-tail.js';
+import { FileTail } from './file-tail.js';
 import { sharedPath } from '../common/shared-area.js';
 import type { WslHost } from '../wsl-host/host.js';
 import { formatLine, readLogs } from '../bootstrap-distro/logd/client.js';

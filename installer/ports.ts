@@ -11,7 +11,7 @@ import { RelayListeners } from '../common/port-forward/native-relay.js';
 import { TargetSlot } from '../common/port-forward/target-slot.js';
 import type { PublishedListener } from '../common/port-forward/forward-udp.js';
 import { listenAddress, type PortRequest } from '../common/port-forward/claim-messages.js';
-import { bindFailureMessage } from '../common/port-forward/port-errors.js';
+import { bindFailureMessage } from './port-errors.js';
 import { followEvents, listContainers, type ContainerSummary, type EventFollower } from '../common/docker-api.js';
 import { BERTH_DISTRO } from './distros.js';
 import { AGENT, DAEMON_SOCKET } from './engine.js';

@@ -3,7 +3,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FileTail } from '../../common/file-tail.js';
+import { FileTail } from '../../installer/file-tail.js';
 import { LogRing } from '../../bootstrap-distro/logd/ring.js';
 import { LogWriter, RotatingFiles } from '../../bootstrap-distro/logd/writer.js';
 import { redact } from '../../installer/diagnose.js';

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DatagramReader, frameDatagram } from '../../common/port-forward/datagram-frames.js';
 import { listenPublishedPort, serveUdpForwarder, type ForwarderLink } from '../../common/port-forward/forward.js';
 import type { PublishedListener } from '../../common/port-forward/forward-udp.js';
-import { bindFailureMessage } from '../../common/port-forward/port-errors.js';
+import { bindFailureMessage } from '../../installer/port-errors.js';
 import { TargetSlot } from '../../common/port-forward/target-slot.js';
 import { freePort } from '../helpers/host-services.js';
 

@@ -1,4 +1,4 @@
-import type { PortRequest } from './claim-messages.js';
+import type { PortRequest } from '../common/port-forward/claim-messages.js';
 
 const shown = (r: PortRequest) => (r.proto === 'udp' ? `${r.port}/udp` : `${r.port}`);
 

@@ -1,5 +1,5 @@
 import { open } from 'node:fs/promises';
-import { SerialQueue } from './serial-queue.js';
+import { SerialQueue } from '../common/serial-queue.js';
 
 /**
  * Reads a growing text file by byte position, handing out only whole lines: a line written
