@@ -11,7 +11,7 @@ const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 const sanitize = process.env.BERTH_NATIVE_SANITIZE === '1';
 const outDir = join(repo, sanitize ? 'dist/native-sanitized' : 'dist/native');
 const programs = [
-  { name: 'berth-init', dir: 'wsl-host/native', sources: ['berth-init.c', 'wsl-entry.c'], headers: ['berth-init.h'] },
+  { name: 'berth-init', dir: 'wsl-host/native', sources: ['main.c', 'berth-init.c', 'wsl-entry.c'], headers: ['berth-init.h'] },
   { name: 'berth-relay', dir: 'common/port-forward', sources: ['berth-relay.c', 'relay-proto.c'], headers: ['relay-proto.h'] },
   { name: 'berth-runc', dir: 'bootstrap-distro/runtime', sources: ['berth-runc.c', 'spec-edit.c'], headers: ['spec-edit.h'] },
 ];

@@ -20,7 +20,8 @@
  *   private-except PATH                        make every mount private except PATH (VM set-up)
  *   relay    SOCKET                            copy stdin/stdout to and from a Unix socket
  *
- * Run as `berth-wsl` (bin/berth-wsl links here), it is wsl.exe's command line: see wsl-entry.c.
+ * Run as `berth-wsl` (bin/berth-wsl links here), it is wsl.exe's command line: see wsl-entry.c
+ * (main.c chooses between the two by the name it was run as).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -411,9 +412,7 @@ static int cmd_relay(int argc, char **argv) {
   return 0;
 }
 
-int main(int argc, char **argv) {
-  const char *self = strrchr(argv[0], '/');
-  if (strcmp(self ? self + 1 : argv[0], "berth-wsl") == 0) return wsl_entry(argc, argv);
+int berth_init_main(int argc, char **argv) {
   const char *mode = argc > 1 ? argv[1] : "";
   if (strcmp(mode, "start") == 0) return cmd_start(argc, argv);
   if (strcmp(mode, "pid1") == 0) return cmd_pid1(argc, argv);

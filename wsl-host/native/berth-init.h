@@ -16,6 +16,9 @@ extern int exec_entered;
 /* Field 22 of /proc/PID/stat (clock ticks after boot), 0 when the process is gone. */
 unsigned long long process_start_time(int pid);
 
+/* berth-init's own modes (start, pid1, exec, private-except, relay). */
+int berth_init_main(int argc, char **argv);
+
 /* bin/berth-wsl is a link to this binary: `--exec` into a running distro without Node. */
 int wsl_entry(int argc, char **argv);
 
