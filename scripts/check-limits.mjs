@@ -19,7 +19,6 @@ const PRODUCT = ['common', 'wsl-host', 'wsl-proxy', 'bootstrap-distro', 'data-di
 const LONG_FUNCTIONS = new Map([
   ['wsl-proxy/docker-proxy.ts createDockerProxy', 195],
   ['wsl-proxy/docker-proxy.ts (anonymous)', 92],
-  ['bootstrap-distro/agent/commands/start.ts run', 135],
   ['installer/backend/run-backend.ts runBackend', 97],
   ['bootstrap-distro/agent/supervisor.ts supervise', 134],
 ]);

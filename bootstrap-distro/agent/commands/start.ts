@@ -1,5 +1,5 @@
 import { DAEMON_NODE_FLAGS } from '../../../common/node-flags.js';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync } from 'node:fs';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -10,63 +10,133 @@ import { publishEngineNetns, publishTools, unpublishTools } from '../publish.js'
 import { AGENT_WARNING } from '../../../common/agent-warning.js';
 import { CGROUP_NAME, defaultEngineCgroupName, engineCgroupFile, prepareEngineCgroup, removeEngineCgroup, type CgroupLayout, type EngineLimits } from '../engine-cgroup.js';
 import { ENGINE_LIMITS } from '../../../common/engine-limits.js';
+import { sleep } from '../../../common/process.js';
 
 /** The service whose socket `start` waits for. */
 const ENGINE_SERVICE = 'dockerd';
 
+const OPTIONS = {
+  data: { type: 'string', default: paths.defaultDataStore },
+  config: { type: 'string' },
+  detach: { type: 'boolean', default: false },
+  timeout: { type: 'string', default: '60' },
+  'log-lines': { type: 'string', default: '5000' },
+  'log-line-bytes': { type: 'string', default: '1024' },
+  'log-file-bytes': { type: 'string', default: String(1024 * 1024) },
+  'log-files': { type: 'string', default: '4' },
+  'memory-mib': { type: 'string' },
+  cpus: { type: 'string' },
+  'auto-pause': { type: 'string', default: '0' },
+  cgroup: { type: 'string' },
+} as const;
+type StartValues = ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>['values'];
+
+/** A start that cannot go on: the message for stderr and the exit code. */
+class StartRefused extends Error {
+  constructor(
+    message: string,
+    readonly code: number,
+  ) {
+    super(message);
+  }
+}
+
 export async function run(args: string[]): Promise<number> {
   const began = Date.now();
-  const { values } = parseArgs({
-    args,
-    options: {
-      data: { type: 'string', default: paths.defaultDataStore },
-      config: { type: 'string' },
-      detach: { type: 'boolean', default: false },
-      timeout: { type: 'string', default: '60' },
-      'log-lines': { type: 'string', default: '5000' },
-      'log-line-bytes': { type: 'string', default: '1024' },
-      'log-file-bytes': { type: 'string', default: String(1024 * 1024) },
-      'log-files': { type: 'string', default: '4' },
-      'memory-mib': { type: 'string' },
-      cpus: { type: 'string' },
-      'auto-pause': { type: 'string', default: '0' },
-      cgroup: { type: 'string' },
-    },
-  });
-  let limits: EngineLimits;
-  let cgroupName: string;
-  let autoPause: number;
   try {
-    limits = parseLimits(values['memory-mib'], values.cpus);
-    autoPause = Number(values['auto-pause']);
-    if (!Number.isInteger(autoPause) || autoPause < 0) throw new Error(`--auto-pause takes whole seconds (0 = never), not "${values['auto-pause']}"`);
-    cgroupName = values.cgroup ?? (await defaultEngineCgroupName());
-    if (!CGROUP_NAME.test(cgroupName)) throw new Error(`--cgroup takes letters, digits, '-' and '_', not "${cgroupName}"`);
+    const { values } = parseArgs({ args, options: OPTIONS });
+    const { limits, cgroupName, autoPause } = await checkedOptions(values);
+    await refuseUnlessStartable(values.data);
+    const lower = await verifiedImages();
+    await publishTools(lower[0]!);
+    const cgroup = await prepareCgroup(cgroupName, limits);
+    const supervisor = startSupervisor(values, lower, cgroupName, autoPause, cgroup);
+    // From here on, a failure takes back what this start put in place.
+    const undo = async () => {
+      await unpublishTools();
+      await removeEngineCgroup(cgroupName);
+    };
+    const failed = await untilReady(supervisor, Number(values.timeout));
+    if (failed !== undefined) {
+      await undo();
+      return failed;
+    }
+    await publishEngineNetns(supervisor.child.pid!);
+    process.stderr.write(`berth-agent: engine ready at unix://${paths.dockerSocket} in ${Date.now() - began} ms\n`);
+    if (values.detach) {
+      supervisor.child.unref();
+      return 0;
+    }
+    // Foreground: this process is what keeps the distro attached; a signal here stops the engine.
+    const forwardStop = () => void askStop();
+    process.on('SIGTERM', forwardStop);
+    process.on('SIGINT', forwardStop);
+    const code = await supervisor.exited;
+    await undo();
+    return code;
   } catch (e) {
-    process.stderr.write(`berth-agent: ${(e as Error).message}\n`);
-    return 2;
+    if (!(e instanceof StartRefused)) throw e;
+    process.stderr.write(`${e.message}\n`);
+    return e.code;
   }
+}
+
+async function checkedOptions(values: StartValues): Promise<{ limits: EngineLimits; cgroupName: string; autoPause: number }> {
+  try {
+    const limits = parseLimits(values['memory-mib'], values.cpus);
+    const autoPause = Number(values['auto-pause']);
+    if (!Number.isInteger(autoPause) || autoPause < 0) throw new Error(`--auto-pause takes whole seconds (0 = never), not "${values['auto-pause']}"`);
+    const cgroupName = values.cgroup ?? (await defaultEngineCgroupName());
+    if (!CGROUP_NAME.test(cgroupName)) throw new Error(`--cgroup takes letters, digits, '-' and '_', not "${cgroupName}"`);
+    return { limits, cgroupName, autoPause };
+  } catch (e) {
+    throw new StartRefused(`berth-agent: ${(e as Error).message}`, 2);
+  }
+}
+
+/** Not when an engine runs already, nor without the data store. */
+async function refuseUnlessStartable(dataStore: string): Promise<void> {
   const running = await currentStatus();
   if (running) {
-    process.stderr.write(`berth-agent: the engine is already running (supervisor pid ${running.pid}, since ${running.startedAt}); stop it first with \`berth-agent stop\`.\n`);
-    return 3;
+    throw new StartRefused(`berth-agent: the engine is already running (supervisor pid ${running.pid}, since ${running.startedAt}); stop it first with \`berth-agent stop\`.`, 3);
   }
-  if (!(await stat(values.data).catch(() => undefined))?.isDirectory()) {
-    process.stderr.write(`berth-agent: the data store ${values.data} is not there; \`berth start\` mounts berth-data's store there, or pass --data DIR.\n`);
-    return 1;
+  if (!(await stat(dataStore).catch(() => undefined))?.isDirectory()) {
+    throw new StartRefused(`berth-agent: the data store ${dataStore} is not there; \`berth start\` mounts berth-data's store there, or pass --data DIR.`, 1);
   }
-  let lower: string[];
+}
+
+/** The root's two read-only images, checked against the manifest: [version pack, system]. */
+async function verifiedImages(): Promise<string[]> {
   try {
     const { readManifest, verifiedImageDir } = await import('../images.js');
     const manifest = await readManifest();
-    const system = await verifiedImageDir(manifest.system);
-    const versionPack = await verifiedImageDir(manifest.versionPack);
-    lower = [versionPack, system];
+    return [await verifiedImageDir(manifest.versionPack), await verifiedImageDir(manifest.system)];
   } catch (e) {
-    process.stderr.write(`berth-agent: ${(e as Error).message}\n`);
-    return 1;
+    throw new StartRefused(`berth-agent: ${(e as Error).message}`, 1);
   }
-  await publishTools(lower[0]!);
+}
+
+async function prepareCgroup(cgroupName: string, limits: EngineLimits): Promise<CgroupLayout> {
+  try {
+    const cgroup = await prepareEngineCgroup(cgroupName, limits);
+    for (const warning of cgroup.warnings) process.stderr.write(`${AGENT_WARNING}${warning}\n`);
+    await mkdir(paths.runDir, { recursive: true });
+    await writeFile(engineCgroupFile(), `${cgroupName}\n`, { mode: 0o644 });
+    return cgroup;
+  } catch (e) {
+    throw new StartRefused(`berth-agent: ${(e as Error).message}`, 1);
+  }
+}
+
+interface Supervisor {
+  child: ChildProcess;
+  exited: Promise<number>;
+  /** Its last lines of output, for a start that failed. */
+  lastOutput(): Promise<string[]>;
+}
+
+/** The supervisor, in the engine's cgroup and its own namespaces, under tini. */
+function startSupervisor(values: StartValues, lower: string[], cgroupName: string, autoPause: number, cgroup: CgroupLayout): Supervisor {
   const init = join(lower[1]!, 'sbin/init');
   const superviseArgs = [
     'supervise', '--lower', lower.join(':'), '--data', values.data, ...(values.config ? ['--config', values.config] : []),
@@ -75,20 +145,9 @@ export async function run(args: string[]): Promise<number> {
   ];
   // tini as pid 1 reaps the orphans a container engine leaves (shims), and forwards signals.
   const unshareArgv = ['-m', '-n', '-p', '-u', '-i', '-f', '--propagation', 'slave', init, '-g', '--', paths.node, ...DAEMON_NODE_FLAGS, paths.agentBundle, ...superviseArgs];
-  let cgroup: CgroupLayout & { warnings: string[] };
-  try {
-    cgroup = await prepareEngineCgroup(cgroupName, limits);
-    for (const warning of cgroup.warnings) process.stderr.write(`${AGENT_WARNING}${warning}\n`);
-    await mkdir(paths.runDir, { recursive: true });
-    await writeFile(engineCgroupFile(), `${cgroupName}\n`, { mode: 0o644 });
-  } catch (e) {
-    process.stderr.write(`berth-agent: ${(e as Error).message}\n`);
-    return 1;
-  }
   // The engine starts inside its cgroup: a shell joins it, then becomes unshare (paths as arguments, never as code).
   const procsFiles = cgroup.dirs.map((d) => join(d.dir, 'cgroup.procs'));
   const argv = ['-c', 'n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 1; shift; n=$((n-1)); done; exec unshare "$@"', 'sh', String(procsFiles.length), ...procsFiles, ...unshareArgv];
-  await mkdir(paths.runDir, { recursive: true });
   // Detached, the supervisor writes to a log file (a pipe would break when we exit).
   const logFile = join(paths.runDir, 'agent.log');
   const logFd = values.detach ? openSync(logFile, 'a') : undefined;
@@ -106,48 +165,34 @@ export async function run(args: string[]): Promise<number> {
   };
   child.stdout?.on('data', onData);
   child.stderr?.on('data', onData);
-  const exited = new Promise<number>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))));
-  const lastOutput = async () =>
-    logFd === undefined ? tail : (await readFile(logFile, 'utf8').catch(() => '')).trimEnd().split('\n').slice(-20);
-  const deadline = Date.now() + Number(values.timeout) * 1000;
+  return {
+    child,
+    exited: new Promise<number>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)))),
+    lastOutput: async () => (logFd === undefined ? tail : (await readFile(logFile, 'utf8').catch(() => '')).trimEnd().split('\n').slice(-20)),
+  };
+}
+
+/** Undefined once the engine answers; else the exit code of a start that failed (said on stderr, the supervisor stopped). */
+async function untilReady(supervisor: Supervisor, timeoutSeconds: number): Promise<number | undefined> {
+  const deadline = Date.now() + timeoutSeconds * 1000;
   for (;;) {
-    const early = await Promise.race([exited, new Promise<undefined>((r) => setTimeout(() => r(undefined), 20))]);
+    const early = await Promise.race([supervisor.exited, sleep(20).then(() => undefined)]);
     if (early !== undefined) {
-      await unpublishTools();
-      await removeEngineCgroup(cgroupName);
-      process.stderr.write(`berth-agent: the engine did not start (exit ${early}). Last output:\n  ${(await lastOutput()).join('\n  ')}\n`);
+      process.stderr.write(`berth-agent: the engine did not start (exit ${early}). Last output:\n  ${(await supervisor.lastOutput()).join('\n  ')}\n`);
       return 1;
     }
     const s = await currentStatus();
-    if (s?.engine === 'ready') break;
+    if (s?.engine === 'ready') return undefined;
     // Waiting on is pointless once the engine's own service has given up.
     const engineFailed = s?.services.some((svc) => svc.name === ENGINE_SERVICE && svc.state === 'failed');
     if (Date.now() > deadline || engineFailed) {
-      const why = engineFailed ? `the ${ENGINE_SERVICE} service keeps crashing` : `the engine did not answer /_ping within ${values.timeout}s`;
-      process.stderr.write(
-        `berth-agent: ${why}; stopping. Services: ${JSON.stringify(s?.services ?? [])}\nLast output:\n  ${(await lastOutput()).join('\n  ')}\n`,
-      );
+      const why = engineFailed ? `the ${ENGINE_SERVICE} service keeps crashing` : `the engine did not answer /_ping within ${timeoutSeconds}s`;
+      process.stderr.write(`berth-agent: ${why}; stopping. Services: ${JSON.stringify(s?.services ?? [])}\nLast output:\n  ${(await supervisor.lastOutput()).join('\n  ')}\n`);
       await askStop();
-      await exited;
-      await unpublishTools();
-      await removeEngineCgroup(cgroupName);
+      await supervisor.exited;
       return 1;
     }
   }
-  await publishEngineNetns(child.pid!);
-  process.stderr.write(`berth-agent: engine ready at unix://${paths.dockerSocket} in ${Date.now() - began} ms\n`);
-  if (values.detach) {
-    child.unref();
-    return 0;
-  }
-  // Foreground: this process is what keeps the distro attached; a signal here stops the engine.
-  const forwardStop = () => void askStop();
-  process.on('SIGTERM', forwardStop);
-  process.on('SIGINT', forwardStop);
-  const code = await exited;
-  await unpublishTools();
-  await removeEngineCgroup(cgroupName);
-  return code;
 }
 
 /** --memory-mib and --cpus, checked (the settings schema checks them first; this is the agent's own guard). */
