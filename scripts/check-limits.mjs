@@ -20,7 +20,6 @@ const LONG_FUNCTIONS = new Map([
   ['wsl-proxy/docker-proxy.ts createDockerProxy', 195],
   ['wsl-proxy/docker-proxy.ts (anonymous)', 92],
   ['installer/backend/run-backend.ts runBackend', 97],
-  ['bootstrap-distro/agent/supervisor.ts supervise', 134],
 ]);
 
 const problems = [];

@@ -66,129 +66,146 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
     daemon.log('agent', line.replace(/^berth-agent: /, ''));
   };
   logUnhandled(log, 'berth-agent');
-  const logs: LogSink = {
-    stream: (source) =>
-      new Promise((resolve, reject) => {
-        const s = connect(LOG_INGEST);
-        s.once('error', reject);
-        s.once('connect', () => s.write(`${source}\n`, () => resolve(s)));
-      }),
-    last: (name, n) => daemon.ring.dump().filter((e) => e.source === name || e.source === `${name}.out`).slice(-n).map((e) => e.msg),
-    agent: (line) => log(`berth-agent: ${line}`),
-  };
-  let writer: LogWriter | undefined;
-  let forwarder: Server | undefined;
-  let tcpForwarder: { close(): Promise<void> } | undefined;
   const distroPid = Number(await readlink('/proc/self')); // /proc is still the distro's: its view of our pid
-  const startedAt = new Date().toISOString();
-  let state: AgentStatus['state'] = 'starting';
-  let engine: AgentStatus['engine'] = 'starting';
-  const onboot: AgentStatus['onboot'] = [];
-  let services: SupervisedService[] = [];
-  let control: HttpServer | undefined;
-  let saver: ResourceSaver | undefined;
-  let stopping: Promise<number> | undefined;
-
-  const stop = (code: number): Promise<number> => {
-    stopping ??= (async () => {
-      state = 'stopping';
-      log('berth-agent: stopping services');
-      // A frozen engine cannot stop: it resumes first.
-      await saver?.stop().catch((e: Error) => log(`berth-agent: ${e.message}`));
-      for (const s of [...services].reverse()) await s.stop(options.stopDeadlineMs);
-      control?.close();
-      forwarder?.close();
-      await tcpForwarder?.close();
-      await rm(FORWARD_SOCKET, { force: true });
-      await rm(FORWARD_UDP_SOCKET, { force: true });
-      // Let the writer take the last lines (the stop messages) before the store goes.
-      await sleep(100);
-      writer?.close();
-      daemon.close();
-      await rm(paths.controlSocket, { force: true });
-      await rm(LOG_QUERY_PUBLISHED, { force: true });
-      await rm(paths.dockerSocket, { force: true });
-      const leftovers = await dismantleRoot();
-      for (const problem of leftovers) log(`berth-agent: could not undo at stop: ${problem}`);
-      log(leftovers.length ? `berth-agent: stopped, with ${leftovers.length} thing(s) not undone (above)` : 'berth-agent: stopped');
-      return leftovers.length && code === 0 ? 1 : code;
-    })();
-    return stopping;
-  };
-  const stopped = new Promise<number>((resolve) => {
-    process.on('SIGTERM', () => void stop(0).then(resolve));
-    process.on('SIGINT', () => void stop(0).then(resolve));
-    process.on('SIGHUP', () => void stop(0).then(resolve));
-    // POST /stop
-    stopRequested = () => void stop(0).then(resolve);
-  });
-
+  let stopped!: (code: number) => void;
+  const done = new Promise<number>((resolve) => (stopped = resolve));
+  const supervision: Supervision = new Supervision(options, daemon, log, distroPid, () => void supervision.stop(0).then(stopped));
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => void supervision.stop(0).then(stopped));
   try {
+    await supervision.bringUp();
+  } catch (e) {
+    log(`berth-agent: start failed: ${(e as Error).message}`);
+    return supervision.stop(1);
+  }
+  return done;
+}
+
+/** The engine's root, services and sockets while they run, and their orderly end. */
+class Supervision {
+  private state: AgentStatus['state'] = 'starting';
+  private engine: AgentStatus['engine'] = 'starting';
+  private readonly onboot: AgentStatus['onboot'] = [];
+  private readonly startedAt = new Date().toISOString();
+  private services: SupervisedService[] = [];
+  private writer: LogWriter | undefined;
+  private forwarder: Server | undefined;
+  private tcpForwarder: { close(): Promise<void> } | undefined;
+  private control: HttpServer | undefined;
+  private saver: ResourceSaver | undefined;
+  private stopping: Promise<number> | undefined;
+  private readonly logs: LogSink;
+
+  constructor(
+    private readonly options: SuperviseOptions,
+    private readonly daemon: LogDaemon,
+    private readonly log: (line: string) => void,
+    private readonly distroPid: number,
+    /** POST /stop: the whole supervisor ends, as on SIGTERM. */
+    private readonly requestStop: () => void,
+  ) {
+    this.logs = {
+      stream: (source) =>
+        new Promise((resolve, reject) => {
+          const s = connect(LOG_INGEST);
+          s.once('error', reject);
+          s.once('connect', () => s.write(`${source}\n`, () => resolve(s)));
+        }),
+      last: (name, n) => daemon.ring.dump().filter((e) => e.source === name || e.source === `${name}.out`).slice(-n).map((e) => e.msg),
+      agent: (line) => log(`berth-agent: ${line}`),
+    };
+  }
+
+  /** The root, its logs, the forwarders, the control socket, the onboot actions, the services. */
+  async bringUp(): Promise<void> {
+    const { options, log } = this;
     await assembleRoot({ lower: options.lower, dataStore: options.dataStore });
     // The store is mounted: persist every line, the ones logged so far included.
-    writer = new LogWriter(LOG_QUERY, new RotatingFiles(`${paths.root}/var/lib/log`, { maxBytes: options.logs.fileBytes, maxFiles: options.logs.files }), (l) => log(`berth-agent: ${l}`));
+    this.writer = new LogWriter(LOG_QUERY, new RotatingFiles(`${paths.root}/var/lib/log`, { maxBytes: options.logs.fileBytes, maxFiles: options.logs.files }), (l) => log(`berth-agent: ${l}`));
     const configFile = options.configFile ?? `${paths.root}/etc/berth/linuxkit.yml`;
     const config = parseLinuxkit(await readFile(configFile, 'utf8'), configFile);
     const published = publishedTargets(async () => connect(paths.dockerSocket));
-    tcpForwarder = await serveNativeForwarder(paths.relay, FORWARD_SOCKET, published, (l) => log(`berth-agent: ${l}`));
-    forwarder = await serveUdpForwarder(FORWARD_UDP_SOCKET, (l) => log(`berth-agent: ${l}`), published);
-    control = await serveControl(paths.controlSocket, {
-      status: async () => ({
-        state,
-        engine,
-        pid: distroPid,
-        startedAt,
-        dockerSocket: paths.dockerSocket,
-        onboot,
-        services: services.map((s) => s.snapshot()),
-        ...(writer?.problem ? { logWriter: writer.problem } : {}),
-        ...(await storeDisk(options.dataStore)),
-        ...(saver ? { paused: saver.isPaused } : {}),
-      }),
-      stop: () => stopRequested(),
-      touch: () => saver?.touch() ?? Promise.resolve(),
+    this.tcpForwarder = await serveNativeForwarder(paths.relay, FORWARD_SOCKET, published, (l) => log(`berth-agent: ${l}`));
+    this.forwarder = await serveUdpForwarder(FORWARD_UDP_SOCKET, (l) => log(`berth-agent: ${l}`), published);
+    this.control = await serveControl(paths.controlSocket, {
+      status: () => this.status(),
+      stop: () => this.requestStop(),
+      touch: () => this.saver?.touch() ?? Promise.resolve(),
     });
     for (const action of config.onboot) {
       const began = Date.now();
-      const result = await runOnboot(action, logs);
-      onboot.push({ name: action.name, exitCode: result.exitCode, seconds: (Date.now() - began) / 1000 });
+      const result = await runOnboot(action, this.logs);
+      this.onboot.push({ name: action.name, exitCode: result.exitCode, seconds: (Date.now() - began) / 1000 });
       if (result.exitCode !== 0) {
         throw new Error(`onboot action "${action.name}" failed with exit code ${result.exitCode}; its last output:\n  ${result.tail.join('\n  ') || '(none)'}`);
       }
     }
-    services = config.services.map((entry) => new SupervisedService(entry, logs, options.policy ?? DEFAULT_POLICY));
-    await Promise.all(services.map((s) => s.start()));
-    state = 'running';
-    void waitForEngine().then(async (ok) => {
-      if (!ok) return;
-      engine = 'ready';
-      log(READY_LINE);
-      if (options.autoPauseSeconds && options.cgroup && !stopping) {
-        try {
-          saver = new ResourceSaver({ timeoutSeconds: options.autoPauseSeconds, freezer: await EngineFreezer.open(options.cgroup), daemon: paths.dockerSocket, log, now: Date.now });
-          saver.start();
-        } catch (e) {
-          log(`berth-agent: Resource Saver is off: ${(e as Error).message}`);
-        }
-      }
-    });
-  } catch (e) {
-    log(`berth-agent: start failed: ${(e as Error).message}`);
-    return stop(1);
+    this.services = config.services.map((entry) => new SupervisedService(entry, this.logs, options.policy ?? DEFAULT_POLICY));
+    await Promise.all(this.services.map((s) => s.start()));
+    this.state = 'running';
+    void this.whenEngineAnswers();
   }
 
-  async function waitForEngine(): Promise<boolean> {
-    while (!stopping) {
-      if (await dockerPing(paths.dockerSocket, 500)) return true;
-      await sleep(20);
+  private async status(): Promise<AgentStatus> {
+    return {
+      state: this.state,
+      engine: this.engine,
+      pid: this.distroPid,
+      startedAt: this.startedAt,
+      dockerSocket: paths.dockerSocket,
+      onboot: this.onboot,
+      services: this.services.map((s) => s.snapshot()),
+      ...(this.writer?.problem ? { logWriter: this.writer.problem } : {}),
+      ...(await storeDisk(this.options.dataStore)),
+      ...(this.saver ? { paused: this.saver.isPaused } : {}),
+    };
+  }
+
+  /** Once dockerd answers: ready, and Resource Saver watches for quiet. */
+  private async whenEngineAnswers(): Promise<void> {
+    while (!this.stopping && !(await dockerPing(paths.dockerSocket, 500))) await sleep(20);
+    if (this.stopping) return;
+    this.engine = 'ready';
+    this.log(READY_LINE);
+    const { autoPauseSeconds, cgroup } = this.options;
+    if (!autoPauseSeconds || !cgroup) return;
+    try {
+      this.saver = new ResourceSaver({ timeoutSeconds: autoPauseSeconds, freezer: await EngineFreezer.open(cgroup), daemon: paths.dockerSocket, log: this.log, now: Date.now });
+      this.saver.start();
+    } catch (e) {
+      this.log(`berth-agent: Resource Saver is off: ${(e as Error).message}`);
     }
-    return false;
   }
 
-  return stopped;
-}
+  stop(code: number): Promise<number> {
+    this.stopping ??= this.stopNow(code);
+    return this.stopping;
+  }
 
-let stopRequested: () => void = () => {};
+  private async stopNow(code: number): Promise<number> {
+    const { log } = this;
+    this.state = 'stopping';
+    log('berth-agent: stopping services');
+    // A frozen engine cannot stop: it resumes first.
+    await this.saver?.stop().catch((e: Error) => log(`berth-agent: ${e.message}`));
+    for (const s of [...this.services].reverse()) await s.stop(this.options.stopDeadlineMs);
+    this.control?.close();
+    this.forwarder?.close();
+    await this.tcpForwarder?.close();
+    await rm(FORWARD_SOCKET, { force: true });
+    await rm(FORWARD_UDP_SOCKET, { force: true });
+    // Let the writer take the last lines (the stop messages) before the store goes.
+    await sleep(100);
+    this.writer?.close();
+    this.daemon.close();
+    await rm(paths.controlSocket, { force: true });
+    await rm(LOG_QUERY_PUBLISHED, { force: true });
+    await rm(paths.dockerSocket, { force: true });
+    const leftovers = await dismantleRoot();
+    for (const problem of leftovers) log(`berth-agent: could not undo at stop: ${problem}`);
+    log(leftovers.length ? `berth-agent: stopped, with ${leftovers.length} thing(s) not undone (above)` : 'berth-agent: stopped');
+    return leftovers.length && code === 0 ? 1 : code;
+  }
+}
 
 /** berth-data's disk as the engine's store sees it (the manager shows a full one in status). */
 async function storeDisk(dataStore: string): Promise<{ disk?: { sizeBytes: number; availBytes: number } }> {
