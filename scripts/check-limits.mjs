@@ -17,8 +17,6 @@ const FUNCTION_MAX_LINES = 60;
 const PRODUCT = ['common', 'wsl-host', 'wsl-proxy', 'bootstrap-distro', 'data-distro', 'installer'];
 /** Functions over the limit today, with their length now: code-health's hot spots, to be split. */
 const LONG_FUNCTIONS = new Map([
-  ['wsl-proxy/docker-proxy.ts createDockerProxy', 195],
-  ['wsl-proxy/docker-proxy.ts (anonymous)', 92],
   ['installer/backend/run-backend.ts runBackend', 97],
 ]);
 
