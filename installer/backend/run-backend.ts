@@ -49,12 +49,7 @@ export async function runBackend(home: HomeLayout, wsl: WslHost, options: { idle
   // Before anything reads the proxy settings (the dashboard shows them): no password in them.
   const movedPasswords = await movePasswordsOutOfSettings(home.settings, home.secrets).catch(() => false);
   const { settings, unknownKeys: unknownKeysFound } = await readSettingsFile(home.settings);
-  await mkdir(home.logsDir, { recursive: true });
-  await mkdir(home.runDir, { recursive: true });
-  const logger = managerLogger(home.logsDir, settings.logLevel);
-  const info = (source: string, line: string) => logger.info(line, { source });
-  logUnhandled((line) => logger.error(line, { source: 'manager' }), 'the backend');
-  collectGarbageWhenIdle();
+  const { logger, info } = await startLogging(home, settings.logLevel);
   const unknownKeys = unknownKeysWarning(home.settings, unknownKeysFound);
   if (unknownKeys) logger.warn(unknownKeys, { source: 'manager' });
   if (movedPasswords) logger.info(`moved the proxy passwords in ${home.settings} to ${home.secrets} (0600)`, { source: 'manager' });
@@ -66,32 +61,18 @@ export async function runBackend(home: HomeLayout, wsl: WslHost, options: { idle
   await network.watchCertificates();
   const shared = sharedAreaOnHost();
   const credentialStore = new CredentialStore(home.credentials, (l) => info('manager', l));
-  const contextReady = ensureDockerContext(`unix://${home.dockerSocket}`).then(
-    (m) => void info('manager', m),
-    (e: Error) => void logger.warn(e.message),
-  );
+  const contextReady = ensureDockerContext(`unix://${home.dockerSocket}`).then((m) => void info('manager', m), (e: Error) => void logger.warn(e.message));
   const engineCgroup = engineCgroupName(home.root);
   const engineConfig = new EngineConfigStore(join(home.root, 'daemon.json'), wsl, { 'cgroup-parent': containersCgroupParent(engineCgroup) });
   const dataDisk = async () => dataDiskOf(wsl, home, await readState(home.state).catch((): InstallState => ({})));
   // Space the engine frees goes back to the host by itself (the disk is sparse; a trim punches the holes).
-  const autoTrim = new AutoTrim({
-    daemon: () => wsl.connect(BERTH_DISTRO, DAEMON_SOCKET),
-    trim: async () => (await dataDisk()).trim(),
-    log: (l) => info('data', l),
-    after: systemClock.after,
-  });
+  const autoTrim = new AutoTrim({ daemon: () => wsl.connect(BERTH_DISTRO, DAEMON_SOCKET), trim: async () => (await dataDisk()).trim(), log: (l) => info('data', l), after: systemClock.after });
   autoTrim.start();
   const backend = new Backend(
     {
       syncEngineConfig: () => engineConfig.sync(),
       engineCgroup,
-      install: async (progress, warn) => {
-        const images = await ensureImages(home.images, { step: (_i, _t, label) => progress(`building ${label}`), update() {}, done() {} });
-        const { diskSizeGiB } = await loadSettings(home.settings);
-        await withLock(home.dataLock, () =>
-          installDistros(wsl, images, { distroDir: (n) => home.distroDir(n), state: home.state, dataMoveJournal: home.dataMoveJournal }, progress, () => engine.stop(), warn, diskSizeGiB * GIB),
-        );
-      },
+      install: (progress, warn) => install(home, wsl, engine, progress, warn),
       engine,
       network,
       ports: { start: () => ports.start(shared && sharedPath('portsSocket', shared)), stop: () => ports.stop(), get error() { return ports.error; } },
@@ -108,31 +89,11 @@ export async function runBackend(home: HomeLayout, wsl: WslHost, options: { idle
     settings,
   );
 
-  let finish: (code: number) => void = () => {};
-  const finished = new Promise<number>((resolve) => (finish = resolve));
   const servers: Array<{ close(): unknown }> = [];
-  const shutdown = () =>
-    void backend.stop().then(async () => {
-      autoTrim.stop();
-      // For `berth stop`, which reads it once the backend is gone: what could not be undone.
-      await writeFileAtomic(home.stopReport, `${JSON.stringify({ problems: backend.stopProblems })}\n`).catch((e: Error) => logger.error(`cannot write ${home.stopReport}: ${e.message}`, { source: 'manager' }));
-      for (const s of servers) s.close();
-      await rm(home.dockerSocket, { force: true });
-      await rm(home.backendSocket, { force: true });
-      finish(0);
-    });
-  process.on('SIGTERM', shutdown);
-  process.on('SIGINT', shutdown);
+  const { shutdown, finished } = shutdownWhenAsked(home, backend, () => autoTrim.stop(), servers, logger);
 
   const api = apiDeps({ home, wsl, backend, engineConfig, dataDisk, info, logger });
-  const dashboard = await serveDashboard(api, { port: 0, assetsDir: join(BERTH_REPO, 'dist/dashboard'), log: (l) => logger.warn(l) });
-  servers.push(dashboard);
-  info('manager', `dashboard at ${dashboard.url} (\`berth dashboard\` prints a login link)`);
-  await rm(home.backendSocket, { force: true });
-  const control = createServer(backendRouter(backend, shutdown, { loginUrl: () => dashboard.loginUrl(), serveApi: (req, res) => void serveApi(api, req, res, req.url ?? '/') }));
-  servers.push(control);
-  // Root (or the owner of a per-user home) only: it stops Berth and changes its proxy.
-  await listenUnix(control, home.backendSocket, ROOT_ONLY);
+  servers.push(...(await serveDashboardAndControl(home, backend, api, shutdown, info, logger)));
   servers.push(
     await serveHostEndpoint(wsl, home.dockerSocket, sharedDrives(settings), (l) => info('endpoint', l), { claim: (p) => ports.claim(p), started: () => ports.containerStarted() }, async () => network.containersEnv(), (r) => credentialStore.handle(r)),
   );
@@ -141,6 +102,64 @@ export async function runBackend(home: HomeLayout, wsl: WslHost, options: { idle
   const code = await finished;
   logger.end();
   return code;
+}
+
+/**
+ * The backend's end, on SIGTERM, SIGINT or POST /stop: the engine stopped, what could not be
+ * undone written down for `berth stop`, every server closed and its socket removed.
+ */
+function shutdownWhenAsked(home: HomeLayout, backend: Backend, stopTrim: () => void, servers: Array<{ close(): unknown }>, logger: Logger): { shutdown: () => void; finished: Promise<number> } {
+  let finish: (code: number) => void = () => {};
+  const finished = new Promise<number>((resolve) => (finish = resolve));
+  const shutdown = () =>
+    void backend.stop().then(async () => {
+      stopTrim();
+      await writeFileAtomic(home.stopReport, `${JSON.stringify({ problems: backend.stopProblems })}\n`).catch((e: Error) => logger.error(`cannot write ${home.stopReport}: ${e.message}`, { source: 'manager' }));
+      for (const s of servers) s.close();
+      await rm(home.dockerSocket, { force: true });
+      await rm(home.backendSocket, { force: true });
+      finish(0);
+    });
+  process.on('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
+  return { shutdown, finished };
+}
+
+/** The manager's log (winston, rotated), and the process's last-resort handlers. */
+async function startLogging(home: HomeLayout, level: string): Promise<{ logger: Logger; info: (source: string, line: string) => void }> {
+  await mkdir(home.logsDir, { recursive: true });
+  await mkdir(home.runDir, { recursive: true });
+  const logger = managerLogger(home.logsDir, level);
+  logUnhandled((line) => logger.error(line, { source: 'manager' }), 'the backend');
+  collectGarbageWhenIdle();
+  return { logger, info: (source, line) => logger.info(line, { source }) };
+}
+
+/** The images built if needed, then both distros installed or upgraded (berth-data under its lock). */
+async function install(home: HomeLayout, wsl: WslHost, engine: Engine, progress: (step: string) => void, warn: (line: string) => void): Promise<void> {
+  const images = await ensureImages(home.images, { step: (_i, _t, label) => progress(`building ${label}`), update() {}, done() {} });
+  const { diskSizeGiB } = await loadSettings(home.settings);
+  await withLock(home.dataLock, () =>
+    installDistros(wsl, images, { distroDir: (n) => home.distroDir(n), state: home.state, dataMoveJournal: home.dataMoveJournal }, progress, () => engine.stop(), warn, diskSizeGiB * GIB),
+  );
+}
+
+/** The dashboard on loopback, and the root-only control socket the CLI talks to. */
+async function serveDashboardAndControl(
+  home: HomeLayout,
+  backend: Backend,
+  api: ApiDeps,
+  shutdown: () => void,
+  info: (source: string, line: string) => void,
+  logger: Logger,
+): Promise<Array<{ close(): unknown }>> {
+  const dashboard = await serveDashboard(api, { port: 0, assetsDir: join(BERTH_REPO, 'dist/dashboard'), log: (l) => logger.warn(l) });
+  info('manager', `dashboard at ${dashboard.url} (\`berth dashboard\` prints a login link)`);
+  await rm(home.backendSocket, { force: true });
+  const control = createServer(backendRouter(backend, shutdown, { loginUrl: () => dashboard.loginUrl(), serveApi: (req, res) => void serveApi(api, req, res, req.url ?? '/') }));
+  // Root (or the owner of a per-user home) only: it stops Berth and changes its proxy.
+  await listenUnix(control, home.backendSocket, ROOT_ONLY);
+  return [dashboard, control];
 }
 
 /** What the dashboard and /api/v1 drive, wired to this backend. */
