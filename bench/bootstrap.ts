@@ -26,7 +26,10 @@ export async function benchBootstrap(runs = 5): Promise<{ rows: BenchRow[]; note
     const buildStart = Date.now();
     const manifest = await buildImages(join(root, 'images'));
     const buildSeconds = (Date.now() - buildStart) / 1000;
-    for (const [name, kind] of [['berth', 'berth'], ['berth-data', 'berth-data']] as const) {
+    for (const [name, kind] of [
+      ['berth', 'berth'],
+      ['berth-data', 'berth-data'],
+    ] as const) {
       await wsl(['--import', name, join(root, 'distros', name), join(root, 'images', manifest.images[kind].file)]);
     }
     await wsl(['-d', 'berth-data', '--exec', 'sh', '-c', 'mkdir -p /mnt/wsl/berth/data && mount --bind /srv/berth-data /mnt/wsl/berth/data']);
@@ -47,7 +50,10 @@ export async function benchBootstrap(runs = 5): Promise<{ rows: BenchRow[]; note
             await wsl(['-d', 'berth-data', '--exec', 'sh', '-c', 'rm -rf /srv/berth-data/docker/* /srv/berth-data/containerd/*']);
           },
         ),
-        bare: timed(() => bareDockerdUntilPing(root), () => wsl(['-d', 'berth', '--exec', AGENT, 'stop'])),
+        bare: timed(
+          () => bareDockerdUntilPing(root),
+          () => wsl(['-d', 'berth', '--exec', AGENT, 'stop']),
+        ),
       },
       runs,
     );

@@ -89,7 +89,14 @@ export async function benchDataDisk(): Promise<{ rows: BenchRow[]; notes: string
       for (let j = 0; j < 10; j++) warm.push(await ping());
     }
     warm.sort((x, y) => x - y);
-    rows.push({ figure: 'first /_ping after a Resource Saver pause (ms, mean of 2)', berth: resumes.reduce((x, y) => x + y) / resumes.length, baseline: warm[10]!, baselineName: 'warm /_ping, median', goal: undefined, limit: 100 });
+    rows.push({
+      figure: 'first /_ping after a Resource Saver pause (ms, mean of 2)',
+      berth: resumes.reduce((x, y) => x + y) / resumes.length,
+      baseline: warm[10]!,
+      baselineName: 'warm /_ping, median',
+      goal: undefined,
+      limit: 100,
+    });
 
     // Moving the disk (the default size, mostly holes): the whole `berth data move` (engine stop,
     // copy, verify, switch, start) against what it cannot avoid, an engine restart.
@@ -106,7 +113,9 @@ export async function benchDataDisk(): Promise<{ rows: BenchRow[]; notes: string
     rows.push({ figure: `berth data move, ${apparentGiB.toFixed(0)} GiB disk holding ${dataMiB.toFixed(0)} MiB (s)`, berth: moveSeconds, baseline: restartSeconds, baselineName: 'berth stop + berth start', goal: 2 });
     return {
       rows,
-      notes: [`prune cycle: 1 GiB load grew the image file by ${auto.loadedMiB.toFixed(0)} MiB; ${auto.leftMiB.toFixed(0)} MiB of it left ${auto.seconds.toFixed(1)} s after the prune (by hand: ${byHand.leftMiB.toFixed(0)} MiB after ${byHand.seconds.toFixed(1)} s)`],
+      notes: [
+        `prune cycle: 1 GiB load grew the image file by ${auto.loadedMiB.toFixed(0)} MiB; ${auto.leftMiB.toFixed(0)} MiB of it left ${auto.seconds.toFixed(1)} s after the prune (by hand: ${byHand.leftMiB.toFixed(0)} MiB after ${byHand.seconds.toFixed(1)} s)`,
+      ],
     };
   });
 }

@@ -36,13 +36,15 @@ export async function withLinkPeer<T>(helper: 'pasta' | 'slirp4netns', body: (ru
       }
     }
     const inEngine = (script: string) => execa('nsenter', [`--net=${engine}`, 'sh', '-c', script, 'sh', container]);
-    await inEngine([
-      'set -e',
-      'ip link add vh mtu 65520 type veth peer name vc mtu 65520 netns "$1"',
-      'ip addr add 172.31.77.1/24 dev vh && ip link set vh up',
-      'sysctl -qw net.ipv4.ip_forward=1',
-      'iptables -w -t nat -A POSTROUTING -s 172.31.77.0/24 ! -o vh -j MASQUERADE',
-    ].join('\n'));
+    await inEngine(
+      [
+        'set -e',
+        'ip link add vh mtu 65520 type veth peer name vc mtu 65520 netns "$1"',
+        'ip addr add 172.31.77.1/24 dev vh && ip link set vh up',
+        'sysctl -qw net.ipv4.ip_forward=1',
+        'iptables -w -t nat -A POSTROUTING -s 172.31.77.0/24 ! -o vh -j MASQUERADE',
+      ].join('\n'),
+    );
     await execa('nsenter', [`--net=${container}`, 'sh', '-c', 'ip link set lo up && ip addr add 172.31.77.2/24 dev vc && ip link set vc up && ip route add default via 172.31.77.1']);
     return await body(['nsenter', `--net=${container}`, '--'], addresses.gateway);
   } finally {

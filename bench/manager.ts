@@ -34,15 +34,24 @@ export async function benchManager(runs = 5): Promise<{ rows: BenchRow[]; notes:
     // running (the backend stopped, the WSL VM shut down). Set-up is outside the timed part.
     const figures = await interleavedMedians(
       {
-        warm: timed(() => berth(['start']), async () => {
-          await berth(['start']); // the backend up (a cold round stopped it)
-          await stopEngineOnly(join(env.BERTH_HOME, 'run/backend.sock'));
-        }),
-        cold: timed(() => berth(['start']), async () => {
-          await berth(['stop']);
-          await wsl(['--shutdown']);
-        }),
-        bare: timed(() => bareDockerdUntilPing(root), () => berth(['stop'])),
+        warm: timed(
+          () => berth(['start']),
+          async () => {
+            await berth(['start']); // the backend up (a cold round stopped it)
+            await stopEngineOnly(join(env.BERTH_HOME, 'run/backend.sock'));
+          },
+        ),
+        cold: timed(
+          () => berth(['start']),
+          async () => {
+            await berth(['stop']);
+            await wsl(['--shutdown']);
+          },
+        ),
+        bare: timed(
+          () => bareDockerdUntilPing(root),
+          () => berth(['stop']),
+        ),
       },
       runs,
     );

@@ -74,13 +74,7 @@ function goalCells(r: BenchRow): [string, string] {
 
 export function formatTable(rows: BenchRow[]): string {
   const header = ['figure', 'Berth', 'baseline', 'ratio', 'goal', 'met'];
-  const lines = rows.map((r) => [
-    r.figure,
-    r.berth.toFixed(1),
-    `${r.baseline.toFixed(1)} (${r.baselineName})`,
-    `${(r.berth / r.baseline).toFixed(2)}x`,
-    ...goalCells(r),
-  ]);
+  const lines = rows.map((r) => [r.figure, r.berth.toFixed(1), `${r.baseline.toFixed(1)} (${r.baselineName})`, `${(r.berth / r.baseline).toFixed(2)}x`, ...goalCells(r)]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
   const fmt = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
   return [fmt(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...lines.map(fmt)].join('\n');

@@ -74,11 +74,11 @@ export async function benchNetwork(runs = 3): Promise<{ rows: BenchRow[]; notes:
       await b.docker(['run', '-d', '--name', 'netbench', 'busybox', 'sleep', '3607']);
       const backend = (JSON.parse(String((await b.berth(['status', '--json'])).stdout)) as { pid: number }).pid;
       const container = berthProcesses(backend, b.env.BERTH_WSL_ROOT!).find((p) => commandLine(p).trim() === 'sleep 3607');
-      if (!container) throw new Error('bench network: the container\'s process is not among Berth\'s');
+      if (!container) throw new Error("bench network: the container's process is not among Berth's");
       const inContainer = ['nsenter', '-t', String(container), '-n', '--'];
       const run = async (prefix: string[], script: string, args: string[]) => {
         const argv = [...prefix, process.execPath, script, ...args];
-        return (JSON.parse((await execa(argv[0]!, argv.slice(1))).stdout) as { ms: number; bytes?: number });
+        return JSON.parse((await execa(argv[0]!, argv.slice(1))).stdout) as { ms: number; bytes?: number };
       };
       const viaLink = await transfer('download', inContainer, ENGINE_LINK.gateway);
       const onHost = await transfer('download', [], '127.0.0.1');

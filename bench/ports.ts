@@ -22,13 +22,12 @@ const CLIENT = join(import.meta.dirname, 'tcp-client.js');
 export async function benchPorts(runs = 5): Promise<{ rows: BenchRow[]; notes: string[] }> {
   return withIntegratedBerth('ports', async (b) => {
     await b.docker(['import', '-', 'busybox:latest'], await busyboxTar());
-    await b.docker(['run', '-d', '--name', 'web', '-p', '18090:80', 'busybox', 'sh', '-c',
-      'mkdir -p /www && echo ok > /www/small && head -c 268435456 /dev/urandom > /www/big && httpd -f -p 80 -h /www']);
+    await b.docker(['run', '-d', '--name', 'web', '-p', '18090:80', 'busybox', 'sh', '-c', 'mkdir -p /www && echo ok > /www/small && head -c 268435456 /dev/urandom > /www/big && httpd -f -p 80 -h /www']);
     const ip = String((await b.docker(['inspect', '-f', '{{.NetworkSettings.IPAddress}}', 'web'])).stdout).trim();
     const backend = (JSON.parse(String((await b.berth(['status', '--json'])).stdout)) as { pid: number }).pid;
     const processes = berthProcesses(backend, b.env.BERTH_WSL_ROOT!);
     const dockerd = processes.find((p) => commandName(p) === 'dockerd');
-    if (!dockerd) throw new Error('bench ports: no dockerd among Berth\'s processes');
+    if (!dockerd) throw new Error("bench ports: no dockerd among Berth's processes");
     const wslNs = b.initPid('Ubuntu');
 
     type Side = { args: string[]; host: string; port: number };
@@ -40,7 +39,11 @@ export async function benchPorts(runs = 5): Promise<{ rows: BenchRow[]; notes: s
       return JSON.parse((await execa(argv[0]!, argv.slice(1))).stdout) as { ms: number; bytes?: number };
     };
     // Wait until httpd answers (the container first writes its 256 MiB file).
-    const answers = () => client(engine, 'download', '/small').then((r) => (r.bytes ?? 0) > 0, () => false);
+    const answers = () =>
+      client(engine, 'download', '/small').then(
+        (r) => (r.bytes ?? 0) > 0,
+        () => false,
+      );
     for (let i = 0; i < 300 && !(await answers()); i++) await sleep(100);
 
     const latency = (side: Side) => async () => (await client(side, 'latency', String(LATENCY_GETS))).ms;
@@ -53,7 +56,9 @@ export async function benchPorts(runs = 5): Promise<{ rows: BenchRow[]; notes: s
     // the engine's namespace (what `-p` does with userland-proxy on), with the same client.
     const peerPort = 18091;
     // docker-proxy reports "0\n" (or "1\n" and the error) on fd 3, as dockerd expects.
-    const peer = spawn('nsenter', ['-t', String(dockerd), '-n', '--', '/usr/sbin/docker-proxy', '-proto', 'tcp', '-host-ip', '127.0.0.1', '-host-port', String(peerPort), '-container-ip', ip, '-container-port', '80'], { stdio: ['ignore', 'ignore', 'inherit', 'pipe'] });
+    const peer = spawn('nsenter', ['-t', String(dockerd), '-n', '--', '/usr/sbin/docker-proxy', '-proto', 'tcp', '-host-ip', '127.0.0.1', '-host-port', String(peerPort), '-container-ip', ip, '-container-port', '80'], {
+      stdio: ['ignore', 'ignore', 'inherit', 'pipe'],
+    });
     const peerSide: Side = { ...engine, host: '127.0.0.1', port: peerPort };
     let lat: Record<'direct' | 'wsl' | 'host' | 'peer', number>;
     let dl: Record<'direct' | 'wsl' | 'host' | 'peer', number>;
@@ -89,7 +94,14 @@ export async function benchPorts(runs = 5): Promise<{ rows: BenchRow[]; notes: s
         { figure: 'published port from a distro against the peer, 256 MiB (ms)', berth: dl.wsl, baseline: dl.peer, baselineName: 'docker-proxy', goal: 1 },
         { figure: 'published port from the host against the peer, 256 MiB (ms)', berth: dl.host, baseline: dl.peer, baselineName: 'docker-proxy', goal: 1 },
         { figure: 'published port: first tries that failed right after docker run/start returned', berth: firstTries.failed, baseline: firstTries.tries, baselineName: 'tries', goal: undefined, limit: 0 },
-        { figure: "Berth's own memory, 1 integrated distro, at rest after the transfers (MiB PSS)", berth: memory.berth, baseline: memory.engine, baselineName: 'engine: dockerd, containerd, shims', goal: undefined, limit: 120 },
+        {
+          figure: "Berth's own memory, 1 integrated distro, at rest after the transfers (MiB PSS)",
+          berth: memory.berth,
+          baseline: memory.engine,
+          baselineName: 'engine: dockerd, containerd, shims',
+          goal: undefined,
+          limit: 120,
+        },
       ],
       notes: [
         `Berth's PSS by process (MiB): ${memory.parts.join(', ')}`,
@@ -118,7 +130,10 @@ async function countFirstTries(b: BenchBerth): Promise<{ tries: number; failed: 
     done
     for i in $(seq 1 ${rounds}); do docker stop -t 0 ft-fixed-$i >/dev/null && docker start ft-fixed-$i >/dev/null && first_try $((18110 + i)) start; done
     docker rm -f $(docker ps -aq) >/dev/null`;
-  const results = String((await b.wsl(['-d', 'Ubuntu', '--exec', 'sh', '-c', script])).stdout).split('\n').filter(Boolean).map((l) => `distro ${l}`);
+  const results = String((await b.wsl(['-d', 'Ubuntu', '--exec', 'sh', '-c', script])).stdout)
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => `distro ${l}`);
   const hostDocker = (args: string[]) => execa('docker', ['-H', `unix://${join(b.env.BERTH_HOME!, 'run/docker.sock')}`, ...args], { env: b.env, reject: false });
   for (let i = 1; i <= rounds; i++) {
     const port = 18130 + i;
@@ -144,6 +159,8 @@ function getOnce(port: number): Promise<boolean> {
 }
 
 export async function busyboxTar(): Promise<Buffer> {
-  const r = await execa('sh', ['-c', 'd=$(mktemp -d) && mkdir $d/bin && cp /bin/busybox $d/bin/ && for a in $(/bin/busybox --list | grep -vx busybox); do ln -s busybox $d/bin/$a; done && tar -C $d -c . && rm -rf $d'], { encoding: 'buffer' });
+  const r = await execa('sh', ['-c', 'd=$(mktemp -d) && mkdir $d/bin && cp /bin/busybox $d/bin/ && for a in $(/bin/busybox --list | grep -vx busybox); do ln -s busybox $d/bin/$a; done && tar -C $d -c . && rm -rf $d'], {
+    encoding: 'buffer',
+  });
   return Buffer.from(r.stdout);
 }

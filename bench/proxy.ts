@@ -36,7 +36,7 @@ export async function benchProxy(): Promise<{ rows: BenchRow[]; notes: string[] 
     // This world's proxy, found in its backend's tree (never by name machine-wide).
     const backend = (JSON.parse(String((await berth(['status', '--json'])).stdout)) as { pid: number }).pid;
     const proxyPid = berthProcesses(backend, env.BERTH_WSL_ROOT!).find((pid) => commandLine(pid).includes('berth-proxy.mjs serve --distro Ubuntu'));
-    if (!proxyPid) throw new Error('bench proxy: no proxy for Ubuntu among Berth\'s processes');
+    if (!proxyPid) throw new Error("bench proxy: no proxy for Ubuntu among Berth's processes");
     const viaProxy = `/proc/${proxyPid}/root/var/run/docker.sock`;
     // The peer: socat relaying a socket of its own to the same daemon socket, byte for byte.
     const socat = await startSocatRelay(join(root, 'socat.sock'), direct);
@@ -50,14 +50,16 @@ export async function benchProxy(): Promise<{ rows: BenchRow[]; notes: string[] 
     let errors = 0;
     const kinds = new Map<string, number>();
     const t0 = Date.now();
-    await Promise.all(Array.from({ length: 200 }, async () => {
-      for (let i = 0; i < 500; i++) {
-        await ping(viaProxy, agent).catch((e: NodeJS.ErrnoException) => {
-          errors++;
-          kinds.set(e.code ?? e.message, (kinds.get(e.code ?? e.message) ?? 0) + 1);
-        });
-      }
-    }));
+    await Promise.all(
+      Array.from({ length: 200 }, async () => {
+        for (let i = 0; i < 500; i++) {
+          await ping(viaProxy, agent).catch((e: NodeJS.ErrnoException) => {
+            errors++;
+            kinds.set(e.code ?? e.message, (kinds.get(e.code ?? e.message) ?? 0) + 1);
+          });
+        }
+      }),
+    );
     const loadSeconds = (Date.now() - t0) / 1000;
     agent.destroy();
 
@@ -71,7 +73,11 @@ export async function benchProxy(): Promise<{ rows: BenchRow[]; notes: string[] 
     await cli(direct, ['save', '-o', `${blob}.image.tar`, 'blob:latest']);
     await cli(direct, ['create', '--name', 'cp-target', 'bb:bench', 'true']).catch(() => undefined);
     // The image is removed before each load, outside the timed part.
-    const load = (socket: string) => timed(() => cli(socket, ['load', '-i', `${blob}.image.tar`]), () => cli(direct, ['rmi', '-f', 'blob:latest']).catch(() => undefined));
+    const load = (socket: string) =>
+      timed(
+        () => cli(socket, ['load', '-i', `${blob}.image.tar`]),
+        () => cli(direct, ['rmi', '-f', 'blob:latest']).catch(() => undefined),
+      );
     const { proxy: loadProxy, direct: loadDirect, socat: loadSocat } = await interleavedMedians({ proxy: load(viaProxy), direct: load(direct), socat: load(socat.path) }, ROUNDS);
     const cp = (socket: string) => timed(() => cli(socket, ['cp', `${blob}/d/data`, 'cp-target:/data']));
     const { proxy: cpProxy, direct: cpDirect, socat: cpSocat } = await interleavedMedians({ proxy: cp(viaProxy), direct: cp(direct), socat: cp(socat.path) }, ROUNDS);
@@ -81,7 +87,14 @@ export async function benchProxy(): Promise<{ rows: BenchRow[]; notes: string[] 
     rmSync(`${blob}.image.tar`, { force: true });
 
     // 20k small files read through a translated bind mount, vs in the distro itself.
-    await wsl(['-d', 'Ubuntu', '--exec', 'sh', '-c', 'mkdir -p /root/tree && cd /root/tree && i=0; while [ $i -lt 200 ]; do mkdir d$i; j=0; while [ $j -lt 100 ]; do echo file$i-$j > d$i/f$j; j=$((j+1)); done; i=$((i+1)); done']);
+    await wsl([
+      '-d',
+      'Ubuntu',
+      '--exec',
+      'sh',
+      '-c',
+      'mkdir -p /root/tree && cd /root/tree && i=0; while [ $i -lt 200 ]; do mkdir d$i; j=0; while [ $j -lt 100 ]; do echo file$i-$j > d$i/f$j; j=$((j+1)); done; i=$((i+1)); done',
+    ]);
     const readCmd = (dir: string) => `time sh -c 'for i in $(seq 20); do find ${dir} -type f -exec cat {} + >/dev/null; done'`;
     const inDistro = realSeconds((await wsl(['-d', 'Ubuntu', '--exec', 'sh', '-c', readCmd('/root/tree')])).stderr as string);
     const inContainer = realSeconds((await wsl(['-d', 'Ubuntu', '--exec', 'docker', 'run', '--rm', '-v', '/root/tree:/t', 'bb:bench', 'sh', '-c', readCmd('/t')])).stderr as string);

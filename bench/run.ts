@@ -16,7 +16,15 @@ if (process.getuid?.() !== 0 && process.argv[2] !== 'logs') {
 const only = process.argv[2];
 const rows = only && only !== 'wsl-host' ? [] : [...(await benchWslHost())];
 const notes: string[] = [];
-for (const [name, bench] of [['logs', benchLogs], ['bootstrap', benchBootstrap], ['manager', benchManager], ['proxy', benchProxy], ['ports', benchPorts], ['network', benchNetwork], ['data-disk', benchDataDisk]] as const) {
+for (const [name, bench] of [
+  ['logs', benchLogs],
+  ['bootstrap', benchBootstrap],
+  ['manager', benchManager],
+  ['proxy', benchProxy],
+  ['ports', benchPorts],
+  ['network', benchNetwork],
+  ['data-disk', benchDataDisk],
+] as const) {
   if (only && only !== name) continue;
   const result = await bench();
   rows.push(...result.rows);

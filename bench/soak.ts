@@ -163,10 +163,14 @@ interface Census {
 
 /** Counts at a quiet moment: every operation of the slice done, the engine and both integrations running. */
 async function census(): Promise<Census> {
-  await waitFor('Berth and both integrations running before the count', async () => {
-    const s = (await status()) as { state: string; integrations?: Array<{ state: string }> };
-    return s.state === 'running' && s.integrations?.length === DISTROS.length && s.integrations.every((x) => x.state === 'running');
-  }, 120_000);
+  await waitFor(
+    'Berth and both integrations running before the count',
+    async () => {
+      const s = (await status()) as { state: string; integrations?: Array<{ state: string }> };
+      return s.state === 'running' && s.integrations?.length === DISTROS.length && s.integrations.every((x) => x.state === 'running');
+    },
+    120_000,
+  );
   const backend = (await status()).pid ?? 0;
   // Quiet for two of the daemons' idle checks (common/idle-gc.ts), so each has given back
   // its garbage: what stays is what they hold, which is what must not grow. Then three
@@ -186,7 +190,9 @@ async function census(): Promise<Census> {
   }
   let sharedMounts = 0;
   for (const d of ['berth', ...DISTROS]) {
-    sharedMounts += readFileSync(`/proc/${distroInitPid(env.BERTH_WSL_ROOT, d)}/mountinfo`, 'utf8').split('\n').filter((l) => l.split(' ')[4]?.includes('/mnt/wsl')).length;
+    sharedMounts += readFileSync(`/proc/${distroInitPid(env.BERTH_WSL_ROOT, d)}/mountinfo`, 'utf8')
+      .split('\n')
+      .filter((l) => l.split(' ')[4]?.includes('/mnt/wsl')).length;
   }
   counts.set('mounts under the shared area (berth, SoakA, SoakB)', sharedMounts);
   let records = 0;
@@ -299,7 +305,9 @@ async function main(): Promise<number> {
   for (const g of grew) console.log(`grew: ${g}`);
   // For a failed run: what the manager logged as going wrong (the world is removed after).
   if (failures.length) {
-    const logged = readFileSync(join(env.BERTH_HOME, 'logs/berth.log'), 'utf8').split('\n').filter((l) => /;(warn|error):|cannot |failed/.test(l));
+    const logged = readFileSync(join(env.BERTH_HOME, 'logs/berth.log'), 'utf8')
+      .split('\n')
+      .filter((l) => /;(warn|error):|cannot |failed/.test(l));
     console.log(`manager log: ${logged.length} warnings and errors; the first 15:`);
     for (const l of logged.slice(0, 15)) console.log(`  ${l}`);
     await keepDiagnostics();

@@ -10,7 +10,12 @@ export async function startSocatRelay(path: string, target: string): Promise<{ p
   const child = spawn('socat', [`UNIX-LISTEN:${path},fork,mode=600,unlink-early`, `UNIX-CONNECT:${target}`], { stdio: ['ignore', 'ignore', 'inherit'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   for (let i = 0; i < 100; i++) {
-    if (await access(path).then(() => true, () => false)) {
+    if (
+      await access(path).then(
+        () => true,
+        () => false,
+      )
+    ) {
       return {
         path,
         stop: async () => {

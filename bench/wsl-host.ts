@@ -20,11 +20,15 @@ export async function benchWslHost(runs = 30): Promise<BenchRow[]> {
     const tarball = await makeRootfsTarball(root, 'bench');
     await wsl(['--import', 'bench', join(root, 'distros/bench'), tarball]);
 
-    const firstStart = await timeRuns(5, async () => {
-      await wsl(['--terminate', 'bench']);
-    }, async () => {
-      await wsl(['-d', 'bench', '--exec', 'true']);
-    });
+    const firstStart = await timeRuns(
+      5,
+      async () => {
+        await wsl(['--terminate', 'bench']);
+      },
+      async () => {
+        await wsl(['-d', 'bench', '--exec', 'true']);
+      },
+    );
     const warmExec = await timeRuns(runs, undefined, async () => {
       await wsl(['-d', 'bench', '--exec', 'true']);
     });

@@ -55,11 +55,7 @@ export interface EventFollower {
  * each time the stream is (re)opened: whatever happened while it was down was not seen.
  * The stream is opened again after the daemon restarts, with Berth's one backoff.
  */
-export function followEvents(
-  daemon: HttpTarget,
-  filters: Record<string, string[]>,
-  handlers: { onEvent: (e: DockerEvent) => void; onConnected?: () => void; onError?: (why: string) => void },
-): EventFollower {
+export function followEvents(daemon: HttpTarget, filters: Record<string, string[]>, handlers: { onEvent: (e: DockerEvent) => void; onConnected?: () => void; onError?: (why: string) => void }): EventFollower {
   let stopped = false;
   let current: { destroy(): void } | undefined;
   let timer: NodeJS.Timeout | undefined;

@@ -9,7 +9,10 @@ export interface Drive {
 /** Parses BERTH_WSL_DRIVES: `c=/dir;d=/other`. Throws with the offending part named. */
 export function parseDrives(spec: string): Drive[] {
   const drives: Drive[] = [];
-  for (const part of spec.split(';').map((p) => p.trim()).filter(Boolean)) {
+  for (const part of spec
+    .split(';')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const m = /^([A-Za-z])=(\/.*)$/.exec(part);
     if (!m) throw new Error(`BERTH_WSL_DRIVES: "${part}" is not LETTER=/absolute/dir (e.g. c=/srv/c;d=/data)`);
     const letter = m[1]!.toLowerCase();

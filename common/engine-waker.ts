@@ -27,11 +27,13 @@ export class EngineWaker {
   beforeRequest(): Promise<void> {
     if (this.inflight) return this.inflight;
     if (this.now() - this.last < TOUCH_EVERY_MS) return Promise.resolve();
-    this.inflight = httpJson(this.agent, { method: 'POST', path: '/touch', timeoutMs: 10_000 }, touchReplySchema).then(
-      () => void (this.last = this.now()),
-      // No agent (stopped, or one without Resource Saver): the request goes on and gets dockerd's own answer.
-      () => undefined,
-    ).finally(() => (this.inflight = undefined));
+    this.inflight = httpJson(this.agent, { method: 'POST', path: '/touch', timeoutMs: 10_000 }, touchReplySchema)
+      .then(
+        () => void (this.last = this.now()),
+        // No agent (stopped, or one without Resource Saver): the request goes on and gets dockerd's own answer.
+        () => undefined,
+      )
+      .finally(() => (this.inflight = undefined));
     return this.inflight;
   }
 }

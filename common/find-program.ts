@@ -12,7 +12,13 @@ export function searchDirs(path = process.env.PATH ?? ''): string[] {
 /** Where an executable program is: `name` itself when absolute, else the first of `dirs` that has it. */
 export async function findProgram(name: string, dirs: string[] = searchDirs()): Promise<string | undefined> {
   for (const candidate of isAbsolute(name) ? [name] : dirs.map((d) => join(d, name))) {
-    if (await access(candidate, constants.X_OK).then(() => true, () => false)) return candidate;
+    if (
+      await access(candidate, constants.X_OK).then(
+        () => true,
+        () => false,
+      )
+    )
+      return candidate;
   }
   return undefined;
 }

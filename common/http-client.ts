@@ -110,7 +110,10 @@ export async function httpJson<T>(target: HttpTarget, req: HttpRequest, schema: 
     throw new HttpError(message, 'status', res.status);
   }
   const checked = schema.safeParse(json);
-  if (!checked.success) throw new HttpError(`${what}: the answer does not have the expected shape: ${checked.error.issues.map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`).join('; ')}`, 'shape', res.status, { cause: checked.error });
+  if (!checked.success)
+    throw new HttpError(`${what}: the answer does not have the expected shape: ${checked.error.issues.map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`).join('; ')}`, 'shape', res.status, {
+      cause: checked.error,
+    });
   return checked.data;
 }
 

@@ -17,9 +17,7 @@ const GROWN_BY = 1.1;
  * `--expose-gc` in DAEMON_NODE_FLAGS; without it, nothing happens). A busy process is never
  * interrupted: V8's own collector serves it as before.
  */
-export function collectGarbageWhenIdle(
-  o: { gc?: () => void; everyMs?: number; busyShare?: () => number; heapBytes?: () => number } = {},
-): () => void {
+export function collectGarbageWhenIdle(o: { gc?: () => void; everyMs?: number; busyShare?: () => number; heapBytes?: () => number } = {}): () => void {
   const gc = o.gc ?? (globalThis as { gc?: () => void }).gc;
   if (typeof gc !== 'function') return () => undefined;
   const busyShare = o.busyShare ?? eventLoopBusyShare();

@@ -48,7 +48,5 @@ export async function isMountPoint(path: string): Promise<boolean> {
 /** Mount points at or below `dir`, deepest first (the order to unmount them in). */
 export async function mountsUnder(dir: string): Promise<string[]> {
   const prefix = dir.endsWith('/') ? dir : `${dir}/`;
-  return (await mountPoints())
-    .filter((m) => m === dir || m.startsWith(prefix))
-    .sort((a, b) => b.length - a.length);
+  return (await mountPoints()).filter((m) => m === dir || m.startsWith(prefix)).sort((a, b) => b.length - a.length);
 }

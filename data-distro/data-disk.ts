@@ -156,9 +156,7 @@ export class DataDisk {
       const needed = usage.usedBytes + fullThreshold(target) + Math.ceil(target * 0.02) + 64 * 2 ** 20;
       if (needed > target) {
         const fits = Math.ceil((usage.usedBytes * 1.03 + 320 * 2 ** 20) / GIB);
-        throw new DataDiskRefused(
-          `berth-data holds ${formatBytes(usage.usedBytes)}, which does not fit in ${targetGiB} GiB; free space first (docker system prune), or choose at least ${fits} GiB. Nothing was changed.`,
-        );
+        throw new DataDiskRefused(`berth-data holds ${formatBytes(usage.usedBytes)}, which does not fit in ${targetGiB} GiB; free space first (docker system prune), or choose at least ${fits} GiB. Nothing was changed.`);
       }
     }
     if (!shrinking && this.platform !== 'win32') {
@@ -191,7 +189,10 @@ export class DataDisk {
     if (await exists(to)) throw new DataDiskRefused(`${to} exists already; choose an empty directory (Berth will not overwrite a disk image)`);
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const needed = (await this.allocatedBytes()) ?? 0;
-    const free = await statfs(dir).then((s) => s.bavail * s.bsize, () => undefined);
+    const free = await statfs(dir).then(
+      (s) => s.bavail * s.bsize,
+      () => undefined,
+    );
     if (free !== undefined && free < needed + 256 * 2 ** 20) {
       throw new DataDiskRefused(`${dir} has ${formatBytes(free)} free; berth-data's disk needs ${formatBytes(needed)} there. Free space or choose another place. Nothing was changed.`);
     }
@@ -228,7 +229,11 @@ export class DataDisk {
   }
 }
 
-const exists = (path: string) => stat(path).then(() => true, () => false);
+const exists = (path: string) =>
+  stat(path).then(
+    () => true,
+    () => false,
+  );
 
 /** What a directory tree takes on disk (du), to size the disk that will hold it. */
 async function usedBytes(dir: string): Promise<number> {

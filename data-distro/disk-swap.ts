@@ -21,7 +21,11 @@ export type SwapJournal = z.infer<typeof journalSchema>;
 
 export const stagingOf = (to: string) => `${to}.partial`;
 
-const exists = (path: string) => stat(path).then(() => true, () => false);
+const exists = (path: string) =>
+  stat(path).then(
+    () => true,
+    () => false,
+  );
 
 export class DiskSwap {
   constructor(

@@ -13,19 +13,14 @@ export type CopyProgress = (doneBytes: number, totalBytes: number) => void;
  * Chunks that lie wholly in a hole (`extents` says where the data is) are not read: a mostly
  * empty 64 GiB disk is walked in seconds rather than minutes. The digest is the same either way.
  */
-async function walk(
-  file: string,
-  onChunk: (chunk: Buffer, offset: number, zero: boolean) => Promise<void>,
-  progress?: CopyProgress,
-  extents?: Extent[],
-): Promise<{ digest: string; size: number }> {
+async function walk(file: string, onChunk: (chunk: Buffer, offset: number, zero: boolean) => Promise<void>, progress?: CopyProgress, extents?: Extent[]): Promise<{ digest: string; size: number }> {
   const handle = await open(file, 'r');
   const hash = createHash('sha256');
   const buf = Buffer.alloc(CHUNK);
   let next = 0; // the first extent that may still overlap a chunk
   try {
     const size = (await handle.stat()).size;
-    for (let offset = 0; offset < size; ) {
+    for (let offset = 0; offset < size;) {
       const length = Math.min(CHUNK, size - offset);
       while (extents && next < extents.length && extents[next]!.end <= offset) next++;
       if (extents && !(next < extents.length && extents[next]!.start < offset + length)) {

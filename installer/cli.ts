@@ -30,10 +30,11 @@ export function processContext(): CliContext {
 }
 
 /** A command's action: Commander passes the arguments, then the options; each command returns its exit code. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-const act = <A extends any[]>(fn: (...args: A) => Promise<number>) => async (...args: A) => {
-  process.exitCode = await fn(...args);
-};
+const act =
+  <A extends unknown[]>(fn: (...args: A) => Promise<number>) =>
+  async (...args: A) => {
+    process.exitCode = await fn(...args);
+  };
 
 /**
  * The `berth` command line; one module per command under commands/. The heavier ones
@@ -45,12 +46,54 @@ export function program(ctx: CliContext): Command {
     .description('An open WSL 2 container backend: manage the engine, its distros and integrations.')
     .exitOverride()
     .configureOutput({ writeErr: (s) => ctx.warn(s) });
-  cli.command('enable').description('turn on the WSL 2 engine: import the distros if needed, then start').action(act(() => enable(ctx)));
-  cli.command('disable').description('stop the engine and turn the WSL 2 engine off (data kept)').action(act(() => disable(ctx)));
-  cli.command('start').description('start the engine (idempotent)').action(act(() => start(ctx)));
-  cli.command('stop').description('stop the engine; data is kept').action(act(() => stop(ctx)));
-  cli.command('restart').description('stop, then start').action(act(() => restart(ctx)));
-  cli.command('status').description('state, endpoint, services, integrations').option('--json', 'one JSON object').action(act((o: { json?: boolean }) => status(ctx, Boolean(o.json))));
+  addLifecycleCommands(cli, ctx);
+  addLogCommands(cli, ctx);
+  addDistroCommands(cli, ctx);
+  addNetworkCommands(cli, ctx);
+  addDataCommands(cli, ctx);
+  cli
+    .command('dashboard')
+    .description('print (and on a desktop open) a one-time login link to the dashboard on 127.0.0.1')
+    .action(act(async () => (await import('./commands/dashboard.js')).dashboard(ctx)));
+  cli
+    .command('backend', { hidden: true })
+    .description('the long-running manager (started by start/enable)')
+    .option('--idle', 'serve the dashboard without starting the engine')
+    .action(act(async (o: { idle?: boolean }) => (await import('./backend/run-backend.js')).runBackend(ctx.home, ctx.wsl, { idle: Boolean(o.idle) })));
+  return cli;
+}
+
+/** enable, disable, start, stop, restart, status. */
+function addLifecycleCommands(cli: Command, ctx: CliContext): void {
+  cli
+    .command('enable')
+    .description('turn on the WSL 2 engine: import the distros if needed, then start')
+    .action(act(() => enable(ctx)));
+  cli
+    .command('disable')
+    .description('stop the engine and turn the WSL 2 engine off (data kept)')
+    .action(act(() => disable(ctx)));
+  cli
+    .command('start')
+    .description('start the engine (idempotent)')
+    .action(act(() => start(ctx)));
+  cli
+    .command('stop')
+    .description('stop the engine; data is kept')
+    .action(act(() => stop(ctx)));
+  cli
+    .command('restart')
+    .description('stop, then start')
+    .action(act(() => restart(ctx)));
+  cli
+    .command('status')
+    .description('state, endpoint, services, integrations')
+    .option('--json', 'one JSON object')
+    .action(act((o: { json?: boolean }) => status(ctx, Boolean(o.json))));
+}
+
+/** logs and diagnose. */
+function addLogCommands(cli: Command, ctx: CliContext): void {
   cli
     .command('logs')
     .description('print Berth logs as time,source;msg')
@@ -58,23 +101,36 @@ export function program(ctx: CliContext): Command {
     .option('-F, --follow-only', 'print only new lines')
     .argument('[source...]', 'only these sources (dockerd, containerd, agent, manager…)')
     .action(act(async (sources: string[], o: { follow?: boolean; followOnly?: boolean }) => (await import('./commands/logs.js')).logs(ctx, sources, { follow: Boolean(o.follow), followOnly: Boolean(o.followOnly) })));
-  cli.command('diagnose').description('collect a diagnostics bundle; prints its path last').action(act(async () => {
-    const { collectDiagnostics } = await import('./diagnose.js');
-    ctx.say(await collectDiagnostics(ctx.home, ctx.wsl));
-    return EXIT.ok;
-  }));
-  cli.command('reset').description('factory reset: wipe the data distro (images, containers, volumes)').option('--yes', 'really wipe').action(act(async (o: { yes?: boolean }) => (await import('./commands/distros.js')).reset(ctx, Boolean(o.yes))));
-  cli.command('uninstall').description('unregister both distros (asks before deleting data)').option('--delete-data', 'also delete berth-data without asking').action(act(async (o: { deleteData?: boolean }) => (await import('./commands/distros.js')).uninstall(ctx, Boolean(o.deleteData))));
-  cli.command('integrate').description('make docker work inside DISTRO (--off undoes it)').argument('<distro>').option('--off', 'remove the integration').action(act(async (distro: string, o: { off?: boolean }) => (await import('./commands/integrate.js')).integrate(ctx, distro, Boolean(o.off))));
-  addNetworkCommands(cli, ctx);
-  addDataCommands(cli, ctx);
-  cli.command('dashboard').description('print (and on a desktop open) a one-time login link to the dashboard on 127.0.0.1').action(act(async () => (await import('./commands/dashboard.js')).dashboard(ctx)));
   cli
-    .command('backend', { hidden: true })
-    .description('the long-running manager (started by start/enable)')
-    .option('--idle', 'serve the dashboard without starting the engine')
-    .action(act(async (o: { idle?: boolean }) => (await import('./backend/run-backend.js')).runBackend(ctx.home, ctx.wsl, { idle: Boolean(o.idle) })));
-  return cli;
+    .command('diagnose')
+    .description('collect a diagnostics bundle; prints its path last')
+    .action(
+      act(async () => {
+        const { collectDiagnostics } = await import('./diagnose.js');
+        ctx.say(await collectDiagnostics(ctx.home, ctx.wsl));
+        return EXIT.ok;
+      }),
+    );
+}
+
+/** reset, uninstall and integrate: what touches distros. */
+function addDistroCommands(cli: Command, ctx: CliContext): void {
+  cli
+    .command('reset')
+    .description('factory reset: wipe the data distro (images, containers, volumes)')
+    .option('--yes', 'really wipe')
+    .action(act(async (o: { yes?: boolean }) => (await import('./commands/distros.js')).reset(ctx, Boolean(o.yes))));
+  cli
+    .command('uninstall')
+    .description('unregister both distros (asks before deleting data)')
+    .option('--delete-data', 'also delete berth-data without asking')
+    .action(act(async (o: { deleteData?: boolean }) => (await import('./commands/distros.js')).uninstall(ctx, Boolean(o.deleteData))));
+  cli
+    .command('integrate')
+    .description('make docker work inside DISTRO (--off undoes it)')
+    .argument('<distro>')
+    .option('--off', 'remove the integration')
+    .action(act(async (distro: string, o: { off?: boolean }) => (await import('./commands/integrate.js')).integrate(ctx, distro, Boolean(o.off))));
 }
 
 /** `berth proxy` and `berth certs`. */
@@ -88,10 +144,12 @@ function addNetworkCommands(cli: Command, ctx: CliContext): void {
     .option('--https <url>', 'manual: the proxy for https://')
     .option('--exclude <list>', 'hosts, .domains, addresses or CIDRs that bypass it, comma-separated')
     .option('--containers', "set the containers' proxy (default: the same as the engine's)")
-    .action(act(async (mode: string | undefined, url: string | undefined, o: { http?: string; https?: string; exclude?: string; containers?: boolean }) => {
-      await (await import('./commands/proxy.js')).proxyCommand(ctx.home, mode, { ...o, ...(url !== undefined ? { pac: url } : {}) }, ctx.say);
-      return EXIT.ok;
-    }));
+    .action(
+      act(async (mode: string | undefined, url: string | undefined, o: { http?: string; https?: string; exclude?: string; containers?: boolean }) => {
+        await (await import('./commands/proxy.js')).proxyCommand(ctx.home, mode, { ...o, ...(url !== undefined ? { pac: url } : {}) }, ctx.say);
+        return EXIT.ok;
+      }),
+    );
   cli
     .command('certs')
     .description("the CAs the engine trusts (the host's and $BERTH_HOME/certs); `containers on|off`: whether containers and build steps trust them too")
@@ -102,9 +160,20 @@ function addNetworkCommands(cli: Command, ctx: CliContext): void {
 
 /** `berth data`, `data resize`, `data move`. */
 function addDataCommands(cli: Command, ctx: CliContext): void {
-  const data = cli.command('data').description("berth-data's disk: where it is, its size, what it holds").action(act(async () => (await import('./commands/data.js')).dataInfo(ctx)));
-  data.command('resize').description('set the disk size limit in GiB (grows while running; shrinking stops the engine and is refused when the data does not fit)').argument('<gib>').action(act(async (gib: string) => (await import('./commands/data.js')).dataResize(ctx, gib)));
-  data.command('move').description('move the disk image into DIR (stops the engine, copies, verifies, switches, starts, removes the old copy)').argument('<dir>').action(act(async (dir: string) => (await import('./commands/data.js')).dataMove(ctx, dir)));
+  const data = cli
+    .command('data')
+    .description("berth-data's disk: where it is, its size, what it holds")
+    .action(act(async () => (await import('./commands/data.js')).dataInfo(ctx)));
+  data
+    .command('resize')
+    .description('set the disk size limit in GiB (grows while running; shrinking stops the engine and is refused when the data does not fit)')
+    .argument('<gib>')
+    .action(act(async (gib: string) => (await import('./commands/data.js')).dataResize(ctx, gib)));
+  data
+    .command('move')
+    .description('move the disk image into DIR (stops the engine, copies, verifies, switches, starts, removes the old copy)')
+    .argument('<dir>')
+    .action(act(async (dir: string) => (await import('./commands/data.js')).dataMove(ctx, dir)));
 }
 
 /** Runs `berth ARGS…` and gives the exit code; every error is one line on stderr. */

@@ -131,7 +131,10 @@ export async function installDistros(
 ): Promise<{ upgraded: boolean }> {
   const state = await readStateOrWarn(home.state, warn);
   const present = new Map((await wsl.list()).map((d) => [d.name.toLowerCase(), d]));
-  const roles = [[BERTH_DISTRO, 'berth'], [DATA_DISTRO, 'berth-data']] as const;
+  const roles = [
+    [BERTH_DISTRO, 'berth'],
+    [DATA_DISTRO, 'berth-data'],
+  ] as const;
   // Both markers at once: each costs a process in the distro.
   const markers = await Promise.all(roles.map(([name]) => (present.has(name) ? markerOf(wsl, name) : Promise.resolve(undefined))));
   let upgraded = false;
@@ -164,9 +167,7 @@ export async function installDistros(
       continue;
     }
     step(`importing ${name} from ${image.file}`);
-    await importWithRollback(wsl, name, home.distroDir(name), join(images.dir, image.file), (done, total) =>
-      step(`importing ${name}: ${total ? Math.floor((done / total) * 100) : 0}%`),
-    );
+    await importWithRollback(wsl, name, home.distroDir(name), join(images.dir, image.file), (done, total) => step(`importing ${name}: ${total ? Math.floor((done / total) * 100) : 0}%`));
     if (kind === 'berth') {
       state.berthImage = image.sha256;
       await wsl.run(name, ['sh', '-c', 'printf "%s\\n" "$1" > "$2"', 'sh', image.sha256, IMAGE_RECORD], { user: 'root' });

@@ -53,11 +53,7 @@ export const ATTACH_EXIT = { stopped: 0, supervisorGone: 2 } as const;
  */
 export function attachScript(supervisorPid: number): string {
   const pid = Math.trunc(supervisorPid);
-  return [
-    `trap '${AGENT} stop >/dev/null 2>&1; exit ${ATTACH_EXIT.stopped}' TERM INT HUP`,
-    `while [ -e /proc/${pid} ]; do sleep 1 & wait $!; done`,
-    `exit ${ATTACH_EXIT.supervisorGone}`,
-  ].join('\n');
+  return [`trap '${AGENT} stop >/dev/null 2>&1; exit ${ATTACH_EXIT.stopped}' TERM INT HUP`, `while [ -e /proc/${pid} ]; do sleep 1 & wait $!; done`, `exit ${ATTACH_EXIT.supervisorGone}`].join('\n');
 }
 
 /** The engine as the manager drives it: the data store, then the agent attached in berth. */
@@ -69,11 +65,30 @@ export class Engine {
     private readonly log: (source: string, line: string) => void,
   ) {}
 
+  /** `berth-agent start --detach` in the berth distro, with the caps; its warnings go into `warnings`. */
+  private async startAgent(deadlineMs: number, limits: EngineResources, warnings: string[]): Promise<NonNullable<Awaited<ReturnType<Engine['agentStatus']>>>> {
+    const caps = [
+      ...(limits.cgroup !== undefined ? ['--cgroup', limits.cgroup] : []),
+      ...(limits.memoryMiB !== undefined ? ['--memory-mib', String(limits.memoryMiB)] : []),
+      ...(limits.cpus !== undefined ? ['--cpus', String(limits.cpus)] : []),
+      ...(limits.autoPauseSeconds ? ['--auto-pause', String(limits.autoPauseSeconds)] : []),
+    ];
+    const started = await this.wsl.run(BERTH_DISTRO, [AGENT, 'start', '--detach', '--timeout', String(Math.ceil(deadlineMs / 1000)), ...caps], { user: 'root' });
+    for (const line of `${started.stdout}\n${started.stderr}`.split('\n').filter(Boolean)) {
+      this.log('agent', line);
+      if (line.startsWith(AGENT_WARNING)) warnings.push(line.slice(AGENT_WARNING.length));
+    }
+    if (started.exitCode !== 0) throw new Error(`the engine did not start (berth-agent exit ${started.exitCode}): ${started.stderr.trim().split('\n').slice(-15).join('\n  ')}`);
+    const running = await this.agentStatus();
+    if (!running) throw new Error(`the engine started but its agent does not answer on ${AGENT_SOCKET}`);
+    return running;
+  }
+
   /**
-   * Starts the engine and resolves once /_ping answers; `onExit` fires if the attached agent
-   * ends later (agent died, distro terminated, WSL shut down).
+   * Starts (or attaches to) the engine and resolves once /_ping answers, with the agent's
+   * warnings (caps it cannot enforce) for status; `onExit` fires if the attached agent ends
+   * later (agent died, distro terminated, WSL shut down).
    */
-  /** Starts (or attaches to) the engine; resolves with the agent's warnings (caps it cannot enforce), for status. */
   async start(deadlineMs: number, onExit: (why: string) => void, limits: EngineResources = {}): Promise<string[]> {
     const warnings: string[] = [];
     await mountDataStore(this.wsl);
@@ -81,17 +96,7 @@ export class Engine {
     // is attached to, not restarted: its containers keep running.
     let running = await this.agentStatus();
     if (running) this.log('manager', 'the engine from an earlier run is still up; attaching to it');
-    else {
-      const caps = [...(limits.cgroup !== undefined ? ['--cgroup', limits.cgroup] : []), ...(limits.memoryMiB !== undefined ? ['--memory-mib', String(limits.memoryMiB)] : []), ...(limits.cpus !== undefined ? ['--cpus', String(limits.cpus)] : []), ...(limits.autoPauseSeconds ? ['--auto-pause', String(limits.autoPauseSeconds)] : [])];
-      const started = await this.wsl.run(BERTH_DISTRO, [AGENT, 'start', '--detach', '--timeout', String(Math.ceil(deadlineMs / 1000)), ...caps], { user: 'root' });
-      for (const line of `${started.stdout}\n${started.stderr}`.split('\n').filter(Boolean)) {
-        this.log('agent', line);
-        if (line.startsWith(AGENT_WARNING)) warnings.push(line.slice(AGENT_WARNING.length));
-      }
-      if (started.exitCode !== 0) throw new Error(`the engine did not start (berth-agent exit ${started.exitCode}): ${started.stderr.trim().split('\n').slice(-15).join('\n  ')}`);
-      running = await this.agentStatus();
-      if (!running) throw new Error(`the engine started but its agent does not answer on ${AGENT_SOCKET}`);
-    }
+    else running = await this.startAgent(deadlineMs, limits, warnings);
     const agent = this.wsl.exec(BERTH_DISTRO, ['sh', '-c', attachScript(running.pid)], { user: 'root', stdout: 'pipe', stderr: 'pipe' });
     this.attached = agent;
     const tail: string[] = [];
@@ -126,9 +131,7 @@ export class Engine {
       if (ended) throw new Error(`${ended}. Its last output:\n  ${tail.slice(-15).join('\n  ')}`);
       if (Date.now() > deadline) {
         const status = await this.agentStatus();
-        throw new Error(
-          `the engine did not answer /_ping within ${deadlineMs / 1000}s. Agent status: ${JSON.stringify(status?.services ?? 'unreachable')}. Last output:\n  ${tail.slice(-15).join('\n  ')}`,
-        );
+        throw new Error(`the engine did not answer /_ping within ${deadlineMs / 1000}s. Agent status: ${JSON.stringify(status?.services ?? 'unreachable')}. Last output:\n  ${tail.slice(-15).join('\n  ')}`);
       }
       await sleep(25);
     }
@@ -143,7 +146,13 @@ export class Engine {
     const stopped = await this.wsl.run(BERTH_DISTRO, [AGENT, 'stop'], { user: 'root' }).catch((e: Error) => ({ exitCode: -1, stdout: '', stderr: e.message }));
     if (stopped.exitCode !== 0) problems.push(`the agent's stop failed (${stopped.stderr.trim().split('\n').pop() || `exit ${stopped.exitCode}`})`);
     if (agent) {
-      const done = await Promise.race([agent.done.then(() => true, () => true), new Promise((r) => setTimeout(() => r(false), 30_000))]);
+      const done = await Promise.race([
+        agent.done.then(
+          () => true,
+          () => true,
+        ),
+        new Promise((r) => setTimeout(() => r(false), 30_000)),
+      ]);
       if (!done) {
         agent.kill('SIGKILL');
         problems.push('the engine did not end within 30 s of its stop and was killed');

@@ -9,7 +9,9 @@ import type { Progress } from './images/progress.js';
  */
 export async function ensureImages(homeImages: string, progress: Progress, env: NodeJS.ProcessEnv = process.env): Promise<{ dir: string; manifest: ImageManifest }> {
   const dir = env.BERTH_IMAGES || homeImages;
-  const existing = await readFile(join(dir, 'manifest.json'), 'utf8').then((t) => JSON.parse(t) as ImageManifest).catch(() => undefined);
+  const existing = await readFile(join(dir, 'manifest.json'), 'utf8')
+    .then((t) => JSON.parse(t) as ImageManifest)
+    .catch(() => undefined);
   // Rebuilt when anything they are made of changed, not only the version (a checkout moves on).
   if (existing && (env.BERTH_IMAGES || existing.inputs === (await inputFingerprint()))) return { dir, manifest: existing };
   if (env.BERTH_IMAGES) throw new Error(`BERTH_IMAGES=${dir} has no manifest.json; build the images there or unset it`);

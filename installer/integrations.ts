@@ -76,12 +76,24 @@ export class Integrations {
     // Values go in as positional parameters ($1 tools, $2 link): an automount root may hold
     // spaces, quotes or $(…), and must never become shell code.
     // The credential helper likewise, unless one of that name is the distro's own.
-    const link = await this.wsl.run(distro, ['sh', '-c', [
-      'mkdir -p /usr/local/bin',
-      '{ [ -e "$3" ] && [ "$(readlink "$3")" != "$1/bin/docker-credential-berth" ]; } || ln -sfn "$1/bin/docker-credential-berth" "$3"',
-      'if [ -e /usr/bin/docker ] || { [ -e "$2" ] && [ "$(readlink "$2")" != "$1/bin/docker" ]; }; then echo own-cli; exit 0; fi',
-      'ln -sfn "$1/bin/docker" "$2" && echo linked',
-    ].join('\n'), 'sh', TOOLS, CLI_LINK, HELPER_LINK], { user: 'root' });
+    const link = await this.wsl.run(
+      distro,
+      [
+        'sh',
+        '-c',
+        [
+          'mkdir -p /usr/local/bin',
+          '{ [ -e "$3" ] && [ "$(readlink "$3")" != "$1/bin/docker-credential-berth" ]; } || ln -sfn "$1/bin/docker-credential-berth" "$3"',
+          'if [ -e /usr/bin/docker ] || { [ -e "$2" ] && [ "$(readlink "$2")" != "$1/bin/docker" ]; }; then echo own-cli; exit 0; fi',
+          'ln -sfn "$1/bin/docker" "$2" && echo linked',
+        ].join('\n'),
+        'sh',
+        TOOLS,
+        CLI_LINK,
+        HELPER_LINK,
+      ],
+      { user: 'root' },
+    );
     const ownCli = link.stdout.trim() === 'own-cli';
     if (ownCli) this.log('integration', `${distro}: has its own docker CLI; left as it is`);
     const proc = this.wsl.exec(distro, [`${TOOLS}/bin/berth-proxy`, 'serve', '--distro', distro], { user: 'root', stdout: 'pipe', stderr: 'pipe' });
@@ -106,7 +118,10 @@ export class Integrations {
     });
     proc.stderr?.on('data', (d: Buffer) => {
       stderr += d.toString();
-      d.toString().split('\n').filter(Boolean).forEach((l) => this.log(`proxy:${distro}`, l));
+      d.toString()
+        .split('\n')
+        .filter(Boolean)
+        .forEach((l) => this.log(`proxy:${distro}`, l));
     });
     void proc.done.then(
       (res) => this.exited(distro, r, res.exitCode, stderr),
@@ -145,12 +160,27 @@ export class Integrations {
   /** Integration off: the proxy's mounts and socket, and our link (only if it is ours). */
   private async cleanup(distro: string): Promise<void> {
     const TOOLS = await toolsIn(this.wsl, distro);
-    await this.wsl.run(distro, ['sh', '-c', [
-      '[ -x "$1/bin/berth-proxy" ] && "$1/bin/berth-proxy" cleanup --distro "$3"',
-      '[ "$(readlink "$2")" = "$1/bin/docker" ] && rm -f "$2"',
-      '[ "$(readlink "$4")" = "$1/bin/docker-credential-berth" ] && rm -f "$4"',
-      'true',
-    ].join('\n'), 'sh', TOOLS, CLI_LINK, distro, HELPER_LINK], { user: 'root' }).catch(() => undefined);
+    await this.wsl
+      .run(
+        distro,
+        [
+          'sh',
+          '-c',
+          [
+            '[ -x "$1/bin/berth-proxy" ] && "$1/bin/berth-proxy" cleanup --distro "$3"',
+            '[ "$(readlink "$2")" = "$1/bin/docker" ] && rm -f "$2"',
+            '[ "$(readlink "$4")" = "$1/bin/docker-credential-berth" ] && rm -f "$4"',
+            'true',
+          ].join('\n'),
+          'sh',
+          TOOLS,
+          CLI_LINK,
+          distro,
+          HELPER_LINK,
+        ],
+        { user: 'root' },
+      )
+      .catch(() => undefined);
   }
 
   async stopAll(): Promise<void> {

@@ -61,7 +61,14 @@ export async function serveJsonSocket(path: string, routes: Record<string, JsonR
     const r = req.method === 'POST' ? routes[req.url ?? ''] : undefined;
     if (!r) {
       req.resume();
-      return answer({ status: 404, body: { message: `Berth: no such endpoint ${req.method} ${req.url}; use ${Object.keys(routes).map((p) => `POST ${p}`).join(' or ')}` } });
+      return answer({
+        status: 404,
+        body: {
+          message: `Berth: no such endpoint ${req.method} ${req.url}; use ${Object.keys(routes)
+            .map((p) => `POST ${p}`)
+            .join(' or ')}`,
+        },
+      });
     }
     void readJson(req, r.what, log).then(async (read) => {
       if ('refused' in read) return answer(read.refused);

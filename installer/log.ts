@@ -7,7 +7,9 @@ export function managerLogger(logsDir: string, level: string): winston.Logger {
     level,
     format: winston.format.combine(
       winston.format.timestamp(),
-      winston.format.printf(({ timestamp, level: lvl, message, source }) => `${String(timestamp)},${typeof source === 'string' ? source : 'manager'};${lvl}: ${typeof message === 'string' ? message : JSON.stringify(message)}`),
+      winston.format.printf(
+        ({ timestamp, level: lvl, message, source }) => `${String(timestamp)},${typeof source === 'string' ? source : 'manager'};${lvl}: ${typeof message === 'string' ? message : JSON.stringify(message)}`,
+      ),
     ),
     transports: [new winston.transports.File({ filename: join(logsDir, 'berth.log'), maxsize: 5 * 2 ** 20, maxFiles: 4, tailable: true })],
   });

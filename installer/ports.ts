@@ -27,7 +27,6 @@ const CLAIM_GRACE_MS = 30_000;
 /** After an event, the container list is read again this much later too (it can lag the event). */
 const RECONCILE_AGAIN_MS = [1000, 3000];
 
-
 interface Published {
   key: string;
   request: PortRequest;
@@ -151,7 +150,10 @@ export class PortForwards {
         void this.queue.run(() => this.reopenInVm());
       });
     };
-    void helper.done.then((r) => restart(`exited (code ${r.exitCode})`), (e: Error) => restart(`failed: ${e.message}`));
+    void helper.done.then(
+      (r) => restart(`exited (code ${r.exitCode})`),
+      (e: Error) => restart(`failed: ${e.message}`),
+    );
   }
 
   /** Tells a new port helper every published port (a no-op for those it has). */
@@ -210,11 +212,9 @@ export class PortForwards {
   private async publish(r: PortRequest, target?: ForwardTarget): Promise<void> {
     const key = keyOf(r);
     const slot = new TargetSlot(target);
-    const server = await listenPublishedPort(r, slot, this.forwarderLink()).catch(
-      (e: NodeJS.ErrnoException) => {
-        throw new ProxyError(500, bindFailureMessage(r, 'host', e.code, e.message), { cause: e });
-      },
-    );
+    const server = await listenPublishedPort(r, slot, this.forwarderLink()).catch((e: NodeJS.ErrnoException) => {
+      throw new ProxyError(500, bindFailureMessage(r, 'host', e.code, e.message), { cause: e });
+    });
     const vm = await this.openInVm(r, target);
     if (!vm.ok) {
       server.close();
@@ -299,18 +299,22 @@ export class PortForwards {
   private watchEvents(): void {
     let cancelPending = () => {};
     this.events?.stop();
-    this.events = followEvents(this.daemon, { type: ['container'], event: ['start', 'die', 'stop', 'kill', 'destroy', 'restart'] }, {
-      // (Re)connected, maybe after dockerd restarted: whatever happened meanwhile was not seen.
-      onConnected: () => void this.reconcile(),
-      // The list can lag an event a little (and a busy daemon more): look again shortly after.
-      onEvent: () => {
-        cancelPending();
-        cancelPending = this.timers.after(100, () => {
-          void this.reconcile();
-          for (const later of RECONCILE_AGAIN_MS) this.timers.after(later, () => void this.reconcile());
-        });
+    this.events = followEvents(
+      this.daemon,
+      { type: ['container'], event: ['start', 'die', 'stop', 'kill', 'destroy', 'restart'] },
+      {
+        // (Re)connected, maybe after dockerd restarted: whatever happened meanwhile was not seen.
+        onConnected: () => void this.reconcile(),
+        // The list can lag an event a little (and a busy daemon more): look again shortly after.
+        onEvent: () => {
+          cancelPending();
+          cancelPending = this.timers.after(100, () => {
+            void this.reconcile();
+            for (const later of RECONCILE_AGAIN_MS) this.timers.after(later, () => void this.reconcile());
+          });
+        },
       },
-    });
+    );
   }
 
   /** Why published ports may lag the containers (the last reconcile failed), for `status`. */

@@ -38,4 +38,13 @@ await build({
   outdir: join(repo, 'dist/host'),
 });
 // The dashboard's one script, for the browser.
-await build({ entryPoints: { live: join(repo, 'installer/dashboard/live.ts') }, outdir: join(repo, 'dist/dashboard'), bundle: true, minify: true, format: 'esm', target: 'es2022', platform: 'browser', logLevel: 'warning' });
+await build({
+  entryPoints: { live: join(repo, 'installer/dashboard/live.ts') },
+  outdir: join(repo, 'dist/dashboard'),
+  bundle: true,
+  minify: true,
+  format: 'esm',
+  target: 'es2022',
+  platform: 'browser',
+  logLevel: 'warning',
+});

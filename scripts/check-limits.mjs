@@ -23,7 +23,12 @@ const problems = [];
 const readme = readFileSync(join(repo, 'README.md'), 'utf8').split('\n').length - 1;
 if (readme > README_MAX_LINES) problems.push(`README.md has ${readme} lines; at most ${README_MAX_LINES} (move the detail to docs/)`);
 
-const pages = ['README.md', ...readdirSync(join(repo, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+const pages = [
+  'README.md',
+  ...readdirSync(join(repo, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`),
+];
 for (const page of pages) {
   const text = readFileSync(join(repo, page), 'utf8').replace(/```[\s\S]*?```/g, '');
   for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
@@ -38,7 +43,9 @@ for (const page of pages) {
   }
 }
 
-const files = execFileSync('git', ['ls-files', ...PRODUCT.map((d) => `${d}/*.ts`)], { cwd: repo, encoding: 'utf8' }).split('\n').filter((f) => f && !f.endsWith('.d.ts'));
+const files = execFileSync('git', ['ls-files', ...PRODUCT.map((d) => `${d}/*.ts`)], { cwd: repo, encoding: 'utf8' })
+  .split('\n')
+  .filter((f) => f && !f.endsWith('.d.ts'));
 const seen = new Map();
 for (const file of files) {
   const source = ts.createSourceFile(file, readFileSync(join(repo, file), 'utf8'), ts.ScriptTarget.Latest, true);
@@ -62,5 +69,7 @@ for (const [key, lines] of seen) {
 for (const key of LONG_FUNCTIONS.keys()) if (!seen.has(key)) problems.push(`${key} is within ${FUNCTION_MAX_LINES} lines now: take it off LONG_FUNCTIONS in scripts/check-limits.mjs`);
 
 for (const p of problems) console.error(`check-limits: ${p}`);
-console.log(`check-limits: README ${readme} lines, ${pages.length} pages' links, ${files.length} product files; ${seen.size} functions over ${FUNCTION_MAX_LINES} lines (${[...seen.keys()].filter((k) => LONG_FUNCTIONS.has(k)).length} of them listed); ${problems.length} problems`);
+console.log(
+  `check-limits: README ${readme} lines, ${pages.length} pages' links, ${files.length} product files; ${seen.size} functions over ${FUNCTION_MAX_LINES} lines (${[...seen.keys()].filter((k) => LONG_FUNCTIONS.has(k)).length} of them listed); ${problems.length} problems`,
+);
 process.exit(problems.length ? 1 : 0);

@@ -30,10 +30,7 @@ export class CommandWslHost implements WslHost {
   constructor(private readonly options: CommandHostOptions) {}
 
   async list(): Promise<DistroInfo[]> {
-    const [verbose, runningText] = await Promise.all([
-      this.call(['--list', '--verbose'], { allowNoDistros: true }),
-      this.call(['--list', '--running', '--quiet'], { allowNoDistros: true }),
-    ]);
+    const [verbose, runningText] = await Promise.all([this.call(['--list', '--verbose'], { allowNoDistros: true }), this.call(['--list', '--running', '--quiet'], { allowNoDistros: true })]);
     if (verbose === undefined) return [];
     const running = new Set(parseNames(runningText ?? '').map((n) => n.toLowerCase()));
     return parseListVerbose(verbose).map((d) => ({
@@ -55,9 +52,11 @@ export class CommandWslHost implements WslHost {
     let total: number | undefined;
     let input: Readable;
     if (typeof source === 'string') {
-      total = (await stat(source).catch(() => {
-        throw new WslError('failed', `The system cannot find the file specified: ${source}`);
-      })).size;
+      total = (
+        await stat(source).catch(() => {
+          throw new WslError('failed', `The system cannot find the file specified: ${source}`);
+        })
+      ).size;
       input = createReadStream(source);
     } else {
       input = source;
@@ -141,7 +140,7 @@ export class CommandWslHost implements WslHost {
       }
       const exitCode = r.exitCode ?? (r.signal ? 128 : 1);
       // wsl's own failure (-1) carries its error text on stdout; a command's 255 does not say "Error code:".
-      if (WSL_OWN_FAILURE.has(exitCode) && /Error code:/.test(decodeWslOutput(r.stdout as Uint8Array ?? ''))) {
+      if (WSL_OWN_FAILURE.has(exitCode) && /Error code:/.test(decodeWslOutput((r.stdout as Uint8Array) ?? ''))) {
         throw errorFromOutput(decodeWslOutput(r.stdout as Uint8Array), exitCode);
       }
       return { exitCode, signal: r.signal, stdout, stderr } satisfies ExecResult;
@@ -165,12 +164,14 @@ export class CommandWslHost implements WslHost {
     if (!this.options.relayCommand) {
       throw new WslError('failed', 'This WSL host can reach distro sockets only through a relay, and none is configured');
     }
-    return connectRelay(this.exec(name, [...this.options.relayCommand, socketPath], {
-      user: 'root',
-      stdin: 'pipe',
-      stdout: 'pipe',
-      stderr: 'pipe',
-    }));
+    return connectRelay(
+      this.exec(name, [...this.options.relayCommand, socketPath], {
+        user: 'root',
+        stdin: 'pipe',
+        stdout: 'pipe',
+        stderr: 'pipe',
+      }),
+    );
   }
 
   private baseEnv(): Record<string, string | undefined> {
@@ -178,10 +179,7 @@ export class CommandWslHost implements WslHost {
   }
 
   /** Runs a wsl management command; returns its decoded stdout, or undefined for "no distributions". */
-  private async call(
-    args: string[],
-    opts: { allowNoDistros?: boolean; input?: Readable } = {},
-  ): Promise<string | undefined> {
+  private async call(args: string[], opts: { allowNoDistros?: boolean; input?: Readable } = {}): Promise<string | undefined> {
     const r = await execa(this.options.command, args, {
       env: this.baseEnv(),
       reject: false,

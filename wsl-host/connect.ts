@@ -25,9 +25,7 @@ export function connectDirect(sharedAreaPath: string, socketPath: string): Promi
       socket.removeListener('error', reject);
       resolve(socket);
     });
-    socket.once('error', (e: NodeJS.ErrnoException) =>
-      reject(new WslError('failed', `Cannot connect to ${socketPath} (${e.code ?? e.message}); is the service that owns it running`)),
-    );
+    socket.once('error', (e: NodeJS.ErrnoException) => reject(new WslError('failed', `Cannot connect to ${socketPath} (${e.code ?? e.message}); is the service that owns it running`)));
   });
 }
 

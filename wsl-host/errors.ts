@@ -12,8 +12,7 @@ const ADVICE: Record<WslErrorKind, string> = {
   'not-found': 'check the name with `wsl -l -v`',
   exists: 'choose another name or unregister the existing distro first',
   'not-wsl2': 'convert it with `wsl --set-version NAME 2` or update WSL with `wsl --update`',
-  'virtualization-disabled':
-    'enable "Virtual Machine Platform" in Windows features and virtualization in the firmware, then reboot',
+  'virtualization-disabled': 'enable "Virtual Machine Platform" in Windows features and virtualization in the firmware, then reboot',
   'wsl-missing': 'install WSL (`wsl --install`) or, on Linux, point BERTH_WSL at bin/berth-wsl',
   'invalid-argument': 'see `wsl --help` for the supported arguments',
   failed: 'see the message above; `wsl --shutdown` and a retry often help',

@@ -12,7 +12,7 @@ export const messages = {
   listHeader: 'Windows Subsystem for Linux Distributions:',
   noDistros: [
     'Windows Subsystem for Linux has no installed distributions.',
-    "You can resolve this by installing a distribution with the instructions below:",
+    'You can resolve this by installing a distribution with the instructions below:',
     '',
     "Use 'wsl.exe --list --online' to list available distributions",
     "and 'wsl.exe --install <Distro>' to install.",

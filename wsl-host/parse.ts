@@ -18,7 +18,10 @@ export function parseListVerbose(text: string): ListedDistro[] {
     const line = raw.trimEnd();
     if (!line.trim()) continue;
     const isDefault = line.trimStart().startsWith('*');
-    const tokens = line.replace(/^\s*\*?/, '').trim().split(/\s+/);
+    const tokens = line
+      .replace(/^\s*\*?/, '')
+      .trim()
+      .split(/\s+/);
     const last = tokens[tokens.length - 1];
     if (tokens.length < 3 || (last !== '1' && last !== '2')) continue; // header or noise
     distros.push({ name: tokens[0]!, version: last === '1' ? 1 : 2, isDefault });
@@ -63,9 +66,6 @@ export function errorFromOutput(text: string, exitCode?: number): WslError {
   const codeMatch = /Error code:\s*(\S+)/i.exec(text);
   const code = codeMatch?.[1];
   const detail = text.replace(/^.*Error code:.*$/gim, '').trim();
-  const kind: WslErrorKind =
-    (code ? KIND_BY_CODE.find(([re]) => re.test(code))?.[1] : undefined) ??
-    KIND_BY_TEXT.find(([re]) => re.test(text))?.[1] ??
-    'failed';
+  const kind: WslErrorKind = (code ? KIND_BY_CODE.find(([re]) => re.test(code))?.[1] : undefined) ?? KIND_BY_TEXT.find(([re]) => re.test(text))?.[1] ?? 'failed';
   return new WslError(kind, detail || `wsl exited with ${exitCode ?? 'an error'}`, code, exitCode);
 }

@@ -112,11 +112,13 @@ export class BindMounts {
     // directory of a larger filesystem (the Linux WSL host), that directory comes first.
     const rootOfSlash = entries.filter((m) => m.mountPoint === '/').at(-1)?.root ?? '/';
     const inDistro = (root: string) => (rootOfSlash !== '/' && root.startsWith(`${rootOfSlash}/`) ? root.slice(rootOfSlash.length) : root);
-    return entries
-      .filter((m) => dirname(m.mountPoint) === dir)
-      .map((m) => ({ source: inDistro(m.root), target: join(BIND_ROOT, this.distro, basename(m.mountPoint)), containers: [] }))
-      // Only what this table would have listed: the target is the hash of the source.
-      .filter((r) => r.target === this.targetFor(r.source));
+    return (
+      entries
+        .filter((m) => dirname(m.mountPoint) === dir)
+        .map((m) => ({ source: inDistro(m.root), target: join(BIND_ROOT, this.distro, basename(m.mountPoint)), containers: [] }))
+        // Only what this table would have listed: the target is the hash of the source.
+        .filter((r) => r.target === this.targetFor(r.source))
+    );
   }
 
   private async save(): Promise<void> {

@@ -27,7 +27,10 @@ export function isDrivePath(source: string): boolean {
  */
 export function parseDrivePath(source: string): DrivePath {
   if (isUncPath(source)) {
-    throw new ProxyError(400, `Berth: ${source} is a network share (UNC path); Berth shares drives, not shares: map the share to a drive letter and share that drive in Berth's settings ("drives"), or use a path on a shared drive`);
+    throw new ProxyError(
+      400,
+      `Berth: ${source} is a network share (UNC path); Berth shares drives, not shares: map the share to a drive letter and share that drive in Berth's settings ("drives"), or use a path on a shared drive`,
+    );
   }
   const m = DRIVE.exec(source.replace(VERBATIM, ''));
   if (!m) throw new ProxyError(400, `Berth: ${source} is not a drive path (C:\\…)`);

@@ -60,6 +60,9 @@ export class DistroTranslator implements PathTranslator {
   }
 
   private noSuchDrive(source: string, letter: string): ProxyError {
-    return new ProxyError(400, `Berth: ${source} is on drive ${letter.toUpperCase()}:, which this distro does not have (no ${this.autoRoot}${letter}); share that drive in Berth's settings ("drives"), or use a path on a shared drive`);
+    return new ProxyError(
+      400,
+      `Berth: ${source} is on drive ${letter.toUpperCase()}:, which this distro does not have (no ${this.autoRoot}${letter}); share that drive in Berth's settings ("drives"), or use a path on a shared drive`,
+    );
   }
 }

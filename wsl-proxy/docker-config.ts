@@ -81,7 +81,7 @@ async function unsafeToWrite(dir: string, file: string, uid: number): Promise<st
   const d = await lstat(dir).catch(() => undefined);
   if (d && (!d.isDirectory() || d.uid !== uid)) return `${dir} is not a directory of the user's own`;
   const f = await lstat(file).catch(() => undefined);
-  if (f && (!f.isFile() || f.uid !== uid)) return 'not a file of the user\'s own (a symlink?)';
+  if (f && (!f.isFile() || f.uid !== uid)) return "not a file of the user's own (a symlink?)";
   return undefined;
 }
 

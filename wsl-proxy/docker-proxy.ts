@@ -175,7 +175,8 @@ class DockerProxy {
   private async start(req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
     const raw = await readBody(req);
     // API < 1.24 let start carry a HostConfig (binds, ports) that would skip translation.
-    if (carriesConfig(raw)) throw new ProxyError(400, 'Berth: a HostConfig in POST /containers/{id}/start (API before 1.24) is not translated; give binds and ports in the create request, as every current docker client does');
+    if (carriesConfig(raw))
+      throw new ProxyError(400, 'Berth: a HostConfig in POST /containers/{id}/start (API before 1.24) is not translated; give binds and ports in the create request, as every current docker client does');
     await this.options.beforeStart?.(id);
     this.forward(req, res, { body: raw, beforeReply: this.startedHook(id) });
   }
@@ -226,4 +227,3 @@ class DockerProxy {
     );
   }
 }
-

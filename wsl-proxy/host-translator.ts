@@ -24,10 +24,10 @@ export class HostDriveTranslator implements PathTranslator {
   }
 
   private notShared(source: string): ProxyError {
-    const shared = Object.entries(this.drives).map(([l, d]) => `${l}=${d}`).join(', ') || 'none';
-    return new ProxyError(
-      400,
-      `Berth: ${source} is not on a shared drive (shared: ${shared}); add its drive to "drives" in Berth's settings, or use a path under a shared one`,
-    );
+    const shared =
+      Object.entries(this.drives)
+        .map(([l, d]) => `${l}=${d}`)
+        .join(', ') || 'none';
+    return new ProxyError(400, `Berth: ${source} is not on a shared drive (shared: ${shared}); add its drive to "drives" in Berth's settings, or use a path under a shared one`);
   }
 }

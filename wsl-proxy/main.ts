@@ -70,12 +70,16 @@ function answers(path: string): Promise<boolean> {
 
 /** Follows the daemon's events to release the bind mounts of removed containers. */
 function followDestroys(mounts: BindMounts, daemon: string): void {
-  followEvents(daemon, { type: ['container'], event: ['destroy'] }, {
-    onEvent: (ev) => {
-      const id = ev.Actor?.ID ?? ev.id;
-      if (id) void mounts.release(id).catch((e: Error) => log(`release ${id}: ${e.message}`));
+  followEvents(
+    daemon,
+    { type: ['container'], event: ['destroy'] },
+    {
+      onEvent: (ev) => {
+        const id = ev.Actor?.ID ?? ev.id;
+        if (id) void mounts.release(id).catch((e: Error) => log(`release ${id}: ${e.message}`));
+      },
     },
-  });
+  );
 }
 
 /**

@@ -7,10 +7,7 @@ import { rm } from 'node:fs/promises';
 export type { AgentStatus, ServiceStatus } from './status-schema.js';
 
 /** The control socket: GET /status, POST /stop, POST /touch (Resource Saver). */
-export async function serveControl(
-  socketPath: string,
-  handlers: { status: () => Promise<AgentStatus>; stop: () => void; touch: () => Promise<void> },
-): Promise<Server> {
+export async function serveControl(socketPath: string, handlers: { status: () => Promise<AgentStatus>; stop: () => void; touch: () => Promise<void> }): Promise<Server> {
   await rm(socketPath, { force: true });
   const server = createServer((req, res) => {
     if (req.method === 'GET' && req.url === '/status') {

@@ -37,9 +37,7 @@ export async function engineCgroupLayout(name: string, proc = '/proc/self'): Pro
   // v1: every hierarchy (and the hybrid layout's controller-less v2 tree), so nothing of the
   // engine or its containers is left at a hierarchy's root. A mount point is named after its
   // controllers (cpu,cpuacct; systemd for name=systemd).
-  const dirs = mounts
-    .filter((m) => m.fsType === 'cgroup' || m.fsType === 'cgroup2')
-    .map((m) => ({ dir: join(m.mountPoint, name), controllers: m.fsType === 'cgroup2' ? [] : m.mountPoint.split('/').pop()!.split(',') }));
+  const dirs = mounts.filter((m) => m.fsType === 'cgroup' || m.fsType === 'cgroup2').map((m) => ({ dir: join(m.mountPoint, name), controllers: m.fsType === 'cgroup2' ? [] : m.mountPoint.split('/').pop()!.split(',') }));
   if (dirs.length === 0) throw new Error('no cgroup hierarchy is mounted at /sys/fs/cgroup; the engine cannot be given its own cgroup');
   return { version: 1, dirs };
 }
@@ -89,8 +87,7 @@ export async function prepareEngineCgroup(name: string, limits: EngineLimits): P
 }
 
 /** The warning for a cap the kernel cannot enforce here, naming the setting it drops. */
-const uncapped = (controller: string, why: string) =>
-  `the ${controller} cgroup controller ${why}, so ${controller === 'memory' ? 'memoryMiB' : 'cpus'} is not enforced; the engine runs without that cap`;
+const uncapped = (controller: string, why: string) => `the ${controller} cgroup controller ${why}, so ${controller === 'memory' ? 'memoryMiB' : 'cpus'} is not enforced; the engine runs without that cap`;
 
 export function missingV1Controllers(layout: CgroupLayout, limits: EngineLimits): string[] {
   const mounted = new Set(layout.dirs.flatMap((d) => d.controllers));
@@ -130,7 +127,10 @@ export async function removeTree(dir: string): Promise<boolean> {
   const entries = await readdir(dir, { withFileTypes: true }).catch(() => undefined);
   if (!entries) return true;
   for (const e of entries) if (e.isDirectory()) await removeTree(join(dir, e.name));
-  return rmdir(dir).then(() => true, () => false);
+  return rmdir(dir).then(
+    () => true,
+    () => false,
+  );
 }
 
 /**

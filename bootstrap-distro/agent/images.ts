@@ -29,7 +29,10 @@ export async function readManifest(imagesDir = paths.imagesDir): Promise<DistroI
 function sha256(file: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const h = createHash('sha256');
-    createReadStream(file).on('data', (d) => h.update(d)).on('end', () => resolve(h.digest('hex'))).on('error', reject);
+    createReadStream(file)
+      .on('data', (d) => h.update(d))
+      .on('end', () => resolve(h.digest('hex')))
+      .on('error', reject);
   });
 }
 
@@ -51,9 +54,7 @@ async function checkHash(image: ImageRef, file: string, cacheDir: string): Promi
   if ((await readFile(stampFile, 'utf8').catch(() => '')) === stamp) return;
   const actual = await sha256(file);
   if (actual !== image.sha256) {
-    throw new CorruptImageError(
-      `image ${image.file} is corrupt: sha256 ${actual.slice(0, 12)}… instead of ${image.sha256.slice(0, 12)}…; re-import the berth distro (berth enable)`,
-    );
+    throw new CorruptImageError(`image ${image.file} is corrupt: sha256 ${actual.slice(0, 12)}… instead of ${image.sha256.slice(0, 12)}…; re-import the berth distro (berth enable)`);
   }
   await mkdir(cacheDir, { recursive: true });
   await writeFile(stampFile, stamp);

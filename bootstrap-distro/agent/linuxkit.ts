@@ -18,7 +18,7 @@ const entry = z
     binds: z.array(z.string()).max(0, 'binds are not supported: every entry sees the whole root (/var/lib is the data store, /mnt/wsl the shared area)').default([]),
     capabilities: z
       .array(z.string())
-      .refine((c) => c.length === 1 && c[0]!.toLowerCase() === 'all', 'only [all] is supported: every entry runs as root with all capabilities in the engine\'s namespaces')
+      .refine((c) => c.length === 1 && c[0]!.toLowerCase() === 'all', "only [all] is supported: every entry runs as root with all capabilities in the engine's namespaces")
       .optional(),
     net: z.literal('host', "only 'host' is supported: every entry shares the root's network namespace").optional(),
     pid: z.literal('host', "only 'host' is supported: every entry shares the root's pid namespace").optional(),
@@ -29,7 +29,10 @@ const entry = z
 const file = z.object({
   path: z.string().min(1),
   contents: z.string().default(''),
-  mode: z.string().regex(/^0?[0-7]{3,4}$/).default('0644'),
+  mode: z
+    .string()
+    .regex(/^0?[0-7]{3,4}$/)
+    .default('0644'),
 });
 
 const schema = z

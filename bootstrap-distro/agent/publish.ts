@@ -14,7 +14,10 @@ export const VERSION_PACK = sharedPath('versionPack');
  * distro's own mount namespace, so the mounts appear in every distro.
  */
 export async function publishTools(versionPackDir: string): Promise<void> {
-  for (const [source, target] of [['/opt/berth', TOOLS], [versionPackDir, VERSION_PACK]] as const) {
+  for (const [source, target] of [
+    ['/opt/berth', TOOLS],
+    [versionPackDir, VERSION_PACK],
+  ] as const) {
     if (await isMountPoint(target)) await sh('umount', ['-l', target]);
     await mkdir(target, { recursive: true });
     await sh('mount', ['--bind', source, target]);

@@ -90,7 +90,9 @@ export class SupervisedService {
     const delay = this.backoff.failures === 0 ? (this.backoff.next(), 0) : this.backoff.next();
     if (this.backoff.failures > this.policy.maxQuickCrashes) {
       this.status.state = 'failed';
-      this.logs.agent(`${this.entry.name}: exited ${this.backoff.failures} times in a row within ${this.policy.backoff.healthyAfterMs / 1000}s; marked failed (last output: ${this.logs.last(this.entry.name, 3).join(' | ')})`);
+      this.logs.agent(
+        `${this.entry.name}: exited ${this.backoff.failures} times in a row within ${this.policy.backoff.healthyAfterMs / 1000}s; marked failed (last output: ${this.logs.last(this.entry.name, 3).join(' | ')})`,
+      );
       return;
     }
     this.status.state = 'restarting';

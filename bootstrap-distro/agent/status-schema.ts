@@ -30,6 +30,5 @@ export const agentStatusSchema = z.object({
 });
 export type AgentStatus = z.infer<typeof agentStatusSchema>;
 
-
 /** The answer to POST /stop. */
 export const stopReplySchema = z.object({ stopping: z.literal(true) }).strict();

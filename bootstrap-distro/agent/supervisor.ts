@@ -110,7 +110,12 @@ class Supervision {
           s.once('error', reject);
           s.once('connect', () => s.write(`${source}\n`, () => resolve(s)));
         }),
-      last: (name, n) => daemon.ring.dump().filter((e) => e.source === name || e.source === `${name}.out`).slice(-n).map((e) => e.msg),
+      last: (name, n) =>
+        daemon.ring
+          .dump()
+          .filter((e) => e.source === name || e.source === `${name}.out`)
+          .slice(-n)
+          .map((e) => e.msg),
       agent: (line) => log(`berth-agent: ${line}`),
     };
   }

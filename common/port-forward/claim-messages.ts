@@ -26,7 +26,6 @@ export function listenAddress(hostIp: string | undefined): string {
   return hostIp;
 }
 
-
 /**
  * What a distro's proxy tells the manager once the daemon has started a container, before it
  * answers the client: the container's published ports are then made to lead to it.

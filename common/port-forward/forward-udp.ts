@@ -113,11 +113,7 @@ class UdpFlows {
  * A UDP port bound on one side (host loopback or the WSL network namespace). Each client
  * address gets its own stream to the forwarder, so answers go back to whoever asked.
  */
-export function listenPublishedUdp(
-  address: { host: string; port: number },
-  target: () => ForwardTarget | undefined,
-  connectForwarder: () => Promise<Duplex>,
-): Promise<PublishedListener> {
+export function listenPublishedUdp(address: { host: string; port: number }, target: () => ForwardTarget | undefined, connectForwarder: () => Promise<Duplex>): Promise<PublishedListener> {
   const socket = createSocket({ type: familyOf(address.host) });
   const flows = new UdpFlows(socket, connectForwarder);
   socket.on('message', (payload, client) => {

@@ -55,11 +55,7 @@ export async function serveUdpForwarder(path: string, log: (line: string) => voi
  * connections are carried to the forwarder with the target's header. A connection that
  * arrives before the target is known (its container is starting) waits for it.
  */
-export function listenPublished(
-  address: { host: string; port: number },
-  target: TargetSlot,
-  connectForwarder: () => Promise<Duplex>,
-): Promise<Server> {
+export function listenPublished(address: { host: string; port: number }, target: TargetSlot, connectForwarder: () => Promise<Duplex>): Promise<Server> {
   const server = createServer({ allowHalfOpen: true }, (client) => {
     client.pause();
     client.on('error', () => client.destroy());

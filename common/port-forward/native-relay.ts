@@ -13,10 +13,7 @@ import type { ForwardTarget, TargetSlot } from './target-slot.js';
  */
 
 /** An answer to a listen/target/close command, in the order the commands were sent. */
-const answerLine = z.union([
-  z.object({ ok: z.literal(true), key: z.string() }),
-  z.object({ ok: z.literal(false), key: z.string(), code: z.string().regex(/^E[A-Z]+$/) }),
-]);
+const answerLine = z.union([z.object({ ok: z.literal(true), key: z.string() }), z.object({ ok: z.literal(false), key: z.string(), code: z.string().regex(/^E[A-Z]+$/) })]);
 type Answer = z.infer<typeof answerLine>;
 
 /** One line of the relay's stdout, checked: anything else is reported and ignored. */
@@ -75,7 +72,11 @@ export class RelayListeners {
   private exited = false;
   private exitHandlers: Array<() => void> = [];
 
-  constructor(binary: string, forwarderPath: string, private readonly log: (line: string) => void) {
+  constructor(
+    binary: string,
+    forwarderPath: string,
+    private readonly log: (line: string) => void,
+  ) {
     this.child = startRelay(binary, ['listen', '--forwarder', forwarderPath], log);
     createInterface({ input: this.child.stdout }).on('line', (line) => {
       const parsed = parseRelayLine(line);

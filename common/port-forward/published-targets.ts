@@ -19,7 +19,9 @@ export function publishedTargets(connectDaemon: () => Promise<Duplex>): TargetCh
   const fetchKnown = async () => {
     const next = new Set<string>();
     for (const c of await listContainers(connectDaemon)) {
-      const ips = Object.values(c.NetworkSettings?.Networks ?? {}).flatMap((n) => [n.IPAddress, n.GlobalIPv6Address]).filter((ip): ip is string => !!ip);
+      const ips = Object.values(c.NetworkSettings?.Networks ?? {})
+        .flatMap((n) => [n.IPAddress, n.GlobalIPv6Address])
+        .filter((ip): ip is string => !!ip);
       for (const p of c.Ports ?? []) {
         if (!p.PublicPort || !p.PrivatePort) continue;
         for (const ip of ips) next.add(`${p.Type ?? 'tcp'} ${ip} ${p.PrivatePort}`);

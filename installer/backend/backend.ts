@@ -212,7 +212,13 @@ export class Backend {
     const unlink = final ? () => network.close() : () => network.detach();
     const closeCredentials = async () => credentials?.stop();
     const problems: string[] = [];
-    for (const [what, step] of [['integrations', () => integrations.stopAll()], ['ports', () => ports.stop()], ['credentials', closeCredentials], ['engine', () => engine.stop()], ['network', unlink]] as const) {
+    for (const [what, step] of [
+      ['integrations', () => integrations.stopAll()],
+      ['ports', () => ports.stop()],
+      ['credentials', closeCredentials],
+      ['engine', () => engine.stop()],
+      ['network', unlink],
+    ] as const) {
       // A part that fails to stop must not keep the others up; what it left is said, not swallowed.
       await step().catch((e: Error) => {
         problems.push(`stopping the ${what}: ${e.message}`);
@@ -267,7 +273,12 @@ export class Backend {
       if (configProblem) this.event(configProblem);
       this.progress = 'starting the engine';
       const settings = await this.currentSettings();
-      const warnings = await parts.engine.start(ENGINE_START_DEADLINE_MS, (why) => this.engineEnded(why), { cgroup: parts.engineCgroup, memoryMiB: settings.memoryMiB, cpus: settings.cpus, autoPauseSeconds: settings.autoPauseTimeoutSeconds });
+      const warnings = await parts.engine.start(ENGINE_START_DEADLINE_MS, (why) => this.engineEnded(why), {
+        cgroup: parts.engineCgroup,
+        memoryMiB: settings.memoryMiB,
+        cpus: settings.cpus,
+        autoPauseSeconds: settings.autoPauseTimeoutSeconds,
+      });
       for (const warning of warnings ?? []) this.event(warning);
       await parts.network.attach();
       await parts.contextReady;

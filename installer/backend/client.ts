@@ -42,7 +42,7 @@ export async function ensureBackend(home: HomeLayout, options: { idle?: boolean 
     });
     child.unref();
     await out.close();
-    for (const end = Date.now() + 10_000; Date.now() < end; ) {
+    for (const end = Date.now() + 10_000; Date.now() < end;) {
       if (await backendStatus(home)) return;
       if (child.exitCode !== null) throw new Error(`the backend exited at once (code ${child.exitCode}); see ${home.backendOut}`);
       await sleep(15);
@@ -63,4 +63,3 @@ export async function stopBackend(home: HomeLayout, timeoutMs = 60_000): Promise
   }
   throw new Error(`the backend (pid ${s.pid}) did not stop within ${timeoutMs / 1000}s`);
 }
-

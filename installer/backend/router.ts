@@ -6,11 +6,7 @@ import type { Backend } from './backend.js';
 type Handlers = { [R in ControlRoute]: () => Promise<BackendReply<R>> };
 
 /** The control socket: /api/v1 (the dashboard's API, for the CLI too), and the CLI's own routes (api.ts), every answer checked against its schema. */
-export function backendRouter(
-  backend: Backend,
-  onStop: () => void,
-  dashboard: { loginUrl(): string; serveApi(req: IncomingMessage, res: ServerResponse): void },
-): (req: IncomingMessage, res: ServerResponse) => void {
+export function backendRouter(backend: Backend, onStop: () => void, dashboard: { loginUrl(): string; serveApi(req: IncomingMessage, res: ServerResponse): void }): (req: IncomingMessage, res: ServerResponse) => void {
   const handlers: Handlers = {
     reloadIntegrations: () => backend.reloadIntegrations(),
     reloadNetwork: () => backend.reloadNetwork(),

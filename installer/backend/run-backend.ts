@@ -35,7 +35,7 @@ import { EngineConfigStore } from '../engine-config/store.js';
 
 /** The page waits this long for `wsl -l`, then shows the list it last got. */
 const DISTRO_LIST_WAIT_MS = 1500;
-import { Backend } from './backend.js';
+import { Backend, type BackendParts } from './backend.js';
 import { systemClock } from './clock.js';
 import { backendRouter } from './router.js';
 import { collectGarbageWhenIdle } from '../../common/idle-gc.js';
@@ -56,12 +56,15 @@ export async function runBackend(home: HomeLayout, wsl: WslHost, options: { idle
   const engine = new Engine(wsl, info);
   // The host's TCP listeners are berth-relay's on Linux; on Windows the host reaches the VM through wsl.exe (Node's listeners).
   const ports = new PortForwards(wsl, (l) => info('ports', l), process.platform === 'win32' ? undefined : RELAY_BINARY);
-  const network = new EngineNetwork({ wsl, sharedArea: sharedAreaOnHost(), runDir: home.runDir, logsDir: home.logsDir, certsDir: home.certsDir, certsDDir: home.certsDDir, secretsFile: home.secrets, log: (l) => info('network', l), event: (l) => backend.event(l) });
+  const network = engineNetwork(home, wsl, info, (l) => backend.event(l));
   await network.configure(settings);
   await network.watchCertificates();
   const shared = sharedAreaOnHost();
   const credentialStore = new CredentialStore(home.credentials, (l) => info('manager', l));
-  const contextReady = ensureDockerContext(`unix://${home.dockerSocket}`).then((m) => void info('manager', m), (e: Error) => void logger.warn(e.message));
+  const contextReady = ensureDockerContext(`unix://${home.dockerSocket}`).then(
+    (m) => void info('manager', m),
+    (e: Error) => void logger.warn(e.message),
+  );
   const engineCgroup = engineCgroupName(home.root);
   const engineConfig = new EngineConfigStore(join(home.root, 'daemon.json'), wsl, { 'cgroup-parent': containersCgroupParent(engineCgroup) });
   const dataDisk = async () => dataDiskOf(wsl, home, await readState(home.state).catch((): InstallState => ({})));
@@ -75,7 +78,7 @@ export async function runBackend(home: HomeLayout, wsl: WslHost, options: { idle
       install: (progress, warn) => install(home, wsl, engine, progress, warn),
       engine,
       network,
-      ports: { start: () => ports.start(shared && sharedPath('portsSocket', shared)), stop: () => ports.stop(), get error() { return ports.error; } },
+      ports: portsPart(ports, shared),
       credentials: new CredentialsSocket(credentialStore, shared && sharedPath('credentialsSocket', shared), (l) => info('manager', l)),
       integrations: new Integrations(wsl, info),
       integratedDistros: (s) => integratedDistros(wsl, s, (l) => logger.warn(l)),
@@ -94,14 +97,57 @@ export async function runBackend(home: HomeLayout, wsl: WslHost, options: { idle
 
   const api = apiDeps({ home, wsl, backend, engineConfig, dataDisk, info, logger });
   servers.push(...(await serveDashboardAndControl(home, backend, api, shutdown, info, logger)));
-  servers.push(
-    await serveHostEndpoint(wsl, home.dockerSocket, sharedDrives(settings), (l) => info('endpoint', l), { claim: (p) => ports.claim(p), started: () => ports.containerStarted() }, async () => network.containersEnv(), (r) => credentialStore.handle(r)),
-  );
+  servers.push(await serveHostApi(home, wsl, settings, { ports, network, credentialStore }, info));
   // Idle: `berth dashboard` with the engine switched off; the page turns it on.
   if (!options.idle) backend.start();
   const code = await finished;
   logger.end();
   return code;
+}
+
+/** The engine's networking on the host: the link, Berth DNS, the internal proxies, the CAs. */
+function engineNetwork(home: HomeLayout, wsl: WslHost, info: (source: string, line: string) => void, event: (line: string) => void): EngineNetwork {
+  return new EngineNetwork({
+    wsl,
+    sharedArea: sharedAreaOnHost(),
+    runDir: home.runDir,
+    logsDir: home.logsDir,
+    certsDir: home.certsDir,
+    certsDDir: home.certsDDir,
+    secretsFile: home.secrets,
+    log: (l) => info('network', l),
+    event,
+  });
+}
+
+/** The published ports as the backend drives them: the claim socket in the shared area, when the host sees it. */
+function portsPart(ports: PortForwards, shared: string | undefined): BackendParts['ports'] {
+  return {
+    start: () => ports.start(shared && sharedPath('portsSocket', shared)),
+    stop: () => ports.stop(),
+    get error() {
+      return ports.error;
+    },
+  };
+}
+
+/** The Docker API on the host, translating the shared drives' paths. */
+function serveHostApi(
+  home: HomeLayout,
+  wsl: WslHost,
+  settings: Settings,
+  o: { ports: PortForwards; network: EngineNetwork; credentialStore: CredentialStore },
+  info: (source: string, line: string) => void,
+): Promise<{ close(): unknown }> {
+  return serveHostEndpoint(
+    wsl,
+    home.dockerSocket,
+    sharedDrives(settings),
+    (l) => info('endpoint', l),
+    { claim: (p) => o.ports.claim(p), started: () => o.ports.containerStarted() },
+    async () => o.network.containersEnv(),
+    (r) => o.credentialStore.handle(r),
+  );
 }
 
 /**
@@ -145,14 +191,7 @@ async function install(home: HomeLayout, wsl: WslHost, engine: Engine, progress:
 }
 
 /** The dashboard on loopback, and the root-only control socket the CLI talks to. */
-async function serveDashboardAndControl(
-  home: HomeLayout,
-  backend: Backend,
-  api: ApiDeps,
-  shutdown: () => void,
-  info: (source: string, line: string) => void,
-  logger: Logger,
-): Promise<Array<{ close(): unknown }>> {
+async function serveDashboardAndControl(home: HomeLayout, backend: Backend, api: ApiDeps, shutdown: () => void, info: (source: string, line: string) => void, logger: Logger): Promise<Array<{ close(): unknown }>> {
   const dashboard = await serveDashboard(api, { port: 0, assetsDir: join(BERTH_REPO, 'dist/dashboard'), log: (l) => logger.warn(l) });
   info('manager', `dashboard at ${dashboard.url} (\`berth dashboard\` prints a login link)`);
   await rm(home.backendSocket, { force: true });
@@ -163,15 +202,7 @@ async function serveDashboardAndControl(
 }
 
 /** What the dashboard and /api/v1 drive, wired to this backend. */
-function apiDeps(o: {
-  home: HomeLayout;
-  wsl: WslHost;
-  backend: Backend;
-  engineConfig: EngineConfigStore;
-  dataDisk: () => Promise<DataDisk>;
-  info: (source: string, line: string) => void;
-  logger: Logger;
-}): ApiDeps {
+function apiDeps(o: { home: HomeLayout; wsl: WslHost; backend: Backend; engineConfig: EngineConfigStore; dataDisk: () => Promise<DataDisk>; info: (source: string, line: string) => void; logger: Logger }): ApiDeps {
   const { home, wsl, backend, engineConfig, dataDisk, info, logger } = o;
   const distros = new DistroCache(() => wsl.list());
   return {
@@ -202,9 +233,9 @@ function apiDeps(o: {
         await disk.checkMove(dir);
         const say = (l: string) => info('data', l);
         // In the background: the page and the API answer at once; the steps are logged (source `data`).
-        void withLock(home.dataLock, () =>
-          disk.move(dir, { stop: () => backend.stopEngine(), start: async () => void backend.start() }, say),
-        ).catch((e: Error) => logger.error(`moving berth-data's disk to ${dir} failed: ${e.message}`));
+        void withLock(home.dataLock, () => disk.move(dir, { stop: () => backend.stopEngine(), start: async () => void backend.start() }, say)).catch((e: Error) =>
+          logger.error(`moving berth-data's disk to ${dir} failed: ${e.message}`),
+        );
       },
     },
     diagnose: async () => (await import('../diagnose.js')).collectDiagnostics(home, wsl),

@@ -21,6 +21,9 @@ export async function dashboard(ctx: CliContext): Promise<number> {
   if (!login) throw new Error(`the backend does not answer; see ${ctx.home.backendOut}`);
   ctx.say(login.url);
   const open = process.stdout.isTTY ? opener(process.env) : undefined;
-  if (open) spawn(open[0]!, [...open.slice(1), login.url], { detached: true, stdio: 'ignore' }).on('error', () => undefined).unref();
+  if (open)
+    spawn(open[0]!, [...open.slice(1), login.url], { detached: true, stdio: 'ignore' })
+      .on('error', () => undefined)
+      .unref();
   return EXIT.ok;
 }

@@ -56,7 +56,7 @@ async function exclusive<T>(ctx: CliContext, fn: () => Promise<T>): Promise<T> {
     return await withLock(ctx.home.dataLock, fn, 10_000);
   } catch (e) {
     if (e instanceof DataDiskRefused) throw new Refused(e.message, { cause: e });
-    if ((e as { code?: string }).code === 'ELOCKED') throw new Refused('berth-data\'s disk is being changed by another berth command (or the engine is being installed); try again when it is done', { cause: e });
+    if ((e as { code?: string }).code === 'ELOCKED') throw new Refused("berth-data's disk is being changed by another berth command (or the engine is being installed); try again when it is done", { cause: e });
     throw e;
   }
 }
@@ -95,4 +95,3 @@ export async function dataMove(ctx: CliContext, dir: string): Promise<number> {
   ctx.say(`berth-data's disk is now ${to}; the old copy was removed.`);
   return EXIT.ok;
 }
-

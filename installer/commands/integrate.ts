@@ -23,7 +23,7 @@ export async function integrate(ctx: CliContext, distro: string, off: boolean): 
   const live = await askBackend(ctx.home, 'reloadIntegrations');
   let mine = live?.find(same);
   // Already being started by the backend (Berth itself is starting): wait for the outcome.
-  for (const end = Date.now() + SETTLE_TIMEOUT_MS; mine && ['starting', 'restarting'].includes(mine.state) && Date.now() < end; ) {
+  for (const end = Date.now() + SETTLE_TIMEOUT_MS; mine && ['starting', 'restarting'].includes(mine.state) && Date.now() < end;) {
     await sleep(POLL_MS);
     mine = (await backendStatus(ctx.home))?.integrations?.find(same) ?? mine;
   }

@@ -31,7 +31,10 @@ export async function proxyCommand(home: HomeLayout, mode: string | undefined, o
     ...(o.http !== undefined ? { http: o.http } : {}),
     ...(o.https !== undefined ? { https: o.https } : {}),
     ...(o.pac !== undefined ? { pac: o.pac } : {}),
-    exclude: (o.exclude ?? '').split(',').map((x) => x.trim()).filter(Boolean),
+    exclude: (o.exclude ?? '')
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean),
   };
   const checked = proxySettingsSchema.safeParse(wanted);
   if (!checked.success) {

@@ -146,11 +146,16 @@ export async function moveDataDisk(deps: ApiDeps, body: unknown): Promise<ApiAns
   } catch (e) {
     return { status: 400, body: { message: (e as Error).message } };
   }
-  return { status: 202, body: { moving: dir.trim(), message: 'the engine stops, the disk is copied and verified, then the engine starts again; the progress is in Berth\'s logs (source data)' } };
+  return { status: 202, body: { moving: dir.trim(), message: "the engine stops, the disk is copied and verified, then the engine starts again; the progress is in Berth's logs (source data)" } };
 }
 
 /** Routes served as streams or files by server.ts, listed here for GET /api/v1. */
-const STREAMED = ['GET /api/v1/events (Server-Sent Events: status)', 'GET /api/v1/containers/{id}/logs (Server-Sent Events)', 'GET /api/v1/logs (Server-Sent Events: the last lines, then follow)', 'GET /api/v1/diagnostics (a tar.gz)'];
+const STREAMED = [
+  'GET /api/v1/events (Server-Sent Events: status)',
+  'GET /api/v1/containers/{id}/logs (Server-Sent Events)',
+  'GET /api/v1/logs (Server-Sent Events: the last lines, then follow)',
+  'GET /api/v1/diagnostics (a tar.gz)',
+];
 
 const configText = (body: unknown) => (typeof (body as { text?: unknown } | null)?.text === 'string' ? (body as { text: string }).text : undefined);
 

@@ -37,7 +37,14 @@ const containers = (list: unknown) =>
     status: c.Status,
     ports: ((c.Ports as Json[] | undefined) ?? []).filter((p) => p.PublicPort).map((p) => `${Number(p.PublicPort)}→${Number(p.PrivatePort)}/${String(p.Type)}`),
   }));
-const images = (list: unknown) => (list as Json[]).map((i) => ({ id: String(i.Id).replace(/^sha256:/, '').slice(0, 12), tags: (i.RepoTags as string[] | null) ?? [], size: i.Size }));
+const images = (list: unknown) =>
+  (list as Json[]).map((i) => ({
+    id: String(i.Id)
+      .replace(/^sha256:/, '')
+      .slice(0, 12),
+    tags: (i.RepoTags as string[] | null) ?? [],
+    size: i.Size,
+  }));
 const volumes = (doc: unknown) => (((doc as Json).Volumes as Json[] | null) ?? []).map((v) => ({ name: v.Name, driver: v.Driver }));
 const df = (doc: unknown) => {
   const d = doc as { LayersSize?: number; Images?: Json[]; Containers?: Json[]; Volumes?: Array<{ UsageData?: { Size?: number } }>; BuildCache?: Array<{ Size?: number }> };

@@ -24,7 +24,13 @@ async function engineModel(deps: ApiDeps): Promise<EngineModel> {
 /** The whole page as it stands, with a refused form's field errors or a notice. */
 export async function page(deps: ApiDeps, extra: Partial<PageModel> = {}): Promise<string> {
   const status = await deps.status();
-  const [settings, distros, engine, configText, dataDiskFile] = await Promise.all([loadSettings(deps.settingsFile), distroViews(deps), status.state === 'running' ? engineModel(deps) : {}, deps.engineConfig.text(), deps.dataDisk.file().catch(() => undefined)]);
+  const [settings, distros, engine, configText, dataDiskFile] = await Promise.all([
+    loadSettings(deps.settingsFile),
+    distroViews(deps),
+    status.state === 'running' ? engineModel(deps) : {},
+    deps.engineConfig.text(),
+    deps.dataDisk.file().catch(() => undefined),
+  ]);
   return renderPage({ status, settings, distros, engine: { ...engine, errors: extra.errors }, engineConfig: { text: configText }, dataDiskFile, ...extra });
 }
 
@@ -73,7 +79,10 @@ async function proxyForm({ deps, form, res }: Submission): Promise<void> {
     ...(form.get('http') ? { http: form.get('http') } : {}),
     ...(form.get('https') ? { https: form.get('https') } : {}),
     ...(form.get('pac') ? { pac: form.get('pac') } : {}),
-    exclude: (form.get('exclude') ?? '').split(',').map((x) => x.trim()).filter(Boolean),
+    exclude: (form.get('exclude') ?? '')
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean),
   };
   const checked = proxySettingsSchema.safeParse(wanted);
   if (!checked.success) {
@@ -100,7 +109,11 @@ async function resourcesForm({ deps, form, res }: Submission): Promise<void> {
 async function dataMoveForm({ deps, form, res }: Submission): Promise<void> {
   const a = await moveDataDisk(deps, { dir: form.get('dir') ?? '' });
   if (a.status >= 300) return html(res, a.status, await page(deps, { errors: { dir: (a.body as { message: string }).message }, notice: 'The disk image was not moved: see below.' }));
-  html(res, 202, await page(deps, { notice: `Moving berth-data's disk image to ${form.get('dir')}: the engine stops, the disk is copied and verified, then the engine starts again (Troubleshoot → logs shows the progress).` }));
+  html(
+    res,
+    202,
+    await page(deps, { notice: `Moving berth-data's disk image to ${form.get('dir')}: the engine stops, the disk is copied and verified, then the engine starts again (Troubleshoot → logs shows the progress).` }),
+  );
 }
 
 /** The page's forms by path (they work without script): each acts, then shows the page again. */

@@ -17,9 +17,7 @@ const action = (path: string, label: string, extra = '') => `<form method="post"
 
 export function containersSection(m: EngineModel, runningOnly: boolean): string {
   if (!m.containers) return '<section id="containers"><h2>Containers</h2><p>The engine is not running.</p></section>';
-  const view = runningOnly
-    ? '<p>Showing running containers. <a href="/?containers=all#containers">Show all</a></p>'
-    : '<p>Showing all containers. <a href="/?containers=running#containers">Show running only</a></p>';
+  const view = runningOnly ? '<p>Showing running containers. <a href="/?containers=all#containers">Show all</a></p>' : '<p>Showing all containers. <a href="/?containers=running#containers">Show running only</a></p>';
   const rows = m.containers
     .filter((c) => !runningOnly || c.state === 'running')
     .map((c) => {
@@ -35,9 +33,13 @@ export function containersSection(m: EngineModel, runningOnly: boolean): string 
 
 export function imagesAndVolumesSection(m: EngineModel): string {
   if (!m.images || !m.volumes) return '';
-  const images = m.images.map((i) => `<tr><td>${esc(i.tags.join(', ') || '<none>')}</td><td>${esc(i.id)}</td><td>${size(i.size)}</td><td>${action(`/ui/images/${encodeURIComponent(i.id)}/delete`, 'Delete')}</td></tr>`).join('\n');
+  const images = m.images
+    .map((i) => `<tr><td>${esc(i.tags.join(', ') || '<none>')}</td><td>${esc(i.id)}</td><td>${size(i.size)}</td><td>${action(`/ui/images/${encodeURIComponent(i.id)}/delete`, 'Delete')}</td></tr>`)
+    .join('\n');
   const volumes = m.volumes.map((v) => `<tr><td>${esc(v.name)}</td><td>${esc(v.driver)}</td><td>${action(`/ui/volumes/${encodeURIComponent(String(v.name))}/delete`, 'Delete')}</td></tr>`).join('\n');
-  const df = m.df ? `<p id="disk-usage">Disk usage: images ${size(m.df.images.bytes)} (${m.df.images.count}), containers ${size(m.df.containers.bytes)} (${m.df.containers.count}), volumes ${size(m.df.volumes.bytes)} (${m.df.volumes.count}), build cache ${size(m.df.buildCache.bytes)}</p>` : '';
+  const df = m.df
+    ? `<p id="disk-usage">Disk usage: images ${size(m.df.images.bytes)} (${m.df.images.count}), containers ${size(m.df.containers.bytes)} (${m.df.containers.count}), volumes ${size(m.df.volumes.bytes)} (${m.df.volumes.count}), build cache ${size(m.df.buildCache.bytes)}</p>`
+    : '';
   return `<section id="images" aria-labelledby="images-h"><h2 id="images-h">Images</h2>${df}
 <table><thead><tr><th>Tags</th><th>ID</th><th>Size</th><th></th></tr></thead><tbody>${images || '<tr><td colspan="4">No images.</td></tr>'}</tbody></table>${action('/ui/images/prune', 'Prune unused images')}</section>
 <section id="volumes" aria-labelledby="volumes-h"><h2 id="volumes-h">Volumes</h2>

@@ -23,4 +23,3 @@ export function readBody(req: IncomingMessage): Promise<string> {
 export const json = (res: ServerResponse, status: number, body: unknown): void => void res.writeHead(status, { ...SECURITY_HEADERS, 'content-type': 'application/json' }).end(JSON.stringify(body));
 export const html = (res: ServerResponse, status: number, body: string): void => void res.writeHead(status, { ...SECURITY_HEADERS, 'content-type': 'text/html; charset=utf-8' }).end(body);
 export const back = (res: ServerResponse, to: string): void => void res.writeHead(303, { ...SECURITY_HEADERS, location: to }).end();
-

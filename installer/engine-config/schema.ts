@@ -67,18 +67,33 @@ export const MANAGED_BY_BERTH: Record<string, string> = {
   pidfile: 'Berth sets it',
   containerd: 'Berth runs its own containerd',
   group: "the sockets' group is set by Berth",
-  'host-gateway-ip': 'host.docker.internal is the engine link\'s gateway',
-  tls: 'the daemon is reached through Berth\'s sockets, not TCP',
-  tlsverify: 'the daemon is reached through Berth\'s sockets, not TCP',
-  tlscacert: 'the daemon is reached through Berth\'s sockets, not TCP',
-  tlscert: 'the daemon is reached through Berth\'s sockets, not TCP',
-  tlskey: 'the daemon is reached through Berth\'s sockets, not TCP',
+  'host-gateway-ip': "host.docker.internal is the engine link's gateway",
+  tls: "the daemon is reached through Berth's sockets, not TCP",
+  tlsverify: "the daemon is reached through Berth's sockets, not TCP",
+  tlscacert: "the daemon is reached through Berth's sockets, not TCP",
+  tlscert: "the daemon is reached through Berth's sockets, not TCP",
+  tlskey: "the daemon is reached through Berth's sockets, not TCP",
   'api-cors-header': 'CORS on the Docker API would let web pages drive the engine',
   'authorization-plugins': 'plugins are not supported in Berth',
 };
 
 /** The options dockerd re-reads on SIGHUP: changing only these needs no restart. */
-export const RELOADABLE = new Set(['debug', 'log-level', 'labels', 'live-restore', 'max-concurrent-downloads', 'max-concurrent-uploads', 'max-download-attempts', 'shutdown-timeout', 'insecure-registries', 'registry-mirrors', 'default-runtime', 'runtimes', 'features', 'builder']);
+export const RELOADABLE = new Set([
+  'debug',
+  'log-level',
+  'labels',
+  'live-restore',
+  'max-concurrent-downloads',
+  'max-concurrent-uploads',
+  'max-download-attempts',
+  'shutdown-timeout',
+  'insecure-registries',
+  'registry-mirrors',
+  'default-runtime',
+  'runtimes',
+  'features',
+  'builder',
+]);
 
 const schema = z.object(options).partial().strict();
 export type EngineConfig = z.infer<typeof schema>;

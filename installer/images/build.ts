@@ -79,14 +79,13 @@ export async function berthVersion(): Promise<string> {
  */
 export function checkBuildArch(arch: string = process.arch): void {
   if (arch !== 'x64') {
-    throw new Error(`Berth's images are built for x86_64 only, and this machine is ${arch}: the launch scripts name x86_64's loader (ld-linux-x86-64.so.2) and /usr/lib/x86_64-linux-gnu. Build on an x86_64 machine and point BERTH_IMAGES at the result`);
+    throw new Error(
+      `Berth's images are built for x86_64 only, and this machine is ${arch}: the launch scripts name x86_64's loader (ld-linux-x86-64.so.2) and /usr/lib/x86_64-linux-gnu. Build on an x86_64 machine and point BERTH_IMAGES at the result`,
+    );
   }
 }
 
-export async function buildImages(
-  outDir: string,
-  options: { sources?: ImageSources; progress?: Progress; version?: string } = {},
-): Promise<ImageManifest> {
+export async function buildImages(outDir: string, options: { sources?: ImageSources; progress?: Progress; version?: string } = {}): Promise<ImageManifest> {
   checkBuildArch();
   const sources = options.sources ?? defaultSources();
   const progress = options.progress ?? silentProgress;
@@ -190,12 +189,7 @@ function osRelease(name: string, version: string): string {
 
 /** The berth distro's launch scripts, and what user distros run from the shared area. */
 async function stageLaunchers(staging: string, busybox: string): Promise<void> {
-  await stageText(
-    staging,
-    'opt/berth/bin/berth-node',
-    `#!/bin/sh\nexec /${NODE_DIR}/lib/ld-linux-x86-64.so.2 --library-path /${NODE_DIR}/lib /${NODE_DIR}/bin/node "$@"\n`,
-    0o755,
-  );
+  await stageText(staging, 'opt/berth/bin/berth-node', `#!/bin/sh\nexec /${NODE_DIR}/lib/ld-linux-x86-64.so.2 --library-path /${NODE_DIR}/lib /${NODE_DIR}/bin/node "$@"\n`, 0o755);
   // The published ports' native byte mover (the port helper and the engine's forwarder run it).
   await stageFile(staging, RELAY_BINARY, 'opt/berth/bin/berth-relay', 0o755);
   const flags = DAEMON_NODE_FLAGS.join(' ');
@@ -226,13 +220,7 @@ async function stageLaunchers(staging: string, busybox: string): Promise<void> {
   );
 }
 
-async function stageBerthDistro(
-  staging: string,
-  sources: ImageSources,
-  version: string,
-  built: Partial<Record<ImageKind, BuiltImage>>,
-  outDir: string,
-): Promise<void> {
+async function stageBerthDistro(staging: string, sources: ImageSources, version: string, built: Partial<Record<ImageKind, BuiltImage>>, outDir: string): Promise<void> {
   await stageDirs(staging, [...BASE_DIRS, 'opt/berth/bin', 'opt/berth/app', DISTRO_IMAGES_DIR, 'var/cache/berth']);
   await stageBusybox(staging, await locate(sources.busybox));
   // Node runs through its own loader and libraries, so it works over any distro's libc.
@@ -243,11 +231,7 @@ async function stageBerthDistro(
     const image = built[kind]!;
     await stageFile(staging, join(outDir, image.file), `${DISTRO_IMAGES_DIR}/${image.file}`, 0o644);
   }
-  await stageText(
-    staging,
-    `${DISTRO_IMAGES_DIR}/manifest.json`,
-    `${JSON.stringify({ system: built.system, versionPack: built['version-pack'] }, null, 2)}\n`,
-  );
+  await stageText(staging, `${DISTRO_IMAGES_DIR}/manifest.json`, `${JSON.stringify({ system: built.system, versionPack: built['version-pack'] }, null, 2)}\n`);
   await stageText(staging, 'etc/wsl.conf', '[automount]\nenabled = true\nroot = /mnt/\n[user]\ndefault = root\n');
   await stageText(staging, 'etc/os-release', osRelease('Berth', version));
   await stageText(staging, DISTRO_MARKER, distroMarker('berth', version));

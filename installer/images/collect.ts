@@ -21,9 +21,7 @@ export async function locate(source: BinarySource): Promise<string> {
   const found = await findProgram(source.path, SYSTEM_DIRS);
   if (found) return found;
   const looked = source.path.startsWith('/') ? source.path : SYSTEM_DIRS.map((d) => join(d, source.path)).join(', ');
-  throw new MissingBinaryError(
-    `${source.name} not found (looked for ${looked}); install the Debian package ${source.debianPackage} (apt-get install ${source.debianPackage}) or point the image build at another source`,
-  );
+  throw new MissingBinaryError(`${source.name} not found (looked for ${looked}); install the Debian package ${source.debianPackage} (apt-get install ${source.debianPackage}) or point the image build at another source`);
 }
 
 /** The shared libraries (and loader) a dynamic binary needs, by ldd; none for a static one. */

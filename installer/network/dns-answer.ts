@@ -42,7 +42,11 @@ export async function answerQuery(
     try {
       const found = await resolver.lookup(name, question.type === 'A' ? 4 : 6);
       const addresses = hostLoopbackAs ? found.filter((a) => a !== '::1').map((a) => (a === '127.0.0.1' ? hostLoopbackAs : a)) : found;
-      return reply(packet, RCODE.NOERROR, [...new Set(addresses)].map((a) => addressAnswer(question, a)));
+      return reply(
+        packet,
+        RCODE.NOERROR,
+        [...new Set(addresses)].map((a) => addressAnswer(question, a)),
+      );
     } catch (e) {
       return reply(packet, e instanceof NameNotFound ? RCODE.NXDOMAIN : RCODE.SERVFAIL, []);
     }

@@ -64,8 +64,14 @@ export class EngineNetwork {
       env?: NodeJS.ProcessEnv;
     },
   ) {
-    this.engineProxy = new InternalProxy((l) => o.log(`engine ${l}`), (p) => this.upstreamRefused(p));
-    this.containersProxy = new InternalProxy((l) => o.log(`containers ${l}`), (p) => this.upstreamRefused(p));
+    this.engineProxy = new InternalProxy(
+      (l) => o.log(`engine ${l}`),
+      (p) => this.upstreamRefused(p),
+    );
+    this.containersProxy = new InternalProxy(
+      (l) => o.log(`containers ${l}`),
+      (p) => this.upstreamRefused(p),
+    );
   }
 
   /** Points the internal proxies at what the settings say now: no restart of anything. */
@@ -210,12 +216,16 @@ export class EngineNetwork {
    */
   async watchCertificates(): Promise<void> {
     if (this.certsWatch) return;
-    this.certsWatch = await watchDirectory(this.o.certsDir, async () => {
-      this.trustedCas = undefined;
-      if (this.link?.status().state !== 'up') return;
-      await this.syncCertificates();
-      this.o.log(`certificates: ${this.o.certsDir} changed; ${this.certificates?.count ?? 0} CAs synced for new containers`);
-    }, (e) => this.o.log(`certificates: watching ${this.o.certsDir}: ${e.message}`));
+    this.certsWatch = await watchDirectory(
+      this.o.certsDir,
+      async () => {
+        this.trustedCas = undefined;
+        if (this.link?.status().state !== 'up') return;
+        await this.syncCertificates();
+        this.o.log(`certificates: ${this.o.certsDir} changed; ${this.certificates?.count ?? 0} CAs synced for new containers`);
+      },
+      (e) => this.o.log(`certificates: watching ${this.o.certsDir}: ${e.message}`),
+    );
   }
 
   async close(): Promise<void> {

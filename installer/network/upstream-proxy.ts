@@ -24,7 +24,10 @@ export function upstreamFor(p: ProxySettings, env: NodeJS.ProcessEnv, windowsSet
   const pick = (name: string) => env[name] || env[name.toLowerCase()] || undefined;
   const http = pick('HTTP_PROXY');
   const https = pick('HTTPS_PROXY');
-  const noProxy = (pick('NO_PROXY') ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const noProxy = (pick('NO_PROXY') ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   return { ...(http ? { http } : {}), ...(https ? { https } : {}), exclude: [...noProxy, ...p.exclude] };
 }
 

@@ -23,7 +23,10 @@ export async function imagesFor(t: TestWslRoot): Promise<{ dir: string; manifest
  */
 export async function installBerthDistros(t: TestWslRoot): Promise<void> {
   const { dir, manifest } = await imagesFor(t);
-  for (const [name, kind] of [['berth', 'berth'], ['berth-data', 'berth-data']] as const) {
+  for (const [name, kind] of [
+    ['berth', 'berth'],
+    ['berth-data', 'berth-data'],
+  ] as const) {
     const r = await t.wsl(['--import', name, join(t.root, 'distros', name), join(dir, manifest.images[kind].file)]);
     if (r.exitCode !== 0) throw new Error(`import ${name}: ${r.stdout}`);
   }
@@ -31,8 +34,7 @@ export async function installBerthDistros(t: TestWslRoot): Promise<void> {
 }
 
 export async function mountDataStore(t: TestWslRoot): Promise<void> {
-  const r = await t.wsl(['-d', 'berth-data', '-u', 'root', '--exec', 'sh', '-c',
-    'mkdir -p /mnt/wsl/berth/data && (grep -q " /mnt/wsl/berth/data " /proc/mounts || mount --bind /srv/berth-data /mnt/wsl/berth/data)']);
+  const r = await t.wsl(['-d', 'berth-data', '-u', 'root', '--exec', 'sh', '-c', 'mkdir -p /mnt/wsl/berth/data && (grep -q " /mnt/wsl/berth/data " /proc/mounts || mount --bind /srv/berth-data /mnt/wsl/berth/data)']);
   if (r.exitCode !== 0) throw new Error(`mounting the data store: ${r.stderr}`);
 }
 

@@ -22,7 +22,14 @@ export class TestBerth extends TestWslRoot {
     return { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr };
   }
 
-  async status(): Promise<{ state: string; endpoint: string; services: Array<{ name: string; state: string; pid: number | null; restarts: number }>; integrations: Array<{ distro: string; state: string }>; error?: string; events?: string[] }> {
+  async status(): Promise<{
+    state: string;
+    endpoint: string;
+    services: Array<{ name: string; state: string; pid: number | null; restarts: number }>;
+    integrations: Array<{ distro: string; state: string }>;
+    error?: string;
+    events?: string[];
+  }> {
     return JSON.parse((await this.berth(['status', '--json'])).stdout);
   }
 

@@ -42,7 +42,7 @@ export function worldProcesses(wslRoot: string, matching?: (cmdline: string) => 
       // not running
     }
   }
-  for (let grew = true; grew; ) {
+  for (let grew = true; grew;) {
     grew = false;
     for (const p of table) {
       if (mine.has(p.pid) || !mine.has(p.ppid)) continue;

@@ -78,7 +78,10 @@ export class TestWslRoot {
   /** Loop devices whose backing file lies under this root (a disk-image distro's disk). */
   loopsUnderRoot(): string[] {
     const r = execFileSync('losetup', ['-l', '-n', '-O', 'NAME,BACK-FILE'], { encoding: 'utf8' });
-    return r.split('\n').filter((l) => l.includes(` ${this.root}/`)).map((l) => l.trim());
+    return r
+      .split('\n')
+      .filter((l) => l.includes(` ${this.root}/`))
+      .map((l) => l.trim());
   }
 
   async cleanup(): Promise<void> {

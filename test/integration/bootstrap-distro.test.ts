@@ -54,12 +54,8 @@ describe.runIf(run)('images', () => {
   it('names a missing binary and the package that provides it', async () => {
     const sources = defaultSources();
     sources.versionPack = [{ name: 'dockerd', path: '/nonexistent/dockerd', debianPackage: 'docker.io' }];
-    await expect(buildImages(join(t.root, 'images-broken'), { sources })).rejects.toThrow(
-      /dockerd not found \(looked for \/nonexistent\/dockerd\); install the Debian package docker\.io/,
-    );
-    expect(readdirSync(join(t.root, 'images-broken')).filter((f) => f.endsWith('.tar.gz'))).toEqual([
-      expect.stringMatching(/^system-/),
-    ]);
+    await expect(buildImages(join(t.root, 'images-broken'), { sources })).rejects.toThrow(/dockerd not found \(looked for \/nonexistent\/dockerd\); install the Debian package docker\.io/);
+    expect(readdirSync(join(t.root, 'images-broken')).filter((f) => f.endsWith('.tar.gz'))).toEqual([expect.stringMatching(/^system-/)]);
   });
 });
 
@@ -115,7 +111,7 @@ describe.runIf(run)('the bootstrap distro runs a real dockerd in its own namespa
     expect((await t.wsl(['-d', 'berth', '--exec', 'ip', 'link'])).stdout).not.toContain('docker0');
   });
 
-  it('carries the Berth version in the distro\'s os-release', async () => {
+  it("carries the Berth version in the distro's os-release", async () => {
     const version = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')).version as string;
     expect((await t.wsl(['-d', 'berth', '--exec', 'cat', '/etc/os-release'])).stdout).toContain(`BERTH_VERSION="${version}"`);
   });

@@ -36,7 +36,9 @@ describe.runIf(run)('real clients from a Debian user distro', () => {
     await execa('tar', ['-cf', extras, '--transform', 's|^.*/node$|usr/local/bin/node|', process.execPath]);
     await execa('tar', ['-rf', extras, '-C', join(REPO, 'node_modules'), '--transform', 's|^@devcontainers|usr/local/lib/node_modules/@devcontainers|', '@devcontainers/cli']);
     await execa('tar', ['-rf', extras, '--transform', 's|^.*/docker$|opt/docker-28/docker|', STATIC_CLI]);
-    expect((await t.wsl(['-d', 'Debian', '-u', 'root', '--exec', 'sh', '-c', 'tar -C / -xf - && ln -sf ../lib/node_modules/@devcontainers/cli/devcontainer.js /usr/local/bin/devcontainer'], { inputFile: extras })).exitCode).toBe(0);
+    expect(
+      (await t.wsl(['-d', 'Debian', '-u', 'root', '--exec', 'sh', '-c', 'tar -C / -xf - && ln -sf ../lib/node_modules/@devcontainers/cli/devcontainer.js /usr/local/bin/devcontainer'], { inputFile: extras })).exitCode,
+    ).toBe(0);
     // The engine's own copy of the same Debian root, as a local base image (no registry here).
     const imported = await execa('docker', ['--context', 'berth', 'import', tarball, 'debian-local:bookworm'], { reject: false, env: { ...process.env, DOCKER_CONFIG: t.env.DOCKER_CONFIG! } });
     expect(imported.exitCode, imported.stderr).toBe(0);

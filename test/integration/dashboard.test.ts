@@ -12,7 +12,17 @@ const run = requireRoot('the dashboard in a real browser');
 /** Debian's browser (setup.sh installs it). A missing one fails here: CI never skips this suite. */
 const CHROMIUM = ['/usr/lib/chromium/chromium', '/usr/bin/chromium', '/usr/bin/chromium-headless-shell'].find((p) => existsSync(p));
 /** No background traffic: the browser talks to the dashboard on loopback and nothing else. */
-const QUIET = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-default-apps', '--no-first-run', '--disable-domain-reliability', '--disable-client-side-phishing-detection', '--metrics-recording-only'];
+const QUIET = [
+  '--no-sandbox',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-default-apps',
+  '--no-first-run',
+  '--disable-domain-reliability',
+  '--disable-client-side-phishing-detection',
+  '--metrics-recording-only',
+];
 /** `npm run screenshots` sets this to README's folder; otherwise they stay in the test root. */
 const SHOTS = process.env.BERTH_SCREENSHOTS;
 
@@ -36,7 +46,7 @@ describe.runIf(run)('the dashboard, in headless Chromium against a real Berth', 
   };
 
   beforeAll(async () => {
-    if (!CHROMIUM) throw new Error('no Chromium: run scripts/setup.sh (it installs Debian\'s chromium)');
+    if (!CHROMIUM) throw new Error("no Chromium: run scripts/setup.sh (it installs Debian's chromium)");
     t = new TestBerth();
     t.env.BERTH_IMAGES = join(t.root, 'images');
     await buildImages(t.env.BERTH_IMAGES);
@@ -71,12 +81,16 @@ describe.runIf(run)('the dashboard, in headless Chromium against a real Berth', 
     const seen = new Set<string>();
     await page.getByLabel('Use the WSL 2 based engine').check();
     await page.locator('#general button').click();
-    const started = await until(async () => {
-      const text = (await pill()) ?? '';
-      const bar = await page.locator('#progress').evaluate((b: HTMLProgressElement) => (b.hidden ? '' : String(b.value)));
-      if (bar) seen.add(bar);
-      return text === 'Running';
-    }, 600_000, 100);
+    const started = await until(
+      async () => {
+        const text = (await pill()) ?? '';
+        const bar = await page.locator('#progress').evaluate((b: HTMLProgressElement) => (b.hidden ? '' : String(b.value)));
+        if (bar) seen.add(bar);
+        return text === 'Running';
+      },
+      600_000,
+      100,
+    );
     expect(started).toBe(true);
     expect(seen.size).toBeGreaterThan(0); // the bar showed the import's percentage, live
     expect((await t.status()).state).toBe('running');
@@ -92,7 +106,7 @@ describe.runIf(run)('the dashboard, in headless Chromium against a real Berth', 
     await shot('dashboard-running');
 
     // A container: listed, its logs followed live, then deleted.
-    expect((await t.sh('Ubuntu', 'docker run -d --name ticker busybox sh -c \'i=0; while true; do echo tick$i; i=$((i+1)); sleep 0.2; done\'')).exitCode).toBe(0);
+    expect((await t.sh('Ubuntu', "docker run -d --name ticker busybox sh -c 'i=0; while true; do echo tick$i; i=$((i+1)); sleep 0.2; done'")).exitCode).toBe(0);
     await page.goto(`${new URL(loginUrl).origin}/?at=containers#containers`); // a new load, not just a hash change
     const row = page.locator('tr[data-container="ticker"]');
     expect(await row.locator('td').nth(2).textContent()).toMatch(/^Up /);
@@ -200,7 +214,7 @@ describe.runIf(run)('the dashboard, in headless Chromium against a real Berth', 
     expect((await t.berth(['certs'])).stdout).toContain('containers and build steps trust them too: yes');
   });
 
-  it('sets the engine\'s memory and CPU caps, and shows a value out of range at its field without saving it', async () => {
+  it("sets the engine's memory and CPU caps, and shows a value out of range at its field without saving it", async () => {
     const saved = () => JSON.parse(readFileSync(join(t.env.BERTH_HOME!, 'settings.json'), 'utf8')) as { memoryMiB?: number; cpus?: number };
     await page.getByLabel('Memory limit (MiB)').fill('100');
     await page.getByLabel('CPU limit').fill('two');
@@ -229,7 +243,7 @@ describe.runIf(run)('the dashboard, in headless Chromium against a real Berth', 
     expect(saved().cpus).toBeUndefined();
   });
 
-  it('moves berth-data\'s disk image: a relative path is refused at its field, a directory is moved into while the data stays', async () => {
+  it("moves berth-data's disk image: a relative path is refused at its field, a directory is moved into while the data stays", async () => {
     // Last in this suite: the move restarts the engine. The checkbox test left it off: on again.
     await page.goto(`${new URL(loginUrl).origin}/#general`);
     await page.getByLabel('Use the WSL 2 based engine').check();
@@ -249,11 +263,20 @@ describe.runIf(run)('the dashboard, in headless Chromium against a real Berth', 
     const clicked = Date.now();
     await page.getByRole('button', { name: 'Move disk image' }).click();
     expect(await page.locator('.notice').textContent()).toContain(`Moving berth-data's disk image to ${dir}`);
-    const moved = await until(async () => {
-      await page.goto(`${new URL(loginUrl).origin}/?at=${Date.now()}#disk`); // a new load each time, not a hash change
-      return (await page.locator('#disk-file').textContent()) === join(dir, 'ext4.vhdx') && (await pill()) === 'Running';
-    }, 240_000, 1000);
-    const dataLog = async () => (await t.berth(['logs'])).stdout.split('\n').filter((l) => /,(data|manager);/.test(l)).slice(-15).join('\n');
+    const moved = await until(
+      async () => {
+        await page.goto(`${new URL(loginUrl).origin}/?at=${Date.now()}#disk`); // a new load each time, not a hash change
+        return (await page.locator('#disk-file').textContent()) === join(dir, 'ext4.vhdx') && (await pill()) === 'Running';
+      },
+      240_000,
+      1000,
+    );
+    const dataLog = async () =>
+      (await t.berth(['logs'])).stdout
+        .split('\n')
+        .filter((l) => /,(data|manager);/.test(l))
+        .slice(-15)
+        .join('\n');
     expect(moved, `the disk image stayed at ${await page.locator('#disk-file').textContent()}; the pill says ${await pill()}; the log:\n${await dataLog()}`).toBe(true);
     console.log(`[dashboard] berth-data's 64 GiB disk moved and the engine running again ${((Date.now() - clicked) / 1000).toFixed(1)} s after the click`);
     expect(existsSync(join(t.env.BERTH_HOME!, 'distros/berth-data/ext4.vhdx'))).toBe(false);

@@ -42,7 +42,11 @@ describe.runIf(run)('berth-data: a sparse disk image that gives space back, resi
     mkdirSync(dataDir, { recursive: true });
     const imported = await t.wsl(['--import', 'berth-data', dataDir, join(t.env.BERTH_IMAGES, manifest.images['berth-data'].file), '--version', '2']);
     expect(imported.exitCode, imported.stdout).toBe(0);
-    const seeded = await t.sh('berth-data', 'mkdir -p /srv/berth-data/berth/old && cd /srv/berth-data/berth/old && echo kept > note && ln -s note link && mkdir private && chown 1000:1000 private && chmod 0750 private && mkfifo pipe', 'root');
+    const seeded = await t.sh(
+      'berth-data',
+      'mkdir -p /srv/berth-data/berth/old && cd /srv/berth-data/berth/old && echo kept > note && ln -s note link && mkdir private && chown 1000:1000 private && chmod 0750 private && mkfifo pipe',
+      'root',
+    );
     expect(seeded.exitCode, seeded.stderr).toBe(0);
     mkdirSync(t.env.BERTH_HOME!, { recursive: true });
     writeFileSync(join(t.env.BERTH_HOME!, 'settings.json'), JSON.stringify({ diskSizeGiB: 4 }));
@@ -84,8 +88,12 @@ describe.runIf(run)('berth-data: a sparse disk image that gives space back, resi
     const began = Date.now();
     const back = await until(async () => (await allocated()) - before < 64 * MIB, 120_000, 500);
     const after = await allocated();
-    console.log(`[data-disk] image file allocated: ${(before / MIB).toFixed(0)} MiB before, ${(full / MIB).toFixed(0)} MiB with 1 GiB loaded, ${(after / MIB).toFixed(0)} MiB ${((Date.now() - began) / 1000).toFixed(1)} s after the prune`);
-    const trims = readFileSync(join(t.env.BERTH_HOME!, 'logs/berth.log'), 'utf8').split('\n').filter((l) => l.includes(',data;'));
+    console.log(
+      `[data-disk] image file allocated: ${(before / MIB).toFixed(0)} MiB before, ${(full / MIB).toFixed(0)} MiB with 1 GiB loaded, ${(after / MIB).toFixed(0)} MiB ${((Date.now() - began) / 1000).toFixed(1)} s after the prune`,
+    );
+    const trims = readFileSync(join(t.env.BERTH_HOME!, 'logs/berth.log'), 'utf8')
+      .split('\n')
+      .filter((l) => l.includes(',data;'));
     expect(back, `still ${(after / MIB).toFixed(0)} MiB against ${(before / MIB).toFixed(0)} MiB before; the manager's data lines:\n${trims.join('\n')}`).toBe(true);
     expect((await t.docker(['rm', '-f', 'holder'])).exitCode).toBe(0);
   }, 180_000);

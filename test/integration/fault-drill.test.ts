@@ -37,10 +37,9 @@ describe.runIf(run)('fault drill', () => {
   let hostPort = 0;
   const recovery: Array<{ fault: string; seconds: number }> = [];
 
-  const backendPid = async () => (await t.status() as unknown as { pid: number }).pid;
+  const backendPid = async () => ((await t.status()) as unknown as { pid: number }).pid;
   /** Host pids of this Berth's processes (the backend's tree and the berth distro's). */
-  const find = async (match: (cmd: string, comm: string) => boolean): Promise<number[]> =>
-    berthProcesses(await backendPid(), t.root).filter((p) => match(commandLine(p), commandName(p)));
+  const find = async (match: (cmd: string, comm: string) => boolean): Promise<number[]> => berthProcesses(await backendPid(), t.root).filter((p) => match(commandLine(p), commandName(p)));
 
   /** Everything a user relies on answers: the manager, docker in the distro, the container's published port on the host and in WSL. */
   const healthy = async (): Promise<boolean> => {
@@ -95,14 +94,17 @@ describe.runIf(run)('fault drill', () => {
     await t.enableWithImages();
     await t.wsl(['--import', 'Ubuntu', join(t.root, 'distros/Ubuntu'), await makeRootfsTarball(t.root, 'user')]);
     expect((await t.berth(['integrate', 'Ubuntu'])).exitCode).toBe(0);
-    const setup = await t.sh('Ubuntu', [
-      'set -e',
-      'docker volume create drill-data >/dev/null',
-      'docker run --rm -v drill-data:/data busybox sh -c "echo kept > /data/index.html"',
-      'mkdir -p ~/build && printf "FROM busybox\\nRUN echo built > /built\\n" > ~/build/Dockerfile && docker build -q -t drill:built ~/build >/dev/null',
-      `docker run -d --name keeper --restart always -v drill-data:/www -p ${PORT}:80 drill:built httpd -f -p 80 -h /www >/dev/null`,
-      'docker create --name parked busybox true >/dev/null',
-    ].join('\n'));
+    const setup = await t.sh(
+      'Ubuntu',
+      [
+        'set -e',
+        'docker volume create drill-data >/dev/null',
+        'docker run --rm -v drill-data:/data busybox sh -c "echo kept > /data/index.html"',
+        'mkdir -p ~/build && printf "FROM busybox\\nRUN echo built > /built\\n" > ~/build/Dockerfile && docker build -q -t drill:built ~/build >/dev/null',
+        `docker run -d --name keeper --restart always -v drill-data:/www -p ${PORT}:80 drill:built httpd -f -p 80 -h /www >/dev/null`,
+        'docker create --name parked busybox true >/dev/null',
+      ].join('\n'),
+    );
     expect(setup.exitCode, setup.stderr).toBe(0);
     expect(await until(healthy, 30_000, 250)).toBe(true);
     before = await inventory();
@@ -155,11 +157,15 @@ describe.runIf(run)('fault drill', () => {
   }, 120_000);
 
   it('the backend killed, then `berth start`: the new backend attaches to the running engine', async () => {
-    await drill('kill -9 backend, then berth start', async () => {
-      process.kill(await backendPid(), 'SIGKILL');
-      const r = await t.berth(['start']);
-      expect(r.exitCode, r.stderr).toBe(0);
-    }, true);
+    await drill(
+      'kill -9 backend, then berth start',
+      async () => {
+        process.kill(await backendPid(), 'SIGKILL');
+        const r = await t.berth(['start']);
+        expect(r.exitCode, r.stderr).toBe(0);
+      },
+      true,
+    );
   }, 120_000);
 
   it('WSL shut down mid-run (berth-wsl --shutdown)', async () => {

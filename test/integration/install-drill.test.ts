@@ -43,7 +43,7 @@ describe.runIf(run)('install fault drill', () => {
   const interrupt = async (args: string[], at: () => { hit: boolean; pid?: number }, env: Record<string, string> = {}) => {
     const cli = execa(BERTH, args, { reject: false, env: { ...t.env, ...env }, stdin: 'ignore' });
     let hit = false;
-    for (const end = Date.now() + 180_000; !hit && Date.now() < end && cli.exitCode === null; ) {
+    for (const end = Date.now() + 180_000; !hit && Date.now() < end && cli.exitCode === null;) {
       const now = at();
       if (now.hit) {
         killAll(now.pid);
@@ -104,7 +104,7 @@ describe.runIf(run)('install fault drill', () => {
     expect((await t.berth(['uninstall', '--delete-data'])).exitCode).toBe(0);
     const dataDir = join(t.env.BERTH_HOME!, 'distros/berth-data');
     const makingDisk = () => ({ hit: existsSync(dataDir) && readdirSync(dataDir).some((f) => f.endsWith('.partial') || f.startsWith('.unpack-')) });
-    expect(await interrupt(['enable'], makingDisk), 'the making of berth-data\'s disk was caught').toBe(true);
+    expect(await interrupt(['enable'], makingDisk), "the making of berth-data's disk was caught").toBe(true);
     await recover('kill -9 during the imports of a first install');
     expect(readdirSync(dataDir)).toEqual(['ext4.vhdx']); // no half-made disk or unpacked tree left
     // Data for the next cases.

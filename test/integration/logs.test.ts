@@ -27,9 +27,9 @@ describe.runIf(run)('the log daemon in the LinuxKit root', () => {
     expect((await agent(t, ['start', '--detach'])).exitCode).toBe(0);
     await agent(t, ['stop']);
     const stock = (await t.wsl(['-d', 'berth', '--exec', 'sh', '-c', 'cat /var/cache/berth/images/*/etc/berth/linuxkit.yml'])).stdout;
-    const yml = stock
-      .replace('onboot:\n', 'onboot:\n  - name: hello\n    command: ["/bin/sh", "-c", "echo one; echo two >&2; echo three"]\n')
-      .replace('services:\n', [
+    const yml = stock.replace('onboot:\n', 'onboot:\n  - name: hello\n    command: ["/bin/sh", "-c", "echo one; echo two >&2; echo three"]\n').replace(
+      'services:\n',
+      [
         'services:',
         '  - name: ticker',
         '    command: ["/bin/sh", "-c", "i=0; while true; do echo tick$i; i=$((i+1)); sleep 0.2; done"]',
@@ -37,7 +37,8 @@ describe.runIf(run)('the log daemon in the LinuxKit root', () => {
         // Late, so that the first test still finds the onboot lines in the ring.
         '    command: ["/bin/sh", "-c", "sleep 10; seq 1000000; echo PASSWORD=hunter2; sleep 100000"]',
         '',
-      ].join('\n'));
+      ].join('\n'),
+    );
     writeFileSync(join(t.root, 'distros/berth/rootfs/root/logs.yml'), yml);
     const started = await agent(t, ['start', '--detach', '--config', '/root/logs.yml', '--log-file-bytes', '65536', '--log-files', '3']);
     expect(started.exitCode, started.stderr).toBe(0);
@@ -123,7 +124,7 @@ describe.runIf(run)('berth logs and berth diagnose', () => {
   }, 240_000);
   afterAll(async () => t?.cleanup());
 
-  it('prints the engine\'s and the manager\'s lines as time,source;msg, by source', async () => {
+  it("prints the engine's and the manager's lines as time,source;msg, by source", async () => {
     const all = (await t.berth(['logs'])).stdout.split('\n');
     expect(all.some((l) => /^\S+Z,dockerd;.*level=info/.test(l))).toBe(true);
     expect(all.some((l) => /,manager;info: engine running/.test(l))).toBe(true);

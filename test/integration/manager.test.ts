@@ -37,7 +37,10 @@ describe.runIf(run)('berth: enable, status, recovery, upgrade, reset', () => {
     expect(current.stdout).toBe('default');
     const s = await t.status();
     expect(s.state).toBe('running');
-    expect(s.services.map((x) => [x.name, x.state])).toEqual([['containerd', 'running'], ['dockerd', 'running']]);
+    expect(s.services.map((x) => [x.name, x.state])).toEqual([
+      ['containerd', 'running'],
+      ['dockerd', 'running'],
+    ]);
     for (const x of s.services) expect(x.pid).toBeGreaterThan(0);
   }, 180_000);
 
@@ -81,10 +84,14 @@ describe.runIf(run)('berth: enable, status, recovery, upgrade, reset', () => {
     // While it comes back, status says starting.
     const starting = t.berth(['start']);
     const seen = new Set<string>();
-    await until(async () => {
-      seen.add((await t.status()).state);
-      return seen.has('running');
-    }, 60_000, 50);
+    await until(
+      async () => {
+        seen.add((await t.status()).state);
+        return seen.has('running');
+      },
+      60_000,
+      50,
+    );
     expect(seen.has('starting')).toBe(true);
     const restarted = await starting;
     expect(restarted.exitCode, restarted.stderr).toBe(0);

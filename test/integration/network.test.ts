@@ -212,7 +212,7 @@ describe.runIf(run)('networking', () => {
     writeFileSync(join(certs, 'broken.crt'), '-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n');
     const restarted = await t.berth(['restart']);
     expect(restarted.exitCode, restarted.stderr).toBe(0);
-    const certStatus = (await t.status() as unknown as { network: { certificates: { count: number; warnings: string[] } } }).network.certificates;
+    const certStatus = ((await t.status()) as unknown as { network: { certificates: { count: number; warnings: string[] } } }).network.certificates;
     expect(certStatus.count).toBeGreaterThan(1);
     expect(certStatus.warnings.join('\n')).toContain('broken.crt');
     expect((await t.docker(['tag', 'busybox', image])).exitCode).toBe(0);
@@ -238,7 +238,9 @@ describe.runIf(run)('networking', () => {
     const fetch = (image: string, port: number, flags = '') => sh(`docker run --rm ${flags} ${image} curl -sS https://host.docker.internal:${port}/`);
     // The issue's image: curl and ca-certificates installed by a build, plus a CA of its own
     // (update-ca-certificates in a build step renames a new bundle over the old one).
-    await ok(`mkdir -p ~/withcerts && echo ${readFileSync(imageOwn.caCert).toString('base64')} | base64 -d > ~/withcerts/image-ca.crt && printf 'FROM withcurl\\nRUN apt-get install -y --no-install-recommends ca-certificates\\nCOPY image-ca.crt /usr/local/share/ca-certificates/\\nRUN update-ca-certificates\\n' > ~/withcerts/Dockerfile`);
+    await ok(
+      `mkdir -p ~/withcerts && echo ${readFileSync(imageOwn.caCert).toString('base64')} | base64 -d > ~/withcerts/image-ca.crt && printf 'FROM withcurl\\nRUN apt-get install -y --no-install-recommends ca-certificates\\nCOPY image-ca.crt /usr/local/share/ca-certificates/\\nRUN update-ca-certificates\\n' > ~/withcerts/Dockerfile`,
+    );
     const built = await sh('cd ~/withcerts && docker build -t withcerts . 2>&1');
     expect(built.exitCode, built.stdout.slice(-3000)).toBe(0);
     const untrusted = await fetch('withcerts', corporate.port);
@@ -285,7 +287,7 @@ describe.runIf(run)('networking', () => {
     expect((await t.berth(['certs'])).stdout).toContain('containers and build steps trust them too: no (berth certs containers on)');
     expect((await t.berth(['certs', 'containers', 'on'])).exitCode).toBe(0);
     expect((await fetch('withcerts', corporate.port)).stdout).toBe('hello over inspected TLS');
-    expect((await t.status() as unknown as { network: { certificates: { containers: boolean } } }).network.certificates.containers).toBe(true);
+    expect(((await t.status()) as unknown as { network: { certificates: { containers: boolean } } }).network.certificates.containers).toBe(true);
   }, 400_000);
 
   it('sends the engine and containers through an upstream proxy, and switches upstream live: same dockerd, same containers', async () => {
@@ -392,7 +394,11 @@ describe.runIf(run)('networking', () => {
       const r = await t.docker(['pull', image]);
       expect(r.exitCode, r.stderr).toBe(0);
     };
-    const mirrorHits = () => viaPac.log().split('\n').filter((l) => l.includes('deb.debian.org')).length;
+    const mirrorHits = () =>
+      viaPac
+        .log()
+        .split('\n')
+        .filter((l) => l.includes('deb.debian.org')).length;
     const dockerdPid = (await t.status()).services.find((x) => x.name === 'dockerd')?.pid;
 
     // First: the mirror through the proxy, the registry direct.
@@ -485,10 +491,12 @@ describe.runIf(run)('networking', () => {
     const first = await network();
     expect(first.state).toBe('up');
     process.kill(first.pid!, 'SIGKILL');
-    expect(await until(async () => {
-      const n = await network();
-      return n.state === 'up' && n.pid !== first.pid;
-    }, 30_000)).toBe(true);
+    expect(
+      await until(async () => {
+        const n = await network();
+        return n.state === 'up' && n.pid !== first.pid;
+      }, 30_000),
+    ).toBe(true);
     expect((await network()).restarts).toBe(first.restarts + 1);
     expect(await ok(`docker run --rm withcurl curl -sS http://host.docker.internal:${httpPort}/`)).toBe('hello from the host');
   }, 120_000);

@@ -139,8 +139,18 @@ describe.runIf(run)('published ports reach the host and every distro', () => {
        for i in $(seq 1 ${tries}); do docker stop -t 0 ft-fixed-$i >/dev/null && docker start ft-fixed-$i >/dev/null && first_try $((18110 + i)); done`,
     );
     const lines = inDistro.stdout.split('\n').filter(Boolean);
-    if (lines.some((l) => l !== 'ok')) console.log((await t.berth(['logs'])).stdout.split('\n').filter((l) => /port|relay|forward/.test(l)).slice(-60).join('\n'));
-    expect(lines.filter((l) => l !== 'ok'), inDistro.stderr).toEqual([]);
+    if (lines.some((l) => l !== 'ok'))
+      console.log(
+        (await t.berth(['logs'])).stdout
+          .split('\n')
+          .filter((l) => /port|relay|forward/.test(l))
+          .slice(-60)
+          .join('\n'),
+      );
+    expect(
+      lines.filter((l) => l !== 'ok'),
+      inDistro.stderr,
+    ).toEqual([]);
     expect(lines).toHaveLength(4 * tries);
     // Through the host endpoint, answered from the host's loopback.
     const fromHost: string[] = [];
@@ -195,10 +205,16 @@ describe.runIf(run)('published ports reach the host and every distro', () => {
     const made = await sh('Ubuntu', 'docker run -d --name big -p 18083:80 busybox sh -c "mkdir -p /www && head -c 268435456 /dev/urandom > /www/blob && sha256sum /www/blob > /www/sum && httpd -f -p 80 -h /www"');
     expect(made.exitCode).toBe(0);
     let sum = '';
-    expect(await until(async () => {
-      sum = (await fetchHost(18083, '/sum')).body?.toString().split(' ')[0] ?? '';
-      return sum.length === 64;
-    }, 30_000, 500)).toBe(true);
+    expect(
+      await until(
+        async () => {
+          sum = (await fetchHost(18083, '/sum')).body?.toString().split(' ')[0] ?? '';
+          return sum.length === 64;
+        },
+        30_000,
+        500,
+      ),
+    ).toBe(true);
     const blob = await fetchHost(18083, '/blob');
     expect(blob.body?.length).toBe(268435456);
     expect(createHash('sha256').update(blob.body!).digest('hex')).toBe(sum);

@@ -27,7 +27,7 @@ describe.runIf(run)('engine resources: memoryMiB and cpus cap the engine and its
     mkdirSync(t.env.BERTH_HOME!, { recursive: true });
     writeFileSync(join(t.env.BERTH_HOME!, 'settings.json'), JSON.stringify({ memoryMiB: 384, cpus: 1.5, autoPauseTimeoutSeconds: 30 }));
     await t.enableWithImages();
-    backend = (await t.status() as unknown as { pid: number }).pid;
+    backend = ((await t.status()) as unknown as { pid: number }).pid;
     dockerd = berthProcesses(backend, t.env.BERTH_WSL_ROOT!).find((p) => commandName(p) === 'dockerd') ?? 0;
     expect(dockerd).toBeGreaterThan(0);
   }, 600_000);
@@ -67,7 +67,7 @@ describe.runIf(run)('engine resources: memoryMiB and cpus cap the engine and its
     await t.docker(['rm', '-f', 'sleeper', 'hog']);
   });
 
-  it('runs a build\'s steps inside the engine cgroup too', async () => {
+  it("runs a build's steps inside the engine cgroup too", async () => {
     const context = join(t.root, 'build-context');
     mkdirSync(context, { recursive: true });
     writeFileSync(join(context, 'Dockerfile'), 'FROM busybox\nRUN grep memory /proc/self/cgroup\n');

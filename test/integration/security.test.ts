@@ -76,8 +76,8 @@ describe.runIf(run)('security: who reaches what', () => {
     expect((await t.sh('Other', 'ls /mnt/wsl/berth/data/log', 'root')).stdout).toContain('dockerd.log');
   });
 
-  it("integrates a distro whose automount root holds spaces, quotes and $(…) without running any of it", async () => {
-    const odd = "/mnt/we ird'$(touch /tmp/pwned)\"x/";
+  it('integrates a distro whose automount root holds spaces, quotes and $(…) without running any of it', async () => {
+    const odd = '/mnt/we ird\'$(touch /tmp/pwned)"x/';
     expect((await t.wsl(['--import', 'Odd', join(t.root, 'distros/Odd'), await makeRootfsTarball(t.root, 'odd')])).exitCode).toBe(0);
     const conf = await t.wsl(['-d', 'Odd', '-u', 'root', '--exec', 'sh', '-c', 'printf "[automount]\\nroot = %s\\n" "$1" > /etc/wsl.conf', 'sh', odd]);
     expect(conf.exitCode, conf.stderr).toBe(0);

@@ -15,9 +15,7 @@ const run = requireRoot('Linux WSL host');
 /** Processes whose command line mentions the test root: what a terminated distro must not leave. */
 async function processesUnder(root: string): Promise<string[]> {
   const r = await execa('ps', ['-eo', 'stat=,args='], { reject: false });
-  return r.stdout
-    .split('\n')
-    .filter((l) => l.includes(root) && !l.trim().startsWith('Z'));
+  return r.stdout.split('\n').filter((l) => l.includes(root) && !l.trim().startsWith('Z'));
 }
 
 describe.runIf(run)('Linux WSL host: import, list, run', () => {
@@ -42,7 +40,7 @@ describe.runIf(run)('Linux WSL host: import, list, run', () => {
     expect((await t.wsl(['-l'])).stdout).toContain('Ubuntu (Default)');
   });
 
-  it('runs commands as root or as a user from the distro\'s own /etc/passwd, with its groups', async () => {
+  it("runs commands as root or as a user from the distro's own /etc/passwd, with its groups", async () => {
     expect((await t.wsl(['-d', 'Ubuntu', '--exec', 'id', '-u'])).stdout.trim()).toBe('0');
     const me = await t.wsl(['-d', 'Ubuntu', '-u', 'me', '--exec', 'sh', '-c', 'id; pwd; echo $HOME:$USER:$WSL_DISTRO_NAME']);
     expect(me.stdout).toContain('uid=1000(me) gid=1000(me) groups=999(docker),1000(me)');
@@ -140,7 +138,11 @@ describe.runIf(run)('Linux WSL host: the shared VM', () => {
     const rootSlash = await makeRootfsTarball(t.root, 'rootslash', {
       wslConf: '[automount]\nroot = /\n[boot]\ncommand = echo booted > /run/boot-marker\n[user]\ndefault = me\n',
     });
-    for (const [name, file] of [['A', a], ['B', a], ['Slash', rootSlash]] as const) {
+    for (const [name, file] of [
+      ['A', a],
+      ['B', a],
+      ['Slash', rootSlash],
+    ] as const) {
       expect((await t.wsl(['--import', name, join(t.root, 'distros', name), file])).exitCode).toBe(0);
     }
   });
@@ -187,9 +189,7 @@ describe.runIf(run)('Linux WSL host: the shared VM', () => {
 
   it('starts one init for racing first calls, and runs parallel calls', async () => {
     await t.wsl(['--terminate', 'B']);
-    const results = await Promise.all(
-      Array.from({ length: 8 }, () => t.wsl(['-d', 'B', '--exec', 'sh', '-c', 'cat /proc/1/stat | cut -d" " -f22'])),
-    );
+    const results = await Promise.all(Array.from({ length: 8 }, () => t.wsl(['-d', 'B', '--exec', 'sh', '-c', 'cat /proc/1/stat | cut -d" " -f22'])));
     for (const r of results) expect(r.exitCode).toBe(0);
     expect(new Set(results.map((r) => r.stdout)).size).toBe(1);
     const holders = (await processesUnder(t.root)).filter((l) => l.includes('pid1') && l.includes(' --idle'));
@@ -260,9 +260,15 @@ describe.runIf(run)('Linux WSL host: started from a mount namespace of its own',
   // new namespace's number is below the caller's: with the caller's namespace made on one CPU
   // and the VM's on another, one of the two orders hit it (what failed CI in the networking
   // suite, whose world runs in private mounts).
-  it('starts the VM whichever CPUs made the caller\'s namespace and the VM\'s', async () => {
+  it("starts the VM whichever CPUs made the caller's namespace and the VM's", async () => {
     const cpus = (await onlineCpus()).slice(0, 2);
-    const pairs = cpus.length < 2 ? [[cpus[0]!, cpus[0]!]] : [[cpus[0]!, cpus[1]!], [cpus[1]!, cpus[0]!]];
+    const pairs =
+      cpus.length < 2
+        ? [[cpus[0]!, cpus[0]!]]
+        : [
+            [cpus[0]!, cpus[1]!],
+            [cpus[1]!, cpus[0]!],
+          ];
     for (const [holderCpu, callerCpu] of pairs) {
       mounts = await PrivateMounts.create({}, holderCpu);
       t.prefix = [...mounts.prefix, 'taskset', '--cpu-list', String(callerCpu)];
@@ -338,7 +344,7 @@ describe.runIf(run)('Linux WSL host: ext4 images, bad input, unregister', () => 
     expect(existsSync(image)).toBe(false);
   }, 120_000);
 
-  it('refuses a corrupt tarball with wsl.exe\'s error and leaves nothing behind', async () => {
+  it("refuses a corrupt tarball with wsl.exe's error and leaves nothing behind", async () => {
     const bad = join(t.root, 'corrupt.tar.gz');
     writeFileSync(bad, Buffer.concat([Buffer.from([0x1f, 0x8b, 8, 0]), Buffer.alloc(4096, 7)]));
     const dir = join(t.root, 'distros/Corrupt');
@@ -409,10 +415,8 @@ describe.runIf(run)('Linux WSL host: connect to sockets under /mnt/wsl', () => {
   });
 
   for (const transport of ['direct', 'relay'] as const) {
-    it(`reaches a socket ${transport === 'direct' ? 'directly through the shared area' : 'through a relay --exec\'d in the distro'}`, async () => {
-      const host = transport === 'direct'
-        ? t.host({ sharedAreaPath: join(t.root, 'run/wsl') })
-        : t.host({ relayCommand: ['/init', 'relay'] });
+    it(`reaches a socket ${transport === 'direct' ? 'directly through the shared area' : "through a relay --exec'd in the distro"}`, async () => {
+      const host = transport === 'direct' ? t.host({ sharedAreaPath: join(t.root, 'run/wsl') }) : t.host({ relayCommand: ['/init', 'relay'] });
       const stream = await host.connect('Sock', '/mnt/wsl/svc/echo.sock');
       const payload = Buffer.alloc(3 * 1024 * 1024, 1);
       const reply = new Promise<string>((resolve, reject) => {

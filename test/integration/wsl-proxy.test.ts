@@ -35,18 +35,21 @@ describe.runIf(run)('docker from inside an integrated user distro', () => {
   });
 
   it('bind-mounts folders and files of the distro, with spaces, non-ASCII names and symlinks', async () => {
-    const r = await sh('Ubuntu', [
-      'mkdir -p ~/app "$HOME/my dir/ünï" && echo app > ~/app/f && echo spaced > "$HOME/my dir/ünï/g" && echo single > ~/one.txt',
-      'ln -sfn ~/app ~/link',
-      'docker run --rm -v ~/app:/src:ro busybox cat /src/f',
-      'docker run --rm -v "$HOME/my dir/ünï:/x" busybox cat /x/g',
-      'docker run --rm -v ~/one.txt:/one.txt busybox cat /one.txt',
-      'docker run --rm -v ~/link:/l busybox cat /l/f',
-    ].join(' && '));
+    const r = await sh(
+      'Ubuntu',
+      [
+        'mkdir -p ~/app "$HOME/my dir/ünï" && echo app > ~/app/f && echo spaced > "$HOME/my dir/ünï/g" && echo single > ~/one.txt',
+        'ln -sfn ~/app ~/link',
+        'docker run --rm -v ~/app:/src:ro busybox cat /src/f',
+        'docker run --rm -v "$HOME/my dir/ünï:/x" busybox cat /x/g',
+        'docker run --rm -v ~/one.txt:/one.txt busybox cat /one.txt',
+        'docker run --rm -v ~/link:/l busybox cat /l/f',
+      ].join(' && '),
+    );
     expect(r.stdout.split('\n')).toEqual(['app', 'spaced', 'single', 'app']);
   });
 
-  it('creates a missing -v source as Docker does, and refuses a missing --mount source with Docker\'s error', async () => {
+  it("creates a missing -v source as Docker does, and refuses a missing --mount source with Docker's error", async () => {
     const created = await sh('Ubuntu', 'docker run --rm -v ~/new-dir:/n busybox true && test -d ~/new-dir && echo made');
     expect(created.stdout).toBe('made');
     const refused = await sh('Ubuntu', 'docker run --rm --mount type=bind,source=/home/me/nope,target=/n busybox true');
@@ -54,13 +57,16 @@ describe.runIf(run)('docker from inside an integrated user distro', () => {
     expect(refused.stderr).toContain('invalid mount config for type "bind": bind source path does not exist: /home/me/nope');
   });
 
-  it('maps /mnt/<letter> and C:\\ paths to the daemon\'s drives, without a bind mount', async () => {
+  it("maps /mnt/<letter> and C:\\ paths to the daemon's drives, without a bind mount", async () => {
     expect((await sh('Ubuntu', 'docker run --rm -v /mnt/c/Users/me/proj:/p busybox cat /p/f')).stdout).toBe('on drive c');
     expect((await sh('Ubuntu', 'docker run --rm -v "C:\\\\Users\\\\me\\\\proj:/p" busybox cat /p/f')).stdout).toBe('on drive c');
   });
 
-  it('shows the user\'s own path in docker inspect, and releases the bind mount with the container', async () => {
-    const r = await sh('Ubuntu', 'docker create --name insp -v ~/app:/src busybox true >/dev/null && docker inspect -f "{{json .HostConfig.Binds}}|{{range .Mounts}}{{.Source}}{{end}}" insp && grep -c " /mnt/wsl/berth/bind-mounts/Ubuntu/" /proc/mounts');
+  it("shows the user's own path in docker inspect, and releases the bind mount with the container", async () => {
+    const r = await sh(
+      'Ubuntu',
+      'docker create --name insp -v ~/app:/src busybox true >/dev/null && docker inspect -f "{{json .HostConfig.Binds}}|{{range .Mounts}}{{.Source}}{{end}}" insp && grep -c " /mnt/wsl/berth/bind-mounts/Ubuntu/" /proc/mounts',
+    );
     expect(r.stdout.split('\n')).toEqual(['["/home/me/app:/src"]|/home/me/app', '1']);
     await sh('Ubuntu', 'docker rm insp >/dev/null');
     expect(await until(async () => (await sh('Ubuntu', 'grep -c " /mnt/wsl/berth/bind-mounts/Ubuntu/" /proc/mounts')).stdout === '0', 5000)).toBe(true);
@@ -111,28 +117,42 @@ describe.runIf(run)('docker from inside an integrated user distro', () => {
     expect((await sh('Own', 'cat /usr/bin/docker')).stdout).toContain('echo my own docker');
   });
 
-  it('serves the daemon\'s own socket for -v /var/run/docker.sock', async () => {
-    const r = await sh('Ubuntu', 'docker run --rm -v /var/run/docker.sock:/s -v /mnt/wsl/berth/version-pack:/vp busybox /vp/lib64/ld-linux-x86-64.so.2 --library-path /vp/lib/x86_64-linux-gnu /vp/usr/bin/docker -H unix:///s version --format "{{.Server.Version}}"');
+  it("serves the daemon's own socket for -v /var/run/docker.sock", async () => {
+    const r = await sh(
+      'Ubuntu',
+      'docker run --rm -v /var/run/docker.sock:/s -v /mnt/wsl/berth/version-pack:/vp busybox /vp/lib64/ld-linux-x86-64.so.2 --library-path /vp/lib/x86_64-linux-gnu /vp/usr/bin/docker -H unix:///s version --format "{{.Server.Version}}"',
+    );
     expect(r.stdout).toMatch(/^\d+\.\d+/);
   });
 
   it('streams logs -f, copies both ways, and binds a local volume', async () => {
     const logs = await sh('Ubuntu', 'docker run -d --name talker busybox sh -c "i=0; while true; do echo line$i; i=$((i+1)); sleep 0.2; done" >/dev/null; timeout 2 docker logs -f talker; docker rm -f talker >/dev/null');
     expect(logs.stdout.split('\n').length).toBeGreaterThanOrEqual(5);
-    const cp = await sh('Ubuntu', 'echo to-container > ~/cp-in && docker create --name cpt busybox true >/dev/null && docker cp ~/cp-in cpt:/cp-in && docker cp cpt:/cp-in ~/cp-out && cat ~/cp-out; docker rm cpt >/dev/null');
+    const cp = await sh(
+      'Ubuntu',
+      'echo to-container > ~/cp-in && docker create --name cpt busybox true >/dev/null && docker cp ~/cp-in cpt:/cp-in && docker cp cpt:/cp-in ~/cp-out && cat ~/cp-out; docker rm cpt >/dev/null',
+    );
     expect(cp.stdout).toBe('to-container');
-    const vol = await sh('Ubuntu', 'mkdir -p ~/vol && echo in-volume > ~/vol/v && docker volume create --driver local -o type=none -o o=bind -o device=/home/me/vol bound >/dev/null && docker run --rm -v bound:/v busybox cat /v/v');
+    const vol = await sh(
+      'Ubuntu',
+      'mkdir -p ~/vol && echo in-volume > ~/vol/v && docker volume create --driver local -o type=none -o o=bind -o device=/home/me/vol bound >/dev/null && docker run --rm -v bound:/v busybox cat /v/v',
+    );
     expect(vol.stdout).toBe('in-volume');
   });
 
-  it('docker exec runs in the container: its files and its bind mounts, not the engine\'s', async () => {
-    const r = await sh('Ubuntu', 'mkdir -p ~/ex && echo exec-sees-it > ~/ex/f && docker run -d --name exer -v ~/ex:/ex busybox sh -c "echo mine > /only-here; sleep 600" >/dev/null && sleep 0.5 && docker exec exer cat /ex/f /only-here; docker rm -f exer >/dev/null');
+  it("docker exec runs in the container: its files and its bind mounts, not the engine's", async () => {
+    const r = await sh(
+      'Ubuntu',
+      'mkdir -p ~/ex && echo exec-sees-it > ~/ex/f && docker run -d --name exer -v ~/ex:/ex busybox sh -c "echo mine > /only-here; sleep 600" >/dev/null && sleep 0.5 && docker exec exer cat /ex/f /only-here; docker rm -f exer >/dev/null',
+    );
     expect(r.stdout, r.stderr).toBe('exec-sees-it\nmine');
   });
 
   it('runs docker run -it through a terminal', async () => {
     const session = `berth-proxy-${process.pid}`;
-    const line = `env ${Object.entries(t.env).map(([k, v]) => `${k}='${v}'`).join(' ')} ${BERTH_WSL} -d Ubuntu -u me --exec docker run -it --rm busybox sh`;
+    const line = `env ${Object.entries(t.env)
+      .map(([k, v]) => `${k}='${v}'`)
+      .join(' ')} ${BERTH_WSL} -d Ubuntu -u me --exec docker run -it --rm busybox sh`;
     await execa('tmux', ['new-session', '-d', '-s', session, '-x', '120', '-y', '30', line]);
     try {
       await until(async () => (await execa('tmux', ['capture-pane', '-p', '-t', session])).stdout.includes('#'), 20_000);
@@ -145,10 +165,12 @@ describe.runIf(run)('docker from inside an integrated user distro', () => {
     }
   });
 
-  it('keeps a restart-always container\'s bind mount across a backend restart', async () => {
+  it("keeps a restart-always container's bind mount across a backend restart", async () => {
     await sh('Ubuntu', 'echo persisted > ~/app/p && docker run -d --name always --restart always -v ~/app:/src busybox sh -c "cat /src/p; sleep 1; exit 1" >/dev/null');
     expect((await t.berth(['restart'])).exitCode).toBe(0);
-    expect(await until(async () => (await sh('Ubuntu', 'docker logs always 2>&1 | tail -1')).stdout === 'persisted' && (await sh('Ubuntu', 'docker inspect -f "{{.RestartCount}}" always')).stdout !== '0', 30_000)).toBe(true);
+    expect(await until(async () => (await sh('Ubuntu', 'docker logs always 2>&1 | tail -1')).stdout === 'persisted' && (await sh('Ubuntu', 'docker inspect -f "{{.RestartCount}}" always')).stdout !== '0', 30_000)).toBe(
+      true,
+    );
     const logs = (await sh('Ubuntu', 'docker logs always 2>&1')).stdout.split('\n');
     expect(logs.every((l) => l === 'persisted')).toBe(true);
     await sh('Ubuntu', 'docker rm -f always >/dev/null');

@@ -108,7 +108,11 @@ describe('the backend state machine', () => {
 
   it('retries a failed start with the backoff, 1 s then 3 s, and a success resets it', async () => {
     let failures = 2;
-    const w = world({ install: async () => { if (failures-- > 0) throw new Error('disk full'); } });
+    const w = world({
+      install: async () => {
+        if (failures-- > 0) throw new Error('disk full');
+      },
+    });
     w.backend.start();
     await settle(w.backend, 'failed');
     expect(await w.backend.status()).toMatchObject({ state: 'failed', error: 'disk full', progress: 'failed; retrying in 1s' });
@@ -123,7 +127,11 @@ describe('the backend state machine', () => {
 
   it('does not retry a refusal (a foreign distro needs the user); retry() tries again at once', async () => {
     let refuse = true;
-    const w = world({ install: async () => { if (refuse) throw new ForeignDistroError('a WSL distro named "berth" exists but was not made by Berth'); } });
+    const w = world({
+      install: async () => {
+        if (refuse) throw new ForeignDistroError('a WSL distro named "berth" exists but was not made by Berth');
+      },
+    });
     w.backend.start();
     await settle(w.backend, 'failed');
     expect(await w.backend.status()).toMatchObject({ refused: true, progress: 'refused' });

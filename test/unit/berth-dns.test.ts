@@ -42,10 +42,8 @@ const resolver = new FakeResolver({
   'many.test': { 4: ['192.0.2.1', '192.0.2.2'] },
 });
 
-const query = (name: string, type: 'A' | 'AAAA' | 'TXT' | 'SRV', id = 7) =>
-  dnsPacket.encode({ type: 'query', id, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type, name }] });
-const ask = async (name: string, type: 'A' | 'AAAA' | 'TXT' | 'SRV') =>
-  decode(await answerQuery(query(name, type), resolver, DOCKER_INTERNAL_NAMES, ENGINE_LINK.gateway));
+const query = (name: string, type: 'A' | 'AAAA' | 'TXT' | 'SRV', id = 7) => dnsPacket.encode({ type: 'query', id, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type, name }] });
+const ask = async (name: string, type: 'A' | 'AAAA' | 'TXT' | 'SRV') => decode(await answerQuery(query(name, type), resolver, DOCKER_INTERNAL_NAMES, ENGINE_LINK.gateway));
 const data = (p: dnsPacket.DecodedPacket) => (p.answers ?? []).map((a) => ('data' in a ? a.data : undefined));
 
 describe('Berth DNS answers', () => {

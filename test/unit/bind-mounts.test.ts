@@ -11,12 +11,20 @@ const dir = mkdtempSync(join(tmpdir(), 'berth-bind-mounts-'));
 const shared = join(dir, 'shared');
 afterAll(async () => {
   // Whatever a failed run left mounted here, deepest first; then the directory.
-  const mounted = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => m.startsWith(dir)).sort().reverse();
+  const mounted = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4] ?? '')
+    .filter((m) => m.startsWith(dir))
+    .sort()
+    .reverse();
   for (const m of mounted) await execa('umount', ['-l', m], { reject: false });
   rmSync(dir, { recursive: true, force: true });
 });
 
-const isMounted = (path: string) => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === path);
+const isMounted = (path: string) =>
+  readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .some((l) => l.split(' ')[4] === path);
 
 describe.runIf(asRoot)("a distro folder's bind mount in the shared area", () => {
   it("stays while a new container's create is in flight, even when the last old container's destroy comes first", async () => {

@@ -63,7 +63,12 @@ describe('the berth CLI, with its context handed in', () => {
     expect(out).toContain('  integration Ubuntu: stopped');
     expect(out.join('\n')).toMatch(/settings: settings .*: "someTypo", "futureKey" are not settings of this Berth and are ignored \(a newer Berth may have written them; if not, remove the typo\)/);
     expect(await main(['proxy', 'manual', '--http', 'http://proxy.example:3128'], ctx)).toBe(EXIT.ok);
-    expect(JSON.parse(readFileSync(join(dir, 'settings.json'), 'utf8'))).toMatchObject({ someTypo: 1, futureKey: { x: true }, integratedDistros: ['Ubuntu'], proxy: { mode: 'manual', http: 'http://proxy.example:3128' } });
+    expect(JSON.parse(readFileSync(join(dir, 'settings.json'), 'utf8'))).toMatchObject({
+      someTypo: 1,
+      futureKey: { x: true },
+      integratedDistros: ['Ubuntu'],
+      proxy: { mode: 'manual', http: 'http://proxy.example:3128' },
+    });
   });
 
   it('refuses reset without --yes and an unknown command with usage (exit 2)', async () => {
@@ -73,7 +78,7 @@ describe('the berth CLI, with its context handed in', () => {
   });
 });
 
-describe('a distro of Berth\'s name that Berth did not make', () => {
+describe("a distro of Berth's name that Berth did not make", () => {
   // The marker answers only in distros Berth made; a foreign one has no such file.
   const withDistros = (foreign: string[], ours: string[] = []) => {
     wsl.distros = [...foreign, ...ours].map((name) => ({ name, state: 'Stopped', version: 2, isDefault: false }));

@@ -25,7 +25,8 @@ beforeAll(async () => {
     if (req.url === '/refused') return res.writeHead(409).end('{"message": "port 8080 is taken on the host"}');
     if (req.url === '/wrong') return res.writeHead(200).end('{"n": "one"}');
     if (req.url === '/silent') return; // never answers
-    if (req.url === '/containers/json') return res.writeHead(200).end(JSON.stringify([{ Id: 'c1', Ports: [{ PrivatePort: 80, PublicPort: 8080, Type: 'tcp' }], NetworkSettings: { Networks: { bridge: { IPAddress: '172.17.0.2' } } } }]));
+    if (req.url === '/containers/json')
+      return res.writeHead(200).end(JSON.stringify([{ Id: 'c1', Ports: [{ PrivatePort: 80, PublicPort: 8080, Type: 'tcp' }], NetworkSettings: { Networks: { bridge: { IPAddress: '172.17.0.2' } } } }]));
     if (req.url?.startsWith('/events')) {
       res.writeHead(200, { 'content-type': 'application/json' }).flushHeaders(); // as dockerd does
       eventClients.push(res);
@@ -48,7 +49,7 @@ describe('the one HTTP client', () => {
     expect(viaStream).toEqual({ n: 1 });
   });
 
-  it('says why a request failed: the server\'s own message, a wrong shape, no answer', async () => {
+  it("says why a request failed: the server's own message, a wrong shape, no answer", async () => {
     const schema = z.object({ n: z.number() });
     await expect(httpJson(socket, { path: '/refused' }, schema)).rejects.toMatchObject({ kind: 'status', status: 409, message: 'port 8080 is taken on the host' });
     await expect(httpJson(socket, { path: '/wrong' }, schema)).rejects.toMatchObject({ kind: 'shape' });
@@ -106,11 +107,7 @@ describe('the one backoff', () => {
 
 describe('the one mountinfo parser', () => {
   it('reads mount points with escaped spaces, and the fs type after optional fields', () => {
-    const text = [
-      '36 35 98:0 /mnt1 /mnt/my\\040files rw,noatime master:1 shared:7 - ext3 /dev/root rw,errors=continue',
-      '37 35 0:40 / /mnt/wsl rw - tmpfs none rw',
-      'garbage',
-    ].join('\n');
+    const text = ['36 35 98:0 /mnt1 /mnt/my\\040files rw,noatime master:1 shared:7 - ext3 /dev/root rw,errors=continue', '37 35 0:40 / /mnt/wsl rw - tmpfs none rw', 'garbage'].join('\n');
     expect(parseMountinfo(text)).toEqual([
       { mountId: 36, parentId: 35, root: '/mnt1', mountPoint: '/mnt/my files', fsType: 'ext3', source: '/dev/root' },
       { mountId: 37, parentId: 35, root: '/', mountPoint: '/mnt/wsl', fsType: 'tmpfs', source: 'none' },
@@ -123,15 +120,17 @@ describe('the one serial queue', () => {
     const queue = new SerialQueue();
     const seen: string[] = [];
     let running = 0;
-    const task = (name: string, fail = false) => async () => {
-      running++;
-      expect(running).toBe(1);
-      await new Promise((r) => setTimeout(r, 5));
-      seen.push(name);
-      running--;
-      if (fail) throw new Error(`${name} failed`);
-      return name;
-    };
+    const task =
+      (name: string, fail = false) =>
+      async () => {
+        running++;
+        expect(running).toBe(1);
+        await new Promise((r) => setTimeout(r, 5));
+        seen.push(name);
+        running--;
+        if (fail) throw new Error(`${name} failed`);
+        return name;
+      };
     const results = await Promise.allSettled([queue.run(task('a')), queue.run(task('b', true)), queue.run(task('c'))]);
     expect(seen).toEqual(['a', 'b', 'c']);
     expect(results.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as Error).message))).toEqual(['a', 'b failed', 'c']);
@@ -145,7 +144,7 @@ describe('giving memory back when idle', () => {
       let busy = 0.5;
       let heap = 40;
       let collected = 0;
-      const stop = collectGarbageWhenIdle({ gc: () => ((collected++), (heap = 10)), everyMs: 1000, busyShare: () => busy, heapBytes: () => heap });
+      const stop = collectGarbageWhenIdle({ gc: () => (collected++, (heap = 10)), everyMs: 1000, busyShare: () => busy, heapBytes: () => heap });
       vi.advanceTimersByTime(1000);
       expect(collected).toBe(0); // busy: V8's own collector serves it
       busy = 0;

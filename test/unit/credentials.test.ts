@@ -62,7 +62,7 @@ describe("the user's docker config and Berth's credsStore", () => {
     const said: string[] = [];
     await useBerthCredsStore({ name: 'me', uid: process.getuid!(), gid: process.getgid!(), home }, (l) => said.push(l));
     expect(readFileSync(elsewhere, 'utf8')).toBe('{"keep": true}');
-    expect(said.join('\n')).toContain('not a file of the user\'s own (a symlink?)');
+    expect(said.join('\n')).toContain("not a file of the user's own (a symlink?)");
   });
 });
 
@@ -70,8 +70,7 @@ describe("Berth's credential store and docker-credential-berth", () => {
   const storeFile = join(dir, 'store/credentials.json');
   const socket = join(dir, 'docker.sock');
   let server: Server;
-  const helper = (op: string, input = '') =>
-    execa('node', [join(REPO, 'dist/agent/docker-credential-berth.mjs'), op], { input, reject: false, env: { BERTH_CREDENTIALS_SOCKET: socket } });
+  const helper = (op: string, input = '') => execa('node', [join(REPO, 'dist/agent/docker-credential-berth.mjs'), op], { input, reject: false, env: { BERTH_CREDENTIALS_SOCKET: socket } });
 
   // dist/agent/docker-credential-berth.mjs is built by `npm test` (npm run build) before any test.
   beforeAll(async () => {
@@ -105,10 +104,7 @@ describe("Berth's credential store and docker-credential-berth", () => {
   }, 30_000);
 
   it('keeps both of two logins made at once, and refuses a malformed request naming the field', async () => {
-    await Promise.all([
-      helper('store', JSON.stringify({ ServerURL: 'a.example', Username: 'a', Secret: '1' })),
-      helper('store', JSON.stringify({ ServerURL: 'b.example', Username: 'b', Secret: '2' })),
-    ]);
+    await Promise.all([helper('store', JSON.stringify({ ServerURL: 'a.example', Username: 'a', Secret: '1' })), helper('store', JSON.stringify({ ServerURL: 'b.example', Username: 'b', Secret: '2' }))]);
     expect(JSON.parse((await helper('list')).stdout)).toEqual({ 'a.example': 'a', 'b.example': 'b' });
     const route = credentialRoute(async () => ({}));
     expect(await route({ op: 'store', ServerURL: '', Username: 'x', Secret: 'y' })).toEqual({ status: 400, body: { message: expect.stringContaining('malformed credential request at "ServerURL"') } });

@@ -110,7 +110,12 @@ describe('the dashboard, over plain HTTP', () => {
 
   it('sends no CORS headers, and the page policy headers on every answer', async () => {
     const cookie = await login();
-    for (const [method, path, headers] of [['GET', '/', { cookie }], ['GET', '/api/v1', { cookie }], ['OPTIONS', '/api/v1/status', { origin: 'http://evil.example' }], ['GET', '/nope', {}]] as const) {
+    for (const [method, path, headers] of [
+      ['GET', '/', { cookie }],
+      ['GET', '/api/v1', { cookie }],
+      ['OPTIONS', '/api/v1/status', { origin: 'http://evil.example' }],
+      ['GET', '/nope', {}],
+    ] as const) {
       const r = await call(method, path, headers);
       expect(Object.keys(r.headers).filter((h) => h.startsWith('access-control-'))).toEqual([]);
       expect(r.headers['content-security-policy']).toContain("default-src 'self'");

@@ -55,7 +55,7 @@ class DiskWsl extends FakeWsl {
 const dfOutput = (sizeKiB: number, usedKiB: number, reserveKiB = 0) =>
   `Filesystem           1024-blocks    Used Available Capacity Mounted on\n/dev/loop0            ${sizeKiB}  ${usedKiB}  ${sizeKiB - usedKiB - reserveKiB}  1% /\n`;
 
-describe('wsl.exe\'s disk verbs on the Linux WSL host', () => {
+describe("wsl.exe's disk verbs on the Linux WSL host", () => {
   it('parses --manage and --import-in-place as wsl.exe spells them, and refuses the rest', () => {
     expect(parseWslArgs(['--manage', 'd', '--resize', '64GB'])).toEqual({ kind: 'manage', name: 'd', change: { kind: 'resize', bytes: 64 * GIB } });
     expect(parseWslArgs(['--manage', 'd', '--set-sparse', 'true'])).toEqual({ kind: 'manage', name: 'd', change: { kind: 'set-sparse', sparse: true } });
@@ -70,7 +70,7 @@ describe('wsl.exe\'s disk verbs on the Linux WSL host', () => {
   });
 });
 
-describe('berth-data\'s disk usage', () => {
+describe("berth-data's disk usage", () => {
   it('reads df -P -k, and calls the disk full below 1% free (at most 256 MiB), with both ways out', () => {
     const u = parseDf(dfOutput(1_048_576, 1_048_000));
     expect(u).toEqual({ sizeBytes: GIB, usedBytes: 1_048_000 * 1024, availBytes: 576 * 1024 });
@@ -197,7 +197,10 @@ describe('copying a disk image', () => {
       '   1:   179200..  179711:   19502080..  19502591:    512:   19678208: last',
       'sp.img: 2 extents found',
     ].join('\n');
-    expect(parseFilefrag(recorded)).toEqual([{ start: 1000 * 4096, end: 1003 * 4096 }, { start: 179200 * 4096, end: 179712 * 4096 }]);
+    expect(parseFilefrag(recorded)).toEqual([
+      { start: 1000 * 4096, end: 1003 * 4096 },
+      { start: 179200 * 4096, end: 179712 * 4096 },
+    ]);
     expect(() => parseFilefrag('filefrag: nonsense')).toThrow(/no block size/);
 
     const d = fresh();
@@ -209,7 +212,10 @@ describe('copying a disk image', () => {
     closeSync(fd);
     const whole = await digestSparse(file, undefined, null);
     expect(await digestSparse(file)).toBe(whole); // as the filesystem says (or a whole read where it cannot)
-    const exact = [{ start: 4 * 2 ** 20 - 4096, end: 4 * 2 ** 20 + 4096 }, { start: 200 * 2 ** 20, end: 200 * 2 ** 20 + 4096 }];
+    const exact = [
+      { start: 4 * 2 ** 20 - 4096, end: 4 * 2 ** 20 + 4096 },
+      { start: 200 * 2 ** 20, end: 200 * 2 ** 20 + 4096 },
+    ];
     expect(await digestSparse(file, undefined, exact)).toBe(whole);
     // A chunk outside every extent is taken as zeros without being read: proof that holes are skipped.
     expect(await digestSparse(file, undefined, exact.slice(0, 1))).not.toBe(whole);
@@ -337,8 +343,6 @@ describe('Resource Saver', () => {
     daemon.close();
   });
 });
-
-
 
 describe('the dashboard\'s "Disk image location"', () => {
   it('starts a move, and answers a move that cannot work with its reason (400) before anything stops', async () => {

@@ -96,7 +96,7 @@ describe('the Docker API proxy', () => {
     expect((await call('GET', '/v1.41/nothing')).status).toBe(404);
   });
 
-  it('translates bind sources in containers/create and passes the daemon\'s answer back', async () => {
+  it("translates bind sources in containers/create and passes the daemon's answer back", async () => {
     const r = await call('POST', '/v1.43/containers/create?name=x', JSON.stringify({ Image: 'i', HostConfig: { Binds: ['/home/me:/w', 'vol:/v'] } }));
     expect(r.status).toBe(201);
     expect(JSON.parse(r.body).Id).toBe('abc');

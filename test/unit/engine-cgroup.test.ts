@@ -17,12 +17,15 @@ function fakeProc(name: string, mountinfo: string): string {
 
 describe('the engine cgroup: where it goes and what the limits write', () => {
   it('goes at the root of every v1 hierarchy (and the hybrid v2 tree), one directory for co-mounted controllers', async () => {
-    const dir = fakeProc('v1', [
-      '22 1 0:21 / /proc rw - proc proc rw',
-      '30 25 0:26 / /sys/fs/cgroup/memory rw,nosuid - cgroup cgroup rw,memory',
-      '31 25 0:27 / /sys/fs/cgroup/cpu,cpuacct rw,nosuid - cgroup cgroup rw,cpu,cpuacct',
-      '33 25 0:29 / /sys/fs/cgroup/unified rw,nosuid - cgroup2 cgroup2 rw',
-    ].join('\n'));
+    const dir = fakeProc(
+      'v1',
+      [
+        '22 1 0:21 / /proc rw - proc proc rw',
+        '30 25 0:26 / /sys/fs/cgroup/memory rw,nosuid - cgroup cgroup rw,memory',
+        '31 25 0:27 / /sys/fs/cgroup/cpu,cpuacct rw,nosuid - cgroup cgroup rw,cpu,cpuacct',
+        '33 25 0:29 / /sys/fs/cgroup/unified rw,nosuid - cgroup2 cgroup2 rw',
+      ].join('\n'),
+    );
     const layout = await engineCgroupLayout('berth-engine-7', dir);
     expect(layout).toEqual({
       version: 1,
@@ -55,7 +58,7 @@ describe('the engine cgroup: where it goes and what the limits write', () => {
     await expect(engineCgroupLayout('x', fakeProc('none', '22 1 0:21 / /proc rw - proc proc rw'))).rejects.toThrow(/no cgroup hierarchy is mounted/);
   });
 
-  it('names the cgroup per Berth home, and points dockerd\'s cgroup-parent into it', () => {
+  it("names the cgroup per Berth home, and points dockerd's cgroup-parent into it", () => {
     const a = engineCgroupName('/var/lib/berth');
     expect(a).toMatch(/^berth-engine-[0-9a-f]{12}$/);
     expect(engineCgroupName('/home/me/.local/share/berth')).not.toBe(a);
@@ -66,9 +69,7 @@ describe('the engine cgroup: where it goes and what the limits write', () => {
 describe('a cap the kernel cannot enforce', () => {
   it('is a warning naming the controller and the setting, not silence', () => {
     const onlyCpu = { version: 1 as const, dirs: [{ dir: '/sys/fs/cgroup/cpu,cpuacct/berth-engine-7', controllers: ['cpu', 'cpuacct'] }] };
-    expect(missingV1Controllers(onlyCpu, { memoryMiB: 512, cpus: 1 })).toEqual([
-      'the memory cgroup controller is not mounted, so memoryMiB is not enforced; the engine runs without that cap',
-    ]);
+    expect(missingV1Controllers(onlyCpu, { memoryMiB: 512, cpus: 1 })).toEqual(['the memory cgroup controller is not mounted, so memoryMiB is not enforced; the engine runs without that cap']);
     expect(missingV1Controllers(onlyCpu, { cpus: 1 })).toEqual([]);
     expect(missingV1Controllers({ version: 1, dirs: [] }, {})).toEqual([]);
   });

@@ -127,7 +127,10 @@ describe('trusted CAs', () => {
 
   it('reads the PEM the Windows Root stores script prints (recorded shape: CRLF, line-broken base64)', async () => {
     const good = readFileSync(join(dir, 'ca.crt'), 'utf8');
-    const body = good.split('\n').filter((l) => l && !l.startsWith('-----')).join('');
+    const body = good
+      .split('\n')
+      .filter((l) => l && !l.startsWith('-----'))
+      .join('');
     const windows = `-----BEGIN CERTIFICATE-----\r\n${body.match(/.{1,76}/g)!.join('\r\n')}\r\n-----END CERTIFICATE-----\r\n`;
     expect(readPem(windows, 'Root').certs).toHaveLength(1);
   });

@@ -92,7 +92,10 @@ describe('an upstream that asks for credentials (407)', () => {
     });
     await new Promise<void>((r) => upstream407.listen(0, '127.0.0.1', r));
     upstreamPort = (upstream407.address() as AddressInfo).port;
-    proxy = new InternalProxy(() => {}, (p) => refused.push(p));
+    proxy = new InternalProxy(
+      () => {},
+      (p) => refused.push(p),
+    );
     port = await proxy.start();
   });
   afterAll(async () => {

@@ -19,7 +19,12 @@ import { settingsSchema } from '../../installer/settings.js';
 describe("wsl.exe's command line", () => {
   it('parses management verbs', () => {
     expect(parseWslArgs(['--import', 'a', '/d', 'f.tar', '--version', '2', '--vhd'])).toEqual({
-      kind: 'import', name: 'a', installDir: '/d', source: 'f.tar', version: 2, vhd: true,
+      kind: 'import',
+      name: 'a',
+      installDir: '/d',
+      source: 'f.tar',
+      version: 2,
+      vhd: true,
     });
     expect(parseWslArgs(['-l', '-v'])).toEqual({ kind: 'list', verbose: true, quiet: false, running: false });
     expect(parseWslArgs(['--list', '--running', '--quiet'])).toMatchObject({ running: true, quiet: true });
@@ -29,7 +34,11 @@ describe("wsl.exe's command line", () => {
 
   it('parses run forms: --exec keeps argv, -- and bare words go to the shell, nothing is a login shell', () => {
     expect(parseWslArgs(['-d', 'u', '-u', 'me', '--cd', '~', '--exec', 'ls', '-la'])).toEqual({
-      kind: 'run', distro: 'u', user: 'me', cwd: '~', mode: { kind: 'exec', argv: ['ls', '-la'] },
+      kind: 'run',
+      distro: 'u',
+      user: 'me',
+      cwd: '~',
+      mode: { kind: 'exec', argv: ['ls', '-la'] },
     });
     expect(parseWslArgs(['-d', 'u', '--', 'echo', '$HOME'])).toMatchObject({ mode: { kind: 'shell', command: 'echo $HOME' } });
     expect(parseWslArgs(['uname', '-a'])).toMatchObject({ mode: { kind: 'shell', command: 'uname -a' } });
@@ -81,7 +90,10 @@ describe('users from the distro', () => {
 
 describe('drives', () => {
   it('parses BERTH_WSL_DRIVES and refuses bad entries', () => {
-    expect(parseDrives('c=/srv/c;D=/data/')).toEqual([{ letter: 'c', hostPath: '/srv/c' }, { letter: 'd', hostPath: '/data' }]);
+    expect(parseDrives('c=/srv/c;D=/data/')).toEqual([
+      { letter: 'c', hostPath: '/srv/c' },
+      { letter: 'd', hostPath: '/data' },
+    ]);
     expect(() => parseDrives('c=relative')).toThrow(/LETTER=\/absolute/);
     expect(() => parseDrives('c=/a;c=/b')).toThrow(/twice/);
   });
@@ -140,8 +152,14 @@ describe('small pieces', () => {
   });
 
   it('formats -l -v so that the driver reads it back', () => {
-    const text = formatVerbose([{ name: 'berth', state: 'Running', version: 2, isDefault: true }, { name: 'old', state: 'Stopped', version: 1, isDefault: false }]);
-    expect(parseListVerbose(text)).toEqual([{ name: 'berth', version: 2, isDefault: true }, { name: 'old', version: 1, isDefault: false }]);
+    const text = formatVerbose([
+      { name: 'berth', state: 'Running', version: 2, isDefault: true },
+      { name: 'old', state: 'Stopped', version: 1, isDefault: false },
+    ]);
+    expect(parseListVerbose(text)).toEqual([
+      { name: 'berth', version: 2, isDefault: true },
+      { name: 'old', version: 1, isDefault: false },
+    ]);
   });
 
   it('maps sockets under /mnt/wsl to the host view and refuses others', () => {
@@ -149,7 +167,7 @@ describe('small pieces', () => {
     expect(() => sharedAreaHostPath('/r/run/wsl', '/mnt/wsl/../etc/x')).toThrow(/Only sockets under/);
   });
 
-  it('reads the kernel\'s CPU lists (the CPUs the VM\'s namespaces may be made on)', () => {
+  it("reads the kernel's CPU lists (the CPUs the VM's namespaces may be made on)", () => {
     expect(parseCpuList('0-1\n')).toEqual([0, 1]);
     expect(parseCpuList('0,2-4,7')).toEqual([0, 2, 3, 4, 7]);
     expect(parseCpuList('5')).toEqual([5]);

@@ -19,20 +19,24 @@ const targets = [
 ];
 
 describe.each(targets)('$what under libFuzzer', ({ source, fuzzer, parsers, maxLen }) => {
-  it(`survive ${SECONDS} s of fuzzing with no crash, leak or sanitizer report`, async () => {
-    const binary = join(dir, fuzzer);
-    const sources = [join(REPO, source, 'fuzz', `${fuzzer}.c`), ...parsers.map((p) => join(REPO, source, p))];
-    const built = await execa('clang', ['-g', '-O1', '-Wall', '-Wextra', '-Werror', '-fsanitize=fuzzer,address,undefined', '-fno-sanitize-recover=all', '-o', binary, ...sources], { reject: false });
-    expect(built.exitCode, `building the fuzzer failed (scripts/setup.sh installs clang and libclang-rt-14-dev): ${built.stderr}`).toBe(0);
-    // New inputs go to a copy: the committed corpus changes only by hand.
-    const corpus = join(dir, `${fuzzer}-corpus`);
-    cpSync(join(REPO, source, 'fuzz/corpus'), corpus, { recursive: true });
-    const seeds = readdirSync(corpus).length;
-    const run = await execa(binary, [`-max_total_time=${SECONDS}`, `-max_len=${maxLen}`, '-timeout=10', '-print_final_stats=1', corpus], { reject: false, all: true });
-    expect(run.exitCode, run.all?.split('\n').slice(-40).join('\n')).toBe(0);
-    expect(run.all).toMatch(/Done \d+ runs in \d+ second/);
-    const runs = Number(/stat::number_of_executed_units:\s*(\d+)/.exec(run.all ?? '')?.[1]);
-    expect(runs).toBeGreaterThan(10_000);
-    console.log(`${fuzzer}: ${runs} runs in ${SECONDS} s, corpus ${seeds} seeds → ${readdirSync(corpus).length} inputs`);
-  }, (SECONDS + 120) * 1000);
+  it(
+    `survive ${SECONDS} s of fuzzing with no crash, leak or sanitizer report`,
+    async () => {
+      const binary = join(dir, fuzzer);
+      const sources = [join(REPO, source, 'fuzz', `${fuzzer}.c`), ...parsers.map((p) => join(REPO, source, p))];
+      const built = await execa('clang', ['-g', '-O1', '-Wall', '-Wextra', '-Werror', '-fsanitize=fuzzer,address,undefined', '-fno-sanitize-recover=all', '-o', binary, ...sources], { reject: false });
+      expect(built.exitCode, `building the fuzzer failed (scripts/setup.sh installs clang and libclang-rt-14-dev): ${built.stderr}`).toBe(0);
+      // New inputs go to a copy: the committed corpus changes only by hand.
+      const corpus = join(dir, `${fuzzer}-corpus`);
+      cpSync(join(REPO, source, 'fuzz/corpus'), corpus, { recursive: true });
+      const seeds = readdirSync(corpus).length;
+      const run = await execa(binary, [`-max_total_time=${SECONDS}`, `-max_len=${maxLen}`, '-timeout=10', '-print_final_stats=1', corpus], { reject: false, all: true });
+      expect(run.exitCode, run.all?.split('\n').slice(-40).join('\n')).toBe(0);
+      expect(run.all).toMatch(/Done \d+ runs in \d+ second/);
+      const runs = Number(/stat::number_of_executed_units:\s*(\d+)/.exec(run.all ?? '')?.[1]);
+      expect(runs).toBeGreaterThan(10_000);
+      console.log(`${fuzzer}: ${runs} runs in ${SECONDS} s, corpus ${seeds} seeds → ${readdirSync(corpus).length} inputs`);
+    },
+    (SECONDS + 120) * 1000,
+  );
 });

@@ -39,7 +39,7 @@ function exchange(port: number, data: Buffer | string, host = '127.0.0.1'): Prom
 }
 
 async function until(check: () => boolean, ms = 5000): Promise<boolean> {
-  for (const end = Date.now() + ms; Date.now() < end && !check(); ) await new Promise((r) => setTimeout(r, 20));
+  for (const end = Date.now() + ms; Date.now() < end && !check();) await new Promise((r) => setTimeout(r, 20));
   return check();
 }
 
@@ -66,10 +66,15 @@ describe.each(builds)('berth-relay ($name)', ({ binary, sanitized }) => {
     await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
     echoPort = (echo.address() as { port: number }).port;
     // Only the echo server counts as published (a real engine asks the daemon).
-    forwarder = await serveNativeForwarder(binary, forwarderPath, async (proto, ip, port) => {
-      checked.push(`${proto} ${ip} ${port}`);
-      return ip === '127.0.0.1' && port === echoPort;
-    }, log);
+    forwarder = await serveNativeForwarder(
+      binary,
+      forwarderPath,
+      async (proto, ip, port) => {
+        checked.push(`${proto} ${ip} ${port}`);
+        return ip === '127.0.0.1' && port === echoPort;
+      },
+      log,
+    );
     relay = new RelayListeners(binary, forwarderPath, log);
   });
 
@@ -153,10 +158,21 @@ describe.each(builds)('berth-relay ($name)', ({ binary, sanitized }) => {
       });
     expect(await through('tcp 10.0.0.1 22\nping')).toBe('');
     expect(logs.some((l) => l.includes('refused to forward to tcp 10.0.0.1:22: no running container publishes it'))).toBe(true);
-    for (const bad of ['udp 127.0.0.1 53\n', 'tcp 127.0.0.1 0\n', 'tcp 127.0.0.1 65536\n', 'tcp  127.0.0.1 80\n', 'tcp 127.0.0.1 80 extra\n', 'tcp ::g 80\n', `tcp ${'1'.repeat(300)}\n`, '\n', 'tcp 127.0.0.1 080\n', '\0\0\0']) {
+    for (const bad of [
+      'udp 127.0.0.1 53\n',
+      'tcp 127.0.0.1 0\n',
+      'tcp 127.0.0.1 65536\n',
+      'tcp  127.0.0.1 80\n',
+      'tcp 127.0.0.1 80 extra\n',
+      'tcp ::g 80\n',
+      `tcp ${'1'.repeat(300)}\n`,
+      '\n',
+      'tcp 127.0.0.1 080\n',
+      '\0\0\0',
+    ]) {
       expect(await through(bad), JSON.stringify(bad)).toBe('');
     }
-    for (let i = 0; i < 50; i++) await through(randomBytes(1 + (i * 37) % 700).toString('latin1'));
+    for (let i = 0; i < 50; i++) await through(randomBytes(1 + ((i * 37) % 700)).toString('latin1'));
     expect(await through(`tcp 127.0.0.1 ${echoPort}\nstill here`)).toBe('still here');
   });
 
@@ -168,18 +184,23 @@ describe.each(builds)('berth-relay ($name)', ({ binary, sanitized }) => {
     expect(answers.map((a) => a.toString())).toEqual(Array.from({ length: 1000 }, (_, i) => `connection ${i}`));
     // Clients that leave with data in flight both ways.
     await Promise.all(
-      Array.from({ length: 50 }, () =>
-        new Promise<void>((resolve) => {
-          const c = connect(port, '127.0.0.1');
-          c.on('error', () => undefined);
-          c.on('connect', () => {
-            c.write(randomBytes(2 * 2 ** 20));
-            setTimeout(() => (c.destroy(), resolve()), 20);
-          });
-        }),
+      Array.from(
+        { length: 50 },
+        () =>
+          new Promise<void>((resolve) => {
+            const c = connect(port, '127.0.0.1');
+            c.on('error', () => undefined);
+            c.on('connect', () => {
+              c.write(randomBytes(2 * 2 ** 20));
+              setTimeout(() => (c.destroy(), resolve()), 20);
+            });
+          }),
       ),
     );
-    expect(await until(() => openFds(relay.pid!) === relayFds && openFds(forwarder.pid!) === forwarderFds && echoSockets.size === 0, 10_000), `relay ${openFds(relay.pid!)} (was ${relayFds}), forwarder ${openFds(forwarder.pid!)} (was ${forwarderFds}), echo ${echoSockets.size}`).toBe(true);
+    expect(
+      await until(() => openFds(relay.pid!) === relayFds && openFds(forwarder.pid!) === forwarderFds && echoSockets.size === 0, 10_000),
+      `relay ${openFds(relay.pid!)} (was ${relayFds}), forwarder ${openFds(forwarder.pid!)} (was ${forwarderFds}), echo ${echoSockets.size}`,
+    ).toBe(true);
   }, 60_000);
 
   it('ends cleanly when its stdin closes, with no sanitizer report', async () => {

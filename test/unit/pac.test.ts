@@ -91,7 +91,9 @@ describe('PacRouter', () => {
     try {
       status = 404;
       await r.load();
-      expect(problems.at(-1)).toBe(`cannot fetch the PAC file ${base}/proxy.pac (${base}/proxy.pac: status 404); the last good one stays in use. Check the URL with \`berth proxy pac URL\` (http://, https:// or file://).`);
+      expect(problems.at(-1)).toBe(
+        `cannot fetch the PAC file ${base}/proxy.pac (${base}/proxy.pac: status 404); the last good one stays in use. Check the URL with \`berth proxy pac URL\` (http://, https:// or file://).`,
+      );
       expect(await r.upstreamFor('http://c.test/', 'c.test')).toBe('http://second:2');
       status = 200;
       served = 'function FindProxyForURL( {';
@@ -120,12 +122,7 @@ describe('PacRouter', () => {
 describe('the PAC as settings and as Windows has it', () => {
   it('is the upstream of mode "pac", and of "system" when Internet Settings name an AutoConfigURL', () => {
     expect(upstreamFor({ mode: 'pac', pac: 'http://wpad.corp/proxy.pac', exclude: ['.local'] }, {})).toEqual({ pac: 'http://wpad.corp/proxy.pac', exclude: ['.local'] });
-    const reg = [
-      'HKEY_CURRENT_USER\\Software\\Microsoft\\Windows\\CurrentVersion\\Internet Settings',
-      '    ProxyEnable    REG_DWORD    0x0',
-      '    AutoConfigURL    REG_SZ    http://wpad.corp/proxy.pac',
-      '',
-    ].join('\r\n');
+    const reg = ['HKEY_CURRENT_USER\\Software\\Microsoft\\Windows\\CurrentVersion\\Internet Settings', '    ProxyEnable    REG_DWORD    0x0', '    AutoConfigURL    REG_SZ    http://wpad.corp/proxy.pac', ''].join('\r\n');
     expect(parseInternetSettings(reg)).toEqual({ pac: 'http://wpad.corp/proxy.pac', exclude: [] });
   });
 });

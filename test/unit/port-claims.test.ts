@@ -84,9 +84,12 @@ describe('port claims', () => {
     await until(() => helper !== undefined, 'the helper started');
     const [free, taken] = [await freePort(), await freePort()];
     refusePort = taken;
-    await expect(ports.claim([{ host: '127.0.0.1', port: free, proto: 'tcp' }, { host: '127.0.0.1', port: taken, proto: 'tcp' }])).rejects.toThrow(
-      `Berth: port ${taken} is already in use in WSL (127.0.0.1:${taken} in the distros' network); stop what uses it, or publish another host port (-p OTHER:…)`,
-    );
+    await expect(
+      ports.claim([
+        { host: '127.0.0.1', port: free, proto: 'tcp' },
+        { host: '127.0.0.1', port: taken, proto: 'tcp' },
+      ]),
+    ).rejects.toThrow(`Berth: port ${taken} is already in use in WSL (127.0.0.1:${taken} in the distros' network); stop what uses it, or publish another host port (-p OTHER:…)`);
     expect(await canBind(free)).toBe(true); // the host side of the first port was let go
     expect(commands.filter((c) => c.op === 'close').map((c) => c.key)).toEqual([`127.0.0.1:${free}/tcp`]);
   });

@@ -42,7 +42,11 @@ function askUdp(host: string, port: number, message: string): Promise<string> {
 
 beforeAll(async () => {
   // Published, for these tests: the echo servers (a real engine asks the daemon).
-  forwarder = await serveUdpForwarder(forwarderPath, () => undefined, async (_proto, ip, port) => ip !== '127.0.0.2' && port !== 9);
+  forwarder = await serveUdpForwarder(
+    forwarderPath,
+    () => undefined,
+    async (_proto, ip, port) => ip !== '127.0.0.2' && port !== 9,
+  );
   tcpEcho = createServer((s) => s.pipe(s));
   await new Promise<void>((r) => tcpEcho.listen(0, '127.0.0.1', r));
   udpEcho = createSocket('udp4');
@@ -99,9 +103,7 @@ describe('published UDP ports through the forwarder socket', () => {
 describe('bind failures read as what to do', () => {
   const udp = { host: '127.0.0.1', port: 53, proto: 'udp' as const };
   it('names the port, the side and the fix', () => {
-    expect(bindFailureMessage(udp, 'host', 'EADDRINUSE', '')).toBe(
-      'Berth: port 53/udp is already in use on the host (127.0.0.1:53); stop what uses it, or publish another host port (-p OTHER:…)',
-    );
+    expect(bindFailureMessage(udp, 'host', 'EADDRINUSE', '')).toBe('Berth: port 53/udp is already in use on the host (127.0.0.1:53); stop what uses it, or publish another host port (-p OTHER:…)');
     expect(bindFailureMessage({ ...udp, proto: 'tcp', port: 80 }, 'wsl', 'EACCES', '')).toBe(
       "Berth: not allowed to bind port 80 in WSL (127.0.0.1:80 in the distros' network): ports below 1024 are privileged; run Berth as root, lower net.ipv4.ip_unprivileged_port_start, or publish a port from 1024 up",
     );

@@ -36,7 +36,10 @@ describe('translating POST /containers/create', () => {
         Image: 'busybox',
         HostConfig: {
           Binds: ['/home/me/app:/src:ro', 'named:/data', '/var/run/docker.sock:/s'],
-          Mounts: [{ Type: 'bind', Source: '/home/me/f.txt', Target: '/f' }, { Type: 'volume', Source: 'v', Target: '/v' }],
+          Mounts: [
+            { Type: 'bind', Source: '/home/me/f.txt', Target: '/f' },
+            { Type: 'volume', Source: 'v', Target: '/v' },
+          ],
         },
       },
       tagging,
@@ -45,7 +48,10 @@ describe('translating POST /containers/create', () => {
       Image: 'busybox',
       HostConfig: {
         Binds: ['/daemon+/home/me/app:/src:ro', 'named:/data', '/var/run/docker.sock:/s'],
-        Mounts: [{ Type: 'bind', Source: '/daemon/home/me/f.txt', Target: '/f' }, { Type: 'volume', Source: 'v', Target: '/v' }],
+        Mounts: [
+          { Type: 'bind', Source: '/daemon/home/me/f.txt', Target: '/f' },
+          { Type: 'volume', Source: 'v', Target: '/v' },
+        ],
       },
     });
     expect(mappings).toEqual([
@@ -62,7 +68,8 @@ describe('translating POST /containers/create', () => {
 
   it('rewrites local bind volumes only', async () => {
     expect(await translateVolumeBody({ Driver: 'local', DriverOpts: { type: 'none', o: 'bind', device: '/srv/x' } }, tagging)).toEqual({
-      Driver: 'local', DriverOpts: { type: 'none', o: 'bind', device: '/daemon/srv/x' },
+      Driver: 'local',
+      DriverOpts: { type: 'none', o: 'bind', device: '/daemon/srv/x' },
     });
     const nfs = { Driver: 'local', DriverOpts: { type: 'nfs', o: 'addr=1.2.3.4', device: ':/export' } };
     expect(await translateVolumeBody(structuredClone(nfs), tagging)).toEqual(nfs);

@@ -44,7 +44,7 @@ describe("an upstream proxy's password", () => {
     expect((await readSecrets(deps.secretsFile)).proxyPasswords).toEqual({ 'http://bob@proxy.corp:8080': 'hunter2' });
   });
 
-  it("moves a password an older Berth left in settings.json to secrets.json, once", async () => {
+  it('moves a password an older Berth left in settings.json to secrets.json, once', async () => {
     const home = new HomeLayout(join(dir, 'legacy'));
     mkdirSync(home.root, { recursive: true });
     writeFileSync(home.settings, JSON.stringify({ proxy: { mode: 'manual', http: 'http://carol:old%21pw@proxy.corp:3128', exclude: [] }, someFutureKey: 1 }));

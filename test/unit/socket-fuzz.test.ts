@@ -123,7 +123,8 @@ describe('fuzzing the sockets between Berth processes', () => {
       ['{"ports":[],"extra":1}', ''],
       ['[]', ''],
       ['null', ''],
-    ] as const) await expectMalformed('/claim', body, `malformed port claim at "${field}"`);
+    ] as const)
+      await expectMalformed('/claim', body, `malformed port claim at "${field}"`);
     const notJson = await post(path('ports.sock'), 'POST', '/claim', '{"ports": [');
     expect(notJson.status).toBe(400);
     expect(JSON.parse(notJson.body).message).toMatch(/must be JSON/);
@@ -143,7 +144,8 @@ describe('fuzzing the sockets between Berth processes', () => {
       ['{"id":""}', 'id'],
       ['{"id":"abc","ports":[]}', ''],
       ['{"id":42}', 'id'],
-    ] as const) await expectMalformed('/started', body, `malformed start notice at "${field}"`);
+    ] as const)
+      await expectMalformed('/started', body, `malformed start notice at "${field}"`);
     expect(started).toBe(0);
     const ok = await post(path('ports.sock'), 'POST', '/started', '{"id":"web"}');
     expect([ok.status, JSON.parse(ok.body)]).toEqual([200, { published: true }]);
@@ -175,7 +177,12 @@ describe('fuzzing the sockets between Berth processes', () => {
       s.on('close', () => resolve(text));
       s.write(Buffer.from([QUERY.dump]));
     });
-    expect(() => dump.split('\n').filter(Boolean).forEach((l) => JSON.parse(l))).not.toThrow();
+    expect(() =>
+      dump
+        .split('\n')
+        .filter(Boolean)
+        .forEach((l) => JSON.parse(l)),
+    ).not.toThrow();
   });
 
   it('the forwarder: bad headers are dropped, an unpublished target is refused, a published one is carried', async () => {

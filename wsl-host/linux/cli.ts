@@ -176,11 +176,7 @@ class WslHostCli {
         // Identities before contents: a file changed in between makes the record stale, not wrong.
         const identities = recordFile ? await Promise.all(PLAN_FILES.map((f) => fileIdentity(join(distroRoot, f)))) : [];
         const files = await readDistroFiles(distroRoot);
-        plan = planSession(
-          { distroName: distro.name, user: cmd.user, cwd: cmd.cwd, mode: cmd.mode },
-          files,
-          { cwd: process.cwd(), env: process.env, drives: this.config.drives },
-        );
+        plan = planSession({ distroName: distro.name, user: cmd.user, cwd: cmd.cwd, mode: cmd.mode }, files, { cwd: process.cwd(), env: process.env, drives: this.config.drives });
         if (recordFile) await this.recordFastExec(recordFile, distro, init, plan, identities, files.conf.automount.root);
         // The native entry asked only for the distro and the record: it runs the command itself.
         if (process.env.BERTH_WSL_PREPARE_EXEC === '1') return 0;
@@ -216,15 +212,24 @@ class WslHostCli {
   private attach(distro: DistroRecord, init: { pid: number; startTime: string }, plan: SessionPlan): Promise<number | typeof NOT_ENTERED> {
     const args = [
       'exec',
-      '--pid', String(init.pid),
-      '--start-time', init.startTime,
-      '--lock', this.runtime.attachLock(distro),
-      '--uid', String(plan.user.uid),
-      '--gid', String(plan.user.gid),
-      '--groups', plan.user.groups.join(','),
-      '--cwd', plan.cwd,
-      '--entered-fd', '3',
-      '--', ...plan.argv,
+      '--pid',
+      String(init.pid),
+      '--start-time',
+      init.startTime,
+      '--lock',
+      this.runtime.attachLock(distro),
+      '--uid',
+      String(plan.user.uid),
+      '--gid',
+      String(plan.user.gid),
+      '--groups',
+      plan.user.groups.join(','),
+      '--cwd',
+      plan.cwd,
+      '--entered-fd',
+      '3',
+      '--',
+      ...plan.argv,
     ];
     const child = spawn(this.config.initBinary, args, { stdio: ['inherit', 'inherit', 'inherit', 'pipe'], env: plan.env });
     let entered = false;
@@ -240,7 +245,7 @@ class WslHostCli {
       });
       child.on('close', (code, signal) => {
         for (const [s, h] of handlers) process.off(s, h);
-        resolve(code === DISTRO_GONE && !entered ? NOT_ENTERED : code ?? 128 + (signal ? signalNumber(signal) : 0));
+        resolve(code === DISTRO_GONE && !entered ? NOT_ENTERED : (code ?? 128 + (signal ? signalNumber(signal) : 0)));
       });
     });
   }

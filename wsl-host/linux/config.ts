@@ -52,17 +52,39 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): HostConfig 
 /** The files and directories under the root. `run/` holds what lives only while the VM is up. */
 export class HostLayout {
   constructor(readonly root: string) {}
-  get registryFile() { return join(this.root, 'registry.json'); }
-  get registryLock() { return join(this.root, 'registry.lock'); }
-  get runDir() { return join(this.root, 'run'); }
-  get vmDir() { return join(this.runDir, 'vm'); }
-  get vmNet() { return join(this.vmDir, 'net'); }
-  get vmMnt() { return join(this.vmDir, 'mnt'); }
-  get vmLock() { return join(this.root, 'vm.lock'); }
+  get registryFile() {
+    return join(this.root, 'registry.json');
+  }
+  get registryLock() {
+    return join(this.root, 'registry.lock');
+  }
+  get runDir() {
+    return join(this.root, 'run');
+  }
+  get vmDir() {
+    return join(this.runDir, 'vm');
+  }
+  get vmNet() {
+    return join(this.vmDir, 'net');
+  }
+  get vmMnt() {
+    return join(this.vmDir, 'mnt');
+  }
+  get vmLock() {
+    return join(this.root, 'vm.lock');
+  }
   /** The shared area that every WSL 2 distro sees as /mnt/wsl. */
-  get sharedArea() { return join(this.runDir, 'wsl'); }
+  get sharedArea() {
+    return join(this.runDir, 'wsl');
+  }
   /** Exec records for the native `--exec` (fast-exec.ts); gone with the VM. */
-  get fastExecDir() { return join(this.runDir, 'fast-exec'); }
-  distroRunDir(id: string) { return join(this.runDir, 'distros', id); }
-  distroLock(id: string) { return join(this.root, 'locks', `${id}.lock`); }
+  get fastExecDir() {
+    return join(this.runDir, 'fast-exec');
+  }
+  distroRunDir(id: string) {
+    return join(this.runDir, 'distros', id);
+  }
+  distroLock(id: string) {
+    return join(this.root, 'locks', `${id}.lock`);
+  }
 }

@@ -98,7 +98,16 @@ export class DiskManager {
       if (fsck.exitCode > 1) throw new WslFailure(diskErrors.resizeFailed(`e2fsck found errors it could not fix: ${fsck.stderr || fsck.stdout}`));
     }
     const r = await runCommand('resize2fs', [target, ...(size ? [size] : [])]);
-    if (r.exitCode !== 0) throw new WslFailure(diskErrors.resizeFailed((r.stderr || r.stdout).split('\n').filter((l) => !l.startsWith('resize2fs ')).join(' ').trim()));
+    if (r.exitCode !== 0)
+      throw new WslFailure(
+        diskErrors.resizeFailed(
+          (r.stderr || r.stdout)
+            .split('\n')
+            .filter((l) => !l.startsWith('resize2fs '))
+            .join(' ')
+            .trim(),
+        ),
+      );
   }
 }
 
@@ -127,5 +136,8 @@ async function growMounted(loop: string): Promise<void> {
 /** The loop devices backed by this file (a mounted disk has exactly one). */
 export async function loopDevicesOf(file: string): Promise<string[]> {
   const r = await runCommand('losetup', ['-j', file, '-O', 'NAME', '-n']);
-  return r.stdout.split('\n').map((l) => l.trim()).filter(Boolean);
+  return r.stdout
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
 }

@@ -60,10 +60,14 @@ export function encodeFastExec(f: FastExecFacts): string {
   const { TERM: _callerTerm, ...env } = f.plan.env;
   const fields = [
     FAST_EXEC_VERSION,
-    String(f.init.pid), f.init.startTime,
-    String(f.nat?.pid ?? 0), f.nat?.startTime ?? '0',
+    String(f.init.pid),
+    f.init.startTime,
+    String(f.nat?.pid ?? 0),
+    f.nat?.startTime ?? '0',
     f.attachLock,
-    String(f.plan.user.uid), String(f.plan.user.gid), f.plan.user.groups.join(','),
+    String(f.plan.user.uid),
+    String(f.plan.user.gid),
+    f.plan.user.groups.join(','),
     f.plan.user.home,
     f.drivesEnv === undefined ? '' : `=${f.drivesEnv}`,
     ...f.fileIdentities,

@@ -144,11 +144,7 @@ export class Importer {
     await mkdir(rootfs, { recursive: true });
     const input = source === '-' ? this.stdin : createReadStream(source);
     const head = await sniff(input);
-    const r = await runCommand(
-      'tar',
-      ['-x', ...compressionFlag(head), '-p', '--numeric-owner', '--xattrs', '--xattrs-include=*', '-C', rootfs, '-f', '-'],
-      { input },
-    );
+    const r = await runCommand('tar', ['-x', ...compressionFlag(head), '-p', '--numeric-owner', '--xattrs', '--xattrs-include=*', '-C', rootfs, '-f', '-'], { input });
     if (r.exitCode !== 0) throw new Error(r.stderr.trim().split('\n').slice(-3).join(' ') || `tar exited with ${r.exitCode}`);
     if ((await readdir(rootfs)).length === 0) throw new Error('the archive is empty');
   }

@@ -11,11 +11,8 @@ export interface ListRow {
 export function formatVerbose(rows: ListRow[]): string {
   const nameWidth = Math.max(4, ...rows.map((r) => r.name.length)) + 4;
   const stateWidth = Math.max(5, ...rows.map((r) => r.state.length)) + 4;
-  const line = (mark: string, name: string, state: string, version: string) =>
-    `${mark} ${name.padEnd(nameWidth)}${state.padEnd(stateWidth)}${version}`;
-  return [line(' ', 'NAME', 'STATE', 'VERSION'), ...rows.map((r) => line(r.isDefault ? '*' : ' ', r.name, r.state, String(r.version)))]
-    .join('\n')
-    .concat('\n');
+  const line = (mark: string, name: string, state: string, version: string) => `${mark} ${name.padEnd(nameWidth)}${state.padEnd(stateWidth)}${version}`;
+  return [line(' ', 'NAME', 'STATE', 'VERSION'), ...rows.map((r) => line(r.isDefault ? '*' : ' ', r.name, r.state, String(r.version)))].join('\n').concat('\n');
 }
 
 /** `wsl -l`: a title, then one name a line, "(Default)" after the default. */

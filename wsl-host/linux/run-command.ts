@@ -11,11 +11,7 @@ export interface CommandResult {
  * Runs a host tool (mount, tar, losetup…) and collects its output. bin/berth-wsl starts
  * on every `--exec`, so it uses node:child_process here rather than loading execa.
  */
-export function runCommand(
-  file: string,
-  args: string[],
-  options: { env?: NodeJS.ProcessEnv; input?: Readable } = {},
-): Promise<CommandResult> {
+export function runCommand(file: string, args: string[], options: { env?: NodeJS.ProcessEnv; input?: Readable } = {}): Promise<CommandResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, { env: options.env ?? process.env, stdio: [options.input ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
     let stdout = '';

@@ -129,10 +129,14 @@ export class DistroRuntime {
   /** The loop device clears itself once the last mount of the image is gone. */
   async waitForLoopRelease(d: DistroRecord): Promise<void> {
     const image = this.rootfsPath(d);
-    await waitFor(async () => {
-      const r = await runCommand('losetup', ['-j', image]);
-      return r.stdout.trim() === '';
-    }, 10_000, 50);
+    await waitFor(
+      async () => {
+        const r = await runCommand('losetup', ['-j', image]);
+        return r.stdout.trim() === '';
+      },
+      10_000,
+      50,
+    );
   }
 }
 

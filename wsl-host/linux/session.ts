@@ -37,11 +37,7 @@ export async function readDistroFiles(distroRoot: string) {
   return { passwd, group, conf: wslConf ? parseWslConf(wslConf) : DEFAULT_WSL_CONF };
 }
 
-export function planSession(
-  req: SessionRequest,
-  files: { passwd: string; group: string; conf: WslConf },
-  host: { cwd: string; env: NodeJS.ProcessEnv; drives: Drive[] },
-): SessionPlan {
+export function planSession(req: SessionRequest, files: { passwd: string; group: string; conf: WslConf }, host: { cwd: string; env: NodeJS.ProcessEnv; drives: Drive[] }): SessionPlan {
   const userName = req.user ?? files.conf.user.default ?? 'root';
   const user = resolveUser(userName, files.passwd, files.group);
   if (!user) throw new SessionError(`User not found: ${userName} is not in ${req.distroName}'s /etc/passwd.`);
@@ -55,12 +51,7 @@ export function planSession(
   return { user, cwd, argv, env };
 }
 
-function resolveCwd(
-  requested: string | undefined,
-  user: DistroUser,
-  host: { cwd: string; drives: Drive[] },
-  automountRoot: string,
-): string {
+function resolveCwd(requested: string | undefined, user: DistroUser, host: { cwd: string; drives: Drive[] }, automountRoot: string): string {
   if (requested === undefined) {
     // As wsl.exe starts in the translated Windows directory, start in the drive path of the host's cwd.
     return hostPathToDistro(host.cwd, host.drives, automountRoot) ?? user.home;
@@ -77,13 +68,7 @@ function resolveCwd(
  * The environment WSL gives a process, plus the variables WSLENV names from the caller's
  * environment (flag /p translates a path, /l a list of paths, /w means Linux-to-Windows only).
  */
-export function sessionEnv(
-  distroName: string,
-  user: DistroUser,
-  hostEnv: NodeJS.ProcessEnv,
-  drives: Drive[],
-  automountRoot: string,
-): Record<string, string> {
+export function sessionEnv(distroName: string, user: DistroUser, hostEnv: NodeJS.ProcessEnv, drives: Drive[], automountRoot: string): Record<string, string> {
   const env: Record<string, string> = {
     HOSTTYPE: process.arch === 'arm64' ? 'aarch64' : 'x86_64',
     LANG: 'C.UTF-8',

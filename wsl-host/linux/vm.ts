@@ -71,7 +71,7 @@ export class UtilityVm {
     }
     throw new Error(
       `starting the WSL utility VM failed: the kernel refused to keep its mount namespace (EINVAL from its namespace-loop check) on every CPU tried (${refusals.join(', ')}). ` +
-        'This happens when berth-wsl runs inside a mount namespace of its own; run it from the machine\'s first mount namespace.',
+        "This happens when berth-wsl runs inside a mount namespace of its own; run it from the machine's first mount namespace.",
       { cause: last },
     );
   }

@@ -139,9 +139,24 @@ interface Supervisor {
 function startSupervisor(values: StartValues, lower: string[], cgroupName: string, autoPause: number, cgroup: CgroupLayout): Supervisor {
   const init = join(lower[1]!, 'sbin/init');
   const superviseArgs = [
-    'supervise', '--lower', lower.join(':'), '--data', values.data, ...(values.config ? ['--config', values.config] : []),
-    '--log-lines', values['log-lines'], '--log-line-bytes', values['log-line-bytes'], '--log-file-bytes', values['log-file-bytes'], '--log-files', values['log-files'],
-    '--auto-pause', String(autoPause), '--cgroup', cgroupName,
+    'supervise',
+    '--lower',
+    lower.join(':'),
+    '--data',
+    values.data,
+    ...(values.config ? ['--config', values.config] : []),
+    '--log-lines',
+    values['log-lines'],
+    '--log-line-bytes',
+    values['log-line-bytes'],
+    '--log-file-bytes',
+    values['log-file-bytes'],
+    '--log-files',
+    values['log-files'],
+    '--auto-pause',
+    String(autoPause),
+    '--cgroup',
+    cgroupName,
   ];
   // tini as pid 1 reaps the orphans a container engine leaves (shims), and forwards signals.
   const unshareArgv = ['-m', '-n', '-p', '-u', '-i', '-f', '--propagation', 'slave', init, '-g', '--', paths.node, ...DAEMON_NODE_FLAGS, paths.agentBundle, ...superviseArgs];
@@ -212,4 +227,3 @@ function parseLimits(memory: string | undefined, cpus: string | undefined): Engi
   }
   return limits;
 }
-
