@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { isMountPoint } from '../../common/mountinfo.js';
 import { paths } from './paths.js';
-import { sh } from './run.js';
+import { mustRun } from '../../common/run-command.js';
 import { sharedPath } from '../../common/shared-area.js';
 
 /** Berth's tools for user distros (node, the proxy, busybox, the docker wrapper): /opt/berth. */
@@ -18,10 +18,10 @@ export async function publishTools(versionPackDir: string): Promise<void> {
     ['/opt/berth', TOOLS],
     [versionPackDir, VERSION_PACK],
   ] as const) {
-    if (await isMountPoint(target)) await sh('umount', ['-l', target]);
+    if (await isMountPoint(target)) await mustRun('umount', ['-l', target]);
     await mkdir(target, { recursive: true });
-    await sh('mount', ['--bind', source, target]);
-    await sh('mount', ['-o', 'remount,bind,ro', target]);
+    await mustRun('mount', ['--bind', source, target]);
+    await mustRun('mount', ['-o', 'remount,bind,ro', target]);
   }
 }
 
@@ -32,13 +32,13 @@ export async function publishTools(versionPackDir: string): Promise<void> {
  */
 export async function publishEngineNetns(supervisorPid: number): Promise<void> {
   const target = paths.engineNetns;
-  while (await isMountPoint(target)) await sh('umount', ['-l', target]);
+  while (await isMountPoint(target)) await mustRun('umount', ['-l', target]);
   await writeFile(target, '', { mode: 0o600 });
-  await sh('mount', ['--bind', `/proc/${supervisorPid}/ns/net`, target]);
+  await mustRun('mount', ['--bind', `/proc/${supervisorPid}/ns/net`, target]);
 }
 
 export async function unpublishTools(): Promise<void> {
   for (const target of [TOOLS, VERSION_PACK, paths.engineNetns]) {
-    while (await isMountPoint(target)) await sh('umount', ['-l', target]);
+    while (await isMountPoint(target)) await mustRun('umount', ['-l', target]);
   }
 }

@@ -1,7 +1,7 @@
 import { mountPoints, mountsUnder } from '../../common/mountinfo.js';
 import { removeTree } from '../../common/remove-tree.js';
 import { paths } from './paths.js';
-import { sh } from './run.js';
+import { mustRun } from '../../common/run-command.js';
 
 export interface RootLayers {
   /** Unpacked images, top first: the version pack over the system image. */
@@ -58,7 +58,7 @@ export async function assembleRoot(layers: RootLayers): Promise<void> {
     'ip link set lo up',
     'hostname berth',
   ].join('\n');
-  await sh('sh', ['-c', script]);
+  await mustRun('sh', ['-c', script]);
 }
 
 /** Takes the root down; the namespace would drop it anyway, but stop says it did. */
@@ -71,7 +71,7 @@ export async function assembleRoot(layers: RootLayers): Promise<void> {
 export async function dismantleRoot(): Promise<string[]> {
   const problems: string[] = [];
   for (const dir of [paths.root, paths.rootRw]) {
-    for (const mount of await mountsUnder(dir)) await sh('umount', ['-l', mount]).catch((e: Error) => problems.push(e.message));
+    for (const mount of await mountsUnder(dir)) await mustRun('umount', ['-l', mount]).catch((e: Error) => problems.push(e.message));
   }
   await removeTree(paths.root).catch((e: Error) => problems.push(e.message));
   return problems;

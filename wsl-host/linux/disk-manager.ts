@@ -7,7 +7,7 @@ import { errors, type WslErrorText } from '../messages.js';
 import type { DiskChange } from './args.js';
 import { WslFailure } from './importer.js';
 import { findByName, newRecord, type DistroRecord, type Registry } from './registry.js';
-import { mustRun, runCommand } from './run-command.js';
+import { mustRun, runCommand } from '../../common/run-command.js';
 import type { DistroRuntime } from './runtime.js';
 
 const NAME = /^[A-Za-z0-9._-]{1,64}$/;

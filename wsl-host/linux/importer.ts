@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream';
 import { errors, type WslErrorText } from '../messages.js';
 import { findByName, newRecord, type DistroRecord, type Registry } from './registry.js';
 import { liveStartTime } from '../../common/process.js';
-import { runCommand } from './run-command.js';
+import { runCommand } from '../../common/run-command.js';
 import type { DistroRuntime } from './runtime.js';
 import { removeTree } from '../../common/remove-tree.js';
 

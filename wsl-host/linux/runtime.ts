@@ -5,7 +5,7 @@ import type { HostConfig, HostLayout } from './config.js';
 import { withLock } from '../../common/lock.js';
 import { isAlive, liveStartTime, waitFor, type ProcessIdentity } from '../../common/process.js';
 import type { DistroRecord } from './registry.js';
-import { runCommand } from './run-command.js';
+import { runCommand } from '../../common/run-command.js';
 import { UtilityVm } from './vm.js';
 import { DEFAULT_WSL_CONF, parseWslConf, type WslConf } from '../../common/wsl-conf.js';
 import { generatedResolvConf } from './vm-nat.js';

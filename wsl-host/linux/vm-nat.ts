@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { findHelper, pastaArgs, type LinkAddresses } from '../../common/user-mode-net.js';
 import { endProcessFromPidFile } from '../../common/process.js';
-import { runCommand } from './run-command.js';
+import { runCommand } from '../../common/run-command.js';
 
 /**
  * WSL 2's NAT network, as the VM namespace sees it: an address, a default gateway that is

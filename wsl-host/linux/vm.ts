@@ -5,7 +5,7 @@ import { withLock } from '../../common/lock.js';
 import { isMountPoint, mountsUnder } from '../../common/mountinfo.js';
 import { liveStartTime, type ProcessIdentity } from '../../common/process.js';
 import { CPU_NOT_ALLOWED, onlineCpus } from './cpu-affinity.js';
-import { mustRun, runCommand } from './run-command.js';
+import { mustRun, runCommand } from '../../common/run-command.js';
 import { natRunning, startNat, stopNat } from './vm-nat.js';
 import { removeTree } from '../../common/remove-tree.js';
 

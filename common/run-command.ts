@@ -8,8 +8,9 @@ export interface CommandResult {
 }
 
 /**
- * Runs a host tool (mount, tar, losetup…) and collects its output. bin/berth-wsl starts
- * on every `--exec`, so it uses node:child_process here rather than loading execa.
+ * Runs a system tool (mount, tar, losetup…) and collects its output. The processes that use
+ * it start often or stay resident (bin/berth-wsl on every `--exec`, the agent in the berth
+ * distro), so it is node:child_process here rather than execa, which the manager uses.
  */
 export function runCommand(file: string, args: string[], options: { env?: NodeJS.ProcessEnv; input?: Readable } = {}): Promise<CommandResult> {
   return new Promise((resolve, reject) => {
