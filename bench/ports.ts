@@ -7,6 +7,7 @@ import { berthProcesses, commandName } from '../test/helpers/processes.js';
 import { processCensus } from './census.js';
 import { type BenchRow, interleavedMedians } from './measure.js';
 import { sleep } from '../common/process.js';
+import { IDLE_SETTLE_MS } from '../common/idle-gc.js';
 
 const CLIENT = join(import.meta.dirname, 'tcp-client.js');
 
@@ -77,7 +78,7 @@ export async function benchPorts(runs = 5): Promise<{ rows: BenchRow[]; notes: s
     const mbps = (ms: number) => (256 / (ms / 1000)).toFixed(0);
     // At rest: quiet for two of the daemons' idle checks (common/idle-gc.ts), as a machine
     // sits between bursts; what they hold then is their memory, not the last burst's garbage.
-    await sleep(35_000);
+    await sleep(IDLE_SETTLE_MS);
     const census = processCensus(backend, b.root);
     const memory = { berth: census.berthMiB, engine: census.engineMiB, parts: [...census.roles].sort((x, y) => y[1].pssMiB - x[1].pssMiB).map(([role, r]) => `${role} ${r.pssMiB.toFixed(1)}`) };
     const median = `median of ${runs} rounds`;

@@ -17,7 +17,8 @@ import { berthProcesses, commandName, distroInitPid } from '../test/helpers/proc
 import { BIN } from './berth-env.js';
 import { processCensus, type ProcessCensus } from './census.js';
 import { busyboxTar } from './ports.js';
-import { sleep } from '../common/process.js';
+import { sleep, waitFor as waitUntil } from '../common/process.js';
+import { IDLE_SETTLE_MS } from '../common/idle-gc.js';
 
 const SCALE = Number(process.env.BERTH_SOAK_SCALE ?? 1);
 const FULL = { lifecycles: 2000, integrations: 100, restarts: 30, backendKills: 5, pauses: 10, moves: 3, builds: 40 };
@@ -119,9 +120,9 @@ async function status(): Promise<{ state: string; pid?: number; paused?: boolean
   return JSON.parse(String((await berth(['status', '--json'])).stdout)) as { state: string; pid?: number; paused?: boolean };
 }
 
+/** common/process.ts's waitFor, polled each second, that fails naming what did not happen. */
 async function waitFor(what: string, cond: () => Promise<boolean>, ms: number): Promise<void> {
-  for (const end = Date.now() + ms; Date.now() < end; await sleep(1000)) if (await cond()) return;
-  throw new Error(`${what}: not within ${ms / 1000} s`);
+  if (!(await waitUntil(cond, ms, 1000))) throw new Error(`${what}: not within ${ms / 1000} s`);
 }
 
 async function restart(kill: boolean): Promise<void> {
@@ -175,7 +176,7 @@ async function census(): Promise<Census> {
   // Quiet for two of the daemons' idle checks (common/idle-gc.ts), so each has given back
   // its garbage: what stays is what they hold, which is what must not grow. Then three
   // samples 5 s apart, and the median one.
-  await sleep(35_000);
+  await sleep(IDLE_SETTLE_MS);
   const samples: ProcessCensus[] = [];
   for (let i = 0; i < 3; i++) {
     if (i) await sleep(5000);

@@ -5,6 +5,8 @@ import { getHeapStatistics } from 'node:v8';
 const CHECK_MS = 15_000;
 /** Idle: the event loop was busy less than this share of the last CHECK_MS. */
 const IDLE_BELOW = 0.01;
+/** Quiet long enough for two idle checks: by then every daemon has given its garbage back (what the soak and bench wait before counting memory). */
+export const IDLE_SETTLE_MS = 2 * CHECK_MS + 5_000;
 /** A collection is worth it only once the heap has grown this much since the last one. */
 const GROWN_BY = 1.1;
 
