@@ -3,8 +3,7 @@
 // ESLint's, in `npm run lint`):
 //   - README.md is at most 250 lines;
 //   - every link in README.md and docs/ stays in the repository and points at a file that exists;
-//   - no product function is over 60 lines (LONG_FUNCTIONS may list an exception, which may
-//     not grow, and must come off the list once it fits; it is empty).
+//   - no product function is over 60 lines.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -15,8 +14,6 @@ const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const README_MAX_LINES = 250;
 const FUNCTION_MAX_LINES = 60;
 const PRODUCT = ['common', 'wsl-host', 'wsl-proxy', 'bootstrap-distro', 'data-distro', 'installer'];
-/** Functions allowed over the limit, with their length when listed ("file name" → lines): none now. */
-const LONG_FUNCTIONS = new Map();
 
 const problems = [];
 
@@ -61,15 +58,8 @@ for (const file of files) {
   };
   visit(source);
 }
-for (const [key, lines] of seen) {
-  const allowed = LONG_FUNCTIONS.get(key);
-  if (allowed === undefined) problems.push(`${key}: ${lines} lines; at most ${FUNCTION_MAX_LINES} (split it)`);
-  else if (lines > allowed) problems.push(`${key}: ${lines} lines, longer than its ${allowed} when it was listed; split it instead`);
-}
-for (const key of LONG_FUNCTIONS.keys()) if (!seen.has(key)) problems.push(`${key} is within ${FUNCTION_MAX_LINES} lines now: take it off LONG_FUNCTIONS in scripts/check-limits.mjs`);
+for (const [key, lines] of seen) problems.push(`${key}: ${lines} lines; at most ${FUNCTION_MAX_LINES} (split it)`);
 
 for (const p of problems) console.error(`check-limits: ${p}`);
-console.log(
-  `check-limits: README ${readme} lines, ${pages.length} pages' links, ${files.length} product files; ${seen.size} functions over ${FUNCTION_MAX_LINES} lines (${[...seen.keys()].filter((k) => LONG_FUNCTIONS.has(k)).length} of them listed); ${problems.length} problems`,
-);
+console.log(`check-limits: README ${readme} lines, ${pages.length} pages' links, ${files.length} product files; ${seen.size} functions over ${FUNCTION_MAX_LINES} lines; ${problems.length} problems`);
 process.exit(problems.length ? 1 : 0);
