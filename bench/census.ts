@@ -72,7 +72,7 @@ function roleOf(pid: number, backend: number): string {
   const agent = /berth-agent\.mjs (\S+)/.exec(cmd)?.[1];
   if (agent && /node/.test(cmd)) return `agent ${agent}`;
   if (cmd.includes('berth-proxy.mjs')) return 'proxy';
-  const relay = /berth-relay (listen|forward)/.exec(cmd)?.[1];
+  const relay = /berth-relay (listen|forward|outbound)/.exec(cmd)?.[1];
   if (relay) return `berth-relay ${relay}`;
   const name = commandName(pid);
   if (['slirp4netns', 'pasta', 'passt'].includes(name)) return name;

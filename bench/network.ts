@@ -98,7 +98,7 @@ export async function benchNetwork(runs = 3): Promise<{ rows: BenchRow[]; notes:
           { figure: 'DNS answer in a container, a hosts-file name (ms, median of 200)', berth: dnsLocal, baseline: hostLocal, baselineName: 'host getaddrinfo', goal: undefined },
         ],
         notes: [
-          `network: engine link down ${mibps(viaLink)} MiB/s (${gbit(viaLink)} Gbit/s), up ${mibps(upLink)} MiB/s (${gbit(upLink)} Gbit/s); host loopback ${mibps(onHost)} / ${mibps(upHost)} MiB/s. The link is slirp4netns on the host side, MTU 65520 (docker0 too).`,
+          `network: engine link down ${mibps(viaLink)} MiB/s (${gbit(viaLink)} Gbit/s), up ${mibps(upLink)} MiB/s (${gbit(upLink)} Gbit/s); host loopback ${mibps(onHost)} / ${mibps(upHost)} MiB/s. TCP crosses the link through berth-relay outbound (REDIRECT in the engine, a splice relay on the host side); UDP through slirp4netns, MTU 65520 (docker0 too).`,
         ],
         onHost: { down: onHost, up: upHost },
       };

@@ -18,12 +18,23 @@
  *     "allow ID" or "deny ID" on stdin (only a running container's published port is
  *     allowed). An allowed connection is connected to IP:PORT and spliced both ways.
  *
- * Both modes end when stdin closes. Half-close passes through; backpressure is the pipes'.
+ *   berth-relay outbound --netns PATH --port PORT --gateway IP
+ *     The engine link's TCP path. Listens on PORT inside the network namespace PATH (the
+ *     engine's), where Berth's rules REDIRECT the engine's outgoing TCP; reads each
+ *     connection's original destination (SO_ORIGINAL_DST) and opens it from this process's
+ *     own namespace (the host's), so host routes and VPNs apply. IP, the gateway that
+ *     stands for the host, leads to the host's loopback. A connection that cannot be opened
+ *     is reset, as a refused one would be. Prints "ready PORT"; ends on SIGTERM, not with
+ *     stdin (the link outlives a killed backend, as slirp4netns does).
+ *
+ * Listen and forward end when stdin closes. Half-close passes through; backpressure is the pipes'.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/netfilter_ipv4.h>
+#include <sched.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -84,6 +95,9 @@ struct conn {
 
 static int epfd = -1;
 static int forward_mode;
+/* Outbound mode: connections come REDIRECTed; the gateway's stand for the host's loopback. */
+static int outbound_mode;
+static struct in_addr gateway;
 static const char *forwarder_path;
 static struct listener *listeners;
 static struct conn *conns;
@@ -256,11 +270,34 @@ static void conn_start_splicing(struct conn *c) {
   conn_pump(c);
 }
 
-/* Opens the far side: the forwarder socket (listen mode) or the target (forward mode). */
+/* Outbound mode: the destination could not be reached, so the engine's side sees a reset, as it would from the destination itself. */
+static void conn_refuse(struct conn *c) {
+  struct linger reset = {.l_onoff = 1, .l_linger = 0};
+  setsockopt(c->fd[0], SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+  conn_free(c);
+}
+
+/*
+ * Outbound mode: where the engine meant to go. A connection made to the listener itself
+ * (not REDIRECTed) has no other destination, and is refused rather than carried out.
+ */
+static int original_destination(int fd, struct relay_target *out) {
+  struct sockaddr_in dst, self;
+  socklen_t dst_len = sizeof dst, self_len = sizeof self;
+  if (getsockopt(fd, SOL_IP, SO_ORIGINAL_DST, &dst, &dst_len) < 0 || getsockname(fd, (struct sockaddr *)&self, &self_len) < 0) return -1;
+  if (dst.sin_addr.s_addr == self.sin_addr.s_addr && dst.sin_port == self.sin_port) return -1;
+  if (dst.sin_addr.s_addr == gateway.s_addr) dst.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  out->family = AF_INET;
+  memcpy(out->addr, &dst.sin_addr, 4);
+  out->port = ntohs(dst.sin_port);
+  return 0;
+}
+
+/* Opens the far side: the forwarder socket (listen mode) or the target (forward and outbound modes). */
 static void conn_connect(struct conn *c) {
   struct sockaddr_storage addr;
   socklen_t len;
-  if (forward_mode) {
+  if (forward_mode || outbound_mode) {
     len = relay_sockaddr(&c->target, &addr);
   } else {
     struct sockaddr_un *un = (struct sockaddr_un *)&addr;
@@ -272,6 +309,7 @@ static void conn_connect(struct conn *c) {
   c->fd[1] = socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (c->fd[1] < 0) return conn_free(c);
   if (connect(c->fd[1], (struct sockaddr *)&addr, len) < 0 && errno != EINPROGRESS) {
+    if (outbound_mode) return conn_refuse(c);
     if (forward_mode) note("cannot connect to a published port's container", strerror(errno));
     else note("cannot reach the forwarder", strerror(errno));
     return conn_free(c);
@@ -284,11 +322,12 @@ static void conn_connected(struct conn *c) {
   int err = 0;
   socklen_t len = sizeof err;
   getsockopt(c->fd[1], SOL_SOCKET, SO_ERROR, &err, &len);
+  if (err && outbound_mode) return conn_refuse(c);
   if (err) {
     note(forward_mode ? "cannot connect to a published port's container" : "cannot reach the forwarder", strerror(err));
     return conn_free(c);
   }
-  if (!forward_mode) {
+  if (!forward_mode && !outbound_mode) {
     /* The head goes first; a fresh socket's buffer always takes these few bytes. */
     char head[HEAD_MAX];
     int n = relay_format_head(&c->target, head, sizeof head);
@@ -351,6 +390,9 @@ static void accept_all(struct listener *l) {
       /* The forwarder's socket: the head names the target. */
       c->state = WAIT_HEAD;
       conn_rearm(c);
+    } else if (outbound_mode) {
+      if (original_destination(fd, &c->target) == 0) conn_connect(c);
+      else conn_refuse(c);
     } else if (l->has_target) {
       c->target = l->target;
       conn_connect(c);
@@ -514,13 +556,52 @@ static int serve_forwarder_socket(const char *path) {
   return fd;
 }
 
+/*
+ * Outbound mode: the listener is made inside the engine's namespace; then this process
+ * returns to its own, where every connection out is opened.
+ */
+static int listen_in_namespace(const char *netns_path, unsigned port) {
+  int own = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+  int engine = open(netns_path, O_RDONLY | O_CLOEXEC);
+  int fd = -1, e = 0;
+  if (own < 0 || engine < 0 || setns(engine, CLONE_NEWNET) < 0) {
+    e = errno;
+  } else {
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+    struct sockaddr_in any = {.sin_family = AF_INET, .sin_port = htons((unsigned short)port), .sin_addr.s_addr = htonl(INADDR_ANY)};
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 || bind(fd, (struct sockaddr *)&any, sizeof any) < 0 || listen(fd, 4096) < 0) {
+      e = errno;
+      if (fd >= 0) close(fd);
+      fd = -1;
+    }
+    if (setns(own, CLONE_NEWNET) < 0) _exit(1); /* never open a connection out from inside the engine */
+  }
+  if (own >= 0) close(own);
+  if (engine >= 0) close(engine);
+  errno = e;
+  return fd;
+}
+
 static int usage(void) {
-  fprintf(stderr, "usage: berth-relay listen --forwarder SOCKET | berth-relay forward --socket SOCKET\n");
+  fprintf(stderr, "usage: berth-relay listen --forwarder SOCKET | berth-relay forward --socket SOCKET | berth-relay outbound --netns PATH --port PORT --gateway IP\n");
   return 2;
 }
 
+/* "outbound --netns PATH --port PORT --gateway IP" (eight words, checked by main): the listener, or -1 (said on stderr). */
+static int start_outbound(char **argv) {
+  if (strcmp(argv[2], "--netns") != 0 || strcmp(argv[4], "--port") != 0 || strcmp(argv[6], "--gateway") != 0) return usage(), -1;
+  char *end;
+  unsigned long port = strtoul(argv[5], &end, 10);
+  if (*end || port < 1 || port > 65535 || inet_pton(AF_INET, argv[7], &gateway) != 1) return usage(), -1;
+  int fd = listen_in_namespace(argv[3], (unsigned)port);
+  if (fd < 0) fprintf(stderr, "berth-relay: cannot listen on port %lu in %s: %s\n", port, argv[3], strerror(errno));
+  return fd;
+}
+
 int main(int argc, char **argv) {
-  if (argc != 4) return usage();
+  outbound_mode = argc > 1 && strcmp(argv[1], "outbound") == 0;
+  if (argc != (outbound_mode ? 8 : 4)) return usage();
   signal(SIGPIPE, SIG_IGN);
   /* Six descriptors a connection (two sockets, two pipes): take all the process may have. */
   struct rlimit files;
@@ -529,14 +610,24 @@ int main(int argc, char **argv) {
     setrlimit(RLIMIT_NOFILE, &files);
   }
   forward_mode = strcmp(argv[1], "forward") == 0;
-  if (forward_mode ? strcmp(argv[2], "--socket") != 0 : strcmp(argv[1], "listen") != 0 || strcmp(argv[2], "--forwarder") != 0) return usage();
+  if (!outbound_mode && (forward_mode ? strcmp(argv[2], "--socket") != 0 : strcmp(argv[1], "listen") != 0 || strcmp(argv[2], "--forwarder") != 0)) return usage();
   epfd = epoll_create1(EPOLL_CLOEXEC);
-  if (epfd < 0 || nonblocking(STDIN_FILENO) < 0) return perror("berth-relay"), 1;
+  if (epfd < 0) return perror("berth-relay"), 1;
   struct watch control = {WATCH_CONTROL, NULL, 0};
   int control_registered = 0;
-  watch_fd(STDIN_FILENO, &control, EPOLLIN, &control_registered);
+  if (!outbound_mode) {
+    if (nonblocking(STDIN_FILENO) < 0) return perror("berth-relay"), 1;
+    watch_fd(STDIN_FILENO, &control, EPOLLIN, &control_registered);
+  }
   struct listener forwarder = {.fd = -1};
-  if (forward_mode) {
+  if (outbound_mode) {
+    forwarder.fd = start_outbound(argv);
+    if (forwarder.fd < 0) return 1;
+    forwarder.watch = (struct watch){WATCH_LISTENER, &forwarder, 0};
+    int registered = 0;
+    watch_fd(forwarder.fd, &forwarder.watch, EPOLLIN, &registered);
+    say("ready %s%s\n", argv[5], "");
+  } else if (forward_mode) {
     forwarder.fd = serve_forwarder_socket(argv[3]);
     if (forwarder.fd < 0) return fprintf(stderr, "berth-relay: cannot listen on %s: %s\n", argv[3], strerror(errno)), 1;
     forwarder.watch = (struct watch){WATCH_LISTENER, &forwarder, 0};

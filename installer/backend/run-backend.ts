@@ -117,6 +117,7 @@ function engineNetwork(home: HomeLayout, wsl: WslHost, info: (source: string, li
     secretsFile: home.secrets,
     log: (l) => info('network', l),
     event,
+    relayBinary: RELAY_BINARY,
   });
 }
 

@@ -7,6 +7,7 @@ export const networkStatusSchema = z.object({
   state: linkStateSchema,
   helper: z.string(),
   pid: z.number().int().optional(),
+  tcpRelayPid: z.number().int().optional(),
   address: z.string(),
   gateway: z.string(),
   restarts: z.number().int(),

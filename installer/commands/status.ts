@@ -47,7 +47,9 @@ export function describeStatus(s: BackendStatus): string[] {
   }
   const n = s.network;
   if (n && s.state === 'running') {
-    out.push(`  network      ${n.state.padEnd(10)} ${n.helper}${n.pid ? ` pid ${n.pid}` : ''}, ${n.address} via ${n.gateway} (the host)${n.dns ? `, Berth DNS ${n.dns}` : ''}, restarts ${n.restarts}`);
+    out.push(
+      `  network      ${n.state.padEnd(10)} ${n.helper}${n.pid ? ` pid ${n.pid}` : ''}${n.tcpRelayPid ? `, TCP by berth-relay pid ${n.tcpRelayPid}` : ''}, ${n.address} via ${n.gateway} (the host)${n.dns ? `, Berth DNS ${n.dns}` : ''}, restarts ${n.restarts}`,
+    );
     if (n.error) out.push(`    ${n.error}`);
   }
   if (n?.proxy?.problem) out.push(`  proxy problem: ${n.proxy.problem}`);

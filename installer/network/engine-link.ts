@@ -17,6 +17,8 @@ export interface EngineLinkStatus {
   /** The program that carries the link. */
   helper: string;
   pid?: number;
+  /** The outbound relay that carries TCP beside the helper, where one does. */
+  tcpRelayPid?: number;
   address: string;
   gateway: string;
   restarts: number;

@@ -53,6 +53,8 @@ export class EngineNetwork {
       /** The shared area as the host sees it; undefined where the host cannot (Windows: see README). */
       sharedArea: string | undefined;
       runDir: string;
+      /** berth-relay, for the link's outbound TCP (SlirpLinkOptions.outboundRelay). */
+      relayBinary?: string;
       logsDir: string;
       certsDir: string;
       certsDDir: string;
@@ -128,6 +130,7 @@ export class EngineNetwork {
           { proto: 'tcp', port: CONTAINERS_PROXY_PORT, to: this.proxyPorts.containers },
         ],
         pidFile: join(this.o.runDir, 'engine-link.pid'),
+        ...(this.o.relayBinary ? { outboundRelay: { binary: this.o.relayBinary, pidFile: join(this.o.runDir, 'engine-relay.pid') } } : {}),
         logFile: join(this.o.logsDir, 'engine-link.log'),
         log: this.o.log,
       });

@@ -8,6 +8,7 @@ import { Backoff } from '../../common/backoff.js';
 import { ENGINE_LINK, ENGINE_NETWORK } from './addresses.js';
 import { applyLinkRules, type GatewayRedirect } from './link-rules.js';
 import type { EngineLink, EngineLinkStatus } from './engine-link.js';
+import { exitReason, OUTBOUND_RELAY_PORT, startOutboundRelay } from './outbound-relay.js';
 
 export interface SlirpLinkOptions {
   /** The engine's network namespace as the host sees it (published by the agent in the shared area). */
@@ -17,16 +18,23 @@ export interface SlirpLinkOptions {
   pidFile: string;
   logFile: string;
   log: (line: string) => void;
+  /** berth-relay, which then carries the engine's TCP (to the host and to public addresses) instead of slirp4netns. */
+  outboundRelay?: { binary: string; pidFile: string };
 }
 
 const CONFIGURED_WITHIN_MS = 5000;
 
 /**
- * The Linux engine link: slirp4netns, on the host, attached to the engine's namespace. It
- * is supervised: if it dies while the engine runs, it is started again.
+ * The Linux engine link: slirp4netns, on the host, attached to the engine's namespace, and
+ * beside it the outbound relay, which carries TCP at the kernel's speed (slirp4netns keeps
+ * UDP, ICMP and its private destinations). It is supervised: if either dies while the
+ * engine runs, both are started again.
  */
 export class SlirpEngineLink implements EngineLink {
   private child: ChildProcess | undefined;
+  private relay: ChildProcess | undefined;
+  /** Which launch the running helpers belong to: an exit from an older one is not news. */
+  private generation = 0;
   private state: EngineLinkStatus['state'] = 'down';
   private restarts = 0;
   private readonly backoff = new Backoff(Backoff.HELPER_RESTART);
@@ -51,6 +59,9 @@ export class SlirpEngineLink implements EngineLink {
   }
 
   private async launch(): Promise<void> {
+    const generation = ++this.generation;
+    this.relay?.kill('SIGTERM');
+    this.relay = undefined;
     const slirp = await findHelper('slirp4netns');
     // One left by a killed backend would hold a second link device in the same namespace.
     const old = await endProcessFromPidFile(this.o.pidFile, ['slirp4netns', this.o.netns]);
@@ -60,21 +71,26 @@ export class SlirpEngineLink implements EngineLink {
     closeSync(logFd);
     this.child = child;
     if (child.pid) await writeFile(this.o.pidFile, `${child.pid}\n`, { mode: 0o600 });
-    const exited = new Promise<string>((resolve) => {
-      child.once('error', (e) => resolve(e.message));
-      child.once('exit', (code, signal) => resolve(signal ? `killed by ${signal}` : `exit ${code}`));
-    });
+    const exited = exitReason(child);
     const configured = waitFor(() => this.addressIsUp(), CONFIGURED_WITHIN_MS, 50);
     const outcome = await Promise.race([configured, exited]);
     if (outcome !== true) {
       child.kill('SIGKILL');
       throw new Error(`the engine link (slirp4netns) did not come up (${outcome === false ? `no address within ${CONFIGURED_WITHIN_MS} ms` : outcome}); see ${this.o.logFile}`);
     }
-    await applyLinkRules(this.o.netns, { gateway: ENGINE_LINK.gateway, redirects: this.o.redirects });
+    const relay = this.o.outboundRelay && (await startOutboundRelay({ ...this.o.outboundRelay, netns: this.o.netns, gateway: ENGINE_LINK.gateway, logFile: this.o.logFile }));
+    this.relay = relay?.child;
+    await applyLinkRules(this.o.netns, {
+      gateway: ENGINE_LINK.gateway,
+      device: LINK_DEVICE,
+      redirects: this.o.redirects,
+      ...(relay ? { outboundPort: OUTBOUND_RELAY_PORT } : {}),
+    });
     this.state = 'up';
     this.error = undefined;
     const upSince = Date.now();
-    void exited.then((why) => this.onExit(child, why, upSince));
+    void exited.then((why) => this.onExit(generation, `slirp4netns ended (${why})`, upSince));
+    void relay?.exited.then((why) => this.onExit(generation, `outbound relay (berth-relay) ended (${why})`, upSince));
   }
 
   private async addressIsUp(): Promise<boolean> {
@@ -82,13 +98,14 @@ export class SlirpEngineLink implements EngineLink {
     return r.exitCode === 0 && r.stdout.includes(`inet ${ENGINE_LINK.address}/`);
   }
 
-  private onExit(child: ChildProcess, why: string, upSince: number): void {
-    if (this.stopping || this.child !== child) return;
+  private onExit(generation: number, what: string, upSince: number): void {
+    if (this.stopping || generation !== this.generation) return;
+    this.generation++; // its sibling's exit, which the restart causes, is then old news
     this.backoff.ran(Date.now() - upSince);
     const delay = this.backoff.next();
     this.state = 'restarting';
-    this.error = `the link's slirp4netns ended (${why})`;
-    this.o.log(`engine link: slirp4netns ended (${why}); starting it again in ${delay} ms`);
+    this.error = `the link's ${what}`;
+    this.o.log(`engine link: ${what}; starting it again in ${delay} ms`);
     this.restartTimer = setTimeout(() => void this.restart(), delay);
   }
 
@@ -101,20 +118,16 @@ export class SlirpEngineLink implements EngineLink {
     } catch (e) {
       this.error = (e as Error).message;
       this.o.log(`engine link: ${this.error}`);
-      this.onExit(this.child!, this.error, Date.now());
+      this.onExit(this.generation, this.error, Date.now());
     }
   }
 
   async stop(): Promise<void> {
     this.stopping = true;
     clearTimeout(this.restartTimer);
-    const child = this.child;
-    this.child = undefined;
-    if (child && child.exitCode === null && child.signalCode === null) {
-      const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      child.kill('SIGTERM');
-      await Promise.race([gone, sleep(3000).then(() => void child.kill('SIGKILL'))]);
-    }
+    const children = [this.child, this.relay].filter((c): c is ChildProcess => c !== undefined);
+    this.child = this.relay = undefined;
+    await Promise.all(children.map(endChild));
     if (this.state !== 'failed') this.state = 'down';
   }
 
@@ -123,6 +136,7 @@ export class SlirpEngineLink implements EngineLink {
       state: this.state,
       helper: 'slirp4netns',
       ...(this.child?.pid ? { pid: this.child.pid } : {}),
+      ...(this.relay?.pid ? { tcpRelayPid: this.relay.pid } : {}),
       address: ENGINE_LINK.address,
       gateway: ENGINE_LINK.gateway,
       restarts: this.restarts,
@@ -130,4 +144,12 @@ export class SlirpEngineLink implements EngineLink {
       log: this.o.logFile,
     };
   }
+}
+
+/** SIGTERM, then SIGKILL after 3 s; resolves once it has exited. */
+async function endChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  await Promise.race([gone, sleep(3000).then(() => void child.kill('SIGKILL'))]);
 }

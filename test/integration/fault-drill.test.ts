@@ -166,6 +166,10 @@ describe.runIf(run)('fault drill', () => {
     await drill('kill -9 the engine link (slirp4netns)', () => kill9('engine link', (c) => c.includes('slirp4netns') && c.includes('engine.netns')), true);
   }, 240_000);
 
+  it("the engine link's outbound relay killed: the backend starts the link again", async () => {
+    await drill('kill -9 the outbound relay (berth-relay)', () => kill9('outbound relay', (c) => c.includes('berth-relay outbound')), true);
+  }, 240_000);
+
   it('the backend killed, then `berth start`: the new backend attaches to the running engine', async () => {
     await drill(
       'kill -9 backend, then berth start',

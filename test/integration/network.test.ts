@@ -1,6 +1,6 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import { createConnection, type AddressInfo } from 'node:net';
@@ -31,6 +31,7 @@ const REGISTRY_NAME = 'registry.berth.test';
 interface NetworkStatus {
   state: string;
   pid?: number;
+  tcpRelayPid?: number;
   dns?: string;
   restarts: number;
   error?: string;
@@ -158,6 +159,48 @@ describe.runIf(run)('networking', () => {
       [ENGINE_LINK.gateway, 'host.docker.internal'],
     ]);
   }, 120_000);
+
+  it("carries the engine's TCP through berth-relay: to the host's loopback and to the mirror, a closed port refused at once, no descriptor left after 200 connections", async () => {
+    const relayPid = (await network()).tcpRelayPid!;
+    expect(relayPid, 'status names the outbound relay').toBeGreaterThan(0);
+    // A host service that answers with the program holding the client's end of its connection.
+    const who = createServer((req, res) => {
+      const peer = ['sport', '=', `:${req.socket.remotePort}`, 'and', 'dport', '=', `:${(who.address() as AddressInfo).port}`];
+      void execa('ss', ['-Htnp', 'state', 'established', ...peer], { reject: false }).then((r) => res.end(/users:\(\("([^"]+)"/.exec(r.stdout)?.[1] ?? `unknown: ${r.stdout}`));
+    });
+    ownServers.push(who);
+    await new Promise<void>((r) => who.listen(0, '127.0.0.1', r));
+    const whoPort = (who.address() as AddressInfo).port;
+    expect(await ok(`docker run --rm withcurl curl -sS http://host.docker.internal:${whoPort}/`)).toBe('berth-relay');
+
+    // A public address (the mirror) goes the same way: the REDIRECT for public destinations counts it.
+    // Its --netns, as the relay sees it (this world has mounts of its own).
+    const netns = `/proc/${relayPid}/root${readFileSync(`/proc/${relayPid}/cmdline`, 'utf8').split('\0')[3]}`;
+    const redirected = async () => {
+      const rules = (await execa('nsenter', [`--net=${netns}`, 'iptables', '-w', '-t', 'nat', '-L', 'BERTH-OUT', '-n', '-v', '-x'])).stdout.split('\n');
+      return Number(
+        rules
+          .filter((l) => l.includes('REDIRECT') && l.includes('0.0.0.0/0'))
+          .pop()
+          ?.trim()
+          .split(/\s+/)[0],
+      );
+    };
+    const before = await redirected();
+    expect(await ok(`docker run --rm withcurl curl -sS -o /dev/null -w '%{http_code}' ${MIRROR_FILE}`)).toBe('200');
+    expect(await redirected()).toBeGreaterThan(before);
+
+    // A closed port on the host: refused or reset, as slirp4netns would, never a hang.
+    const closed = await freePort();
+    const refused = await sh(`docker run --rm withcurl curl -sS -m 20 http://host.docker.internal:${closed}/`);
+    expect([7, 56], refused.stderr).toContain(refused.exitCode);
+
+    const fds = () => readdirSync(`/proc/${relayPid}/fd`).length;
+    const idle = fds();
+    const many = await sh(`docker run --rm withcurl sh -c 'seq 200 | xargs -P 50 -I{} curl -sS -o /dev/null -w "%{http_code}\\n" http://host.docker.internal:${httpPort}/ | sort | uniq -c'`);
+    expect(many.stdout.trim(), many.stderr).toBe('200 200');
+    expect(await until(async () => fds() === idle, 10_000), `berth-relay's descriptors: ${fds()} after, ${idle} before`).toBe(true);
+  }, 180_000);
 
   it("resolves a name only the host's hosts file knows, on the default bridge and on a user network (whose container names still resolve)", async () => {
     expect((await ok(`docker run --rm debian-local:bookworm getent hosts ${HOSTS_ONLY_NAME}`)).split(/\s+/)).toEqual([HOSTS_ONLY_ADDRESS, HOSTS_ONLY_NAME]);
@@ -499,11 +542,17 @@ describe.runIf(run)('networking', () => {
     ).toBe(true);
     expect((await network()).restarts).toBe(first.restarts + 1);
     expect(await ok(`docker run --rm withcurl curl -sS http://host.docker.internal:${httpPort}/`)).toBe('hello from the host');
+    // The outbound relay is part of the link: killed, both come back.
+    const second = await network();
+    process.kill(second.tcpRelayPid!, 'SIGKILL');
+    expect(await until(async () => ((n) => n.state === 'up' && n.tcpRelayPid !== second.tcpRelayPid && n.pid !== second.pid)(await network()), 30_000)).toBe(true);
+    expect((await network()).restarts).toBe(second.restarts + 1);
+    expect(await ok(`docker run --rm withcurl curl -sS http://host.docker.internal:${httpPort}/`)).toBe('hello from the host');
   }, 120_000);
 
   it("shows the link in status and diagnose (resolv.conf, routes, the link's log)", async () => {
     const human = await t.berth(['status']);
-    expect(human.stdout).toMatch(new RegExp(`network\\s+up\\s+slirp4netns pid \\d+, ${ENGINE_LINK.address} via ${ENGINE_LINK.gateway}`));
+    expect(human.stdout).toMatch(new RegExp(`network\\s+up\\s+slirp4netns pid \\d+, TCP by berth-relay pid \\d+, ${ENGINE_LINK.address} via ${ENGINE_LINK.gateway}`));
     const diag = await t.berth(['diagnose']);
     expect(diag.exitCode, diag.stderr).toBe(0);
     const bundle = diag.stdout.trim().split('\n').pop()!;
@@ -518,7 +567,7 @@ describe.runIf(run)('networking', () => {
     expect((await t.wsl(['--shutdown'])).exitCode).toBe(0);
     expect(await hostNetworkSnapshot()).toEqual(before);
     // Nothing of the links is left running.
-    const left = (await execa('ps', ['-eo', 'args'])).stdout.split('\n').filter((l) => /pasta|slirp4netns/.test(l) && l.includes(t.root));
+    const left = (await execa('ps', ['-eo', 'args'])).stdout.split('\n').filter((l) => /pasta|slirp4netns|berth-relay outbound/.test(l) && l.includes(t.root));
     expect(left).toEqual([]);
   }, 120_000);
 });
