@@ -3,10 +3,10 @@ export interface WslConf {
   automount: { enabled: boolean; root: string };
   boot: { command?: string };
   user: { default?: string };
-  network: { generateResolvConf: boolean };
+  network: { generateResolvConf: boolean; generateHosts: boolean };
 }
 
-export const DEFAULT_WSL_CONF: WslConf = { automount: { enabled: true, root: '/mnt/' }, boot: {}, user: {}, network: { generateResolvConf: true } };
+export const DEFAULT_WSL_CONF: WslConf = { automount: { enabled: true, root: '/mnt/' }, boot: {}, user: {}, network: { generateResolvConf: true, generateHosts: true } };
 
 /** Parses wsl.conf's INI dialect: `[section]`, `key = value`, `#`/`;` comments, optional quotes. */
 export function parseWslConf(text: string): WslConf {
@@ -38,6 +38,6 @@ export function parseWslConf(text: string): WslConf {
     automount: { enabled: bool('automount.enabled', true), root },
     boot: { command: values.get('boot.command') || undefined },
     user: { default: values.get('user.default') || undefined },
-    network: { generateResolvConf: bool('network.generateresolvconf', true) },
+    network: { generateResolvConf: bool('network.generateresolvconf', true), generateHosts: bool('network.generatehosts', true) },
   };
 }

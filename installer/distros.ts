@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { z } from 'zod';
-import type { WslHost } from '../wsl-host/host.js';
+import type { DistroInfo, DistroState, WslHost } from '../wsl-host/host.js';
 import { writeFileAtomic } from '../common/atomic-file.js';
 import { DataDisk, GIB } from '../data-distro/data-disk.js';
 import { DISTRO_MARKER, type DistroMarker, type ImageManifest } from './images/build.js';
@@ -131,6 +131,7 @@ export async function installDistros(
 ): Promise<{ upgraded: boolean }> {
   const state = await readStateOrWarn(home.state, warn);
   const present = new Map((await wsl.list()).map((d) => [d.name.toLowerCase(), d]));
+  await clearCutShortImport(wsl, present, step);
   const roles = [
     [BERTH_DISTRO, 'berth'],
     [DATA_DISTRO, 'berth-data'],
@@ -176,6 +177,28 @@ export async function installDistros(
   }
   return { upgraded };
 }
+
+/**
+ * A distro that real WSL lists as Installing (or another busy state) after a crash cannot
+ * start. The bootstrap distro holds nothing of the user's: it is unregistered and imported
+ * again. The data distro may hold the user's data, so Berth only says what to do.
+ */
+export async function clearCutShortImport(wsl: WslHost, present: Map<string, DistroInfo>, step: InstallStep): Promise<void> {
+  const berth = present.get(BERTH_DISTRO);
+  if (berth && isBusy(berth.state)) {
+    step(`${BERTH_DISTRO} was left ${berth.state} by an import that did not finish; unregistering it to import it again (it holds no data of yours)`);
+    await wsl.unregister(BERTH_DISTRO);
+    present.delete(BERTH_DISTRO);
+  }
+  const data = present.get(DATA_DISTRO);
+  if (data && isBusy(data.state)) {
+    throw new Error(
+      `WSL lists ${DATA_DISTRO} as ${data.state}: its import or conversion did not finish, so it cannot start. Berth does not unregister the data distro itself. If it holds nothing you need, run \`wsl --unregister ${DATA_DISTRO}\` and \`berth enable\` again; otherwise restart Windows (WSL may finish the operation) and try again.`,
+    );
+  }
+}
+
+const isBusy = (state: DistroState) => state !== 'Running' && state !== 'Stopped';
 
 /** berth-data as a disk image (data-distro/data-disk.ts); the state file records where it is. */
 async function ensureDataDisk(

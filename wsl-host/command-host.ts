@@ -5,7 +5,7 @@ import { execa, type Options as ExecaOptions, type ResultPromise } from 'execa';
 import { decodeWslOutput } from './decode.js';
 import { WslError } from './errors.js';
 import type { DistroInfo, ExecOptions, ExecResult, ImportOptions, WslHost, WslProcess } from './host.js';
-import { errorFromOutput, parseListVerbose, parseNames, saysNoDistributions } from './parse.js';
+import { errorCodeOf, errorFromOutput, parseListVerbose, parseNames, saysNoDistributions } from './parse.js';
 import { connectDirect, connectRelay, sharedAreaHostPath } from './connect.js';
 
 /** wsl.exe itself fails with -1: 255 on Linux, 4294967295 or -1 through Windows' exit codes. */
@@ -33,9 +33,9 @@ export class CommandWslHost implements WslHost {
     const [verbose, runningText] = await Promise.all([this.call(['--list', '--verbose'], { allowNoDistros: true }), this.call(['--list', '--running', '--quiet'], { allowNoDistros: true })]);
     if (verbose === undefined) return [];
     const running = new Set(parseNames(runningText ?? '').map((n) => n.toLowerCase()));
-    return parseListVerbose(verbose).map((d) => ({
+    return parseListVerbose(verbose).map(({ busy, ...d }) => ({
       ...d,
-      state: running.has(d.name.toLowerCase()) ? 'Running' : 'Stopped',
+      state: busy ?? (running.has(d.name.toLowerCase()) ? 'Running' : 'Stopped'),
     }));
   }
 
@@ -191,8 +191,14 @@ export class CommandWslHost implements WslHost {
     const out = decodeWslOutput(r.stdout);
     if (r.exitCode === 0) return out;
     const text = `${out}\n${decodeWslOutput(r.stderr)}`.trim();
-    if (opts.allowNoDistros && saysNoDistributions(text)) return undefined;
+    if (opts.allowNoDistros && (saysNoDistributions(text) || (!errorCodeOf(text) && (await this.hasNoDistros())))) return undefined;
     throw errorFromOutput(text, r.exitCode);
+  }
+
+  /** `wsl -l -q` succeeds silently when nothing is installed: how "none" reads in any language. */
+  private async hasNoDistros(): Promise<boolean> {
+    const r = await execa(this.options.command, ['--list', '--quiet'], { env: this.baseEnv(), reject: false, encoding: 'buffer', stdin: 'ignore' });
+    return r.exitCode === 0 && decodeWslOutput(r.stdout).trim() === '';
   }
 }
 

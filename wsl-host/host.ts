@@ -1,6 +1,8 @@
+import type { BusyState } from './parse.js';
 import type { Duplex, Readable, Writable } from 'node:stream';
 
-export type DistroState = 'Running' | 'Stopped';
+/** Running or Stopped; or busy, as wsl.exe lists a distro mid-import, -conversion or -export (or left so by a crash). */
+export type DistroState = 'Running' | 'Stopped' | BusyState;
 
 export interface DistroInfo {
   name: string;

@@ -21,7 +21,8 @@ export const messages = {
 
 export interface WslErrorText {
   text: string;
-  code: string;
+  /** Printed as "Error code: CODE"; wsl.exe prints none for WSL_E_DEFAULT_DISTRO_NOT_FOUND and WSL_E_INVALID_USAGE. */
+  code?: string;
 }
 
 export const errors = {
@@ -29,10 +30,7 @@ export const errors = {
     text: 'There is no distribution with the supplied name.',
     code: 'Wsl/Service/WSL_E_DISTRO_NOT_FOUND',
   }),
-  noDefault: (): WslErrorText => ({
-    text: messages.noDistros,
-    code: 'Wsl/WSL_E_DEFAULT_DISTRO_NOT_FOUND',
-  }),
+  noDefault: (): WslErrorText => ({ text: messages.noDistros }),
   exists: (): WslErrorText => ({
     text: 'A distribution with the supplied name already exists. Use --name to choose a different name.',
     code: 'Wsl/Service/RegisterDistro/ERROR_ALREADY_EXISTS',
@@ -68,5 +66,5 @@ export const errors = {
 };
 
 export function formatError(e: WslErrorText): string {
-  return `${e.text}\nError code: ${e.code}\n`;
+  return e.code ? `${e.text}\nError code: ${e.code}\n` : `${e.text}\n`;
 }

@@ -4,13 +4,22 @@ export interface ListedDistro {
   name: string;
   version: 1 | 2;
   isDefault: boolean;
+  /** A state that means the distro cannot be used now (an import or a conversion under way, or cut short). */
+  busy?: BusyState;
 }
 
 /**
- * Parses `wsl -l -v`. The header and the STATE column are localised ("STATE", "ZUSTAND",
- * "Running", "Wird ausgeführt"…), so only the default marker, the first column (names have
- * no spaces) and the last (a version number) are read; running-ness comes from
- * `wsl -l --running -q` instead.
+ * The STATE words of `wsl -l -v` that mean "not usable now". wsl.exe prints them in English
+ * whatever the locale (WslClient.cpp's ListDistributionsHelper; test/fixtures/wsl-strings.json).
+ */
+export const BUSY_STATES = ['Installing', 'Uninstalling', 'Converting', 'Exporting'] as const;
+export type BusyState = (typeof BUSY_STATES)[number];
+
+/**
+ * Parses `wsl -l -v`: the default marker, the first column (names have no spaces), the last
+ * (a version number) and, between them, a busy state word. Older builds localised the
+ * header and the states ("ZUSTAND", "Wird ausgeführt"), so nothing else is relied on;
+ * running-ness comes from `wsl -l --running -q`.
  */
 export function parseListVerbose(text: string): ListedDistro[] {
   const distros: ListedDistro[] = [];
@@ -24,7 +33,9 @@ export function parseListVerbose(text: string): ListedDistro[] {
       .split(/\s+/);
     const last = tokens[tokens.length - 1];
     if (tokens.length < 3 || (last !== '1' && last !== '2')) continue; // header or noise
-    distros.push({ name: tokens[0]!, version: last === '1' ? 1 : 2, isDefault });
+    const state = tokens.slice(1, -1).join(' ');
+    const busy = BUSY_STATES.find((b) => b === state);
+    distros.push({ name: tokens[0]!, version: last === '1' ? 1 : 2, isDefault, ...(busy ? { busy } : {}) });
   }
   return distros;
 }
@@ -39,9 +50,23 @@ export function parseNames(text: string): string[] {
 
 const NO_DISTROS = /has no installed distributions/i;
 
-/** "No distributions" (none installed, or none running for --running): an empty list, not a failure. */
+/**
+ * "No distributions" (none installed, or none running for --running) in English: an empty
+ * list, not a failure. wsl.exe prints no error code for it, so in another language the
+ * caller asks `wsl -l -q`, which is silent then (CommandWslHost.call).
+ */
 export function saysNoDistributions(text: string): boolean {
   return NO_DISTROS.test(text) || /WSL_E_DEFAULT_DISTRO_NOT_FOUND/.test(text) || /There are no running distributions/i.test(text);
+}
+
+/**
+ * The error code wsl.exe puts on the last line ("Error code: Wsl/…", "Fehlercode: Wsl/…",
+ * "エラー コード: Wsl/…"): the label is in the user's language, the code never is.
+ */
+const CODE_LINE = /^.*?[:：]\s*(Wsl\/[\w/.-]+)\s*$/m;
+
+export function errorCodeOf(text: string): string | undefined {
+  return CODE_LINE.exec(text)?.[1];
 }
 
 const KIND_BY_CODE: Array<[RegExp, WslErrorKind]> = [
@@ -63,9 +88,12 @@ const KIND_BY_TEXT: Array<[RegExp, WslErrorKind]> = [
 
 /** Turns the text and exit code of a failed wsl call into a typed error. */
 export function errorFromOutput(text: string, exitCode?: number): WslError {
-  const codeMatch = /Error code:\s*(\S+)/i.exec(text);
-  const code = codeMatch?.[1];
-  const detail = text.replace(/^.*Error code:.*$/gim, '').trim();
+  const code = errorCodeOf(text) ?? /Error code:\s*(\S+)/i.exec(text)?.[1];
+  const detail = text
+    .split('\n')
+    .filter((line) => !(code && line.trimEnd().endsWith(code)))
+    .join('\n')
+    .trim();
   const kind: WslErrorKind = (code ? KIND_BY_CODE.find(([re]) => re.test(code))?.[1] : undefined) ?? KIND_BY_TEXT.find(([re]) => re.test(text))?.[1] ?? 'failed';
   return new WslError(kind, detail || `wsl exited with ${exitCode ?? 'an error'}`, code, exitCode);
 }

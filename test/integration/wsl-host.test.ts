@@ -9,6 +9,8 @@ import { makeRootfsImage, makeRootfsTarball } from '../helpers/busybox-distro.js
 import { PrivateMounts } from '../helpers/private-mounts.js';
 import { worldProcesses } from '../helpers/world.js';
 import { BERTH_WSL, requireRoot, TestWslRoot, until } from '../helpers/wsl-root.js';
+import { fill, listVerboseTable, wslStrings } from '../helpers/wsl-strings.js';
+import { generatedHosts } from '../../wsl-host/linux/generated-hosts.js';
 
 const run = requireRoot('Linux WSL host');
 
@@ -281,6 +283,55 @@ describe.runIf(run)('Linux WSL host: started from a mount namespace of its own',
       mounts = undefined;
       t.prefix = [];
     }
+  });
+});
+
+describe.runIf(run)("Linux WSL host: what it prints is wsl.exe's, in en-US (Microsoft's strings)", () => {
+  let t: TestWslRoot;
+  const en = wslStrings.strings['en-US']!;
+  const code = (message: string, c: string) => `${fill(en.MessageErrorCode!, message, c)}\n`;
+  /** Its stdout as text, "\r\n" read as "\n", the final newline kept. */
+  const say = async (args: string[]) => {
+    const r = await execa(BERTH_WSL, args, { reject: false, stripFinalNewline: false, env: t.env });
+    return { out: r.stdout.replace(/\r\n/g, '\n'), exitCode: r.exitCode };
+  };
+  beforeAll(() => {
+    t = new TestWslRoot();
+  });
+  afterAll(async () => t?.cleanup());
+
+  it('with no distro: -l -v and -l say so without an error code, -q and --running -q say nothing', async () => {
+    expect(await say(['-l', '-v'])).toEqual({ out: `${en.MessageNoDefaultDistro}\n`, exitCode: 255 });
+    expect(await say(['-l'])).toEqual({ out: `${en.MessageNoDefaultDistro}\n`, exitCode: 255 });
+    expect(await say(['-l', '-q'])).toEqual({ out: '', exitCode: 0 });
+    expect(await say(['-l', '--running', '-q'])).toEqual({ out: '', exitCode: 0 });
+    expect(await say(['-l', '--running'])).toEqual({ out: `${en.MessageNoRunningDistro}\n`, exitCode: 255 });
+    expect(await say(['--terminate', 'Ghost'])).toEqual({ out: code(en.MessageDistroNotFound!, 'Wsl/Service/WSL_E_DISTRO_NOT_FOUND'), exitCode: 255 });
+  });
+
+  it('imports, lists, refuses a taken name and unregisters in its words', async () => {
+    const file = await makeRootfsTarball(t.root, 'words');
+    const imported = await say(['--import', 'Words', join(t.root, 'distros/Words'), file]);
+    expect(imported.out.split('\n')[0]).toBe(en.MessageImportProgress);
+    expect(imported.exitCode).toBe(0);
+    expect((await say(['-l', '-v'])).out).toBe(listVerboseTable([{ name: 'Words', state: 'Stopped', version: 2, isDefault: true }]));
+    expect((await say(['-l'])).out).toBe(`${en.MessageRegisteredDistrosHeader}\n${fill(en.MessagePrintDistroDefault!, 'Words')}\n`);
+    // wsl.exe shows its progress line before the service refuses the name (WslClient.cpp).
+    const taken = await say(['--import', 'Words', join(t.root, 'distros/Words2'), file]);
+    expect(taken).toEqual({ out: `${en.MessageImportProgress}\n${code(en.MessageDistroNameAlreadyExists!, 'Wsl/Service/RegisterDistro/ERROR_ALREADY_EXISTS')}`, exitCode: 255 });
+    const unregistered = await say(['--unregister', 'Words']);
+    expect(unregistered.out.split('\n')[0]).toBe(en.MessageStatusUnregistering);
+  });
+
+  it("writes each distro's /etc/hosts as WSL's init does (localhost resolves), unless wsl.conf says generateHosts = false", async () => {
+    expect((await t.wsl(['--import', 'Hosts', join(t.root, 'distros/Hosts'), await makeRootfsTarball(t.root, 'hosts')])).exitCode).toBe(0);
+    const written = await t.wsl(['-d', 'Hosts', '--exec', 'cat', '/etc/hosts']);
+    expect(`${written.stdout}\n`).toBe(generatedHosts('Hosts', readFileSync('/etc/hosts', 'utf8')));
+    const byName = await t.wsl(['-d', 'Hosts', '--exec', 'sh', '-c', 'mkdir -p /tmp/www && echo up > /tmp/www/index.html && httpd -p 127.0.0.1:8099 -h /tmp/www && wget -qO- http://localhost:8099/']);
+    expect(byName.stdout, byName.stderr).toBe('up');
+    await t.wsl(['-d', 'Hosts', '--exec', 'sh', '-c', 'printf "[network]\\ngenerateHosts = false\\n" > /etc/wsl.conf && printf "192.0.2.7 mine\\n" > /etc/hosts']);
+    expect((await t.wsl(['--terminate', 'Hosts'])).exitCode).toBe(0);
+    expect((await t.wsl(['-d', 'Hosts', '--exec', 'cat', '/etc/hosts'])).stdout).toBe('192.0.2.7 mine');
   });
 });
 

@@ -26,7 +26,7 @@ describe("wsl.exe's command line", () => {
       version: 2,
       vhd: true,
     });
-    expect(parseWslArgs(['-l', '-v'])).toEqual({ kind: 'list', verbose: true, quiet: false, running: false });
+    expect(parseWslArgs(['-l', '-v'])).toEqual({ kind: 'list', verbose: true, quiet: false, running: false, all: false });
     expect(parseWslArgs(['--list', '--running', '--quiet'])).toMatchObject({ running: true, quiet: true });
     expect(parseWslArgs(['-t', 'x'])).toEqual({ kind: 'terminate', name: 'x' });
     expect(parseWslArgs(['--set-default', 'x'])).toEqual({ kind: 'set-default', name: 'x' });

@@ -4,7 +4,7 @@ import type { RunMode } from './session.js';
 export type WslCommand =
   | { kind: 'import'; name: string; installDir: string; source: string; version: 1 | 2; vhd: boolean }
   | { kind: 'unregister'; name: string }
-  | { kind: 'list'; verbose: boolean; quiet: boolean; running: boolean }
+  | { kind: 'list'; verbose: boolean; quiet: boolean; running: boolean; all: boolean }
   | { kind: 'run'; distro?: string; user?: string; cwd?: string; mode: RunMode }
   | { kind: 'terminate'; name: string }
   | { kind: 'shutdown' }
@@ -78,12 +78,12 @@ export function parseWslArgs(args: string[]): WslCommand {
       return { kind: 'set-default', name: need(1, first) };
     case '--list':
     case '-l': {
-      const cmd = { kind: 'list' as const, verbose: false, quiet: false, running: false };
+      const cmd = { kind: 'list' as const, verbose: false, quiet: false, running: false, all: false };
       for (const a of args.slice(1)) {
         if (a === '--verbose' || a === '-v') cmd.verbose = true;
         else if (a === '--quiet' || a === '-q') cmd.quiet = true;
         else if (a === '--running') cmd.running = true;
-        else if (a === '--all') continue;
+        else if (a === '--all') cmd.all = true;
         else throw new UsageError(a);
       }
       return cmd;

@@ -38,7 +38,7 @@ Arguments for managing the host:
     --unregister <Name>        Unregister the distribution and delete its root filesystem.
     --manage <Name> --set-sparse, -s <true|false>  Give blocks the distro frees back to the host.
     --manage <Name> --resize <Size>                Resize its disk (e.g. 64GB; shrink when stopped).
-    --list, -l [--verbose|-v] [--quiet|-q] [--running]
+    --list, -l [--verbose|-v] [--quiet|-q] [--running] [--all]
     --set-default, -s <Name>   Set the distribution as the default.
     --terminate, -t <Name>     Terminate the distribution.
     --shutdown                 Terminate all distributions and the shared VM.
@@ -61,6 +61,7 @@ class WslHostCli {
 
   /** Prints text the way wsl.exe prints its own messages: on stdout, UTF-16LE unless WSL_UTF8=1. */
   say(text: string): void {
+    if (!text) return; // a quiet list of nothing prints nothing, as wsl.exe's does
     process.stdout.write(encodeWslOutput(text.endsWith('\n') ? text : `${text}\n`, this.config.utf8));
   }
 
@@ -125,21 +126,24 @@ class WslHostCli {
 
   private async list(cmd: Extract<WslCommand, { kind: 'list' }>): Promise<number> {
     const reg = await this.registry.read();
-    const rows: ListRow[] = [];
+    let rows: ListRow[] = [];
     for (const d of reg.distros) {
       const running = d.state === 'Installed' && (await this.runtime.running(d)) !== undefined;
-      if (cmd.running && !running) continue;
       const state = d.state === 'Installed' ? (running ? 'Running' : 'Stopped') : d.state;
       rows.push({ name: d.name, state, version: d.version, isDefault: d.id === reg.defaultId });
     }
-    if (rows.length === 0) {
-      if (cmd.running) {
-        this.say(messages.noRunning);
-        return WSL_ERROR_EXIT;
-      }
-      return this.fail(errors.noDefault());
+    // As wsl.exe's ListDistributionsHelper: -v lists every distro (--running too); the others
+    // leave out busy ones unless --all, and say nothing when --quiet finds none.
+    if (cmd.verbose) return rows.length ? (this.say(formatVerbose(rows)), 0) : this.fail(errors.noDefault());
+    if (cmd.running) rows = rows.filter((r) => r.state === 'Running');
+    if (cmd.running && !cmd.quiet && rows.length === 0) {
+      this.say(messages.noRunning);
+      return WSL_ERROR_EXIT;
     }
-    this.say(cmd.quiet ? formatQuiet(rows) : cmd.verbose ? formatVerbose(rows) : formatPlain(rows));
+    if (!cmd.all) rows = rows.filter((r) => r.state === 'Running' || r.state === 'Stopped');
+    if (cmd.quiet) return (this.say(formatQuiet(rows)), 0);
+    if (rows.length === 0) return this.fail(errors.noDefault());
+    this.say(formatPlain(rows));
     return 0;
   }
 

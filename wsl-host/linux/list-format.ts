@@ -7,10 +7,13 @@ export interface ListRow {
   isDefault: boolean;
 }
 
-/** `wsl -l -v`: a marker column for the default, then NAME, STATE, VERSION padded like wsl.exe. */
+/** The STATE column's width: wsl.exe's "%-16s" (WslClient.cpp; test/fixtures/wsl-strings.json). */
+const STATE_WIDTH = 16;
+
+/** `wsl -l -v`: a marker column for the default, then NAME (4 wider than the longest), STATE, VERSION, as wsl.exe pads them. */
 export function formatVerbose(rows: ListRow[]): string {
   const nameWidth = Math.max(4, ...rows.map((r) => r.name.length)) + 4;
-  const stateWidth = Math.max(5, ...rows.map((r) => r.state.length)) + 4;
+  const stateWidth = STATE_WIDTH;
   const line = (mark: string, name: string, state: string, version: string) => `${mark} ${name.padEnd(nameWidth)}${state.padEnd(stateWidth)}${version}`;
   return [line(' ', 'NAME', 'STATE', 'VERSION'), ...rows.map((r) => line(r.isDefault ? '*' : ' ', r.name, r.state, String(r.version)))].join('\n').concat('\n');
 }

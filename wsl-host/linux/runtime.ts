@@ -9,6 +9,7 @@ import { runCommand } from '../../common/run-command.js';
 import { UtilityVm } from './vm.js';
 import { DEFAULT_WSL_CONF, parseWslConf, type WslConf } from '../../common/wsl-conf.js';
 import { generatedResolvConf } from './vm-nat.js';
+import { generatedHosts } from './generated-hosts.js';
 
 export class DistroStartError extends Error {}
 
@@ -60,6 +61,8 @@ export class DistroRuntime {
     const runDir = this.layout.distroRunDir(d.id);
     await mkdir(runDir, { recursive: true });
     const conf = await this.readWslConf(d);
+    const hostsFile = join(runDir, 'hosts');
+    if (conf.network.generateHosts) await writeFileAtomic(hostsFile, generatedHosts(hostnameFor(d.name), await readFile('/etc/hosts', 'utf8').catch(() => '')), 0o644);
     const env = {
       BERTH_INIT: this.config.initBinary,
       BERTH_MOUNTPOINT: join(runDir, 'root'),
@@ -75,6 +78,7 @@ export class DistroRuntime {
       BERTH_IDLE: String(this.config.idleTimeout),
       BERTH_BOOT_COMMAND: conf.boot.command ?? '',
       BERTH_RESOLV_CONF: d.version === 2 && conf.network.generateResolvConf ? generatedResolvConf() : '',
+      BERTH_HOSTS_FILE: conf.network.generateHosts ? hostsFile : '',
       PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
     };
     for (const drive of this.config.drives) await mkdir(drive.hostPath, { recursive: true });

@@ -56,10 +56,19 @@ fi
 # WSL writes the distro's resolv.conf at each start (wsl.conf [network] generateResolvConf,
 # default true): the NAT gateway, which forwards to the host's nameservers. A link there
 # (systemd-resolved's stub) is replaced by the file, as WSL does.
+mkdir -p "$root/etc"
 if [ -n "${BERTH_RESOLV_CONF:-}" ]; then
   rm -f "$root/etc/resolv.conf"
   printf '%s' "$BERTH_RESOLV_CONF" > "$root/etc/resolv.conf"
   chmod 0644 "$root/etc/resolv.conf"
+fi
+
+# WSL writes the distro's hosts file at each start too (wsl.conf [network] generateHosts,
+# default true): localhost, the distro's host name and the host's hosts entries.
+if [ -n "${BERTH_HOSTS_FILE:-}" ]; then
+  rm -f "$root/etc/hosts"
+  cat "$BERTH_HOSTS_FILE" > "$root/etc/hosts"
+  chmod 0644 "$root/etc/hosts"
 fi
 
 # As on WSL, /init is the VM's, not the distro's.
