@@ -6,6 +6,7 @@ import { WslError } from '../wsl-host/errors.js';
 import { makeDiskImage } from './disk-image.js';
 import { unmountDataStore } from './store-mount.js';
 import { DiskSwap } from './disk-swap.js';
+import { makeSparse } from './sparse.js';
 import { dataDiskUsage, formatBytes, fullThreshold } from './disk-usage.js';
 import { DATA_DISTRO, DISK_FILE } from './layout.js';
 import { copySparse, digestSparse, type CopyProgress } from './sparse-copy.js';
@@ -15,7 +16,8 @@ import { removeTree } from '../common/remove-tree.js';
 export const GIB = 2 ** 30;
 
 /** wsl.exe's code for "stop the distro first". */
-const DISTRO_RUNNING = 'Wsl/Service/WSL_E_DISTRO_RUNNING';
+/** wsl.exe's code for a disk in use, after whatever contexts precede it (Wsl/Service/…/WSL_E_DISTRO_NOT_STOPPED). */
+const inUse = (e: unknown): e is WslError => e instanceof WslError && (e.code?.endsWith('/WSL_E_DISTRO_NOT_STOPPED') ?? false);
 
 /** A request Berth refuses for a reason the user can act on (nothing was changed). */
 export class DataDiskRefused extends Error {}
@@ -72,7 +74,7 @@ export class DataDisk {
    * image file.
    */
   async ensure(tarball: string, sizeBytes: number, say: (line: string) => void, stopEngine: () => Promise<void>, warn: (line: string) => void = say): Promise<string> {
-    const recovered = await this.swap.recover();
+    const recovered = await this.swap.recover(warn);
     if (recovered) warn(recovered);
     if (!(await this.registered())) {
       await this.importFresh(tarball, sizeBytes, say);
@@ -87,10 +89,16 @@ export class DataDisk {
       await stopEngine();
       await this.atRest();
       const to = join(this.place.dir, DISK_FILE);
-      await this.swap.run('convert', rootfs, to, async (staging) => {
-        await makeDiskImage(staging, size, { dir: rootfs });
-        await verifyImageHolds(staging, rootfs);
-      });
+      await this.swap.run(
+        'convert',
+        rootfs,
+        to,
+        async (staging) => {
+          await makeDiskImage(staging, size, { dir: rootfs });
+          await verifyImageHolds(staging, rootfs);
+        },
+        say,
+      );
     }
     return this.file;
   }
@@ -116,7 +124,7 @@ export class DataDisk {
         throw e;
       }
     }
-    await this.wsl.setSparse(DATA_DISTRO, true);
+    await makeSparse(this.wsl, say);
     this.place.recordedFile = undefined;
     await this.place.recordFile(undefined);
   }
@@ -164,7 +172,7 @@ export class DataDisk {
       try {
         return await this.wsl.resizeDisk(DATA_DISTRO, target);
       } catch (e) {
-        if (!(e instanceof WslError && e.code === DISTRO_RUNNING)) throw e;
+        if (!inUse(e)) throw e;
         say(`the disk cannot grow while mounted here (${e.detail.trim()}); growing it with the engine stopped instead`);
       }
     }
@@ -217,10 +225,16 @@ export class DataDisk {
       };
     };
     try {
-      await this.swap.run('move', from, to, async (staging) => {
-        const digest = await copySparse(from, staging, percent('copying'));
-        if ((await digestSparse(staging, percent('verifying'))) !== digest) throw new Error(`the copy at ${staging} does not match the original; the original is kept`);
-      });
+      await this.swap.run(
+        'move',
+        from,
+        to,
+        async (staging) => {
+          const digest = await copySparse(from, staging, percent('copying'));
+          if ((await digestSparse(staging, percent('verifying'))) !== digest) throw new Error(`the copy at ${staging} does not match the original; the original is kept`);
+        },
+        progress,
+      );
     } finally {
       await engine.start();
     }

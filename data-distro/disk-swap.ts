@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { writeFileAtomic } from '../common/atomic-file.js';
 import type { WslHost } from '../wsl-host/host.js';
 import { DATA_DISTRO } from './layout.js';
+import { makeSparse } from './sparse.js';
 
 /**
  * A journal for replacing berth-data's registration with a new disk image (a move, or the
@@ -36,7 +37,7 @@ export class DiskSwap {
   ) {}
 
   /** Copies (into the staging file), verifies, then switches berth-data to the new image. */
-  async run(reason: SwapJournal['reason'], from: string, to: string, copyAndVerify: (staging: string) => Promise<void>): Promise<void> {
+  async run(reason: SwapJournal['reason'], from: string, to: string, copyAndVerify: (staging: string) => Promise<void>, say: (line: string) => void): Promise<void> {
     const journal: SwapJournal = { reason, from, to, phase: 'copying' };
     await this.write(journal);
     try {
@@ -47,11 +48,11 @@ export class DiskSwap {
       throw e;
     }
     await this.write({ ...journal, phase: 'verified' });
-    await this.finish({ ...journal, phase: 'verified' });
+    await this.finish({ ...journal, phase: 'verified' }, say);
   }
 
   /** Settles a swap a killed manager left; says what it did, or undefined when there was none. */
-  async recover(): Promise<string | undefined> {
+  async recover(say: (line: string) => void): Promise<string | undefined> {
     const journal = await this.read();
     if (!journal) return undefined;
     const what = journal.reason === 'move' ? 'move' : 'conversion to a disk image';
@@ -60,11 +61,11 @@ export class DiskSwap {
       await rm(this.journalFile, { force: true });
       return `an interrupted ${what} of berth-data was undone: the copy at ${journal.to} was incomplete, so berth-data stays at ${journal.from}`;
     }
-    await this.finish(journal);
+    await this.finish(journal, say);
     return `an interrupted ${what} of berth-data was finished: its copy at ${journal.to} was complete and verified, so berth-data is now there`;
   }
 
-  private async finish(journal: SwapJournal): Promise<void> {
+  private async finish(journal: SwapJournal, say: (line: string) => void): Promise<void> {
     const staging = stagingOf(journal.to);
     const registered = async () => (await this.wsl.list()).some((d) => d.name.toLowerCase() === DATA_DISTRO);
     // The staging file is renamed only after the old registration is gone: while it exists,
@@ -74,7 +75,7 @@ export class DiskSwap {
       await rename(staging, journal.to);
     }
     if (!(await registered())) await this.wsl.importInPlace(DATA_DISTRO, journal.to);
-    await this.wsl.setSparse(DATA_DISTRO, true);
+    await makeSparse(this.wsl, say);
     await this.switched(journal.to);
     await rm(this.journalFile, { force: true });
   }

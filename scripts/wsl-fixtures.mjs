@@ -31,6 +31,10 @@ const RESOURCES = [
   'MessageInvalidDistributionTar',
   'MessageDistroInstallPathAlreadyExists',
   'MessageEnableVirtualization',
+  'MessageVhdInUse',
+  'MessageSparseVhdDisabled',
+  'MessageImportFailed',
+  'MessageWsl1NotSupported',
 ];
 
 const [gitDir, flag] = process.argv.slice(2);

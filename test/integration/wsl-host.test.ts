@@ -370,7 +370,8 @@ describe.runIf(run)('Linux WSL host: ext4 images, bad input, unregister', () => 
     expect(readFileSync(join(t.root, 'run/wsl/inplace-keep/second-start'), 'utf8')).toBe('second\n');
     const shrinkRunning = await t.wsl(['--manage', 'InPlace', '--resize', '32MB']);
     expect(shrinkRunning.exitCode).toBe(255);
-    expect(shrinkRunning.stdout).toContain('Error code: Wsl/Service/WSL_E_DISTRO_RUNNING');
+    // wsl.exe's words for it (MessageVhdInUse, WSL_E_DISTRO_NOT_STOPPED).
+    expect(shrinkRunning.stdout.replace(/\r\n/g, '\n')).toBe(`${fill(wslStrings.strings['en-US']!.MessageErrorCode!, wslStrings.strings['en-US']!.MessageVhdInUse!, 'Wsl/Service/WSL_E_DISTRO_NOT_STOPPED')}`);
     await t.wsl(['-d', 'InPlace', '-u', 'root', '--exec', 'umount', '/mnt/wsl/inplace-keep']);
     await t.wsl(['--terminate', 'InPlace']);
     expect((await execa('losetup', ['-j', image])).stdout).toBe('');

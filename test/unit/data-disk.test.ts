@@ -101,7 +101,7 @@ describe('the move journal: a killed move leaves exactly one complete copy in us
 
   it('drops a half copy (the old registration was never touched)', async () => {
     const s = setup('copying', true, true);
-    expect(await s.swap.recover()).toMatch(/undone: the copy at .* was incomplete, so berth-data stays at .*old\.vhdx/);
+    expect(await s.swap.recover(() => undefined)).toMatch(/undone: the copy at .* was incomplete, so berth-data stays at .*old\.vhdx/);
     expect(existsSync(stagingOf(s.to))).toBe(false);
     expect(existsSync(s.journal)).toBe(false);
     expect(s.wsl.calls).toEqual([]);
@@ -109,7 +109,7 @@ describe('the move journal: a killed move leaves exactly one complete copy in us
 
   it('finishes a verified copy: unregisters the old one, then registers the new one where it lies', async () => {
     const s = setup('verified', true, true);
-    expect(await s.swap.recover()).toMatch(/finished: its copy at .* was complete and verified/);
+    expect(await s.swap.recover(() => undefined)).toMatch(/finished: its copy at .* was complete and verified/);
     expect(s.wsl.calls).toEqual(['unregister berth-data', `import-in-place berth-data ${s.to}`, 'set-sparse berth-data true']);
     expect(readFileSync(s.to, 'utf8')).toBe('image');
     expect(s.recorded).toEqual([s.to]);
@@ -119,16 +119,16 @@ describe('the move journal: a killed move leaves exactly one complete copy in us
   it('killed between the unregister and the import: only the import is left to do', async () => {
     const s = setup('verified', false, false);
     writeFileSync(s.to, 'image');
-    await s.swap.recover();
+    await s.swap.recover(() => undefined);
     expect(s.wsl.calls).toEqual([`import-in-place berth-data ${s.to}`, 'set-sparse berth-data true']);
   });
 
   it('says nothing when there is no journal, and refuses a corrupt one without touching anything', async () => {
     const d = fresh();
     const wsl = new DiskWsl();
-    expect(await new DiskSwap(wsl, join(d, 'none.json'), async () => {}).recover()).toBeUndefined();
+    expect(await new DiskSwap(wsl, join(d, 'none.json'), async () => {}).recover(() => undefined)).toBeUndefined();
     writeFileSync(join(d, 'bad.json'), '{"phase":');
-    await expect(new DiskSwap(wsl, join(d, 'bad.json'), async () => {}).recover()).rejects.toThrow(/move journal .* is corrupt; nothing was changed/);
+    await expect(new DiskSwap(wsl, join(d, 'bad.json'), async () => {}).recover(() => undefined)).rejects.toThrow(/move journal .* is corrupt; nothing was changed/);
     expect(wsl.calls).toEqual([]);
   });
 });

@@ -57,7 +57,7 @@ describe("wsl.exe's command line", () => {
 describe('wsl.conf', () => {
   it('reads automount, boot and user, with comments and quotes', () => {
     const conf = parseWslConf('# c\n[automount]\nenabled = true\nroot = /\n\n[boot]\ncommand="echo hi > /tmp/x"\n[user]\ndefault=me\n');
-    expect(conf).toEqual({ automount: { enabled: true, root: '/' }, boot: { command: 'echo hi > /tmp/x' }, user: { default: 'me' }, network: { generateResolvConf: true } });
+    expect(conf).toEqual({ automount: { enabled: true, root: '/' }, boot: { command: 'echo hi > /tmp/x' }, user: { default: 'me' }, network: { generateResolvConf: true, generateHosts: true } });
   });
 
   it('reads [network] generateResolvConf (default true)', () => {

@@ -6,6 +6,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { CommandWslHost, withWslenv } from '../../wsl-host/command-host.js';
 import { WslError } from '../../wsl-host/errors.js';
 import * as out from '../fixtures/wsl-outputs.js';
+import { fill, wslStrings } from '../helpers/wsl-strings.js';
+
+const en = wslStrings.strings['en-US']!;
 
 // A recorded wsl.exe: answers each command line with a canned output file and exit code,
 // in UTF-16LE as older builds do (the driver asks for WSL_UTF8=1 and must cope when ignored).
@@ -59,7 +62,7 @@ describe('the wsl.exe driver against recorded outputs', () => {
       '--import-in-place berth-data D:\\Berth\\ext4.vhdx': ok,
       '--manage berth-data --resize 65536MB': ok,
       '--manage berth-data --set-sparse true': ok,
-      '--manage berth-data --resize 1024MB': { text: "The distribution must be stopped to shrink its disk. Use 'wsl.exe --terminate <Distro>'.\nError code: Wsl/Service/WSL_E_DISTRO_RUNNING\n", code: 255 },
+      '--manage berth-data --resize 1024MB': { text: `${fill(en.MessageErrorCode!, en.MessageVhdInUse!, 'Wsl/Service/WSL_E_DISTRO_NOT_STOPPED')}\n`, code: 255 },
     });
     const host = new CommandWslHost({ command: wsl });
     await host.importInPlace('berth-data', 'D:\\Berth\\ext4.vhdx');
@@ -67,7 +70,7 @@ describe('the wsl.exe driver against recorded outputs', () => {
     await host.setSparse('berth-data', true);
     const refused = await host.resizeDisk('berth-data', 2 ** 30).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(WslError);
-    expect((refused as WslError).code).toBe('Wsl/Service/WSL_E_DISTRO_RUNNING');
+    expect((refused as WslError).code).toBe('Wsl/Service/WSL_E_DISTRO_NOT_STOPPED');
     await expect(host.resizeDisk('berth-data', 1000)).rejects.toThrow(/whole number of MiB/);
   });
 

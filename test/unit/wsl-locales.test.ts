@@ -124,5 +124,8 @@ describe("the Linux WSL host's words are wsl.exe's, in en-US", () => {
     expect(errors.importFailed('no /etc').text).not.toBe(en.MessageInvalidDistributionTar);
     // Messages of the Linux model alone (WSL 1, a busy distro, a start that failed): no wsl.exe string has them.
     for (const own of [errors.version1(), errors.busy('x'), errors.startFailed('x')]) expect(Object.values(en)).not.toContain(own.text);
+    // wsl.exe refuses `--set-sparse true` without `--allow-unsafe` (MessageSparseVhdDisabled); the model accepts it, so
+    // the Linux WSL host's disks trim back as a sparse VHDX would. data-distro/sparse.ts copes with the refusal.
+    expect(en.MessageSparseVhdDisabled).toContain('--allow-unsafe');
   });
 });

@@ -14,7 +14,8 @@ const NAME = /^[A-Za-z0-9._-]{1,64}$/;
 
 const diskErrors = {
   notVhd: (): WslErrorText => ({ text: 'The distribution is not stored in a virtual hard disk.', code: 'Wsl/Service/WSL_E_VM_MODE_INVALID_STATE' }),
-  running: (what: string): WslErrorText => ({ text: `The distribution must be stopped to ${what}. Use 'wsl.exe --terminate <Distro>'.`, code: 'Wsl/Service/WSL_E_DISTRO_RUNNING' }),
+  // wsl.exe's WSL_E_DISTRO_NOT_STOPPED (MessageVhdInUse): a disk in use is not resized or made sparse.
+  inUse: (): WslErrorText => ({ text: 'The operation could not be completed because the VHD is currently in use. To force WSL to stop use: wsl.exe --shutdown', code: 'Wsl/Service/WSL_E_DISTRO_NOT_STOPPED' }),
   resizeFailed: (why: string): WslErrorText => ({ text: `The disk could not be resized: ${why}`, code: 'Wsl/Service/E_FAIL' }),
 };
 
@@ -86,7 +87,7 @@ export class DiskManager {
       }
       return;
     }
-    if (loops.length > 0 || (await this.runtime.running(d))) throw new WslFailure(diskErrors.running('shrink its disk'));
+    if (loops.length > 0 || (await this.runtime.running(d))) throw new WslFailure(diskErrors.inUse());
     await this.resizeFs(file, `${bytes / 1024}K`, true);
     await truncate(file, bytes);
   }
@@ -123,7 +124,7 @@ async function growMounted(loop: string): Promise<void> {
     try {
       const r = await runCommand('resize2fs', [loop]);
       // The kernel wants CAP_SYS_RESOURCE to resize a mounted ext4; a sandbox may withhold it.
-      if (r.exitCode !== 0 && /Permission denied/.test(r.stderr)) throw new WslFailure(diskErrors.running('grow its disk on this host (the kernel refuses to grow a mounted ext4 without CAP_SYS_RESOURCE)'));
+      if (r.exitCode !== 0 && /Permission denied/.test(r.stderr)) throw new WslFailure(diskErrors.inUse());
       if (r.exitCode !== 0) throw new WslFailure(diskErrors.resizeFailed(r.stderr || r.stdout));
     } finally {
       await runCommand('umount', [at]);
