@@ -10,6 +10,7 @@ import type { PublishedListener } from '../../common/port-forward/forward-udp.js
 import { TargetSlot } from '../../common/port-forward/target-slot.js';
 import { REPO } from '../helpers/wsl-root.js';
 import { freePort } from '../helpers/host-services.js';
+import { startEchoServer } from '../helpers/echo-server.js';
 
 // berth-relay's two halves on one machine: a listener (as on the host or in the WSL
 // namespace) → the forwarder socket → berth-relay forward → a target on loopback. Run once
@@ -50,21 +51,14 @@ describe.each(builds)('berth-relay ($name)', ({ binary, sanitized }) => {
   const log = (l: string) => logs.push(l);
   let echo: Server;
   let echoPort = 0;
-  const echoSockets = new Set<Socket>();
+  let echoSockets = new Set<Socket>();
   let relay: RelayListeners;
   let forwarder: Awaited<ReturnType<typeof serveNativeForwarder>>;
   const listeners: PublishedListener[] = [];
   const checked: string[] = [];
 
   beforeAll(async () => {
-    echo = createServer({ allowHalfOpen: true }, (s) => {
-      echoSockets.add(s);
-      s.on('close', () => echoSockets.delete(s));
-      s.on('error', () => s.destroy());
-      s.pipe(s);
-    });
-    await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
-    echoPort = (echo.address() as { port: number }).port;
+    ({ server: echo, port: echoPort, sockets: echoSockets } = await startEchoServer());
     // Only the echo server counts as published (a real engine asks the daemon).
     forwarder = await serveNativeForwarder(
       binary,

@@ -1,5 +1,5 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyLinkRules, linkRuleArgs } from '../../installer/network/link-rules.js';
 import { OUTBOUND_RELAY_PORT, startOutboundRelay, type RunningHelper } from '../../installer/network/outbound-relay.js';
 import { freePort } from '../helpers/host-services.js';
+import { startEchoServer } from '../helpers/echo-server.js';
 import { REPO, requireRoot } from '../helpers/wsl-root.js';
 
 const run = requireRoot('the outbound relay (a network namespace of its own)');
@@ -52,19 +53,12 @@ describe.runIf(run).each(builds)('berth-relay outbound ($name)', ({ binary }) =>
   let relay: RunningHelper;
   let echo: Server;
   let echoPort = 0;
-  const echoSockets = new Set<Socket>();
+  let echoSockets = new Set<Socket>();
   const inside = (host: string, port: number, count: number, bytes: number) => execa('nsenter', [`--net=${netns}`, process.execPath, '-e', CLIENT, host, String(port), String(count), String(bytes)], { reject: false });
 
   beforeAll(async () => {
     if (binary.includes('sanitized')) await execa('node', [join(REPO, 'scripts/build-native.mjs')], { env: { BERTH_NATIVE_SANITIZE: '1' } });
-    echo = createServer({ allowHalfOpen: true }, (s) => {
-      echoSockets.add(s);
-      s.on('close', () => echoSockets.delete(s));
-      s.on('error', () => s.destroy());
-      s.pipe(s);
-    });
-    await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
-    echoPort = (echo.address() as { port: number }).port;
+    ({ server: echo, port: echoPort, sockets: echoSockets } = await startEchoServer());
     const ip = (...args: string[]) => execa('ip', args);
     await ip('netns', 'add', name);
     await ip('-n', name, 'link', 'set', 'lo', 'up');
