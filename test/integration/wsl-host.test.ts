@@ -1,11 +1,12 @@
 import { createServer, type Server } from 'node:net';
-import { existsSync, mkdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeWslOutput } from '../../wsl-host/decode.js';
 import { onlineCpus } from '../../wsl-host/linux/cpu-affinity.js';
-import { makeRootfsImage, makeRootfsTarball } from '../helpers/busybox-distro.js';
+import { makeRootfsDir, makeRootfsImage, makeRootfsTarball } from '../helpers/busybox-distro.js';
+import * as tar from 'tar';
 import { PrivateMounts } from '../helpers/private-mounts.js';
 import { worldProcesses } from '../helpers/world.js';
 import { BERTH_WSL, requireRoot, TestWslRoot, until } from '../helpers/wsl-root.js';
@@ -327,11 +328,24 @@ describe.runIf(run)("Linux WSL host: what it prints is wsl.exe's, in en-US (Micr
     expect((await t.wsl(['--import', 'Hosts', join(t.root, 'distros/Hosts'), await makeRootfsTarball(t.root, 'hosts')])).exitCode).toBe(0);
     const written = await t.wsl(['-d', 'Hosts', '--exec', 'cat', '/etc/hosts']);
     expect(`${written.stdout}\n`).toBe(generatedHosts('Hosts', readFileSync('/etc/hosts', 'utf8')));
+    expect((await t.wsl(['-d', 'Hosts', '--exec', 'cat', '/etc/hostname'])).stdout).toBe('Hosts');
     const byName = await t.wsl(['-d', 'Hosts', '--exec', 'sh', '-c', 'mkdir -p /tmp/www && echo up > /tmp/www/index.html && httpd -p 127.0.0.1:8099 -h /tmp/www && wget -qO- http://localhost:8099/']);
     expect(byName.stdout, byName.stderr).toBe('up');
     await t.wsl(['-d', 'Hosts', '--exec', 'sh', '-c', 'printf "[network]\\ngenerateHosts = false\\n" > /etc/wsl.conf && printf "192.0.2.7 mine\\n" > /etc/hosts']);
     expect((await t.wsl(['--terminate', 'Hosts'])).exitCode).toBe(0);
     expect((await t.wsl(['-d', 'Hosts', '--exec', 'cat', '/etc/hosts'])).stdout).toBe('192.0.2.7 mine');
+  });
+
+  it("never follows a link in a distro's /etc out to the host's files: the link is replaced, its target untouched", async () => {
+    const canary = join(t.root, 'canary');
+    writeFileSync(canary, 'the host file\n');
+    const tree = makeRootfsDir(join(t.root, 'linked-tree'));
+    for (const f of ['hosts', 'hostname', 'resolv.conf']) symlinkSync(canary, join(tree, 'etc', f));
+    const tarball = join(t.root, 'linked.tar.gz');
+    await tar.create({ gzip: true, file: tarball, cwd: tree }, ['.']);
+    expect((await t.wsl(['--import', 'Linked', join(t.root, 'distros/Linked'), tarball])).exitCode).toBe(0);
+    expect((await t.wsl(['-d', 'Linked', '--exec', 'sh', '-c', '[ ! -L /etc/hostname ] && cat /etc/hostname'])).stdout).toBe('Linked');
+    expect(readFileSync(canary, 'utf8')).toBe('the host file\n');
   });
 });
 

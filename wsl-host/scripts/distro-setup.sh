@@ -53,25 +53,26 @@ if [ "$BERTH_AUTOMOUNT" = 1 ]; then
   done
 fi
 
-# WSL writes the distro's resolv.conf at each start (wsl.conf [network] generateResolvConf,
-# default true): the NAT gateway, which forwards to the host's nameservers. A link there
-# (systemd-resolved's stub) is replaced by the file, as WSL does.
-mkdir -p "$root/etc"
-if [ -n "${BERTH_RESOLV_CONF:-}" ]; then
-  rm -f "$root/etc/resolv.conf"
-  printf '%s' "$BERTH_RESOLV_CONF" > "$root/etc/resolv.conf"
-  chmod 0644 "$root/etc/resolv.conf"
-fi
+# The files WSL writes into the distro at each start go only into a real /etc of its own:
+# this script runs as root with the host's files in view, and a symlink there (the
+# directory or a file) could point it at them. A distro whose /etc is a link gets none.
+if [ -L "$root/etc" ]; then etc_is_own=0; else mkdir -p "$root/etc"; etc_is_own=1; fi
+generate() { # FILE: standard input becomes $root/etc/FILE, mode 0644
+  if [ "$etc_is_own" != 1 ]; then cat >/dev/null; return 0; fi
+  rm -f "$root/etc/$1"
+  cat > "$root/etc/$1"
+  chmod 0644 "$root/etc/$1"
+}
+# resolv.conf (wsl.conf [network] generateResolvConf, default true): the NAT gateway, which
+# forwards to the host's nameservers; a link there (systemd-resolved's stub) is replaced.
+[ -z "${BERTH_RESOLV_CONF:-}" ] || printf '%s' "$BERTH_RESOLV_CONF" | generate resolv.conf
+# hostname, always.
+printf '%s\n' "$BERTH_HOSTNAME" | generate hostname
+# hosts ([network] generateHosts, default true): localhost, the host name, the host's entries.
+[ -z "${BERTH_HOSTS_FILE:-}" ] || generate hosts < "$BERTH_HOSTS_FILE"
 
-# WSL writes the distro's hosts file at each start too (wsl.conf [network] generateHosts,
-# default true): localhost, the distro's host name and the host's hosts entries.
-if [ -n "${BERTH_HOSTS_FILE:-}" ]; then
-  rm -f "$root/etc/hosts"
-  cat "$BERTH_HOSTS_FILE" > "$root/etc/hosts"
-  chmod 0644 "$root/etc/hosts"
-fi
-
-# As on WSL, /init is the VM's, not the distro's.
+# As on WSL, /init is the VM's, not the distro's (a link there is the distro's, not followed).
+[ ! -L "$root/init" ] || rm -f "$root/init"
 [ -e "$root/init" ] || : > "$root/init"
 mount --bind "$BERTH_INIT" "$root/init"
 mount -o remount,bind,ro "$root/init"
