@@ -152,7 +152,9 @@ describe.runIf(run)('berth: enable, status, recovery, upgrade, reset', () => {
     expect(contexts.stdout).not.toContain('berth');
     const gone = await t.berth(['uninstall', '--delete-data']);
     expect(gone.stdout).toContain('berth-data deleted');
-    expect((await t.wsl(['-l', '-q'])).exitCode).toBe(255); // no distributions left
+    // No distributions left: wsl.exe's quiet list then prints nothing and succeeds (ListDistributionsHelper).
+    expect(await t.wsl(['-l', '-q'])).toMatchObject({ exitCode: 0, stdout: '' });
+    expect((await t.wsl(['-l', '-v'])).exitCode).toBe(255);
   }, 60_000);
 });
 
