@@ -81,6 +81,25 @@ describe.each(locales)('the wsl.exe driver in %s', (_locale, s) => {
   });
 });
 
+describe.each(locales)('the disk verbs Berth uses, in %s', (_locale, s) => {
+  it('reads --manage and --import-in-place refusals by their codes: a disk in use, sparse disks kept off, a taken name', async () => {
+    const wsl = recordedWsl('utf16-bom', {
+      '--manage berth-data --resize 1024MB': { text: withCode(s, s.MessageVhdInUse!, 'Wsl/Service/WSL_E_DISTRO_NOT_STOPPED'), code: 255 },
+      '--manage berth-data --set-sparse true': { text: withCode(s, s.MessageSparseVhdDisabled!, 'Wsl/Service/E_INVALIDARG'), code: 255 },
+      '--import-in-place berth-data /d/ext4.vhdx': { text: withCode(s, s.MessageDistroNameAlreadyExists!, 'Wsl/Service/RegisterDistro/ERROR_ALREADY_EXISTS'), code: 255 },
+    });
+    const host = new CommandWslHost({ command: wsl });
+    const failure = (p: Promise<void>) =>
+      p.then(
+        () => undefined,
+        (e: WslError) => [e.kind, e.code, e.detail],
+      );
+    expect(await failure(host.resizeDisk('berth-data', 2 ** 30))).toEqual(['failed', 'Wsl/Service/WSL_E_DISTRO_NOT_STOPPED', s.MessageVhdInUse]);
+    expect(await failure(host.setSparse('berth-data', true))).toEqual(['invalid-argument', 'Wsl/Service/E_INVALIDARG', s.MessageSparseVhdDisabled]);
+    expect(await failure(host.importInPlace('berth-data', '/d/ext4.vhdx'))).toEqual(['exists', 'Wsl/Service/RegisterDistro/ERROR_ALREADY_EXISTS', s.MessageDistroNameAlreadyExists]);
+  });
+});
+
 describe('the wsl.exe driver when listing fails for another reason', () => {
   it('does not mistake a failure without a code for "no distributions" while distros exist', async () => {
     const wsl = recordedWsl('utf16', {
