@@ -47,10 +47,6 @@ export const errors = {
     text: `Invalid command line argument: ${arg}\nPlease use 'wsl.exe --help' to get a list of supported arguments.`,
     code: 'Wsl/E_INVALIDARG',
   }),
-  relativePath: (path: string): WslErrorText => ({
-    text: `The install location must be an absolute path: ${path}`,
-    code: 'Wsl/Service/RegisterDistro/E_INVALIDARG',
-  }),
   version1: (): WslErrorText => ({
     text: 'WSL 1 is not supported by this WSL host; import with --version 2.',
     code: 'Wsl/Service/RegisterDistro/WSL_E_WSL1_NOT_SUPPORTED',

@@ -422,7 +422,7 @@ describe.runIf(run)('Linux WSL host: ext4 images, bad input, unregister', () => 
     expect((await t.wsl(['-l', '-q'])).stdout).not.toContain('Corrupt');
   });
 
-  it('answers missing files, existing names, unknown distros and relative paths as wsl.exe does', async () => {
+  it('answers missing files, existing names, unknown distros and relative paths as wsl.exe does (a relative install location taken from the current directory)', async () => {
     const file = await makeRootfsTarball(t.root, 'ok');
     const missing = await t.wsl(['--import', 'X', join(t.root, 'distros/X'), join(t.root, 'nope.tar')]);
     expect(missing.stdout).toContain('The system cannot find the file specified.');
@@ -434,8 +434,11 @@ describe.runIf(run)('Linux WSL host: ext4 images, bad input, unregister', () => 
     const unknown = await t.wsl(['-d', 'Ghost', '--exec', 'true']);
     expect(unknown.stdout).toMatch(/There is no distribution with the supplied name\.\r?\nError code: Wsl\/Service\/WSL_E_DISTRO_NOT_FOUND/);
     expect(unknown.exitCode).toBe(255);
-    const relative = await t.wsl(['--import', 'Rel', 'relative/dir', file]);
-    expect(relative.stdout).toContain('must be an absolute path');
+    // A relative install location is the caller's directory's, as wsl.exe's AbsolutePath makes it.
+    const relative = await t.wsl(['--import', 'Rel', 'relative/dir', file], { cwd: t.root });
+    expect(relative.exitCode, relative.stdout).toBe(0);
+    expect(existsSync(join(t.root, 'relative/dir/rootfs/etc/passwd'))).toBe(true);
+    expect((await t.wsl(['--unregister', 'Rel'])).exitCode).toBe(0);
     const bogus = await t.wsl(['--frobnicate']);
     expect(bogus.stdout).toContain('Invalid command line argument: --frobnicate');
   });

@@ -2,7 +2,7 @@ import { mkdtemp, rmdir, stat, truncate } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isExt4Image } from './ext4-image.js';
-import { dirname, isAbsolute } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { errors, type WslErrorText } from '../messages.js';
 import type { DiskChange } from './args.js';
 import { WslFailure } from './importer.js';
@@ -31,9 +31,10 @@ export class DiskManager {
   ) {}
 
   /** Registers an existing image where it lies, as `wsl --import-in-place` does. */
-  async importInPlace(name: string, file: string): Promise<void> {
+  async importInPlace(name: string, asked: string): Promise<void> {
+    // As wsl.exe's GetFullPath: a relative path is the caller's directory's.
+    const file = resolve(asked);
     if (!NAME.test(name)) throw new WslFailure(errors.invalidArgument(name));
-    if (!isAbsolute(file)) throw new WslFailure(errors.relativePath(file));
     if (!(await stat(file).catch(() => undefined))?.isFile()) throw new WslFailure(errors.fileNotFound());
     if (!(await isExt4Image(file))) throw new WslFailure(errors.importFailed('the file is not an ext4 disk image'));
     await this.registry.update((reg) => {

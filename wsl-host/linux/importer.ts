@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { mkdir, readdir, rmdir, stat } from 'node:fs/promises';
 import { isExt4Image } from './ext4-image.js';
-import { isAbsolute, join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { errors, type WslErrorText } from '../messages.js';
 import { findByName, newRecord, type DistroRecord, type Registry } from './registry.js';
@@ -36,9 +36,10 @@ export class Importer {
     private readonly stdin: Readable = process.stdin,
   ) {}
 
-  async import(req: ImportRequest): Promise<void> {
+  async import(asked: ImportRequest): Promise<void> {
+    // wsl.exe makes the install location absolute against the caller's directory (AbsolutePath in WslClient.cpp).
+    const req = { ...asked, installDir: resolve(asked.installDir) };
     if (!NAME.test(req.name)) throw new WslFailure(errors.invalidArgument(req.name));
-    if (!isAbsolute(req.installDir)) throw new WslFailure(errors.relativePath(req.installDir));
     if (req.source !== '-') {
       const s = await stat(req.source).catch(() => undefined);
       if (!s?.isFile()) throw new WslFailure(errors.fileNotFound());
