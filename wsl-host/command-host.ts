@@ -197,8 +197,9 @@ export class CommandWslHost implements WslHost {
 
   /** `wsl -l -q` succeeds silently when nothing is installed: how "none" reads in any language. */
   private async hasNoDistros(): Promise<boolean> {
-    const r = await execa(this.options.command, ['--list', '--quiet'], { env: this.baseEnv(), reject: false, encoding: 'buffer', stdin: 'ignore' });
-    return r.exitCode === 0 && decodeWslOutput(r.stdout).trim() === '';
+    // Its own failure says nothing more: the caller then reports the first one.
+    const names = await this.call(['--list', '--quiet']).catch(() => undefined);
+    return names?.trim() === '';
   }
 }
 

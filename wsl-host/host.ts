@@ -1,5 +1,11 @@
-import type { BusyState } from './parse.js';
 import type { Duplex, Readable, Writable } from 'node:stream';
+
+/**
+ * The STATE words of `wsl -l -v` that mean "not usable now". wsl.exe prints them in English
+ * whatever the locale (WslClient.cpp's ListDistributionsHelper; test/fixtures/wsl-strings.json).
+ */
+export const BUSY_STATES = ['Installing', 'Uninstalling', 'Converting', 'Exporting'] as const;
+export type BusyState = (typeof BUSY_STATES)[number];
 
 /** Running or Stopped; or busy, as wsl.exe lists a distro mid-import, -conversion or -export (or left so by a crash). */
 export type DistroState = 'Running' | 'Stopped' | BusyState;

@@ -1,4 +1,5 @@
 import { WslError, type WslErrorKind } from './errors.js';
+import { BUSY_STATES, type BusyState } from './host.js';
 
 export interface ListedDistro {
   name: string;
@@ -7,13 +8,6 @@ export interface ListedDistro {
   /** A state that means the distro cannot be used now (an import or a conversion under way, or cut short). */
   busy?: BusyState;
 }
-
-/**
- * The STATE words of `wsl -l -v` that mean "not usable now". wsl.exe prints them in English
- * whatever the locale (WslClient.cpp's ListDistributionsHelper; test/fixtures/wsl-strings.json).
- */
-export const BUSY_STATES = ['Installing', 'Uninstalling', 'Converting', 'Exporting'] as const;
-export type BusyState = (typeof BUSY_STATES)[number];
 
 /**
  * Parses `wsl -l -v`: the default marker, the first column (names have no spaces), the last

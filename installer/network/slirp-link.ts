@@ -60,8 +60,7 @@ export class SlirpEngineLink implements EngineLink {
 
   private async launch(): Promise<void> {
     const generation = ++this.generation;
-    this.relay?.kill('SIGTERM');
-    this.relay = undefined;
+    this.relay = undefined; // a live one is ended through its pid file, as slirp4netns is
     const slirp = await findHelper('slirp4netns');
     // One left by a killed backend would hold a second link device in the same namespace.
     const old = await endProcessFromPidFile(this.o.pidFile, ['slirp4netns', this.o.netns]);

@@ -7,6 +7,7 @@ import { CommandWslHost, withWslenv } from '../../wsl-host/command-host.js';
 import { WslError } from '../../wsl-host/errors.js';
 import * as out from '../fixtures/wsl-outputs.js';
 import { fill, wslStrings } from '../helpers/wsl-strings.js';
+import { recordedWsl } from '../helpers/recorded-wsl.js';
 
 const en = wslStrings.strings['en-US']!;
 
@@ -15,19 +16,8 @@ const en = wslStrings.strings['en-US']!;
 const dir = mkdtempSync(join(tmpdir(), 'berth-fake-wsl-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function fakeWsl(answers: Record<string, { text: string; code: number }>): string {
-  const script = join(dir, `wsl-${Math.random().toString(36).slice(2)}`);
-  let body = '#!/bin/sh\ncase "$*" in\n';
-  for (const [args, { text, code }] of Object.entries(answers)) {
-    const file = `${script}-${Buffer.from(args).toString('hex')}`;
-    writeFileSync(file, out.asWindowsBytes(text, 'utf16-crcrlf'));
-    body += `  "${args}") cat '${file}'; exit ${code};;\n`;
-  }
-  body += '  *) echo "unexpected: $*" >&2; exit 99;;\nesac\n';
-  writeFileSync(script, body);
-  chmodSync(script, 0o755);
-  return script;
-}
+/** In UTF-16LE with "\r\r\n", as older builds write. */
+const fakeWsl = (answers: Record<string, { text: string; code: number }>) => recordedWsl(dir, answers, 'utf16-crcrlf');
 
 describe('the wsl.exe driver against recorded outputs', () => {
   it('lists distros with running-ness from --running, not the STATE column', async () => {

@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -7,7 +7,7 @@ import { WslError } from '../../wsl-host/errors.js';
 import { errors, formatError, messages } from '../../wsl-host/messages.js';
 import { errorFromOutput, parseListVerbose } from '../../wsl-host/parse.js';
 import { formatPlain, formatVerbose } from '../../wsl-host/linux/list-format.js';
-import { asWindowsBytes } from '../fixtures/wsl-outputs.js';
+import { recordedWsl, type WindowsTextStyle } from '../helpers/recorded-wsl.js';
 import { fill, listVerboseTable, wslStrings } from '../helpers/wsl-strings.js';
 
 // The driver over every locale Microsoft's WSL ships, with outputs built from its own strings
@@ -16,24 +16,12 @@ import { fill, listVerboseTable, wslStrings } from '../helpers/wsl-strings.js';
 const dir = mkdtempSync(join(tmpdir(), 'berth-wsl-locales-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-type Style = Parameters<typeof asWindowsBytes>[1];
+type Style = WindowsTextStyle;
 const STYLES: Style[] = ['utf16-bom', 'utf16', 'utf8'];
 const locales = Object.entries(wslStrings.strings);
 
-/** A recorded wsl.exe answering each command line with `text` in `style`, and an exit code. */
-function recordedWsl(style: Style, answers: Record<string, { text: string; code: number }>): string {
-  const script = join(dir, `wsl-${Math.random().toString(36).slice(2)}`);
-  let body = '#!/bin/sh\ncase "$*" in\n';
-  for (const [args, { text, code }] of Object.entries(answers)) {
-    const file = `${script}-${Buffer.from(args).toString('hex')}`;
-    writeFileSync(file, asWindowsBytes(text, style));
-    body += `  "${args}") cat '${file}'; exit ${code};;\n`;
-  }
-  body += '  *) echo "unexpected: $*" >&2; exit 99;;\nesac\n';
-  writeFileSync(script, body, { mode: 0o755 });
-  chmodSync(script, 0o755);
-  return script;
-}
+/** A recorded wsl.exe in this file's directory. */
+const recorded = (style: Style, answers: Record<string, { text: string; code: number }>) => recordedWsl(dir, answers, style);
 
 const withCode = (s: Record<string, string>, message: string, code: string) => `${fill(s.MessageErrorCode!, message, code)}\n`;
 
@@ -53,7 +41,7 @@ describe.each(locales)('the wsl.exe driver in %s', (_locale, s) => {
       { name: 'berth', state: 'Installing', version: 2, isDefault: false },
       { name: 'berth-data', state: 'Stopped', version: 2, isDefault: false },
     ];
-    const wsl = recordedWsl(style, {
+    const wsl = recorded(style, {
       '--list --verbose': { text: listVerboseTable(rows), code: 0 },
       '--list --running --quiet': { text: 'Ubuntu\n', code: 0 },
     });
@@ -65,7 +53,7 @@ describe.each(locales)('the wsl.exe driver in %s', (_locale, s) => {
   });
 
   it.each(STYLES)('reads "no installed distributions" (no error code, in the user’s language) as an empty list, in %s', async (style) => {
-    const wsl = recordedWsl(style, {
+    const wsl = recorded(style, {
       '--list --verbose': { text: `${s.MessageNoDefaultDistro}\n`, code: 255 },
       '--list --running --quiet': { text: '', code: 0 },
       '--list --quiet': { text: '', code: 0 },
@@ -74,7 +62,7 @@ describe.each(locales)('the wsl.exe driver in %s', (_locale, s) => {
   });
 
   it('turns a not-found on a verb into a typed error with the localised sentence', async () => {
-    const wsl = recordedWsl('utf16', { '--terminate nope': { text: withCode(s, s.MessageDistroNotFound!, 'Wsl/Service/WSL_E_DISTRO_NOT_FOUND'), code: 255 } });
+    const wsl = recorded('utf16', { '--terminate nope': { text: withCode(s, s.MessageDistroNotFound!, 'Wsl/Service/WSL_E_DISTRO_NOT_FOUND'), code: 255 } });
     const error = await new CommandWslHost({ command: wsl }).terminate('nope').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(WslError);
     expect([(error as WslError).kind, (error as WslError).detail]).toEqual(['not-found', s.MessageDistroNotFound]);
@@ -83,7 +71,7 @@ describe.each(locales)('the wsl.exe driver in %s', (_locale, s) => {
 
 describe.each(locales)('the disk verbs Berth uses, in %s', (_locale, s) => {
   it('reads --manage and --import-in-place refusals by their codes: a disk in use, sparse disks kept off, a taken name', async () => {
-    const wsl = recordedWsl('utf16-bom', {
+    const wsl = recorded('utf16-bom', {
       '--manage berth-data --resize 1024MB': { text: withCode(s, s.MessageVhdInUse!, 'Wsl/Service/WSL_E_DISTRO_NOT_STOPPED'), code: 255 },
       '--manage berth-data --set-sparse true': { text: withCode(s, s.MessageSparseVhdDisabled!, 'Wsl/Service/E_INVALIDARG'), code: 255 },
       '--import-in-place berth-data /d/ext4.vhdx': { text: withCode(s, s.MessageDistroNameAlreadyExists!, 'Wsl/Service/RegisterDistro/ERROR_ALREADY_EXISTS'), code: 255 },
@@ -102,7 +90,7 @@ describe.each(locales)('the disk verbs Berth uses, in %s', (_locale, s) => {
 
 describe('the wsl.exe driver when listing fails for another reason', () => {
   it('does not mistake a failure without a code for "no distributions" while distros exist', async () => {
-    const wsl = recordedWsl('utf16', {
+    const wsl = recorded('utf16', {
       '--list --verbose': { text: 'Catastrophic failure\n', code: 255 },
       '--list --running --quiet': { text: '', code: 0 },
       '--list --quiet': { text: 'Ubuntu\n', code: 0 },

@@ -13,8 +13,7 @@ const STATE_WIDTH = 16;
 /** `wsl -l -v`: a marker column for the default, then NAME (4 wider than the longest), STATE, VERSION, as wsl.exe pads them. */
 export function formatVerbose(rows: ListRow[]): string {
   const nameWidth = Math.max(4, ...rows.map((r) => r.name.length)) + 4;
-  const stateWidth = STATE_WIDTH;
-  const line = (mark: string, name: string, state: string, version: string) => `${mark} ${name.padEnd(nameWidth)}${state.padEnd(stateWidth)}${version}`;
+  const line = (mark: string, name: string, state: string, version: string) => `${mark} ${name.padEnd(nameWidth)}${state.padEnd(STATE_WIDTH)}${version}`;
   return [line(' ', 'NAME', 'STATE', 'VERSION'), ...rows.map((r) => line(r.isDefault ? '*' : ' ', r.name, r.state, String(r.version)))].join('\n').concat('\n');
 }
 
