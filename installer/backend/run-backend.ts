@@ -32,13 +32,15 @@ import { DAEMON_SOCKET } from '../engine.js';
 import { BerthLogs, sourceFilter } from '../log-lines.js';
 import { wipeDataDistro } from '../reset.js';
 import { EngineConfigStore } from '../engine-config/store.js';
-
-/** The page waits this long for `wsl -l`, then shows the list it last got. */
-const DISTRO_LIST_WAIT_MS = 1500;
+import { collectGarbageWhenIdle } from '../../common/idle-gc.js';
 import { Backend, type BackendParts } from './backend.js';
 import { systemClock } from './clock.js';
 import { backendRouter } from './router.js';
-import { collectGarbageWhenIdle } from '../../common/idle-gc.js';
+
+/** The page waits this long for `wsl -l`, then shows the list it last got. */
+const DISTRO_LIST_WAIT_MS = 1500;
+/** A trim waits this long for a resize or move of berth-data to end (a move copies the whole disk). */
+const TRIM_LOCK_WAIT_MS = 30 * 60_000;
 
 /**
  * `berth backend`: started detached by `berth start`/`enable`. Wires the real parts into the
@@ -69,7 +71,10 @@ export async function runBackend(home: HomeLayout, wsl: WslHost, options: { idle
   const engineConfig = new EngineConfigStore(join(home.root, 'daemon.json'), wsl, { 'cgroup-parent': containersCgroupParent(engineCgroup) });
   const dataDisk = async () => dataDiskOf(wsl, home, await readState(home.state).catch((): InstallState => ({})));
   // Space the engine frees goes back to the host by itself (the disk is sparse; a trim punches the holes).
-  const autoTrim = new AutoTrim({ daemon: () => wsl.connect(BERTH_DISTRO, DAEMON_SOCKET), trim: async () => (await dataDisk()).trim(), log: (l) => info('data', l), after: systemClock.after });
+  // The trim waits for berth-data's lock: run while a resize or move holds the disk at rest,
+  // it would start berth-data under them.
+  const trimUnderLock = () => withLock(home.dataLock, async () => (await dataDisk()).trim(), TRIM_LOCK_WAIT_MS);
+  const autoTrim = new AutoTrim({ daemon: () => wsl.connect(BERTH_DISTRO, DAEMON_SOCKET), trim: trimUnderLock, log: (l) => info('data', l), after: systemClock.after });
   autoTrim.start();
   const backend = new Backend(
     {

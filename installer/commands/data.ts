@@ -53,10 +53,12 @@ async function disk(ctx: CliContext, action: string) {
 /** Work on the disk: one at a time (the backend's install takes the same lock); a refusal exits `refused`. */
 async function exclusive<T>(ctx: CliContext, fn: () => Promise<T>): Promise<T> {
   try {
-    return await withLock(ctx.home.dataLock, fn, 10_000);
+    // The backend's trims take the lock too, for seconds: wait them out.
+    return await withLock(ctx.home.dataLock, fn, 60_000);
   } catch (e) {
     if (e instanceof DataDiskRefused) throw new Refused(e.message, { cause: e });
-    if ((e as { code?: string }).code === 'ELOCKED') throw new Refused("berth-data's disk is being changed by another berth command (or the engine is being installed); try again when it is done", { cause: e });
+    if ((e as { code?: string }).code === 'ELOCKED')
+      throw new Refused("berth-data's disk is being changed by another berth command (or the engine is being installed, or a trim is still running); try again when it is done", { cause: e });
     throw e;
   }
 }

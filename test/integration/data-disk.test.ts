@@ -108,6 +108,29 @@ describe.runIf(run)('berth-data: a sparse disk image that gives space back, resi
     expect((await t.docker(['run', '--pull=never', '--rm', 'busybox', 'echo', 'still here'])).stdout.trim()).toBe('still here');
   }, 180_000);
 
+  it('grows it with the engine stopped when the kernel refuses an online grow; a trim due meanwhile waits, then runs', async () => {
+    const logFile = join(t.env.BERTH_HOME!, 'logs/berth.log');
+    const trimsDone = () =>
+      readFileSync(logFile, 'utf8')
+        .split('\n')
+        .filter((l) => l.includes('space freed in berth-data'));
+    const trimsBefore = trimsDone().length;
+    // A deleted container schedules a trim for 2 s later: inside the window where berth-data is stopped.
+    expect((await t.docker(['create', '--pull=never', '--name', 'gone', 'busybox', 'true'])).exitCode).toBe(0);
+    expect((await t.docker(['rm', 'gone'])).exitCode).toBe(0);
+    // Without CAP_SYS_RESOURCE the kernel refuses to grow a mounted ext4 (as inside a sandbox).
+    const r = await t.run('setpriv', ['--bounding-set', '-sys_resource', '--inh-caps', '-sys_resource', BERTH, 'data', 'resize', '7'], { reject: false, env: t.env, stdin: 'ignore' });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/the disk cannot grow while mounted here \(.*VHD is currently in use.*\); growing it with the engine stopped instead/);
+    expect(r.stderr).toMatch(/stopping the engine to resize berth-data's disk/);
+    expect(r.stdout).toMatch(/berth-data's disk is now 7 GiB/);
+    expect((await t.status()).state).toBe('running');
+    expect((await disk()).sizeBytes).toBeGreaterThan(6.5 * GIB);
+    expect(await until(async () => trimsDone().length > trimsBefore, 60_000, 250), 'the trim after the deletion never ran').toBe(true);
+    expect(readFileSync(logFile, 'utf8')).not.toMatch(/trimming berth-data's disk failed/);
+    expect((await t.docker(['run', '--pull=never', '--rm', 'busybox', 'echo', 'still here'])).stdout.trim()).toBe('still here');
+  }, 180_000);
+
   it('refuses to shrink below what berth-data holds, saying what would fit, and changes nothing', async () => {
     const filled = await t.docker(['run', '--pull=never', '--rm', '-v', 'fill:/v', 'busybox', 'dd', 'if=/dev/zero', 'of=/v/f', 'bs=1M', 'count=1536']);
     expect(filled.exitCode, filled.stderr).toBe(0);

@@ -50,17 +50,23 @@ export class DiskManager {
     const d = await this.registry.find(name);
     if (!d || d.state !== 'Installed') throw new WslFailure(errors.notFound());
     if (!d.vhd) throw new WslFailure(diskErrors.notVhd());
-    if (change.kind === 'set-sparse') return this.setSparse(d, change.sparse);
-    return this.resize(d, change.bytes);
+    // Whether the disk is attached is decided once, and holds: no start begins meanwhile
+    // (an offline e2fsck or resize2fs beside a fresh mount would corrupt the file system).
+    return this.runtime.withoutStarts(d, async () => {
+      const attached = (await loopDevicesOf(this.runtime.rootfsPath(d))).length > 0 || (await this.runtime.running(d)) !== undefined;
+      if (change.kind === 'set-sparse') return this.setSparse(d, change.sparse, attached);
+      return this.resize(d, change.bytes);
+    });
   }
 
-  private async setSparse(d: DistroRecord, sparse: boolean): Promise<void> {
+  private async setSparse(d: DistroRecord, sparse: boolean, attached: boolean): Promise<void> {
     await this.registry.update((reg) => {
       const r = reg.distros.find((x) => x.id === d.id);
       if (r) r.sparse = sparse;
     });
-    // Blocks that are zero already cost nothing from now on (the running disk's trims do the rest).
-    if (sparse && !(await this.runtime.running(d))) await mustRun('fallocate', ['--dig-holes', this.runtime.rootfsPath(d)]);
+    // Blocks that are zero already cost nothing from now on (an attached disk's trims do the
+    // rest: punching a block the kernel may be writing would lose that write).
+    if (sparse && !attached) await mustRun('fallocate', ['--dig-holes', this.runtime.rootfsPath(d)]);
   }
 
   /**
@@ -124,7 +130,8 @@ async function growMounted(loop: string): Promise<void> {
     await mustRun('mount', [loop, at]);
     try {
       const r = await runCommand('resize2fs', [loop]);
-      // The kernel wants CAP_SYS_RESOURCE to resize a mounted ext4; a sandbox may withhold it.
+      // EPERM: the kernel grows a mounted ext4 only with CAP_SYS_RESOURCE (a sandbox may withhold
+      // it) and only while it has recorded no errors. Stopped, both work (e2fsck repairs first).
       if (r.exitCode !== 0 && /Permission denied/.test(r.stderr)) throw new WslFailure(diskErrors.inUse());
       if (r.exitCode !== 0) throw new WslFailure(diskErrors.resizeFailed(r.stderr || r.stdout));
     } finally {

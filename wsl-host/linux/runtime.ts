@@ -46,6 +46,14 @@ export class DistroRuntime {
     }
   }
 
+  /**
+   * Runs fn while no start of the distro can begin: the lock ensureRunning takes. A disk
+   * checked idle stays idle for fn (WSL attaches a VHD to one user at a time).
+   */
+  async withoutStarts<T>(d: DistroRecord, fn: () => Promise<T>): Promise<T> {
+    return withLock(this.layout.distroLock(d.id), fn);
+  }
+
   /** Starts the distro unless it runs; concurrent callers share one init. */
   async ensureRunning(d: DistroRecord): Promise<ProcessIdentity> {
     const already = await this.running(d);
