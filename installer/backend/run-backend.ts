@@ -70,12 +70,7 @@ export async function runBackend(home: HomeLayout, wsl: WslHost, options: { idle
   const engineCgroup = engineCgroupName(home.root);
   const engineConfig = new EngineConfigStore(join(home.root, 'daemon.json'), wsl, { 'cgroup-parent': containersCgroupParent(engineCgroup) });
   const dataDisk = async () => dataDiskOf(wsl, home, await readState(home.state).catch((): InstallState => ({})));
-  // Space the engine frees goes back to the host by itself (the disk is sparse; a trim punches the holes).
-  // The trim waits for berth-data's lock: run while a resize or move holds the disk at rest,
-  // it would start berth-data under them.
-  const trimUnderLock = () => withLock(home.dataLock, async () => (await dataDisk()).trim(), TRIM_LOCK_WAIT_MS);
-  const autoTrim = new AutoTrim({ daemon: () => wsl.connect(BERTH_DISTRO, DAEMON_SOCKET), trim: trimUnderLock, log: (l) => info('data', l), after: systemClock.after });
-  autoTrim.start();
+  const autoTrim = startAutoTrim(home, wsl, dataDisk, info);
   const backend = new Backend(
     {
       syncEngineConfig: () => engineConfig.sync(),
@@ -185,6 +180,18 @@ async function startLogging(home: HomeLayout, level: string): Promise<{ logger: 
   logUnhandled((line) => logger.error(line, { source: 'manager' }), 'the backend');
   collectGarbageWhenIdle();
   return { logger, info: (source, line) => logger.info(line, { source }) };
+}
+
+/**
+ * Space the engine frees goes back to the host by itself (the disk is sparse; a trim punches
+ * the holes). The trim waits for berth-data's lock: run while a resize or move holds the
+ * disk at rest, it would start berth-data under them.
+ */
+function startAutoTrim(home: HomeLayout, wsl: WslHost, dataDisk: () => Promise<DataDisk>, info: (source: string, line: string) => void): AutoTrim {
+  const trimUnderLock = () => withLock(home.dataLock, async () => (await dataDisk()).trim(), TRIM_LOCK_WAIT_MS);
+  const autoTrim = new AutoTrim({ daemon: () => wsl.connect(BERTH_DISTRO, DAEMON_SOCKET), trim: trimUnderLock, log: (l) => info('data', l), after: systemClock.after });
+  autoTrim.start();
+  return autoTrim;
 }
 
 /** The images built if needed, then both distros installed or upgraded (berth-data under its lock). */
