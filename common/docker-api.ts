@@ -25,6 +25,8 @@ export const dockerEventSchema = z.object({
   Action: z.string().optional(),
   id: z.string().optional(),
   Actor: z.object({ ID: z.string().optional() }).optional(),
+  /** When it happened, in seconds, on the daemon's clock. */
+  time: z.number().int().nonnegative().optional(),
 });
 export type DockerEvent = z.infer<typeof dockerEventSchema>;
 
@@ -52,14 +54,19 @@ export interface EventFollower {
 
 /**
  * Follows GET /events (filtered), calling `onEvent` for each event line and `onConnected`
- * each time the stream is (re)opened: whatever happened while it was down was not seen.
- * The stream is opened again after the daemon restarts, with Berth's one backoff.
+ * each time the stream is (re)opened. The stream is opened again after the daemon
+ * restarts, with Berth's one backoff, and asks for the events since where it was (`since`
+ * on the daemon's clock: the last event's second, else the Date of the first answer), so an
+ * event during the gap (dockerd back before the next try) is still seen: the daemon keeps
+ * its recent events. Events of the last seen second may come twice; handlers are idempotent.
  */
 export function followEvents(daemon: HttpTarget, filters: Record<string, string[]>, handlers: { onEvent: (e: DockerEvent) => void; onConnected?: () => void; onError?: (why: string) => void }): EventFollower {
   let stopped = false;
   let current: { destroy(): void } | undefined;
   let timer: NodeJS.Timeout | undefined;
   const backoff = new Backoff(Backoff.RECONNECT);
+  /** The daemon's time to resume from, in seconds; undefined until the stream has been open. */
+  let resumeFrom: number | undefined;
   const again = (why: string) => {
     current = undefined;
     if (stopped) return;
@@ -67,13 +74,15 @@ export function followEvents(daemon: HttpTarget, filters: Record<string, string[
     timer = setTimeout(open, backoff.next());
   };
   const open = () => {
-    const path = `/events?filters=${encodeURIComponent(JSON.stringify(filters))}`;
+    const path = `/events?filters=${encodeURIComponent(JSON.stringify(filters))}${resumeFrom === undefined ? '' : `&since=${resumeFrom}`}`;
     openRequest(daemon, { path }).then(
       (res) => {
         if (stopped) return void res.destroy();
         if (res.statusCode !== 200) return (res.resume(), again(`GET /events answered ${res.statusCode}`));
         current = res;
         backoff.succeeded();
+        const answeredAt = Date.parse(res.headers.date ?? '');
+        if (resumeFrom === undefined && !Number.isNaN(answeredAt)) resumeFrom = Math.floor(answeredAt / 1000);
         handlers.onConnected?.();
         let buffered = '';
         res.setEncoding('utf8');
@@ -83,6 +92,7 @@ export function followEvents(daemon: HttpTarget, filters: Record<string, string[
             const line = buffered.slice(0, nl);
             buffered = buffered.slice(nl + 1);
             const event = parseEventLine(line);
+            if (event?.time !== undefined) resumeFrom = Math.max(resumeFrom ?? 0, event.time);
             if (event) handlers.onEvent(event);
           }
         });

@@ -16,6 +16,7 @@ let dir: string;
 let server: Server;
 let socket: string;
 const eventClients: ServerResponse[] = [];
+const eventUrls: string[] = [];
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'berth-common-'));
@@ -30,6 +31,7 @@ beforeAll(async () => {
     if (req.url?.startsWith('/events')) {
       res.writeHead(200, { 'content-type': 'application/json' }).flushHeaders(); // as dockerd does
       eventClients.push(res);
+      eventUrls.push(req.url);
       return;
     }
     res.writeHead(404).end('{"message": "no such route"}');
@@ -68,21 +70,41 @@ describe('the Docker API reader', () => {
     expect(c).toMatchObject({ Id: 'c1', Ports: [{ PublicPort: 8080, PrivatePort: 80 }], NetworkSettings: { Networks: { bridge: { IPAddress: '172.17.0.2' } } } });
   });
 
-  it('follows events line by line, skips foreign lines, and reopens the stream after the daemon drops it', async () => {
+  it('follows events line by line, skips foreign lines, and reopens the stream after the daemon drops it, from the last event on', async () => {
     const seen: string[] = [];
     let connected = 0;
     const follower = followEvents(socket, { type: ['container'] }, { onEvent: (e) => seen.push(`${e.Action} ${e.Actor?.ID}`), onConnected: () => connected++ });
     try {
       for (let i = 0; i < 100 && eventClients.length < 1; i++) await new Promise((r) => setTimeout(r, 10));
       eventClients[0]!.write('{"Type":"container","Action":"start","Actor":{"ID":"c1"}}\nnot json\n{"Type":"container","Act');
-      eventClients[0]!.write('ion":"die","Actor":{"ID":"c1"}}\n');
+      const dieTime = Math.floor(Date.now() / 1000) + 100; // later than the stream's answer
+      eventClients[0]!.write(`ion":"die","Actor":{"ID":"c1"},"time":${dieTime}}\n`);
       for (let i = 0; i < 100 && seen.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
       expect(seen).toEqual(['start c1', 'die c1']);
+      expect(eventUrls[0]).not.toMatch(/since=/);
       eventClients[0]!.destroy();
       for (let i = 0; i < 200 && eventClients.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
       expect(eventClients).toHaveLength(2);
+      // What happened while it was away is asked for: the daemon replays it.
+      expect(eventUrls[1]).toMatch(new RegExp(`&since=${dieTime}$`));
       for (let i = 0; i < 100 && connected < 2; i++) await new Promise((r) => setTimeout(r, 10));
       expect(connected).toBe(2);
+    } finally {
+      follower.stop();
+    }
+  });
+
+  it('resumes a stream that carried no event from the time the daemon first answered (its Date)', async () => {
+    eventClients.length = 0;
+    eventUrls.length = 0;
+    const follower = followEvents(socket, { type: ['container'] }, { onEvent: () => undefined });
+    try {
+      for (let i = 0; i < 100 && eventClients.length < 1; i++) await new Promise((r) => setTimeout(r, 10));
+      const answered = Math.floor(Date.now() / 1000);
+      eventClients[0]!.destroy();
+      for (let i = 0; i < 200 && eventClients.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+      const since = Number(/&since=(\d+)$/.exec(eventUrls[1] ?? '')?.[1]);
+      expect(Math.abs(since - answered), eventUrls[1]).toBeLessThanOrEqual(1);
     } finally {
       follower.stop();
     }
