@@ -1,6 +1,6 @@
 /**
- * V8 flags for Berth's long-lived Node processes (the backend, the agent's supervisor and
- * port helper, the distros' proxies). Their heaps are small and their bytes are off-heap
+ * V8 flags for Berth's long-lived Node processes (the backend, the agent's supervisor, the
+ * distros' proxies, the UDP port helper). Their heaps are small and their bytes are off-heap
  * Buffers, so a 1 MiB young generation (V8's default grows it to 16 MiB per semi-space)
  * and one GC helper thread cost little time and keep tens of MiB out of each process's
  * resident memory (measured: 108 → 81 MiB PSS for a process that allocates while serving).

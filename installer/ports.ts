@@ -1,10 +1,6 @@
 import { serveClaimSocket } from './claim-server.js';
-import { onJsonLines } from '../common/json-lines.js';
-import { portHelperCommandSchema, portHelperReplySchema, type PortHelperCommand } from '../common/port-forward/helper-messages.js';
-
-type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 import type { Server as HttpServer } from 'node:http';
-import type { WslHost, WslProcess } from '../wsl-host/host.js';
+import type { WslHost } from '../wsl-host/host.js';
 import { ProxyError } from '../wsl-proxy/errors.js';
 import { listenPublishedPort, type ForwardTarget, type ForwarderLink } from '../common/port-forward/forward.js';
 import { RelayListeners } from '../common/port-forward/native-relay.js';
@@ -14,7 +10,8 @@ import { listenAddress, type PortRequest } from '../common/port-forward/claim-me
 import { bindFailureMessage } from './port-errors.js';
 import { followEvents, listContainers, type ContainerSummary, type EventFollower } from '../common/docker-api.js';
 import { BERTH_DISTRO } from './distros.js';
-import { AGENT, DAEMON_SOCKET } from './engine.js';
+import { DAEMON_SOCKET } from './engine.js';
+import { WslPortSide } from './ports-in-wsl.js';
 import { sharedPath } from '../common/shared-area.js';
 import { Backoff } from '../common/backoff.js';
 import { SerialQueue } from '../common/serial-queue.js';
@@ -30,7 +27,9 @@ const RECONCILE_AGAIN_MS = [1000, 3000];
 interface Published {
   key: string;
   request: PortRequest;
+  /** The host's listener and the WSL network namespace's. */
   server: PublishedListener;
+  inWsl: PublishedListener;
   target: TargetSlot;
   since: number;
 }
@@ -39,20 +38,16 @@ const keyOf = (r: PortRequest) => `${r.host}:${r.port}/${r.proto}`;
 
 /**
  * Published ports: each is bound on the host's loopback (here) and in the WSL network
- * namespace (by `berth-agent ports` in the berth distro), and carried into the engine's
+ * namespace (ports-in-wsl.ts), and carried into the engine's
  * namespace over the forwarder socket. Claimed before a container starts, so a taken port
  * fails the start; then kept in line with the running containers, from the engine's events.
  */
 export class PortForwards {
   private published = new Map<string, Published>();
-  private vm: WslProcess | undefined;
-  /** Answers awaited from the port helper, by request id (two requests may name one port). */
-  private replies = new Map<number, (r: { ok: boolean; error?: string }) => void>();
-  private lastRequestId = 0;
+  private readonly inWsl: WslPortSide;
   private stopped = false;
   private claimServer: HttpServer | undefined;
   private events: EventFollower | undefined;
-  private readonly helperBackoff = new Backoff(Backoff.HELPER_RESTART);
   private readonly listBackoff = new Backoff(Backoff.RECONNECT);
   private reconcileError: string | undefined;
   private readonly daemon = () => this.wsl.connect(BERTH_DISTRO, DAEMON_SOCKET);
@@ -73,6 +68,7 @@ export class PortForwards {
     clock: Clock = systemClock,
   ) {
     this.timers = new OwnedTimers(clock);
+    this.inWsl = new WslPortSide(wsl, log, this.queue, this.timers, () => clock.now());
   }
 
   /**
@@ -84,7 +80,7 @@ export class PortForwards {
   private forwarderLink(): ForwarderLink {
     const forwarderPath = this.wsl.socketHostPath(FORWARDER);
     if (forwarderPath && !this.relay && this.relayBinary) {
-      const relay = new RelayListeners(this.relayBinary, forwarderPath, (l) => this.log(`port relay: ${l}`));
+      const relay = RelayListeners.spawn(this.relayBinary, forwarderPath, (l) => this.log(`port relay: ${l}`));
       relay.onExit(() => {
         if (this.relay !== relay) return;
         this.relay = undefined;
@@ -108,85 +104,15 @@ export class PortForwards {
 
   async start(claimSocket: string | undefined): Promise<void> {
     this.stopped = false;
-    this.startHelper();
+    this.inWsl.start();
     if (claimSocket) await this.serveClaims(claimSocket);
     this.watchEvents();
     await this.reconcile();
   }
 
-  /**
-   * `berth-agent ports`, attached in the berth distro (the WSL network namespace). If it
-   * dies it is started again and told every published port, so the distros' side comes back.
-   */
-  private startHelper(): void {
-    const helper = this.wsl.exec(BERTH_DISTRO, [AGENT, 'ports'], { user: 'root', stdin: 'pipe', stdout: 'pipe', stderr: 'pipe' });
-    const startedAt = Date.now();
-    this.vm = helper;
-    helper.stderr?.on('data', (d: Buffer) => this.log(`port helper: ${d.toString().trim()}`));
-    if (helper.stdout) {
-      onJsonLines(
-        helper.stdout,
-        portHelperReplySchema,
-        (reply) => {
-          this.replies.get(reply.id)?.(reply);
-          this.replies.delete(reply.id);
-        },
-        (_line, why) => this.log(`port helper: ignored a malformed reply: ${why}`),
-      );
-    }
-    const restart = (why: string) => {
-      if (this.vm === helper) {
-        // Whatever it was asked is not going to be answered: say so now, not after the timeout.
-        for (const answer of this.replies.values()) answer({ ok: false, error: 'the port helper exited' });
-        this.replies.clear();
-      }
-      if (this.stopped || this.vm !== helper) return;
-      this.helperBackoff.ran(Date.now() - startedAt);
-      const delay = this.helperBackoff.next();
-      this.log(`the port helper in the berth distro ${why}; starting it again in ${delay} ms`);
-      this.timers.after(delay, () => {
-        if (this.stopped || this.vm !== helper) return;
-        this.startHelper();
-        void this.queue.run(() => this.reopenInVm());
-      });
-    };
-    void helper.done.then(
-      (r) => restart(`exited (code ${r.exitCode})`),
-      (e: Error) => restart(`failed: ${e.message}`),
-    );
-  }
-
-  /** Tells a new port helper every published port (a no-op for those it has). */
-  private async reopenInVm(): Promise<void> {
-    for (const p of this.published.values()) {
-      const r = await this.openInVm(p.request, p.target.get());
-      if (!r.ok) this.log(`cannot publish ${p.key} in WSL again: ${r.error}`);
-    }
-  }
-
   /** Proxies in user distros ask here before a container starts. */
   private async serveClaims(path: string): Promise<void> {
     this.claimServer = await serveClaimSocket(path, { claim: (ports) => this.claim(ports), started: () => this.containerStarted() }, this.log);
-  }
-
-  private vmRequest(cmd: DistributiveOmit<PortHelperCommand, 'id'>): Promise<{ ok: boolean; error?: string }> {
-    return new Promise((resolve) => {
-      if (!this.vm?.stdin) return resolve({ ok: false, error: 'the port helper is not running' });
-      const id = ++this.lastRequestId;
-      const timer = setTimeout(() => {
-        if (this.replies.delete(id)) resolve({ ok: false, error: 'no answer from the port helper' });
-      }, 10_000);
-      this.replies.set(id, (answer) => {
-        clearTimeout(timer);
-        resolve(answer);
-      });
-      this.vm.stdin.write(`${JSON.stringify(portHelperCommandSchema.parse({ ...cmd, id }))}\n`);
-    });
-  }
-
-  /** Binds (or re-targets) a port in the WSL network namespace. */
-  private openInVm(r: PortRequest, target?: ForwardTarget) {
-    return this.vmRequest({ op: 'open', key: keyOf(r), host: r.host, port: r.port, proto: r.proto, ...(target ? { ip: target.ip, targetPort: target.port } : {}) });
   }
 
   /** Binds the ports on both sides, or none of them, with an error naming the port. */
@@ -215,12 +141,11 @@ export class PortForwards {
     const server = await listenPublishedPort(r, slot, this.forwarderLink()).catch((e: NodeJS.ErrnoException) => {
       throw new ProxyError(500, bindFailureMessage(r, 'host', e.code, e.message), { cause: e });
     });
-    const vm = await this.openInVm(r, target);
-    if (!vm.ok) {
+    const inWsl = await this.inWsl.listen(r, slot).catch((e: NodeJS.ErrnoException) => {
       server.close();
-      throw new ProxyError(500, bindFailureMessage(r, 'wsl', vm.error, vm.error ?? 'no answer'));
-    }
-    this.published.set(key, { key, request: r, server, target: slot, since: Date.now() });
+      throw new ProxyError(500, bindFailureMessage(r, 'wsl', e.code, e.message), { cause: e });
+    });
+    this.published.set(key, { key, request: r, server, inWsl, target: slot, since: Date.now() });
   }
 
   private async unpublish(key: string): Promise<void> {
@@ -228,8 +153,8 @@ export class PortForwards {
     if (!p) return;
     this.published.delete(key);
     p.server.close();
+    p.inWsl.close();
     p.target.close();
-    await this.vmRequest({ op: 'close', key });
   }
 
   /**
@@ -285,7 +210,6 @@ export class PortForwards {
         const now = have.target.get();
         if (now?.ip === want.target.ip && now.port === want.target.port) continue;
         have.target.set(want.target);
-        await this.openInVm(want.request, want.target);
       } else {
         await this.publish(want.request, want.target).catch((e: Error) => this.log(`cannot publish ${key}: ${e.message}`));
       }
@@ -326,7 +250,7 @@ export class PortForwards {
     this.stopped = true;
     this.timers.cancelAll();
     this.events?.stop();
-    // The helper's listeners go with it; only the host's are closed here.
+    // The WSL side's listeners go with its relay and helper; only the host's are closed here.
     for (const p of this.published.values()) {
       p.server.close();
       p.target.close();
@@ -335,8 +259,6 @@ export class PortForwards {
     this.claimServer?.close();
     const relay = this.relay;
     this.relay = undefined;
-    this.vm?.stdin?.end();
-    this.vm?.kill('SIGTERM');
-    await relay?.stop();
+    await Promise.all([relay?.stop(), this.inWsl.stop()]);
   }
 }

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { z } from 'zod';
@@ -44,21 +44,32 @@ export function relayCommand(op: 'listen' | 'target' | 'close', key: string, add
   return `${op} ${key} ${address.ip} ${address.port}\n`;
 }
 
-type RelayProcess = ChildProcessByStdio<Writable, Readable, Readable>;
-
-/** Closes the relay's stdin (it ends then); resolves once it has exited. */
-function endChild(child: RelayProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.stdin.end();
-  return gone;
+/** A running berth-relay, wherever it runs: spawned here, or through wsl in the berth distro. */
+export interface RelayChild {
+  readonly stdin: Writable;
+  readonly stdout: Readable;
+  readonly stderr: Readable;
+  readonly pid: number | undefined;
+  /** Settles once it has exited: undefined for a clean exit, else why ("exited (code 1)", "could not run: …"). */
+  readonly exited: Promise<string | undefined>;
 }
 
-function startRelay(binary: string, args: string[], log: (line: string) => void): RelayProcess {
+/** berth-relay started here, as a child of this process. */
+export function spawnRelay(binary: string, args: string[]): RelayChild {
   const child = spawn(binary, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-  child.stdin.on('error', () => undefined); // it exited: 'exit' says so
-  createInterface({ input: child.stderr }).on('line', (l) => log(l));
-  return child;
+  child.stdin.on('error', () => undefined); // it exited: `exited` says so
+  const exited = new Promise<string | undefined>((resolve) => {
+    child.once('exit', (code, signal) => resolve(code === 0 ? undefined : `exited (${signal ?? `code ${code}`})`));
+    // It could not be started at all (no such binary): no 'exit' follows.
+    child.once('error', (e) => resolve(`could not run: ${e.message}`));
+  });
+  return { stdin: child.stdin, stdout: child.stdout, stderr: child.stderr, pid: child.pid, exited };
+}
+
+/** Closes the relay's stdin (it ends then); resolves once it has exited. */
+function endChild(child: RelayChild): Promise<void> {
+  child.stdin.end();
+  return child.exited.then(() => undefined);
 }
 
 /**
@@ -67,33 +78,32 @@ function startRelay(binary: string, args: string[], log: (line: string) => void)
  * before its port's target is known waits for it, as TargetSlot's do.
  */
 export class RelayListeners {
-  private readonly child: RelayProcess;
   private readonly answers: Array<(a: Answer) => void> = [];
   private exited = false;
   private exitHandlers: Array<() => void> = [];
 
   constructor(
-    binary: string,
-    forwarderPath: string,
+    private readonly child: RelayChild,
     private readonly log: (line: string) => void,
   ) {
-    this.child = startRelay(binary, ['listen', '--forwarder', forwarderPath], log);
-    createInterface({ input: this.child.stdout }).on('line', (line) => {
+    createInterface({ input: child.stderr }).on('line', (l) => log(l));
+    createInterface({ input: child.stdout }).on('line', (line) => {
       const parsed = parseRelayLine(line);
       if (!parsed || !('ok' in parsed)) return log(`berth-relay: ignored an unexpected line: ${line.slice(0, 200)}`);
       this.answers.shift()?.(parsed);
     });
-    const ended = (why?: string) => {
-      if (this.exited) return;
+    void child.exited.then((why) => {
       this.exited = true;
-      if (why) log(why);
+      if (why) log(`berth-relay ${why}`);
       // Nothing it was asked will be answered: say so now, not never.
       for (const answer of this.answers.splice(0)) answer({ ok: false, key: '-', code: 'ERELAYEXITED' });
       for (const handler of this.exitHandlers) handler();
-    };
-    this.child.once('exit', (code, signal) => ended(code === 0 ? undefined : `berth-relay exited (${signal ?? `code ${code}`})`));
-    // It could not be started at all (no such binary): no 'exit' follows.
-    this.child.once('error', (e) => ended(`berth-relay could not run: ${e.message}`));
+    });
+  }
+
+  /** berth-relay listen, started here, carrying connections to the forwarder socket at forwarderPath. */
+  static spawn(binary: string, forwarderPath: string, log: (line: string) => void): RelayListeners {
+    return new RelayListeners(spawnRelay(binary, ['listen', '--forwarder', forwarderPath]), log);
   }
 
   private ask(line: string): Promise<Answer> {
@@ -147,13 +157,14 @@ export class RelayListeners {
  * allowed connections to it. Resolves once the socket is listening.
  */
 export function serveNativeForwarder(binary: string, socketPath: string, allowed: TargetCheck, log: (line: string) => void): Promise<{ close(): Promise<void>; pid: number | undefined }> {
-  const child = startRelay(binary, ['forward', '--socket', socketPath], log);
-  child.once('exit', (code, signal) => {
-    if (code !== 0) log(`berth-relay forward exited (${signal ?? `code ${code}`})`);
-  });
+  const child = spawnRelay(binary, ['forward', '--socket', socketPath]);
+  createInterface({ input: child.stderr }).on('line', (l) => log(l));
   return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('exit', (code) => reject(new Error(`berth-relay forward exited (code ${code}) before it listened on ${socketPath}`)));
+    void child.exited.then((why) => {
+      if (why) log(`berth-relay forward ${why}`);
+      // After 'ready' this settles nothing.
+      reject(new Error(`berth-relay forward ${why ?? 'exited'} before it listened on ${socketPath}`));
+    });
     createInterface({ input: child.stdout }).on('line', (line) => {
       const parsed = parseRelayLine(line);
       if (parsed && 'ready' in parsed) return resolve({ close: () => endChild(child), pid: child.pid });

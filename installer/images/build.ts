@@ -190,7 +190,7 @@ function osRelease(name: string, version: string): string {
 /** The berth distro's launch scripts, and what user distros run from the shared area. */
 async function stageLaunchers(staging: string, busybox: string): Promise<void> {
   await stageText(staging, 'opt/berth/bin/berth-node', `#!/bin/sh\nexec /${NODE_DIR}/lib/ld-linux-x86-64.so.2 --library-path /${NODE_DIR}/lib /${NODE_DIR}/bin/node "$@"\n`, 0o755);
-  // The published ports' native byte mover (the port helper and the engine's forwarder run it).
+  // The published ports' native byte mover (the manager runs it here for the WSL side; the engine's forwarder runs it too).
   await stageFile(staging, RELAY_BINARY, 'opt/berth/bin/berth-relay', 0o755);
   const flags = DAEMON_NODE_FLAGS.join(' ');
   await stageText(staging, 'opt/berth/bin/berth-agent', `#!/bin/sh\nexec /opt/berth/bin/berth-node ${flags} /opt/berth/app/berth-agent.mjs "$@"\n`, 0o755);

@@ -10,8 +10,8 @@ export function distroInitPid(wslRoot: string, distro: string): number {
 }
 
 /**
- * Berth's processes on the host: the backend's tree (its berth-wsl clients, the port helper,
- * the proxies) and the berth distro's (the detached supervisor, the engine).
+ * Berth's processes on the host: the backend's tree (its berth-wsl clients, the ports' relay
+ * in WSL, the proxies) and the berth distro's (the detached supervisor, the engine).
  */
 export function berthProcesses(backendPid: number, wslRoot: string): number[] {
   return [...new Set([...processTree(backendPid), ...processTree(distroInitPid(wslRoot, 'berth'))])];

@@ -146,8 +146,8 @@ describe.runIf(run)('fault drill', () => {
     await drill('kill -9 the attached process in berth', () => kill9('attached shell', (c) => c.startsWith('sh -c trap')), true);
   }, 240_000);
 
-  it('the port helper killed', async () => {
-    await drill('kill -9 berth-agent ports', () => kill9('port helper', (c) => c.includes('berth-agent.mjs ports')), true);
+  it("the ports' relay in WSL killed: the backend starts it again and binds every port again", async () => {
+    await drill('kill -9 berth-relay listen (WSL side)', () => kill9('port relay in WSL', (c) => c.includes('berth-relay listen --forwarder /mnt/wsl/')), true);
   }, 240_000);
 
   it("the user distro's proxy killed", async () => {

@@ -7,6 +7,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeRootfsTarball } from '../helpers/busybox-distro.js';
 import { TestBerth, until } from '../helpers/berth-manager.js';
+import { berthProcesses, commandLine, commandName } from '../helpers/processes.js';
 import { REPO, requireRoot } from '../helpers/wsl-root.js';
 
 const run = requireRoot('published ports');
@@ -94,6 +95,18 @@ describe.runIf(run)('published ports reach the host and every distro', () => {
     expect((await sh('Ubuntu', `docker run -d --name v6only -p [::1]:18086:80 busybox sh -c "${HTTPD('v6only')}"`)).exitCode).toBe(0);
     expect(await until(async () => (await fetchHost6(18086)).body?.toString() === 'v6only\n', 10_000)).toBe(true);
     expect((await fetchHost(18086)).error).toBe('ECONNREFUSED');
+  });
+
+  it('runs no Node for the WSL side of TCP ports: berth-relay binds them there, and the UDP helper lives only while a UDP port is published', async () => {
+    const pid = ((await t.status()) as unknown as { pid: number }).pid;
+    const running = (match: (cmd: string, comm: string) => boolean) => berthProcesses(pid, t.root).filter((p) => match(commandLine(p), commandName(p)));
+    const udpHelper = (c: string) => c.includes('berth-agent.mjs ports');
+    // The relay itself (its berth-wsl client on the host names the same arguments).
+    expect(running((c, comm) => comm === 'berth-relay' && c.includes('listen --forwarder /mnt/wsl/'))).toHaveLength(1);
+    expect(running(udpHelper)).toHaveLength(1); // the udp container publishes 15353/udp
+    expect((await sh('Ubuntu', 'docker rm -f udp >/dev/null')).exitCode).toBe(0);
+    expect(await until(async () => running(udpHelper).length === 0, 15_000), 'the UDP helper ended with the last UDP port').toBe(true);
+    expect((await t.wsl(['-d', 'Other', '--exec', 'wget', '-qO-', 'http://127.0.0.1:18080/'])).stdout).toBe('hello-port');
   });
 
   it('binds a privileged host port (Berth runs as root here)', async () => {

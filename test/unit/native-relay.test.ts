@@ -69,7 +69,7 @@ describe.each(builds)('berth-relay ($name)', ({ binary, sanitized }) => {
       },
       log,
     );
-    relay = new RelayListeners(binary, forwarderPath, log);
+    relay = RelayListeners.spawn(binary, forwarderPath, log);
   });
 
   afterAll(async () => {
@@ -228,7 +228,7 @@ describe("berth-relay's lines, as Node writes and reads them", () => {
 describe('berth-relay that cannot run', () => {
   it('fails every listen at once with a code, and says why in the log', async () => {
     const logs: string[] = [];
-    const relay = new RelayListeners('/nonexistent/berth-relay', '/nonexistent/forward.sock', (l) => logs.push(l));
+    const relay = RelayListeners.spawn('/nonexistent/berth-relay', '/nonexistent/forward.sock', (l) => logs.push(l));
     const code = await relay.listen({ host: '127.0.0.1', port: 1 }, new TargetSlot()).then(
       () => 'bound',
       (e: NodeJS.ErrnoException) => e.code,

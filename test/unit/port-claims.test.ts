@@ -37,7 +37,9 @@ const accepts = (port: number) =>
 let dir: string;
 let daemon: HttpServer;
 let containers: unknown[] = [];
-let helper: FakeProcess | undefined;
+/** The WSL side's processes as the manager started them: berth-relay listen, and the UDP helper. */
+let relays: FakeProcess[] = [];
+let helpers: FakeProcess[] = [];
 const commands: Array<{ op: string; key: string; port?: number; ip?: string }> = [];
 let refusePort = 0;
 let ports: PortForwards;
@@ -54,11 +56,21 @@ beforeEach(async () => {
   await new Promise<void>((r) => daemon.listen(sock, r));
   const wsl = new FakeWsl();
   wsl.sockets.set(DAEMON_SOCKET, sock);
-  // The port helper in the WSL namespace: answers each command; one port is "taken" there.
+  // The WSL namespace's side: berth-relay's line protocol (TCP) and the helper's JSON lines
+  // (UDP), each answering every command; one port is "taken" there. Both end with their stdin.
   wsl.onExec = (p) => {
-    helper = p;
+    const isRelay = p.argv.includes('listen');
+    (isRelay ? relays : helpers).push(p);
+    p.stdin.on('end', () => p.end(0));
     p.stdin.on('data', (d: Buffer) => {
       for (const line of d.toString().split('\n').filter(Boolean)) {
+        if (isRelay) {
+          const [op, key, ip, port] = line.split(' ') as [string, string, string?, string?];
+          commands.push({ op, key, ...(ip ? { ip } : {}), ...(port ? { port: Number(port) } : {}) });
+          const taken = op === 'listen' && Number(port) === refusePort;
+          p.stdout.write(taken ? `error ${key} EADDRINUSE\n` : `ok ${key}\n`);
+          continue;
+        }
         const cmd = JSON.parse(line) as { id: number; op: string; key: string; port?: number; ip?: string };
         commands.push(cmd);
         const taken = cmd.op === 'open' && cmd.port === refusePort;
@@ -66,6 +78,8 @@ beforeEach(async () => {
       }
     });
   };
+  relays = [];
+  helpers = [];
   ports = new PortForwards(wsl, (l) => logs.push(l));
   commands.length = 0;
   containers = [];
@@ -81,7 +95,7 @@ afterEach(async () => {
 describe('port claims', () => {
   it('bind every port or none: a port taken in WSL rolls back the ones already bound, and names the port', async () => {
     await ports.start(undefined);
-    await until(() => helper !== undefined, 'the helper started');
+    await until(() => relays.length === 1, 'the relay in WSL started');
     const [free, taken] = [await freePort(), await freePort()];
     refusePort = taken;
     await expect(
@@ -91,7 +105,8 @@ describe('port claims', () => {
       ]),
     ).rejects.toThrow(`Berth: port ${taken} is already in use in WSL (127.0.0.1:${taken} in the distros' network); stop what uses it, or publish another host port (-p OTHER:…)`);
     expect(await canBind(free)).toBe(true); // the host side of the first port was let go
-    expect(commands.filter((c) => c.op === 'close').map((c) => c.key)).toEqual([`127.0.0.1:${free}/tcp`]);
+    expect(commands.filter((c) => c.op === 'close').map((c) => c.key)).toEqual([`127.0.0.1:${free}`]);
+    expect(helpers, 'no Node helper for TCP ports').toHaveLength(0);
   });
 
   it('refuse a port taken on the host before asking WSL', async () => {
@@ -101,7 +116,7 @@ describe('port claims', () => {
     const port = (blocker.address() as AddressInfo).port;
     try {
       await expect(ports.claim([{ host: '127.0.0.1', port, proto: 'tcp' }])).rejects.toThrow(`Berth: port ${port} is already in use on the host (127.0.0.1:${port})`);
-      expect(commands.filter((c) => c.op === 'open' && c.port === port)).toHaveLength(0);
+      expect(commands.filter((c) => c.op === 'listen' && c.port === port)).toHaveLength(0);
     } finally {
       blocker.close();
     }
@@ -113,18 +128,53 @@ describe('port reconcile', () => {
     const port = await freePort();
     containers = [{ Id: 'c1', Ports: [{ IP: '0.0.0.0', PrivatePort: 80, PublicPort: port, Type: 'tcp' }], NetworkSettings: { Networks: { bridge: { IPAddress: '172.17.0.2' } } } }];
     await ports.start(undefined);
-    await until(() => commands.some((c) => c.op === 'open' && c.port === port), 'the port opened in WSL');
-    expect(commands.find((c) => c.op === 'open' && c.port === port)).toMatchObject({ ip: '172.17.0.2' });
+    await until(() => commands.some((c) => c.op === 'listen' && c.port === port), 'the port opened in WSL');
+    await until(() => commands.some((c) => c.op === 'target' && c.key === `127.0.0.1:${port}`), 'the port pointed at its container in WSL');
+    expect(commands.find((c) => c.op === 'target' && c.key === `127.0.0.1:${port}`)).toMatchObject({ ip: '172.17.0.2', port: 80 });
     expect(await accepts(port)).toBe(true);
 
     containers = [];
     await ports.reconcile();
     expect(await accepts(port)).toBe(false);
-    expect(commands.at(-1)).toMatchObject({ op: 'close', key: `127.0.0.1:${port}/tcp` });
+    expect(commands.at(-1)).toMatchObject({ op: 'close', key: `127.0.0.1:${port}` });
 
     daemon.close();
     daemon.closeAllConnections();
     await ports.reconcile();
     expect(ports.error).toMatch(/^cannot list the containers to publish their ports/);
+  });
+});
+
+describe("the WSL namespace's side", () => {
+  it('starts the Node port helper with the first UDP port and ends it with the last; TCP needs none', async () => {
+    await ports.start(undefined);
+    const [tcp, udp] = [await freePort(), await freePort()];
+    await ports.claim([{ host: '127.0.0.1', port: tcp, proto: 'tcp' }]);
+    expect(helpers).toHaveLength(0);
+    containers = [{ Id: 'c1', Ports: [{ IP: '127.0.0.1', PrivatePort: 53, PublicPort: udp, Type: 'udp' }], NetworkSettings: { Networks: { bridge: { IPAddress: '172.17.0.3' } } } }];
+    await ports.reconcile();
+    expect(helpers).toHaveLength(1);
+    expect(commands.find((c) => c.op === 'open')).toMatchObject({ key: `127.0.0.1:${udp}/udp`, port: udp, ip: '172.17.0.3' });
+    containers = [];
+    await ports.reconcile(); // its container stopped: the last UDP port goes, and the helper with it
+    await until(() => helpers[0]!.stdin.writableEnded, 'the helper was told to end');
+    expect(commands.at(-1)).toMatchObject({ op: 'close', key: `127.0.0.1:${udp}/udp` });
+    expect(relays).toHaveLength(1);
+  });
+
+  it('starts a relay that died again and binds every TCP port again, to its target', async () => {
+    const port = await freePort();
+    containers = [{ Id: 'c1', Ports: [{ IP: '127.0.0.1', PrivatePort: 80, PublicPort: port, Type: 'tcp' }], NetworkSettings: { Networks: { bridge: { IPAddress: '172.17.0.9' } } } }];
+    await ports.start(undefined);
+    await until(() => commands.some((c) => c.op === 'target' && c.port === 80), 'the port pointed at its container');
+    commands.length = 0;
+    relays[0]!.end(1);
+    await until(() => relays.length === 2, 'a second relay started');
+    await until(() => commands.some((c) => c.op === 'target'), 'the port bound again');
+    expect(commands).toEqual([
+      { op: 'listen', key: `127.0.0.1:${port}`, ip: '127.0.0.1', port },
+      { op: 'target', key: `127.0.0.1:${port}`, ip: '172.17.0.9', port: 80 },
+    ]);
+    expect(logs.join('\n')).toMatch(/the port relay in the berth distro exited; starting it again in 100 ms/);
   });
 });

@@ -2,29 +2,23 @@ import { connect } from 'node:net';
 import { createInterface } from 'node:readline';
 import { listenPublishedPort, type ForwarderLink } from '../../../common/port-forward/forward.js';
 import { parseLine, portHelperCommandSchema, portHelperReplySchema, type PortHelperReply } from '../../../common/port-forward/helper-messages.js';
-import { RelayListeners } from '../../../common/port-forward/native-relay.js';
 import { sharedPath } from '../../../common/shared-area.js';
 import { TargetSlot } from '../../../common/port-forward/target-slot.js';
-import { paths } from '../paths.js';
 import { logUnhandled } from '../../../common/unhandled.js';
 import { collectGarbageWhenIdle } from '../../../common/idle-gc.js';
 
 /**
  * ports: run by the manager, attached, in the berth distro, which lives in the WSL network
- * namespace every distro shares. Reads `{"id","op":"open","key","host","port","proto","ip","targetPort"}`
- * and `{"id","op":"close","key"}` lines on stdin; binds there and forwards to the engine
- * (TCP through berth-relay, UDP here). Answers `{"id","key","ok"[,"error"]}` lines.
+ * namespace every distro shares, once a UDP port is published (TCP ports there are
+ * berth-relay's, with no Node: installer/ports-in-wsl.ts). Reads
+ * `{"id","op":"open","key","host","port","proto","ip","targetPort"}` and `{"id","op":"close","key"}`
+ * lines on stdin; binds there and forwards to the engine. Answers `{"id","key","ok"[,"error"]}` lines.
  */
 export async function run(): Promise<number> {
   const log = (line: string) => process.stderr.write(`${line}\n`);
   logUnhandled(log, 'berth-agent ports');
   collectGarbageWhenIdle();
-  const relay = new RelayListeners(paths.relay, sharedPath('forwardSocket'), log);
-  // Without its relay this helper binds nothing: it exits, and the manager starts it again
-  // and tells it every port.
-  relay.onExit(() => process.exit(1));
   const link: ForwarderLink = {
-    relay,
     connectTcp: async () => connect(sharedPath('forwardSocket')),
     connectUdp: async () => connect(sharedPath('forwardUdpSocket')),
   };
@@ -64,6 +58,5 @@ export async function run(): Promise<number> {
     );
   }
   for (const e of open.values()) e.server?.close();
-  await relay.stop();
   return 0;
 }
