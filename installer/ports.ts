@@ -85,12 +85,16 @@ export class PortForwards {
         if (this.relay !== relay) return;
         this.relay = undefined;
         if (this.stopped) return;
-        // Its listeners went with it: bind them again with a new one.
-        this.log('the host port relay exited; publishing the ports again');
-        const lost = [...this.published.values()];
-        this.published.clear();
+        // Its listeners went with it: bind them again with a new one (the WSL side's stay).
+        this.log('the host port relay exited; binding the ports on the host again');
         void this.queue.run(async () => {
-          for (const p of lost) await this.publish(p.request, p.target.get()).catch((e: Error) => this.log(`cannot publish ${p.key} again: ${e.message}`));
+          for (const p of this.published.values()) {
+            if (p.request.proto !== 'tcp') continue; // UDP on the host is Node's own
+            p.server = await listenPublishedPort(p.request, p.target, this.forwarderLink()).catch((e: NodeJS.ErrnoException) => {
+              this.log(`cannot publish ${p.key} on the host again: ${e.code ?? e.message}`);
+              return { close: () => undefined };
+            });
+          }
         });
       });
       this.relay = relay;
@@ -130,7 +134,7 @@ export class PortForwards {
         made.push(key);
       }
     } catch (e) {
-      for (const key of made) await this.unpublish(key);
+      for (const key of made) this.unpublish(key);
       throw e;
     }
   }
@@ -148,7 +152,7 @@ export class PortForwards {
     this.published.set(key, { key, request: r, server, inWsl, target: slot, since: Date.now() });
   }
 
-  private async unpublish(key: string): Promise<void> {
+  private unpublish(key: string): void {
     const p = this.published.get(key);
     if (!p) return;
     this.published.delete(key);
@@ -215,8 +219,8 @@ export class PortForwards {
       }
     }
     for (const [key, p] of this.published) {
-      if (!desired.has(key) && Date.now() - p.since > CLAIM_GRACE_MS) await this.unpublish(key);
-      else if (!desired.has(key) && p.target.get()) await this.unpublish(key); // its container stopped
+      if (!desired.has(key) && Date.now() - p.since > CLAIM_GRACE_MS) this.unpublish(key);
+      else if (!desired.has(key) && p.target.get()) this.unpublish(key); // its container stopped
     }
   }
 

@@ -7,6 +7,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PortForwards } from '../../installer/ports.js';
 import { DAEMON_SOCKET } from '../../installer/engine.js';
 import { FakeWsl, type FakeProcess } from '../helpers/fake-wsl.js';
+import { REPO } from '../helpers/wsl-root.js';
+import { sharedPath } from '../../common/shared-area.js';
+import { execa } from 'execa';
 
 const until = async (cond: () => boolean, what: string) => {
   for (let i = 0; i < 300 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
@@ -176,5 +179,41 @@ describe("the WSL namespace's side", () => {
       { op: 'target', key: `127.0.0.1:${port}`, ip: '172.17.0.9', port: 80 },
     ]);
     expect(logs.join('\n')).toMatch(/the port relay in the berth distro exited; starting it again in 100 ms/);
+  });
+});
+
+describe("the host's relay", () => {
+  it('dies: only the host side is bound again, and the WSL side is left alone', async () => {
+    const binary = join(REPO, 'dist/native/berth-relay');
+    const wsl = new FakeWsl();
+    wsl.sockets.set(DAEMON_SOCKET, join(dir, 'docker.sock'));
+    wsl.sockets.set(sharedPath('forwardSocket'), join(dir, 'forward.sock')); // nothing answers there: accepting is enough
+    wsl.onExec = (p) => {
+      relays.push(p);
+      p.stdin.on('end', () => p.end(0));
+      p.stdin.on('data', (d: Buffer) => {
+        for (const line of d.toString().split('\n').filter(Boolean)) {
+          commands.push({ op: line.split(' ')[0]!, key: line.split(' ')[1]! });
+          p.stdout.write(`ok ${line.split(' ')[1]}\n`);
+        }
+      });
+    };
+    const withRelay = new PortForwards(wsl, (l) => logs.push(l), binary);
+    try {
+      await withRelay.start(undefined);
+      const port = await freePort();
+      await withRelay.claim([{ host: '127.0.0.1', port, proto: 'tcp' }]);
+      expect(await accepts(port)).toBe(true);
+      const hostRelay = (await execa('pgrep', ['-P', String(process.pid), '-f', `${binary} listen`], { reject: false })).stdout.trim();
+      expect(hostRelay).toMatch(/^\d+$/);
+      const wslCommands = commands.length;
+      process.kill(Number(hostRelay), 'SIGKILL');
+      await until(() => logs.some((l) => l.includes('the host port relay exited')), 'the backend saw it go');
+      for (let i = 0; i < 100 && !(await accepts(port)); i++) await new Promise((r) => setTimeout(r, 20));
+      expect(await accepts(port)).toBe(true);
+      expect(commands.length, 'no command to the WSL side').toBe(wslCommands);
+    } finally {
+      await withRelay.stop();
+    }
   });
 });
