@@ -50,16 +50,13 @@ export class DiskManager {
     const d = await this.registry.find(name);
     if (!d || d.state !== 'Installed') throw new WslFailure(errors.notFound());
     if (!d.vhd) throw new WslFailure(diskErrors.notVhd());
-    // Whether the disk is attached is decided once, and holds: no start begins meanwhile
-    // (an offline e2fsck or resize2fs beside a fresh mount would corrupt the file system).
-    return this.runtime.withoutStarts(d, async () => {
-      const attached = (await loopDevicesOf(this.runtime.rootfsPath(d))).length > 0 || (await this.runtime.running(d)) !== undefined;
-      if (change.kind === 'set-sparse') return this.setSparse(d, change.sparse, attached);
-      return this.resize(d, change.bytes);
-    });
+    // Whether the disk is attached, once checked, holds: no start begins meanwhile (an
+    // offline e2fsck or resize2fs beside a fresh mount would corrupt the file system).
+    return this.runtime.withoutStarts(d, () => (change.kind === 'set-sparse' ? this.setSparse(d, change.sparse) : this.resize(d, change.bytes)));
   }
 
-  private async setSparse(d: DistroRecord, sparse: boolean, attached: boolean): Promise<void> {
+  private async setSparse(d: DistroRecord, sparse: boolean): Promise<void> {
+    const attached = (await loopDevicesOf(this.runtime.rootfsPath(d))).length > 0 || (await this.runtime.running(d)) !== undefined;
     await this.registry.update((reg) => {
       const r = reg.distros.find((x) => x.id === d.id);
       if (r) r.sparse = sparse;
