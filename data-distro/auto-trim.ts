@@ -28,7 +28,9 @@ export class AutoTrim {
   constructor(private readonly deps: AutoTrimDeps) {}
 
   start(): void {
-    this.follower ??= followEvents(this.deps.daemon, FREEING_EVENTS, { onEvent: () => this.schedule() });
+    // Each (re)connection trims once too: deletions in a dockerd the stream never reached (one
+    // that came and went while the follower waited out its backoff) left no event to replay.
+    this.follower ??= followEvents(this.deps.daemon, FREEING_EVENTS, { onEvent: () => this.schedule(), onConnected: () => this.schedule() });
   }
 
   stop(): void {

@@ -127,11 +127,8 @@ describe.runIf(run)('berth-data: a sparse disk image that gives space back, resi
     expect((await t.status()).state).toBe('running');
     expect((await disk()).sizeBytes).toBeGreaterThan(6.5 * GIB);
     const ran = await until(async () => trimsDone().length > trimsBefore, 60_000, 250);
-    const dataLines = readFileSync(logFile, 'utf8')
-      .split('\n')
-      .filter((l) => l.includes(',data;') || l.includes('berth-data'))
-      .slice(-20);
-    expect(ran, `the trim after the deletion never ran; the log's last berth-data lines:\n${dataLines.join('\n')}`).toBe(true);
+    const lastLines = readFileSync(logFile, 'utf8').split('\n').slice(-60);
+    expect(ran, `the trim after the deletion never ran; the log's last lines:\n${lastLines.join('\n')}`).toBe(true);
     expect(readFileSync(logFile, 'utf8')).not.toMatch(/trimming berth-data's disk failed/);
     expect((await t.docker(['run', '--pull=never', '--rm', 'busybox', 'echo', 'still here'])).stdout.trim()).toBe('still here');
   }, 180_000);

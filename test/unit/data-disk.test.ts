@@ -279,6 +279,34 @@ describe('the automatic trim', () => {
   });
 });
 
+describe('the automatic trim, following the engine', () => {
+  it('trims on each (re)connection of its event stream too: deletions in a dockerd it never reached leave no event', async () => {
+    const path = join(fresh(), 'docker.sock');
+    const streams: Array<{ destroy(): void }> = [];
+    const daemon = createHttpServer((req, res) => {
+      if (!req.url?.startsWith('/events')) return void res.writeHead(404).end();
+      res.writeHead(200, { 'content-type': 'application/json' }).flushHeaders();
+      streams.push(res);
+    });
+    await new Promise<void>((r) => daemon.listen(path, r));
+    let trims = 0;
+    const trim = new AutoTrim({ daemon: path, trim: async () => String((trims += 1)), log: () => {}, after: (_ms, fn) => (setImmediate(fn), () => {}) });
+    try {
+      trim.start();
+      for (let i = 0; i < 200 && trims < 1; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(trims).toBe(1);
+      streams[0]!.destroy(); // dockerd went away and came back
+      for (let i = 0; i < 300 && trims < 2; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(streams).toHaveLength(2);
+      expect(trims).toBe(2);
+    } finally {
+      trim.stop();
+      daemon.closeAllConnections();
+      daemon.close();
+    }
+  });
+});
+
 describe('Resource Saver', () => {
   /** A fake agent control socket counting touches. */
   async function agent(delayMs = 0): Promise<{ path: string; touches: () => number; server: ReturnType<typeof createHttpServer> }> {
