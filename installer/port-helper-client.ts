@@ -1,7 +1,7 @@
 import { onJsonLines } from '../common/json-lines.js';
 import { portHelperCommandSchema, portHelperReplySchema, type PortHelperCommand } from '../common/port-forward/helper-messages.js';
 import type { PublishedListener } from '../common/port-forward/forward-udp.js';
-import type { PortRequest } from '../common/port-forward/claim-messages.js';
+import { portKey, type PortRequest } from '../common/port-forward/claim-messages.js';
 import type { ForwardTarget, TargetSlot } from '../common/port-forward/target-slot.js';
 import type { WslProcess } from '../wsl-host/host.js';
 
@@ -72,7 +72,7 @@ export class PortHelperClient {
 
   /** Binds the port there; rejects with an error whose `code` is the helper's (EADDRINUSE…). Each new target is passed on. */
   async listen(r: PortRequest, slot: TargetSlot): Promise<PublishedListener> {
-    const key = `${r.host}:${r.port}/${r.proto}`;
+    const key = portKey(r);
     const open = (t: ForwardTarget | undefined) => this.request({ op: 'open', key, host: r.host, port: r.port, proto: r.proto, ...(t ? { ip: t.ip, targetPort: t.port } : {}) });
     const bound = await open(slot.get());
     if (!bound.ok) throw Object.assign(new Error(bound.error ?? 'no answer'), { code: bound.error });

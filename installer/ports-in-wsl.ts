@@ -1,5 +1,5 @@
 import { Backoff } from '../common/backoff.js';
-import type { PortRequest, Protocol } from '../common/port-forward/claim-messages.js';
+import { portKey, type PortRequest, type Protocol } from '../common/port-forward/claim-messages.js';
 import type { PublishedListener } from '../common/port-forward/forward-udp.js';
 import { RelayListeners, type RelayChild } from '../common/port-forward/native-relay.js';
 import type { TargetSlot } from '../common/port-forward/target-slot.js';
@@ -27,7 +27,6 @@ interface Bound {
   source: ListenerSource;
 }
 
-const keyOf = (r: PortRequest) => `${r.host}:${r.port}/${r.proto}`;
 const NAMES: Record<Protocol, string> = { tcp: 'port relay', udp: 'UDP port helper' };
 
 /**
@@ -61,7 +60,7 @@ export class WslPortSide {
 
   /** Binds the port there; rejects with an error whose `code` names the cause (EADDRINUSE…). */
   async listen(r: PortRequest, slot: TargetSlot): Promise<PublishedListener> {
-    const key = keyOf(r);
+    const key = portKey(r);
     const source = this.source(r.proto);
     const entry: Bound = { request: r, slot, listener: await source.listen(r, slot), source };
     this.bound.set(key, entry);

@@ -6,7 +6,7 @@ import { listenPublishedPort, type ForwardTarget, type ForwarderLink } from '../
 import { RelayListeners } from '../common/port-forward/native-relay.js';
 import { TargetSlot } from '../common/port-forward/target-slot.js';
 import type { PublishedListener } from '../common/port-forward/forward-udp.js';
-import { listenAddress, type PortRequest } from '../common/port-forward/claim-messages.js';
+import { listenAddress, portKey, type PortRequest } from '../common/port-forward/claim-messages.js';
 import { bindFailureMessage } from './port-errors.js';
 import { followEvents, listContainers, type ContainerSummary, type EventFollower } from '../common/docker-api.js';
 import { BERTH_DISTRO } from './distros.js';
@@ -33,8 +33,6 @@ interface Published {
   target: TargetSlot;
   since: number;
 }
-
-const keyOf = (r: PortRequest) => `${r.host}:${r.port}/${r.proto}`;
 
 /**
  * Published ports: each is bound on the host's loopback (here) and in the WSL network
@@ -128,7 +126,7 @@ export class PortForwards {
     const made: string[] = [];
     try {
       for (const r of requests) {
-        const key = keyOf(r);
+        const key = portKey(r);
         if (this.published.has(key)) continue; // ours already (a restart)
         await this.publish(r);
         made.push(key);
@@ -140,7 +138,7 @@ export class PortForwards {
   }
 
   private async publish(r: PortRequest, target?: ForwardTarget): Promise<void> {
-    const key = keyOf(r);
+    const key = portKey(r);
     const slot = new TargetSlot(target);
     const server = await listenPublishedPort(r, slot, this.forwarderLink()).catch((e: NodeJS.ErrnoException) => {
       throw new ProxyError(500, bindFailureMessage(r, 'host', e.code, e.message), { cause: e });
@@ -205,7 +203,7 @@ export class PortForwards {
         if (!p.PublicPort || (p.Type !== 'tcp' && p.Type !== 'udp') || !ip) continue;
         // Docker lists 0.0.0.0 and :: for one binding: one loopback listener each.
         const request: PortRequest = { host: listenAddress(p.IP), port: p.PublicPort, proto: p.Type };
-        desired.set(keyOf(request), { request, target: { ip, port: p.PrivatePort } });
+        desired.set(portKey(request), { request, target: { ip, port: p.PrivatePort } });
       }
     }
     for (const [key, want] of desired) {

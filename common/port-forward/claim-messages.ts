@@ -14,6 +14,9 @@ export const portRequestSchema = z
   .strict();
 export type PortRequest = z.infer<typeof portRequestSchema>;
 
+/** A published port's one name, on both sides and in the port helper's lines: `HOST:PORT/PROTO`. */
+export const portKey = (r: PortRequest) => `${r.host}:${r.port}/${r.proto}`;
+
 /** The claim a distro's proxy sends the manager before a container starts (both ends use it). */
 export const portClaimSchema = z.object({ ports: z.array(portRequestSchema).max(1024) }).strict();
 /** The manager's answer to a claim that it granted. */

@@ -56,7 +56,7 @@ export class DiskManager {
   }
 
   private async setSparse(d: DistroRecord, sparse: boolean): Promise<void> {
-    const attached = (await loopDevicesOf(this.runtime.rootfsPath(d))).length > 0 || (await this.runtime.running(d)) !== undefined;
+    const attached = await this.isAttached(d, await loopDevicesOf(this.runtime.rootfsPath(d)));
     await this.registry.update((reg) => {
       const r = reg.distros.find((x) => x.id === d.id);
       if (r) r.sparse = sparse;
@@ -91,9 +91,14 @@ export class DiskManager {
       }
       return;
     }
-    if (loops.length > 0 || (await this.runtime.running(d))) throw new WslFailure(diskErrors.inUse());
+    if (await this.isAttached(d, loops)) throw new WslFailure(diskErrors.inUse());
     await this.resizeFs(file, `${bytes / 1024}K`, true);
     await truncate(file, bytes);
+  }
+
+  /** In use: a loop device holds the image, or the distro runs. */
+  private async isAttached(d: DistroRecord, loops: string[]): Promise<boolean> {
+    return loops.length > 0 || (await this.runtime.running(d)) !== undefined;
   }
 
   private async resizeFs(target: string, size: string | undefined, offline = false): Promise<void> {
