@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildImages } from '../../installer/images/build.js';
 import { makeRootfsTarball } from '../helpers/busybox-distro.js';
 import { BERTH, TestBerth } from '../helpers/berth-manager.js';
-import { killWorld } from '../helpers/world.js';
+import { killWorldAndWait } from '../helpers/world.js';
 import { requireRoot } from '../helpers/wsl-root.js';
 
 const run = requireRoot('install fault drill');
@@ -34,9 +34,9 @@ describe.runIf(run)('install fault drill', () => {
     }
   };
 
-  const killAll = (first?: number) => {
+  const killAll = async (first?: number) => {
     if (first) process.kill(first, 'SIGKILL'); // the importer, at once: its window may be short
-    killWorld(t.root);
+    await killWorldAndWait(t.root);
   };
 
   /** Starts `berth ARGS`, and kills the whole world the moment `at` says so. */
@@ -46,7 +46,7 @@ describe.runIf(run)('install fault drill', () => {
     for (const end = Date.now() + 180_000; !hit && Date.now() < end && cli.exitCode === null;) {
       const now = at();
       if (now.hit) {
-        killAll(now.pid);
+        await killAll(now.pid);
         hit = true;
       } else await new Promise((r) => setTimeout(r, 2));
     }
