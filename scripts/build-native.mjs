@@ -12,10 +12,16 @@ const sanitize = process.env.BERTH_NATIVE_SANITIZE === '1';
 const outDir = join(repo, sanitize ? 'dist/native-sanitized' : 'dist/native');
 const programs = [
   { name: 'berth-init', dir: 'wsl-host/native', sources: ['main.c', 'berth-init.c', 'wsl-entry.c'], headers: ['berth-init.h'] },
-  { name: 'berth-relay', dir: 'common/port-forward', sources: ['berth-relay.c', 'relay-proto.c'], headers: ['relay-proto.h'] },
+  {
+    name: 'berth-relay',
+    dir: 'common/port-forward',
+    // The API front (a distro proxy's native half) lives beside the proxy it fronts.
+    sources: ['berth-relay.c', 'relay-proto.c', '../../wsl-proxy/native/api-front.c', '../../wsl-proxy/native/http-frame.c'],
+    headers: ['relay-proto.h', '../../wsl-proxy/native/api-front.h', '../../wsl-proxy/native/http-frame.h'],
+  },
   { name: 'berth-runc', dir: 'bootstrap-distro/runtime', sources: ['berth-runc.c', 'spec-edit.c'], headers: ['spec-edit.h'] },
 ];
-const flags = ['-O2', '-Wall', '-Wextra', '-Werror', ...(sanitize ? ['-g', '-fsanitize=address,undefined', '-fno-omit-frame-pointer', '-fno-sanitize-recover=all'] : ['-static'])];
+const flags = ['-O2', '-Wall', '-Wextra', '-Werror', '-pthread', ...(sanitize ? ['-g', '-fsanitize=address,undefined', '-fno-omit-frame-pointer', '-fno-sanitize-recover=all'] : ['-static'])];
 
 const mtime = (path) => {
   try {

@@ -59,13 +59,23 @@ class DaemonAgent extends Agent {
   }
 }
 
-/** `/v1.41/containers/create?name=x` → `/containers/create`. */
+/**
+ * `/v1.41/containers/create?name=x` → `/containers/create`, read as the daemon's router
+ * reads it: escapes decoded (`/containers/%63reate` is a create), doubled slashes as one.
+ */
 export function routeOf(url: string): string {
-  return url.replace(/\?.*$/, '').replace(/^\/v\d+(\.\d+)?(?=\/)/, '');
+  const path = url.replace(/[?#][\s\S]*$/, '');
+  let decoded = path;
+  try {
+    decoded = decodeURIComponent(path);
+  } catch {
+    // a malformed escape: the daemon refuses the request itself (400)
+  }
+  return decoded.replace(/\/{2,}/g, '/').replace(/^\/v\d+(\.\d+)?(?=\/)/, '');
 }
 
-/** `/containers/{id}/…` → the id. */
-const containerId = (route: string) => decodeURIComponent(route.split('/')[2]!);
+/** `/containers/{id}/…` → the id (routeOf decoded it already). */
+const containerId = (route: string) => route.split('/')[2]!;
 
 /**
  * The Docker API proxy: every request and response passes unchanged (streams flushed as

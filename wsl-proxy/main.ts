@@ -1,8 +1,8 @@
 import { EngineWaker } from '../common/engine-waker.js';
 import { logUnhandled } from '../common/unhandled.js';
-import { listenUnix } from '../common/unix-socket.js';
+import { listenUnix, ROOT_ONLY } from '../common/unix-socket.js';
 import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
+import { connect, type Server } from 'node:net';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { writeFileAtomic } from '../common/atomic-file.js';
@@ -15,7 +15,8 @@ import { rewriteInspect } from './inspect.js';
 import { announceStarted, claimThrough, requestedPorts } from './port-claims.js';
 import { formatProxyMessage, PROXY_EXIT } from './proxy-messages.js';
 import { followEvents } from '../common/docker-api.js';
-import { endProcessFromPidFile } from '../common/process.js';
+import { endProcessFromPidFile, waitFor } from '../common/process.js';
+import { startApiFront, type ApiFront } from './api-front.js';
 import { sharedPath } from '../common/shared-area.js';
 import { httpJson } from '../common/http-client.js';
 import { credentialReplySchema, CREDENTIALS_ROUTE } from '../common/credential-messages.js';
@@ -26,6 +27,8 @@ import { collectGarbageWhenIdle } from '../common/idle-gc.js';
 
 const STATE = '/var/lib/berth-proxy/bind-mounts.json';
 const PID_FILE = '/var/lib/berth-proxy/proxy.pid';
+/** Where the Node translator listens behind the native front (root only). */
+const TRANSLATOR_SOCKET = '/var/lib/berth-proxy/translator.sock';
 
 const log = (text: string) => process.stdout.write(formatProxyMessage({ kind: 'log', text }));
 
@@ -51,9 +54,10 @@ async function dockerGid(user: string | undefined): Promise<number> {
  * Stops an earlier berth-proxy of this distro (its pid file names it, and its command line
  * confirms it: a reused pid is left alone). A user's own daemon has no such file.
  */
-async function retirePredecessor(): Promise<void> {
+async function retirePredecessor(): Promise<number | undefined> {
   const pid = await endProcessFromPidFile(PID_FILE, ['berth-proxy', 'serve']);
   if (pid) log(`took over from an earlier proxy (pid ${pid})`);
+  return pid;
 }
 
 /** Whether something answers on a Unix socket (a user's own daemon, or an earlier proxy). */
@@ -88,10 +92,35 @@ function followDestroys(mounts: BindMounts, daemon: string): void {
  */
 async function takeOverSocket(socket: string): Promise<boolean> {
   if (!(await stat(socket).catch(() => undefined))) return true;
-  if (await answers(socket)) await retirePredecessor();
+  // Its native front ends with it, a moment later (it reads the end of its stdin).
+  if ((await answers(socket)) && (await retirePredecessor())) await waitFor(async () => !(await answers(socket)), 2000);
   if (await answers(socket)) return false;
   await rm(socket, { force: true });
   return true;
+}
+
+/**
+ * The distro's socket served by the native front, with `server` (the translator) behind it
+ * on a root-only socket: Node serves only what the front hands it. If the front dies the
+ * distro has no Docker: the proxy ends, and the manager starts it again.
+ */
+async function serveBehindFront(server: Server, o: { socket: string; gid: number; daemon: string; relay: string; wake: () => Promise<void> }): Promise<ApiFront> {
+  await mkdir(dirname(TRANSLATOR_SOCKET), { recursive: true, mode: 0o700 });
+  await listenUnix(server, TRANSLATOR_SOCKET, ROOT_ONLY);
+  const front = await startApiFront({ ...o, translator: TRANSLATOR_SOCKET, log });
+  let stopping = false;
+  void front.ended.then((why) => {
+    if (stopping) return;
+    process.stderr.write(`berth-proxy: the API front (berth-relay api) ${why}\n`);
+    process.exit(PROXY_EXIT.failed);
+  });
+  return {
+    ...front,
+    stop: () => {
+      stopping = true;
+      return front.stop();
+    },
+  };
 }
 
 async function serve(args: string[]): Promise<number> {
@@ -137,7 +166,7 @@ async function serve(args: string[]): Promise<number> {
   });
   await mkdir('/var/run', { recursive: true }).catch(() => {});
   const user = await theDefaultUser();
-  await listenUnix(server, socket, { mode: 0o660, gid: await dockerGid(user?.name) });
+  const front = await serveBehindFront(server, { socket, gid: await dockerGid(user?.name), daemon, relay: `${sharedPath('tools', shared)}/bin/berth-relay`, wake: () => waker.beforeRequest() });
   if (user) await useBerthCredsStore(user, log).catch((e: Error) => log(`cannot point ${user.name}'s docker CLI at Berth's credential store: ${e.message}`));
   followDestroys(mounts, daemon);
   await mkdir(dirname(PID_FILE), { recursive: true });
@@ -145,7 +174,10 @@ async function serve(args: string[]): Promise<number> {
   process.stdout.write(formatProxyMessage({ kind: 'serving', socket, distro: values.distro }));
   const stop = () => {
     server.close();
-    void rm(socket, { force: true }).then(() => process.exit(0));
+    void front
+      .stop()
+      .then(() => rm(socket, { force: true }))
+      .then(() => process.exit(0));
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);

@@ -18,6 +18,9 @@
  *     "allow ID" or "deny ID" on stdin (only a running container's published port is
  *     allowed). An allowed connection is connected to IP:PORT and spliced both ways.
  *
+ *   berth-relay api --listen SOCKET --gid GID --daemon SOCKET --translator SOCKET
+ *     A distro's Docker API proxy, in front of Node: see wsl-proxy/native/api-front.c.
+ *
  *   berth-relay outbound --netns PATH --port PORT --gateway IP
  *     The engine link's TCP path. Listens on PORT inside the network namespace PATH (the
  *     engine's), where Berth's rules REDIRECT the engine's outgoing TCP; reads each
@@ -48,6 +51,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "relay-proto.h"
+#include "../../wsl-proxy/native/api-front.h"
 
 /* Bytes in flight per direction: a quarter MiB keeps the splices few without pinning much memory. */
 #define PIPE_BYTES (256 << 10)
@@ -584,7 +588,7 @@ static int listen_in_namespace(const char *netns_path, unsigned port) {
 }
 
 static int usage(void) {
-  fprintf(stderr, "usage: berth-relay listen --forwarder SOCKET | berth-relay forward --socket SOCKET | berth-relay outbound --netns PATH --port PORT --gateway IP\n");
+  fprintf(stderr, "usage: berth-relay listen --forwarder SOCKET | berth-relay forward --socket SOCKET | berth-relay outbound --netns PATH --port PORT --gateway IP | berth-relay api --listen SOCKET --gid GID --daemon SOCKET --translator SOCKET\n");
   return 2;
 }
 
@@ -600,6 +604,7 @@ static int start_outbound(char **argv) {
 }
 
 int main(int argc, char **argv) {
+  if (argc > 1 && strcmp(argv[1], "api") == 0) return api_front_main(argc, argv);
   outbound_mode = argc > 1 && strcmp(argv[1], "outbound") == 0;
   if (argc != (outbound_mode ? 8 : 4)) return usage();
   signal(SIGPIPE, SIG_IGN);

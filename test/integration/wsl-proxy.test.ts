@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeRootfsTarball } from '../helpers/busybox-distro.js';
-import { killWorld } from '../helpers/world.js';
+import { killWorld, worldProcesses } from '../helpers/world.js';
 import { TestBerth, until } from '../helpers/berth-manager.js';
 import { BERTH_WSL, requireRoot } from '../helpers/wsl-root.js';
 
@@ -81,6 +81,16 @@ describe.runIf(run)('docker from inside an integrated user distro', () => {
   it('restarts a proxy that dies', async () => {
     expect(killWorld(t.root, (c) => c.includes('berth-proxy.mjs serve --distro Ubuntu'))).toBeGreaterThan(0);
     expect(await until(async () => (await sh('Ubuntu', 'docker version --format "{{.Server.Version}}"')).exitCode === 0, 20_000)).toBe(true);
+    expect((await t.status()).integrations).toEqual([{ distro: 'Ubuntu', state: 'running' }]);
+  });
+
+  it("serves the distro's socket with the native front (berth-relay api), and restarts the proxy when its front dies", async () => {
+    const fronts = () => worldProcesses(t.root, (c) => c.includes('berth-relay api --listen /var/run/docker.sock'));
+    expect(fronts()).toHaveLength(1);
+    const [first] = fronts();
+    expect(killWorld(t.root, (c) => c.includes('berth-relay api --listen /var/run/docker.sock'))).toBe(1);
+    // Without its front the proxy ends; the manager starts it again, with a new front.
+    expect(await until(async () => fronts().length === 1 && fronts()[0] !== first && (await sh('Ubuntu', 'docker version --format "{{.Server.Version}}"')).exitCode === 0, 20_000)).toBe(true);
     expect((await t.status()).integrations).toEqual([{ distro: 'Ubuntu', state: 'running' }]);
   });
 

@@ -15,6 +15,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const targets = [
   { what: "berth-relay's command and head parsers", source: 'common/port-forward', fuzzer: 'relay-proto-fuzz', parsers: ['relay-proto.c'], maxLen: 1024 },
+  { what: "the API front's HTTP framing (berth-relay api)", source: 'wsl-proxy/native', fuzzer: 'http-frame-fuzz', parsers: ['http-frame.c'], maxLen: 4096 },
   { what: "berth-runc's reader and editor of runtime specs", source: 'bootstrap-distro/runtime', fuzzer: 'spec-edit-fuzz', parsers: ['spec-edit.c'], maxLen: 8192 },
 ];
 

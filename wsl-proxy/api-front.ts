@@ -1,0 +1,59 @@
+import { createInterface } from 'node:readline';
+import { spawnRelay } from '../common/port-forward/native-relay.js';
+
+/**
+ * `berth-relay api` (wsl-proxy/native/api-front.c), the native front of a distro's proxy:
+ * it listens on the distro's docker.sock, carries the requests Berth passes on unchanged
+ * straight to the daemon, and hands every other connection, from its first translated
+ * request on, to this process's server (the translator) on a root-only socket.
+ */
+export interface ApiFrontOptions {
+  /** The berth-relay binary (the berth distro's, through the shared area). */
+  relay: string;
+  /** The distro's socket, opened to root and `gid` (0660). */
+  socket: string;
+  gid: number;
+  daemon: string;
+  /** Where the Node translator listens (root only). */
+  translator: string;
+  /** Resource Saver: resolves once the engine runs (never rejects); asked at most every 5 s. */
+  wake: () => Promise<void>;
+  log: (line: string) => void;
+}
+
+export interface ApiFront {
+  readonly pid: number | undefined;
+  /** Settles if the front exits: why. */
+  readonly ended: Promise<string>;
+  stop(): Promise<void>;
+}
+
+/** Starts the front; resolves once it listens, rejects (with its words) if it cannot. */
+export function startApiFront(o: ApiFrontOptions): Promise<ApiFront> {
+  const child = spawnRelay(o.relay, ['api', '--listen', o.socket, '--gid', String(o.gid), '--daemon', o.daemon, '--translator', o.translator]);
+  const said: string[] = [];
+  createInterface({ input: child.stderr }).on('line', (line) => {
+    said.push(line);
+    o.log(line);
+  });
+  const ended = child.exited.then((why) => why ?? 'exited');
+  return new Promise((resolve, reject) => {
+    void ended.then((why) => reject(new Error(`berth-relay api ${why} before it listened on ${o.socket}${said.length ? `: ${said.join('; ')}` : ''}`)));
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      if (line === 'ready') {
+        resolve({
+          pid: child.pid,
+          ended,
+          stop: () => {
+            child.stdin.end();
+            return child.exited.then(() => undefined);
+          },
+        });
+      } else if (line === 'wake') {
+        void o.wake().then(() => child.stdin.write('awake\n'));
+      } else {
+        o.log(`berth-relay api: ignored an unexpected line: ${line.slice(0, 200)}`);
+      }
+    });
+  });
+}
