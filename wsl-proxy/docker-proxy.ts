@@ -74,8 +74,13 @@ export function routeOf(url: string): string {
   return decoded.replace(/\/{2,}/g, '/').replace(/^\/v\d+(\.\d+)?(?=\/)/, '');
 }
 
-/** `/containers/{id}/…` → the id (routeOf decoded it already). */
-const containerId = (route: string) => route.split('/')[2]!;
+/** What the proxy does with a request beyond passing it on; `id` is the route's `{id}`. */
+type RouteWork = (req: IncomingMessage, res: ServerResponse, id: string) => Promise<void>;
+
+/** `/containers/{id}/start` → a matcher of whole routes whose first group is the id. */
+function routePattern(template: string): RegExp {
+  return new RegExp(`^${template.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace('{id}', '([^/]+)')}$`);
+}
 
 /**
  * The Docker API proxy: every request and response passes unchanged (streams flushed as
@@ -88,10 +93,28 @@ export function createDockerProxy(options: DockerProxyOptions): Server {
 class DockerProxy {
   private readonly log: (line: string) => void;
   private readonly agent: DaemonAgent;
+  private readonly routes: Array<{ method: string; pattern: RegExp; work: RouteWork }>;
 
   constructor(private readonly options: DockerProxyOptions) {
     this.log = options.log ?? (() => {});
     this.agent = new DaemonAgent(options.connectDaemon, { keepAlive: true, maxSockets: 256, maxFreeSockets: 32 });
+    this.routes = this.specialRoutes();
+  }
+
+  /** The requests the proxy does more than pass on, each with its work (which may fail). */
+  private specialRoutes(): Array<{ method: string; pattern: RegExp; work: RouteWork }> {
+    const { translator, rewriteInspect } = this.options;
+    const table: Array<[method: string, template: string, work: RouteWork]> = [
+      ['POST', '/containers/create', (req, res) => this.create(req, res)],
+      ['POST', '/volumes/create', (req, res) => this.translated(req, res, (json) => translateVolumeBody(json, translator))],
+      ['POST', '/containers/{id}/start', (req, res, id) => this.start(req, res, id)],
+      ['POST', '/containers/{id}/restart', async (req, res, id) => this.forward(req, res, { beforeReply: this.startedHook(id) })],
+      ['POST', '/services/create', (req, res) => this.translated(req, res, refuseServiceBinds)],
+      ['POST', '/services/{id}/update', (req, res) => this.translated(req, res, refuseServiceBinds)],
+      // docker inspect shows the client's own paths.
+      ['GET', '/containers/{id}/json', async (req, res) => this.forward(req, res, rewriteInspect ? { transform: (body) => rewriteJson(body, rewriteInspect) } : {})],
+    ];
+    return table.map(([method, template, work]) => ({ method, pattern: routePattern(template), work }));
   }
 
   server(): Server {
@@ -118,25 +141,13 @@ class DockerProxy {
     });
   }
 
-  /** The requests the proxy does more than pass on (their work, which may fail); undefined for the rest. */
+  /** The work of a request the proxy does more than pass on; undefined for the rest. */
   private handleSpecially(req: IncomingMessage, res: ServerResponse, route: string): Promise<void> | undefined {
-    const { options } = this;
-    if (req.method === 'POST') {
-      const own = options.berthRoutes?.[route];
-      if (own) return this.answerHere(req, res, own);
-      if (route === '/containers/create') return this.create(req, res);
-      if (route === '/volumes/create') return this.translated(req, res, (json) => translateVolumeBody(json, options.translator));
-      if (/^\/containers\/[^/]+\/start$/.test(route)) return this.start(req, res, containerId(route));
-      if (/^\/containers\/[^/]+\/restart$/.test(route) && options.afterStart) {
-        this.forward(req, res, { beforeReply: this.startedHook(containerId(route)) });
-        return Promise.resolve();
-      }
-      if (/^\/services\/(create|[^/]+\/update)$/.test(route)) return this.translated(req, res, refuseServiceBinds);
-    }
-    const rewrite = options.rewriteInspect;
-    if (req.method === 'GET' && rewrite && /^\/containers\/[^/]+\/json$/.test(route)) {
-      this.forward(req, res, { transform: (body) => rewriteJson(body, rewrite) });
-      return Promise.resolve();
+    const own = req.method === 'POST' ? this.options.berthRoutes?.[route] : undefined;
+    if (own) return this.answerHere(req, res, own);
+    for (const { method, pattern, work } of this.routes) {
+      const match = method === req.method ? pattern.exec(route) : null;
+      if (match) return work(req, res, match[1] ?? '');
     }
     return undefined;
   }
