@@ -153,7 +153,10 @@ export class Integrations {
     this.running.delete(key);
     if (r.proc) {
       r.proc.kill('SIGTERM');
-      await Promise.race([r.proc.done.catch(() => undefined), new Promise((res) => setTimeout(res, 5000))]);
+      // At most 5 s: a proxy that does not end is left to its distro's shutdown. The timer goes as soon as it ended.
+      let cancel = () => {};
+      await Promise.race([r.proc.done.catch(() => undefined), new Promise<void>((res) => (cancel = this.timers.after(5000, res)))]);
+      cancel();
     }
   }
 

@@ -63,7 +63,7 @@ export class PortForwards {
     private readonly log: (line: string) => void,
     /** berth-relay on the host; without it the host's TCP listeners are Node's. */
     private readonly relayBinary?: string,
-    clock: Clock = systemClock,
+    private readonly clock: Clock = systemClock,
   ) {
     this.timers = new OwnedTimers(clock);
     this.inWsl = new WslPortSide(wsl, log, this.queue, this.timers, () => clock.now());
@@ -147,7 +147,7 @@ export class PortForwards {
       server.close();
       throw new ProxyError(500, bindFailureMessage(r, 'wsl', e.code, e.message), { cause: e });
     });
-    this.published.set(key, { key, request: r, server, inWsl, target: slot, since: Date.now() });
+    this.published.set(key, { key, request: r, server, inWsl, target: slot, since: this.clock.now() });
   }
 
   private unpublish(key: string): void {
@@ -217,7 +217,7 @@ export class PortForwards {
       }
     }
     for (const [key, p] of this.published) {
-      if (!desired.has(key) && Date.now() - p.since > CLAIM_GRACE_MS) this.unpublish(key);
+      if (!desired.has(key) && this.clock.now() - p.since > CLAIM_GRACE_MS) this.unpublish(key);
       else if (!desired.has(key) && p.target.get()) this.unpublish(key); // its container stopped
     }
   }

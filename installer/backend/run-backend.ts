@@ -33,7 +33,8 @@ import { BerthLogs, sourceFilter } from '../log-lines.js';
 import { wipeDataDistro } from '../reset.js';
 import { EngineConfigStore } from '../engine-config/store.js';
 import { collectGarbageWhenIdle } from '../../common/idle-gc.js';
-import { Backend, type BackendParts } from './backend.js';
+import { Backend } from './backend.js';
+import type { BackendParts } from './parts.js';
 import { systemClock } from './clock.js';
 import { backendRouter } from './router.js';
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Backend, type BackendParts } from '../../installer/backend/backend.js';
+import { Backend } from '../../installer/backend/backend.js';
+import type { BackendParts } from '../../installer/backend/parts.js';
 import { ManualClock } from '../helpers/manual-clock.js';
 import { ForeignDistroError } from '../../installer/distros.js';
 import { SettingsError, settingsSchema, type Settings } from '../../installer/settings.js';

@@ -10,6 +10,7 @@ import { FakeWsl, type FakeProcess } from '../helpers/fake-wsl.js';
 import { REPO } from '../helpers/wsl-root.js';
 import { sharedPath } from '../../common/shared-area.js';
 import { execa } from 'execa';
+import { ManualClock } from '../helpers/manual-clock.js';
 
 const until = async (cond: () => boolean, what: string) => {
   for (let i = 0; i < 300 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
@@ -46,6 +47,7 @@ let helpers: FakeProcess[] = [];
 const commands: Array<{ op: string; key: string; port?: number; ip?: string }> = [];
 let refusePort = 0;
 let ports: PortForwards;
+let clock: ManualClock;
 const logs: string[] = [];
 
 beforeEach(async () => {
@@ -83,7 +85,9 @@ beforeEach(async () => {
   };
   relays = [];
   helpers = [];
-  ports = new PortForwards(wsl, (l) => logs.push(l));
+  // Restarts and second looks wait on this clock, moved by hand: no test waits out a delay.
+  clock = new ManualClock();
+  ports = new PortForwards(wsl, (l) => logs.push(l), undefined, clock);
   commands.length = 0;
   containers = [];
 });
@@ -172,6 +176,9 @@ describe("the WSL namespace's side", () => {
     await until(() => commands.some((c) => c.op === 'target' && c.port === 80), 'the port pointed at its container');
     commands.length = 0;
     relays[0]!.end(1);
+    await until(() => clock.pending().includes(100), 'the restart scheduled');
+    expect(relays).toHaveLength(1);
+    clock.advance(100);
     await until(() => relays.length === 2, 'a second relay started');
     await until(() => commands.some((c) => c.op === 'target'), 'the port bound again');
     expect(commands).toEqual([
