@@ -1,3 +1,4 @@
+import { DATA_LOCK_WAIT_MS } from '../reset.js';
 import { withLock } from '../../common/lock.js';
 import { DataDiskRefused, type EngineControl } from '../../data-distro/data-disk.js';
 import { dataDiskUsage, formatBytes } from '../../data-distro/disk-usage.js';
@@ -54,7 +55,7 @@ async function disk(ctx: CliContext, action: string) {
 async function exclusive<T>(ctx: CliContext, fn: () => Promise<T>): Promise<T> {
   try {
     // The backend's trims take the lock too, for seconds: wait them out.
-    return await withLock(ctx.home.dataLock, fn, 60_000);
+    return await withLock(ctx.home.dataLock, fn, DATA_LOCK_WAIT_MS);
   } catch (e) {
     if (e instanceof DataDiskRefused) throw new Refused(e.message, { cause: e });
     if ((e as { code?: string }).code === 'ELOCKED')

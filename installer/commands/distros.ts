@@ -1,6 +1,7 @@
 import { removeDockerContext } from '../docker-context.js';
 import { berthsOwn, BERTH_DISTRO, DATA_DISTRO, foreignDistro, ownershipOf } from '../distros.js';
-import { wipeDataDistro } from '../reset.js';
+import { DATA_LOCK_WAIT_MS, wipeDataDistro } from '../reset.js';
+import { withLock } from '../../common/lock.js';
 import { loadSettings, updateSettings } from '../settings.js';
 import { rm, stat } from 'node:fs/promises';
 import { EXIT, Refused, type CliContext } from './context.js';
@@ -37,7 +38,7 @@ export async function uninstall(ctx: CliContext, deleteDataFlag: boolean): Promi
     ctx.say(`${BERTH_DISTRO} unregistered.`);
   }
   if (deleteData) {
-    await ctx.wsl.unregister(DATA_DISTRO);
+    await withLock(ctx.home.dataLock, () => ctx.wsl.unregister(DATA_DISTRO), DATA_LOCK_WAIT_MS);
     ctx.say(`${DATA_DISTRO} deleted.`);
   } else if (data === 'berths') ctx.say(`${DATA_DISTRO} kept (its data survives; \`berth uninstall --delete-data\` removes it).`);
   else if (data === 'foreign') ctx.say(`${DATA_DISTRO} left alone: Berth did not make it.`);

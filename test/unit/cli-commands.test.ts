@@ -6,6 +6,7 @@ import { EXIT, main } from '../../installer/cli.js';
 import type { CliContext } from '../../installer/commands/context.js';
 import { HomeLayout } from '../../installer/home.js';
 import { FakeWsl } from '../helpers/fake-wsl.js';
+import { withLock } from '../../common/lock.js';
 
 let dir: string;
 let out: string[];
@@ -96,6 +97,31 @@ describe("a distro of Berth's name that Berth did not make", () => {
       expect(err, argv.join(' ')).toMatch(/the WSL distro "berth-data" was not made by Berth \(it has no \/etc\/berth-distro.json\), so Berth will not \w+ it; if it is yours, keep it or rename it/);
     }
     expect(wsl.unregistered).toEqual([]);
+  });
+
+  it("waits for a trim, resize or move of berth-data's disk before reset or uninstall --delete-data removes it", async () => {
+    writeFileSync(join(dir, 'settings.json'), JSON.stringify({ wslEngine: false }));
+    for (const argv of [['reset', '--yes'], ['uninstall', '--delete-data']]) {
+      withDistros([], ['berth-data']);
+      wsl.unregistered.length = 0;
+      let release = () => {};
+      const held = new Promise<void>((r) => (release = r));
+      let locked = () => {};
+      const isLocked = new Promise<void>((r) => (locked = r));
+      // What the backend's trim (or `berth data move`) holds while it works on the disk.
+      const trim = withLock(ctx.home.dataLock, async () => {
+        locked();
+        await held;
+      });
+      await isLocked;
+      const command = main(argv, ctx);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(wsl.unregistered, argv.join(' ')).toEqual([]);
+      release();
+      await trim;
+      expect(await command, argv.join(' ')).toBe(EXIT.ok);
+      expect(wsl.unregistered, argv.join(' ')).toEqual(['berth-data']);
+    }
   });
 
   it('named berth is not unregistered by uninstall, and a foreign berth-data is left alone when its data is kept', async () => {
