@@ -101,7 +101,10 @@ describe("a distro of Berth's name that Berth did not make", () => {
 
   it("waits for a trim, resize or move of berth-data's disk before reset or uninstall --delete-data removes it", async () => {
     writeFileSync(join(dir, 'settings.json'), JSON.stringify({ wslEngine: false }));
-    for (const argv of [['reset', '--yes'], ['uninstall', '--delete-data']]) {
+    for (const argv of [
+      ['reset', '--yes'],
+      ['uninstall', '--delete-data'],
+    ]) {
       withDistros([], ['berth-data']);
       wsl.unregistered.length = 0;
       let release = () => {};
