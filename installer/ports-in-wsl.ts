@@ -91,9 +91,13 @@ export class WslPortSide {
     return source;
   }
 
-  /** berth-relay listen in the berth distro, through wsl: its stdio is the control channel. */
+  /**
+   * berth-relay listen in the berth distro, through wsl: its stdio is the control channel.
+   * The engine's forwarder runs on the same kernel (the VM's), so each connection is handed
+   * to it whole (--pass-to) and its bytes cross one relay.
+   */
   private relayInWsl(): RelayChild {
-    const p = this.wsl.exec(BERTH_DISTRO, [paths.relay, 'listen', '--forwarder', sharedPath('forwardSocket')], { user: 'root', stdin: 'pipe', stdout: 'pipe', stderr: 'pipe' });
+    const p = this.wsl.exec(BERTH_DISTRO, [paths.relay, 'listen', '--pass-to', sharedPath('forwardSocket')], { user: 'root', stdin: 'pipe', stdout: 'pipe', stderr: 'pipe' });
     if (!p.stdin || !p.stdout || !p.stderr) throw new Error('wsl gave the port relay no pipes');
     p.stdin.on('error', () => undefined); // it exited: `exited` says so
     const exited = p.done.then(

@@ -12,11 +12,18 @@
  *     An accepted connection waits up to 5 s for its key's target, then is carried to
  *     SOCKET (the forwarder, across the host-VM boundary) after the head "tcp IP PORT\n".
  *
+ *   berth-relay listen --pass-to SOCKET
+ *     The same, where SOCKET's forwarder runs on this kernel (the WSL side, in the VM the
+ *     engine runs in): each accepted connection itself is handed to the forwarder with the
+ *     head (SCM_RIGHTS), and the forwarder splices it to the container, so its bytes cross
+ *     one relay, not two.
+ *
  *   berth-relay forward --socket SOCKET
  *     Listens on the Unix socket SOCKET (mode 0600). Each connection starts with
  *     "tcp IP PORT\n"; the relay asks "check ID IP PORT" on stdout and Node answers
  *     "allow ID" or "deny ID" on stdin (only a running container's published port is
- *     allowed). An allowed connection is connected to IP:PORT and spliced both ways.
+ *     allowed). An allowed connection is connected to IP:PORT and spliced both ways: the
+ *     connection itself, or the one it handed over with its head.
  *
  *   berth-relay api --listen SOCKET --gid GID --daemon SOCKET --translator SOCKET
  *     A distro's Docker API proxy, in front of Node: see wsl-proxy/native/api-front.c.
@@ -91,6 +98,7 @@ struct conn {
   struct relay_target target;
   char head[HEAD_MAX];
   size_t head_len;
+  int passed; /* forward mode: a connection handed over with the head, until it replaces fd[0] */
   long long deadline_ms;
   struct watch watch[2];
   int dead;
@@ -103,6 +111,8 @@ static int forward_mode;
 static int outbound_mode;
 static struct in_addr gateway;
 static const char *forwarder_path;
+/* Listen mode: hand accepted connections to the forwarder instead of relaying their bytes. */
+static int pass_mode;
 static struct listener *listeners;
 static struct conn *conns;
 static struct conn *graveyard;
@@ -180,6 +190,7 @@ static struct conn *conn_new(int fd0) {
   if (!c) return NULL;
   c->fd[0] = fd0;
   c->fd[1] = -1;
+  c->passed = -1;
   for (int d = 0; d < 2; d++) {
     c->pipe[d][0] = c->pipe[d][1] = -1;
     c->watch[d] = (struct watch){WATCH_CONN, c, d};
@@ -195,8 +206,15 @@ static struct conn *conn_new(int fd0) {
  * after the current batch of events, some of which may still point at it.
  */
 static void conn_free(struct conn *c) {
+  if (c->passed >= 0) close(c->passed);
+  c->passed = -1;
   for (int d = 0; d < 2; d++) {
-    if (c->fd[d] >= 0) close(c->fd[d]); /* closing also leaves the epoll set */
+    /*
+     * Leave the epoll set first: closing does that only for the last descriptor of a
+     * socket, and a connection handed to the forwarder lives on there.
+     */
+    if (c->fd[d] >= 0 && c->registered[d]) epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd[d], NULL);
+    if (c->fd[d] >= 0) close(c->fd[d]);
     c->fd[d] = -1;
     for (int e = 0; e < 2; e++)
       if (c->pipe[d][e] >= 0) close(c->pipe[d][e]);
@@ -297,6 +315,46 @@ static int original_destination(int fd, struct relay_target *out) {
   return 0;
 }
 
+/* Sends buf with one descriptor attached (SCM_RIGHTS); the count sent, or -1. */
+static ssize_t send_with_fd(int sock, const char *buf, size_t len, int fd) {
+  union {
+    char space[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+  } control;
+  memset(&control, 0, sizeof control);
+  struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.space, .msg_controllen = sizeof control.space};
+  struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+  cm->cmsg_level = SOL_SOCKET;
+  cm->cmsg_type = SCM_RIGHTS;
+  cm->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+  return sendmsg(sock, &msg, MSG_NOSIGNAL);
+}
+
+/* Reads len bytes into buf, and the descriptor sent with them if any (-1 if none); the count, or -1. */
+static ssize_t recv_with_fd(int sock, char *buf, size_t len, int *fd) {
+  union {
+    char space[CMSG_SPACE(sizeof(int) * 4)];
+    struct cmsghdr align;
+  } control;
+  struct iovec iov = {.iov_base = buf, .iov_len = len};
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.space, .msg_controllen = sizeof control.space};
+  *fd = -1;
+  ssize_t n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+  for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
+    if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) continue;
+    size_t count = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < count; i++) {
+      int got;
+      memcpy(&got, CMSG_DATA(cm) + i * sizeof(int), sizeof got);
+      if (*fd < 0) *fd = got;
+      else close(got); /* one connection per head: any more are not ours to keep */
+    }
+  }
+  return n;
+}
+
 /* Opens the far side: the forwarder socket (listen mode) or the target (forward and outbound modes). */
 static void conn_connect(struct conn *c) {
   struct sockaddr_storage addr;
@@ -335,7 +393,13 @@ static void conn_connected(struct conn *c) {
     /* The head goes first; a fresh socket's buffer always takes these few bytes. */
     char head[HEAD_MAX];
     int n = relay_format_head(&c->target, head, sizeof head);
-    if (n <= 0 || write(c->fd[1], head, (size_t)n) != n) return conn_free(c);
+    if (n <= 0) return conn_free(c);
+    if (pass_mode) {
+      /* The connection goes with its head; once the forwarder has it, ours is only a copy. */
+      if (send_with_fd(c->fd[1], head, (size_t)n, c->fd[0]) != n) note("cannot hand a connection to the forwarder", strerror(errno));
+      return conn_free(c);
+    }
+    if (write(c->fd[1], head, (size_t)n) != n) return conn_free(c);
   }
   conn_start_splicing(c);
 }
@@ -350,7 +414,13 @@ static void conn_read_head(struct conn *c) {
   }
   char *nl = memchr(peek, '\n', (size_t)n);
   size_t take = nl ? (size_t)(nl - peek) + 1 : (size_t)n;
-  if (recv(c->fd[0], c->head + c->head_len, take, 0) != (ssize_t)take) return conn_free(c);
+  int handed = -1;
+  ssize_t got = recv_with_fd(c->fd[0], c->head + c->head_len, take, &handed);
+  if (handed >= 0) {
+    if (c->passed >= 0) close(c->passed);
+    c->passed = handed;
+  }
+  if (got != (ssize_t)take) return conn_free(c);
   c->head_len += take;
   if (!nl) {
     if (c->head_len >= HEAD_MAX - 1) return conn_free(c); /* no head is this long */
@@ -360,6 +430,16 @@ static void conn_read_head(struct conn *c) {
   if (relay_parse_head(c->head, &c->target) != 0) {
     note("dropped a connection with a malformed head", "expected \"tcp IP PORT\"");
     return conn_free(c);
+  }
+  if (c->passed >= 0) {
+    /* Handed over: the connection to carry is the one that came with the head. */
+    if (nonblocking(c->passed) < 0) return conn_free(c);
+    if (c->registered[0]) epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd[0], NULL);
+    close(c->fd[0]);
+    c->fd[0] = c->passed;
+    c->passed = -1;
+    c->registered[0] = 0;
+    c->armed[0] = 0;
   }
   if (recently_allowed(&c->target)) return conn_connect(c);
   c->id = next_id++;
@@ -588,7 +668,7 @@ static int listen_in_namespace(const char *netns_path, unsigned port) {
 }
 
 static int usage(void) {
-  fprintf(stderr, "usage: berth-relay listen --forwarder SOCKET | berth-relay forward --socket SOCKET | berth-relay outbound --netns PATH --port PORT --gateway IP | berth-relay api --listen SOCKET --gid GID --daemon SOCKET --translator SOCKET\n");
+  fprintf(stderr, "usage: berth-relay listen --forwarder SOCKET | berth-relay listen --pass-to SOCKET | berth-relay forward --socket SOCKET | berth-relay outbound --netns PATH --port PORT --gateway IP | berth-relay api --listen SOCKET --gid GID --daemon SOCKET --translator SOCKET\n");
   return 2;
 }
 
@@ -615,7 +695,8 @@ int main(int argc, char **argv) {
     setrlimit(RLIMIT_NOFILE, &files);
   }
   forward_mode = strcmp(argv[1], "forward") == 0;
-  if (!outbound_mode && (forward_mode ? strcmp(argv[2], "--socket") != 0 : strcmp(argv[1], "listen") != 0 || strcmp(argv[2], "--forwarder") != 0)) return usage();
+  pass_mode = !forward_mode && !outbound_mode && strcmp(argv[2], "--pass-to") == 0;
+  if (!outbound_mode && (forward_mode ? strcmp(argv[2], "--socket") != 0 : strcmp(argv[1], "listen") != 0 || (strcmp(argv[2], "--forwarder") != 0 && !pass_mode))) return usage();
   epfd = epoll_create1(EPOLL_CLOEXEC);
   if (epfd < 0) return perror("berth-relay"), 1;
   struct watch control = {WATCH_CONTROL, NULL, 0};

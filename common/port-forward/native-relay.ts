@@ -101,9 +101,13 @@ export class RelayListeners {
     });
   }
 
-  /** berth-relay listen, started here, carrying connections to the forwarder socket at forwarderPath. */
-  static spawn(binary: string, forwarderPath: string, log: (line: string) => void): RelayListeners {
-    return new RelayListeners(spawnRelay(binary, ['listen', '--forwarder', forwarderPath]), log);
+  /**
+   * berth-relay listen, started here, carrying connections to the forwarder socket at
+   * forwarderPath; with `handOver`, passing each connection itself to a forwarder on this
+   * kernel instead of relaying its bytes.
+   */
+  static spawn(binary: string, forwarderPath: string, log: (line: string) => void, handOver = false): RelayListeners {
+    return new RelayListeners(spawnRelay(binary, ['listen', handOver ? '--pass-to' : '--forwarder', forwarderPath]), log);
   }
 
   private ask(line: string): Promise<Answer> {

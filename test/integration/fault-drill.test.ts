@@ -147,7 +147,7 @@ describe.runIf(run)('fault drill', () => {
   }, 240_000);
 
   it("the ports' relay in WSL killed: the backend starts it again and binds every port again", async () => {
-    await drill('kill -9 berth-relay listen (WSL side)', () => kill9('port relay in WSL', (c) => c.includes('berth-relay listen --forwarder /mnt/wsl/')), true);
+    await drill('kill -9 berth-relay listen (WSL side)', () => kill9('port relay in WSL', (c) => c.includes('berth-relay listen --pass-to /mnt/wsl/')), true);
   }, 240_000);
 
   it("the user distro's proxy killed", async () => {

@@ -102,7 +102,7 @@ describe.runIf(run)('published ports reach the host and every distro', () => {
     const running = (match: (cmd: string, comm: string) => boolean) => berthProcesses(pid, t.root).filter((p) => match(commandLine(p), commandName(p)));
     const udpHelper = (c: string) => c.includes('berth-agent.mjs ports');
     // The relay itself (its berth-wsl client on the host names the same arguments).
-    expect(running((c, comm) => comm === 'berth-relay' && c.includes('listen --forwarder /mnt/wsl/'))).toHaveLength(1);
+    expect(running((c, comm) => comm === 'berth-relay' && c.includes('listen --pass-to /mnt/wsl/'))).toHaveLength(1);
     expect(running(udpHelper)).toHaveLength(1); // the udp container publishes 15353/udp
     expect((await sh('Ubuntu', 'docker rm -f udp >/dev/null')).exitCode).toBe(0);
     expect(await until(async () => running(udpHelper).length === 0, 15_000), 'the UDP helper ended with the last UDP port').toBe(true);

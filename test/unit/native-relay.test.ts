@@ -16,10 +16,16 @@ import { startEchoServer } from '../helpers/echo-server.js';
 // namespace) → the forwarder socket → berth-relay forward → a target on loopback. Run once
 // with the static build the product ships and once built with ASan/UBSan, whose reports
 // would show in the relays' logs and exit codes.
+// Each build both ways the listener reaches the forwarder: relaying the bytes (the host's
+// side, across the host-VM boundary) and handing each connection over whole (--pass-to:
+// the WSL side, on the engine's own kernel).
 const builds = [
   { name: 'static build', binary: join(REPO, 'dist/native/berth-relay') },
   { name: 'ASan/UBSan build', binary: join(REPO, 'dist/native-sanitized/berth-relay'), sanitized: true },
-];
+].flatMap((b) => [
+  { ...b, handOver: false, how: 'relaying bytes' },
+  { ...b, handOver: true, how: 'handing connections over' },
+]);
 
 beforeAll(async () => {
   await execa('node', [join(REPO, 'scripts/build-native.mjs')], { env: { BERTH_NATIVE_SANITIZE: '1' } });
@@ -44,7 +50,7 @@ async function until(check: () => boolean, ms = 5000): Promise<boolean> {
   return check();
 }
 
-describe.each(builds)('berth-relay ($name)', ({ binary, sanitized }) => {
+describe.each(builds)('berth-relay ($name, $how)', ({ binary, sanitized, handOver }) => {
   const dir = mkdtempSync(join(tmpdir(), 'berth-relay-'));
   const forwarderPath = join(dir, 'forward.sock');
   const logs: string[] = [];
@@ -69,7 +75,7 @@ describe.each(builds)('berth-relay ($name)', ({ binary, sanitized }) => {
       },
       log,
     );
-    relay = RelayListeners.spawn(binary, forwarderPath, log);
+    relay = RelayListeners.spawn(binary, forwarderPath, log, handOver);
   });
 
   afterAll(async () => {
