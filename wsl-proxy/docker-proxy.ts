@@ -61,10 +61,11 @@ class DaemonAgent extends Agent {
 
 /**
  * `/v1.41/containers/create?name=x` → `/containers/create`, read as the daemon's router
- * reads it: escapes decoded (`/containers/%63reate` is a create), doubled slashes as one.
+ * reads it: the absolute form's scheme and host dropped (`http://docker/containers/create`),
+ * escapes decoded (`/containers/%63reate` is a create), doubled slashes as one.
  */
 export function routeOf(url: string): string {
-  const path = url.replace(/[?#][\s\S]*$/, '');
+  const path = url.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i, '').replace(/[?#][\s\S]*$/, '');
   let decoded = path;
   try {
     decoded = decodeURIComponent(path);

@@ -189,9 +189,9 @@ describe.each(builds)('the API front ($name)', ({ binary }) => {
     expect(answers.lastIndexOf('OK')).toBeGreaterThan(answers.indexOf('stand-in'));
   });
 
-  it('leaves no spelling of a translated route to pass untranslated: escapes, doubled slashes', async () => {
+  it('leaves no spelling of a translated route to pass untranslated: escapes, doubled slashes, the absolute form', async () => {
     const create = JSON.stringify({ Image: 'x', HostConfig: { Binds: ['/home/me:/w'] } });
-    for (const path of ['/containers/%63reate', '//containers/create', '/v1.41//containers/create']) {
+    for (const path of ['/containers/%63reate', '//containers/create', '/v1.41//containers/create', 'http://docker/v1.41/containers/create']) {
       const before = seen.length;
       const r = await call('POST', path, create);
       expect(r.status, path).toBe(201);

@@ -29,6 +29,7 @@ describe('bind specs', () => {
     // As the daemon's router reads them: no spelling of a translated route slips past.
     expect(routeOf('/v1.41/containers/%63reate?name=x')).toBe('/containers/create');
     expect(routeOf('//containers//create')).toBe('/containers/create');
+    expect(routeOf('http://docker/v1.41/containers/create?name=x')).toBe('/containers/create');
     expect(routeOf('/containers/a%2/start')).toBe('/containers/a%2/start');
   });
 });
