@@ -116,24 +116,42 @@ static void wake_engine(void) {
     /* Without an answer in time, the request goes on and gets the daemon's own (as Node's proxy does). */
     while (wake_generation == generation && pthread_cond_timedwait(&wake_done, &wake_lock, &until) == 0) {
     }
+    if (wake_generation == generation) wake_asked = 0; /* unanswered: the next request asks again */
   }
   pthread_mutex_unlock(&wake_lock);
 }
 
+static void woke(void) {
+  pthread_mutex_lock(&wake_lock);
+  woke_at_ms = now_ms();
+  wake_asked = 0;
+  wake_generation++;
+  pthread_cond_broadcast(&wake_done);
+  pthread_mutex_unlock(&wake_lock);
+}
+
+/* Node's lines on stdin: "awake" is the only one; anything else is reported and ignored. */
 static void *read_control(void *unused) {
   (void)unused;
-  char buf[256];
+  char buf[256], line[64];
+  size_t len = 0;
+  int too_long = 0;
   for (;;) {
     ssize_t n = read(STDIN_FILENO, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) _exit(0); /* the proxy ended: so does its front */
-    /* The only message is "awake\n"; anything else is Node's mistake, and also ends a wait. */
-    pthread_mutex_lock(&wake_lock);
-    woke_at_ms = now_ms();
-    wake_asked = 0;
-    wake_generation++;
-    pthread_cond_broadcast(&wake_done);
-    pthread_mutex_unlock(&wake_lock);
+    for (ssize_t i = 0; i < n; i++) {
+      if (buf[i] != '\n') {
+        if (len + 1 < sizeof line) line[len++] = buf[i];
+        else too_long = 1;
+        continue;
+      }
+      line[len] = '\0';
+      if (!too_long && strcmp(line, "awake") == 0) woke();
+      else fprintf(stderr, "berth-relay api: ignored an unexpected control line\n");
+      len = 0;
+      too_long = 0;
+    }
   }
 }
 
