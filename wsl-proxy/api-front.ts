@@ -23,28 +23,34 @@ export interface ApiFrontOptions {
 
 export interface ApiFront {
   readonly pid: number | undefined;
-  /** Settles if the front exits: why. */
-  readonly ended: Promise<string>;
+  /** Called if the front ends on its own (why), not after stop(). */
+  onExit(handler: (why: string) => void): void;
   stop(): Promise<void>;
 }
 
 /** Starts the front; resolves once it listens, rejects (with its words) if it cannot. */
 export function startApiFront(o: ApiFrontOptions): Promise<ApiFront> {
   const child = spawnRelay(o.relay, ['api', '--listen', o.socket, '--gid', String(o.gid), '--daemon', o.daemon, '--translator', o.translator]);
-  const said: string[] = [];
+  // What it said before it listened (why it could not); later lines only go to the log.
+  let said: string[] | undefined = [];
   createInterface({ input: child.stderr }).on('line', (line) => {
-    said.push(line);
+    said?.push(line);
     o.log(line);
   });
-  const ended = child.exited.then((why) => why ?? 'exited');
+  let exitHandlers: Array<(why: string) => void> = [];
   return new Promise((resolve, reject) => {
-    void ended.then((why) => reject(new Error(`berth-relay api ${why} before it listened on ${o.socket}${said.length ? `: ${said.join('; ')}` : ''}`)));
+    void child.exited.then((why = 'exited') => {
+      if (said) reject(new Error(`berth-relay api ${why} before it listened on ${o.socket}${said.length ? `: ${said.join('; ')}` : ''}`));
+      for (const handler of exitHandlers) handler(why);
+    });
     createInterface({ input: child.stdout }).on('line', (line) => {
       if (line === 'ready') {
+        said = undefined;
         resolve({
           pid: child.pid,
-          ended,
+          onExit: (handler) => exitHandlers.push(handler),
           stop: () => {
+            exitHandlers = [];
             child.stdin.end();
             return child.exited.then(() => undefined);
           },

@@ -108,19 +108,11 @@ async function serveBehindFront(server: Server, o: { socket: string; gid: number
   await mkdir(dirname(TRANSLATOR_SOCKET), { recursive: true, mode: 0o700 });
   await listenUnix(server, TRANSLATOR_SOCKET, ROOT_ONLY);
   const front = await startApiFront({ ...o, translator: TRANSLATOR_SOCKET, log });
-  let stopping = false;
-  void front.ended.then((why) => {
-    if (stopping) return;
+  front.onExit((why) => {
     process.stderr.write(`berth-proxy: the API front (berth-relay api) ${why}\n`);
     process.exit(PROXY_EXIT.failed);
   });
-  return {
-    ...front,
-    stop: () => {
-      stopping = true;
-      return front.stop();
-    },
-  };
+  return front;
 }
 
 async function serve(args: string[]): Promise<number> {

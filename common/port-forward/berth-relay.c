@@ -202,6 +202,19 @@ static struct conn *conn_new(int fd0) {
 }
 
 /*
+ * Closes one side's socket. It leaves the epoll set first: closing does that only for the
+ * last descriptor of a socket, and a connection handed to the forwarder lives on there.
+ */
+static void close_side(struct conn *c, int d) {
+  if (c->fd[d] < 0) return;
+  if (c->registered[d]) epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd[d], NULL);
+  close(c->fd[d]);
+  c->fd[d] = -1;
+  c->registered[d] = 0;
+  c->armed[d] = 0;
+}
+
+/*
  * Ends a connection: its descriptors close now (so it gets no new events), its memory goes
  * after the current batch of events, some of which may still point at it.
  */
@@ -209,13 +222,7 @@ static void conn_free(struct conn *c) {
   if (c->passed >= 0) close(c->passed);
   c->passed = -1;
   for (int d = 0; d < 2; d++) {
-    /*
-     * Leave the epoll set first: closing does that only for the last descriptor of a
-     * socket, and a connection handed to the forwarder lives on there.
-     */
-    if (c->fd[d] >= 0 && c->registered[d]) epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd[d], NULL);
-    if (c->fd[d] >= 0) close(c->fd[d]);
-    c->fd[d] = -1;
+    close_side(c, d);
     for (int e = 0; e < 2; e++)
       if (c->pipe[d][e] >= 0) close(c->pipe[d][e]);
   }
@@ -434,12 +441,9 @@ static void conn_read_head(struct conn *c) {
   if (c->passed >= 0) {
     /* Handed over: the connection to carry is the one that came with the head. */
     if (nonblocking(c->passed) < 0) return conn_free(c);
-    if (c->registered[0]) epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd[0], NULL);
-    close(c->fd[0]);
+    close_side(c, 0);
     c->fd[0] = c->passed;
     c->passed = -1;
-    c->registered[0] = 0;
-    c->armed[0] = 0;
   }
   if (recently_allowed(&c->target)) return conn_connect(c);
   c->id = next_id++;
