@@ -16,6 +16,7 @@ import { sharedPath } from '../common/shared-area.js';
 import { Backoff } from '../common/backoff.js';
 import { SerialQueue } from '../common/serial-queue.js';
 import { OwnedTimers, systemClock, type Clock } from './backend/clock.js';
+import { kernelCarries, VmPortRules, type KernelPort } from './vm-port-rules.js';
 
 const FORWARDER = sharedPath('forwardSocket');
 const FORWARDER_UDP = sharedPath('forwardUdpSocket');
@@ -55,6 +56,8 @@ export class PortForwards {
   private pendingReconcile: Promise<void> | undefined;
 
   private relay: RelayListeners | undefined;
+  /** The kernel's rules for the distros' side of the TCP ports (the VM link). */
+  private readonly vmRules: VmPortRules;
   /** Restarts, retries and the second looks after an event: none fires after stop. */
   private readonly timers: OwnedTimers;
 
@@ -67,6 +70,7 @@ export class PortForwards {
   ) {
     this.timers = new OwnedTimers(clock);
     this.inWsl = new WslPortSide(wsl, log, this.queue, this.timers, () => clock.now());
+    this.vmRules = new VmPortRules((argv) => wsl.run(BERTH_DISTRO, argv, { user: 'root' }), log);
   }
 
   /**
@@ -106,6 +110,7 @@ export class PortForwards {
 
   async start(claimSocket: string | undefined): Promise<void> {
     this.stopped = false;
+    this.vmRules.engineStarted();
     this.inWsl.start();
     if (claimSocket) await this.serveClaims(claimSocket);
     this.watchEvents();
@@ -220,6 +225,24 @@ export class PortForwards {
       if (!desired.has(key) && this.clock.now() - p.since > CLAIM_GRACE_MS) this.unpublish(key);
       else if (!desired.has(key) && p.target.get()) this.unpublish(key); // its container stopped
     }
+    await this.carryInKernel();
+  }
+
+  /**
+   * Hands the distros' side of each TCP port that leads to a container to the kernel (DNAT
+   * over the VM link). A new port waits for nobody: its relay listener answers until the
+   * rule is there. A rule taken away or pointed elsewhere is waited for, so none leads to a
+   * container that no longer has the port.
+   */
+  private async carryInKernel(): Promise<void> {
+    const ports: KernelPort[] = [];
+    for (const p of this.published.values()) {
+      const target = p.target.get();
+      if (p.request.proto === 'tcp' && target && kernelCarries(p.request.host) && kernelCarries(target.ip)) ports.push({ host: p.request.host, port: p.request.port, target });
+    }
+    const mustWait = this.vmRules.takesAway(ports);
+    const applying = this.vmRules.apply(ports);
+    if (mustWait) await applying;
   }
 
   private watchEvents(): void {

@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { askStop, currentStatus } from '../control-client.js';
 import { paths } from '../paths.js';
 import { publishEngineNetns, publishTools, unpublishTools } from '../publish.js';
+import { setUpVmLink, tearDownVmLink } from '../vm-link.js';
 import { AGENT_WARNING } from '../../../common/agent-warning.js';
 import { CGROUP_NAME, defaultEngineCgroupName, engineCgroupFile, prepareEngineCgroup, removeEngineCgroup, type CgroupLayout, type EngineLimits } from '../engine-cgroup.js';
 import { ENGINE_LIMITS } from '../../../common/engine-limits.js';
@@ -53,6 +54,7 @@ export async function run(args: string[]): Promise<number> {
     const supervisor = startSupervisor(values, lower, cgroupName, autoPause, cgroup);
     // From here on, a failure takes back what this start put in place.
     const undo = async () => {
+      await tearDownVmLink();
       await unpublishTools();
       await removeEngineCgroup(cgroupName);
     };
@@ -62,6 +64,8 @@ export async function run(args: string[]): Promise<number> {
       return failed;
     }
     await publishEngineNetns(supervisor.child.pid!);
+    const linkError = await setUpVmLink(lower[1]!);
+    if (linkError) process.stderr.write(`${AGENT_WARNING}the VM link to the engine is not there (${linkError}); published ports reach the engine through the relays instead\n`);
     process.stderr.write(`berth-agent: engine ready at unix://${paths.dockerSocket} in ${Date.now() - began} ms\n`);
     if (values.detach) {
       supervisor.child.unref();

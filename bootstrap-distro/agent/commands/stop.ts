@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { askStop, currentStatus } from '../control-client.js';
 import { unpublishTools } from '../publish.js';
+import { tearDownVmLink } from '../vm-link.js';
 import { removeEngineCgroup, startedCgroup } from '../engine-cgroup.js';
 import { sleep } from '../../../common/process.js';
 
@@ -14,6 +15,7 @@ export async function run(): Promise<number> {
   // Gone when the supervisor has exited: its pid no longer exists in this distro.
   for (let i = 0; i < 600; i++) {
     if (!(await stat(`/proc/${s.pid}`).catch(() => undefined))) {
+      await tearDownVmLink();
       await unpublishTools();
       await removeEngineCgroup(await startedCgroup());
       return 0;
