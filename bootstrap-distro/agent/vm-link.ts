@@ -33,7 +33,9 @@ export const VM_LINK = {
  * (route_localnet lets a 127.0.0.1-sourced packet leave by the veth at all). In the
  * engine's namespace, the filter chain lets through only what leads to a published port
  * and resets the rest: a connection begun just as its container stopped is refused at once,
- * not left to time out. Values reach the shell as positional parameters, never spliced in.
+ * not left to time out; and nothing from the link reaches the engine's own sockets (the
+ * outbound relay, or a daemon a user made listen on TCP), which only the translating proxy
+ * may speak to. Values reach the shell as positional parameters, never spliced in.
  */
 const SCRIPT = `
 set -e
@@ -60,6 +62,7 @@ engine_filter -N "$chain" 2>/dev/null || true
 engine_filter -F "$chain"
 engine_filter -A "$chain" -p tcp -j REJECT --reject-with tcp-reset
 engine_filter -C FORWARD -i "$eng" -j "$chain" 2>/dev/null || engine_filter -I FORWARD 1 -i "$eng" -j "$chain"
+engine_filter -C INPUT -i "$eng" -j REJECT 2>/dev/null || engine_filter -I INPUT 1 -i "$eng" -j REJECT
 `;
 
 /** The wrapper at VM_LINK.iptables: only iptables and iptables-restore, from the image's root. */

@@ -9,6 +9,8 @@ import { makeRootfsTarball } from '../helpers/busybox-distro.js';
 import { TestBerth, until } from '../helpers/berth-manager.js';
 import { berthProcesses, commandLine, commandName } from '../helpers/processes.js';
 import { REPO, requireRoot } from '../helpers/wsl-root.js';
+import { VM_LINK } from '../../bootstrap-distro/agent/vm-link.js';
+import { OUTBOUND_RELAY_PORT } from '../../installer/network/outbound-relay.js';
 
 const run = requireRoot('published ports');
 
@@ -196,7 +198,7 @@ describe.runIf(run)('published ports reach the host and every distro', () => {
     const fromOther = async () => (await t.wsl(['-d', 'Other', '--exec', 'sh', '-c', "printf 'GET /cgi-bin/peer HTTP/1.0\\r\\n\\r\\n' | nc -w 2 127.0.0.1 18087"])).stdout;
     // The rule comes a moment after the start (the relay answers meanwhile).
     let seen = '';
-    expect(await until(async () => (seen = await fromOther()).includes('169.254.65.1'), 10_000), `the connection came over the VM link (the container saw ${seen})`).toBe(true);
+    expect(await until(async () => (seen = await fromOther()).includes(VM_LINK.vmAddress), 10_000), `the connection came over the VM link (the container saw ${seen})`).toBe(true);
     // From the host it still crosses the socket stand-in and the forwarder, as on Windows.
     const fromHost = await new Promise<string>((resolve) => {
       let text = '';
@@ -206,7 +208,7 @@ describe.runIf(run)('published ports reach the host and every distro', () => {
       c.on('error', (e) => resolve(e.message));
     });
     expect(fromHost).toMatch(/^HTTP\/1\.[01] 200/);
-    expect(fromHost).not.toContain('169.254.65.1');
+    expect(fromHost).not.toContain(VM_LINK.vmAddress);
     const vmRules = async () => (await t.wsl(['-d', 'berth', '-u', 'root', '--exec', '/run/berth/iptables', 'iptables', '-t', 'nat', '-S', 'BERTH-PORTS'])).stdout;
     expect(await vmRules()).toContain('--dport 18087');
     expect((await sh('Ubuntu', 'docker stop -t 0 peer >/dev/null')).exitCode).toBe(0);
@@ -214,6 +216,10 @@ describe.runIf(run)('published ports reach the host and every distro', () => {
     expect(attempt.stdout).toMatch(/refused[\s\S]*exit 1/);
     expect(await until(async () => !(await vmRules()).includes('--dport 18087'), 10_000), 'the rule went with the container').toBe(true);
     await sh('Ubuntu', 'docker rm peer >/dev/null; rm -rf ~/peer');
+    // The link leads to published ports only: the engine's own listeners (here the outbound
+    // relay, on every address of the engine's namespace) are not reachable through it.
+    const engineOwn = await t.wsl(['-d', 'Other', '--exec', 'sh', '-c', `nc -w 5 ${VM_LINK.engineAddress} ${OUTBOUND_RELAY_PORT} </dev/null 2>&1; echo "exit $?"`]);
+    expect(engineOwn.stdout).toMatch(/refused[\s\S]*exit 1/);
   });
 
   it('publishes every exposed port with -P', async () => {
