@@ -7,3 +7,20 @@
  * `--expose-gc` lets each give its heap back once it goes idle (common/idle-gc.ts).
  */
 export const DAEMON_NODE_FLAGS = ['--max-semi-space-size=1', '--v8-pool-size=1', '--expose-gc'] as const;
+
+/**
+ * glibc malloc settings for the same processes. By default glibc raises its mmap threshold
+ * (up to 32 MiB) each time a large block is freed, so later large Buffers (building the
+ * images, a tarball on its way) come from the heap, fragment it and are never given back:
+ * the backend sat at 98 MiB PSS after `berth enable` built the images, 37.8 MiB of it a
+ * heap of freed blocks. A fixed 32 KiB threshold keeps every large block in its own mapping,
+ * returned when freed: 66 MiB, heap 7 MiB, and `docker load` of 256 MiB through the host
+ * endpoint as fast (1.5-1.8 s either way, 8 runs).
+ */
+export const DAEMON_MALLOC_ENV = { MALLOC_MMAP_THRESHOLD_: '32768' } as const;
+
+/** DAEMON_MALLOC_ENV as lines of a launch script. */
+export const daemonMallocExports = () =>
+  Object.entries(DAEMON_MALLOC_ENV)
+    .map(([name, value]) => `export ${name}=${value}\n`)
+    .join('');

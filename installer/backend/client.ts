@@ -1,4 +1,4 @@
-import { DAEMON_NODE_FLAGS } from '../../common/node-flags.js';
+import { DAEMON_MALLOC_ENV, DAEMON_NODE_FLAGS } from '../../common/node-flags.js';
 import { spawn } from 'node:child_process';
 import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -38,7 +38,7 @@ export async function ensureBackend(home: HomeLayout, options: { idle?: boolean 
     const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, join(BERTH_REPO, 'bin/berth'), 'backend', ...(options.idle ? ['--idle'] : [])], {
       detached: true,
       stdio: ['ignore', out.fd, out.fd],
-      env: process.env,
+      env: { ...process.env, ...DAEMON_MALLOC_ENV },
     });
     child.unref();
     await out.close();

@@ -1,4 +1,4 @@
-import { DAEMON_NODE_FLAGS } from '../../common/node-flags.js';
+import { DAEMON_NODE_FLAGS, daemonMallocExports } from '../../common/node-flags.js';
 import { createHash } from 'node:crypto';
 import { cp, mkdir, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { writeFileAtomic } from '../../common/atomic-file.js';
@@ -193,7 +193,7 @@ async function stageLaunchers(staging: string, busybox: string): Promise<void> {
   // The published ports' native byte mover (the manager runs it here for the WSL side; the engine's forwarder runs it too).
   await stageFile(staging, RELAY_BINARY, 'opt/berth/bin/berth-relay', 0o755);
   const flags = DAEMON_NODE_FLAGS.join(' ');
-  await stageText(staging, 'opt/berth/bin/berth-agent', `#!/bin/sh\nexec /opt/berth/bin/berth-node ${flags} /opt/berth/app/berth-agent.mjs "$@"\n`, 0o755);
+  await stageText(staging, 'opt/berth/bin/berth-agent', `#!/bin/sh\n${daemonMallocExports()}exec /opt/berth/bin/berth-node ${flags} /opt/berth/app/berth-agent.mjs "$@"\n`, 0o755);
   // What user distros run from the shared area (/mnt/wsl/berth/tools is /opt/berth, the
   // version pack is published beside it): static busybox for mounts, and the docker CLI
   // through the version pack's own loader, so it runs over any distro's libc.
@@ -208,7 +208,7 @@ async function stageLaunchers(staging: string, busybox: string): Promise<void> {
   await stageText(
     staging,
     'opt/berth/bin/berth-proxy',
-    `#!/bin/sh\nself=$(readlink -f "$0")\nt=\${self%/bin/*}\nexec "$t/node/lib/ld-linux-x86-64.so.2" --library-path "$t/node/lib" "$t/node/bin/node" ${flags} "$t/app/berth-proxy.mjs" "$@"\n`,
+    `#!/bin/sh\n${daemonMallocExports()}self=$(readlink -f "$0")\nt=\${self%/bin/*}\nexec "$t/node/lib/ld-linux-x86-64.so.2" --library-path "$t/node/lib" "$t/node/bin/node" ${flags} "$t/app/berth-proxy.mjs" "$@"\n`,
     0o755,
   );
   // The docker CLI's credential helper in integrated distros (linked as /usr/local/bin/docker-credential-berth).

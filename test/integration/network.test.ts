@@ -120,6 +120,8 @@ describe.runIf(run)('networking', () => {
     // The default route (minbase has no iproute2): gateway in /proc/net/route, little-endian hex.
     const gatewayHex = Buffer.from(WSL_NAT.gateway.split('.').map(Number).reverse()).toString('hex').toUpperCase();
     expect(await ok('cat /proc/net/route')).toMatch(new RegExp(`^eth0\\s+00000000\\s+${gatewayHex}\\s`, 'm'));
+    // IPv4 only, as WSL 2's NAT: no IPv6 default route on eth0.
+    expect(await ok('cat /proc/net/ipv6_route')).not.toMatch(/^0{32} 00 .* eth0$/m);
     const update = await sh('apt-get update 2>&1', 'root');
     expect(update.exitCode, update.stdout).toBe(0);
     expect(update.stdout).not.toMatch(/^(W|E): /m);
