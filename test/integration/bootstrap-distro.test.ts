@@ -6,6 +6,7 @@ import { defaultSources } from '../../installer/images/sources.js';
 import { makeRootfsTarball } from '../helpers/busybox-distro.js';
 import { agent, docker, imagesFor, installBerthDistros, loadBusyboxImage } from '../helpers/berth-distros.js';
 import { REPO, requireRoot, TestWslRoot } from '../helpers/wsl-root.js';
+import { VM_LINK } from '../../bootstrap-distro/agent/vm-link.js';
 
 const run = requireRoot('bootstrap distro');
 
@@ -158,10 +159,12 @@ describe.runIf(run)('the bootstrap distro runs a real dockerd in its own namespa
     expect((await docker(t, ['run', '--rm', '-v', 'keep:/data', 'busybox', 'cat', '/data/f'])).stdout).toBe('kept');
   });
 
-  it('stop ends every process, mount and namespace of the root', async () => {
+  it('stop ends every process, mount and namespace of the root, and takes its VM link and rules away', async () => {
     const ns = (kind: string) => agent(t, ['shell', 'readlink', `/proc/self/ns/${kind}`]).then((r) => r.stdout);
     const [pidNs, netNs, mntNs] = [await ns('pid'), await ns('net'), await ns('mnt')];
     expect(processesInNamespace('pid', pidNs).length).toBeGreaterThan(2);
+    const vmSide = () => t.wsl(['-d', 'berth', '-u', 'root', '--exec', 'sh', '-c', `ip link show ${VM_LINK.vmDevice} 2>&1; ${VM_LINK.iptables} iptables -t nat -S`]).then((r) => r.stdout);
+    expect(await vmSide()).toMatch(new RegExp(`${VM_LINK.vmDevice}[\\s\\S]*-A OUTPUT -j ${VM_LINK.chain}`));
     expect((await agent(t, ['stop'])).exitCode).toBe(0);
     const log = (await t.wsl(['-d', 'berth', '--exec', 'cat', '/run/berth/agent.log'])).stdout;
     const lastStop = log.slice(log.lastIndexOf('berth-agent: stopping services'));
@@ -173,6 +176,9 @@ describe.runIf(run)('the bootstrap distro runs a real dockerd in its own namespa
     expect(existsSync(join(t.root, 'run/wsl/berth/docker.sock'))).toBe(false);
     expect((await agent(t, ['status'])).stdout).toBe('stopped');
     expect((await t.wsl(['-d', 'berth', '--exec', 'cat', '/proc/mounts'])).stdout).not.toContain('berth-root');
+    const after = await vmSide();
+    expect(after).toContain(`can't find device '${VM_LINK.vmDevice}'`);
+    expect(after).not.toContain(VM_LINK.chain);
   });
 });
 
