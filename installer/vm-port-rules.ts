@@ -19,8 +19,9 @@ const NO_LINK = 3;
  * Refills both namespaces' BERTH-PORTS chains in one go each (iptables-restore --noflush
  * replaces just that chain): in the VM's, a distro's connection to HOST:PORT goes to the
  * engine's end of the VM link, same port; in the engine's, what arrives there on PORT goes
- * to the container, and only that is let through (the rest is reset, vm-link.ts). The engine's side first, so a VM rule never leads to a rule not yet
- * there. Values reach the shell as positional parameters, checked in vmPortRuleArgs.
+ * to the container, and only that is let through (the rest is reset, vm-link.ts). The
+ * engine's side first, so a VM rule never leads to a rule not yet there. Values reach the
+ * shell as positional parameters, checked in vmPortRuleArgs.
  */
 const SCRIPT = `
 set -e

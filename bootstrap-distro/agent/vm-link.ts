@@ -40,7 +40,6 @@ export const VM_LINK = {
 const SCRIPT = `
 set -e
 ipt=$1 ns=$2 vm=$3 eng=$4 vmaddr=$5 engaddr=$6 prefix=$7 chain=$8 mtu=$9
-ip link del "$vm" 2>/dev/null || true
 nsenter --net="$ns" ip link add "$eng" type veth
 peer=$(nsenter --net="$ns" ip -o link show "$eng" | sed -n 's/^[0-9]*: [^@]*@\\([^:]*\\):.*/\\1/p')
 [ -n "$peer" ] || { echo "no peer for $eng" >&2; exit 1; }
@@ -53,13 +52,11 @@ ip link set "$vm" mtu "$mtu" up
 echo 1 > "/proc/sys/net/ipv4/conf/$vm/route_localnet"
 vm_nat() { "$ipt" iptables -t nat "$@"; }
 engine_nat() { nsenter --net="$ns" "$ipt" iptables -t nat "$@"; }
-for nat in vm_nat engine_nat; do "$nat" -N "$chain" 2>/dev/null || true; "$nat" -F "$chain"; done
+engine_filter() { nsenter --net="$ns" "$ipt" iptables -t filter "$@"; }
+for table in vm_nat engine_nat engine_filter; do "$table" -N "$chain" 2>/dev/null || true; "$table" -F "$chain"; done
 vm_nat -C OUTPUT -j "$chain" 2>/dev/null || vm_nat -A OUTPUT -j "$chain"
 vm_nat -C POSTROUTING -o "$vm" -j SNAT --to-source "$vmaddr" 2>/dev/null || vm_nat -A POSTROUTING -o "$vm" -j SNAT --to-source "$vmaddr"
 engine_nat -C PREROUTING -i "$eng" -j "$chain" 2>/dev/null || engine_nat -I PREROUTING 1 -i "$eng" -j "$chain"
-engine_filter() { nsenter --net="$ns" "$ipt" iptables -t filter "$@"; }
-engine_filter -N "$chain" 2>/dev/null || true
-engine_filter -F "$chain"
 engine_filter -A "$chain" -p tcp -j REJECT --reject-with tcp-reset
 engine_filter -C FORWARD -i "$eng" -j "$chain" 2>/dev/null || engine_filter -I FORWARD 1 -i "$eng" -j "$chain"
 engine_filter -C INPUT -i "$eng" -j REJECT 2>/dev/null || engine_filter -I INPUT 1 -i "$eng" -j REJECT
@@ -79,6 +76,9 @@ export async function setUpVmLink(systemImage: string): Promise<string | undefin
   try {
     await writeFile(VM_LINK.iptables, iptablesWrapper(systemImage), { mode: 0o700 });
     await chmod(VM_LINK.iptables, 0o700);
+    // Whatever an engine that died without its stop left in the VM's namespace goes first:
+    // if this start fails half-way, no rule is left leading to a link that is not there.
+    await tearDownVmLink();
     const l = VM_LINK;
     const r = await runCommand('sh', ['-c', SCRIPT, 'berth-vm-link', l.iptables, paths.engineNetns, l.vmDevice, l.engineDevice, l.vmAddress, l.engineAddress, String(l.prefixLength), l.chain, String(l.mtu)]);
     return r.exitCode === 0 ? undefined : r.stderr || r.stdout || `exit ${r.exitCode}`;
@@ -88,7 +88,7 @@ export async function setUpVmLink(systemImage: string): Promise<string | undefin
 }
 
 /**
- * Takes the VM side's rules away once the engine is gone (the veth went with the engine's
+ * Takes the VM side's rules and end of the link away (the engine's went with its
  * namespace): no distro's connection is sent to a link that is not there.
  */
 const TEAR_DOWN = `
