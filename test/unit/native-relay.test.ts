@@ -45,6 +45,18 @@ function exchange(port: number, data: Buffer | string, host = '127.0.0.1'): Prom
   });
 }
 
+/** Each process's open descriptor count, once it has not changed for 10 polls in a row (or after 5 s). */
+async function settledFds(pids: number[]): Promise<number[]> {
+  let last = pids.map(openFds);
+  for (let same = 0, polls = 0; same < 10 && polls < 250; polls++) {
+    await new Promise((r) => setTimeout(r, 20));
+    const now = pids.map(openFds);
+    same = now.every((n, i) => n === last[i]) ? same + 1 : 0;
+    last = now;
+  }
+  return last;
+}
+
 async function until(check: () => boolean, ms = 5000): Promise<boolean> {
   for (const end = Date.now() + ms; Date.now() < end && !check();) await new Promise((r) => setTimeout(r, 20));
   return check();
@@ -178,8 +190,8 @@ describe.each(builds)('berth-relay ($name, $how)', ({ binary, sanitized, handOve
 
   it('carries 1,000 concurrent connections and leaves no descriptor open after them, nor after clients that vanish mid-transfer', async () => {
     const port = await publish(new TargetSlot({ ip: '127.0.0.1', port: echoPort }));
-    const relayFds = openFds(relay.pid!);
-    const forwarderFds = openFds(forwarder.pid!);
+    // The baseline once the earlier cases' connections have finished closing.
+    const [relayFds, forwarderFds] = await settledFds([relay.pid!, forwarder.pid!]);
     const answers = await Promise.all(Array.from({ length: 1000 }, (_, i) => exchange(port, `connection ${i}`)));
     expect(answers.map((a) => a.toString())).toEqual(Array.from({ length: 1000 }, (_, i) => `connection ${i}`));
     // Clients that leave with data in flight both ways.
