@@ -1,6 +1,7 @@
 // Builds Berth's static native helpers unless they are up to date: berth-init (the Linux
 // WSL host's /init, and berth-wsl's native entry), berth-relay (the published ports'
-// byte mover) and berth-runc (the engine's runc: the host's CAs into each container). Warnings are errors. BERTH_NATIVE_SANITIZE=1 builds them with ASan/UBSan
+// byte mover), berth-runc (the engine's runc: the host's CAs into each container) and
+// berth-engine-init (the engine namespaces' pid 1, which starts the engine from the boot plan). Warnings are errors. BERTH_NATIVE_SANITIZE=1 builds them with ASan/UBSan
 // instead (dynamic: the sanitizers' runtimes are not static), for the tests.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, statSync } from 'node:fs';
@@ -20,6 +21,7 @@ const programs = [
     headers: ['relay-proto.h', '../../wsl-proxy/native/api-front.h', '../../wsl-proxy/native/http-frame.h'],
   },
   { name: 'berth-runc', dir: 'bootstrap-distro/runtime', sources: ['berth-runc.c', 'spec-edit.c'], headers: ['spec-edit.h'] },
+  { name: 'berth-engine-init', dir: 'bootstrap-distro/engine-init', sources: ['berth-engine-init.c', 'boot-plan.c'], headers: ['boot-plan.h'] },
 ];
 const flags = ['-O2', '-Wall', '-Wextra', '-Werror', '-pthread', ...(sanitize ? ['-g', '-fsanitize=address,undefined', '-fno-omit-frame-pointer', '-fno-sanitize-recover=all'] : ['-static'])];
 

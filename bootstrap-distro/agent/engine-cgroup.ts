@@ -70,19 +70,22 @@ export function limitFiles(version: 1 | 2, at: { dir: string; controllers: strin
 export async function prepareEngineCgroup(name: string, limits: EngineLimits): Promise<CgroupLayout & { warnings: string[] }> {
   const layout = await engineCgroupLayout(name);
   const warnings = layout.version === 2 ? await enableV2Controllers(join(layout.dirs[0]!.dir, '..'), limits) : missingV1Controllers(layout, limits);
-  for (const at of layout.dirs) {
-    await mkdir(at.dir, { recursive: true, mode: 0o755 });
-    // A new cpuset cgroup has no CPUs or memory nodes: nothing could join it until it has its parent's.
-    if (layout.version === 1 && at.controllers.includes('cpuset')) await inheritCpuset(at.dir);
-    // Left frozen by a supervisor killed while Resource Saver had paused the engine: a new engine would freeze as it joins.
-    if (layout.version === 1 && at.controllers.includes('freezer')) await writeFile(join(at.dir, 'freezer.state'), 'THAWED').catch(() => undefined);
-    if (layout.version === 2) await writeFile(join(at.dir, 'cgroup.freeze'), '0').catch(() => undefined);
-    for (const [file, value] of limitFiles(layout.version, at, limits)) {
-      await writeFile(file, value).catch((e: Error) => {
-        throw new Error(`cannot set ${file} to ${value} (${e.message}); check memoryMiB and cpus in Berth's settings`, { cause: e });
-      });
-    }
-  }
+  // Each hierarchy on its own, all at once: a start waits on this.
+  await Promise.all(
+    layout.dirs.map(async (at) => {
+      await mkdir(at.dir, { recursive: true, mode: 0o755 });
+      // A new cpuset cgroup has no CPUs or memory nodes: nothing could join it until it has its parent's.
+      if (layout.version === 1 && at.controllers.includes('cpuset')) await inheritCpuset(at.dir);
+      // Left frozen by a supervisor killed while Resource Saver had paused the engine: a new engine would freeze as it joins.
+      if (layout.version === 1 && at.controllers.includes('freezer')) await writeFile(join(at.dir, 'freezer.state'), 'THAWED').catch(() => undefined);
+      if (layout.version === 2) await writeFile(join(at.dir, 'cgroup.freeze'), '0').catch(() => undefined);
+      for (const [file, value] of limitFiles(layout.version, at, limits)) {
+        await writeFile(file, value).catch((e: Error) => {
+          throw new Error(`cannot set ${file} to ${value} (${e.message}); check memoryMiB and cpus in Berth's settings`, { cause: e });
+        });
+      }
+    }),
+  );
   return { ...layout, warnings };
 }
 

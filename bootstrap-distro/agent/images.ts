@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -26,7 +25,9 @@ export async function readManifest(imagesDir = paths.imagesDir): Promise<DistroI
   }
 }
 
-function sha256(file: string): Promise<string> {
+async function sha256(file: string): Promise<string> {
+  // Loaded only here: most starts trust the stamp below, and loading crypto costs them time.
+  const { createHash } = await import('node:crypto');
   return new Promise((resolve, reject) => {
     const h = createHash('sha256');
     createReadStream(file)

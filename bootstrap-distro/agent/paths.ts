@@ -4,6 +4,8 @@ export const paths = {
   agentBundle: '/opt/berth/app/berth-agent.mjs',
   /** The published ports' native byte mover. */
   relay: '/opt/berth/bin/berth-relay',
+  /** The engine namespaces' pid 1 (bootstrap-distro/engine-init/). */
+  engineInit: '/opt/berth/bin/berth-engine-init',
   imagesDir: '/opt/berth/images',
   /** Unpacked images, one directory per sha256, kept across restarts on the distro's disk. */
   imageCache: '/var/cache/berth/images',

@@ -1,13 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { AdoptedProcess } from './engine-init.js';
+import { entryEnv } from './boot-plan.js';
 import type { Socket } from 'node:net';
 import type { ServiceStatus } from './control.js';
 import type { LinuxkitEntry } from './linuxkit.js';
-import { envObject } from './linuxkit.js';
 import { enterRootCommand } from './root.js';
 import { Backoff, type BackoffPolicy } from '../../common/backoff.js';
-import { sleep } from '../../common/process.js';
-
-const BASE_ENV = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root' };
 
 /** Where onboot actions and services write: the log daemon, which tags their lines. */
 export interface LogSink {
@@ -28,7 +26,7 @@ export async function spawnInRoot(entry: LinuxkitEntry, logs: LogSink): Promise<
   try {
     const [file, ...args] = enterRootCommand(entry.command, 'self', entry.cwd);
     return spawn(file!, args, {
-      env: { ...BASE_ENV, ...envObject(entry.env) },
+      env: entryEnv(entry),
       cwd: '/',
       stdio: ['ignore', out, err],
       detached: true, // its own process group: a signal for the supervisor is not one for it
@@ -48,9 +46,16 @@ export interface RestartPolicy {
 
 export const DEFAULT_POLICY: RestartPolicy = { backoff: { ...Backoff.SERVICE_RESTART, healthyAfterMs: 10_000 }, maxQuickCrashes: 5 };
 
+/** A service's current process: one the supervisor spawned, or one berth-engine-init started. */
+interface ServiceProcess {
+  readonly pid: number | undefined;
+  kill(signal: NodeJS.Signals): void;
+  readonly exited: Promise<void>;
+}
+
 /** A LinuxKit service under supervision: restarted with exponential backoff, failed if it keeps crashing. */
 export class SupervisedService {
-  private child: ChildProcess | undefined;
+  private child: ServiceProcess | undefined;
   private startedAt = 0;
   private readonly backoff: Backoff;
   private restartTimer: NodeJS.Timeout | undefined;
@@ -69,11 +74,27 @@ export class SupervisedService {
   async start(): Promise<void> {
     this.startedAt = Date.now();
     const child = await spawnInRoot(this.entry, this.logs);
+    const exited = new Promise<void>((resolve) => {
+      child.on('error', (e) => this.logs.agent(`${this.entry.name}: cannot start: ${e.message}`));
+      child.on('exit', (code, signal) => {
+        this.exited(code, signal);
+        resolve();
+      });
+    });
+    this.running({ pid: child.pid, kill: (signal) => child.kill(signal), exited });
+  }
+
+  /** The first run, as berth-engine-init started it before the supervisor was up. */
+  adopt(first: AdoptedProcess): void {
+    this.startedAt = Date.now();
+    const exited = first.exited.then(({ code, signal }) => this.exited(code, signal));
+    this.running({ pid: first.pid, kill: (signal) => first.kill(signal), exited });
+  }
+
+  private running(child: ServiceProcess): void {
     this.child = child;
     this.status.state = 'running';
     this.status.pid = child.pid ?? null;
-    child.on('error', (e) => this.logs.agent(`${this.entry.name}: cannot start: ${e.message}`));
-    child.on('exit', (code, signal) => this.exited(code, signal));
   }
 
   private exited(code: number | null, signal: NodeJS.Signals | null): void {
@@ -112,31 +133,14 @@ export class SupervisedService {
     this.stopping = true;
     clearTimeout(this.restartTimer);
     const child = this.child;
-    if (!child || child.exitCode !== null) {
+    if (!child) {
       this.status.state = this.status.state === 'failed' ? 'failed' : 'stopped';
       return;
     }
-    const exited = new Promise<void>((r) => child.once('exit', () => r()));
     this.logs.agent(`stopping ${this.entry.name} (SIGTERM, SIGKILL after ${deadlineMs / 1000}s)`);
     child.kill('SIGTERM');
     const timer = setTimeout(() => child.kill('SIGKILL'), deadlineMs);
-    await exited;
+    await child.exited;
     clearTimeout(timer);
   }
-}
-
-/** Runs one onboot action to completion; resolves with its exit code and last output. */
-export async function runOnboot(entry: LinuxkitEntry, logs: LogSink): Promise<{ exitCode: number; tail: string[] }> {
-  const child = await spawnInRoot(entry, logs);
-  const exitCode = await new Promise<number>((resolve) => {
-    child.on('error', (e) => {
-      logs.agent(`${entry.name}: ${e.message}`);
-      resolve(127);
-    });
-    child.on('exit', (code, signal) => resolve(code ?? 128 + (signal ? 15 : 0)));
-  });
-  // Only a failure shows the tail, and the daemon reads the last bytes a moment after the
-  // exit: a start whose actions succeed waits for nothing.
-  if (exitCode !== 0) await sleep(50);
-  return { exitCode, tail: logs.last(entry.name, 10) };
 }

@@ -12,17 +12,20 @@ import { serveControl, type AgentStatus } from './control.js';
 import { parseLinuxkit } from './linuxkit.js';
 import { paths } from './paths.js';
 import { dockerPing } from '../../common/docker-api.js';
-import { assembleRoot, dismantleRoot } from './root.js';
-import { DEFAULT_POLICY, runOnboot, SupervisedService, type LogSink, type RestartPolicy } from './service.js';
+import { dismantleRoot } from './root.js';
+import { DEFAULT_POLICY, SupervisedService, type LogSink, type RestartPolicy } from './service.js';
+import { adoptLogStreams, EngineInit, readableFd } from './engine-init.js';
 import { LogDaemon } from '../logd/daemon.js';
 import { LogWriter, RotatingFiles } from '../logd/writer.js';
 import { connect } from 'node:net';
+import { setPriority } from 'node:os';
 import { EngineFreezer } from './engine-freezer.js';
 import { ResourceSaver } from './resource-saver.js';
 import { logUnhandled } from '../../common/unhandled.js';
 
 export interface SuperviseOptions {
-  lower: string[];
+  /** berth-engine-init's event pipe, then the log streams of the plan's entries. */
+  initFds: number[];
   dataStore: string;
   /** The LinuxKit YAML; by default the system image's /etc/berth/linuxkit.yml. */
   configFile?: string;
@@ -39,7 +42,7 @@ export interface SuperviseOptions {
 export const LOG_INGEST = '/run/berth/logd-ingest.sock';
 export const LOG_QUERY = '/run/berth/logd.sock';
 export { LOG_QUERY_PUBLISHED } from './supervisor-paths.js';
-import { LOG_QUERY_PUBLISHED } from './supervisor-paths.js';
+import { LOG_QUERY_PUBLISHED, READY_POLL_MS } from './supervisor-paths.js';
 import { sharedPath } from '../../common/shared-area.js';
 import { sleep } from '../../common/process.js';
 
@@ -47,8 +50,10 @@ import { sleep } from '../../common/process.js';
 export const READY_LINE = 'berth-agent: engine ready';
 
 /**
- * Runs in the root's own namespaces (under tini as pid 1): assembles the root, runs the
- * onboot actions, then supervises the services until asked to stop.
+ * Runs in the root's own namespaces, started by berth-engine-init (their pid 1), which
+ * meanwhile assembles the root, runs the onboot actions and starts the services: this
+ * process takes their logs and their status, then supervises the services until asked to
+ * stop.
  *
  * A failing onboot action stops the start: the engine would run on a half-prepared
  * root otherwise. The error names the action and shows its last output lines.
@@ -61,6 +66,8 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
   await mkdir(paths.publishDir, { recursive: true });
   await mkdir(paths.runDir, { recursive: true });
   await daemon.listen(LOG_INGEST, [LOG_QUERY, LOG_QUERY_PUBLISHED]);
+  const [eventsFd, ...logFds] = options.initFds;
+  for (const stream of adoptLogStreams(logFds)) daemon.ingest(stream);
   const log = (line: string) => {
     process.stdout.write(`${line}\n`);
     daemon.log('agent', line.replace(/^berth-agent: /, ''));
@@ -69,7 +76,8 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
   const distroPid = Number(await readlink('/proc/self')); // /proc is still the distro's: its view of our pid
   let stopped!: (code: number) => void;
   const done = new Promise<number>((resolve) => (stopped = resolve));
-  const supervision: Supervision = new Supervision(options, daemon, log, distroPid, () => void supervision.stop(0).then(stopped));
+  const init = new EngineInit(readableFd(eventsFd!), log);
+  const supervision: Supervision = new Supervision(options, init, daemon, log, distroPid, () => void supervision.stop(0).then(stopped));
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => void supervision.stop(0).then(stopped));
   try {
     await supervision.bringUp();
@@ -97,6 +105,7 @@ class Supervision {
 
   constructor(
     private readonly options: SuperviseOptions,
+    private readonly init: EngineInit,
     private readonly daemon: LogDaemon,
     private readonly log: (line: string) => void,
     private readonly distroPid: number,
@@ -122,13 +131,16 @@ class Supervision {
 
   /** The root, its logs, the forwarders, the control socket, the onboot actions, the services. */
   async bringUp(): Promise<void> {
-    const { options, log } = this;
-    await assembleRoot({ lower: options.lower, dataStore: options.dataStore });
+    const { options, log, init } = this;
+    await init.root();
     // The store is mounted: persist every line, the ones logged so far included.
     this.writer = new LogWriter(LOG_QUERY, new RotatingFiles(`${paths.root}/var/lib/log`, { maxBytes: options.logs.fileBytes, maxFiles: options.logs.files }), (l) => log(`berth-agent: ${l}`));
     const configFile = options.configFile ?? `${paths.root}/etc/berth/linuxkit.yml`;
     const config = parseLinuxkit(await readFile(configFile, 'utf8'), configFile);
     const published = publishedTargets(async () => connect(paths.dockerSocket));
+    // Loaded: back to normal priority (berth-engine-init started us at a low one), before
+    // anything forked here inherits it.
+    setPriority(0);
     this.tcpForwarder = await serveNativeForwarder(paths.relay, FORWARD_SOCKET, published, (l) => log(`berth-agent: ${l}`));
     this.forwarder = await serveUdpForwarder(FORWARD_UDP_SOCKET, (l) => log(`berth-agent: ${l}`), published);
     this.control = await serveControl(paths.controlSocket, {
@@ -137,15 +149,22 @@ class Supervision {
       touch: () => this.saver?.touch() ?? Promise.resolve(),
     });
     for (const action of config.onboot) {
-      const began = Date.now();
-      const result = await runOnboot(action, this.logs);
-      this.onboot.push({ name: action.name, exitCode: result.exitCode, seconds: (Date.now() - began) / 1000 });
+      const result = await init.onboot(action.name);
+      if (!result) throw new Error(`berth-engine-init did not run the onboot action "${action.name}" (its boot plan ended first; is the plan from another config?)`);
+      this.onboot.push({ name: action.name, exitCode: result.exitCode, seconds: result.ms / 1000 });
       if (result.exitCode !== 0) {
-        throw new Error(`onboot action "${action.name}" failed with exit code ${result.exitCode}; its last output:\n  ${result.tail.join('\n  ') || '(none)'}`);
+        // Only a failure shows the tail: the daemon reads the last bytes a moment after the exit.
+        await sleep(50);
+        const tail = this.logs.last(action.name, 10);
+        throw new Error(`onboot action "${action.name}" failed with exit code ${result.exitCode}; its last output:\n  ${tail.join('\n  ') || '(none)'}`);
       }
     }
     this.services = config.services.map((entry) => new SupervisedService(entry, this.logs, options.policy ?? DEFAULT_POLICY));
-    await Promise.all(this.services.map((s) => s.start()));
+    for (const service of this.services) {
+      const first = await init.started(service.entry.name);
+      if (!first) throw new Error(`berth-engine-init did not start the service "${service.entry.name}" (its boot plan ended first; is the plan from another config?)`);
+      service.adopt(first);
+    }
     this.state = 'running';
     void this.whenEngineAnswers();
   }
@@ -167,7 +186,7 @@ class Supervision {
 
   /** Once dockerd answers: ready, and Resource Saver watches for quiet. */
   private async whenEngineAnswers(): Promise<void> {
-    while (!this.stopping && !(await dockerPing(paths.dockerSocket, 500))) await sleep(20);
+    while (!this.stopping && !(await dockerPing(paths.dockerSocket, 500))) await sleep(READY_POLL_MS);
     if (this.stopping) return;
     this.engine = 'ready';
     this.log(READY_LINE);

@@ -60,7 +60,8 @@ export class LogDaemon {
     }
   }
 
-  private ingest(socket: Socket): void {
+  /** One writer's stream: its source line, then its output (a connection to the ingest socket, or a stream handed over). */
+  ingest(socket: Socket): void {
     let source: string | undefined;
     let partial = '';
     socket.setEncoding('utf8');

@@ -5,6 +5,7 @@ import { writeFileAtomic } from '../../common/atomic-file.js';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseLinuxkit } from '../../bootstrap-distro/agent/linuxkit.js';
+import { encodeBootPlan } from '../../bootstrap-distro/agent/boot-plan.js';
 import { packageRoot } from '../../wsl-host/package-root.js';
 import { DATA_DISTRO_FILES, STORE_DIRS } from '../../data-distro/layout.js';
 import { locate, stageBinaryWithLibs, stageBusybox, stageDirs, stageFile, stageSymlink, stageText } from './collect.js';
@@ -44,7 +45,7 @@ export async function inputFingerprint(sources: ImageSources = defaultSources())
   }
   hash.update(await readFile(RELAY_BINARY));
   hash.update(await readFile(RUNC_WRAPPER));
-  for (const source of [sources.busybox, sources.node, sources.init, ...sources.iptables, ...sources.versionPack]) {
+  for (const source of [sources.busybox, sources.node, ...sources.iptables, ...sources.versionPack]) {
     const path = await locate(source).catch(() => source.path);
     const st = await stat(path).catch(() => undefined);
     hash.update(`${path}:${st?.size}:${st?.mtimeMs}`);
@@ -56,6 +57,8 @@ const REPO = packageRoot(dirname(fileURLToPath(import.meta.url)));
 export const LINUXKIT_YML = join(REPO, 'bootstrap-distro/linuxkit/berth.yml');
 /** berth-relay, built by `npm run build` (scripts/build-native.mjs). */
 export const RELAY_BINARY = join(REPO, 'dist/native/berth-relay');
+/** berth-engine-init, likewise: the engine namespaces' pid 1 (bootstrap-distro/engine-init/). */
+export const ENGINE_INIT_BINARY = join(REPO, 'dist/native/berth-engine-init');
 /** berth-runc, likewise: the engine's `runc` (berth.yml says why). */
 export const RUNC_WRAPPER = join(REPO, 'dist/native/berth-runc');
 /** The bundled agent: berth-agent.mjs and the chunks it loads on demand. */
@@ -144,7 +147,6 @@ const BASE_DIRS = ['bin', 'etc', 'root', 'tmp', 'var', 'run', 'proc', 'sys', 'de
 async function stageSystemImage(staging: string, sources: ImageSources): Promise<void> {
   await stageDirs(staging, [...BASE_DIRS, 'sbin', 'usr/bin', 'usr/sbin', 'var/lib', 'mnt/wsl', 'mnt/host', 'etc/berth']);
   await stageBusybox(staging, await locate(sources.busybox));
-  await stageFile(staging, await locate(sources.init), 'sbin/init', 0o755);
   for (const source of sources.iptables) {
     const binary = await locate(source);
     await stageBinaryWithLibs(staging, binary, `usr/sbin/${source.name}`);
@@ -168,6 +170,8 @@ async function stageSystemImage(staging: string, sources: ImageSources): Promise
   const yml = await readFile(LINUXKIT_YML, 'utf8');
   const config = parseLinuxkit(yml, LINUXKIT_YML);
   await stageText(staging, 'etc/berth/linuxkit.yml', yml);
+  // What berth-engine-init runs before the supervisor is up: the same entries, compiled.
+  await stageText(staging, 'etc/berth/boot.plan', encodeBootPlan(config));
   // LinuxKit writes `files` into the image at build time.
   for (const f of config.files) await stageText(staging, f.path, f.contents, parseInt(f.mode, 8));
 }
@@ -192,6 +196,7 @@ async function stageLaunchers(staging: string, busybox: string): Promise<void> {
   await stageText(staging, 'opt/berth/bin/berth-node', `#!/bin/sh\nexec /${NODE_DIR}/lib/ld-linux-x86-64.so.2 --library-path /${NODE_DIR}/lib /${NODE_DIR}/bin/node "$@"\n`, 0o755);
   // The published ports' native byte mover (the manager runs it here for the WSL side; the engine's forwarder runs it too).
   await stageFile(staging, RELAY_BINARY, 'opt/berth/bin/berth-relay', 0o755);
+  await stageFile(staging, ENGINE_INIT_BINARY, 'opt/berth/bin/berth-engine-init', 0o755);
   const flags = DAEMON_NODE_FLAGS.join(' ');
   await stageText(staging, 'opt/berth/bin/berth-agent', `#!/bin/sh\n${daemonMallocExports()}exec /opt/berth/bin/berth-node ${flags} /opt/berth/app/berth-agent.mjs "$@"\n`, 0o755);
   // What user distros run from the shared area (/mnt/wsl/berth/tools is /opt/berth, the

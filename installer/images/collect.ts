@@ -61,7 +61,7 @@ export async function stageBinaryWithLibs(stagingRoot: string, binary: string, t
   }
 }
 
-export async function stageText(stagingRoot: string, target: string, content: string, mode = 0o644): Promise<void> {
+export async function stageText(stagingRoot: string, target: string, content: string | Buffer, mode = 0o644): Promise<void> {
   const dest = join(stagingRoot, target);
   await mkdir(dirname(dest), { recursive: true });
   await writeFile(dest, content);

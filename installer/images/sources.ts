@@ -5,8 +5,6 @@ export interface ImageSources {
   busybox: BinarySource;
   /** The Node runtime the Berth agents run on inside the distros. */
   node: BinarySource;
-  /** LinuxKit root's init (a static tini, as docker-init is). */
-  init: BinarySource;
   iptables: BinarySource[];
   /** The version pack: the engine and its tools, by their names in the pack. */
   versionPack: BinarySource[];
@@ -16,7 +14,6 @@ export function defaultSources(): ImageSources {
   return {
     busybox: { name: 'busybox (static)', path: '/bin/busybox', debianPackage: 'busybox-static' },
     node: { name: 'node', path: process.env.BERTH_NODE ?? process.execPath, debianPackage: 'nodejs' },
-    init: { name: 'tini-static', path: 'tini-static', debianPackage: 'tini' },
     iptables: [
       { name: 'xtables-nft-multi', path: 'xtables-nft-multi', debianPackage: 'iptables' },
       { name: 'xtables-legacy-multi', path: 'xtables-legacy-multi', debianPackage: 'iptables' },

@@ -17,6 +17,7 @@ const targets = [
   { what: "berth-relay's command and head parsers", source: 'common/port-forward', fuzzer: 'relay-proto-fuzz', parsers: ['relay-proto.c'], maxLen: 1024 },
   { what: "the API front's HTTP framing (berth-relay api)", source: 'wsl-proxy/native', fuzzer: 'http-frame-fuzz', parsers: ['http-frame.c'], maxLen: 4096 },
   { what: "berth-runc's reader and editor of runtime specs", source: 'bootstrap-distro/runtime', fuzzer: 'spec-edit-fuzz', parsers: ['spec-edit.c'], maxLen: 8192 },
+  { what: "berth-engine-init's boot plan reader", source: 'bootstrap-distro/engine-init', fuzzer: 'boot-plan-fuzz', parsers: ['boot-plan.c'], maxLen: 4096 },
 ];
 
 describe.each(targets)('$what under libFuzzer', ({ source, fuzzer, parsers, maxLen }) => {

@@ -1,4 +1,3 @@
-import { DAEMON_NODE_FLAGS } from '../../../common/node-flags.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync } from 'node:fs';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
@@ -12,6 +11,9 @@ import { AGENT_WARNING } from '../../../common/agent-warning.js';
 import { CGROUP_NAME, defaultEngineCgroupName, engineCgroupFile, prepareEngineCgroup, removeEngineCgroup, type CgroupLayout, type EngineLimits } from '../engine-cgroup.js';
 import { ENGINE_LIMITS } from '../../../common/engine-limits.js';
 import { sleep } from '../../../common/process.js';
+import { READY_POLL_MS } from '../supervisor-paths.js';
+import { dockerPing } from '../../../common/docker-api.js';
+import { engineInitArgv } from '../engine-launch.js';
 
 /** The service whose socket `start` waits for. */
 const ENGINE_SERVICE = 'dockerd';
@@ -48,12 +50,16 @@ export async function run(args: string[]): Promise<number> {
     const { values } = parseArgs({ args, options: OPTIONS });
     const { limits, cgroupName, autoPause } = await checkedOptions(values);
     await refuseUnlessStartable(values.data);
-    const lower = await verifiedImages();
-    await publishTools(lower[0]!);
-    const cgroup = await prepareCgroup(cgroupName, limits);
-    const supervisor = startSupervisor(values, lower, cgroupName, autoPause, cgroup);
+    const { lower, cgroup } = await imagesAndCgroup(cgroupName, limits);
+    // The tools are for the user distros, not the engine: published while it starts.
+    const published = publishTools(lower[0]!).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    const supervisor = await startSupervisor(values, lower, cgroupName, autoPause, cgroup);
     // From here on, a failure takes back what this start put in place.
     const undo = async () => {
+      await published;
       await tearDownVmLink();
       await unpublishTools();
       await removeEngineCgroup(cgroupName);
@@ -62,6 +68,13 @@ export async function run(args: string[]): Promise<number> {
     if (failed !== undefined) {
       await undo();
       return failed;
+    }
+    const publishError = await published;
+    if (publishError) {
+      await askStop();
+      await supervisor.exited;
+      await undo();
+      throw publishError;
     }
     await publishEngineNetns(supervisor.child.pid!);
     process.stderr.write(`berth-agent: engine ready at unix://${paths.dockerSocket} in ${Date.now() - began} ms\n`);
@@ -101,7 +114,8 @@ async function checkedOptions(values: StartValues): Promise<{ limits: EngineLimi
 
 /** Not when an engine runs already, nor without the data store. */
 async function refuseUnlessStartable(dataStore: string): Promise<void> {
-  const running = await currentStatus();
+  // No control socket, no engine: the common case answers without a request.
+  const running = (await stat(paths.controlSocket).catch(() => undefined)) ? await currentStatus() : undefined;
   if (running) {
     throw new StartRefused(`berth-agent: the engine is already running (supervisor pid ${running.pid}, since ${running.startedAt}); stop it first with \`berth-agent stop\`.`, 3);
   }
@@ -110,12 +124,23 @@ async function refuseUnlessStartable(dataStore: string): Promise<void> {
   }
 }
 
+/** The images and the engine's cgroup, both at once (a start waits on them); a refused image takes the new cgroup back. */
+async function imagesAndCgroup(cgroupName: string, limits: EngineLimits): Promise<{ lower: string[]; cgroup: CgroupLayout }> {
+  const [images, cgroup] = await Promise.allSettled([verifiedImages(), prepareCgroup(cgroupName, limits)]);
+  if (images.status === 'rejected') {
+    if (cgroup.status === 'fulfilled') await removeEngineCgroup(cgroupName);
+    throw images.reason;
+  }
+  if (cgroup.status === 'rejected') throw cgroup.reason;
+  return { lower: images.value, cgroup: cgroup.value };
+}
+
 /** The root's two read-only images, checked against the manifest: [version pack, system]. */
 async function verifiedImages(): Promise<string[]> {
   try {
     const { readManifest, verifiedImageDir } = await import('../images.js');
     const manifest = await readManifest();
-    return [await verifiedImageDir(manifest.versionPack), await verifiedImageDir(manifest.system)];
+    return await Promise.all([verifiedImageDir(manifest.versionPack), verifiedImageDir(manifest.system)]);
   } catch (e) {
     throw new StartRefused(`berth-agent: ${(e as Error).message}`, 1);
   }
@@ -140,38 +165,17 @@ interface Supervisor {
   lastOutput(): Promise<string[]>;
 }
 
-/** The supervisor, in the engine's cgroup and its own namespaces, under tini. */
-function startSupervisor(values: StartValues, lower: string[], cgroupName: string, autoPause: number, cgroup: CgroupLayout): Supervisor {
-  const init = join(lower[1]!, 'sbin/init');
-  const superviseArgs = [
-    'supervise',
-    '--lower',
-    lower.join(':'),
-    '--data',
-    values.data,
-    ...(values.config ? ['--config', values.config] : []),
-    '--log-lines',
-    values['log-lines'],
-    '--log-line-bytes',
-    values['log-line-bytes'],
-    '--log-file-bytes',
-    values['log-file-bytes'],
-    '--log-files',
-    values['log-files'],
-    '--auto-pause',
-    String(autoPause),
-    '--cgroup',
-    cgroupName,
-  ];
-  // tini as pid 1 reaps the orphans a container engine leaves (shims), and forwards signals.
-  const unshareArgv = ['-m', '-n', '-p', '-u', '-i', '-f', '--propagation', 'slave', init, '-g', '--', paths.node, ...DAEMON_NODE_FLAGS, paths.agentBundle, ...superviseArgs];
-  // The engine starts inside its cgroup: a shell joins it, then becomes unshare (paths as arguments, never as code).
-  const procsFiles = cgroup.dirs.map((d) => join(d.dir, 'cgroup.procs'));
-  const argv = ['-c', 'n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 1; shift; n=$((n-1)); done; exec unshare "$@"', 'sh', String(procsFiles.length), ...procsFiles, ...unshareArgv];
+/**
+ * The engine's namespaces, in its cgroup: berth-engine-init is their pid 1; it starts the
+ * supervisor and, meanwhile, assembles the root, runs the onboot actions and starts the
+ * services from the boot plan (the system image's, or one compiled from --config).
+ */
+async function startSupervisor(values: StartValues, lower: string[], cgroupName: string, autoPause: number, cgroup: CgroupLayout): Promise<Supervisor> {
+  const argv = await engineInitArgv(values, { lower, cgroupName, autoPause, cgroupDirs: cgroup.dirs.map((d) => d.dir), plan: await bootPlan(values.config, lower) });
   // Detached, the supervisor writes to a log file (a pipe would break when we exit).
   const logFile = join(paths.runDir, 'agent.log');
   const logFd = values.detach ? openSync(logFile, 'a') : undefined;
-  const child = spawn('sh', argv, {
+  const child = spawn(paths.engineInit, argv, {
     stdio: logFd === undefined ? ['ignore', 'pipe', 'pipe'] : ['ignore', logFd, logFd],
     detached: values.detach,
   });
@@ -192,17 +196,39 @@ function startSupervisor(values: StartValues, lower: string[], cgroupName: strin
   };
 }
 
+/** The boot plan's path: the system image's, or --config's compiled into the run dir. */
+async function bootPlan(config: string | undefined, lower: string[]): Promise<string> {
+  if (!config) return join(lower[1]!, 'etc/berth/boot.plan');
+  try {
+    const [{ parseLinuxkit }, { encodeBootPlan }] = await Promise.all([import('../linuxkit.js'), import('../boot-plan.js')]);
+    const plan = join(paths.runDir, 'boot.plan');
+    await writeFile(plan, encodeBootPlan(parseLinuxkit(await readFile(config, 'utf8'), config)), { mode: 0o600 });
+    return plan;
+  } catch (e) {
+    throw new StartRefused(`berth-agent: ${(e as Error).message}`, 2);
+  }
+}
+
+/** How often a start asks the supervisor how it goes while the engine's socket is silent: each asking costs both sides CPU that the engine's start could use. */
+const STATUS_POLL_MS = 100;
+
 /** Undefined once the engine answers; else the exit code of a start that failed (said on stderr, the supervisor stopped). */
 async function untilReady(supervisor: Supervisor, timeoutSeconds: number): Promise<number | undefined> {
   const deadline = Date.now() + timeoutSeconds * 1000;
+  let statusDue = 0;
   for (;;) {
-    const early = await Promise.race([supervisor.exited, sleep(20).then(() => undefined)]);
+    const early = await Promise.race([supervisor.exited, sleep(READY_POLL_MS).then(() => undefined)]);
     if (early !== undefined) {
       process.stderr.write(`berth-agent: the engine did not start (exit ${early}). Last output:\n  ${(await supervisor.lastOutput()).join('\n  ')}\n`);
       return 1;
     }
+    // The engine's own socket first: looking costs next to nothing until dockerd listens.
+    const answers = await dockerPing(paths.dockerSocket, 500);
+    if (!answers && Date.now() < statusDue) continue;
+    statusDue = Date.now() + STATUS_POLL_MS;
     const s = await currentStatus();
-    if (s?.engine === 'ready') return undefined;
+    // Ready once the engine answers and the supervisor has it (its own look may lag a poll behind).
+    if (s?.engine === 'ready' || (answers && s?.state === 'running')) return undefined;
     // Waiting on is pointless once the engine's own service has given up.
     const engineFailed = s?.services.some((svc) => svc.name === ENGINE_SERVICE && svc.state === 'failed');
     if (Date.now() > deadline || engineFailed) {

@@ -5,7 +5,7 @@ export async function run(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
     options: {
-      lower: { type: 'string' },
+      'engine-init-fds': { type: 'string' },
       data: { type: 'string' },
       config: { type: 'string' },
       'stop-deadline': { type: 'string', default: '10' },
@@ -17,14 +17,15 @@ export async function run(args: string[]): Promise<number> {
       cgroup: { type: 'string' },
     },
   });
-  if (!values.lower || !values.data) {
-    process.stderr.write('berth-agent supervise: --lower and --data are required (run `berth-agent start`).\n');
+  const initFds = (values['engine-init-fds'] ?? '').split(',').map(Number);
+  if (!values.data || initFds.length < 1 || !initFds.every((fd) => Number.isInteger(fd) && fd > 2)) {
+    process.stderr.write('berth-agent supervise: --data and --engine-init-fds are required (berth-agent start runs it through berth-engine-init).\n');
     return 2;
   }
   const { supervise } = await import('../supervisor.js');
   collectGarbageWhenIdle();
   return supervise({
-    lower: values.lower.split(':'),
+    initFds,
     dataStore: values.data,
     configFile: values.config,
     stopDeadlineMs: Number(values['stop-deadline']) * 1000,
