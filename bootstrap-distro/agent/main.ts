@@ -31,7 +31,15 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`${USAGE}\n`);
     return 2;
   }
-  return (await load()).run(rest);
+  try {
+    return await (await load()).run(rest);
+  } catch (e) {
+    // An option the command does not take, or one without its value: say so, not a stack.
+    const code = (e as NodeJS.ErrnoException).code;
+    if (!code?.startsWith('ERR_PARSE_ARGS_')) throw e;
+    process.stderr.write(`berth-agent ${name}: ${(e as Error).message.split('. ')[0]}.\n${USAGE}\n`);
+    return 2;
+  }
 }
 
 // Exit only once stdout has drained: a pipe is written asynchronously, and process.exit
