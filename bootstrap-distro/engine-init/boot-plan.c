@@ -56,8 +56,12 @@ static int read_list(struct cursor *c, const char **out, int require_equals) {
 int boot_plan_parse(const char *buf, size_t len, struct boot_plan *plan, char *why, size_t why_len) {
   struct cursor c = {buf, buf + len};
   memset(plan, 0, sizeof *plan);
+  if (len > PLAN_MAX_BYTES) {
+    snprintf(why, why_len, "larger than %d bytes", PLAN_MAX_BYTES);
+    return -1;
+  }
   const char *magic = next_token(&c);
-  if (len > PLAN_MAX_BYTES || !magic || strcmp(magic, "berth-boot-plan-1") != 0) {
+  if (!magic || strcmp(magic, "berth-boot-plan-1") != 0) {
     snprintf(why, why_len, "not a berth boot plan (version 1)");
     return -1;
   }

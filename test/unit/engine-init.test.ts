@@ -155,6 +155,7 @@ describe.runIf(run).each(builds)('berth-engine-init ($name)', ({ binary }) => {
     for (const [plan, fault] of [
       [good.subarray(0, good.length - 3), 'the plan is cut short or has bytes after its end'],
       [Buffer.from('berth-boot-plan-2\0end\0'), 'not a berth boot plan (version 1)'],
+      [Buffer.alloc(256 * 1024 + 1, 'a'), 'larger than 262144 bytes'],
       [Buffer.from(good.toString('latin1').replace('prep', 'Prep'), 'latin1'), 'entry 1: a bad name or working directory'],
       [Buffer.from(good.toString('latin1').replace('\x002\x00PATH', '\x0099\x00PATH'), 'latin1'), 'entry 1 (prep): a bad environment or command'],
     ] as const) {
