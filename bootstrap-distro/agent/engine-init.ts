@@ -50,7 +50,7 @@ export class EngineInit {
   /** Resolves once nothing more will start: the plan ran, stopped at a failure, or berth-engine-init ended. */
   private readonly planEnded: Promise<undefined>;
 
-  /** `events`: berth-engine-init's event pipe (see fromFd). */
+  /** `events`: berth-engine-init's event pipe (see readableFd). */
   constructor(events: Readable, log: (line: string) => void) {
     const lines = createInterface({ input: events });
     lines.on('line', (line) => {
@@ -108,9 +108,4 @@ export class EngineInit {
 /** A descriptor berth-engine-init handed down (the event pipe, a log stream) as a readable stream. */
 export function readableFd(fd: number): Socket {
   return new Socket({ fd, readable: true, writable: false });
-}
-
-/** Log streams berth-engine-init opened for each entry's stdout and stderr (each starts with its source line). */
-export function adoptLogStreams(fds: number[]): Socket[] {
-  return fds.map(readableFd);
 }

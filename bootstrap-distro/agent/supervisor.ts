@@ -14,7 +14,7 @@ import { paths } from './paths.js';
 import { dockerPing } from '../../common/docker-api.js';
 import { dismantleRoot } from './root.js';
 import { DEFAULT_POLICY, SupervisedService, type LogSink, type RestartPolicy } from './service.js';
-import { adoptLogStreams, EngineInit, readableFd } from './engine-init.js';
+import { EngineInit, readableFd } from './engine-init.js';
 import { LogDaemon } from '../logd/daemon.js';
 import { LogWriter, RotatingFiles } from '../logd/writer.js';
 import { connect } from 'node:net';
@@ -67,7 +67,8 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
   await mkdir(paths.runDir, { recursive: true });
   await daemon.listen(LOG_INGEST, [LOG_QUERY, LOG_QUERY_PUBLISHED]);
   const [eventsFd, ...logFds] = options.initFds;
-  for (const stream of adoptLogStreams(logFds)) daemon.ingest(stream);
+  // Each of berth-engine-init's log streams starts with its source line.
+  for (const stream of logFds.map(readableFd)) daemon.ingest(stream);
   const log = (line: string) => {
     process.stdout.write(`${line}\n`);
     daemon.log('agent', line.replace(/^berth-agent: /, ''));

@@ -281,6 +281,14 @@ static void forward_signal(int sig) {
   if (supervisor_pid > 0) kill(supervisor_pid, sig);
 }
 
+/* A stop asked of either process reaches whatever supervisor_pid names (pid 1, or the supervisor). */
+static void forward_stop_signals(void) {
+  struct sigaction sa = {.sa_handler = forward_signal};
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGHUP, &sa, NULL);
+}
+
 /* Starts the supervisor with the event pipe's read end and the log daemon's ends. */
 static void start_supervisor(char **argv, int events_read, int log_fds[], int nlog) {
   int keep[1 + 2 * PLAN_MAX_ENTRIES];
@@ -397,10 +405,7 @@ int main(int argc, char **argv) {
     if (write(joined[1], "j", 1) != 1) die("cannot tell pid 1 the cgroups are joined: %s", strerror(errno));
     close(joined[1]);
     supervisor_pid = init;
-    struct sigaction sa = {.sa_handler = forward_signal};
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
+    forward_stop_signals();
     int status;
     while (waitpid(init, &status, 0) < 0)
       if (errno != EINTR) die("waitpid: %s", strerror(errno));
@@ -426,10 +431,7 @@ int main(int argc, char **argv) {
     runs[i].out_fd = out[1];
     runs[i].err_fd = err[1];
   }
-  struct sigaction sa = {.sa_handler = forward_signal};
-  sigaction(SIGTERM, &sa, NULL);
-  sigaction(SIGINT, &sa, NULL);
-  sigaction(SIGHUP, &sa, NULL);
+  forward_stop_signals();
   run_plan(&o, joined[0], events[0], log_fds, nlog);
   /* What the plan did not start keeps no log stream open. */
   for (size_t i = 0; i < plan.count; i++) {

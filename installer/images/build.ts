@@ -33,7 +33,7 @@ export interface ImageManifest {
 
 /**
  * A cheap fingerprint of everything the images are made of: Berth's version, the agent
- * bundle and LinuxKit YAML (by content), and each source binary (by path, size, mtime).
+ * bundle, LinuxKit YAML and Berth's native programs (by content), and each source binary (by path, size, mtime).
  */
 export async function inputFingerprint(sources: ImageSources = defaultSources()): Promise<string> {
   const hash = createHash('sha256');
@@ -43,8 +43,7 @@ export async function inputFingerprint(sources: ImageSources = defaultSources())
     const path = join(AGENT_BUNDLE_DIR, f);
     if ((await stat(path)).isFile()) hash.update(f).update(await readFile(path));
   }
-  hash.update(await readFile(RELAY_BINARY));
-  hash.update(await readFile(RUNC_WRAPPER));
+  for (const binary of NATIVE_BINARIES) hash.update(await readFile(binary));
   for (const source of [sources.busybox, sources.node, ...sources.iptables, ...sources.versionPack]) {
     const path = await locate(source).catch(() => source.path);
     const st = await stat(path).catch(() => undefined);
@@ -61,6 +60,8 @@ export const RELAY_BINARY = join(REPO, 'dist/native/berth-relay');
 export const ENGINE_INIT_BINARY = join(REPO, 'dist/native/berth-engine-init');
 /** berth-runc, likewise: the engine's `runc` (berth.yml says why). */
 export const RUNC_WRAPPER = join(REPO, 'dist/native/berth-runc');
+/** Every native program the system image ships: a change to any of them means a rebuild. */
+const NATIVE_BINARIES = [RELAY_BINARY, ENGINE_INIT_BINARY, RUNC_WRAPPER];
 /** The bundled agent: berth-agent.mjs and the chunks it loads on demand. */
 export const AGENT_BUNDLE_DIR = join(REPO, 'dist/agent');
 
