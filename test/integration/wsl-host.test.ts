@@ -115,6 +115,37 @@ describe.runIf(run)('Linux WSL host: import, list, run', () => {
     expect(await initStart()).not.toBe(before); // started again, not attached to a stale record
   });
 
+  it('answers -l -v without Node, exactly as Node does, and leaves it to Node once the registry changed', async () => {
+    const listed = (env: Record<string, string>) => t.wsl(['-l', '-v'], { env });
+    // No node on PATH: only the native entry can answer.
+    const withoutNode = { PATH: '/nonexistent' };
+    const byNode = async () => (await listed({ BERTH_WSL_FAST_EXEC: '0' })).stdout;
+    await t.wsl(['-d', 'Ubuntu', '--exec', 'true']);
+    const running = await byNode();
+    expect(running).toMatch(/^\* Ubuntu\s+Running\s+2$/m);
+    expect(await listed(withoutNode)).toMatchObject({ exitCode: 0, stdout: running });
+    // The manager's other list (the states, language-independent on Windows).
+    const runningNames = (env: Record<string, string>) => t.wsl(['--list', '--running', '--quiet'], { env });
+    expect((await runningNames({ BERTH_WSL_FAST_EXEC: '0' })).stdout).toBe('Ubuntu');
+    expect(await runningNames(withoutNode)).toMatchObject({ exitCode: 0, stdout: 'Ubuntu' });
+    expect((await t.wsl(['--terminate', 'Ubuntu'])).exitCode).toBe(0);
+    const stopped = await byNode();
+    expect(stopped).toMatch(/^\* Ubuntu\s+Stopped\s+2$/m);
+    expect(await listed(withoutNode)).toMatchObject({ exitCode: 0, stdout: stopped });
+    expect(await runningNames({ BERTH_WSL_FAST_EXEC: '0' })).toMatchObject({ exitCode: 0, stdout: '' });
+    expect(await runningNames(withoutNode)).toMatchObject({ exitCode: 0, stdout: '' });
+
+    // A registry.json the record was not made from (another program's write): Node's to answer.
+    const registry = join(t.root, 'registry.json');
+    writeFileSync(registry, readFileSync(registry));
+    const stale = await listed(withoutNode);
+    expect(stale.exitCode).not.toBe(0);
+    expect(stale.stderr).toContain('cannot run node');
+    expect(await listed({})).toMatchObject({ exitCode: 0, stdout: stopped }); // Node answers, and writes the record anew
+    expect(await listed(withoutNode)).toMatchObject({ exitCode: 0, stdout: stopped });
+    await t.wsl(['-d', 'Ubuntu', '--exec', 'true']); // running again, as the cases after expect
+  });
+
   it('drives the host through the same driver the manager uses (CommandWslHost)', async () => {
     const host = t.host();
     const listed = await host.list();

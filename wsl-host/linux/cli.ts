@@ -8,6 +8,7 @@ import { configFromEnv, HostLayout, type HostConfig } from './config.js';
 import { DiskManager } from './disk-manager.js';
 import { Importer, WslFailure } from './importer.js';
 import { formatPlain, formatQuiet, formatVerbose, type ListRow } from './list-format.js';
+import { refreshListRecord } from './list-record.js';
 import { Registry, findByName, type DistroRecord } from './registry.js';
 import { Backoff } from '../../common/backoff.js';
 import { withLock } from '../../common/lock.js';
@@ -125,6 +126,9 @@ class WslHostCli {
   }
 
   private async list(cmd: Extract<WslCommand, { kind: 'list' }>): Promise<number> {
+    // The native entry answers the lists from the record once it is there (list-record.ts);
+    // one that cannot be written only means the next list runs here too.
+    await refreshListRecord(this.layout, () => this.registry.read()).catch(() => undefined);
     const reg = await this.registry.read();
     let rows: ListRow[] = [];
     for (const d of reg.distros) {

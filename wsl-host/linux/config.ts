@@ -84,6 +84,14 @@ export class HostLayout {
   distroRunDir(id: string) {
     return join(this.runDir, 'distros', id);
   }
+  /** A running distro's init as the native `-l -v` reads it (list-record.ts); beside init.json. */
+  initIdFile(id: string) {
+    return join(this.distroRunDir(id), 'init.id');
+  }
+  /** The registry as the native `-l -v` reads it (list-record.ts). */
+  get listRecord() {
+    return join(this.root, 'registry.list');
+  }
   distroLock(id: string) {
     return join(this.root, 'locks', `${id}.lock`);
   }

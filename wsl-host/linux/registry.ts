@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { writeFileAtomic } from '../../common/atomic-file.js';
 import { dropFastExecRecords } from './fast-exec.js';
+import { writeListRecord } from './list-record.js';
 import type { HostLayout } from './config.js';
 import { withLock } from '../../common/lock.js';
 import type { ProcessIdentity } from '../../common/process.js';
@@ -29,7 +30,7 @@ export interface DistroRecord {
   createdDir?: boolean;
 }
 
-interface RegistryFile {
+export interface RegistryFile {
   defaultId: string | null;
   distros: DistroRecord[];
 }
@@ -57,6 +58,7 @@ export class Registry {
       const reg = await this.read();
       const result = await fn(reg);
       await writeFileAtomic(this.layout.registryFile, `${JSON.stringify(reg, null, 2)}\n`);
+      await writeListRecord(this.layout, reg);
       await dropFastExecRecords(this.layout.fastExecDir);
       return result;
     });

@@ -10,6 +10,7 @@ import { UtilityVm } from './vm.js';
 import { DEFAULT_WSL_CONF, parseWslConf, type WslConf } from '../../common/wsl-conf.js';
 import { generatedResolvConf } from './vm-nat.js';
 import { generatedHosts } from './generated-hosts.js';
+import { encodeInitId } from './list-record.js';
 
 export class DistroStartError extends Error {}
 
@@ -104,6 +105,8 @@ export class DistroRuntime {
     const startTime = await liveStartTime(pid);
     if (!startTime) throw new DistroStartError(`its init (pid ${pid}) exited right after starting; see ${env.BERTH_LOG}`);
     const init = { pid, startTime };
+    // init.id first: the native -l -v takes init.json without it for an init it cannot judge.
+    await writeFileAtomic(this.layout.initIdFile(d.id), encodeInitId(init), 0o600);
     await writeFileAtomic(this.initFile(d), JSON.stringify(init));
     return init;
   }
@@ -136,6 +139,7 @@ export class DistroRuntime {
     }
     if (d.vhd && options.waitForDisk !== false) await this.waitForLoopRelease(d);
     await rm(this.initFile(d), { force: true });
+    await rm(this.layout.initIdFile(d.id), { force: true });
   }
 
   /** The loop device clears itself once the last mount of the image is gone. */

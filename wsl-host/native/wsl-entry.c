@@ -9,6 +9,10 @@
  * berth-init's own `exec`. Anything else, or any doubt, runs the Node program instead, with
  * the same arguments and environment.
  *
+ * The lists the manager asks at every engine start (`-l -v`, `-l --running -q`) are answered
+ * here too, from the list record (wsl-host/linux/list-record.ts says what it holds), as long
+ * as the registry.json it was made from is unchanged and every distro is simply installed.
+ *
  * The record: NUL-terminated fields, in this order (FIELD_* below):
  *   version, init pid, init start time, NAT pid (0: none), NAT start time, attach lock,
  *   uid, gid, groups, home, BERTH_WSL_DRIVES ("" unset, else "=" VALUE),
@@ -60,21 +64,20 @@ static char **node_argv(int argc, char **argv) {
   char **args = calloc((size_t)argc + 2, sizeof *args);
   if (!args) exit(1);
   args[0] = "node";
-  args[1] = script;
   args[1] = strdup(script);
   for (int i = 1; i < argc; i++) args[i + 1] = argv[i];
   return args;
 }
 
-static void node_missing(void) {
-  fprintf(stderr, "berth-wsl: cannot run node: %s; install Node.js 20 or newer\n", strerror(errno));
-  exit(1);
-}
-
-/* Becomes the Node program, with the same arguments and environment. */
+/* Becomes the Node program, with the same arguments and environment; exits if there is none. */
 static void run_node(int argc, char **argv) {
-  execvp("node", node_argv(argc, argv));
-  node_missing();
+  char **args = node_argv(argc, argv);
+  execvp("node", args);
+  int why = errno;
+  free(args[1]);
+  free(args);
+  fprintf(stderr, "berth-wsl: cannot run node: %s; install Node.js 20 or newer\n", strerror(why));
+  exit(1);
 }
 
 /* Has the Node program start the distro and write the exec record, without running the
@@ -87,8 +90,7 @@ static int prepare_with_node(int argc, char **argv) {
     int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (null >= 0) dup2(null, 0); /* the command's input is not Node's to read */
     setenv("BERTH_WSL_PREPARE_EXEC", "1", 1);
-    execvp("node", node_argv(argc, argv));
-    node_missing();
+    run_node(argc, argv);
   }
   int status;
   while (waitpid(child, &status, 0) < 0)
@@ -198,6 +200,88 @@ static int plan_from_record(char **f, int count, const char *init_root, char *cw
   return 1;
 }
 
+#define LIST_RECORD_VERSION "berth-list 1"
+#define LIST_FIELDS_EACH 5
+#define LIST_MAX ((FIELDS_MAX - 3) / LIST_FIELDS_EACH)
+#define STATE_WIDTH 16 /* wsl.exe's "%-16s" (list-format.ts) */
+
+/* Whether a distro's init is running, from its init.id: 1 yes, 0 no, -1 cannot tell. */
+static int init_running(const char *init_id) {
+  struct stat st;
+  if (lstat(init_id, &st) < 0) {
+    if (errno != ENOENT) return -1;
+    /* init.json without init.id: started by a Berth from before the record (Node knows). */
+    const char *slash = strrchr(init_id, '/');
+    if (!slash) return -1;
+    char json[PATH_MAX];
+    snprintf(json, sizeof json, "%.*s/init.json", (int)(slash - init_id), init_id);
+    return lstat(json, &st) == 0 || errno != ENOENT ? -1 : 0;
+  }
+  static char buf[RECORD_MAX];
+  char *f[FIELDS_MAX];
+  if (read_record(init_id, buf, f) != 2 || atoi(f[0]) <= 0) return -1;
+  return same_start(f[0], f[1]);
+}
+
+enum list_form { LIST_NONE, LIST_VERBOSE, LIST_QUIET, LIST_RUNNING_QUIET };
+
+/* Prints the list from the list record: 1 done, -1 stdout failed, 0 when the record cannot be trusted (Node answers then). */
+static int list_from_record(const char *root, enum list_form form) {
+  char path[PATH_MAX], registry[PATH_MAX], id[96];
+  snprintf(path, sizeof path, "%s/registry.list", root);
+  snprintf(registry, sizeof registry, "%s/registry.json", root);
+  static char buf[RECORD_MAX];
+  char *f[FIELDS_MAX];
+  int count = read_record(path, buf, f);
+  if (count < 3 || strcmp(f[0], LIST_RECORD_VERSION) != 0) return 0;
+  identity(registry, id, sizeof id);
+  if (strcmp(id, f[1]) != 0) return 0;
+  long n = strtol(f[2], NULL, 10);
+  /* None: Node says so, in wsl.exe's words and with its exit code. */
+  if (n <= 0 || n > LIST_MAX || count != 3 + LIST_FIELDS_EACH * n) return 0;
+  int width = 4;
+  int running[LIST_MAX];
+  for (long i = 0; i < n; i++) {
+    char **d = f + 3 + LIST_FIELDS_EACH * i; /* name, state, version, default, init.id */
+    /* An import or unregister under way (or abandoned, which Node settles first) is Node's to tell. */
+    if (!plain_name(d[0]) || strcmp(d[1], "Installed") != 0 || (strcmp(d[2], "1") && strcmp(d[2], "2")) || (strcmp(d[3], "0") && strcmp(d[3], "1"))) return 0;
+    running[i] = init_running(d[4]);
+    if (running[i] < 0) return 0;
+    int len = (int)strlen(d[0]);
+    if (len > width) width = len;
+  }
+  width += 4;
+  /* CRLF, as wsl.exe ends its lines (decode.ts, encodeWslOutput); -q names one a line, and nothing when there is none. */
+  if (form == LIST_VERBOSE) printf("  %-*s%-*s%s\r\n", width, "NAME", STATE_WIDTH, "STATE", "VERSION");
+  for (long i = 0; i < n; i++) {
+    char **d = f + 3 + LIST_FIELDS_EACH * i;
+    if (form == LIST_VERBOSE) printf("%c %-*s%-*s%s\r\n", d[3][0] == '1' ? '*' : ' ', width, d[0], STATE_WIDTH, running[i] ? "Running" : "Stopped", d[2]);
+    else if (form == LIST_QUIET || running[i]) printf("%s\r\n", d[0]);
+  }
+  return fflush(stdout) == 0 ? 1 : -1; /* printed, but it could not be written: the caller sees it failed */
+}
+
+/*
+ * The lists the manager asks for (`-l -v`, and `-l --running -q` for the states, which -v
+ * words in the user's language on Windows), plus `-l -q`; with UTF-8 output asked for
+ * (WSL_UTF8=1). Any other form is Node's.
+ */
+static enum list_form asked_list(int argc, char **argv) {
+  const char *utf8 = getenv("WSL_UTF8");
+  if (argc < 3 || argc > 4 || (strcmp(argv[1], "-l") && strcmp(argv[1], "--list")) || !utf8 || strcmp(utf8, "1")) return LIST_NONE;
+  int verbose = 0, quiet = 0, running = 0;
+  for (int i = 2; i < argc; i++) {
+    if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose")) verbose++;
+    else if (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet")) quiet++;
+    else if (!strcmp(argv[i], "--running")) running++;
+    else return LIST_NONE;
+  }
+  if (verbose == 1 && argc == 3) return LIST_VERBOSE;
+  if (quiet == 1 && argc == 3) return LIST_QUIET;
+  if (quiet == 1 && running == 1) return LIST_RUNNING_QUIET;
+  return LIST_NONE;
+}
+
 int wsl_entry(int argc, char **argv) {
   const char *distro = NULL, *user = NULL;
   int command = parse_request(argc, argv, &distro, &user);
@@ -205,6 +289,11 @@ int wsl_entry(int argc, char **argv) {
   if (!root || !*root) root = "/var/lib/berth-wsl";
   const char *off = getenv("BERTH_WSL_FAST_EXEC");
   const char *wslenv = getenv("WSLENV");
+  enum list_form form = asked_list(argc, argv);
+  if (form != LIST_NONE && root[0] == '/' && !getenv("BERTH_WSL_INIT") && !(off && !strcmp(off, "0"))) {
+    int listed = list_from_record(root, form);
+    if (listed) return listed > 0 ? 0 : 1;
+  }
   if (!command || root[0] != '/' || (off && !strcmp(off, "0")) || getenv("BERTH_WSL_INIT") || (wslenv && *wslenv) ||
       (distro && !plain_name(distro)) || (user && !plain_name(user))) {
     run_node(argc, argv);
