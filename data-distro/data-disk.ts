@@ -71,12 +71,14 @@ export class DataDisk {
   /**
    * Settles an interrupted move or conversion (`say` tells which copy is used), then
    * imports berth-data if it is missing, or converts a directory-backed one. Returns the
-   * image file.
+   * image file. `listed`: whether the caller's own distro list of a moment ago had berth-data
+   * (a list costs a wsl call); asked anew when not given, or when a recovery changed it.
    */
-  async ensure(tarball: string, sizeBytes: number, say: (line: string) => void, stopEngine: () => Promise<void>, warn: (line: string) => void = say): Promise<string> {
+  async ensure(tarball: string, sizeBytes: number, say: (line: string) => void, stopEngine: () => Promise<void>, warn: (line: string) => void = say, listed?: boolean): Promise<string> {
     const recovered = await this.swap.recover(warn);
     if (recovered) warn(recovered);
-    if (!(await this.registered())) {
+    const registered = listed !== undefined && !recovered ? listed : await this.registered();
+    if (!registered) {
       await this.importFresh(tarball, sizeBytes, say);
       return this.file;
     }

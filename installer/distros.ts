@@ -9,9 +9,7 @@ export const BERTH_DISTRO = 'berth';
 export { DATA_DISTRO } from '../data-distro/layout.js';
 import { DATA_DISTRO } from '../data-distro/layout.js';
 import { readJsonFile } from '../common/json-file.js';
-
-/** Refused: a distro with Berth's name that Berth did not make. */
-export class ForeignDistroError extends Error {}
+import { ForeignDistroError } from './foreign-distro-error.js';
 
 /** What the manager installed, to tell an upgrade from an up-to-date install. */
 const installStateSchema = z.object({
@@ -145,7 +143,7 @@ export async function installDistros(
     if (existing) {
       refuseUnlessBerths(name, kind, existing.version, markers[i]);
       if (kind === 'berth-data') {
-        await ensureDataDisk(wsl, join(images.dir, image.file), home, state, dataDiskBytes, step, beforeUpgrade, warn);
+        await ensureDataDisk(wsl, join(images.dir, image.file), home, state, dataDiskBytes, step, beforeUpgrade, warn, true);
         continue;
       }
       const installed = state.berthImage ?? (await recordedImage(wsl, name));
@@ -162,7 +160,7 @@ export async function installDistros(
       upgraded = true;
     }
     if (kind === 'berth-data') {
-      await ensureDataDisk(wsl, join(images.dir, image.file), home, state, dataDiskBytes, step, beforeUpgrade, warn);
+      await ensureDataDisk(wsl, join(images.dir, image.file), home, state, dataDiskBytes, step, beforeUpgrade, warn, false);
       state.dataImage = image.sha256;
       await writeFileAtomic(home.state, JSON.stringify(state));
       continue;
@@ -210,9 +208,10 @@ async function ensureDataDisk(
   step: InstallStep,
   stopEngine: () => Promise<void>,
   warn: (line: string) => void,
+  listed?: boolean,
 ): Promise<void> {
   const disk = dataDiskOf(wsl, home, state);
-  await disk.ensure(tarball, sizeBytes, step, stopEngine, warn);
+  await disk.ensure(tarball, sizeBytes, step, stopEngine, warn, listed);
 }
 
 async function importWithRollback(wsl: WslHost, name: string, dir: string, file: string, progress: (d: number, t: number | undefined) => void): Promise<void> {
