@@ -1,15 +1,55 @@
 import { diskState, fullDiskAdvice } from '../../data-distro/disk-usage.js';
 import { Backoff } from '../../common/backoff.js';
 import type { BackendStatus, NetworkStatus } from './status-schema.js';
-import { ForeignDistroError } from '../distros.js';
+import { ForeignDistroError } from '../foreign-distro-error.js';
 import type { AgentServiceStatus } from '../engine.js';
 import type { IntegrationStatus } from '../integrations.js';
 import type { Settings } from '../settings.js';
+import type { Clock } from './clock.js';
 import type { BackendParts } from './parts.js';
 
 export type BackendState = 'starting' | 'running' | 'failed' | 'stopping' | 'stopped';
 
 const ENGINE_START_DEADLINE_MS = 60_000;
+
+/** How long each step of a bring-up took: the log says where a slow start spent its time. */
+class StepTimes {
+  private readonly began: number;
+  private last: number;
+  private readonly times: string[] = [];
+
+  constructor(private readonly clock: Clock) {
+    this.began = this.last = clock.now();
+  }
+
+  done(step: string): void {
+    const now = this.clock.now();
+    this.times.push(`${step} ${now - this.last}`);
+    this.last = now;
+  }
+
+  /**
+   * Runs the steps together, each timed on its own; settles once all have (a step that
+   * failed does not leave the others running behind the bring-up), then throws the first
+   * failure.
+   */
+  async atOnce(steps: Record<string, () => Promise<void>>): Promise<void> {
+    const began = this.clock.now();
+    const ran = await Promise.allSettled(
+      Object.entries(steps).map(async ([step, run]) => {
+        await run();
+        return `${step} ${this.clock.now() - began}`;
+      }),
+    );
+    const failure = ran.find((r) => r.status === 'rejected');
+    if (failure) throw failure.reason;
+    this.done(`at once (${ran.map((r) => (r as PromiseFulfilledResult<string>).value).join(', ')})`);
+  }
+
+  summary(): string {
+    return `in ${this.last - this.began} ms: ${this.times.join(', ')}`;
+  }
+}
 const EVENTS_KEPT = 20;
 
 /**
@@ -217,6 +257,7 @@ export class Backend {
 
   private async bringUpOnce(): Promise<void> {
     const { parts } = this;
+    const steps = new StepTimes(parts.clock);
     try {
       this.progress = 'checking images';
       await parts.install(
@@ -227,10 +268,12 @@ export class Backend {
         (line) => this.event(line),
       );
       if (this.halted) return;
+      steps.done('install check');
       this.progress = 'syncing trusted CAs';
       await parts.network.syncCertificates();
       const configProblem = await parts.syncEngineConfig();
       if (configProblem) this.event(configProblem);
+      steps.done('CAs and daemon.json');
       this.progress = 'starting the engine';
       const settings = await this.currentSettings();
       const warnings = await parts.engine.start(ENGINE_START_DEADLINE_MS, (why) => this.engineEnded(why), {
@@ -240,26 +283,36 @@ export class Backend {
         autoPauseSeconds: settings.autoPauseTimeoutSeconds,
       });
       for (const warning of warnings ?? []) this.event(warning);
-      await parts.network.attach();
-      await parts.contextReady;
+      steps.done('engine');
       if (this.halted) return;
-      // `running` only once the ports and the integrated distros serve: a script's
-      // `berth start && wsl -d Ubuntu docker ps` must not race the distros' proxies.
+      // `running` only once the link, the ports and the integrated distros serve: a script's
+      // `berth start && wsl -d Ubuntu docker ps` must not race the distros' proxies. None of
+      // the three needs another, so they start at once.
       this.progress = 'starting the ports and the integrations';
-      await parts.ports.stop();
-      await parts.ports.start().catch((e: Error) => this.event(`ports: ${e.message}`));
-      await parts.credentials?.stop();
-      await parts.credentials?.start().catch((e: Error) => this.event(`credentials: ${e.message}`));
-      do {
-        this.integrationsChanged = false;
-        await this.syncIntegrations(await this.currentSettings());
-      } while (this.integrationsChanged && !this.halted);
+      await steps.atOnce({
+        link: async () => {
+          await parts.network.attach();
+          await parts.contextReady;
+        },
+        ports: async () => {
+          await parts.ports.stop();
+          await parts.ports.start().catch((e: Error) => this.event(`ports: ${e.message}`));
+          await parts.credentials?.stop();
+          await parts.credentials?.start().catch((e: Error) => this.event(`credentials: ${e.message}`));
+        },
+        integrations: async () => {
+          do {
+            this.integrationsChanged = false;
+            await this.syncIntegrations(await this.currentSettings());
+          } while (this.integrationsChanged && !this.halted);
+        },
+      });
       if (this.halted) return;
       this.state = 'running';
       this.progress = 'running';
       this.error = undefined;
       this.backoff.succeeded();
-      parts.log.info('manager', 'engine running');
+      parts.log.info('manager', `engine running (${steps.summary()})`);
     } catch (e) {
       if (this.halted) return;
       this.failed(e as Error);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Backend } from '../../installer/backend/backend.js';
 import type { BackendParts } from '../../installer/backend/parts.js';
 import { ManualClock } from '../helpers/manual-clock.js';
-import { ForeignDistroError } from '../../installer/distros.js';
+import { ForeignDistroError } from '../../installer/foreign-distro-error.js';
 import { SettingsError, settingsSchema, type Settings } from '../../installer/settings.js';
 
 const flush = () => new Promise((r) => setTimeout(r, 0));
