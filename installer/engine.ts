@@ -143,8 +143,12 @@ export class Engine {
     const agent = this.attached;
     this.attached = undefined; // from here on its exit is expected
     const problems: string[] = [];
-    const stopped = await this.wsl.run(BERTH_DISTRO, [AGENT, 'stop'], { user: 'root' }).catch((e: Error) => ({ exitCode: -1, stdout: '', stderr: e.message }));
-    if (stopped.exitCode !== 0) problems.push(`the agent's stop failed (${stopped.stderr.trim().split('\n').pop() || `exit ${stopped.exitCode}`})`);
+    // An install that never got that far has no berth (nothing can run there) or no berth-data (nothing of it is mounted).
+    const registered = new Set((await this.wsl.list().catch(() => undefined))?.map((d) => d.name.toLowerCase()) ?? [BERTH_DISTRO, DATA_DISTRO]);
+    if (registered.has(BERTH_DISTRO)) {
+      const stopped = await this.wsl.run(BERTH_DISTRO, [AGENT, 'stop'], { user: 'root' }).catch((e: Error) => ({ exitCode: -1, stdout: '', stderr: e.message }));
+      if (stopped.exitCode !== 0) problems.push(`the agent's stop failed (${stopped.stderr.trim().split('\n').pop() || `exit ${stopped.exitCode}`})`);
+    }
     if (agent) {
       const done = await Promise.race([
         agent.done.then(
@@ -158,9 +162,7 @@ export class Engine {
         problems.push('the engine did not end within 30 s of its stop and was killed');
       }
     }
-    // No berth-data (an install that never got that far): nothing of it can be mounted.
-    const hasData = (await this.wsl.list().catch(() => [])).some((d) => d.name.toLowerCase() === DATA_DISTRO);
-    if (hasData) await unmountDataStore(this.wsl).catch((e: Error) => problems.push(`berth-data's store is still mounted at the shared area (${e.message}); \`berth-wsl --shutdown\` takes it down`));
+    if (registered.has(DATA_DISTRO)) await unmountDataStore(this.wsl).catch((e: Error) => problems.push(`berth-data's store is still mounted at the shared area (${e.message}); \`berth-wsl --shutdown\` takes it down`));
     if (problems.length) throw new Error(problems.join('; '));
   }
 
