@@ -1,10 +1,10 @@
 import { createInterface } from 'node:readline/promises';
 import { Command, CommanderError } from 'commander';
-import { ForeignDistroError } from './distros.js';
+import { ForeignDistroError } from './foreign-distro-error.js';
 import { berthHome, HomeLayout } from './home.js';
 import { SettingsError } from './settings.js';
-import { wslFromEnv } from './wsl.js';
 import { EXIT, Refused, type CliContext } from './commands/context.js';
+import type { WslHost } from '../wsl-host/host.js';
 import { disable, enable, restart, start, stop } from './commands/lifecycle.js';
 import { status } from './commands/status.js';
 
@@ -14,9 +14,11 @@ export { berthHome } from './home.js';
 
 /** `berth`'s context on a real machine: $BERTH_HOME, $BERTH_WSL, the process's own stdio. */
 export function processContext(): CliContext {
+  let wsl: Promise<WslHost> | undefined;
   return {
     home: new HomeLayout(berthHome()),
-    wsl: wslFromEnv(),
+    // Loaded on first use: the WSL driver (and execa) is ~20 ms of every command's start, and status or start never need it.
+    wsl: () => (wsl ??= import('./wsl.js').then((m) => m.wslFromEnv())),
     say: (line) => process.stdout.write(`${line}\n`),
     warn: (text) => process.stderr.write(text),
     async confirm(question) {
@@ -59,7 +61,7 @@ export function program(ctx: CliContext): Command {
     .command('backend', { hidden: true })
     .description('the long-running manager (started by start/enable)')
     .option('--idle', 'serve the dashboard without starting the engine')
-    .action(act(async (o: { idle?: boolean }) => (await import('./backend/run-backend.js')).runBackend(ctx.home, ctx.wsl, { idle: Boolean(o.idle) })));
+    .action(act(async (o: { idle?: boolean }) => (await import('./backend/run-backend.js')).runBackend(ctx.home, await ctx.wsl(), { idle: Boolean(o.idle) })));
   return cli;
 }
 
@@ -107,7 +109,7 @@ function addLogCommands(cli: Command, ctx: CliContext): void {
     .action(
       act(async () => {
         const { collectDiagnostics } = await import('./diagnose.js');
-        ctx.say(await collectDiagnostics(ctx.home, ctx.wsl));
+        ctx.say(await collectDiagnostics(ctx.home, await ctx.wsl()));
         return EXIT.ok;
       }),
     );

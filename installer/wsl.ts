@@ -1,13 +1,9 @@
 import { join } from 'node:path';
-import { dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { CommandWslHost } from '../wsl-host/command-host.js';
 import type { WslHost } from '../wsl-host/host.js';
-import { packageRoot } from '../wsl-host/package-root.js';
+import { BERTH_REPO } from './repo.js';
 import { AGENT_COMMAND } from '../common/shared-area.js';
 import { HostLayout, wslRootFromEnv } from '../wsl-host/linux/config.js';
-
-const REPO = packageRoot(dirname(fileURLToPath(import.meta.url)));
 
 /**
  * The WSL the manager drives: wsl.exe on Windows; on Linux $BERTH_WSL or the checkout's
@@ -19,13 +15,12 @@ export function wslFromEnv(env: NodeJS.ProcessEnv = process.env): WslHost {
   }
   const wslRoot = wslRootFromEnv(env);
   return new CommandWslHost({
-    command: env.BERTH_WSL ?? join(REPO, 'bin/berth-wsl'),
+    command: env.BERTH_WSL ?? join(BERTH_REPO, 'bin/berth-wsl'),
     env: { BERTH_WSL_ROOT: wslRoot },
     sharedAreaPath: new HostLayout(wslRoot).sharedArea,
   });
 }
 
-export const BERTH_REPO = REPO;
 
 /** Where the host itself sees the distros' /mnt/wsl, when it can (the Linux WSL host). */
 export function sharedAreaOnHost(env: NodeJS.ProcessEnv = process.env): string | undefined {

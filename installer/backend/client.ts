@@ -7,7 +7,7 @@ import { withLock } from '../../common/lock.js';
 import { HttpError, httpJson } from '../../common/http-client.js';
 import { BACKEND_ROUTES, type BackendReply, type BackendRoute } from './api.js';
 import type { HomeLayout } from '../home.js';
-import { BERTH_REPO } from '../wsl.js';
+import { BERTH_REPO } from '../repo.js';
 import { pidExists, sleep } from '../../common/process.js';
 
 const BACKEND_TIMEOUT_MS = 10_000;

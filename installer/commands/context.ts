@@ -18,7 +18,8 @@ export class Refused extends Error {
  */
 export interface CliContext {
   home: HomeLayout;
-  wsl: WslHost;
+  /** The WSL to drive, made on first use. */
+  wsl: () => Promise<WslHost>;
   /** One line to stdout. */
   say: (line: string) => void;
   /** Text to stderr, as it is. */

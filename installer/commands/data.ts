@@ -26,7 +26,7 @@ async function engineControl(ctx: CliContext): Promise<EngineControl & { wasRunn
         if (wasRunning) await askBackend(ctx.home, 'stopEngine');
         return;
       }
-      const engine = new Engine(ctx.wsl, () => {});
+      const engine = new Engine(await ctx.wsl(), () => {});
       if (await engine.agentStatus()) await engine.stop();
     },
     start: async () => {
@@ -45,10 +45,10 @@ async function engineBack(ctx: CliContext, control: { wasRunning: boolean }): Pr
 
 /** berth-data's disk, once berth-data is proved to be Berth's (a foreign one is refused). */
 async function disk(ctx: CliContext, action: string) {
-  if (!(await berthsOwn(ctx.wsl, DATA_DISTRO, action))) {
+  if (!(await berthsOwn(await ctx.wsl(), DATA_DISTRO, action))) {
     throw new Refused(`there is no ${DATA_DISTRO} to ${action}: Berth is not installed here; \`berth enable\` installs it`);
   }
-  return dataDiskOf(ctx.wsl, ctx.home, await readState(ctx.home.state));
+  return dataDiskOf(await ctx.wsl(), ctx.home, await readState(ctx.home.state));
 }
 
 /** Work on the disk: one at a time (the backend's install takes the same lock); a refusal exits `refused`. */
@@ -67,7 +67,7 @@ async function exclusive<T>(ctx: CliContext, fn: () => Promise<T>): Promise<T> {
 /** `berth data`: where the disk is, its limit, what it holds, what it takes on the host. */
 export async function dataInfo(ctx: CliContext): Promise<number> {
   const d = await disk(ctx, 'show');
-  const usage = await dataDiskUsage(ctx.wsl);
+  const usage = await dataDiskUsage(await ctx.wsl());
   const allocated = await d.allocatedBytes();
   ctx.say(`disk image: ${d.file}`);
   ctx.say(`size limit: ${formatBytes(usage.sizeBytes)} (file system), ${formatBytes(usage.usedBytes)} used, ${formatBytes(usage.availBytes)} free`);
@@ -85,7 +85,7 @@ export async function dataResize(ctx: CliContext, gibText: string): Promise<numb
     await updateSettings(ctx.home.settings, (s) => void (s.diskSizeGiB = gib));
   });
   await engineBack(ctx, control);
-  const usage = await dataDiskUsage(ctx.wsl);
+  const usage = await dataDiskUsage(await ctx.wsl());
   ctx.say(`berth-data's disk is now ${gib} GiB (${formatBytes(usage.availBytes)} free).`);
   return EXIT.ok;
 }

@@ -2,7 +2,6 @@ import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { askBackend, backendStatus, ensureBackend, stopBackend } from '../backend/client.js';
 import { stopReportSchema, type BackendStatus } from '../backend/status-schema.js';
-import { Engine } from '../engine.js';
 import { loadSettings, updateSettings } from '../settings.js';
 import { EXIT, Refused, type CliContext } from './context.js';
 import { sleep } from '../../common/process.js';
@@ -61,7 +60,8 @@ export async function stop(ctx: CliContext): Promise<number> {
     return EXIT.failed;
   }
   // No backend (it was killed): an engine may still run without it.
-  const engine = new Engine(ctx.wsl, () => {});
+  const { Engine } = await import('../engine.js');
+  const engine = new Engine(await ctx.wsl(), () => {});
   if (await engine.agentStatus()) {
     await engine.stop();
     ctx.say('Berth stopped (the engine was running without its backend).');

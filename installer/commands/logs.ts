@@ -11,7 +11,7 @@ export interface LogsOptions {
 
 /** `berth logs [-f|-F] [SOURCE…]`: the engine's lines merged by time with the manager's, as `time,source;msg`. */
 export async function logs(ctx: CliContext, sources: string[], o: LogsOptions): Promise<number> {
-  const berthLogs = new BerthLogs(ctx.home, ctx.wsl, sourceFilter(sources));
+  const berthLogs = new BerthLogs(ctx.home, await ctx.wsl(), sourceFilter(sources));
   const notRunning = () => ctx.warn(`berth: the engine is not running; only the manager's log is shown (the engine's persisted logs are in berth-data under ${DATA_STORE_ROOT}/log).\n`);
   if (!o.follow && !o.followOnly) {
     const { lines, engineRunning } = await berthLogs.dump();

@@ -6,7 +6,7 @@ import type { WslHost } from '../../wsl-host/host.js';
 import { parseLinuxkit } from '../../bootstrap-distro/agent/linuxkit.js';
 import { BERTH_DISTRO, DATA_DISTRO } from '../distros.js';
 import { AGENT } from '../engine.js';
-import { BERTH_REPO } from '../wsl.js';
+import { BERTH_REPO } from '../repo.js';
 import { changeNeeds, checkEngineConfig, type ConfigIssue, type EngineConfig } from './schema.js';
 
 /** Where the engine finds the effective daemon.json: berth-data's store, /var/lib/berth in the root (berth.yml's onboot `engine-config`). */

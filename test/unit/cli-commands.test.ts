@@ -20,7 +20,7 @@ beforeEach(() => {
   err = '';
   wsl = new FakeWsl();
   wsl.distros = [{ name: 'Legacy', state: 'Stopped', version: 1, isDefault: false }];
-  ctx = { home: new HomeLayout(dir), wsl, say: (l) => out.push(l), warn: (t) => (err += t), confirm: async () => false };
+  ctx = { home: new HomeLayout(dir), wsl: async () => wsl, say: (l) => out.push(l), warn: (t) => (err += t), confirm: async () => false };
   process.exitCode = undefined;
 });
 afterEach(() => {
