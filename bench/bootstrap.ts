@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -10,7 +10,7 @@ import { BERTH_WSL } from './wsl-host.js';
 import { AGENT_COMMAND } from '../common/shared-area.js';
 import { DEFAULT_POLICY } from '../bootstrap-distro/agent/service.js';
 import { sleep } from '../common/process.js';
-import { commandName, distroInitPid, processTree } from '../test/helpers/processes.js';
+import { commandName, distroInitPid, processTree, worldProcesses } from '../test/helpers/processes.js';
 
 const AGENT = AGENT_COMMAND;
 
@@ -164,17 +164,27 @@ async function bareDockerdBack(root: string, runs: number): Promise<number> {
   }
 }
 
-/** containerd + dockerd from the machine's binaries in fresh namespaces, until /_ping answers. */
-export async function bareDockerdUntilPing(root: string): Promise<void> {
-  const dir = mkdtempSync(join(root, 'bare-'));
+/**
+ * containerd + dockerd from the machine's binaries in fresh namespaces, until /_ping answers.
+ * `keptData`: their data directory, kept from the last call, which stopped them cleanly (as
+ * Berth's engine stop does), so the start is dockerd's own start on existing data (it makes
+ * its bridge and rules again); without it, a fresh directory and a SIGKILL.
+ */
+export async function bareDockerdUntilPing(root: string, keptData?: string): Promise<void> {
+  const dir = keptData ?? mkdtempSync(join(root, 'bare-'));
+  mkdirSync(dir, { recursive: true });
   const socket = join(dir, 'docker.sock');
   const script = [
     'ip link set lo up',
-    `containerd --root ${dir}/containerd --state ${dir}/run/containerd --address ${dir}/run/containerd.sock >${dir}/containerd.log 2>&1 &`,
-    `dockerd --containerd=${dir}/run/containerd.sock --data-root=${dir}/docker --exec-root=${dir}/run/docker --pidfile=${dir}/run/docker.pid --host=unix://${socket} >${dir}/dockerd.log 2>&1 &`,
+    `containerd --root ${dir}/containerd --state ${dir}/run/containerd --address ${dir}/run/containerd.sock >>${dir}/containerd.log 2>&1 &`,
+    'c=$!',
+    `dockerd --containerd=${dir}/run/containerd.sock --data-root=${dir}/docker --exec-root=${dir}/run/docker --pidfile=${dir}/run/docker.pid --host=unix://${socket} >>${dir}/dockerd.log 2>&1 &`,
+    'd=$!',
+    // With kept data, pid 1 of the namespace gets SIGTERM when unshare ends (--kill-child): dockerd, then containerd, stop as they would.
+    "trap 'kill -TERM $d; wait $d; kill -TERM $c; wait $c; exit 0' TERM",
     'wait',
   ].join('\n');
-  const child = spawn('unshare', ['--net', '--mount', '--pid', '--fork', '--kill-child', '--mount-proc', 'sh', '-c', script], { stdio: 'ignore' });
+  const child = spawn('unshare', ['--net', '--mount', '--pid', '--fork', `--kill-child=${keptData ? 'SIGTERM' : 'SIGKILL'}`, '--mount-proc', 'sh', '-c', script], { stdio: 'ignore' });
   try {
     const deadline = Date.now() + 60_000;
     while (!(await dockerPing(socket, 500))) {
@@ -183,8 +193,15 @@ export async function bareDockerdUntilPing(root: string): Promise<void> {
       await sleep(10);
     }
   } finally {
+    // unshare --fork ignores SIGTERM; its end sends the namespace's pid 1 the --kill-child signal.
     const gone = new Promise((r) => child.once('exit', r));
-    child.kill('SIGKILL'); // --kill-child takes the namespace's processes with it
+    child.kill('SIGKILL');
     await gone;
+    // A clean stop takes a moment after unshare has gone: the next start must find it done.
+    const end = Date.now() + 30_000;
+    while (keptData && worldProcesses(dir).length > 0) {
+      if (Date.now() > end) throw new Error(`bare dockerd did not stop within 30 s; see ${dir}/dockerd.log`);
+      await sleep(20);
+    }
   }
 }

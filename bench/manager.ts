@@ -52,6 +52,10 @@ export async function benchManager(runs = 5): Promise<{ rows: BenchRow[]; notes:
           () => bareDockerdUntilPing(root),
           () => berth(['stop']),
         ),
+        bareKept: timed(
+          () => bareDockerdUntilPing(root, join(root, 'bare-kept')),
+          () => berth(['stop']),
+        ),
       },
       runs,
     );
@@ -59,6 +63,8 @@ export async function benchManager(runs = 5): Promise<{ rows: BenchRow[]; notes:
       rows: [
         { figure: `berth start to running, backend up (ms, median of ${runs})`, berth: figures.warm, baseline: figures.bare, baselineName: 'bare dockerd', goal: 1.5 },
         { figure: `berth start to running, nothing of Berth running (ms, median of ${runs})`, berth: figures.cold, baseline: figures.bare, baselineName: 'bare dockerd', goal: 2.5 },
+        // A warm start keeps the engine's data: its peer is a bare dockerd started again on its own.
+        { figure: `peer: berth start, backend up, against dockerd on kept data (ms, median of ${runs})`, berth: figures.warm, baseline: figures.bareKept, baselineName: 'bare dockerd, data kept', goal: undefined },
       ],
       notes: [`first berth enable (build + import + start): ${enableSeconds.toFixed(1)} s`, `backend RSS while running: ${(rssKiB / 1024).toFixed(1)} MiB`],
     };
