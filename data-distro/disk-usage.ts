@@ -51,3 +51,18 @@ export function fullDiskAdvice(u: DiskUsage): string {
   const bigger = Math.ceil((u.sizeBytes * 1.5) / GIB);
   return `berth-data's disk is full (${formatBytes(u.usedBytes)} of ${formatBytes(u.sizeBytes)} used, ${formatBytes(u.availBytes)} left): free space with \`docker system prune\` (or remove containers, images, volumes you no longer need), or grow the disk with \`berth data resize ${bigger}\``;
 }
+
+export interface DiskStatus extends DiskUsage {
+  state: DiskState;
+  /** The disk image's size on the host, where it is known. */
+  imageBytes?: number;
+  /** For a full disk: what to do (fullDiskAdvice). */
+  fix?: string;
+}
+
+/** What status says of berth-data's store, from the agent's look at it. */
+export function diskStatus(d: { sizeBytes: number; availBytes: number }, imageBytes: number | undefined): DiskStatus {
+  const usage = { ...d, usedBytes: d.sizeBytes - d.availBytes };
+  const state = diskState(usage);
+  return { state, ...usage, ...(imageBytes !== undefined ? { imageBytes } : {}), ...(state === 'full' ? { fix: fullDiskAdvice(usage) } : {}) };
+}

@@ -21,7 +21,6 @@ export function wslFromEnv(env: NodeJS.ProcessEnv = process.env): WslHost {
   });
 }
 
-
 /** Where the host itself sees the distros' /mnt/wsl, when it can (the Linux WSL host). */
 export function sharedAreaOnHost(env: NodeJS.ProcessEnv = process.env): string | undefined {
   if (process.platform === 'win32') return undefined;

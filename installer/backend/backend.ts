@@ -1,55 +1,17 @@
-import { diskState, fullDiskAdvice } from '../../data-distro/disk-usage.js';
+import { diskStatus } from '../../data-distro/disk-usage.js';
 import { Backoff } from '../../common/backoff.js';
 import type { BackendStatus, NetworkStatus } from './status-schema.js';
 import { ForeignDistroError } from '../foreign-distro-error.js';
 import type { AgentServiceStatus } from '../engine.js';
 import type { IntegrationStatus } from '../integrations.js';
 import type { Settings } from '../settings.js';
-import type { Clock } from './clock.js';
-import type { BackendParts } from './parts.js';
+import { StepTimes } from './step-times.js';
+import { stopInOrder, type BackendParts } from './parts.js';
 
 export type BackendState = 'starting' | 'running' | 'failed' | 'stopping' | 'stopped';
 
 const ENGINE_START_DEADLINE_MS = 60_000;
 
-/** How long each step of a bring-up took: the log says where a slow start spent its time. */
-class StepTimes {
-  private readonly began: number;
-  private last: number;
-  private readonly times: string[] = [];
-
-  constructor(private readonly clock: Clock) {
-    this.began = this.last = clock.now();
-  }
-
-  done(step: string): void {
-    const now = this.clock.now();
-    this.times.push(`${step} ${now - this.last}`);
-    this.last = now;
-  }
-
-  /**
-   * Runs the steps together, each timed on its own; settles once all have (a step that
-   * failed does not leave the others running behind the bring-up), then throws the first
-   * failure.
-   */
-  async atOnce(steps: Record<string, () => Promise<void>>): Promise<void> {
-    const began = this.clock.now();
-    const ran = await Promise.allSettled(
-      Object.entries(steps).map(async ([step, run]) => {
-        await run();
-        return `${step} ${this.clock.now() - began}`;
-      }),
-    );
-    const failure = ran.find((r) => r.status === 'rejected');
-    if (failure) throw failure.reason;
-    this.done(`at once (${ran.map((r) => (r as PromiseFulfilledResult<string>).value).join(', ')})`);
-  }
-
-  summary(): string {
-    return `in ${this.last - this.began} ms: ${this.times.join(', ')}`;
-  }
-}
 const EVENTS_KEPT = 20;
 
 /**
@@ -155,7 +117,7 @@ export class Backend {
       const agent = await this.parts.engine.agentStatus();
       this.services = agent?.services ?? this.services;
       this.logWriter = agent?.logWriter;
-      this.disk = agent?.disk ? await this.diskStatus(agent.disk) : undefined;
+      this.disk = agent?.disk ? diskStatus(agent.disk, await this.parts.diskImageBytes?.().catch(() => undefined)) : undefined;
       this.paused = agent?.paused === true;
     } else {
       this.disk = undefined;
@@ -181,13 +143,6 @@ export class Backend {
     };
   }
 
-  private async diskStatus(d: { sizeBytes: number; availBytes: number }): Promise<NonNullable<BackendStatus['disk']>> {
-    const usage = { ...d, usedBytes: d.sizeBytes - d.availBytes };
-    const state = diskState(usage);
-    const imageBytes = await this.parts.diskImageBytes?.().catch(() => undefined);
-    return { state, ...usage, ...(imageBytes !== undefined ? { imageBytes } : {}), ...(state === 'full' ? { fix: fullDiskAdvice(usage) } : {}) };
-  }
-
   get currentState(): BackendState {
     return this.state;
   }
@@ -208,23 +163,7 @@ export class Backend {
     this.cancelRetry?.();
     this.parts.log.info('manager', 'stopping');
     await this.bringing?.catch(() => undefined);
-    const { integrations, ports, credentials, engine, network } = this.parts;
-    const unlink = final ? () => network.close() : () => network.detach();
-    const closeCredentials = async () => credentials?.stop();
-    const problems: string[] = [];
-    for (const [what, step] of [
-      ['integrations', () => integrations.stopAll()],
-      ['ports', () => ports.stop()],
-      ['credentials', closeCredentials],
-      ['engine', () => engine.stop()],
-      ['network', unlink],
-    ] as const) {
-      // A part that fails to stop must not keep the others up; what it left is said, not swallowed.
-      await step().catch((e: Error) => {
-        problems.push(`stopping the ${what}: ${e.message}`);
-        this.parts.log.error(`stopping the ${what}: ${e.message}`);
-      });
-    }
+    const problems = await stopInOrder(this.parts, final);
     this.stopProblems = problems;
     this.state = 'stopped';
     this.progress = 'stopped';
@@ -286,27 +225,9 @@ export class Backend {
       steps.done('engine');
       if (this.halted) return;
       // `running` only once the link, the ports and the integrated distros serve: a script's
-      // `berth start && wsl -d Ubuntu docker ps` must not race the distros' proxies. None of
-      // the three needs another, so they start at once.
+      // `berth start && wsl -d Ubuntu docker ps` must not race the distros' proxies.
       this.progress = 'starting the ports and the integrations';
-      await steps.atOnce({
-        link: async () => {
-          await parts.network.attach();
-          await parts.contextReady;
-        },
-        ports: async () => {
-          await parts.ports.stop();
-          await parts.ports.start().catch((e: Error) => this.event(`ports: ${e.message}`));
-          await parts.credentials?.stop();
-          await parts.credentials?.start().catch((e: Error) => this.event(`credentials: ${e.message}`));
-        },
-        integrations: async () => {
-          do {
-            this.integrationsChanged = false;
-            await this.syncIntegrations(await this.currentSettings());
-          } while (this.integrationsChanged && !this.halted);
-        },
-      });
+      await this.serve(steps);
       if (this.halted) return;
       this.state = 'running';
       this.progress = 'running';
@@ -317,6 +238,29 @@ export class Backend {
       if (this.halted) return;
       this.failed(e as Error);
     }
+  }
+
+  /** What hangs on a running engine; none of the three needs another, so they start at once. */
+  private async serve(steps: StepTimes): Promise<void> {
+    const { parts } = this;
+    await steps.atOnce({
+      link: async () => {
+        await parts.network.attach();
+        await parts.contextReady;
+      },
+      ports: async () => {
+        await parts.ports.stop();
+        await parts.ports.start().catch((e: Error) => this.event(`ports: ${e.message}`));
+        await parts.credentials?.stop();
+        await parts.credentials?.start().catch((e: Error) => this.event(`credentials: ${e.message}`));
+      },
+      integrations: async () => {
+        do {
+          this.integrationsChanged = false;
+          await this.syncIntegrations(await this.currentSettings());
+        } while (this.integrationsChanged && !this.halted);
+      },
+    });
   }
 
   private async syncIntegrations(settings: Settings): Promise<void> {

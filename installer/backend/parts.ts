@@ -42,3 +42,26 @@ export interface BackendParts {
   /** What berth-data's image file takes on the host, if the manager can see it. */
   diskImageBytes?(): Promise<number | undefined>;
 }
+
+/**
+ * Takes down what hangs on the engine, then the engine and its link (closed for good when
+ * `final`), every step tried: a part that fails to stop must not keep the others up. Returns
+ * what could not be undone, each naming the part, also logged.
+ */
+export async function stopInOrder(parts: BackendParts, final: boolean): Promise<string[]> {
+  const { integrations, ports, credentials, engine, network } = parts;
+  const problems: string[] = [];
+  for (const [what, step] of [
+    ['integrations', () => integrations.stopAll()],
+    ['ports', () => ports.stop()],
+    ['credentials', async () => credentials?.stop()],
+    ['engine', () => engine.stop()],
+    ['network', final ? () => network.close() : () => network.detach()],
+  ] as const) {
+    await step().catch((e: Error) => {
+      problems.push(`stopping the ${what}: ${e.message}`);
+      parts.log.error(`stopping the ${what}: ${e.message}`);
+    });
+  }
+  return problems;
+}
