@@ -45,10 +45,11 @@ async function engineBack(ctx: CliContext, control: { wasRunning: boolean }): Pr
 
 /** berth-data's disk, once berth-data is proved to be Berth's (a foreign one is refused). */
 async function disk(ctx: CliContext, action: string) {
-  if (!(await berthsOwn(await ctx.wsl(), DATA_DISTRO, action))) {
+  const wsl = await ctx.wsl();
+  if (!(await berthsOwn(wsl, DATA_DISTRO, action))) {
     throw new Refused(`there is no ${DATA_DISTRO} to ${action}: Berth is not installed here; \`berth enable\` installs it`);
   }
-  return dataDiskOf(await ctx.wsl(), ctx.home, await readState(ctx.home.state));
+  return dataDiskOf(wsl, ctx.home, await readState(ctx.home.state));
 }
 
 /** Work on the disk: one at a time (the backend's install takes the same lock); a refusal exits `refused`. */

@@ -11,7 +11,8 @@ const POLL_MS = 250;
 export async function integrate(ctx: CliContext, distro: string, off: boolean): Promise<number> {
   if ([BERTH_DISTRO, DATA_DISTRO].includes(distro.toLowerCase())) throw new Refused(`${distro} is one of Berth's own distros, not a place to integrate with`);
   if (!off) {
-    const d = (await (await ctx.wsl()).list()).find((x) => x.name.toLowerCase() === distro.toLowerCase());
+    const wsl = await ctx.wsl();
+    const d = (await wsl.list()).find((x) => x.name.toLowerCase() === distro.toLowerCase());
     if (!d) throw new Refused(`there is no WSL distro named ${distro}; see \`wsl -l -v\``);
     if (d.version !== 2) throw new Refused(`${distro} is a WSL 1 distro; integration needs WSL 2 (wsl --set-version ${distro} 2)`);
   }

@@ -2,11 +2,11 @@ import { DAEMON_NODE_FLAGS, daemonMallocExports } from '../../common/node-flags.
 import { createHash } from 'node:crypto';
 import { cp, mkdir, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { writeFileAtomic } from '../../common/atomic-file.js';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { parseLinuxkit } from '../../bootstrap-distro/agent/linuxkit.js';
 import { encodeBootPlan } from '../../bootstrap-distro/agent/boot-plan.js';
-import { packageRoot } from '../../wsl-host/package-root.js';
+import { BERTH_REPO } from '../repo.js';
+import { fileIdentity } from '../../common/file-identity.js';
 import { DATA_DISTRO_FILES, STORE_DIRS } from '../../data-distro/layout.js';
 import { locate, stageBinaryWithLibs, stageBusybox, stageDirs, stageFile, stageSymlink, stageText } from './collect.js';
 import { packDeterministic, sha256File } from './deterministic-tar.js';
@@ -53,15 +53,14 @@ export async function inputFingerprint(sources: ImageSources = defaultSources())
 }
 
 /**
- * A file's sha256, read again only when its inode, size or mtime changed: the backend checks
- * the fingerprint at every engine start, and reading ~5 MB each time cost ~30 ms of it. By
- * content, not by mtime alone: `npm run build` rewrites identical files, and that must not
- * rebuild the images.
+ * A file's sha256, read again only when its identity (inode, size, mtime) changed: the
+ * backend checks the fingerprint at every engine start, and reading ~5 MB each time cost
+ * ~30 ms of it. By content, not by mtime alone: `npm run build` rewrites identical files, and
+ * that must not rebuild the images.
  */
 const digests = new Map<string, { identity: string; digest: string }>();
 async function contentDigest(path: string): Promise<string> {
-  const st = await stat(path);
-  const identity = `${st.ino}:${st.size}:${st.mtimeMs}`;
+  const identity = await fileIdentity(path);
   const known = digests.get(path);
   if (known?.identity === identity) return known.digest;
   const digest = createHash('sha256')
@@ -71,25 +70,24 @@ async function contentDigest(path: string): Promise<string> {
   return digest;
 }
 
-const REPO = packageRoot(dirname(fileURLToPath(import.meta.url)));
-export const LINUXKIT_YML = join(REPO, 'bootstrap-distro/linuxkit/berth.yml');
+export const LINUXKIT_YML = join(BERTH_REPO, 'bootstrap-distro/linuxkit/berth.yml');
 /** berth-relay, built by `npm run build` (scripts/build-native.mjs). */
-export const RELAY_BINARY = join(REPO, 'dist/native/berth-relay');
+export const RELAY_BINARY = join(BERTH_REPO, 'dist/native/berth-relay');
 /** berth-engine-init, likewise: the engine namespaces' pid 1 (bootstrap-distro/engine-init/). */
-export const ENGINE_INIT_BINARY = join(REPO, 'dist/native/berth-engine-init');
+export const ENGINE_INIT_BINARY = join(BERTH_REPO, 'dist/native/berth-engine-init');
 /** berth-runc, likewise: the engine's `runc` (berth.yml says why). */
-export const RUNC_WRAPPER = join(REPO, 'dist/native/berth-runc');
-/** Every native program the system image ships: a change to any of them means a rebuild. */
+export const RUNC_WRAPPER = join(BERTH_REPO, 'dist/native/berth-runc');
+/** Every native program the images ship (the berth distro, the system image): a change to any of them means a rebuild. */
 const NATIVE_BINARIES = [RELAY_BINARY, ENGINE_INIT_BINARY, RUNC_WRAPPER];
 /** The bundled agent: berth-agent.mjs and the chunks it loads on demand. */
-export const AGENT_BUNDLE_DIR = join(REPO, 'dist/agent');
+export const AGENT_BUNDLE_DIR = join(BERTH_REPO, 'dist/agent');
 
 /** Where the agent finds the images inside the `berth` distro. */
 export const DISTRO_IMAGES_DIR = 'opt/berth/images';
 const NODE_DIR = 'opt/berth/node';
 
 export async function berthVersion(): Promise<string> {
-  return (JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
+  return (JSON.parse(await readFile(join(BERTH_REPO, 'package.json'), 'utf8')) as { version: string }).version;
 }
 
 /**

@@ -8,7 +8,7 @@ import { encodeWslOutput } from '../../wsl-host/decode.js';
 import { formatVerbose } from '../../wsl-host/linux/list-format.js';
 import { HostLayout } from '../../wsl-host/linux/config.js';
 import { encodeInitId, encodeListRecord } from '../../wsl-host/linux/list-record.js';
-import { fileIdentity } from '../../wsl-host/linux/fast-exec.js';
+import { fileIdentity } from '../../common/file-identity.js';
 import { liveStartTime } from '../../common/process.js';
 import type { RegistryFile } from '../../wsl-host/linux/registry.js';
 

@@ -15,7 +15,8 @@ import { withLock } from '../../common/lock.js';
 import { sleep, type ProcessIdentity } from '../../common/process.js';
 import { DistroRuntime, DistroStartError } from './runtime.js';
 import { planSession, PLAN_FILES, readDistroFiles, SessionError, type SessionPlan } from './session.js';
-import { fastExecFile, fileIdentity, writeFastExec } from './fast-exec.js';
+import { fastExecFile, writeFastExec } from './fast-exec.js';
+import { fileIdentity } from '../../common/file-identity.js';
 
 /** Exit code of berth-init's exec when the distro's init went away before it attached. */
 const DISTRO_GONE = 250;

@@ -1,4 +1,4 @@
-import { stat, mkdir } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { writeFileAtomic } from '../../common/atomic-file.js';
 import type { Drive } from '../../common/drives.js';
@@ -30,16 +30,6 @@ const PLAIN_NAME = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$/;
 export function fastExecFile(fastExecDir: string, req: FastExecRequest): string | undefined {
   for (const name of [req.distro, req.user]) if (name !== undefined && !PLAIN_NAME.test(name)) return undefined;
   return join(fastExecDir, `${req.distro ?? '~'}@${req.user ?? '~'}`);
-}
-
-/** inode:size:mtime-ns, or "-" when the file is missing; the C side formats it the same way. */
-export async function fileIdentity(path: string): Promise<string> {
-  try {
-    const s = await stat(path, { bigint: true });
-    return `${s.ino}:${s.size}:${s.mtimeNs}`;
-  } catch {
-    return '-';
-  }
 }
 
 export interface FastExecFacts {

@@ -1,6 +1,6 @@
 import { writeFileAtomic } from '../../common/atomic-file.js';
 import type { HostLayout } from './config.js';
-import { fileIdentity } from './fast-exec.js';
+import { fileIdentity } from '../../common/file-identity.js';
 import type { RegistryFile } from './registry.js';
 import type { ProcessIdentity } from '../../common/process.js';
 

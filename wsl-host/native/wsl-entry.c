@@ -289,13 +289,14 @@ int wsl_entry(int argc, char **argv) {
   if (!root || !*root) root = "/var/lib/berth-wsl";
   const char *off = getenv("BERTH_WSL_FAST_EXEC");
   const char *wslenv = getenv("WSLENV");
+  /* Whether anything may be answered here at all (BERTH_WSL_FAST_EXEC=0 turns it all off). */
+  int native = root[0] == '/' && !(off && !strcmp(off, "0")) && !getenv("BERTH_WSL_INIT");
   enum list_form form = asked_list(argc, argv);
-  if (form != LIST_NONE && root[0] == '/' && !getenv("BERTH_WSL_INIT") && !(off && !strcmp(off, "0"))) {
+  if (native && form != LIST_NONE) {
     int listed = list_from_record(root, form);
     if (listed) return listed > 0 ? 0 : 1;
   }
-  if (!command || root[0] != '/' || (off && !strcmp(off, "0")) || getenv("BERTH_WSL_INIT") || (wslenv && *wslenv) ||
-      (distro && !plain_name(distro)) || (user && !plain_name(user))) {
+  if (!native || !command || (wslenv && *wslenv) || (distro && !plain_name(distro)) || (user && !plain_name(user))) {
     run_node(argc, argv);
   }
 
