@@ -4,26 +4,19 @@ import { Agent, createServer, request, type Server } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApiFront, type ApiFront } from '../../wsl-proxy/api-front.js';
 import { createDockerProxy } from '../../wsl-proxy/docker-proxy.js';
 import type { PathTranslator } from '../../wsl-proxy/translate.js';
-import { REPO } from '../helpers/wsl-root.js';
+import { BUILD_BOTH_TIMEOUT_MS, buildBoth, nativeBuilds } from '../helpers/native-builds.js';
 
 // The distro proxy's two halves on one machine: berth-relay api on the client socket, the
 // Node translator (the real createDockerProxy) behind it, and a stand-in daemon that
 // records what reaches it and over how many connections. Run with the static build the
 // product ships and with the ASan/UBSan build, whose reports would end the front.
-const builds = [
-  { name: 'static build', binary: join(REPO, 'dist/native/berth-relay') },
-  { name: 'ASan/UBSan build', binary: join(REPO, 'dist/native-sanitized/berth-relay') },
-];
+const builds = nativeBuilds('berth-relay');
 
-beforeAll(async () => {
-  await execa('node', [join(REPO, 'scripts/build-native.mjs')]);
-  await execa('node', [join(REPO, 'scripts/build-native.mjs')], { env: { BERTH_NATIVE_SANITIZE: '1' } });
-}, 120_000);
+beforeAll(buildBoth, BUILD_BOTH_TIMEOUT_MS);
 
 const translator: PathTranslator = { toDaemon: async (s) => `/translated${s}` };
 const openFds = (pid: number) => readdirSync(`/proc/${pid}/fd`).length;

@@ -3,20 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO } from '../helpers/wsl-root.js';
+import { BUILD_BOTH_TIMEOUT_MS, buildBoth, nativeBuilds } from '../helpers/native-builds.js';
 
 // berth-runc as containerd's shim and BuildKit run it, against a bundle on disk and a
 // stand-in for the real runc that records its arguments. Once with the static build the
 // system image ships, once built with ASan/UBSan (a report fails the run: exit code 1).
-const builds = [
-  { name: 'static build', binary: join(REPO, 'dist/native/berth-runc') },
-  { name: 'ASan/UBSan build', binary: join(REPO, 'dist/native-sanitized/berth-runc') },
-];
+const builds = nativeBuilds('berth-runc');
 
-beforeAll(async () => {
-  await execa('node', [join(REPO, 'scripts/build-native.mjs')]);
-  await execa('node', [join(REPO, 'scripts/build-native.mjs')], { env: { BERTH_NATIVE_SANITIZE: '1' } });
-}, 120_000);
+beforeAll(buildBoth, BUILD_BOTH_TIMEOUT_MS);
 
 const HOST_BUNDLE = '-----BEGIN CERTIFICATE-----\nHOST\n-----END CERTIFICATE-----\n';
 const IMAGE_BUNDLE = '-----BEGIN CERTIFICATE-----\nIMAGE\n-----END CERTIFICATE-----';

@@ -7,6 +7,7 @@ import { encodeBootPlan } from '../../bootstrap-distro/agent/boot-plan.js';
 import { parseLinuxkit } from '../../bootstrap-distro/agent/linuxkit.js';
 import { makeRootfsDir } from '../helpers/busybox-distro.js';
 import { REPO, requireRoot } from '../helpers/wsl-root.js';
+import { BUILD_BOTH_TIMEOUT_MS, buildBoth, nativeBuilds } from '../helpers/native-builds.js';
 
 // berth-engine-init as the agent's start runs it: new namespaces, the LinuxKit root made of
 // two image directories (busybox below, a marker file above), a data store and a shared area,
@@ -14,10 +15,7 @@ import { REPO, requireRoot } from '../helpers/wsl-root.js';
 // that reads the events with the supervisor's own reader). Once with the static build the
 // berth distro ships, once built with ASan/UBSan (any report fails the case).
 const run = requireRoot('berth-engine-init (namespaces, mounts, cgroups)');
-const builds = [
-  { name: 'static build', binary: join(REPO, 'dist/native/berth-engine-init') },
-  { name: 'ASan/UBSan build', binary: join(REPO, 'dist/native-sanitized/berth-engine-init') },
-];
+const builds = nativeBuilds('berth-engine-init');
 const FIXTURE = join(REPO, 'test/fixtures/engine-init-supervisor.mjs');
 const SANITIZER = /AddressSanitizer|LeakSanitizer|runtime error/;
 
@@ -55,10 +53,7 @@ function testCgroup(): string {
   return dir;
 }
 
-beforeAll(async () => {
-  await execa('node', [join(REPO, 'scripts/build-native.mjs')]);
-  await execa('node', [join(REPO, 'scripts/build-native.mjs')], { env: { BERTH_NATIVE_SANITIZE: '1' } });
-}, 120_000);
+beforeAll(buildBoth, BUILD_BOTH_TIMEOUT_MS);
 
 describe.runIf(run).each(builds)('berth-engine-init ($name)', ({ binary }) => {
   // Made when the cases run, not when they are collected: a filtered-out build leaves nothing.

@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO } from '../helpers/wsl-root.js';
 import { encodeWslOutput } from '../../wsl-host/decode.js';
 import { formatVerbose } from '../../wsl-host/linux/list-format.js';
 import { HostLayout } from '../../wsl-host/linux/config.js';
@@ -11,20 +10,15 @@ import { encodeInitId, encodeListRecord } from '../../wsl-host/linux/list-record
 import { fileIdentity } from '../../common/file-identity.js';
 import { liveStartTime } from '../../common/process.js';
 import type { RegistryFile } from '../../wsl-host/linux/registry.js';
+import { BUILD_BOTH_TIMEOUT_MS, buildBoth, nativeBuilds } from '../helpers/native-builds.js';
 
 // berth-wsl's native `-l -v` (wsl-host/native/wsl-entry.c) against a WSL root made by hand:
 // its answer must be the Node program's to the byte, and anything it cannot vouch for is
 // left to Node. PATH holds no node here, so "left to Node" shows as "cannot run node".
 // Once with the static build, once with ASan/UBSan (a report fails the run).
-const builds = [
-  { name: 'static build', binary: join(REPO, 'dist/native/berth-init') },
-  { name: 'ASan/UBSan build', binary: join(REPO, 'dist/native-sanitized/berth-init') },
-];
+const builds = nativeBuilds('berth-init');
 
-beforeAll(async () => {
-  await execa('node', [join(REPO, 'scripts/build-native.mjs')]);
-  await execa('node', [join(REPO, 'scripts/build-native.mjs')], { env: { BERTH_NATIVE_SANITIZE: '1' } });
-}, 120_000);
+beforeAll(buildBoth, BUILD_BOTH_TIMEOUT_MS);
 
 const REGISTRY: RegistryFile = {
   defaultId: 'id-ubuntu',
