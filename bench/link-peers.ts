@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { pastaArgs, slirpAddresses, slirpArgs, type LinkAddresses } from '../common/user-mode-net.js';
+import { LINK_DEVICE, LINK_MTU, slirpAddresses, slirpArgs, type LinkAddresses } from '../common/user-mode-net.js';
 import { sleep } from '../common/process.js';
 
 /**
@@ -23,12 +23,13 @@ export async function withLinkPeer<T>(helper: 'pasta' | 'slirp4netns', body: (ru
       writeFileSync(ns, '');
       await execa('unshare', [`--net=${ns}`, 'true']);
     }
-    const addresses: LinkAddresses = helper === 'pasta' ? { address: '192.168.77.100', prefixLength: 24, gateway: '192.168.77.2' } : slirpAddresses('192.168.77.0');
+    const network = { network: '192.168.77.0', prefixLength: 24 };
+    const addresses: LinkAddresses = slirpAddresses(network);
     if (helper === 'pasta') {
-      await execa('pasta', pastaArgs({ ...addresses, netns: engine, pidFile: join(dir, 'pasta.pid') }));
+      await execa('pasta', pastaArgs(addresses, engine, join(dir, 'pasta.pid')));
       helperPid = Number((await execa('cat', [join(dir, 'pasta.pid')])).stdout);
     } else {
-      const child = execa('slirp4netns', slirpArgs({ netns: engine, network: '192.168.77.0' }), { reject: false });
+      const child = execa('slirp4netns', slirpArgs({ ...network, netns: engine, dns: false }), { reject: false });
       helperPid = child.pid;
       for (let i = 0; i < 100; i++) {
         if ((await execa('nsenter', [`--net=${engine}`, 'ip', '-o', '-4', 'addr', 'show', 'dev', 'eth0'], { reject: false })).stdout.includes(addresses.address)) break;
@@ -54,4 +55,14 @@ export async function withLinkPeer<T>(helper: 'pasta' | 'slirp4netns', body: (ru
     await execa('umount', [dir], { reject: false });
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * pasta's argv for the peer (it goes to the background once the link is configured): no port
+ * forwarding either way (its default `auto` would expose every port bound in the namespace),
+ * `--runas 0` (as root it would drop to nobody and lose the nsfs path), IPv4 only.
+ */
+function pastaArgs(a: LinkAddresses, netns: string, pidFile: string): string[] {
+  const noForwarding = ['-t', 'none', '-u', 'none', '-T', 'none', '-U', 'none'];
+  return ['--runas', '0', '--quiet', '-4', '--config-net', '--netns', netns, '-I', LINK_DEVICE, '-m', String(LINK_MTU), '-a', a.address, '-n', String(a.prefixLength), '-g', a.gateway, ...noForwarding, '--pid', pidFile];
 }

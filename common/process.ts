@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import { readFile, readlink, rm } from 'node:fs/promises';
 
 /** A process identity that survives pid reuse: the pid and its start time in clock ticks. */
@@ -74,4 +75,19 @@ export async function endProcessFromPidFile(pidFile: string, mustContain: string
   }
   await rm(pidFile, { force: true });
   return ended;
+}
+
+/** A helper process Berth started and watches. */
+export interface RunningHelper {
+  child: ChildProcess;
+  /** Resolves with why it ended. */
+  exited: Promise<string>;
+}
+
+/** How a child ended, in words; resolves also when it could not start at all. */
+export function exitReason(child: ChildProcess): Promise<string> {
+  return new Promise<string>((resolve) => {
+    child.once('error', (e) => resolve(e.message));
+    child.once('exit', (code, signal) => resolve(signal ? `killed by ${signal}` : `exit ${code}`));
+  });
 }

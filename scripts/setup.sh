@@ -10,7 +10,8 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 # Each Debian package, then the commands it must provide (one is enough to tell it is there).
-# Networking: passt and slirp4netns are the user-mode links (WSL's NAT, the engine link);
+# Networking: slirp4netns is the user-mode link (WSL's NAT, the engine link), passt's pasta
+# the benchmark's peer link;
 # tinyproxy, docker-registry and openssl are the tests' proxy, registry and CA (apache2-utils'
 # htpasswd makes the registry's bcrypt password file); chromium the
 # browser the dashboard tests drive (headless, with playwright-core); socat the benchmark's

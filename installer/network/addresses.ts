@@ -1,4 +1,4 @@
-import { slirpAddresses, type LinkAddresses } from '../../common/user-mode-net.js';
+import { slirpAddresses, type LinkAddresses, type SlirpNetwork } from '../../common/user-mode-net.js';
 
 /**
  * The engine link's addresses, inside the engine's network namespace. The gateway stands
@@ -6,7 +6,7 @@ import { slirpAddresses, type LinkAddresses } from '../../common/user-mode-net.j
  * Berth DNS answers there. bootstrap-distro/linuxkit/berth.yml names the gateway too
  * (resolv.conf, --host-gateway-ip); a unit test keeps the two in step.
  */
-export const ENGINE_NETWORK = '192.168.65.0';
+export const ENGINE_NETWORK: SlirpNetwork = { network: '192.168.65.0', prefixLength: 24 };
 export const ENGINE_LINK: LinkAddresses = slirpAddresses(ENGINE_NETWORK);
 
 /** Names Berth DNS answers itself, with the address that reaches the host. */

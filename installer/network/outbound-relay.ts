@@ -1,9 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { parseRelayLine } from '../../common/port-forward/native-relay.js';
-import { endProcessFromPidFile } from '../../common/process.js';
+import { endProcessFromPidFile, exitReason, type RunningHelper } from '../../common/process.js';
 
 /**
  * The outbound relay's port inside the engine's namespace. Just below the range dockerd
@@ -22,20 +22,6 @@ export interface OutboundRelayOptions {
   gateway: string;
   pidFile: string;
   logFile: string;
-}
-
-export interface RunningHelper {
-  child: ChildProcess;
-  /** Resolves with why it ended. */
-  exited: Promise<string>;
-}
-
-/** How a child ended, in words; resolves also when it could not start at all. */
-export function exitReason(child: ChildProcess): Promise<string> {
-  return new Promise<string>((resolve) => {
-    child.once('error', (e) => resolve(e.message));
-    child.once('exit', (code, signal) => resolve(signal ? `killed by ${signal}` : `exit ${code}`));
-  });
 }
 
 /**

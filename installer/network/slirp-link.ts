@@ -1,14 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
-import { execa } from 'execa';
-import { findHelper, LINK_DEVICE, slirpArgs } from '../../common/user-mode-net.js';
-import { endProcessFromPidFile, sleep, waitFor } from '../../common/process.js';
+import type { ChildProcess } from 'node:child_process';
+import { LINK_DEVICE } from '../../common/user-mode-net.js';
+import { endProcessFromPidFile, sleep, type RunningHelper } from '../../common/process.js';
+import { startSlirp } from '../../common/slirp.js';
 import { Backoff } from '../../common/backoff.js';
 import { ENGINE_LINK, ENGINE_NETWORK } from './addresses.js';
 import { applyLinkRules, type GatewayRedirect } from './link-rules.js';
 import type { EngineLink, EngineLinkStatus } from './engine-link.js';
-import { exitReason, OUTBOUND_RELAY_PORT, startOutboundRelay } from './outbound-relay.js';
+import { OUTBOUND_RELAY_PORT, startOutboundRelay } from './outbound-relay.js';
 
 export interface SlirpLinkOptions {
   /** The engine's network namespace as the host sees it (published by the agent in the shared area). */
@@ -21,8 +19,6 @@ export interface SlirpLinkOptions {
   /** berth-relay, which then carries the engine's TCP (to the host and to public addresses) instead of slirp4netns. */
   outboundRelay?: { binary: string; pidFile: string };
 }
-
-const CONFIGURED_WITHIN_MS = 5000;
 
 /**
  * The Linux engine link: slirp4netns, on the host, attached to the engine's namespace, and
@@ -61,22 +57,17 @@ export class SlirpEngineLink implements EngineLink {
   private async launch(): Promise<void> {
     const generation = ++this.generation;
     this.relay = undefined; // a live one is ended through its pid file, as slirp4netns is
-    const slirp = await findHelper('slirp4netns');
     // One left by a killed backend would hold a second link device in the same namespace.
     const old = await endProcessFromPidFile(this.o.pidFile, ['slirp4netns', this.o.netns]);
     if (old) this.o.log(`engine link: ended the link of an earlier backend (pid ${old})`);
-    const logFd = openSync(this.o.logFile, 'a', 0o600);
-    const child = spawn(slirp, slirpArgs({ netns: this.o.netns, network: ENGINE_NETWORK }), { stdio: ['ignore', logFd, logFd] });
-    closeSync(logFd);
-    this.child = child;
-    if (child.pid) await writeFile(this.o.pidFile, `${child.pid}\n`, { mode: 0o600 });
-    const exited = exitReason(child);
-    const configured = waitFor(() => this.addressIsUp(), CONFIGURED_WITHIN_MS, 50);
-    const outcome = await Promise.race([configured, exited]);
-    if (outcome !== true) {
-      child.kill('SIGKILL');
-      throw new Error(`the engine link (slirp4netns) did not come up (${outcome === false ? `no address within ${CONFIGURED_WITHIN_MS} ms` : outcome}); see ${this.o.logFile}`);
+    let slirp: RunningHelper;
+    try {
+      slirp = await startSlirp({ ...ENGINE_NETWORK, netns: this.o.netns, dns: false, logFile: this.o.logFile, pidFile: this.o.pidFile });
+    } catch (e) {
+      throw new Error(`the engine link: ${(e as Error).message}`, { cause: e });
     }
+    this.child = slirp.child;
+    const exited = slirp.exited;
     const relay = this.o.outboundRelay && (await startOutboundRelay({ ...this.o.outboundRelay, netns: this.o.netns, gateway: ENGINE_LINK.gateway, logFile: this.o.logFile }));
     this.relay = relay?.child;
     await applyLinkRules(this.o.netns, {
@@ -90,11 +81,6 @@ export class SlirpEngineLink implements EngineLink {
     const upSince = Date.now();
     void exited.then((why) => this.onExit(generation, `slirp4netns ended (${why})`, upSince));
     void relay?.exited.then((why) => this.onExit(generation, `outbound relay (berth-relay) ended (${why})`, upSince));
-  }
-
-  private async addressIsUp(): Promise<boolean> {
-    const r = await execa('nsenter', [`--net=${this.o.netns}`, 'ip', '-o', '-4', 'addr', 'show', 'dev', LINK_DEVICE], { reject: false });
-    return r.exitCode === 0 && r.stdout.includes(`inet ${ENGINE_LINK.address}/`);
   }
 
   private onExit(generation: number, what: string, upSince: number): void {

@@ -8,7 +8,7 @@ import { containersProxyEnv } from '../../installer/network/engine-network.js';
 import { isExcluded, parseInternetSettings, upstreamFor } from '../../installer/network/upstream-proxy.js';
 import { collectTrustedCas, readPem } from '../../installer/network/trusted-cas.js';
 import { loadSettings } from '../../installer/settings.js';
-import { findHelper, pastaArgs, slirpAddresses, slirpArgs } from '../../common/user-mode-net.js';
+import { findHelper, slirpAddresses, slirpArgs } from '../../common/user-mode-net.js';
 import { generatedResolvConf, WSL_NAT } from '../../wsl-host/linux/vm-nat.js';
 import { addProxyEnv } from '../../wsl-proxy/containers-proxy-env.js';
 import { REPO } from '../helpers/wsl-root.js';
@@ -137,28 +137,29 @@ describe('trusted CAs', () => {
 });
 
 describe('the user-mode links', () => {
-  it("gives WSL's pasta no port forwarding either way, and its addresses", () => {
-    const args = pastaArgs({ ...WSL_NAT, netns: '/run/ns', pidFile: '/run/p' });
-    expect(args.join(' ')).toContain('-a 172.29.240.2 -n 20 -g 172.29.240.1');
-    for (const flag of ['-t', '-u', '-T', '-U']) expect(args[args.indexOf(flag) + 1]).toBe('none');
+  it("gives WSL's NAT slirp4netns's places in a /20, with its DNS forwarder on and IPv4 only", () => {
+    expect(WSL_NAT).toEqual({ address: '172.29.240.100', prefixLength: 20, gateway: '172.29.240.2', nameserver: '172.29.240.3' });
+    const args = slirpArgs({ network: '172.29.240.0', prefixLength: 20, netns: '/run/ns', dns: true, readyFd: 3 });
+    expect(args).toEqual(expect.arrayContaining(['--configure', '--cidr=172.29.240.0/20', '--ready-fd=3', '--mtu=65520']));
+    expect(args).not.toContain('--disable-dns');
+    expect(args).not.toContain('--enable-ipv6');
   });
 
   it("puts the engine at slirp4netns's .100 with the gateway at .2, its own DNS off", () => {
-    expect(slirpAddresses('192.168.65.0')).toEqual({ address: '192.168.65.100', prefixLength: 24, gateway: '192.168.65.2' });
+    expect(slirpAddresses({ network: '192.168.65.0', prefixLength: 24 })).toEqual({ address: '192.168.65.100', prefixLength: 24, gateway: '192.168.65.2', nameserver: '192.168.65.3' });
     expect(ENGINE_LINK.gateway).toBe('192.168.65.2');
-    const args = slirpArgs({ netns: '/run/ns', network: '192.168.65.0' });
+    const args = slirpArgs({ network: '192.168.65.0', prefixLength: 24, netns: '/run/ns', dns: false });
     expect(args).toEqual(expect.arrayContaining(['--configure', '--disable-dns', '--netns-type=path', '--cidr=192.168.65.0/24']));
+    expect(args.some((a) => a.startsWith('--ready-fd'))).toBe(false);
     expect(args.slice(-2)).toEqual(['/run/ns', 'eth0']);
   });
 
-  it('names the Debian package when a helper is missing', async () => {
-    await expect(findHelper('pasta', ['/nonexistent'])).rejects.toThrow(/install Debian's `passt` package/);
+  it('names the Debian package when the helper is missing', async () => {
     await expect(findHelper('slirp4netns', ['/nonexistent'])).rejects.toThrow(/install Debian's `slirp4netns` package/);
   });
 
-  it("writes WSL's resolv.conf naming the NAT gateway", () => {
-    expect(generatedResolvConf()).toMatch(/generateResolvConf = false\nnameserver 172\.29\.240\.1\n$/);
-    expect(WSL_NAT.nameserver).toBe(WSL_NAT.gateway);
+  it("writes WSL's resolv.conf naming the NAT's DNS forwarder", () => {
+    expect(generatedResolvConf()).toMatch(/generateResolvConf = false\nnameserver 172\.29\.240\.3\n$/);
   });
 
   it("berth.yml names the engine link's gateway where the code does (resolv.conf, host-gateway, proxy)", () => {

@@ -1,19 +1,16 @@
 import { readFile } from 'node:fs/promises';
-import { findHelper, pastaArgs, type LinkAddresses } from '../../common/user-mode-net.js';
+import { slirpAddresses, type SlirpNetwork } from '../../common/user-mode-net.js';
 import { endProcessFromPidFile } from '../../common/process.js';
-import { runCommand } from '../../common/run-command.js';
+import { startSlirp } from '../../common/slirp.js';
 
 /**
  * WSL 2's NAT network, as the VM namespace sees it: an address, a default gateway that is
  * the host (its loopback answers on the gateway address), and DNS through the host's own
- * nameservers at the gateway. Real WSL 2 picks a /20 out of 172.16.0.0/12; so do we, fixed.
+ * nameservers. Real WSL 2 picks a /20 out of 172.16.0.0/12; so do we, fixed. Within it,
+ * slirp4netns fixes the places: the VM at .100, the gateway at .2, its DNS forwarder at .3.
  */
-export const WSL_NAT: LinkAddresses & { nameserver: string } = {
-  address: '172.29.240.2',
-  prefixLength: 20,
-  gateway: '172.29.240.1',
-  nameserver: '172.29.240.1',
-};
+const WSL_NETWORK: SlirpNetwork = { network: '172.29.240.0', prefixLength: 20 };
+export const WSL_NAT = slirpAddresses(WSL_NETWORK);
 
 /** The /etc/resolv.conf WSL writes into each distro (wsl.conf `[network] generateResolvConf`). */
 export function generatedResolvConf(nameserver = WSL_NAT.nameserver): string {
@@ -26,22 +23,50 @@ export function generatedResolvConf(nameserver = WSL_NAT.nameserver): string {
   ].join('\n');
 }
 
-/** Attaches the NAT link to the VM's network namespace; pasta runs on until stopNat. */
-export async function startNat(netns: string, pidFile: string): Promise<void> {
-  const pasta = await findHelper('pasta');
-  const r = await runCommand(pasta, pastaArgs({ ...WSL_NAT, netns, dnsForward: WSL_NAT.nameserver, pidFile }));
-  if (r.exitCode !== 0) throw new Error(`the WSL network link (pasta) did not start: ${r.stderr || r.stdout || `exit ${r.exitCode}`}`);
+export interface NatFiles {
+  /** The VM's network namespace (nsfs). */
+  netns: string;
+  pidFile: string;
+  logFile: string;
 }
 
-/** Ends the pasta of startNat, if it still runs (a reused pid is left alone). */
-export async function stopNat(pidFile: string): Promise<void> {
-  await endProcessFromPidFile(pidFile, ['pasta', pidFile]);
+/**
+ * Attaches the NAT link (slirp4netns, with its own DNS forwarder) to the VM's network
+ * namespace; it runs on after this process, until stopNat.
+ */
+export async function startNat(f: NatFiles): Promise<void> {
+  try {
+    await startSlirp({ ...WSL_NETWORK, netns: f.netns, dns: true, logFile: f.logFile, pidFile: f.pidFile, detached: true });
+  } catch (e) {
+    throw new Error(`the WSL network link: ${(e as Error).message}`, { cause: e });
+  }
 }
 
-/** Whether the pasta of startNat still runs (by its pid file and command line). */
-export async function natRunning(pidFile: string): Promise<boolean> {
-  const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-  return cmdline.includes('pasta') && cmdline.includes(pidFile);
+/**
+ * How the NAT link's process is told from a reused pid: slirp4netns names the namespace; the
+ * pasta of a Berth before 2026-12 named its pid file. A VM that an upgrade found running
+ * keeps that pasta as its link until --shutdown, which ends either.
+ */
+const natCommandLines = (f: NatFiles) => [
+  ['slirp4netns', f.netns],
+  ['pasta', f.pidFile],
+];
+
+/** Ends the NAT link of startNat, if it still runs (a reused pid is left alone). */
+export async function stopNat(f: NatFiles): Promise<void> {
+  const [slirp] = natCommandLines(f);
+  await endProcessFromPidFile(f.pidFile, (await runningNat(f)) ?? slirp!);
+}
+
+/** Whether the NAT link of startNat still runs (by its pid file and command line). */
+export async function natRunning(f: NatFiles): Promise<boolean> {
+  return (await runningNat(f)) !== undefined;
+}
+
+/** The words of natCommandLines that the pid file's process matches, if it runs. */
+async function runningNat(f: NatFiles): Promise<string[] | undefined> {
+  const pid = Number((await readFile(f.pidFile, 'utf8').catch(() => '')).trim());
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0').join(' ');
+  return natCommandLines(f).find((words) => words.every((w) => cmdline.includes(w)));
 }

@@ -6,7 +6,7 @@ import { isMountPoint, mountsUnder } from '../../common/mountinfo.js';
 import { liveStartTime, type ProcessIdentity } from '../../common/process.js';
 import { CPU_NOT_ALLOWED, onlineCpus } from './cpu-affinity.js';
 import { mustRun, runCommand } from '../../common/run-command.js';
-import { natRunning, startNat, stopNat } from './vm-nat.js';
+import { natRunning, startNat, stopNat, type NatFiles } from './vm-nat.js';
 import { removeTree } from '../../common/remove-tree.js';
 
 /** unshare's words when the kernel refuses the bind of a new mount namespace's nsfs file. */
@@ -37,7 +37,7 @@ export class UtilityVm {
       if (await this.isUp()) return;
       await this.createNamespacesOnSomeCpu();
       try {
-        await startNat(this.layout.vmNet, this.natPidFile);
+        await startNat(this.nat);
       } catch (e) {
         await this.down();
         throw e;
@@ -108,28 +108,28 @@ export class UtilityVm {
   /** WSL's NAT cannot die; ours can (a kill -9 of everything): bring it back when a distro is used. */
   async ensureNat(): Promise<void> {
     // On every exec: the cheap check first (two small reads), the mount table only if needed.
-    if ((await natRunning(this.natPidFile)) || !(await this.isUp())) return;
+    if ((await natRunning(this.nat)) || !(await this.isUp())) return;
     await withLock(this.layout.vmLock, async () => {
       // Under the lock the VM may have gone meanwhile (a --shutdown): then there is no NAT to restart.
-      if (!(await natRunning(this.natPidFile)) && (await this.isUp())) await startNat(this.layout.vmNet, this.natPidFile);
+      if (!(await natRunning(this.nat)) && (await this.isUp())) await startNat(this.nat);
     });
   }
 
   /** The running NAT helper, as the native --exec checks it is still the same one. */
   async natIdentity(): Promise<ProcessIdentity | undefined> {
-    if (!(await natRunning(this.natPidFile))) return undefined;
-    const pid = Number((await readFile(this.natPidFile, 'utf8')).trim());
+    if (!(await natRunning(this.nat))) return undefined;
+    const pid = Number((await readFile(this.nat.pidFile, 'utf8')).trim());
     const startTime = await liveStartTime(pid);
     return startTime ? { pid, startTime } : undefined;
   }
 
-  private get natPidFile(): string {
-    return join(this.layout.vmDir, 'nat.pid');
+  private get nat(): NatFiles {
+    return { netns: this.layout.vmNet, pidFile: join(this.layout.vmDir, 'nat.pid'), logFile: join(this.layout.vmDir, 'nat.log') };
   }
 
   /** Drops the VM: its NAT link, the shared area and everything mounted in it, the namespaces, run/. */
   async down(): Promise<void> {
-    await stopNat(this.natPidFile);
+    await stopNat(this.nat);
     for (const target of await mountsUnder(this.layout.runDir)) {
       await runCommand('umount', ['-l', target]);
     }
