@@ -2,8 +2,6 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { createPacResolver } from 'pac-resolver';
-import { QuickJS } from 'quickjs-wasi';
 import { fetchText } from '../../common/http-client.js';
 import { SerialQueue } from '../../common/serial-queue.js';
 
@@ -40,6 +38,14 @@ export interface CompiledPac {
   dispose(): void;
 }
 
+/**
+ * The PAC engine (pac-resolver's JavaScript parser and QuickJS) is loaded when a PAC is first
+ * compiled: most machines have none, and loaded at start it held ~4 MiB of the always-running
+ * backend's anonymous memory.
+ */
+const loadPacEngine = () => Promise.all([import('pac-resolver'), import('quickjs-wasi')]);
+let pacEngine: ReturnType<typeof loadPacEngine> | undefined;
+
 let wasm: Promise<WebAssembly.Module> | undefined;
 function quickjsModule(): Promise<WebAssembly.Module> {
   // Resolved from wherever this file (or its bundle) sits, as require() would find the package.
@@ -49,6 +55,7 @@ function quickjsModule(): Promise<WebAssembly.Module> {
 
 /** Compiles a PAC file's text; throws, naming `source`, when it does not parse or has no FindProxyForURL. */
 export async function compilePac(text: string, source: string): Promise<CompiledPac> {
+  const [{ createPacResolver }, { QuickJS }] = await (pacEngine ??= loadPacEngine());
   let deadline = Number.POSITIVE_INFINITY;
   const vm = await QuickJS.create({ wasm: await quickjsModule(), memoryLimit: MEMORY_LIMIT_BYTES, interruptHandler: () => Date.now() > deadline });
   let find: ReturnType<typeof createPacResolver>;
