@@ -1,7 +1,6 @@
 import { chmod, mkdir, mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
-import * as tar from 'tar';
 import { removeTree } from '../common/remove-tree.js';
 
 /** ext4's journal: 64 MiB whatever the size (mke2fs would write 512 MiB of zeros for 64 GiB). */
@@ -27,6 +26,8 @@ export async function makeDiskImage(partial: string, sizeBytes: number, source: 
     let dir: string;
     if ('tarball' in source) {
       unpacked = await mkdtemp(join(dirname(partial), '.unpack-'));
+      // Loaded here: a disk is made once per install, and the backend need not keep tar resident.
+      const tar = await import('tar');
       await tar.x({ file: source.tarball, cwd: unpacked, preserveOwner: true });
       dir = unpacked;
     } else dir = source.dir;

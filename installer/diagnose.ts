@@ -9,7 +9,7 @@ import { formatLine, readLogs } from '../bootstrap-distro/logd/client.js';
 import { BERTH_DISTRO, DATA_DISTRO } from './distros.js';
 import { AGENT } from './engine.js';
 import { wakingDaemon } from './host-endpoint.js';
-import { berthVersion } from './images/build.js';
+import { berthVersion } from './images/inputs.js';
 import { httpRequest } from '../common/http-client.js';
 import { AGENT_COMMAND, DATA_STORE_ROOT, sharedPath } from '../common/shared-area.js';
 import { removeTree } from '../common/remove-tree.js';

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { DistroInfo, DistroState, WslHost } from '../wsl-host/host.js';
 import { writeFileAtomic } from '../common/atomic-file.js';
 import { DataDisk, GIB } from '../data-distro/data-disk.js';
-import { DISTRO_MARKER, type DistroMarker, type ImageManifest } from './images/build.js';
+import { DISTRO_MARKER, type DistroMarker, type ImageManifest } from './images/inputs.js';
 
 export const BERTH_DISTRO = 'berth';
 export { DATA_DISTRO } from '../data-distro/layout.js';

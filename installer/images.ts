@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { buildImages, inputFingerprint, type ImageManifest } from './images/build.js';
+import { inputFingerprint, type ImageManifest } from './images/inputs.js';
 import type { Progress } from './images/progress.js';
 
 /**
@@ -15,5 +15,7 @@ export async function ensureImages(homeImages: string, progress: Progress, env: 
   // Rebuilt when anything they are made of changed, not only the version (a checkout moves on).
   if (existing && (env.BERTH_IMAGES || existing.inputs === (await inputFingerprint()))) return { dir, manifest: existing };
   if (env.BERTH_IMAGES) throw new Error(`BERTH_IMAGES=${dir} has no manifest.json; build the images there or unset it`);
+  // The builder (tar, YAML) is loaded only to build.
+  const { buildImages } = await import('./images/build.js');
   return { dir, manifest: await buildImages(dir, { progress }) };
 }

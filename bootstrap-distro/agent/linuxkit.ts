@@ -1,4 +1,4 @@
-import { parse } from 'yaml';
+import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 
 /**
@@ -26,14 +26,21 @@ const entry = z
   })
   .strict();
 
-const file = z.object({
-  path: z.string().min(1),
-  contents: z.string().default(''),
-  mode: z
-    .string()
-    .regex(/^0?[0-7]{3,4}$/)
-    .default('0644'),
-});
+const file = z
+  .object({
+    path: z.string().min(1),
+    contents: z.string().optional(),
+    /** LinuxKit's `source`: a file beside the YAML whose bytes the build writes instead. */
+    source: z
+      .string()
+      .regex(/^[\w.-]+$/, 'a file name beside the YAML')
+      .optional(),
+    mode: z
+      .string()
+      .regex(/^0?[0-7]{3,4}$/)
+      .default('0644'),
+  })
+  .refine((f) => f.contents === undefined || f.source === undefined, 'contents or source, not both');
 
 const schema = z
   .object({
@@ -61,14 +68,8 @@ export type LinuxkitEntry = z.infer<typeof entry>;
 export type LinuxkitFile = z.infer<typeof file>;
 export type LinuxkitConfig = z.infer<typeof schema>;
 
-/** Parses and checks a LinuxKit YAML; an error names the file, the field and the problem. */
-export function parseLinuxkit(text: string, source: string): LinuxkitConfig {
-  let doc: unknown;
-  try {
-    doc = parse(text);
-  } catch (e) {
-    throw new Error(`${source}: not valid YAML: ${(e as Error).message}`, { cause: e });
-  }
+/** Checks a LinuxKit document (parsed from YAML, or compiled JSON); an error names `source`, the field and the problem. */
+export function checkLinuxkit(doc: unknown, source: string): LinuxkitConfig {
   const result = schema.safeParse(doc ?? {});
   if (!result.success) {
     // Every problem at once: fixing a file one error per run is slow.
@@ -79,6 +80,23 @@ export function parseLinuxkit(text: string, source: string): LinuxkitConfig {
     throw new Error(`${source}: ${problems.join('; ')}`, { cause: result.error });
   }
   return result.data;
+}
+
+/**
+ * Where the image build puts the system image's config, compiled to JSON: the supervisor
+ * reads it at every engine start, and JSON keeps the YAML parser out of its resident memory.
+ */
+export const COMPILED_LINUXKIT = 'etc/berth/linuxkit.json';
+
+/** A compiled config (COMPILED_LINUXKIT), checked again as any message between processes is. */
+export async function readCompiledLinuxkit(file: string): Promise<LinuxkitConfig> {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(await readFile(file, 'utf8'));
+  } catch (e) {
+    throw new Error(`${file}: not the system image's compiled config (${(e as Error).message}); rebuild the images`, { cause: e });
+  }
+  return checkLinuxkit(doc, file);
 }
 
 /** `NAME=value` list → object. */

@@ -9,7 +9,7 @@ import { publishedTargets } from '../../common/port-forward/published-targets.js
 export const FORWARD_SOCKET = sharedPath('forwardSocket');
 export const FORWARD_UDP_SOCKET = sharedPath('forwardUdpSocket');
 import { serveControl, type AgentStatus } from './control.js';
-import { parseLinuxkit } from './linuxkit.js';
+import { COMPILED_LINUXKIT, readCompiledLinuxkit } from './linuxkit.js';
 import { paths } from './paths.js';
 import { dockerPing } from '../../common/docker-api.js';
 import { dismantleRoot } from './root.js';
@@ -136,8 +136,10 @@ class Supervision {
     await init.root();
     // The store is mounted: persist every line, the ones logged so far included.
     this.writer = new LogWriter(LOG_QUERY, new RotatingFiles(`${paths.root}/var/lib/log`, { maxBytes: options.logs.fileBytes, maxFiles: options.logs.files }), (l) => log(`berth-agent: ${l}`));
-    const configFile = options.configFile ?? `${paths.root}/etc/berth/linuxkit.yml`;
-    const config = parseLinuxkit(await readFile(configFile, 'utf8'), configFile);
+    // A --config YAML (tests, a user's own) is parsed here; the image's own is compiled JSON.
+    const config = options.configFile
+      ? (await import('./linuxkit-yaml.js')).parseLinuxkit(await readFile(options.configFile, 'utf8'), options.configFile)
+      : await readCompiledLinuxkit(`${paths.root}/${COMPILED_LINUXKIT}`);
     const published = publishedTargets(async () => connect(paths.dockerSocket));
     // Loaded: back to normal priority (berth-engine-init started us at a low one), before
     // anything forked here inherits it.

@@ -18,7 +18,7 @@ import { CredentialStore, CredentialsSocket } from '../credentials.js';
 import { movePasswordsOutOfSettings } from '../secrets.js';
 import { writeFileAtomic } from '../../common/atomic-file.js';
 import { PortForwards } from '../ports.js';
-import { RELAY_BINARY } from '../images/build.js';
+import { RELAY_BINARY } from '../images/inputs.js';
 import { logUnhandled } from '../../common/unhandled.js';
 import { withLock } from '../../common/lock.js';
 import { GIB, type DataDisk } from '../../data-distro/data-disk.js';

@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../../common/atomic-file.js';
 import { DATA_STORE_ROOT } from '../../common/shared-area.js';
 import type { WslHost } from '../../wsl-host/host.js';
-import { parseLinuxkit } from '../../bootstrap-distro/agent/linuxkit.js';
 import { BERTH_DISTRO, DATA_DISTRO } from '../distros.js';
 import { AGENT } from '../engine.js';
 import { BERTH_REPO } from '../repo.js';
@@ -12,11 +11,11 @@ import { changeNeeds, checkEngineConfig, type ConfigIssue, type EngineConfig } f
 /** Where the engine finds the effective daemon.json: berth-data's store, /var/lib/berth in the root (berth.yml's onboot `engine-config`). */
 const IN_STORE = `${DATA_STORE_ROOT}/berth/daemon.json`;
 
-/** Berth's own daemon.json, as the system image has it (berth.yml's `files`): the base the user's keys go over. */
+/** Berth's own daemon.json, the file berth.yml's `files` put into the system image: the base the user's keys go over. */
+export const BASE_ENGINE_CONFIG = join(BERTH_REPO, 'bootstrap-distro/linuxkit/daemon.json');
+
 export async function baseEngineConfig(): Promise<Record<string, unknown>> {
-  const file = join(BERTH_REPO, 'bootstrap-distro/linuxkit/berth.yml');
-  const entry = parseLinuxkit(await readFile(file, 'utf8'), file).files.find((f) => f.path === 'etc/docker/daemon.json');
-  return entry ? (JSON.parse(entry.contents) as Record<string, unknown>) : {};
+  return JSON.parse(await readFile(BASE_ENGINE_CONFIG, 'utf8')) as Record<string, unknown>;
 }
 
 export type ApplyOutcome = { issues: ConfigIssue[] } | { applied: 'nothing' | 'reload' | 'restart' | 'saved' };

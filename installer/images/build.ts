@@ -1,99 +1,36 @@
 import { DAEMON_NODE_FLAGS, daemonMallocExports } from '../../common/node-flags.js';
-import { createHash } from 'node:crypto';
 import { cp, mkdir, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { writeFileAtomic } from '../../common/atomic-file.js';
 import { join } from 'node:path';
-import { parseLinuxkit } from '../../bootstrap-distro/agent/linuxkit.js';
+import { parseLinuxkit } from '../../bootstrap-distro/agent/linuxkit-yaml.js';
+import { COMPILED_LINUXKIT } from '../../bootstrap-distro/agent/linuxkit.js';
 import { encodeBootPlan } from '../../bootstrap-distro/agent/boot-plan.js';
-import { BERTH_REPO } from '../repo.js';
-import { fileIdentity } from '../../common/file-identity.js';
 import { DATA_DISTRO_FILES, STORE_DIRS } from '../../data-distro/layout.js';
 import { locate, stageBinaryWithLibs, stageBusybox, stageDirs, stageFile, stageSymlink, stageText } from './collect.js';
 import { packDeterministic, sha256File } from './deterministic-tar.js';
 import { type Progress, silentProgress } from './progress.js';
 import { defaultSources, type ImageSources } from './sources.js';
 import { removeTree } from '../../common/remove-tree.js';
-
-export type ImageKind = 'berth' | 'system' | 'version-pack' | 'berth-data';
-
-export interface BuiltImage {
-  kind: ImageKind;
-  /** File name inside the output directory: `<kind>-<first 12 hex of sha256>.tar.gz`. */
-  file: string;
-  sha256: string;
-  size: number;
-}
-
-export interface ImageManifest {
-  berthVersion: string;
-  /** What the images were built from (see inputFingerprint): a different one means rebuild. */
-  inputs?: string;
-  images: Record<ImageKind, BuiltImage>;
-}
-
-/**
- * A cheap fingerprint of everything the images are made of: Berth's version, the agent
- * bundle, LinuxKit YAML and Berth's native programs (by content), and each source binary (by path, size, mtime).
- */
-export async function inputFingerprint(sources: ImageSources = defaultSources()): Promise<string> {
-  const hash = createHash('sha256');
-  hash.update(await berthVersion());
-  hash.update(await contentDigest(LINUXKIT_YML));
-  for (const f of (await readdir(AGENT_BUNDLE_DIR, { recursive: true })).sort()) {
-    const path = join(AGENT_BUNDLE_DIR, f);
-    if ((await stat(path)).isFile()) hash.update(f).update(await contentDigest(path));
-  }
-  for (const binary of NATIVE_BINARIES) hash.update(await contentDigest(binary));
-  for (const source of [sources.busybox, sources.node, ...sources.iptables, ...sources.versionPack]) {
-    const path = await locate(source).catch(() => source.path);
-    const st = await stat(path).catch(() => undefined);
-    hash.update(`${path}:${st?.size}:${st?.mtimeMs}`);
-  }
-  return hash.digest('hex');
-}
-
-/**
- * A file's sha256, read again only when its identity (inode, size, mtime) changed: the
- * backend checks the fingerprint at every engine start, and reading ~5 MB each time cost
- * ~30 ms of it. By content, not by mtime alone: `npm run build` rewrites identical files, and
- * that must not rebuild the images.
- */
-const digests = new Map<string, { identity: string; digest: string }>();
-async function contentDigest(path: string): Promise<string> {
-  const identity = await fileIdentity(path);
-  const known = digests.get(path);
-  if (known?.identity === identity) return known.digest;
-  const digest = createHash('sha256')
-    .update(await readFile(path))
-    .digest('hex');
-  digests.set(path, { identity, digest });
-  return digest;
-}
-
-export const LINUXKIT_YML = join(BERTH_REPO, 'bootstrap-distro/linuxkit/berth.yml');
-/** berth-relay, built by `npm run build` (scripts/build-native.mjs). */
-export const RELAY_BINARY = join(BERTH_REPO, 'dist/native/berth-relay');
-/** berth-engine-init, likewise: the engine namespaces' pid 1 (bootstrap-distro/engine-init/). */
-export const ENGINE_INIT_BINARY = join(BERTH_REPO, 'dist/native/berth-engine-init');
-/** berth-runc, likewise: the engine's `runc` (berth.yml says why). */
-export const RUNC_WRAPPER = join(BERTH_REPO, 'dist/native/berth-runc');
-/** Every native program the images ship (the berth distro, the system image): a change to any of them means a rebuild. */
-const NATIVE_BINARIES = [RELAY_BINARY, ENGINE_INIT_BINARY, RUNC_WRAPPER];
-/** The bundled agent: berth-agent.mjs and the chunks it loads on demand. */
-export const AGENT_BUNDLE_DIR = join(BERTH_REPO, 'dist/agent');
+import {
+  AGENT_BUNDLE_DIR,
+  berthVersion,
+  type BuiltImage,
+  DISTRO_MARKER,
+  type DistroMarker,
+  ENGINE_INIT_BINARY,
+  type ImageKind,
+  type ImageManifest,
+  inputFingerprint,
+  LINUXKIT_DIR,
+  LINUXKIT_YML,
+  RELAY_BINARY,
+  RUNC_WRAPPER,
+} from './inputs.js';
 
 /** Where the agent finds the images inside the `berth` distro. */
 export const DISTRO_IMAGES_DIR = 'opt/berth/images';
 const NODE_DIR = 'opt/berth/node';
 
-export async function berthVersion(): Promise<string> {
-  return (JSON.parse(await readFile(join(BERTH_REPO, 'package.json'), 'utf8')) as { version: string }).version;
-}
-
-/**
- * Builds the four images into outDir: same inputs give byte-identical files. Each is
- * named by its content hash; manifest.json lists them.
- */
 /**
  * The images are staged from this machine's own binaries, and their launch scripts name
  * x86_64's loader and library paths: refused elsewhere, before anything is built.
@@ -106,6 +43,10 @@ export function checkBuildArch(arch: string = process.arch): void {
   }
 }
 
+/**
+ * Builds the four images into outDir: same inputs give byte-identical files. Each is
+ * named by its content hash; manifest.json lists them.
+ */
 export async function buildImages(outDir: string, options: { sources?: ImageSources; progress?: Progress; version?: string } = {}): Promise<ImageManifest> {
   checkBuildArch();
   const sources = options.sources ?? defaultSources();
@@ -188,10 +129,14 @@ async function stageSystemImage(staging: string, sources: ImageSources): Promise
   const yml = await readFile(LINUXKIT_YML, 'utf8');
   const config = parseLinuxkit(yml, LINUXKIT_YML);
   await stageText(staging, 'etc/berth/linuxkit.yml', yml);
-  // What berth-engine-init runs before the supervisor is up: the same entries, compiled.
+  // The same entries compiled: JSON for the supervisor, the boot plan for berth-engine-init.
+  await stageText(staging, COMPILED_LINUXKIT, `${JSON.stringify(config)}\n`);
   await stageText(staging, 'etc/berth/boot.plan', encodeBootPlan(config));
   // LinuxKit writes `files` into the image at build time.
-  for (const f of config.files) await stageText(staging, f.path, f.contents, parseInt(f.mode, 8));
+  for (const f of config.files) {
+    const contents = f.source === undefined ? (f.contents ?? '') : await readFile(join(LINUXKIT_DIR, f.source), 'utf8');
+    await stageText(staging, f.path, contents, parseInt(f.mode, 8));
+  }
 }
 
 async function stageVersionPack(staging: string, sources: ImageSources): Promise<void> {
@@ -260,14 +205,6 @@ async function stageBerthDistro(staging: string, sources: ImageSources, version:
   await stageText(staging, DISTRO_MARKER, distroMarker('berth', version));
   await stageText(staging, 'etc/passwd', 'root:x:0:0:root:/root:/bin/sh\n');
   await stageText(staging, 'etc/group', 'root:x:0:\ndocker:x:2375:\n');
-}
-
-/** Marks a distro as Berth's own: the manager never unregisters or overwrites one without it. */
-export const DISTRO_MARKER = 'etc/berth-distro.json';
-
-export interface DistroMarker {
-  berthDistro: 'berth' | 'berth-data';
-  version: string;
 }
 
 function distroMarker(kind: DistroMarker['berthDistro'], version: string): string {

@@ -1,7 +1,8 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { buildImages, type ImageManifest } from '../../installer/images/build.js';
+import { buildImages } from '../../installer/images/build.js';
+import type { ImageManifest } from '../../installer/images/inputs.js';
 import type { TestWslRoot } from './wsl-root.js';
 import { AGENT_COMMAND } from '../../common/shared-area.js';
 

@@ -2,7 +2,7 @@ import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { BASE_ENV, encodeBootPlan } from '../../bootstrap-distro/agent/boot-plan.js';
 import { EngineInit } from '../../bootstrap-distro/agent/engine-init.js';
-import { parseLinuxkit } from '../../bootstrap-distro/agent/linuxkit.js';
+import { parseLinuxkit } from '../../bootstrap-distro/agent/linuxkit-yaml.js';
 
 /** The supervisor's reader of berth-engine-init's events, fed by hand. */
 function reader() {

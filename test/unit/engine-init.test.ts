@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeBootPlan } from '../../bootstrap-distro/agent/boot-plan.js';
-import { parseLinuxkit } from '../../bootstrap-distro/agent/linuxkit.js';
+import { parseLinuxkit } from '../../bootstrap-distro/agent/linuxkit-yaml.js';
 import { makeRootfsDir } from '../helpers/busybox-distro.js';
 import { REPO, requireRoot } from '../helpers/wsl-root.js';
 import { BUILD_BOTH_TIMEOUT_MS, buildBoth, nativeBuilds } from '../helpers/native-builds.js';

@@ -1,7 +1,10 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseLinuxkit } from '../../bootstrap-distro/agent/linuxkit.js';
+import { parseLinuxkit } from '../../bootstrap-distro/agent/linuxkit-yaml.js';
+import { readCompiledLinuxkit } from '../../bootstrap-distro/agent/linuxkit.js';
+import { BASE_ENGINE_CONFIG } from '../../installer/engine-config/store.js';
 
 const REPO = join(import.meta.dirname, '../..');
 const yaml = (services: string, top = '') => `init: [berth/system, berth/version-pack]\n${top}services:\n${services}`;
@@ -43,5 +46,34 @@ describe('the LinuxKit YAML', () => {
     }
     expect(error?.message).toMatch(/^x\.yml: not valid YAML/);
     expect(error?.cause).toBeDefined();
+  });
+
+  it("takes a file's contents from a file beside it (source), never both, never a path elsewhere", () => {
+    const files = (entry: string) => parseLinuxkit(`files:\n  - path: etc/x\n${entry}`, 'x.yml');
+    expect(files('    source: x.json\n').files[0]!.source).toBe('x.json');
+    expect(() => files('    source: x.json\n    contents: "{}"\n')).toThrow(/files\.0: contents or source, not both/);
+    expect(() => files('    source: ../../etc/shadow\n')).toThrow(/files\.0\.source: a file name beside the YAML/);
+  });
+
+  it('puts the daemon.json the manager merges over into the system image (one file, named by berth.yml)', () => {
+    const config = parseLinuxkit(readFileSync(join(REPO, 'bootstrap-distro/linuxkit/berth.yml'), 'utf8'), 'berth.yml');
+    const entry = config.files.find((f) => f.path === 'etc/docker/daemon.json');
+    expect(join(REPO, 'bootstrap-distro/linuxkit', entry!.source!)).toBe(BASE_ENGINE_CONFIG);
+    expect(JSON.parse(readFileSync(BASE_ENGINE_CONFIG, 'utf8'))).toMatchObject({ mtu: 65520 });
+  });
+
+  it('reads the compiled JSON the supervisor starts from as the YAML it came from, and checks it again', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'berth-linuxkit-'));
+    try {
+      const config = parseLinuxkit(readFileSync(join(REPO, 'bootstrap-distro/linuxkit/berth.yml'), 'utf8'), 'berth.yml');
+      writeFileSync(join(dir, 'good.json'), JSON.stringify(config));
+      expect(await readCompiledLinuxkit(join(dir, 'good.json'))).toEqual(config);
+      writeFileSync(join(dir, 'bad.json'), JSON.stringify({ ...config, services: [{ name: 'x', command: [] }] }));
+      await expect(readCompiledLinuxkit(join(dir, 'bad.json'))).rejects.toThrow(/bad\.json: services\.0\.command: needs at least the program to run/);
+      writeFileSync(join(dir, 'torn.json'), '{"services": [');
+      await expect(readCompiledLinuxkit(join(dir, 'torn.json'))).rejects.toThrow(/torn\.json: not the system image's compiled config .*rebuild the images/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -200,7 +200,7 @@ async function startSupervisor(values: StartValues, lower: string[], cgroupName:
 async function bootPlan(config: string | undefined, lower: string[]): Promise<string> {
   if (!config) return join(lower[1]!, 'etc/berth/boot.plan');
   try {
-    const [{ parseLinuxkit }, { encodeBootPlan }] = await Promise.all([import('../linuxkit.js'), import('../boot-plan.js')]);
+    const [{ parseLinuxkit }, { encodeBootPlan }] = await Promise.all([import('../linuxkit-yaml.js'), import('../boot-plan.js')]);
     const plan = join(paths.runDir, 'boot.plan');
     await writeFile(plan, encodeBootPlan(parseLinuxkit(await readFile(config, 'utf8'), config)), { mode: 0o600 });
     return plan;
