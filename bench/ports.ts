@@ -80,7 +80,11 @@ export async function benchPorts(runs = 5): Promise<{ rows: BenchRow[]; notes: s
     // sits between bursts; what they hold then is their memory, not the last burst's garbage.
     await sleep(IDLE_SETTLE_MS);
     const census = processCensus(backend, b.root);
-    const memory = { berth: census.berthMiB, engine: census.engineMiB, parts: [...census.roles].sort((x, y) => y[1].pssMiB - x[1].pssMiB).map(([role, r]) => `${role} ${r.pssMiB.toFixed(1)}`) };
+    const memory = {
+      berth: census.berthMiB,
+      engine: census.engineMiB,
+      parts: [...census.roles].sort((x, y) => y[1].pssMiB - x[1].pssMiB).map(([role, r]) => `${role} ${r.pssMiB.toFixed(1)}${r.anonMiB >= 1 ? ` (${r.anonMiB.toFixed(1)} anon)` : ''}`),
+    };
     const median = `median of ${runs} rounds`;
     return {
       rows: [
@@ -105,7 +109,7 @@ export async function benchPorts(runs = 5): Promise<{ rows: BenchRow[]; notes: s
         },
       ],
       notes: [
-        `Berth's PSS by process (MiB): ${memory.parts.join(', ')}`,
+        `Berth's PSS by process, MiB (of it, the process's own anonymous memory; the rest is its share of mapped files): ${memory.parts.join(', ')}`,
         `published port throughput: ${mbps(dl.wsl)} MiB/s from a distro, ${mbps(dl.host)} MiB/s from the host, ${mbps(dl.peer)} MiB/s through docker-proxy, ${mbps(dl.direct)} MiB/s to the container address`,
         `first tries: ${firstTries.detail}`,
       ],
