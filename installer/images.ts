@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { inputFingerprint, type ImageManifest } from './images/inputs.js';
 import type { Progress } from './images/progress.js';
+import { buildImagesInChild } from './images/build-child.js';
 
 /**
  * The images this Berth installs: from $BERTH_IMAGES (a prebuilt set, as an installer ships),
@@ -15,7 +16,7 @@ export async function ensureImages(homeImages: string, progress: Progress, env: 
   // Rebuilt when anything they are made of changed, not only the version (a checkout moves on).
   if (existing && (env.BERTH_IMAGES || existing.inputs === (await inputFingerprint()))) return { dir, manifest: existing };
   if (env.BERTH_IMAGES) throw new Error(`BERTH_IMAGES=${dir} has no manifest.json; build the images there or unset it`);
-  // The builder (tar, YAML) is loaded only to build.
-  const { buildImages } = await import('./images/build.js');
-  return { dir, manifest: await buildImages(dir, { progress }) };
+  await buildImagesInChild(dir, progress);
+  const built = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as ImageManifest;
+  return { dir, manifest: built };
 }

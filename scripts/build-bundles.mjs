@@ -1,6 +1,7 @@
 // Bundles each process's entry point with esbuild: what runs inside the distros (the agent
 // in `berth`, the proxy in user distros) for the berth distro's own Node, with no
-// node_modules there; and the host's commands (berth, berth-wsl), which start many times
+// node_modules there; and the host's commands (berth, berth-wsl, and berth-build-images,
+// which the backend runs to build the images in a process of its own), which start many times
 // (the manager runs berth-wsl as it would run wsl.exe): one minified file and a few lazily
 // loaded chunks start in about half the time of tsc's module tree.
 import { build } from 'esbuild';
@@ -34,7 +35,7 @@ await build({
 });
 await build({
   ...common,
-  entryPoints: { berth: join(repo, 'installer/cli.ts'), 'berth-wsl': join(repo, 'wsl-host/linux/cli.ts') },
+  entryPoints: { berth: join(repo, 'installer/cli.ts'), 'berth-wsl': join(repo, 'wsl-host/linux/cli.ts'), 'berth-build-images': join(repo, 'installer/images/build-main.ts') },
   outdir: join(repo, 'dist/host'),
 });
 // The dashboard's one script, for the browser.
