@@ -45,6 +45,8 @@ export function sharedPath(name: SharedName, sharedArea: string = SHARED_AREA): 
 
 /** The agent's command inside the berth distro. */
 export const AGENT_COMMAND = '/opt/berth/bin/berth-agent';
+/** berth-engine-init inside the berth distro (its `wait PID` is what the manager keeps attached). */
+export const ENGINE_INIT_COMMAND = '/opt/berth/bin/berth-engine-init';
 
 /** berth-data's store inside berth-data: docker's data, the persisted logs, Berth's own files. */
 export const DATA_STORE_ROOT = '/srv/berth-data';

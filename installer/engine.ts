@@ -7,7 +7,7 @@ import { DATA_DISTRO } from '../data-distro/layout.js';
 import { dockerPing } from '../common/docker-api.js';
 import { HttpError, httpJson } from '../common/http-client.js';
 import { agentStatusSchema } from '../bootstrap-distro/agent/status-schema.js';
-import { AGENT_COMMAND, sharedPath } from '../common/shared-area.js';
+import { AGENT_COMMAND, ENGINE_INIT_COMMAND, sharedPath } from '../common/shared-area.js';
 import { sleep } from '../common/process.js';
 
 export const AGENT = AGENT_COMMAND;
@@ -48,12 +48,13 @@ export const ATTACH_EXIT = { stopped: 0, supervisorGone: 2 } as const;
 
 /**
  * What stays attached in the berth distro while the engine runs (as wsl.exe keeps a distro
- * up while a process runs in it): a shell loop, not a second Node process, that ends when
- * the supervisor does and turns a signal into `berth-agent stop`.
+ * up while a process runs in it): a shell, not a second Node process, that ends when the
+ * supervisor does and turns a signal into `berth-agent stop`. It waits on
+ * `berth-engine-init wait` (a pidfd): nothing wakes while the engine runs.
  */
 export function attachScript(supervisorPid: number): string {
   const pid = Math.trunc(supervisorPid);
-  return [`trap '${AGENT} stop >/dev/null 2>&1; exit ${ATTACH_EXIT.stopped}' TERM INT HUP`, `while [ -e /proc/${pid} ]; do sleep 1 & wait $!; done`, `exit ${ATTACH_EXIT.supervisorGone}`].join('\n');
+  return [`trap '${AGENT} stop >/dev/null 2>&1; exit ${ATTACH_EXIT.stopped}' TERM INT HUP`, `${ENGINE_INIT_COMMAND} wait ${pid} & wait $!`, `exit ${ATTACH_EXIT.supervisorGone}`].join('\n');
 }
 
 /** The engine as the manager drives it: the data store, then the agent attached in berth. */

@@ -1,3 +1,5 @@
+import { ENGINE_INIT_COMMAND, IN_SHARED_AREA, SHARED_AREA, sharedPath } from '../../common/shared-area.js';
+
 /** Fixed places inside the `berth` distro and the LinuxKit root. */
 export const paths = {
   node: '/opt/berth/bin/berth-node',
@@ -5,7 +7,7 @@ export const paths = {
   /** The published ports' native byte mover. */
   relay: '/opt/berth/bin/berth-relay',
   /** The engine namespaces' pid 1 (bootstrap-distro/engine-init/). */
-  engineInit: '/opt/berth/bin/berth-engine-init',
+  engineInit: ENGINE_INIT_COMMAND,
   imagesDir: '/opt/berth/images',
   /** Unpacked images, one directory per sha256, kept across restarts on the distro's disk. */
   imageCache: '/var/cache/berth/images',
@@ -23,4 +25,3 @@ export const paths = {
   /** Where the manager mounts berth-data's store (a cross-distro mount). */
   defaultDataStore: sharedPath('dataStore'),
 } as const;
-import { IN_SHARED_AREA, SHARED_AREA, sharedPath } from '../../common/shared-area.js';

@@ -20,9 +20,15 @@
  * It tells the supervisor what happened, one line each (supervisor-side: engine-init.ts):
  *   root ok | root failed WHY | onboot NAME CODE MS | started NAME PID | done (nothing more starts)
  *   | exited NAME PID CODE SIGNAL
- * Node keeps the logic: restarts, stopping, status and the logs are the supervisor's. */
+ * Node keeps the logic: restarts, stopping, status and the logs are the supervisor's.
+ *
+ *   berth-engine-init wait PID
+ *
+ * returns once PID has ended (at once if it is gone): what the manager keeps attached in the
+ * distro while the engine runs. A pidfd, so nothing wakes until then. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <net/if.h>
 #include <sched.h>
@@ -33,6 +39,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/poll.h>
+#include <sys/syscall.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -382,7 +390,27 @@ static void run_plan(const struct options *o, int joined, int events_read, int l
   event("done");
 }
 
+/* `wait PID`. Kernels without pidfd_open (before 5.3) get a once-a-second check instead. */
+static int wait_for_end(const char *arg) {
+  char *end;
+  errno = 0;
+  long pid = strtol(arg, &end, 10);
+  if (errno || *end || pid <= 0 || pid > INT_MAX) die("wait: not a process id: %s", arg);
+  int fd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+  if (fd < 0 && errno == ESRCH) return 0;
+  if (fd < 0) {
+    while (kill((pid_t)pid, 0) == 0 || errno == EPERM) sleep(1);
+    return 0;
+  }
+  struct pollfd p = {.fd = fd, .events = POLLIN};
+  while (poll(&p, 1, -1) < 0)
+    if (errno != EINTR) die("wait: poll: %s", strerror(errno));
+  close(fd);
+  return 0;
+}
+
 int main(int argc, char **argv) {
+  if (argc == 3 && strcmp(argv[1], "wait") == 0) return wait_for_end(argv[2]);
   umask(022); /* the root's directories are 0755 whatever the caller's mask */
   struct options o;
   parse_options(argc, argv, &o);
