@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { askStop, currentStatus } from '../control-client.js';
 import { paths } from '../paths.js';
-import { publishEngineNetns, publishTools, unpublishTools } from '../publish.js';
+import { publishEngineNetnsOnceMade, publishTools, unpublishTools } from '../publish.js';
 import { setUpVmLink, tearDownVmLink } from '../vm-link.js';
 import { AGENT_WARNING } from '../../../common/agent-warning.js';
 import { CGROUP_NAME, defaultEngineCgroupName, engineCgroupFile, prepareEngineCgroup, removeEngineCgroup, type CgroupLayout, type EngineLimits } from '../engine-cgroup.js';
@@ -57,9 +57,15 @@ export async function run(args: string[]): Promise<number> {
       (e: Error) => e,
     );
     const supervisor = await startSupervisor(values, lower, cgroupName, autoPause, cgroup);
+    // The engine's network namespace, for the host side of the engine link: published while dockerd starts.
+    const netnsPublished = publishEngineNetnsOnceMade(supervisor.child.pid!).then(
+      () => undefined,
+      (e: Error) => e,
+    );
     // From here on, a failure takes back what this start put in place.
     const undo = async () => {
       await published;
+      await netnsPublished;
       await tearDownVmLink();
       await unpublishTools();
       await removeEngineCgroup(cgroupName);
@@ -69,14 +75,13 @@ export async function run(args: string[]): Promise<number> {
       await undo();
       return failed;
     }
-    const publishError = await published;
+    const publishError = (await published) ?? (await netnsPublished);
     if (publishError) {
       await askStop();
       await supervisor.exited;
       await undo();
       throw publishError;
     }
-    await publishEngineNetns(supervisor.child.pid!);
     process.stderr.write(`berth-agent: engine ready at unix://${paths.dockerSocket} in ${Date.now() - began} ms\n`);
     // After the engine answers: until the link is there, published ports go through the relays.
     const linkError = await setUpVmLink(lower[1]!);
