@@ -50,11 +50,12 @@ export const ATTACH_EXIT = { stopped: 0, supervisorGone: 2 } as const;
  * What stays attached in the berth distro while the engine runs (as wsl.exe keeps a distro
  * up while a process runs in it): a shell, not a second Node process, that ends when the
  * supervisor does and turns a signal into `berth-agent stop`. It waits on
- * `berth-engine-init wait` (a pidfd): nothing wakes while the engine runs.
+ * `berth-engine-init wait` (pidfds on the supervisor and on the shell itself, so a killed
+ * shell leaves no waiter): nothing wakes while the engine runs.
  */
 export function attachScript(supervisorPid: number): string {
   const pid = Math.trunc(supervisorPid);
-  return [`trap '${AGENT} stop >/dev/null 2>&1; exit ${ATTACH_EXIT.stopped}' TERM INT HUP`, `${ENGINE_INIT_COMMAND} wait ${pid} & wait $!`, `exit ${ATTACH_EXIT.supervisorGone}`].join('\n');
+  return [`trap '${AGENT} stop >/dev/null 2>&1; exit ${ATTACH_EXIT.stopped}' TERM INT HUP`, `${ENGINE_INIT_COMMAND} wait ${pid} $$ & wait $!`, `exit ${ATTACH_EXIT.supervisorGone}`].join('\n');
 }
 
 /** The engine as the manager drives it: the data store, then the agent attached in berth. */

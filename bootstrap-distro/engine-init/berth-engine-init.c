@@ -22,10 +22,10 @@
  *   | exited NAME PID CODE SIGNAL
  * Node keeps the logic: restarts, stopping, status and the logs are the supervisor's.
  *
- *   berth-engine-init wait PID
+ *   berth-engine-init wait PID [CALLER]
  *
- * returns once PID has ended (at once if it is gone): what the manager keeps attached in the
- * distro while the engine runs. A pidfd, so nothing wakes until then. */
+ * returns once PID (or CALLER) has ended, at once if it is gone: what the manager keeps
+ * attached in the distro while the engine runs. Pidfds, so nothing wakes until then. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
@@ -390,27 +390,40 @@ static void run_plan(const struct options *o, int joined, int events_read, int l
   event("done");
 }
 
-/* `wait PID`. Kernels without pidfd_open (before 5.3) get a once-a-second check instead. */
-static int wait_for_end(const char *arg) {
+static pid_t parse_pid(const char *arg) {
   char *end;
   errno = 0;
   long pid = strtol(arg, &end, 10);
   if (errno || *end || pid <= 0 || pid > INT_MAX) die("wait: not a process id: %s", arg);
-  int fd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
-  if (fd < 0 && errno == ESRCH) return 0;
-  if (fd < 0) {
-    while (kill((pid_t)pid, 0) == 0 || errno == EPERM) sleep(1);
-    return 0;
+  return (pid_t)pid;
+}
+
+/* `wait PID [CALLER]`: returns when either has ended (at once if one is gone already). The
+ * attached shell names itself as CALLER, so that killing it leaves no waiter behind. Kernels
+ * without pidfd_open (before 5.3) get a once-a-second check instead. */
+static int wait_for_end(int n, char **args) {
+  pid_t pids[2];
+  struct pollfd p[2];
+  for (int i = 0; i < n; i++) pids[i] = parse_pid(args[i]);
+  for (int i = 0; i < n; i++) {
+    p[i].fd = (int)syscall(SYS_pidfd_open, pids[i], 0);
+    p[i].events = POLLIN;
+    if (p[i].fd < 0 && errno == ESRCH) return 0;
+    if (p[i].fd < 0) {
+      for (;;) {
+        for (int j = 0; j < n; j++)
+          if (kill(pids[j], 0) != 0 && errno != EPERM) return 0;
+        sleep(1);
+      }
+    }
   }
-  struct pollfd p = {.fd = fd, .events = POLLIN};
-  while (poll(&p, 1, -1) < 0)
+  while (poll(p, (nfds_t)n, -1) < 0)
     if (errno != EINTR) die("wait: poll: %s", strerror(errno));
-  close(fd);
   return 0;
 }
 
 int main(int argc, char **argv) {
-  if (argc == 3 && strcmp(argv[1], "wait") == 0) return wait_for_end(argv[2]);
+  if ((argc == 3 || argc == 4) && strcmp(argv[1], "wait") == 0) return wait_for_end(argc - 2, argv + 2);
   umask(022); /* the root's directories are 0755 whatever the caller's mask */
   struct options o;
   parse_options(argc, argv, &o);

@@ -155,7 +155,7 @@ describe.runIf(run)('fault drill', () => {
   }, 240_000);
 
   it('the berth-wsl client of the attached process killed (wsl.exe dying)', async () => {
-    const client = (c: string) => c.includes('bin/berth-wsl') && c.includes('while [ -e /proc/');
+    const client = (c: string) => c.includes('bin/berth-wsl') && c.includes('berth-engine-init wait');
     const before = await find(client);
     await drill('kill -9 its berth-wsl client', () => kill9('berth-wsl client', client), true);
     // The backend noticed and attached again (its old command may linger; the client is new).
