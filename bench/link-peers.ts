@@ -2,8 +2,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { LINK_DEVICE, LINK_MTU, slirpAddresses, slirpArgs, type LinkAddresses } from '../common/user-mode-net.js';
+import { LINK_DEVICE, LINK_MTU, slirpAddresses, type LinkAddresses } from '../common/user-mode-net.js';
 import { sleep } from '../common/process.js';
+import { startSlirp } from '../common/slirp.js';
 
 /**
  * The two user-mode link helpers side by side, outside Berth, on the path a container's
@@ -29,12 +30,7 @@ export async function withLinkPeer<T>(helper: 'pasta' | 'slirp4netns', body: (ru
       await execa('pasta', pastaArgs(addresses, engine, join(dir, 'pasta.pid')));
       helperPid = Number((await execa('cat', [join(dir, 'pasta.pid')])).stdout);
     } else {
-      const child = execa('slirp4netns', slirpArgs({ ...network, netns: engine, dns: false }), { reject: false });
-      helperPid = child.pid;
-      for (let i = 0; i < 100; i++) {
-        if ((await execa('nsenter', [`--net=${engine}`, 'ip', '-o', '-4', 'addr', 'show', 'dev', 'eth0'], { reject: false })).stdout.includes(addresses.address)) break;
-        await sleep(50);
-      }
+      helperPid = (await startSlirp({ ...network, netns: engine, dns: false, logFile: join(dir, 'slirp.log'), pidFile: join(dir, 'slirp.pid') })).child.pid;
     }
     const inEngine = (script: string) => execa('nsenter', [`--net=${engine}`, 'sh', '-c', script, 'sh', container]);
     await inEngine(

@@ -10,13 +10,12 @@ import { buildImagesInChild } from './images/build-child.js';
  */
 export async function ensureImages(homeImages: string, progress: Progress, env: NodeJS.ProcessEnv = process.env): Promise<{ dir: string; manifest: ImageManifest }> {
   const dir = env.BERTH_IMAGES || homeImages;
-  const existing = await readFile(join(dir, 'manifest.json'), 'utf8')
-    .then((t) => JSON.parse(t) as ImageManifest)
-    .catch(() => undefined);
+  const existing = await readManifest(dir).catch(() => undefined);
   // Rebuilt when anything they are made of changed, not only the version (a checkout moves on).
   if (existing && (env.BERTH_IMAGES || existing.inputs === (await inputFingerprint()))) return { dir, manifest: existing };
   if (env.BERTH_IMAGES) throw new Error(`BERTH_IMAGES=${dir} has no manifest.json; build the images there or unset it`);
   await buildImagesInChild(dir, progress);
-  const built = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as ImageManifest;
-  return { dir, manifest: built };
+  return { dir, manifest: await readManifest(dir) };
 }
+
+const readManifest = async (dir: string) => JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as ImageManifest;

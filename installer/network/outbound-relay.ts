@@ -1,9 +1,7 @@
-import { spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
+import { startHelper } from '../../common/helper-start.js';
 import { parseRelayLine } from '../../common/port-forward/native-relay.js';
-import { endProcessFromPidFile, exitReason, type RunningHelper } from '../../common/process.js';
+import { endProcessFromPidFile, type RunningHelper } from '../../common/process.js';
 
 /**
  * The outbound relay's port inside the engine's namespace. Just below the range dockerd
@@ -11,7 +9,6 @@ import { endProcessFromPidFile, exitReason, type RunningHelper } from '../../com
  * cannot publish it (docker-proxy could not bind it there), which docs/networking.md says.
  */
 export const OUTBOUND_RELAY_PORT = 60999;
-const READY_WITHIN_MS = 5000;
 
 export interface OutboundRelayOptions {
   /** berth-relay. */
@@ -31,25 +28,21 @@ export interface OutboundRelayOptions {
  */
 export async function startOutboundRelay(o: OutboundRelayOptions): Promise<RunningHelper> {
   await endProcessFromPidFile(o.pidFile, ['berth-relay', 'outbound', o.netns]);
-  const logFd = openSync(o.logFile, 'a', 0o600);
-  const args = ['outbound', '--netns', o.netns, '--port', String(OUTBOUND_RELAY_PORT), '--gateway', o.gateway];
   // stdin is not its lifeline: like slirp4netns, it outlives a killed backend, which ends it by its pid file.
-  const child = spawn(o.binary, args, { stdio: ['ignore', 'pipe', logFd] });
-  closeSync(logFd);
-  const exited = exitReason(child);
-  if (child.pid) await writeFile(o.pidFile, `${child.pid}\n`, { mode: 0o600 });
-  const ready = new Promise<string | true>((resolve) => {
-    const lines = createInterface({ input: child.stdout! });
-    lines.once('line', (line) => {
+  const args = ['outbound', '--netns', o.netns, '--port', String(OUTBOUND_RELAY_PORT), '--gateway', o.gateway];
+  try {
+    return await startHelper({ program: o.binary, args, logFile: o.logFile, pidFile: o.pidFile, readyOn: 'stdout', ready: saysListening, readyWord: 'listening' });
+  } catch (e) {
+    throw new Error(`the engine link's outbound relay (berth-relay) did not start (${(e as Error).message}); see ${o.logFile}`, { cause: e });
+  }
+}
+
+/** Its first line: ready on OUTBOUND_RELAY_PORT, or what it said instead. */
+function saysListening(stdout: NodeJS.ReadableStream): Promise<string | true> {
+  return new Promise((resolve) => {
+    createInterface({ input: stdout }).once('line', (line) => {
       const parsed = parseRelayLine(line);
       resolve(parsed && 'ready' in parsed && parsed.ready === String(OUTBOUND_RELAY_PORT) ? true : `it said ${JSON.stringify(line.slice(0, 200))}`);
     });
-    setTimeout(() => resolve(`not listening within ${READY_WITHIN_MS} ms`), READY_WITHIN_MS).unref();
   });
-  const outcome = await Promise.race([ready, exited]);
-  if (outcome !== true) {
-    child.kill('SIGKILL');
-    throw new Error(`the engine link's outbound relay (berth-relay) did not start (${outcome}); see ${o.logFile}`);
-  }
-  return { child, exited };
 }
