@@ -230,6 +230,29 @@ describe.runIf(run)('Linux WSL host: the shared VM', () => {
     expect(holders.filter((l) => results.length && l.includes(readInitRoot(t.root, 'B')))).toHaveLength(1);
   });
 
+  it('runs a command that arrives while the distro terminates in a fresh start, not in the init on its way out', async () => {
+    const startTimeOfInit = async () => (await t.wsl(['-d', 'B', '--exec', 'sh', '-c', 'cut -d" " -f22 /proc/1/stat'])).stdout;
+    const before = await startTimeOfInit();
+    const init = JSON.parse(readFileSync(join(readInitRoot(t.root, 'B'), 'init.json'), 'utf8')) as { pid: number };
+    // A stopped init takes its SIGTERM only when continued: the terminate waits it out (10 s, then SIGKILL).
+    process.kill(init.pid, 'SIGSTOP');
+    try {
+      const terminating = t.wsl(['--terminate', 'B']);
+      expect(await until(async () => !existsSync(join(readInitRoot(t.root, 'B'), 'init.json')), 5000, 20)).toBe(true);
+      const during = await t.wsl(['-d', 'B', '--exec', 'sh', '-c', 'cut -d" " -f22 /proc/1/stat']);
+      expect((await terminating).exitCode).toBe(0);
+      expect(during.exitCode, during.stderr).toBe(0);
+      expect(during.stdout).not.toBe(before);
+      expect(during.stdout).toBe(await startTimeOfInit());
+    } finally {
+      try {
+        process.kill(init.pid, 'SIGCONT');
+      } catch {
+        // ended by the terminate, as it should be
+      }
+    }
+  }, 30_000);
+
   it('terminate ends every process and mount of the distro; shutdown also the shared area', async () => {
     await t.wsl(['-d', 'B', '--exec', 'sh', '-c', 'sleep 1000 >/dev/null 2>&1 & sleep 1000 >/dev/null 2>&1 & true']);
     const bRoot = readInitRoot(t.root, 'B');

@@ -99,10 +99,13 @@ class WslHostCli {
         return 0;
       case 'list':
         return this.list(cmd);
-      case 'terminate':
-        await this.runtime.terminate(await this.installed(cmd.name));
+      case 'terminate': {
+        // No start of it meanwhile: a command that arrives waits, then starts it afresh.
+        const distro = await this.installed(cmd.name);
+        await this.runtime.withoutStarts(distro, () => this.runtime.terminate(distro));
         this.say(messages.ok);
         return 0;
+      }
       case 'shutdown':
         await this.shutdown();
         this.say(messages.ok);

@@ -11,6 +11,7 @@ import { DEFAULT_WSL_CONF, parseWslConf, type WslConf } from '../../common/wsl-c
 import { generatedResolvConf } from './vm-nat.js';
 import { generatedHosts } from './generated-hosts.js';
 import { encodeInitId } from './list-record.js';
+import { dropFastExecRecords } from './fast-exec.js';
 
 export class DistroStartError extends Error {}
 
@@ -130,6 +131,10 @@ export class DistroRuntime {
   /** Ends every process of the distro and, with them, its mounts and loop device. */
   async terminate(d: DistroRecord, options: { waitForDisk?: boolean } = {}): Promise<void> {
     const init = await this.running(d);
+    // Forgotten before it is signalled: a command that arrives meanwhile then starts the
+    // distro afresh (waiting on the locks a start takes) instead of joining an init on its
+    // way out, where it would be killed with the rest.
+    await this.forget(d);
     if (init) {
       signal(init.pid, 'SIGTERM');
       if (!(await waitFor(async () => !(await isAlive(init)), 10_000))) {
@@ -138,8 +143,13 @@ export class DistroRuntime {
       }
     }
     if (d.vhd && options.waitForDisk !== false) await this.waitForLoopRelease(d);
-    await rm(this.initFile(d), { force: true });
+  }
+
+  /** The records that say the distro runs: its init's, and the native entry's exec records. */
+  private async forget(d: DistroRecord): Promise<void> {
     await rm(this.layout.initIdFile(d.id), { force: true });
+    await rm(this.initFile(d), { force: true });
+    await dropFastExecRecords(this.layout.fastExecDir);
   }
 
   /** The loop device clears itself once the last mount of the image is gone. */
