@@ -42,18 +42,35 @@ export async function readStateOrWarn(file: string, warn: (line: string) => void
   }
 }
 
+/**
+ * A file of one of Berth's distros, read as root; undefined only when the distro answers
+ * that it is not there. A command that could not run (the distro stopping under a
+ * `wsl --shutdown`, a killed wsl.exe) throws: taking that for a missing file would refuse
+ * a distro of ours as foreign, or re-import one that is up to date.
+ */
+async function readDistroFile(wsl: WslHost, name: string, path: string): Promise<string | undefined> {
+  const r = await wsl.run(name, ['cat', path], { user: 'root' });
+  if (r.exitCode === 0) return r.stdout;
+  // `test` answers 1 for a file that is not there; anything else is a distro that did not answer.
+  const absent = await wsl.run(name, ['test', '-e', path], { user: 'root' });
+  if (absent.exitCode === 1) return undefined;
+  throw new Error(
+    `cannot read ${path} in the WSL distro "${name}" (cat exited ${r.exitCode}${r.stderr.trim() ? `: ${r.stderr.trim()}` : ''}); ` +
+      `Berth tries again. If it keeps failing, see \`wsl -d ${name} -u root cat ${path}\`; a distro of this name that is not Berth's must be renamed`,
+  );
+}
+
 /** The image the berth distro says it was imported from (older imports did not record it). */
 async function recordedImage(wsl: WslHost, name: string): Promise<string | undefined> {
-  const r = await wsl.run(name, ['cat', IMAGE_RECORD], { user: 'root' }).catch(() => undefined);
-  return r?.exitCode === 0 ? r.stdout.trim() || undefined : undefined;
+  return (await readDistroFile(wsl, name, IMAGE_RECORD))?.trim() || undefined;
 }
 
 /** Whether a registered distro carries our marker, and for which role. */
 async function markerOf(wsl: WslHost, name: string): Promise<DistroMarker | undefined> {
-  const r = await wsl.run(name, ['cat', `/${DISTRO_MARKER}`], { user: 'root' });
-  if (r.exitCode !== 0) return undefined;
+  const text = await readDistroFile(wsl, name, `/${DISTRO_MARKER}`);
+  if (text === undefined) return undefined;
   try {
-    return JSON.parse(r.stdout) as DistroMarker;
+    return JSON.parse(text) as DistroMarker;
   } catch {
     return undefined;
   }

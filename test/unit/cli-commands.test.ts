@@ -137,6 +137,22 @@ describe("a distro of Berth's name that Berth did not make", () => {
     expect(out).toContain('berth-data left alone: Berth did not make it.');
   });
 
+  it("is not what a distro of Berth's that did not answer is taken for (one stopping under a shutdown): the command fails, names it, and touches nothing", async () => {
+    withDistros([], ['berth', 'berth-data']);
+    // The commands of a distro on its way down are killed: neither cat nor test answers.
+    wsl.onRun = () => ({ exitCode: 137, stdout: '', stderr: '' });
+    for (const argv of [
+      ['reset', '--yes'],
+      ['uninstall', '--delete-data'],
+    ]) {
+      err = '';
+      expect(await main(argv, ctx), argv.join(' ')).toBe(EXIT.failed);
+      expect(err, argv.join(' ')).toMatch(/cannot read \/etc\/berth-distro.json in the WSL distro "berth(-data)?" \(cat exited 137\); Berth tries again/);
+      expect(err, argv.join(' ')).not.toMatch(/not made by Berth/);
+    }
+    expect(wsl.unregistered).toEqual([]);
+  });
+
   it('on a machine where Berth was never installed, reset and uninstall say so and exit cleanly, writing nothing', async () => {
     withDistros([]);
     expect(await main(['reset', '--yes'], ctx)).toBe(EXIT.ok);
