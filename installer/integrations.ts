@@ -27,6 +27,8 @@ interface Running {
   stopping: boolean;
   startedAt: number;
   backoff: Backoff;
+  /** Cancels the restart a crash scheduled, while the proxy waits out its backoff. */
+  cancelRestart?: () => void;
 }
 
 /** `berth integrate` waits this long for the proxy to say it serves. */
@@ -60,7 +62,15 @@ export class Integrations {
     }
     const installed = await this.wsl.list();
     for (const name of distros) {
-      if (this.running.has(name.toLowerCase())) continue;
+      const existing = this.running.get(name.toLowerCase());
+      // A proxy waiting out its backoff starts now: a sync comes with the engine back (or a
+      // `berth integrate`), which is what it was waiting for. Its count is kept: one that
+      // fails again waits longer.
+      if (existing?.status.state === 'restarting' && existing.cancelRestart) {
+        existing.cancelRestart();
+        await this.restart(existing.status.distro, existing);
+      }
+      if (existing) continue;
       const d = installed.find((x) => x.name.toLowerCase() === name.toLowerCase());
       const r: Running = { status: { distro: name, state: 'starting' }, stopping: false, startedAt: 0, backoff: new Backoff(Backoff.HELPER_RESTART) };
       this.running.set(name.toLowerCase(), r);
@@ -141,9 +151,13 @@ export class Integrations {
     const delay = r.backoff.next();
     this.log('integration', `${distro}: the proxy exited (code ${code}); restarting it in ${delay} ms`);
     r.status = { distro, state: 'restarting', detail: stderr.trim().split('\n').pop() };
-    this.timers.after(delay, () => {
-      if (!r.stopping && this.running.get(distro.toLowerCase()) === r) this.start(distro, r).catch((e: Error) => this.log('integration', `${distro}: starting its proxy again failed: ${e.message}`));
-    });
+    r.cancelRestart = this.timers.after(delay, () => void this.restart(distro, r));
+  }
+
+  private async restart(distro: string, r: Running): Promise<void> {
+    r.cancelRestart = undefined;
+    if (r.stopping || this.running.get(distro.toLowerCase()) !== r) return;
+    await this.start(distro, r).catch((e: Error) => this.log('integration', `${distro}: starting its proxy again failed: ${e.message}`));
   }
 
   private async stop(key: string): Promise<void> {

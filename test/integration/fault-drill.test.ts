@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { createServer, get, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -50,17 +51,43 @@ describe.runIf(run)('fault drill', () => {
   /** Host pids of this Berth's processes (the backend's tree and the berth distro's). */
   const find = async (match: (cmd: string, comm: string) => boolean): Promise<number[]> => berthProcesses(await backendPid(), t.root).filter((p) => match(commandLine(p), commandName(p)));
 
+  /** What healthy() last found missing, so a drill that fails says which part did not come back. */
+  let missing = '';
+  const lacking = (what: string) => {
+    missing = what;
+    return false;
+  };
   /** Everything a user relies on answers: the manager, docker in the distro, the container's published port on the host and in WSL. */
   const healthy = async (): Promise<boolean> => {
     const s = await t.status().catch(() => undefined);
-    if (s?.state !== 'running' || s.integrations.find((i) => i.distro === 'Ubuntu')?.state !== 'running') return false;
+    if (s?.state !== 'running') return lacking(`berth status: ${s?.state ?? 'no answer'} ${s?.error ?? ''}`);
+    if (s.integrations.find((i) => i.distro === 'Ubuntu')?.state !== 'running') return lacking(`Ubuntu's integration: ${JSON.stringify(s.integrations)}`);
     const ps = await t.sh('Ubuntu', "docker ps --format '{{.Names}}'");
-    if (ps.exitCode !== 0 || !ps.stdout.split('\n').includes('keeper')) return false;
-    if ((await fetchHost(PORT)) !== 'kept\n') return false;
-    if ((await t.sh('Ubuntu', `wget -qO- http://127.0.0.1:${PORT}/`)).stdout !== 'kept') return false;
+    if (ps.exitCode !== 0 || !ps.stdout.split('\n').includes('keeper')) return lacking(`docker ps in Ubuntu: exit ${ps.exitCode}, ${ps.stdout} ${ps.stderr}`);
+    if ((await fetchHost(PORT)) !== 'kept\n') return lacking(`port ${PORT} on the host`);
+    if ((await t.sh('Ubuntu', `wget -qO- http://127.0.0.1:${PORT}/`)).stdout !== 'kept') return lacking(`port ${PORT} in Ubuntu`);
     // The way out: the link is up and a container reaches the host through it.
-    if ((s as unknown as { network?: { state: string } }).network?.state !== 'up') return false;
-    return (await t.sh('Ubuntu', `docker exec keeper wget -qO- http://${ENGINE_LINK.gateway}:${hostPort}/`)).stdout === 'host';
+    const network = (s as unknown as { network?: { state: string } }).network;
+    if (network?.state !== 'up') return lacking(`the engine link: ${JSON.stringify(network)}`);
+    const out = await t.sh('Ubuntu', `docker exec keeper wget -qO- http://${ENGINE_LINK.gateway}:${hostPort}/`);
+    return out.stdout === 'host' || lacking(`the host from a container: exit ${out.exitCode}, ${out.stderr}`);
+  };
+  /** On a failed wait: what was missing, and the end of the manager's log. */
+  const diagnosis = () => {
+    let log: string;
+    try {
+      // A retry loop's line, repeated every few seconds, would fill the excerpt: each text once.
+      const lines = readFileSync(join(t.env.BERTH_HOME!, 'logs', 'berth.log'), 'utf8')
+        .trimEnd()
+        .split('\n');
+      const text = (line: string) => line.slice(line.indexOf(','));
+      const seen = new Set<string>();
+      const kept = lines.reverse().filter((line) => !seen.has(text(line)) && seen.add(text(line)));
+      log = kept.slice(0, 40).reverse().join('\n');
+    } catch (e) {
+      log = (e as Error).message;
+    }
+    return `missing: ${missing}\nberth.log, last lines:\n${log}`;
   };
 
   /** Nothing lost: images, the volume with its file, both containers. */
@@ -80,12 +107,12 @@ describe.runIf(run)('fault drill', () => {
    */
   const drill = async (fault: string, act: () => Promise<void>, engineSurvives = false) => {
     // Waits rather than looks: a drill that failed must not fail the ones after it too.
-    expect(await until(healthy, 90_000, 250), `healthy before: ${fault}`).toBe(true);
+    expect(await until(healthy, 90_000, 250), `healthy before: ${fault}\n${diagnosis()}`).toBe(true);
     const started = await keeperStartedAt();
     const t0 = Date.now();
     await act();
     await new Promise((r) => setTimeout(r, 300)); // let the fault land before looking
-    expect(await until(healthy, 90_000, 250), `back after: ${fault}`).toBe(true);
+    expect(await until(healthy, 90_000, 250), `back after: ${fault}\n${diagnosis()}`).toBe(true);
     recovery.push({ fault, seconds: (Date.now() - t0) / 1000 });
     expect(await inventory(), `nothing lost after: ${fault}`).toEqual(before);
     if (engineSurvives) expect(await keeperStartedAt(), `container left running: ${fault}`).toBe(started);

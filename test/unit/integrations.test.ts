@@ -64,6 +64,28 @@ describe('integrations', () => {
     await w.integrations.stopAll();
   });
 
+  it('start a proxy waiting out its backoff at once when synced again (the engine back after a `wsl --shutdown`)', async () => {
+    const w = setup();
+    const synced = w.integrations.sync(['Ubuntu']);
+    await until(() => w.proxies.length === 1, 'the proxy started');
+    w.serve(w.proxies[0]!);
+    await synced;
+    // Its distro went down with WSL: the proxy exited, and waits out its backoff.
+    w.proxies[0]!.end(PROXY_EXIT.failed);
+    await until(() => w.integrations.status()[0]?.state === 'restarting', 'restarting');
+    expect(w.clock.pending()).toHaveLength(1);
+    const again = w.integrations.sync(['Ubuntu']);
+    await until(() => w.proxies.length === 2, 'a second proxy, before any delay passed');
+    expect(w.clock.pending().filter((ms) => ms < 30_000)).toEqual([]); // the scheduled restart is gone (30 s: the serving wait)
+    w.serve(w.proxies[1]!);
+    await again;
+    expect(w.integrations.status()).toEqual([{ distro: 'Ubuntu', state: 'running' }]);
+    w.clock.advance(60_000);
+    await new Promise((r) => setTimeout(r, 10));
+    expect(w.proxies).toHaveLength(2); // the cancelled restart never runs
+    await w.integrations.stopAll();
+  });
+
   it('leave no timer behind once stopped: a crash just before the stop is not restarted after it', async () => {
     const w = setup();
     const synced = w.integrations.sync(['Ubuntu']);
