@@ -2,7 +2,8 @@ import type { ServerResponse } from 'node:http';
 import { moveDataDisk } from './api.js';
 import { loadSettings, proxySettingsSchema, resourceSettingsSchema } from '../settings.js';
 import { answerApi, changeSettings, CONFIRM_WORDS, distroViews, type ApiDeps, type ResetKind } from './api.js';
-import { renderPage, type PageModel } from './pages.js';
+import type { PageModel } from './pages.js';
+import { isPageName, renderPage, resultUrl, type PageName } from './layout.js';
 import type { EngineModel } from './pages-engine.js';
 import { back, html, json } from './respond.js';
 
@@ -21,8 +22,8 @@ async function engineModel(deps: ApiDeps): Promise<EngineModel> {
   return { containers, images, volumes, df };
 }
 
-/** The whole page as it stands, with a refused form's field errors or a notice. */
-export async function page(deps: ApiDeps, extra: Partial<PageModel> = {}): Promise<string> {
+/** One page as it stands, with a refused form's field errors or a notice. */
+export async function page(deps: ApiDeps, name: PageName, extra: Partial<PageModel> = {}): Promise<string> {
   const status = await deps.status();
   const [settings, distros, engine, configText, dataDiskFile] = await Promise.all([
     loadSettings(deps.settingsFile),
@@ -31,14 +32,14 @@ export async function page(deps: ApiDeps, extra: Partial<PageModel> = {}): Promi
     deps.engineConfig.text(),
     deps.dataDisk.file().catch(() => undefined),
   ]);
-  return renderPage({ status, settings, distros, engine: { ...engine, errors: extra.errors }, engineConfig: { text: configText }, dataDiskFile, ...extra });
+  return renderPage({ status, settings, distros, engine: { ...engine, errors: extra.errors }, engineConfig: { text: configText }, dataDiskFile, ...extra }, name);
 }
 
-/** An Engine action from a form: the daemon's refusal is shown on the page, not as JSON. */
-async function engineAction(deps: ApiDeps, res: ServerResponse, method: string, path: string, anchor: string): Promise<void> {
+/** An Engine action from a form: done, its page says so; refused, the daemon's reason is shown there, not as JSON. */
+async function engineAction(deps: ApiDeps, res: ServerResponse, method: string, path: string, on: PageName, done: string): Promise<void> {
   const a = await answerApi(deps, method, path, undefined);
-  if (a && a.status < 300) return back(res, anchor);
-  html(res, a?.status ?? 404, await page(deps, { notice: `Not done: ${(a?.body as { message?: string } | undefined)?.message ?? 'no such action'}` }));
+  if (a && a.status < 300) return back(res, resultUrl(on, done));
+  html(res, a?.status ?? 404, await page(deps, on, { notice: `Not done: ${(a?.body as { message?: string } | undefined)?.message ?? 'no such action'}` }));
 }
 
 /** One form's submission: what it sent, and where the answer goes. */
@@ -53,24 +54,24 @@ interface Submission {
 async function resetForm({ deps, form, res, path }: Submission): Promise<void> {
   const kind = path.slice('/ui/'.length) as ResetKind;
   const word = CONFIRM_WORDS[kind];
-  if (form.get('confirm') !== word) return html(res, 400, await page(deps, { errors: { [kind]: `Nothing was deleted: type "${word}" to confirm.` } }));
+  if (form.get('confirm') !== word) return html(res, 400, await page(deps, 'troubleshoot', { errors: { [kind]: `Nothing was deleted: type "${word}" to confirm.` } }));
   await deps.reset(kind);
-  back(res, '/');
+  back(res, resultUrl('troubleshoot', 'reset'));
 }
 
 async function engineConfigForm({ deps, form, res }: Submission): Promise<void> {
   const text = form.get('config') ?? '';
   const outcome = await deps.engineConfig.apply(text);
   // Refused: the page comes back with the user's own text, so no edit is lost.
-  if ('issues' in outcome) return html(res, 400, await page(deps, { engineConfig: { text, issues: outcome.issues } }));
-  back(res, '/#engine');
+  if ('issues' in outcome) return html(res, 400, await page(deps, 'engine', { engineConfig: { text, issues: outcome.issues } }));
+  back(res, resultUrl('engine', 'engine-config', 'engine'));
 }
 
 async function integrationForm({ deps, form, res }: Submission): Promise<void> {
   const usable = (await distroViews(deps)).filter((d) => !d.disabled).map((d) => d.name);
   const chosen = form.getAll('distro').filter((d) => usable.includes(d));
   await changeSettings(deps, { integratedDistros: chosen, integrateWithDefaultDistro: form.get('integrateWithDefaultDistro') === 'on' });
-  back(res, '/#integration');
+  back(res, resultUrl('settings', 'integration', 'integration'));
 }
 
 async function proxyForm({ deps, form, res }: Submission): Promise<void> {
@@ -87,10 +88,10 @@ async function proxyForm({ deps, form, res }: Submission): Promise<void> {
   const checked = proxySettingsSchema.safeParse(wanted);
   if (!checked.success) {
     const errors = Object.fromEntries(checked.error.issues.map((i) => [String(i.path[0] ?? 'mode'), i.message]));
-    return html(res, 400, await page(deps, { errors, notice: 'The proxy settings were not saved: see the fields below.' }));
+    return html(res, 400, await page(deps, 'settings', { errors, notice: 'The proxy settings were not saved: see the fields below.' }));
   }
   await changeSettings(deps, { proxy: checked.data });
-  back(res, '/#proxies');
+  back(res, resultUrl('settings', 'proxy', 'proxies'));
 }
 
 async function resourcesForm({ deps, form, res }: Submission): Promise<void> {
@@ -98,52 +99,60 @@ async function resourcesForm({ deps, form, res }: Submission): Promise<void> {
   const checked = resourceSettingsSchema.safeParse({ memoryMiB: number(form.get('memoryMiB')), cpus: number(form.get('cpus')), autoPauseTimeoutSeconds: number(form.get('autoPauseTimeoutSeconds')) });
   if (!checked.success) {
     const errors = Object.fromEntries(checked.error.issues.map((i) => [String(i.path[0]), i.message]));
-    return html(res, 400, await page(deps, { errors, notice: 'The resource limits were not saved: see the fields below.' }));
+    return html(res, 400, await page(deps, 'settings', { errors, notice: 'The resource limits were not saved: see the fields below.' }));
   }
   const answer = await changeSettings(deps, { memoryMiB: checked.data.memoryMiB, cpus: checked.data.cpus, autoPauseTimeoutSeconds: checked.data.autoPauseTimeoutSeconds });
   // The caps are set as the engine starts: a running one restarts (only when they changed).
   if ((answer.body as { restartRequired?: boolean }).restartRequired && (await deps.status()).state === 'running') await deps.restartEngine();
-  back(res, '/#resources');
+  back(res, resultUrl('settings', 'resources', 'resources'));
 }
 
 async function dataMoveForm({ deps, form, res }: Submission): Promise<void> {
   const a = await moveDataDisk(deps, { dir: form.get('dir') ?? '' });
-  if (a.status >= 300) return html(res, a.status, await page(deps, { errors: { dir: (a.body as { message: string }).message }, notice: 'The disk image was not moved: see below.' }));
+  if (a.status >= 300) return html(res, a.status, await page(deps, 'settings', { errors: { dir: (a.body as { message: string }).message }, notice: 'The disk image was not moved: see below.' }));
   html(
     res,
     202,
-    await page(deps, { notice: `Moving berth-data's disk image to ${form.get('dir')}: the engine stops, the disk is copied and verified, then the engine starts again (Troubleshoot → logs shows the progress).` }),
+    await page(deps, 'settings', {
+      notice: `Moving berth-data's disk image to ${form.get('dir')}: the engine stops, the disk is copied and verified, then the engine starts again (Troubleshoot → logs shows the progress).`,
+    }),
   );
+}
+
+/** The page a header button was pressed on (its hidden `from`), to come back to; else Containers. */
+function fromPage(form: URLSearchParams): PageName {
+  const from = form.get('from') ?? '';
+  return isPageName(from) ? from : 'containers';
 }
 
 /** The page's forms by path (they work without script): each acts, then shows the page again. */
 const FORMS: Record<string, (s: Submission) => Promise<void>> = {
-  '/ui/images/prune': ({ deps, res }) => engineAction(deps, res, 'POST', '/api/v1/images/prune', '/#images'),
-  '/ui/volumes/prune': ({ deps, res }) => engineAction(deps, res, 'POST', '/api/v1/volumes/prune', '/#volumes'),
-  '/ui/engine/start': async ({ deps, res }) => {
+  '/ui/images/prune': ({ deps, res }) => engineAction(deps, res, 'POST', '/api/v1/images/prune', 'images', 'images-prune'),
+  '/ui/volumes/prune': ({ deps, res }) => engineAction(deps, res, 'POST', '/api/v1/volumes/prune', 'volumes', 'volumes-prune'),
+  '/ui/engine/start': async ({ deps, form, res }) => {
     deps.startEngine();
-    back(res, '/');
+    back(res, resultUrl(fromPage(form), 'engine-start'));
   },
-  '/ui/engine/stop': async ({ deps, res }) => {
+  '/ui/engine/stop': async ({ deps, form, res }) => {
     await deps.stopEngine();
-    back(res, '/');
+    back(res, resultUrl(fromPage(form), 'engine-stop'));
   },
-  '/ui/engine/restart': async ({ deps, res }) => {
+  '/ui/engine/restart': async ({ deps, form, res }) => {
     await deps.restartEngine();
-    back(res, '/');
+    back(res, resultUrl(fromPage(form), 'engine-restart'));
   },
   '/ui/purge': resetForm,
   '/ui/factory': resetForm,
   '/ui/engine-config': engineConfigForm,
   '/ui/general': async ({ deps, form, res }) => {
     await changeSettings(deps, { wslEngine: form.getAll('wslEngine').includes('on') });
-    back(res, '/#general');
+    back(res, resultUrl('settings', 'general', 'general'));
   },
   '/ui/integration': integrationForm,
   '/ui/proxy': proxyForm,
   '/ui/certificates': async ({ deps, form, res }) => {
     await changeSettings(deps, { containersTrustHostCAs: form.get('containersTrustHostCAs') === 'on' });
-    back(res, '/#proxies');
+    back(res, resultUrl('settings', 'certificates', 'proxies'));
   },
   '/ui/resources': resourcesForm,
   '/ui/data/move': dataMoveForm,
@@ -154,8 +163,9 @@ export async function submitForm(deps: ApiDeps, path: string, form: URLSearchPar
   const target = /^\/ui\/(containers|images|volumes)\/([^/]+)\/(start|stop|restart|delete)$/.exec(path);
   if (target) {
     const [, kind, name, verb] = target as unknown as [string, string, string, string];
-    if (verb === 'delete') return engineAction(deps, res, 'DELETE', `/api/v1/${kind}/${name}`, `/#${kind}`);
-    return engineAction(deps, res, 'POST', `/api/v1/${kind}/${name}/${verb}`, `/#${kind}`);
+    const on = kind as PageName;
+    if (verb === 'delete') return engineAction(deps, res, 'DELETE', `/api/v1/${kind}/${name}`, on, `${kind}-delete`);
+    return engineAction(deps, res, 'POST', `/api/v1/${kind}/${name}/${verb}`, on, `${kind}-${verb}`);
   }
   const handler = Object.hasOwn(FORMS, path) ? FORMS[path] : undefined;
   if (!handler) return json(res, 404, { message: `no such form: ${path}` });

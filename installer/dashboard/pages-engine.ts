@@ -1,7 +1,7 @@
 import { CONFIRM_WORDS, type ResetKind } from './api.js';
+import { esc } from './escape.js';
 
 /** The page sections of the engine's things (containers, images, volumes) and Troubleshoot. */
-const esc = (s: unknown) => (typeof s === 'string' || typeof s === 'number' || typeof s === 'boolean' ? String(s) : '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 const size = (bytes: unknown) => `${(Number(bytes ?? 0) / 2 ** 20).toFixed(1)} MiB`;
 
 export interface EngineModel {
@@ -16,8 +16,8 @@ export interface EngineModel {
 const action = (path: string, label: string, extra = '') => `<form method="post" action="${path}" class="inline"><button ${extra}>${label}</button></form>`;
 
 export function containersSection(m: EngineModel, runningOnly: boolean): string {
-  if (!m.containers) return '<section id="containers"><h2>Containers</h2><p>The engine is not running.</p></section>';
-  const view = runningOnly ? '<p>Showing running containers. <a href="/?containers=all#containers">Show all</a></p>' : '<p>Showing all containers. <a href="/?containers=running#containers">Show running only</a></p>';
+  if (!m.containers) return '<section id="containers"><p>The engine is not running.</p></section>';
+  const view = runningOnly ? '<p>Showing running containers. <a href="/containers">Show all</a></p>' : '<p>Showing all containers. <a href="/containers?view=running">Show running only</a></p>';
   const rows = m.containers
     .filter((c) => !runningOnly || c.state === 'running')
     .map((c) => {
@@ -27,23 +27,27 @@ export function containersSection(m: EngineModel, runningOnly: boolean): string 
 <td>${running ? action(`${base}/stop`, 'Stop') + action(`${base}/restart`, 'Restart') : action(`${base}/start`, 'Start')}${action(`${base}/delete`, 'Delete')} <a href="/containers/${encodeURIComponent(c.id)}/logs">Logs</a></td></tr>`;
     })
     .join('\n');
-  return `<section id="containers" aria-labelledby="containers-h"><h2 id="containers-h">Containers</h2>${view}
+  return `<section id="containers" aria-label="Containers">${view}
 <table><thead><tr><th>Name</th><th>Image</th><th>Status</th><th>Ports</th><th>Actions</th></tr></thead><tbody>${rows || '<tr><td colspan="5">No containers.</td></tr>'}</tbody></table></section>`;
 }
 
-export function imagesAndVolumesSection(m: EngineModel): string {
-  if (!m.images || !m.volumes) return '';
+export function imagesSection(m: EngineModel): string {
+  if (!m.images) return '<section id="images"><p>The engine is not running.</p></section>';
   const images = m.images
     .map((i) => `<tr><td>${esc(i.tags.join(', ') || '<none>')}</td><td>${esc(i.id)}</td><td>${size(i.size)}</td><td>${action(`/ui/images/${encodeURIComponent(i.id)}/delete`, 'Delete')}</td></tr>`)
     .join('\n');
-  const volumes = m.volumes.map((v) => `<tr><td>${esc(v.name)}</td><td>${esc(v.driver)}</td><td>${action(`/ui/volumes/${encodeURIComponent(String(v.name))}/delete`, 'Delete')}</td></tr>`).join('\n');
   const df = m.df
     ? `<p id="disk-usage">Disk usage: images ${size(m.df.images.bytes)} (${m.df.images.count}), containers ${size(m.df.containers.bytes)} (${m.df.containers.count}), volumes ${size(m.df.volumes.bytes)} (${m.df.volumes.count}), build cache ${size(m.df.buildCache.bytes)}</p>`
     : '';
-  return `<section id="images" aria-labelledby="images-h"><h2 id="images-h">Images</h2>${df}
-<table><thead><tr><th>Tags</th><th>ID</th><th>Size</th><th></th></tr></thead><tbody>${images || '<tr><td colspan="4">No images.</td></tr>'}</tbody></table>${action('/ui/images/prune', 'Prune unused images')}</section>
-<section id="volumes" aria-labelledby="volumes-h"><h2 id="volumes-h">Volumes</h2>
-<table><thead><tr><th>Name</th><th>Driver</th><th></th></tr></thead><tbody>${volumes || '<tr><td colspan="3">No volumes.</td></tr>'}</tbody></table>${action('/ui/volumes/prune', 'Prune unused volumes')}</section>`;
+  return `<section id="images" aria-label="Images">${df}
+<table><thead><tr><th>Tags</th><th>ID</th><th>Size</th><th>Actions</th></tr></thead><tbody>${images || '<tr><td colspan="4">No images.</td></tr>'}</tbody></table>${action('/ui/images/prune', 'Prune unused images')}</section>`;
+}
+
+export function volumesSection(m: EngineModel): string {
+  if (!m.volumes) return '<section id="volumes"><p>The engine is not running.</p></section>';
+  const volumes = m.volumes.map((v) => `<tr><td>${esc(v.name)}</td><td>${esc(v.driver)}</td><td>${action(`/ui/volumes/${encodeURIComponent(String(v.name))}/delete`, 'Delete')}</td></tr>`).join('\n');
+  return `<section id="volumes" aria-label="Volumes">
+<table><thead><tr><th>Name</th><th>Driver</th><th>Actions</th></tr></thead><tbody>${volumes || '<tr><td colspan="3">No volumes.</td></tr>'}</tbody></table>${action('/ui/volumes/prune', 'Prune unused volumes')}</section>`;
 }
 
 function confirmForm(kind: ResetKind, title: string, what: string, errors: Record<string, string> | undefined): string {
@@ -57,18 +61,9 @@ function confirmForm(kind: ResetKind, title: string, what: string, errors: Recor
 }
 
 export function troubleshootSection(m: EngineModel): string {
-  return `<section id="troubleshoot" aria-labelledby="troubleshoot-h"><h2 id="troubleshoot-h">Troubleshoot</h2>
-${action('/ui/engine/restart', 'Restart')} <a href="/api/v1/diagnostics" download>Download diagnostics</a> <a href="/logs">Logs</a>
+  return `<section id="troubleshoot" aria-label="Troubleshoot">
+<p><a href="/api/v1/diagnostics" download>Download diagnostics</a> · <a href="/logs">Berth's logs</a></p>
 ${confirmForm('purge', 'Clean / Purge data', 'deletes every image, container and volume; settings are kept.', m.errors)}
 ${confirmForm('factory', 'Reset to factory defaults', 'deletes every image, container and volume, and puts every setting back to its default (the engine is switched off).', m.errors)}
 </section>`;
-}
-
-/** A page that follows a log stream (the live script fills it; without script, the API's stream is one link away). */
-export function logPage(title: string, streamPath: string, filter = ''): string {
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>${esc(title)} — Berth</title><link rel="stylesheet" href="/assets/style.css"><script type="module" src="/assets/live.js"></script></head>
-<body><header><h1><a href="/">Berth</a></h1><span>${esc(title)}</span></header><main>${filter}
-<pre id="log" data-stream="${esc(streamPath)}" aria-live="polite"></pre>
-<noscript><p>Following needs script; <a href="${esc(streamPath)}">the raw stream</a> works without.</p></noscript></main></body></html>`;
 }

@@ -1,9 +1,8 @@
 import type { BackendStatus } from '../backend/status-schema.js';
 import type { Settings } from '../settings.js';
 import type { DistroView } from './api.js';
-import { containersSection, imagesAndVolumesSection, troubleshootSection, type EngineModel } from './pages-engine.js';
-
-const esc = (s: unknown) => (typeof s === 'string' || typeof s === 'number' || typeof s === 'boolean' ? String(s) : '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+import type { EngineModel } from './pages-engine.js';
+import { esc } from './escape.js';
 
 /** The status pill's words: Not enabled / Stopped / Starting (step) / Running / Stopping / Failed (reason). */
 export function pillText(s: BackendStatus, enabled: boolean): { text: string; tone: string } {
@@ -53,19 +52,6 @@ function describeDisk(d: NonNullable<BackendStatus['disk']>): string {
 
 const field = (errors: Record<string, string> | undefined, name: string) => (errors?.[name] ? `<p class="error" id="${name}-error" role="alert">${esc(errors[name])}</p>` : '');
 
-function header(m: PageModel): string {
-  const pill = pillText(m.status, m.settings.wslEngine);
-  const pct = progressPercent(m.status.progress);
-  return `<header>
-  <h1>Berth</h1>
-  <output id="pill" class="pill ${pill.tone}" aria-live="polite">${esc(pill.text)}</output>
-  <progress id="progress" max="100" ${pct === undefined || m.status.state !== 'starting' ? 'hidden' : `value="${pct}"`} aria-label="progress"></progress>
-  <form method="post" action="/ui/engine/start"><button>Start</button></form>
-  <form method="post" action="/ui/engine/stop"><button>Stop</button></form>
-  <form method="post" action="/ui/engine/restart"><button>Restart</button></form>
-</header>`;
-}
-
 function general(m: PageModel): string {
   return `<section id="general" aria-labelledby="general-h"><h2 id="general-h">General</h2>
 <form method="post" action="/ui/general">
@@ -86,7 +72,7 @@ function integration(m: PageModel): string {
 <form method="post" action="/ui/integration">
   <label><input type="checkbox" name="integrateWithDefaultDistro" value="on" ${m.settings.integrateWithDefaultDistro ? 'checked' : ''}> Enable integration with my default WSL distro</label>
   <ul>${rows || '<li>No WSL 2 distros found.</li>'}</ul>
-  <button>Apply</button> <a href="/#integration">Refetch distros</a>
+  <button>Apply</button> <a href="/settings#integration">Refetch distros</a>
 </form></section>`;
 }
 
@@ -140,27 +126,21 @@ function engineConfigSection(c: PageModel['engineConfig']): string {
 </form></section>`;
 }
 
-const STYLE = `body{font:15px/1.5 system-ui,sans-serif;margin:0;color:#1b1f24}header{display:flex;gap:.75rem;align-items:center;padding:.75rem 1.5rem;background:#f3f5f7;border-bottom:1px solid #d8dde3}
-h1{font-size:1.2rem;margin:0 1rem 0 0}nav{padding:.5rem 1.5rem;border-bottom:1px solid #e3e6ea}nav a{margin-right:.9rem}main{max-width:46rem;padding:0 1.5rem}section{margin:1.5rem 0}.pill{padding:.2rem .7rem;border-radius:1rem;background:#d8dde3}
-.pill.ok{background:#c9f0d3}.pill.bad{background:#f8d0d0}.pill.busy{background:#fdebc4}.error{color:#a40000;margin:.2rem 0}.notice{background:#e6f0ff;padding:.5rem}
-label{display:block;margin:.3rem 0}fieldset label,li label{display:inline}ul{list-style:none;padding:0}li{margin:.3rem 0}.state{color:#57606a;margin-left:.6rem}button{padding:.25rem .9rem}form.inline{display:inline;margin-right:.3rem}table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:.25rem .5rem;border-bottom:1px solid #e3e6ea}pre#log{background:#f6f8fa;padding:.75rem;max-height:70vh;overflow:auto}input:not([type]){min-width:18rem}`;
-
-export function renderPage(m: PageModel): string {
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Berth</title><meta name="viewport" content="width=device-width">
-<link rel="stylesheet" href="/assets/style.css"><script type="module" src="/assets/live.js"></script></head>
-<body>${header(m)}
-<nav aria-label="Sections"><a href="#general">General</a> <a href="#integration">WSL integration</a> <a href="#proxies">Proxies</a> <a href="#resources">Advanced</a> <a href="#disk">Disk image</a> <a href="#engine">Docker Engine</a> <a href="#containers">Containers</a> <a href="#images">Images</a> <a href="#volumes">Volumes</a> <a href="#troubleshoot">Troubleshoot</a></nav>
-<main>${m.notice ? `<p class="notice" role="status">${esc(m.notice)}</p>` : ''}
-${general(m)}
-${integration(m)}
-${proxies(m)}
-${resources(m)}
-${engineConfigSection(m.engineConfig)}
-${containersSection(m.engine ?? {}, Boolean(m.runningOnly))}
-${imagesAndVolumesSection(m.engine ?? {})}
-${troubleshootSection({ ...(m.engine ?? {}), errors: m.errors })}
-</main></body></html>`;
+/** The engine's own services, as the agent reports them, and its caps. */
+function engineStatusSection(m: PageModel): string {
+  const rows = m.status.services.map((x) => `<tr><td>${esc(x.name)}</td><td>${esc(x.state)}</td><td>${esc(x.pid ?? '')}</td><td>${esc(x.restarts)}</td></tr>`).join('');
+  const caps = [m.settings.memoryMiB ? `memory ${m.settings.memoryMiB} MiB` : 'memory: no cap', m.settings.cpus ? `${m.settings.cpus} CPUs` : 'CPUs: no cap'].join(', ');
+  return `<section id="engine-status" aria-labelledby="engine-status-h"><h2 id="engine-status-h">Status</h2>
+<p>Docker API: <code>${esc(m.status.endpoint)}</code>. Caps: ${esc(caps)} (<a href="/settings#resources">change</a>).${m.status.disk ? ` berth-data: ${esc(describeDisk(m.status.disk))}.` : ''}</p>
+<table><thead><tr><th>Service</th><th>State</th><th>PID</th><th>Restarts</th></tr></thead><tbody>${rows || '<tr><td colspan="4">The engine is not running.</td></tr>'}</tbody></table></section>`;
 }
 
-export const STYLESHEET = STYLE;
+/** Settings: general, WSL integration, proxies, resources, disk. */
+export function settingsPage(m: PageModel): string {
+  return [general(m), integration(m), proxies(m), resources(m)].join('\n');
+}
+
+/** Engine: its status and daemon.json. */
+export function enginePage(m: PageModel): string {
+  return `${engineStatusSection(m)}\n${engineConfigSection(m.engineConfig)}`;
+}

@@ -6,11 +6,10 @@ import { loadSettings } from '../settings.js';
 import { answerApi, type ApiDeps } from './api.js';
 import { streamContainerLogs } from './docker-routes.js';
 import { page, submitForm } from './forms.js';
-import { logPage } from './pages-engine.js';
 import { sendDiagnostics, streamBerthLogs } from './streams.js';
 import { back, html, json, readBody } from './respond.js';
 import { checkRequest, refuse, SECURITY_HEADERS, SESSION_COOKIE } from './guard.js';
-import { STYLESHEET } from './pages.js';
+import { isPageName, logPage, noticeFor, STYLESHEET } from './layout.js';
 import { Sessions } from './sessions.js';
 
 const EVENT_POLL_MS = 500;
@@ -72,7 +71,12 @@ export async function serveDashboard(deps: ApiDeps, o: { port: number; assetsDir
       res.setHeader('set-cookie', `${SESSION_COOKIE}=${session}; HttpOnly; SameSite=Strict; Path=/`);
       return back(res, '/');
     }
-    if (method === 'GET' && url.pathname === '/') return html(res, 200, await page(deps, { runningOnly: url.searchParams.get('containers') === 'running' }));
+    // Home: Containers once the engine is on; before, Settings, where it is switched on.
+    if (method === 'GET' && url.pathname === '/') return back(res, (await loadSettings(deps.settingsFile)).wslEngine ? '/containers' : '/settings');
+    const pageName = url.pathname.slice(1);
+    if (method === 'GET' && isPageName(pageName)) {
+      return html(res, 200, await page(deps, pageName, { runningOnly: url.searchParams.get('view') === 'running', notice: noticeFor(url.searchParams.get('done')) }));
+    }
     if (method === 'GET' && url.pathname === '/favicon.ico') return void res.writeHead(204, SECURITY_HEADERS).end();
     if (method === 'GET' && url.pathname === '/assets/style.css') return void res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'text/css' }).end(STYLESHEET);
     if (method === 'GET' && url.pathname === '/assets/live.js') {

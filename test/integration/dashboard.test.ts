@@ -67,7 +67,7 @@ describe.runIf(run)('the dashboard, in headless Chromium against a real Berth', 
 
   it('logs in with the one-time link; the link does not work twice', async () => {
     await page.goto(loginUrl);
-    expect(new URL(page.url()).pathname).toBe('/');
+    expect(new URL(page.url()).pathname).toBe('/settings'); // not enabled yet: where it is switched on
     await waitPill(/^Not enabled$/, 10_000);
     const cookie = (await page.context().cookies()).find((c) => c.name === 'berth_session')!;
     expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Strict' });
@@ -94,6 +94,7 @@ describe.runIf(run)('the dashboard, in headless Chromium against a real Berth', 
     expect(started).toBe(true);
     expect(seen.size).toBeGreaterThan(0); // the bar showed the import's percentage, live
     expect((await t.status()).state).toBe('running');
+    expect(await page.locator('.notice').textContent()).toBe('General settings saved.');
 
     const ubuntu = page.getByRole('checkbox', { name: 'Ubuntu' });
     expect(await page.getByRole('checkbox', { name: 'Legacy' }).isDisabled()).toBe(true);
@@ -107,9 +108,14 @@ describe.runIf(run)('the dashboard, in headless Chromium against a real Berth', 
 
     // A container: listed, its logs followed live, then deleted.
     expect((await t.sh('Ubuntu', "docker run -d --name ticker busybox sh -c 'i=0; while true; do echo tick$i; i=$((i+1)); sleep 0.2; done'")).exitCode).toBe(0);
-    await page.goto(`${new URL(loginUrl).origin}/?at=containers#containers`); // a new load, not just a hash change
+    await page.goto(`${new URL(loginUrl).origin}/containers`);
     const row = page.locator('tr[data-container="ticker"]');
     expect(await row.locator('td').nth(2).textContent()).toMatch(/^Up /);
+    await shot('dashboard-containers');
+    await page.emulateMedia({ colorScheme: 'dark' }); // the stylesheet follows prefers-color-scheme
+    expect(await page.evaluate(() => getComputedStyle(document.body).backgroundColor)).toBe('rgb(20, 23, 26)');
+    await shot('dashboard-containers-dark');
+    await page.emulateMedia({ colorScheme: 'light' });
     await row.getByRole('link', { name: 'Logs' }).click();
     const ticks = async () => ((await page.locator('#log').textContent()) ?? '').split('\n').filter((l) => /^tick\d+$/.test(l));
     expect(await until(async () => (await ticks()).length >= 3, 30_000, 100)).toBe(true);
@@ -118,10 +124,11 @@ describe.runIf(run)('the dashboard, in headless Chromium against a real Berth', 
     const numbers = (await ticks()).map((l) => Number(l.slice(4)));
     expect(numbers).toEqual(numbers.map((_, i) => numbers[0]! + i));
     await shot('dashboard-container-logs');
-    await page.goto(`${new URL(loginUrl).origin}/?at=containers#containers`); // a new load, not just a hash change
+    await page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name: 'Containers' }).click();
     const ticker = page.locator('tr[data-container="ticker"]');
     await ticker.getByRole('button', { name: 'Stop' }).click();
     expect(await ticker.locator('td').nth(2).textContent()).toMatch(/^Exited/);
+    expect(await page.locator('.notice').textContent()).toBe('Container stopped.');
     await page.getByRole('link', { name: 'Show running only' }).click();
     expect(await page.locator('tr[data-container="ticker"]').count()).toBe(0);
     await page.getByRole('link', { name: 'Show all' }).click();
@@ -133,6 +140,11 @@ describe.runIf(run)('the dashboard, in headless Chromium against a real Berth', 
 
     // daemon.json: an invalid one is refused with every error and not written; a valid one is applied.
     const config = join(t.env.BERTH_HOME!, 'daemon.json');
+    await page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name: 'Engine' }).click();
+    expect(new URL(page.url()).pathname).toBe('/engine');
+    expect(await page.locator('main h1').textContent()).toBe('Engine');
+    expect(await page.locator('nav a[aria-current="page"]').textContent()).toBe('Engine');
+    expect(await page.locator('#engine-status tbody').textContent()).toMatch(/dockerd\s*running/);
     await page.getByLabel(/^daemon\.json/).fill('{"debug": "yes", "hosts": ["tcp://0.0.0.0:2375"]}');
     await page.getByRole('button', { name: 'Apply & restart' }).click();
     const errors = (await page.locator('#config-errors li').allTextContents()).join('\n');
@@ -149,6 +161,7 @@ describe.runIf(run)('the dashboard, in headless Chromium against a real Berth', 
     expect((await t.status()).services.find((s) => s.name === 'dockerd')?.pid).toBe(dockerdPid); // a reload (SIGHUP), not a restart
 
     // Reset refuses without the typed word, and deletes nothing.
+    await page.goto(`${new URL(loginUrl).origin}/troubleshoot`);
     await page.getByLabel(/Type reset to confirm/).fill('yes');
     await page.getByRole('button', { name: 'Reset to factory defaults' }).click();
     expect(await page.locator('#factory-error').textContent()).toMatch(/Nothing was deleted: type "reset" to confirm/);
@@ -157,6 +170,7 @@ describe.runIf(run)('the dashboard, in headless Chromium against a real Berth', 
     expect(await page.locator('#purge-error').textContent()).toMatch(/Nothing was deleted: type "purge" to confirm/);
     expect((await t.docker(['image', 'ls', '--format', '{{.Repository}}'])).stdout).toContain('busybox');
 
+    await page.goto(`${new URL(loginUrl).origin}/settings`);
     await page.getByRole('checkbox', { name: 'Ubuntu' }).uncheck();
     await page.locator('#integration button').click();
     expect(await until(async () => (await t.sh('Ubuntu', 'test -e /var/run/docker.sock || echo gone')).stdout === 'gone', 30_000)).toBe(true);
@@ -180,6 +194,7 @@ describe.runIf(run)('the dashboard, in headless Chromium against a real Berth', 
     await page.getByLabel('Bypass for these hosts and domains').fill('.corp,10.0.0.0/8');
     await page.locator('#proxies form[action="/ui/proxy"] button').click();
     expect((await t.berth(['status'])).stdout).toContain('  proxy: manual, http http://proxy.corp:3128, except .corp,10.0.0.0/8');
+    expect(await page.locator('.notice').textContent()).toBe('Proxy settings saved; new connections use them.');
     expect(await page.getByLabel('Web server (HTTP)').inputValue()).toBe('http://proxy.corp:3128');
 
     // A password given here goes to the secrets file: the page shows the user only.
@@ -245,14 +260,14 @@ describe.runIf(run)('the dashboard, in headless Chromium against a real Berth', 
 
   it("moves berth-data's disk image: a relative path is refused at its field, a directory is moved into while the data stays", async () => {
     // Last in this suite: the move restarts the engine. The checkbox test left it off: on again.
-    await page.goto(`${new URL(loginUrl).origin}/#general`);
+    await page.goto(`${new URL(loginUrl).origin}/settings#general`);
     await page.getByLabel('Use the WSL 2 based engine').check();
     await page.locator('#general button').click();
     await waitPill(/^Running$/, 180_000);
     const wrote = await t.docker(['run', '--rm', '--pull=never', '-v', 'kept:/v', 'busybox', 'sh', '-c', 'echo precious > /v/file']);
     expect(wrote.exitCode, wrote.stderr).toBe(0);
 
-    await page.goto(`${new URL(loginUrl).origin}/#disk`);
+    await page.goto(`${new URL(loginUrl).origin}/settings#disk`);
     await page.getByLabel('Move it to (a directory)').fill('relative/dir');
     await page.getByRole('button', { name: 'Move disk image' }).click();
     expect(await page.locator('#dir-error').textContent()).toContain('is not an absolute path');
@@ -265,7 +280,7 @@ describe.runIf(run)('the dashboard, in headless Chromium against a real Berth', 
     expect(await page.locator('.notice').textContent()).toContain(`Moving berth-data's disk image to ${dir}`);
     const moved = await until(
       async () => {
-        await page.goto(`${new URL(loginUrl).origin}/?at=${Date.now()}#disk`); // a new load each time, not a hash change
+        await page.goto(`${new URL(loginUrl).origin}/settings?at=${Date.now()}#disk`); // a new load each time, not a hash change
         return (await page.locator('#disk-file').textContent()) === join(dir, 'ext4.vhdx') && (await pill()) === 'Running';
       },
       240_000,

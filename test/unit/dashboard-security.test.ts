@@ -112,6 +112,8 @@ describe('the dashboard, over plain HTTP', () => {
     const cookie = await login();
     for (const [method, path, headers] of [
       ['GET', '/', { cookie }],
+      ['GET', '/settings', { cookie }],
+      ['GET', '/containers?view=running&done=engine-start', { cookie }],
       ['GET', '/api/v1', { cookie }],
       ['OPTIONS', '/api/v1/status', { origin: 'http://evil.example' }],
       ['GET', '/nope', {}],
@@ -161,5 +163,29 @@ describe('the dashboard, over plain HTTP', () => {
     const distros = JSON.parse((await call('GET', '/api/v1/distros', { cookie })).body) as Array<{ name: string; disabled?: string }>;
     expect(distros.map((d) => d.name)).toEqual(['Ubuntu', 'Old']);
     expect(distros[1]!.disabled).toMatch(/WSL 1/);
+  });
+
+  it('serves each page at its own URL with its notice from a fixed list: words in a URL are never shown', async () => {
+    const cookie = await login();
+    writeFileSync(join(dir, 'settings.json'), JSON.stringify({ wslEngine: false }));
+    const home = await call('GET', '/', { cookie });
+    expect([home.status, home.headers.location]).toEqual([303, '/settings']); // not enabled: where it is switched on
+    writeFileSync(join(dir, 'settings.json'), JSON.stringify({ wslEngine: true }));
+    expect((await call('GET', '/', { cookie })).headers.location).toBe('/containers');
+    for (const name of ['containers', 'images', 'volumes', 'engine', 'settings', 'troubleshoot']) {
+      const page = await call('GET', `/${name}`, { cookie });
+      expect(page.status, name).toBe(200);
+      expect(page.body, name).toMatch(new RegExp(`<a href="/${name}" aria-current="page">`));
+    }
+    expect((await call('GET', '/settings?done=proxy', { cookie })).body).toContain('<p class="notice" role="status">Proxy settings saved; new connections use them.</p>');
+    for (const done of ['<script>alert(1)</script>', 'Your password expired', 'constructor', '__proto__']) {
+      const page = await call('GET', `/settings?done=${encodeURIComponent(done)}`, { cookie });
+      expect(page.body, done).not.toContain('class="notice"');
+    }
+    // A header button comes back to the page it was pressed on, and only to a page.
+    const same = { cookie, origin: `http://127.0.0.1:${dash.port}`, 'content-type': 'application/x-www-form-urlencoded' };
+    expect((await call('POST', '/ui/engine/stop', same, 'from=volumes')).headers.location).toBe('/volumes?done=engine-stop');
+    expect((await call('POST', '/ui/engine/stop', same, 'from=%2F%2Fevil.example')).headers.location).toBe('/containers?done=engine-stop');
+    rmSync(join(dir, 'settings.json'));
   });
 });

@@ -1,0 +1,142 @@
+import { enginePage, pillText, progressPercent, settingsPage, type PageModel } from './pages.js';
+import { containersSection, imagesSection, troubleshootSection, volumesSection } from './pages-engine.js';
+import { esc } from './escape.js';
+
+/** The dashboard's pages, in the sidebar's order: each has its own URL, /NAME. */
+export const PAGES = [
+  { name: 'containers', title: 'Containers' },
+  { name: 'images', title: 'Images' },
+  { name: 'volumes', title: 'Volumes' },
+  { name: 'engine', title: 'Engine' },
+  { name: 'settings', title: 'Settings' },
+  { name: 'troubleshoot', title: 'Troubleshoot' },
+] as const;
+export type PageName = (typeof PAGES)[number]['name'];
+
+export function isPageName(name: string): name is PageName {
+  return PAGES.some((p) => p.name === name);
+}
+
+/**
+ * What a form did, by the key its redirect carries (`?done=KEY`): fixed words, so nothing
+ * from a URL is ever shown as the page's own message.
+ */
+const NOTICES: Record<string, string> = {
+  'engine-start': 'Starting the engine.',
+  'engine-stop': 'The engine was stopped.',
+  'engine-restart': 'The engine was restarted.',
+  general: 'General settings saved.',
+  integration: "WSL integration saved: the distros' proxies start or stop now.",
+  proxy: 'Proxy settings saved; new connections use them.',
+  certificates: 'Saved which CAs containers and build steps trust.',
+  resources: 'Resource limits saved (a running engine restarts when they changed).',
+  'engine-config': 'daemon.json saved and applied.',
+  'containers-start': 'Container started.',
+  'containers-stop': 'Container stopped.',
+  'containers-restart': 'Container restarted.',
+  'containers-delete': 'Container deleted.',
+  'images-delete': 'Image deleted.',
+  'images-prune': 'Unused images pruned.',
+  'volumes-delete': 'Volume deleted.',
+  'volumes-prune': 'Unused volumes pruned.',
+  reset: 'Done: the data was deleted.',
+};
+
+/** The notice of a `?done=` key, if it is one. */
+export function noticeFor(done: string | null): string | undefined {
+  return done && Object.hasOwn(NOTICES, done) ? NOTICES[done] : undefined;
+}
+
+/** Where a form's result is shown: its page, with the notice key and the section. */
+export function resultUrl(page: PageName, done: string, section = ''): string {
+  return `/${page}?done=${encodeURIComponent(done)}${section ? `#${section}` : ''}`;
+}
+
+/** The status pill and Start/Stop/Restart, on every page; the buttons come back to it. */
+function header(m: PageModel, page: PageName): string {
+  const pill = pillText(m.status, m.settings.wslEngine);
+  const pct = progressPercent(m.status.progress);
+  const button = (verb: string, label: string) => `<form method="post" action="/ui/engine/${verb}"><input type="hidden" name="from" value="${page}"><button>${label}</button></form>`;
+  return `<header>
+  <a class="brand" href="/">Berth</a>
+  <output id="pill" class="pill ${pill.tone}" aria-live="polite">${esc(pill.text)}</output>
+  <progress id="progress" max="100" ${pct === undefined || m.status.state !== 'starting' ? 'hidden' : `value="${pct}"`} aria-label="progress"></progress>
+  <span class="actions">${button('start', 'Start')}${button('stop', 'Stop')}${button('restart', 'Restart')}</span>
+</header>`;
+}
+
+function sidebar(page?: PageName): string {
+  const links = PAGES.map((p) => `<li><a href="/${p.name}"${p.name === page ? ' aria-current="page"' : ''}>${p.title}</a></li>`).join('');
+  return `<nav aria-label="Pages"><ul>${links}</ul></nav>`;
+}
+
+/** The sections of one page. */
+function pageBody(m: PageModel, page: PageName): string {
+  const engine = m.engine ?? {};
+  switch (page) {
+    case 'containers':
+      return containersSection(engine, Boolean(m.runningOnly));
+    case 'images':
+      return imagesSection(engine);
+    case 'volumes':
+      return volumesSection(engine);
+    case 'engine':
+      return enginePage(m);
+    case 'settings':
+      return settingsPage(m);
+    case 'troubleshoot':
+      return troubleshootSection({ ...engine, errors: m.errors });
+  }
+}
+
+/** One page of the dashboard: header, sidebar, the notice of what a form did, the page's own sections. */
+export function renderPage(m: PageModel, page: PageName): string {
+  const body = pageBody(m, page);
+  const title = PAGES.find((p) => p.name === page)!.title;
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${title} — Berth</title><meta name="viewport" content="width=device-width">
+<meta name="color-scheme" content="light dark">
+<link rel="stylesheet" href="/assets/style.css"><script type="module" src="/assets/live.js"></script></head>
+<body>${header(m, page)}
+<div class="frame">${sidebar(page)}
+<main><h1>${title}</h1>${m.notice ? `<p class="notice" role="status">${esc(m.notice)}</p>` : ''}
+${body}
+</main></div></body></html>`;
+}
+
+/**
+ * A page that follows a log stream, in the same frame (the live script fills the log and the
+ * pill; without script, the API's stream is one link away).
+ */
+export function logPage(title: string, streamPath: string, filter = ''): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${esc(title)} — Berth</title><meta name="viewport" content="width=device-width">
+<meta name="color-scheme" content="light dark">
+<link rel="stylesheet" href="/assets/style.css"><script type="module" src="/assets/live.js"></script></head>
+<body><header><a class="brand" href="/">Berth</a><output id="pill" class="pill" aria-live="polite"></output></header>
+<div class="frame">${sidebar()}
+<main><h1>${esc(title)}</h1>${filter}
+<pre id="log" data-stream="${esc(streamPath)}" aria-live="polite"></pre>
+<noscript><p>Following needs script; <a href="${esc(streamPath)}">the raw stream</a> works without.</p></noscript></main></div></body></html>`;
+}
+
+/**
+ * The one stylesheet: colours as custom properties, light or dark as the system says
+ * (prefers-color-scheme); a sidebar beside the page, above it on a narrow window.
+ */
+export const STYLESHEET = `:root{--bg:#fff;--fg:#1b1f24;--muted:#57606a;--panel:#f3f5f7;--line:#d8dde3;--accent:#0b5cad;--ok:#c9f0d3;--bad:#f8d0d0;--busy:#fdebc4;--off:#d8dde3;--error:#a40000;--notice:#e6f0ff}
+@media (prefers-color-scheme:dark){:root{--bg:#14171a;--fg:#e6e8eb;--muted:#9aa4ae;--panel:#1e2328;--line:#343b42;--accent:#7cb7ff;--ok:#1f5130;--bad:#6a2424;--busy:#5c4712;--off:#343b42;--error:#ff8f8f;--notice:#1d3150}}
+*{box-sizing:border-box}body{font:15px/1.5 system-ui,sans-serif;margin:0;color:var(--fg);background:var(--bg)}a{color:var(--accent)}
+header{display:flex;flex-wrap:wrap;gap:.75rem;align-items:center;padding:.6rem 1.25rem;background:var(--panel);border-bottom:1px solid var(--line)}
+.brand{font-weight:700;font-size:1.15rem;text-decoration:none;color:var(--fg);margin-right:.5rem}.actions{margin-left:auto;display:flex;gap:.4rem}
+.frame{display:grid;grid-template-columns:12rem 1fr;min-height:calc(100vh - 3.2rem)}nav{background:var(--panel);border-right:1px solid var(--line);padding:1rem .5rem}
+nav ul{margin:0}nav a{display:block;padding:.35rem .75rem;border-radius:.4rem;text-decoration:none;color:var(--fg)}nav a[aria-current=page]{background:var(--line);font-weight:600}
+main{max-width:60rem;padding:0 1.5rem 2rem;min-width:0}main>h1{font-size:1.4rem;margin:1rem 0}section{margin:1.5rem 0}h2{font-size:1.1rem}
+@media (max-width:48rem){.frame{grid-template-columns:1fr}nav{border-right:0;border-bottom:1px solid var(--line);padding:.25rem}nav ul{display:flex;flex-wrap:wrap}.actions{margin-left:0}}
+.pill{padding:.2rem .7rem;border-radius:1rem;background:var(--off)}.pill.ok{background:var(--ok)}.pill.bad{background:var(--bad)}.pill.busy{background:var(--busy)}
+.error{color:var(--error);margin:.2rem 0}.notice{background:var(--notice);padding:.5rem .75rem;border-radius:.4rem}
+label{display:block;margin:.3rem 0}fieldset label,li label{display:inline}ul{list-style:none;padding:0}li{margin:.3rem 0}.state{color:var(--muted);margin-left:.6rem}
+button{padding:.25rem .9rem;font:inherit;color:var(--fg);background:var(--panel);border:1px solid var(--line);border-radius:.35rem;cursor:pointer}button:hover{border-color:var(--accent)}
+:focus-visible{outline:2px solid var(--accent);outline-offset:2px}input,textarea{font:inherit;color:var(--fg);background:var(--bg);border:1px solid var(--line);border-radius:.3rem;padding:.2rem .4rem}
+form.inline{display:inline;margin-right:.3rem}table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:.3rem .5rem;border-bottom:1px solid var(--line)}
+pre#log{background:var(--panel);padding:.75rem;max-height:70vh;overflow:auto}input:not([type]){min-width:18rem;max-width:100%}textarea{width:100%}`;
