@@ -5,6 +5,7 @@ import { loadSettings, saveSettings, settingsSchema, type Settings } from '../se
 import type { IntegrationStatus } from '../integrations.js';
 import type { HttpTarget } from '../../common/http-client.js';
 import { answerDocker, DOCKER_ROUTES, type ApiAnswer } from './docker-routes.js';
+import { answerProject, PROJECT_ROUTES } from './projects.js';
 import { checkEngineConfig } from '../engine-config/schema.js';
 import { keepProxyPasswords } from '../secrets.js';
 import type { ApplyOutcome } from '../engine-config/store.js';
@@ -119,7 +120,7 @@ export async function distroViews(deps: ApiDeps): Promise<DistroView[]> {
 }
 
 const ROUTES: Route[] = [
-  { method: 'GET', path: /^\/api\/v1\/?$/, name: 'GET /api/v1', handler: async () => ok({ routes: [...ROUTES.map((r) => r.name), ...DOCKER_ROUTES.map((r) => r.name), ...STREAMED] }) },
+  { method: 'GET', path: /^\/api\/v1\/?$/, name: 'GET /api/v1', handler: async () => ok({ routes: [...ROUTES.map((r) => r.name), ...DOCKER_ROUTES.map((r) => r.name), ...PROJECT_ROUTES, ...STREAMED] }) },
   { method: 'GET', path: /^\/api\/v1\/status$/, name: 'GET /api/v1/status', handler: async (d) => ok(await d.status()) },
   { method: 'POST', path: /^\/api\/v1\/engine\/start$/, name: 'POST /api/v1/engine/start', handler: async (d) => (d.startEngine(), { status: 202, body: await d.status() }) },
   { method: 'POST', path: /^\/api\/v1\/engine\/stop$/, name: 'POST /api/v1/engine/stop', handler: async (d) => (await d.stopEngine(), ok(await d.status())) },
@@ -203,7 +204,7 @@ export async function answerApi(deps: ApiDeps, method: string, path: string, bod
     const m = r.method === method ? r.path.exec(path) : null;
     if (m) return r.handler(deps, m.slice(1), body);
   }
-  return answerDocker(deps.daemon, method, path);
+  return (await answerProject(deps.daemon, method, path)) ?? answerDocker(deps.daemon, method, path);
 }
 
 export const API_ROUTE_NAMES = ROUTES.map((r) => r.name);

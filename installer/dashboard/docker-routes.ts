@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { httpRequest, openRequest, type HttpTarget } from '../../common/http-client.js';
+import { COMPOSE_PROJECT, containerView } from './container-view.js';
 
 /** What an /api/v1 route answers: a status and a JSON body. */
 export interface ApiAnswer {
@@ -28,6 +29,14 @@ interface DockerRoute {
 }
 
 type Json = Record<string, unknown>;
+/** A container's published ports, each once: Docker lists a binding on 0.0.0.0 and on :: as two. */
+function publishedPorts(list: unknown): Array<{ host: number; container: number; proto: string }> {
+  const seen = new Map<string, { host: number; container: number; proto: string }>();
+  for (const p of (list as Json[] | undefined) ?? []) {
+    if (p.PublicPort) seen.set(`${Number(p.PublicPort)}/${String(p.Type)}`, { host: Number(p.PublicPort), container: Number(p.PrivatePort), proto: String(p.Type) });
+  }
+  return [...seen.values()];
+}
 const containers = (list: unknown) =>
   (list as Json[]).map((c) => ({
     id: String(c.Id).slice(0, 12),
@@ -35,7 +44,8 @@ const containers = (list: unknown) =>
     image: c.Image,
     state: c.State,
     status: c.Status,
-    ports: ((c.Ports as Json[] | undefined) ?? []).filter((p) => p.PublicPort).map((p) => `${Number(p.PublicPort)}→${Number(p.PrivatePort)}/${String(p.Type)}`),
+    ports: publishedPorts(c.Ports),
+    project: (c.Labels as Record<string, string> | undefined)?.[COMPOSE_PROJECT],
   }));
 const images = (list: unknown) =>
   (list as Json[]).map((i) => ({
@@ -60,6 +70,7 @@ const filters = (f: Record<string, string[]>) => encodeURIComponent(JSON.stringi
 
 export const DOCKER_ROUTES: DockerRoute[] = [
   { method: 'GET', path: /^\/api\/v1\/containers$/, name: 'GET /api/v1/containers', check: undefined, daemon: () => ({ method: 'GET', path: '/containers/json?all=1' }), shape: containers },
+  { method: 'GET', path: /^\/api\/v1\/containers\/([^/]+)$/, name: 'GET /api/v1/containers/{id}', check: CONTAINER, daemon: (id) => ({ method: 'GET', path: `/containers/${id}/json` }), shape: containerView },
   { method: 'POST', path: /^\/api\/v1\/containers\/([^/]+)\/start$/, name: 'POST /api/v1/containers/{id}/start', check: CONTAINER, daemon: (id) => ({ method: 'POST', path: `/containers/${id}/start` }) },
   { method: 'POST', path: /^\/api\/v1\/containers\/([^/]+)\/stop$/, name: 'POST /api/v1/containers/{id}/stop', check: CONTAINER, daemon: (id) => ({ method: 'POST', path: `/containers/${id}/stop` }) },
   { method: 'POST', path: /^\/api\/v1\/containers\/([^/]+)\/restart$/, name: 'POST /api/v1/containers/{id}/restart', check: CONTAINER, daemon: (id) => ({ method: 'POST', path: `/containers/${id}/restart` }) },

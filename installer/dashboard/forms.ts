@@ -3,6 +3,7 @@ import { moveDataDisk } from './api.js';
 import { loadSettings, proxySettingsSchema, resourceSettingsSchema } from '../settings.js';
 import { answerApi, changeSettings, CONFIRM_WORDS, distroViews, type ApiDeps, type ResetKind } from './api.js';
 import type { PageModel } from './pages.js';
+import type { ContainerView } from './container-view.js';
 import { isPageName, renderPage, resultUrl, type PageName } from './layout.js';
 import type { EngineModel } from './pages-engine.js';
 import { back, html, json } from './respond.js';
@@ -33,6 +34,13 @@ export async function page(deps: ApiDeps, name: PageName, extra: Partial<PageMod
     deps.dataDisk.file().catch(() => undefined),
   ]);
   return renderPage({ status, settings, distros, engine: { ...engine, errors: extra.errors }, engineConfig: { text: configText }, dataDiskFile, ...extra }, name);
+}
+
+/** A container's own page; one the engine does not know comes back as the list, saying so. */
+export async function containerPage(deps: ApiDeps, id: string, res: ServerResponse): Promise<void> {
+  const a = await answerApi(deps, 'GET', `/api/v1/containers/${encodeURIComponent(id)}`, undefined);
+  if (a?.status !== 200) return html(res, a?.status ?? 404, await page(deps, 'containers', { notice: `Not shown: ${(a?.body as { message?: string } | undefined)?.message ?? 'no such container'}` }));
+  html(res, 200, await page(deps, 'containers', { container: a.body as ContainerView }));
 }
 
 /** An Engine action from a form: done, its page says so; refused, the daemon's reason is shown there, not as JSON. */
@@ -160,10 +168,10 @@ const FORMS: Record<string, (s: Submission) => Promise<void>> = {
 
 /** A form of the page: an Engine action on one container, image or volume, or one of FORMS. */
 export async function submitForm(deps: ApiDeps, path: string, form: URLSearchParams, res: ServerResponse): Promise<void> {
-  const target = /^\/ui\/(containers|images|volumes)\/([^/]+)\/(start|stop|restart|delete)$/.exec(path);
+  const target = /^\/ui\/(containers|images|volumes|projects)\/([^/]+)\/(start|stop|restart|delete)$/.exec(path);
   if (target) {
     const [, kind, name, verb] = target as unknown as [string, string, string, string];
-    const on = kind as PageName;
+    const on: PageName = kind === 'projects' ? 'containers' : (kind as PageName);
     if (verb === 'delete') return engineAction(deps, res, 'DELETE', `/api/v1/${kind}/${name}`, on, `${kind}-delete`);
     return engineAction(deps, res, 'POST', `/api/v1/${kind}/${name}/${verb}`, on, `${kind}-${verb}`);
   }

@@ -1,5 +1,6 @@
 import { enginePage, pillText, progressPercent, settingsPage, type PageModel } from './pages.js';
-import { containersSection, imagesSection, troubleshootSection, volumesSection } from './pages-engine.js';
+import { imagesSection, troubleshootSection, volumesSection } from './pages-engine.js';
+import { containerDetail, containersSection } from './pages-containers.js';
 import { esc } from './escape.js';
 
 /** The dashboard's pages, in the sidebar's order: each has its own URL, /NAME. */
@@ -39,6 +40,9 @@ const NOTICES: Record<string, string> = {
   'images-prune': 'Unused images pruned.',
   'volumes-delete': 'Volume deleted.',
   'volumes-prune': 'Unused volumes pruned.',
+  'projects-start': 'Compose project started.',
+  'projects-stop': 'Compose project stopped.',
+  'projects-delete': 'Compose project deleted (its containers; volumes and images are kept).',
   reset: 'Done: the data was deleted.',
 };
 
@@ -75,7 +79,7 @@ function pageBody(m: PageModel, page: PageName): string {
   const engine = m.engine ?? {};
   switch (page) {
     case 'containers':
-      return containersSection(engine, Boolean(m.runningOnly));
+      return m.container ? containerDetail(m.container) : containersSection(engine.containers, Boolean(m.runningOnly));
     case 'images':
       return imagesSection(engine);
     case 'volumes':
@@ -92,14 +96,15 @@ function pageBody(m: PageModel, page: PageName): string {
 /** One page of the dashboard: header, sidebar, the notice of what a form did, the page's own sections. */
 export function renderPage(m: PageModel, page: PageName): string {
   const body = pageBody(m, page);
-  const title = PAGES.find((p) => p.name === page)!.title;
+  const section = PAGES.find((p) => p.name === page)!.title;
+  const title = m.container ? `${m.container.name} — ${section}` : section;
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>${title} — Berth</title><meta name="viewport" content="width=device-width">
+<html lang="en"><head><meta charset="utf-8"><title>${esc(title)} — Berth</title><meta name="viewport" content="width=device-width">
 <meta name="color-scheme" content="light dark">
 <link rel="stylesheet" href="/assets/style.css"><script type="module" src="/assets/live.js"></script></head>
 <body>${header(m, page)}
 <div class="frame">${sidebar(page)}
-<main><h1>${title}</h1>${m.notice ? `<p class="notice" role="status">${esc(m.notice)}</p>` : ''}
+<main><h1>${esc(m.container?.name ?? section)}</h1>${m.notice ? `<p class="notice" role="status">${esc(m.notice)}</p>` : ''}
 ${body}
 </main></div></body></html>`;
 }
@@ -116,7 +121,7 @@ export function logPage(title: string, streamPath: string, filter = ''): string 
 <body><header><a class="brand" href="/">Berth</a><output id="pill" class="pill" aria-live="polite"></output></header>
 <div class="frame">${sidebar()}
 <main><h1>${esc(title)}</h1>${filter}
-<pre id="log" data-stream="${esc(streamPath)}" aria-live="polite"></pre>
+<pre id="log" data-stream="${esc(streamPath)}" role="log" aria-label="${esc(title)}" tabindex="0"></pre>
 <noscript><p>Following needs script; <a href="${esc(streamPath)}">the raw stream</a> works without.</p></noscript></main></div></body></html>`;
 }
 
@@ -139,4 +144,5 @@ label{display:block;margin:.3rem 0}fieldset label,li label{display:inline}ul{lis
 button{padding:.25rem .9rem;font:inherit;color:var(--fg);background:var(--panel);border:1px solid var(--line);border-radius:.35rem;cursor:pointer}button:hover{border-color:var(--accent)}
 :focus-visible{outline:2px solid var(--accent);outline-offset:2px}input,textarea{font:inherit;color:var(--fg);background:var(--bg);border:1px solid var(--line);border-radius:.3rem;padding:.2rem .4rem}
 form.inline{display:inline;margin-right:.3rem}table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:.3rem .5rem;border-bottom:1px solid var(--line)}
+dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem}dt{font-weight:600}dd{margin:0;overflow-wrap:anywhere}h2 small{font-weight:400;color:var(--muted)}details summary{cursor:pointer;color:var(--accent)}
 pre#log{background:var(--panel);padding:.75rem;max-height:70vh;overflow:auto}input:not([type]){min-width:18rem;max-width:100%}textarea{width:100%}`;

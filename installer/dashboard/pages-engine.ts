@@ -1,12 +1,13 @@
 import { CONFIRM_WORDS, type ResetKind } from './api.js';
 import { esc } from './escape.js';
+import type { ContainerRow } from './pages-containers.js';
 
 /** The page sections of the engine's things (containers, images, volumes) and Troubleshoot. */
 const size = (bytes: unknown) => `${(Number(bytes ?? 0) / 2 ** 20).toFixed(1)} MiB`;
 
 export interface EngineModel {
   /** Undefined when the engine does not answer. */
-  containers?: Array<{ id: string; name: string; image: unknown; state: unknown; status: unknown; ports: string[] }>;
+  containers?: ContainerRow[];
   images?: Array<{ id: string; tags: string[]; size: unknown }>;
   volumes?: Array<{ name: unknown; driver: unknown }>;
   df?: { images: { count: number; bytes: number }; containers: { count: number; bytes: number }; volumes: { count: number; bytes: number }; buildCache: { bytes: number } };
@@ -14,22 +15,6 @@ export interface EngineModel {
 }
 
 const action = (path: string, label: string, extra = '') => `<form method="post" action="${path}" class="inline"><button ${extra}>${label}</button></form>`;
-
-export function containersSection(m: EngineModel, runningOnly: boolean): string {
-  if (!m.containers) return '<section id="containers"><p>The engine is not running.</p></section>';
-  const view = runningOnly ? '<p>Showing running containers. <a href="/containers">Show all</a></p>' : '<p>Showing all containers. <a href="/containers?view=running">Show running only</a></p>';
-  const rows = m.containers
-    .filter((c) => !runningOnly || c.state === 'running')
-    .map((c) => {
-      const base = `/ui/containers/${encodeURIComponent(c.id)}`;
-      const running = c.state === 'running';
-      return `<tr data-container="${esc(c.name)}"><td>${esc(c.name)}</td><td>${esc(c.image)}</td><td>${esc(c.status)}</td><td>${esc(c.ports.join(', '))}</td>
-<td>${running ? action(`${base}/stop`, 'Stop') + action(`${base}/restart`, 'Restart') : action(`${base}/start`, 'Start')}${action(`${base}/delete`, 'Delete')} <a href="/containers/${encodeURIComponent(c.id)}/logs">Logs</a></td></tr>`;
-    })
-    .join('\n');
-  return `<section id="containers" aria-label="Containers">${view}
-<table><thead><tr><th>Name</th><th>Image</th><th>Status</th><th>Ports</th><th>Actions</th></tr></thead><tbody>${rows || '<tr><td colspan="5">No containers.</td></tr>'}</tbody></table></section>`;
-}
 
 export function imagesSection(m: EngineModel): string {
   if (!m.images) return '<section id="images"><p>The engine is not running.</p></section>';

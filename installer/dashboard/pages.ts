@@ -2,6 +2,7 @@ import type { BackendStatus } from '../backend/status-schema.js';
 import type { Settings } from '../settings.js';
 import type { DistroView } from './api.js';
 import type { EngineModel } from './pages-engine.js';
+import type { ContainerView } from './container-view.js';
 import { esc } from './escape.js';
 
 /** The status pill's words: Not enabled / Stopped / Starting (step) / Running / Stopping / Failed (reason). */
@@ -40,6 +41,8 @@ export interface PageModel {
   /** The Docker Engine page: the daemon.json text shown (the user's edit, when refused) and its issues. */
   engineConfig?: { text: string; issues?: Array<{ path: string; message: string }> };
   notice?: string;
+  /** The one container a detail page shows. */
+  container?: ContainerView;
   /** berth-data's disk image file. */
   dataDiskFile?: string;
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { loadSettings } from '../settings.js';
 import { answerApi, type ApiDeps } from './api.js';
 import { streamContainerLogs } from './docker-routes.js';
-import { page, submitForm } from './forms.js';
+import { containerPage, page, submitForm } from './forms.js';
 import { sendDiagnostics, streamBerthLogs } from './streams.js';
 import { back, html, json, readBody } from './respond.js';
 import { checkRequest, refuse, SECURITY_HEADERS, SESSION_COOKIE } from './guard.js';
@@ -44,6 +44,20 @@ export function streamEvents(deps: ApiDeps, req: IncomingMessage, res: ServerRes
   req.on('close', () => clearInterval(timer));
 }
 
+/** GET of one of the dashboard's pages (or its home); false when the path is not one. */
+async function answerPage(deps: ApiDeps, url: URL, res: ServerResponse): Promise<boolean> {
+  // Home: Containers once the engine is on; before, Settings, where it is switched on.
+  if (url.pathname === '/') return (back(res, (await loadSettings(deps.settingsFile)).wslEngine ? '/containers' : '/settings'), true);
+  const pageName = url.pathname.slice(1);
+  if (isPageName(pageName)) {
+    html(res, 200, await page(deps, pageName, { runningOnly: url.searchParams.get('view') === 'running', notice: noticeFor(url.searchParams.get('done')) }));
+    return true;
+  }
+  const detail = /^\/containers\/([^/]+)$/.exec(url.pathname);
+  if (detail) return (await containerPage(deps, decodeURIComponent(detail[1]!), res), true);
+  return false;
+}
+
 /**
  * The dashboard: `/api/v1` and the page, on 127.0.0.1 only, behind guard.ts. The same API
  * answers on the backend's root-only control socket, for the CLI.
@@ -71,12 +85,7 @@ export async function serveDashboard(deps: ApiDeps, o: { port: number; assetsDir
       res.setHeader('set-cookie', `${SESSION_COOKIE}=${session}; HttpOnly; SameSite=Strict; Path=/`);
       return back(res, '/');
     }
-    // Home: Containers once the engine is on; before, Settings, where it is switched on.
-    if (method === 'GET' && url.pathname === '/') return back(res, (await loadSettings(deps.settingsFile)).wslEngine ? '/containers' : '/settings');
-    const pageName = url.pathname.slice(1);
-    if (method === 'GET' && isPageName(pageName)) {
-      return html(res, 200, await page(deps, pageName, { runningOnly: url.searchParams.get('view') === 'running', notice: noticeFor(url.searchParams.get('done')) }));
-    }
+    if (method === 'GET' && (await answerPage(deps, url, res))) return;
     if (method === 'GET' && url.pathname === '/favicon.ico') return void res.writeHead(204, SECURITY_HEADERS).end();
     if (method === 'GET' && url.pathname === '/assets/style.css') return void res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'text/css' }).end(STYLESHEET);
     if (method === 'GET' && url.pathname === '/assets/live.js') {

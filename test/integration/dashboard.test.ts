@@ -1,4 +1,5 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -25,6 +26,15 @@ const QUIET = [
 ];
 /** `npm run screenshots` sets this to README's folder; otherwise they stay in the test root. */
 const SHOTS = process.env.BERTH_SCREENSHOTS;
+/** axe-core's browser bundle, put into each page to check it (the page's CSP is bypassed for that context only). */
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+interface AxeViolation {
+  id: string;
+  impact?: string | null;
+  help: string;
+  nodes: Array<{ target: unknown[] }>;
+}
 
 describe.runIf(run)('the dashboard, in headless Chromium against a real Berth', () => {
   let t: TestBerth;
@@ -137,6 +147,42 @@ describe.runIf(run)('the dashboard, in headless Chromium against a real Berth', 
     await ticker.getByRole('button', { name: 'Delete' }).click();
     expect(await page.locator('tr[data-container="ticker"]').count()).toBe(0);
     expect((await t.docker(['ps', '-a', '--format', '{{.Names}}'])).stdout).not.toContain('ticker');
+
+    // A compose project: its containers together under its name, stopped, started and deleted from the page.
+    for (const [svc, args] of [
+      ['web', '-p 80 busybox httpd -f -p 80'],
+      ['worker', 'busybox sleep 600'],
+    ] as const) {
+      const run = await t.sh('Ubuntu', `docker run -d --name demo-${svc}-1 --label com.docker.compose.project=demo -e PLAIN=visible -e API_TOKEN=tok-93ac ${args}`);
+      expect(run.exitCode, run.stderr).toBe(0);
+    }
+    const demoRunning = async () => (await t.docker(['ps', '--filter', 'label=com.docker.compose.project=demo', '--format', '{{.Names}}'])).stdout.split('\n').filter(Boolean).sort();
+    await page.goto(`${new URL(loginUrl).origin}/containers`);
+    const project = page.locator('section.project[data-project="demo"]');
+    expect(await project.locator('h2').textContent()).toMatch(/2 of 2 running/);
+    expect(await project.locator('tr[data-container="demo-web-1"] a[target="_blank"]').getAttribute('href')).toMatch(/^http:\/\/localhost:\d+\/$/); // its published port opens
+    await project.getByRole('button', { name: 'Stop project demo' }).click();
+    expect(await page.locator('.notice').textContent()).toBe('Compose project stopped.');
+    expect(await demoRunning()).toEqual([]);
+    expect(await project.locator('h2').textContent()).toMatch(/0 of 2 running/);
+    await project.getByRole('button', { name: 'Start project demo' }).click();
+    expect(await demoRunning()).toEqual(['demo-web-1', 'demo-worker-1']);
+
+    // A container's own page: readable, with a secret-looking value hidden until clicked.
+    await project.getByRole('link', { name: 'demo-web-1' }).click();
+    expect(await page.locator('main h1').textContent()).toBe('demo-web-1');
+    expect(await page.locator('#overview').textContent()).toContain('httpd -f -p 80');
+    expect(await page.locator('#env tr', { hasText: 'PLAIN' }).textContent()).toContain('visible');
+    const secret = page.locator('#env tr', { hasText: 'API_TOKEN' }).locator('details');
+    expect(await secret.locator('code').isVisible()).toBe(false);
+    await secret.locator('summary').click();
+    expect(await secret.locator('code').textContent()).toBe('tok-93ac');
+    expect(await page.locator('#ports').textContent()).toContain('80/tcp');
+    await shot('dashboard-container-detail');
+    await page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name: 'Containers' }).click();
+    await page.locator('section.project[data-project="demo"]').getByRole('button', { name: 'Delete project demo' }).click();
+    expect(await page.locator('.notice').textContent()).toMatch(/^Compose project deleted/);
+    expect((await t.docker(['ps', '-a', '--filter', 'label=com.docker.compose.project=demo', '--format', '{{.Names}}'])).stdout).toBe('');
 
     // daemon.json: an invalid one is refused with every error and not written; a valid one is applied.
     const config = join(t.env.BERTH_HOME!, 'daemon.json');
@@ -256,6 +302,31 @@ describe.runIf(run)('the dashboard, in headless Chromium against a real Berth', 
     await page.locator('#resources button').click();
     expect(saved().memoryMiB).toBeUndefined();
     expect(saved().cpus).toBeUndefined();
+  });
+
+  it('passes axe-core on every page, with no serious or critical violation, light and dark', async () => {
+    // The session's cookie in a context of its own that may add axe's script to the page.
+    const context = await browser.newContext({ bypassCSP: true, viewport: { width: 1280, height: 800 } });
+    await context.addCookies(await page.context().cookies());
+    const checker = await context.newPage();
+    const found: string[] = [];
+    try {
+      const origin = new URL(loginUrl).origin;
+      for (const scheme of ['light', 'dark'] as const) {
+        await checker.emulateMedia({ colorScheme: scheme });
+        for (const path of ['/containers', '/images', '/volumes', '/engine', '/settings', '/troubleshoot', '/logs']) {
+          await checker.goto(`${origin}${path}`);
+          await checker.addScriptTag({ content: AXE_SOURCE });
+          const violations = await checker.evaluate(async () => (await (window as unknown as { axe: { run(): Promise<{ violations: AxeViolation[] }> } }).axe.run()).violations);
+          for (const v of violations.filter((x) => x.impact === 'serious' || x.impact === 'critical')) {
+            found.push(`${path} (${scheme}): ${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => JSON.stringify(n.target)).join(', ')}`);
+          }
+        }
+      }
+    } finally {
+      await context.close();
+    }
+    expect(found).toEqual([]);
   });
 
   it("moves berth-data's disk image: a relative path is refused at its field, a directory is moved into while the data stays", async () => {

@@ -1,0 +1,136 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { containerView } from '../../installer/dashboard/container-view.js';
+import { ago, timeElement } from '../../installer/dashboard/human-time.js';
+import { answerProject } from '../../installer/dashboard/projects.js';
+import { answerDocker } from '../../installer/dashboard/docker-routes.js';
+
+describe('times on the pages', () => {
+  it('read as people say them, the exact one kept for the hover', () => {
+    const now = Date.parse('2026-12-05T12:00:00Z');
+    expect(ago('2026-12-05T11:59:30Z', now)).toBe('just now');
+    expect(ago('2026-12-05T11:58:00Z', now)).toBe('2 minutes ago');
+    expect(ago('2026-12-05T11:00:00Z', now)).toBe('1 hour ago');
+    expect(ago('2026-12-02T12:00:00Z', now)).toBe('3 days ago');
+    expect(ago('0001-01-01T00:00:00Z', now)).toBeUndefined(); // Docker's "never started"
+    expect(timeElement('2026-12-05T11:58:00Z', now)).toBe('<time datetime="2026-12-05T11:58:00Z" title="2026-12-05T11:58:00Z">2 minutes ago</time>');
+  });
+});
+
+describe("a container's page", () => {
+  it('reads the inspect document: the command, env with secret-looking values flagged, mounts, ports, networks, the project', () => {
+    const view = containerView({
+      Id: '0123456789abcdef',
+      Name: '/demo-web-1',
+      Created: '2026-12-05T02:00:00Z',
+      State: { Status: 'running', StartedAt: '2026-12-05T02:00:01Z' },
+      Config: {
+        Image: 'busybox',
+        Entrypoint: null,
+        Cmd: ['httpd', '-f'],
+        Env: ['PLAIN=visible', 'API_TOKEN=tok', 'DB_PASSWORD=pw', 'AWS_SECRET_ACCESS_KEY=k', 'EMPTY', 'URL=a=b'],
+        Labels: { 'com.docker.compose.project': 'demo' },
+      },
+      Mounts: [
+        { Type: 'bind', Source: '/home/me/app', Destination: '/app', RW: false },
+        { Type: 'volume', Name: 'data', Source: '/var/lib/docker/volumes/data/_data', Destination: '/data', RW: true },
+      ],
+      NetworkSettings: {
+        Ports: {
+          '80/tcp': [
+            { HostIp: '0.0.0.0', HostPort: '32768' },
+            { HostIp: '::', HostPort: '32768' },
+          ],
+          '53/udp': null,
+        },
+        Networks: { bridge: { IPAddress: '172.17.0.2' } },
+      },
+    });
+    expect(view).toMatchObject({ id: '0123456789ab', name: 'demo-web-1', command: 'httpd -f', state: 'running', project: 'demo' });
+    expect(view.env.map((e) => `${e.name}=${e.value}${e.secret ? ' (hidden)' : ''}`)).toEqual([
+      'PLAIN=visible',
+      'API_TOKEN=tok (hidden)',
+      'DB_PASSWORD=pw (hidden)',
+      'AWS_SECRET_ACCESS_KEY=k (hidden)',
+      'EMPTY=',
+      'URL=a=b',
+    ]);
+    expect(view.mounts).toEqual([
+      { type: 'bind', source: '/home/me/app', destination: '/app', readOnly: true },
+      { type: 'volume', source: 'data', destination: '/data', readOnly: false },
+    ]);
+    expect(view.ports).toEqual([
+      { container: '80/tcp', host: '0.0.0.0:32768' },
+      { container: '80/tcp', host: '[::]:32768' },
+    ]);
+    expect(view.networks).toEqual([{ name: 'bridge', ip: '172.17.0.2' }]);
+  });
+});
+
+describe('a compose project from the dashboard', () => {
+  let dir: string;
+  let daemon: Server;
+  const calls: string[] = [];
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'berth-projects-'));
+    // An Engine API that knows two containers of the project "demo".
+    daemon = createServer((req, res) => {
+      calls.push(`${req.method} ${decodeURIComponent(req.url ?? '')}`);
+      if (req.url === '/containers/json?all=1') {
+        const ports = [
+          { IP: '0.0.0.0', PrivatePort: 80, PublicPort: 8080, Type: 'tcp' },
+          { IP: '::', PrivatePort: 80, PublicPort: 8080, Type: 'tcp' },
+          { IP: '0.0.0.0', PrivatePort: 53, PublicPort: 5353, Type: 'udp' },
+          { PrivatePort: 9000, Type: 'tcp' },
+        ];
+        return res.end(JSON.stringify([{ Id: 'aaa0123456789', Names: ['/demo-web-1'], Image: 'busybox', State: 'running', Status: 'Up', Ports: ports, Labels: { 'com.docker.compose.project': 'demo' } }]));
+      }
+      if (req.url?.startsWith('/containers/json')) {
+        const demo = decodeURIComponent(req.url).includes('com.docker.compose.project=demo');
+        return res.end(JSON.stringify(demo ? [{ Id: 'aaa' }, { Id: 'bbb' }] : []));
+      }
+      res.statusCode = req.url === '/containers/bbb/stop' ? 304 : 204;
+      res.end();
+    });
+    await new Promise<void>((r) => daemon.listen(join(dir, 'docker.sock'), r));
+  });
+  afterAll(() => {
+    daemon?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('acts on each of its containers (one already stopped is no failure), refuses a name that is not one, and says when it has none', async () => {
+    const sock = join(dir, 'docker.sock');
+    expect(await answerProject(sock, 'POST', '/api/v1/projects/demo/stop')).toEqual({ status: 200, body: { project: 'demo', containers: 2 } });
+    expect(calls.slice(-2)).toEqual(['POST /containers/aaa/stop', 'POST /containers/bbb/stop']);
+    expect(await answerProject(sock, 'DELETE', '/api/v1/projects/demo')).toMatchObject({ status: 200 });
+    expect(calls.slice(-2)).toEqual(['DELETE /containers/aaa?force=1', 'DELETE /containers/bbb?force=1']);
+    const before = calls.length;
+    expect(await answerProject(sock, 'POST', '/api/v1/projects/..%2Fx/start')).toMatchObject({ status: 400, body: { message: 'not a compose project name: "../x"' } });
+    expect(calls.length).toBe(before); // nothing reached the engine
+    expect(await answerProject(sock, 'POST', '/api/v1/projects/other/start')).toMatchObject({ status: 404, body: { message: 'no containers of the project other' } });
+    expect(await answerProject(sock, 'GET', '/api/v1/projects/demo/stop')).toBeUndefined();
+    // The list the page groups: the project, and each published port once (Docker lists 0.0.0.0 and :: apart).
+    expect(await answerDocker(sock, 'GET', '/api/v1/containers')).toEqual({
+      status: 200,
+      body: [
+        {
+          id: 'aaa012345678',
+          name: 'demo-web-1',
+          image: 'busybox',
+          state: 'running',
+          status: 'Up',
+          project: 'demo',
+          ports: [
+            { host: 8080, container: 80, proto: 'tcp' },
+            { host: 5353, container: 53, proto: 'udp' },
+          ],
+        },
+      ],
+    });
+    expect(await answerProject(sock, 'POST', '/api/v1/projects/demo/restart')).toBeUndefined();
+  });
+});
