@@ -55,8 +55,8 @@ async function readDistroFile(wsl: WslHost, name: string, path: string): Promise
   const absent = await wsl.run(name, ['test', '-e', path], { user: 'root' });
   if (absent.exitCode === 1) return undefined;
   throw new Error(
-    `cannot read ${path} in the WSL distro "${name}" (cat exited ${r.exitCode}${r.stderr.trim() ? `: ${r.stderr.trim()}` : ''}); ` +
-      `Berth tries again. If it keeps failing, see \`wsl -d ${name} -u root cat ${path}\`; a distro of this name that is not Berth's must be renamed`,
+    `cannot read ${path} in the WSL distro "${name}" (cat exited ${r.exitCode}${r.stderr.trim() ? `: ${r.stderr.trim()}` : ''}): it did not answer, as a distro stopping under \`wsl --shutdown\` does. ` +
+      `Try again (the engine's start does so by itself); if it keeps failing, \`wsl -d ${name} -u root cat ${path}\` shows why, and a distro of this name that is not Berth's must be renamed`,
   );
 }
 

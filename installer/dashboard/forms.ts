@@ -64,7 +64,7 @@ async function resetForm({ deps, form, res, path }: Submission): Promise<void> {
   const word = CONFIRM_WORDS[kind];
   if (form.get('confirm') !== word) return html(res, 400, await page(deps, 'troubleshoot', { errors: { [kind]: `Nothing was deleted: type "${word}" to confirm.` } }));
   await deps.reset(kind);
-  back(res, resultUrl('troubleshoot', 'reset'));
+  back(res, resultUrl('troubleshoot', kind));
 }
 
 async function engineConfigForm({ deps, form, res }: Submission): Promise<void> {

@@ -43,7 +43,8 @@ const NOTICES: Record<string, string> = {
   'projects-start': 'Compose project started.',
   'projects-stop': 'Compose project stopped.',
   'projects-delete': 'Compose project deleted (its containers; volumes and images are kept).',
-  reset: 'Done: the data was deleted.',
+  purge: 'Purged: every image, container and volume was deleted; the settings are kept.',
+  factory: 'Reset to factory defaults: the data was deleted, every setting is back to its default, and the engine is off.',
 };
 
 /** The notice of a `?done=` key, if it is one. */
@@ -74,6 +75,14 @@ function sidebar(page?: PageName): string {
   return `<nav aria-label="Pages"><ul>${links}</ul></nav>`;
 }
 
+/** Every page's head: its title, the stylesheet and the live script. */
+function documentHead(title: string): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${esc(title)} — Berth</title><meta name="viewport" content="width=device-width">
+<meta name="color-scheme" content="light dark">
+<link rel="stylesheet" href="/assets/style.css"><script type="module" src="/assets/live.js"></script></head>`;
+}
+
 /** The sections of one page. */
 function pageBody(m: PageModel, page: PageName): string {
   const engine = m.engine ?? {};
@@ -98,10 +107,7 @@ export function renderPage(m: PageModel, page: PageName): string {
   const body = pageBody(m, page);
   const section = PAGES.find((p) => p.name === page)!.title;
   const title = m.container ? `${m.container.name} — ${section}` : section;
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>${esc(title)} — Berth</title><meta name="viewport" content="width=device-width">
-<meta name="color-scheme" content="light dark">
-<link rel="stylesheet" href="/assets/style.css"><script type="module" src="/assets/live.js"></script></head>
+  return `${documentHead(title)}
 <body>${header(m, page)}
 <div class="frame">${sidebar(page)}
 <main><h1>${esc(m.container?.name ?? section)}</h1>${m.notice ? `<p class="notice" role="status">${esc(m.notice)}</p>` : ''}
@@ -114,10 +120,7 @@ ${body}
  * pill; without script, the API's stream is one link away).
  */
 export function logPage(title: string, streamPath: string, filter = ''): string {
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>${esc(title)} — Berth</title><meta name="viewport" content="width=device-width">
-<meta name="color-scheme" content="light dark">
-<link rel="stylesheet" href="/assets/style.css"><script type="module" src="/assets/live.js"></script></head>
+  return `${documentHead(title)}
 <body><header><a class="brand" href="/">Berth</a><output id="pill" class="pill" aria-live="polite"></output></header>
 <div class="frame">${sidebar()}
 <main><h1>${esc(title)}</h1>${filter}

@@ -147,7 +147,7 @@ describe("a distro of Berth's name that Berth did not make", () => {
     ]) {
       err = '';
       expect(await main(argv, ctx), argv.join(' ')).toBe(EXIT.failed);
-      expect(err, argv.join(' ')).toMatch(/cannot read \/etc\/berth-distro.json in the WSL distro "berth(-data)?" \(cat exited 137\); Berth tries again/);
+      expect(err, argv.join(' ')).toMatch(/cannot read \/etc\/berth-distro.json in the WSL distro "berth(-data)?" \(cat exited 137\): it did not answer, as a distro stopping under `wsl --shutdown` does\. Try again/);
       expect(err, argv.join(' ')).not.toMatch(/not made by Berth/);
     }
     expect(wsl.unregistered).toEqual([]);

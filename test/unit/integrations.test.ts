@@ -25,6 +25,14 @@ function setup() {
   return { wsl, proxies, logs, integrations, serve, clock };
 }
 
+/** Ubuntu integrated, its proxy serving. */
+async function servingUbuntu(w: ReturnType<typeof setup>): Promise<void> {
+  const synced = w.integrations.sync(['Ubuntu']);
+  await until(() => w.proxies.length === 1, 'the proxy started');
+  w.serve(w.proxies[0]!);
+  await synced;
+}
+
 describe('integrations', () => {
   it("are running once the distro's proxy says it serves; its log lines reach Berth's log", async () => {
     const w = setup();
@@ -66,10 +74,7 @@ describe('integrations', () => {
 
   it('start a proxy waiting out its backoff at once when synced again (the engine back after a `wsl --shutdown`)', async () => {
     const w = setup();
-    const synced = w.integrations.sync(['Ubuntu']);
-    await until(() => w.proxies.length === 1, 'the proxy started');
-    w.serve(w.proxies[0]!);
-    await synced;
+    await servingUbuntu(w);
     // Its distro went down with WSL: the proxy exited, and waits out its backoff.
     w.proxies[0]!.end(PROXY_EXIT.failed);
     await until(() => w.integrations.status()[0]?.state === 'restarting', 'restarting');
@@ -88,10 +93,7 @@ describe('integrations', () => {
 
   it('leave no timer behind once stopped: a crash just before the stop is not restarted after it', async () => {
     const w = setup();
-    const synced = w.integrations.sync(['Ubuntu']);
-    await until(() => w.proxies.length === 1, 'the proxy started');
-    w.serve(w.proxies[0]!);
-    await synced;
+    await servingUbuntu(w);
     w.proxies[0]!.end(PROXY_EXIT.failed);
     await until(() => w.integrations.status()[0]?.state === 'restarting', 'restarting');
     await w.integrations.stopAll();
