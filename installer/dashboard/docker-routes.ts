@@ -26,6 +26,8 @@ interface DockerRoute {
   daemon: (name: string) => { method: 'GET' | 'POST' | 'DELETE'; path: string };
   /** Shapes the daemon's JSON for the page. */
   shape?: (json: unknown) => unknown;
+  /** The same action for a daemon older than the request (it answers 400 naming what it lacks). */
+  olderDaemon?: { refusal: RegExp; daemon: () => { method: 'GET' | 'POST' | 'DELETE'; path: string } };
 }
 
 type Json = Record<string, unknown>;
@@ -45,6 +47,7 @@ const containers = (list: unknown) =>
     state: c.State,
     status: c.Status,
     ports: publishedPorts(c.Ports),
+    volumes: ((c.Mounts as Json[] | undefined) ?? []).filter((x) => x.Type === 'volume').map((x) => String(x.Name)),
     project: (c.Labels as Record<string, string> | undefined)?.[COMPOSE_PROJECT],
   }));
 const images = (list: unknown) =>
@@ -57,12 +60,14 @@ const images = (list: unknown) =>
   }));
 const volumes = (doc: unknown) => (((doc as Json).Volumes as Json[] | null) ?? []).map((v) => ({ name: v.Name, driver: v.Driver }));
 const df = (doc: unknown) => {
-  const d = doc as { LayersSize?: number; Images?: Json[]; Containers?: Json[]; Volumes?: Array<{ UsageData?: { Size?: number } }>; BuildCache?: Array<{ Size?: number }> };
+  const d = doc as { LayersSize?: number; Images?: Json[]; Containers?: Json[]; Volumes?: Array<{ Name?: string; UsageData?: { Size?: number } }>; BuildCache?: Array<{ Size?: number }> };
   const sum = (xs: number[]) => xs.reduce((a, b) => a + (b > 0 ? b : 0), 0);
   return {
     images: { count: d.Images?.length ?? 0, bytes: d.LayersSize ?? 0 },
     containers: { count: d.Containers?.length ?? 0, bytes: sum((d.Containers ?? []).map((c) => Number(c.SizeRw ?? 0))) },
     volumes: { count: d.Volumes?.length ?? 0, bytes: sum((d.Volumes ?? []).map((v) => v.UsageData?.Size ?? 0)) },
+    /** Each volume's size (-1: not measured by the daemon). */
+    volumeBytes: Object.fromEntries((d.Volumes ?? []).map((v) => [String(v.Name), v.UsageData?.Size ?? -1])),
     buildCache: { bytes: sum((d.BuildCache ?? []).map((b) => b.Size ?? 0)) },
   };
 };
@@ -80,9 +85,27 @@ export const DOCKER_ROUTES: DockerRoute[] = [
   { method: 'POST', path: /^\/api\/v1\/images\/prune$/, name: 'POST /api/v1/images/prune', check: undefined, daemon: () => ({ method: 'POST', path: `/images/prune?filters=${filters({ dangling: ['false'] })}` }) },
   { method: 'GET', path: /^\/api\/v1\/volumes$/, name: 'GET /api/v1/volumes', check: undefined, daemon: () => ({ method: 'GET', path: '/volumes' }), shape: volumes },
   { method: 'DELETE', path: /^\/api\/v1\/volumes\/([^/]+)$/, name: 'DELETE /api/v1/volumes/{name}', check: VOLUME, daemon: (n) => ({ method: 'DELETE', path: `/volumes/${n}` }) },
-  { method: 'POST', path: /^\/api\/v1\/volumes\/prune$/, name: 'POST /api/v1/volumes/prune', check: undefined, daemon: () => ({ method: 'POST', path: `/volumes/prune?filters=${filters({ all: ['true'] })}` }) },
+  // `all`: named volumes too (API 1.42+, where a bare prune takes only anonymous ones); before
+  // 1.42 a bare prune took every unused volume and the filter is refused.
+  {
+    method: 'POST',
+    path: /^\/api\/v1\/volumes\/prune$/,
+    name: 'POST /api/v1/volumes/prune',
+    check: undefined,
+    daemon: () => ({ method: 'POST', path: `/volumes/prune?filters=${filters({ all: ['true'] })}` }),
+    olderDaemon: { refusal: /invalid filter 'all'/i, daemon: () => ({ method: 'POST', path: '/volumes/prune' }) },
+  },
   { method: 'GET', path: /^\/api\/v1\/system\/df$/, name: 'GET /api/v1/system/df', check: undefined, daemon: () => ({ method: 'GET', path: '/system/df' }), shape: df },
 ];
+
+/** One Engine API call: its JSON, or its refusal as a message. */
+async function callDaemon(daemon: HttpTarget, call: { method: 'GET' | 'POST' | 'DELETE'; path: string }): Promise<ApiAnswer> {
+  const res = await httpRequest(daemon, { method: call.method, path: call.path, timeoutMs: 60_000 }).catch((e: Error) => e);
+  if (res instanceof Error) return { status: 503, body: { message: `the engine does not answer (${res.message}); is Berth running?` } };
+  const json = res.body ? (JSON.parse(res.body) as unknown) : {};
+  if (res.status >= 400) return { status: res.status, body: { message: (json as { message?: string }).message ?? `the engine answered ${res.status}` } };
+  return { status: 200, body: json };
+}
 
 /** One allowlisted Engine action; undefined when the path is not one of them. */
 export async function answerDocker(daemon: HttpTarget, method: string, path: string): Promise<ApiAnswer | undefined> {
@@ -91,12 +114,10 @@ export async function answerDocker(daemon: HttpTarget, method: string, path: str
     if (!m) continue;
     const name = decodeURIComponent(m[1] ?? '');
     if (r.check && !r.check.test(name)) return { status: 400, body: { message: `not a valid name or id: ${JSON.stringify(name)}` } };
-    const call = r.daemon(encodeURIComponent(name));
-    const res = await httpRequest(daemon, { method: call.method, path: call.path, timeoutMs: 60_000 }).catch((e: Error) => e);
-    if (res instanceof Error) return { status: 503, body: { message: `the engine does not answer (${res.message}); is Berth running?` } };
-    const json = res.body ? (JSON.parse(res.body) as unknown) : {};
-    if (res.status >= 400) return { status: res.status, body: { message: (json as { message?: string }).message ?? `the engine answered ${res.status}` } };
-    return { status: 200, body: r.shape ? r.shape(json) : json };
+    let answer = await callDaemon(daemon, r.daemon(encodeURIComponent(name)));
+    const message = (answer.body as { message?: string }).message ?? '';
+    if (answer.status === 400 && r.olderDaemon?.refusal.test(message)) answer = await callDaemon(daemon, r.olderDaemon.daemon());
+    return answer.status === 200 && r.shape ? { status: 200, body: r.shape(answer.body) } : answer;
   }
   return undefined;
 }

@@ -46,7 +46,9 @@ export async function containerPage(deps: ApiDeps, id: string, res: ServerRespon
 /** An Engine action from a form: done, its page says so; refused, the daemon's reason is shown there, not as JSON. */
 async function engineAction(deps: ApiDeps, res: ServerResponse, method: string, path: string, on: PageName, done: string): Promise<void> {
   const a = await answerApi(deps, method, path, undefined);
-  if (a && a.status < 300) return back(res, resultUrl(on, done));
+  // A prune answers what it freed (SpaceReclaimed): the notice says it.
+  const freed = (a?.body as { SpaceReclaimed?: unknown } | undefined)?.SpaceReclaimed;
+  if (a && a.status < 300) return back(res, resultUrl(on, done, '', typeof freed === 'number' ? freed : undefined));
   html(res, a?.status ?? 404, await page(deps, on, { notice: `Not done: ${(a?.body as { message?: string } | undefined)?.message ?? 'no such action'}` }));
 }
 

@@ -47,14 +47,16 @@ const NOTICES: Record<string, string> = {
   factory: 'Reset to factory defaults: the data was deleted, every setting is back to its default, and the engine is off.',
 };
 
-/** The notice of a `?done=` key, if it is one. */
-export function noticeFor(done: string | null): string | undefined {
-  return done && Object.hasOwn(NOTICES, done) ? NOTICES[done] : undefined;
+/** The notice of a `?done=` key, if it is one, with what a prune freed (`&freed=BYTES`, digits only). */
+export function noticeFor(done: string | null, freed: string | null = null): string | undefined {
+  if (!done || !Object.hasOwn(NOTICES, done)) return undefined;
+  return freed && /^\d{1,15}$/.test(freed) ? `${NOTICES[done]} ${(Number(freed) / 2 ** 20).toFixed(1)} MiB freed.` : NOTICES[done];
 }
 
-/** Where a form's result is shown: its page, with the notice key and the section. */
-export function resultUrl(page: PageName, done: string, section = ''): string {
-  return `/${page}?done=${encodeURIComponent(done)}${section ? `#${section}` : ''}`;
+/** Where a form's result is shown: its page, with the notice key (and what it freed) and the section. */
+export function resultUrl(page: PageName, done: string, section = '', freedBytes?: number): string {
+  const freed = freedBytes === undefined ? '' : `&freed=${Math.max(0, Math.round(freedBytes))}`;
+  return `/${page}?done=${encodeURIComponent(done)}${freed}${section ? `#${section}` : ''}`;
 }
 
 /** The status pill and Start/Stop/Restart, on every page; the buttons come back to it. */

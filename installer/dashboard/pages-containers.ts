@@ -11,6 +11,8 @@ export interface ContainerRow {
   status: unknown;
   ports: Array<{ host: number; container: number; proto: string }>;
   project?: string;
+  /** Names of the volumes it mounts. */
+  volumes?: string[];
 }
 
 const action = (path: string, label: string, name = '') => `<form method="post" action="${path}" class="inline"><button${name ? ` aria-label="${esc(`${label} ${name}`)}"` : ''}>${label}</button></form>`;

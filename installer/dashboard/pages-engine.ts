@@ -10,7 +10,13 @@ export interface EngineModel {
   containers?: ContainerRow[];
   images?: Array<{ id: string; tags: string[]; size: unknown }>;
   volumes?: Array<{ name: unknown; driver: unknown }>;
-  df?: { images: { count: number; bytes: number }; containers: { count: number; bytes: number }; volumes: { count: number; bytes: number }; buildCache: { bytes: number } };
+  df?: {
+    images: { count: number; bytes: number };
+    containers: { count: number; bytes: number };
+    volumes: { count: number; bytes: number };
+    buildCache: { bytes: number };
+    volumeBytes?: Record<string, number>;
+  };
   errors?: Record<string, string>;
 }
 
@@ -28,11 +34,20 @@ export function imagesSection(m: EngineModel): string {
 <table><thead><tr><th>Tags</th><th>ID</th><th>Size</th><th>Actions</th></tr></thead><tbody>${images || '<tr><td colspan="4">No images.</td></tr>'}</tbody></table>${action('/ui/images/prune', 'Prune unused images')}</section>`;
 }
 
+/** The volumes, each with its size and the containers that use it (one in use cannot be pruned). */
 export function volumesSection(m: EngineModel): string {
   if (!m.volumes) return '<section id="volumes"><p>The engine is not running.</p></section>';
-  const volumes = m.volumes.map((v) => `<tr><td>${esc(v.name)}</td><td>${esc(v.driver)}</td><td>${action(`/ui/volumes/${encodeURIComponent(String(v.name))}/delete`, 'Delete')}</td></tr>`).join('\n');
+  const users = (name: string) => (m.containers ?? []).filter((c) => c.volumes?.includes(name)).map((c) => c.name);
+  const volumes = m.volumes
+    .map((v) => {
+      const name = String(v.name);
+      const bytes = m.df?.volumeBytes?.[name];
+      const used = users(name);
+      return `<tr data-volume="${esc(name)}"><td>${esc(name)}</td><td>${esc(v.driver)}</td><td>${bytes === undefined || bytes < 0 ? '' : size(bytes)}</td><td>${used.map(esc).join(', ') || '<em>none</em>'}</td><td>${action(`/ui/volumes/${encodeURIComponent(name)}/delete`, 'Delete')}</td></tr>`;
+    })
+    .join('\n');
   return `<section id="volumes" aria-label="Volumes">
-<table><thead><tr><th>Name</th><th>Driver</th><th>Actions</th></tr></thead><tbody>${volumes || '<tr><td colspan="3">No volumes.</td></tr>'}</tbody></table>${action('/ui/volumes/prune', 'Prune unused volumes')}</section>`;
+<table><thead><tr><th>Name</th><th>Driver</th><th>Size</th><th>Used by</th><th>Actions</th></tr></thead><tbody>${volumes || '<tr><td colspan="5">No volumes.</td></tr>'}</tbody></table>${action('/ui/volumes/prune', 'Prune unused volumes')}</section>`;
 }
 
 function confirmForm(kind: ResetKind, title: string, what: string, errors: Record<string, string> | undefined): string {

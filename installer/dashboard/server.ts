@@ -50,7 +50,7 @@ async function answerPage(deps: ApiDeps, url: URL, res: ServerResponse): Promise
   if (url.pathname === '/') return (back(res, (await loadSettings(deps.settingsFile)).wslEngine ? '/containers' : '/settings'), true);
   const pageName = url.pathname.slice(1);
   if (isPageName(pageName)) {
-    html(res, 200, await page(deps, pageName, { runningOnly: url.searchParams.get('view') === 'running', notice: noticeFor(url.searchParams.get('done')) }));
+    html(res, 200, await page(deps, pageName, { runningOnly: url.searchParams.get('view') === 'running', notice: noticeFor(url.searchParams.get('done'), url.searchParams.get('freed')) }));
     return true;
   }
   const detail = /^\/containers\/([^/]+)$/.exec(url.pathname);

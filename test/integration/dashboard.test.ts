@@ -184,6 +184,23 @@ describe.runIf(run)('the dashboard, in headless Chromium against a real Berth', 
     expect(await page.locator('.notice').textContent()).toMatch(/^Compose project deleted/);
     expect((await t.docker(['ps', '-a', '--filter', 'label=com.docker.compose.project=demo', '--format', '{{.Names}}'])).stdout).toBe('');
 
+    // Volumes: each with its size and the containers using it; a prune says what it freed.
+    const user = await t.sh('Ubuntu', 'docker run -d --name vol-user -v vol-a:/data busybox sh -c "head -c 1048576 /dev/zero > /data/f; sleep 600"');
+    expect(user.exitCode, user.stderr).toBe(0);
+    await page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name: 'Volumes' }).click();
+    const volume = page.locator('tr[data-volume="vol-a"]');
+    const cells = async () => {
+      await page.reload();
+      return [await volume.locator('td').nth(2).textContent(), await volume.locator('td').nth(3).textContent()];
+    };
+    expect(await until(async () => (await cells())[0] === '1.0 MiB', 30_000, 500), `vol-a reads ${JSON.stringify(await cells())}`).toBe(true);
+    expect((await cells())[1]).toBe('vol-user');
+    expect((await t.docker(['rm', '-f', 'vol-user'])).exitCode).toBe(0);
+    expect((await cells())[1]).toBe('none');
+    await page.getByRole('button', { name: 'Prune unused volumes' }).click();
+    expect(await page.locator('.notice').textContent()).toMatch(/^Unused volumes pruned\. 1\.0 MiB freed\.$/);
+    expect((await t.docker(['volume', 'ls', '--format', '{{.Name}}'])).stdout.split('\n')).not.toContain('vol-a');
+
     // daemon.json: an invalid one is refused with every error and not written; a valid one is applied.
     const config = join(t.env.BERTH_HOME!, 'daemon.json');
     await page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name: 'Engine' }).click();

@@ -7,6 +7,7 @@ import { containerView } from '../../installer/dashboard/container-view.js';
 import { ago, timeElement } from '../../installer/dashboard/human-time.js';
 import { answerProject } from '../../installer/dashboard/projects.js';
 import { answerDocker } from '../../installer/dashboard/docker-routes.js';
+import { volumesSection } from '../../installer/dashboard/pages-engine.js';
 
 describe('times on the pages', () => {
   it('read as people say them, the exact one kept for the hover', () => {
@@ -79,6 +80,9 @@ describe('a compose project from the dashboard', () => {
     // An Engine API that knows two containers of the project "demo".
     daemon = createServer((req, res) => {
       calls.push(`${req.method} ${decodeURIComponent(req.url ?? '')}`);
+      // A daemon before API 1.42: no `all` filter on a volume prune (a bare prune takes every unused volume).
+      if (req.url?.startsWith('/volumes/prune?filters=')) return res.writeHead(400).end(JSON.stringify({ message: "Invalid filter 'all'" }));
+      if (req.url === '/volumes/prune') return res.end(JSON.stringify({ VolumesDeleted: ['data'], SpaceReclaimed: 42 }));
       if (req.url === '/containers/json?all=1') {
         const ports = [
           { IP: '0.0.0.0', PrivatePort: 80, PublicPort: 8080, Type: 'tcp' },
@@ -86,7 +90,23 @@ describe('a compose project from the dashboard', () => {
           { IP: '0.0.0.0', PrivatePort: 53, PublicPort: 5353, Type: 'udp' },
           { PrivatePort: 9000, Type: 'tcp' },
         ];
-        return res.end(JSON.stringify([{ Id: 'aaa0123456789', Names: ['/demo-web-1'], Image: 'busybox', State: 'running', Status: 'Up', Ports: ports, Labels: { 'com.docker.compose.project': 'demo' } }]));
+        return res.end(
+          JSON.stringify([
+            {
+              Id: 'aaa0123456789',
+              Names: ['/demo-web-1'],
+              Image: 'busybox',
+              State: 'running',
+              Status: 'Up',
+              Ports: ports,
+              Labels: { 'com.docker.compose.project': 'demo' },
+              Mounts: [
+                { Type: 'volume', Name: 'data' },
+                { Type: 'bind', Source: '/home/me' },
+              ],
+            },
+          ]),
+        );
       }
       if (req.url?.startsWith('/containers/json')) {
         const demo = decodeURIComponent(req.url).includes('com.docker.compose.project=demo');
@@ -113,6 +133,9 @@ describe('a compose project from the dashboard', () => {
     expect(calls.length).toBe(before); // nothing reached the engine
     expect(await answerProject(sock, 'POST', '/api/v1/projects/other/start')).toMatchObject({ status: 404, body: { message: 'no containers of the project other' } });
     expect(await answerProject(sock, 'GET', '/api/v1/projects/demo/stop')).toBeUndefined();
+    // A prune of named volumes on a daemon that predates the `all` filter: the bare prune, which means the same there.
+    expect(await answerDocker(sock, 'POST', '/api/v1/volumes/prune')).toEqual({ status: 200, body: { VolumesDeleted: ['data'], SpaceReclaimed: 42 } });
+    expect(calls.slice(-2)).toEqual(['POST /volumes/prune?filters={"all":["true"]}', 'POST /volumes/prune']);
     // The list the page groups: the project, and each published port once (Docker lists 0.0.0.0 and :: apart).
     expect(await answerDocker(sock, 'GET', '/api/v1/containers')).toEqual({
       status: 200,
@@ -124,6 +147,7 @@ describe('a compose project from the dashboard', () => {
           state: 'running',
           status: 'Up',
           project: 'demo',
+          volumes: ['data'],
           ports: [
             { host: 8080, container: 80, proto: 'tcp' },
             { host: 5353, container: 53, proto: 'udp' },
@@ -132,5 +156,23 @@ describe('a compose project from the dashboard', () => {
       ],
     });
     expect(await answerProject(sock, 'POST', '/api/v1/projects/demo/restart')).toBeUndefined();
+  });
+});
+
+describe('the Volumes page', () => {
+  it('shows each volume with its size and the containers using it', () => {
+    const html = volumesSection({
+      volumes: [
+        { name: 'data', driver: 'local' },
+        { name: 'spare', driver: 'local' },
+      ],
+      containers: [
+        { id: 'a', name: 'web', image: 'x', state: 'running', status: 'Up', ports: [], volumes: ['data'] },
+        { id: 'b', name: 'job', image: 'x', state: 'exited', status: 'Exited', ports: [], volumes: ['data'] },
+      ],
+      df: { images: { count: 0, bytes: 0 }, containers: { count: 0, bytes: 0 }, volumes: { count: 2, bytes: 3145728 }, buildCache: { bytes: 0 }, volumeBytes: { data: 3145728, spare: -1 } },
+    });
+    expect(html).toContain('<tr data-volume="data"><td>data</td><td>local</td><td>3.0 MiB</td><td>web, job</td>');
+    expect(html).toContain('<tr data-volume="spare"><td>spare</td><td>local</td><td></td><td><em>none</em></td>');
   });
 });

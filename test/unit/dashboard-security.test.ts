@@ -178,6 +178,8 @@ describe('the dashboard, over plain HTTP', () => {
       expect(page.body, name).toMatch(new RegExp(`<a href="/${name}" aria-current="page">`));
     }
     expect((await call('GET', '/settings?done=proxy', { cookie })).body).toContain('<p class="notice" role="status">Proxy settings saved; new connections use them.</p>');
+    expect((await call('GET', '/volumes?done=volumes-prune&freed=1572864', { cookie })).body).toContain('>Unused volumes pruned. 1.5 MiB freed.</p>');
+    expect((await call('GET', '/volumes?done=volumes-prune&freed=lots', { cookie })).body).toContain('>Unused volumes pruned.</p>');
     for (const done of ['<script>alert(1)</script>', 'Your password expired', 'constructor', '__proto__']) {
       const page = await call('GET', `/settings?done=${encodeURIComponent(done)}`, { cookie });
       expect(page.body, done).not.toContain('class="notice"');
