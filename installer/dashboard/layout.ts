@@ -150,4 +150,5 @@ button{padding:.25rem .9rem;font:inherit;color:var(--fg);background:var(--panel)
 :focus-visible{outline:2px solid var(--accent);outline-offset:2px}input,textarea{font:inherit;color:var(--fg);background:var(--bg);border:1px solid var(--line);border-radius:.3rem;padding:.2rem .4rem}
 form.inline{display:inline;margin-right:.3rem}table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:.3rem .5rem;border-bottom:1px solid var(--line)}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem}dt{font-weight:600}dd{margin:0;overflow-wrap:anywhere}h2 small{font-weight:400;color:var(--muted)}details summary{cursor:pointer;color:var(--accent)}
+button.sort{background:none;border:0;padding:0;font-weight:700}
 pre#log{background:var(--panel);padding:.75rem;max-height:70vh;overflow:auto}input:not([type]){min-width:18rem;max-width:100%}textarea{width:100%}`;

@@ -48,3 +48,46 @@ events?.addEventListener('status', (e) => {
     if (cell) cell.textContent = `${i.state}${i.detail ? `: ${i.detail}` : ''}`;
   }
 });
+
+// Tables that sort and filter (the page shows them as they came without script): a column's
+// button sorts by it, again the other way; one filter box per page hides the rows without its text.
+const sortable = [...document.querySelectorAll<HTMLTableElement>('table[data-sortable]')];
+for (const table of sortable) {
+  const body = table.tBodies[0];
+  const heads = [...(table.tHead?.rows[0]?.cells ?? [])];
+  heads.forEach((th, column) => {
+    if (!body || th.hasAttribute('data-nosort')) return;
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.className = 'sort';
+    // The arrow is for the eye; aria-sort on the header says it to a screen reader.
+    const arrow = document.createElement('span');
+    arrow.setAttribute('aria-hidden', 'true');
+    button.append(th.textContent ?? '', arrow);
+    th.replaceChildren(button);
+    th.setAttribute('aria-sort', 'none');
+    button.addEventListener('click', () => {
+      const ascending = th.getAttribute('aria-sort') !== 'ascending';
+      for (const h of heads) if (h.hasAttribute('aria-sort')) h.setAttribute('aria-sort', 'none');
+      for (const a of table.querySelectorAll('button.sort span')) a.textContent = '';
+      th.setAttribute('aria-sort', ascending ? 'ascending' : 'descending');
+      arrow.textContent = ascending ? ' ▲' : ' ▼';
+      const text = (row: HTMLTableRowElement) => row.cells[column]?.textContent?.trim() ?? '';
+      const rows = [...body.rows].sort((a, b) => text(a).localeCompare(text(b), undefined, { numeric: true }) * (ascending ? 1 : -1));
+      body.append(...rows);
+    });
+  });
+}
+if (sortable.length > 0) {
+  const label = document.createElement('label');
+  label.className = 'filter';
+  label.textContent = 'Filter ';
+  const input = document.createElement('input');
+  input.type = 'search';
+  label.append(input);
+  sortable[0]!.closest('main > section')?.prepend(label);
+  input.addEventListener('input', () => {
+    const wanted = input.value.trim().toLowerCase();
+    for (const table of sortable) for (const row of table.tBodies[0]?.rows ?? []) row.hidden = wanted !== '' && !(row.textContent ?? '').toLowerCase().includes(wanted);
+  });
+}

@@ -37,7 +37,7 @@ function rows(list: ContainerRow[]): string {
     .join('\n');
 }
 
-const HEAD = '<thead><tr><th>Name</th><th>Image</th><th>Status</th><th>Ports</th><th>Actions</th></tr></thead>';
+const HEAD = '<thead><tr><th>Name</th><th>Image</th><th>Status</th><th>Ports</th><th data-nosort>Actions</th></tr></thead>';
 
 /** The containers, those of a compose project together under its name, with the project's own Start, Stop and Delete. */
 export function containersSection(list: ContainerRow[] | undefined, runningOnly: boolean): string {
@@ -51,10 +51,10 @@ export function containersSection(list: ContainerRow[] | undefined, runningOnly:
     const running = members.filter((c) => c.state === 'running').length;
     return `<section class="project" data-project="${esc(p)}" aria-labelledby="project-${esc(p)}-h"><h2 id="project-${esc(p)}-h">${esc(p)} <small>compose project, ${running} of ${members.length} running</small></h2>
 <p>${action(`${base}/start`, 'Start', `project ${p}`)}${action(`${base}/stop`, 'Stop', `project ${p}`)}${action(`${base}/delete`, 'Delete', `project ${p}`)}</p>
-<table>${HEAD}<tbody>${rows(members)}</tbody></table></section>`;
+<table data-sortable>${HEAD}<tbody>${rows(members)}</tbody></table></section>`;
   });
   const single = shown.filter((c) => !c.project);
-  const others = single.length || !projects.length ? `<table>${HEAD}<tbody>${rows(single) || '<tr><td colspan="5">No containers.</td></tr>'}</tbody></table>` : '';
+  const others = single.length || !projects.length ? `<table data-sortable>${HEAD}<tbody>${rows(single) || '<tr><td colspan="5">No containers.</td></tr>'}</tbody></table>` : '';
   return `<section id="containers" aria-label="Containers">${view}${groups.join('\n')}${others}</section>`;
 }
 

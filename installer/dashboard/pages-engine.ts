@@ -31,7 +31,7 @@ export function imagesSection(m: EngineModel): string {
     ? `<p id="disk-usage">Disk usage: images ${size(m.df.images.bytes)} (${m.df.images.count}), containers ${size(m.df.containers.bytes)} (${m.df.containers.count}), volumes ${size(m.df.volumes.bytes)} (${m.df.volumes.count}), build cache ${size(m.df.buildCache.bytes)}</p>`
     : '';
   return `<section id="images" aria-label="Images">${df}
-<table><thead><tr><th>Tags</th><th>ID</th><th>Size</th><th>Actions</th></tr></thead><tbody>${images || '<tr><td colspan="4">No images.</td></tr>'}</tbody></table>${action('/ui/images/prune', 'Prune unused images')}</section>`;
+<table data-sortable><thead><tr><th>Tags</th><th>ID</th><th>Size</th><th data-nosort>Actions</th></tr></thead><tbody>${images || '<tr><td colspan="4">No images.</td></tr>'}</tbody></table>${action('/ui/images/prune', 'Prune unused images')}</section>`;
 }
 
 /** The volumes, each with its size and the containers that use it (one in use cannot be pruned). */
@@ -47,7 +47,7 @@ export function volumesSection(m: EngineModel): string {
     })
     .join('\n');
   return `<section id="volumes" aria-label="Volumes">
-<table><thead><tr><th>Name</th><th>Driver</th><th>Size</th><th>Used by</th><th>Actions</th></tr></thead><tbody>${volumes || '<tr><td colspan="5">No volumes.</td></tr>'}</tbody></table>${action('/ui/volumes/prune', 'Prune unused volumes')}</section>`;
+<table data-sortable><thead><tr><th>Name</th><th>Driver</th><th>Size</th><th>Used by</th><th data-nosort>Actions</th></tr></thead><tbody>${volumes || '<tr><td colspan="5">No volumes.</td></tr>'}</tbody></table>${action('/ui/volumes/prune', 'Prune unused volumes')}</section>`;
 }
 
 function confirmForm(kind: ResetKind, title: string, what: string, errors: Record<string, string> | undefined): string {

@@ -161,6 +161,18 @@ describe.runIf(run)('the dashboard, in headless Chromium against a real Berth', 
     const project = page.locator('section.project[data-project="demo"]');
     expect(await project.locator('h2').textContent()).toMatch(/2 of 2 running/);
     expect(await project.locator('tr[data-container="demo-web-1"] a[target="_blank"]').getAttribute('href')).toMatch(/^http:\/\/localhost:\d+\/$/); // its published port opens
+    // The tables sort by a column's button (again: the other way) and filter by one box.
+    const names = () => project.locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-container')));
+    await project.getByRole('button', { name: 'Name', exact: true }).click();
+    expect(await names()).toEqual(['demo-web-1', 'demo-worker-1']);
+    await project.getByRole('button', { name: 'Name', exact: true }).click();
+    expect(await names()).toEqual(['demo-worker-1', 'demo-web-1']);
+    expect(await project.locator('th[aria-sort="descending"]').textContent()).toBe('Name ▼');
+    await page.getByLabel('Filter').fill('WORKER');
+    expect(await project.locator('tr[data-container="demo-web-1"]').isVisible()).toBe(false);
+    expect(await project.locator('tr[data-container="demo-worker-1"]').isVisible()).toBe(true);
+    await page.getByLabel('Filter').fill('');
+    expect(await project.locator('tr[data-container="demo-web-1"]').isVisible()).toBe(true);
     await project.getByRole('button', { name: 'Stop project demo' }).click();
     expect(await page.locator('.notice').textContent()).toBe('Compose project stopped.');
     expect(await demoRunning()).toEqual([]);
