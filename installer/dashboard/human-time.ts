@@ -1,4 +1,4 @@
-import { esc } from './escape.js';
+import { esc } from './html.js';
 
 const UNITS: Array<[string, number]> = [
   ['day', 86_400],

@@ -1,7 +1,7 @@
 import { enginePage, pillText, progressPercent, settingsPage, type PageModel } from './pages.js';
 import { imagesSection, troubleshootSection, volumesSection } from './pages-engine.js';
 import { containerDetail, containersSection } from './pages-containers.js';
-import { esc } from './escape.js';
+import { esc, mib } from './html.js';
 
 /** The dashboard's pages, in the sidebar's order: each has its own URL, /NAME. */
 export const PAGES = [
@@ -50,7 +50,7 @@ const NOTICES: Record<string, string> = {
 /** The notice of a `?done=` key, if it is one, with what a prune freed (`&freed=BYTES`, digits only). */
 export function noticeFor(done: string | null, freed: string | null = null): string | undefined {
   if (!done || !Object.hasOwn(NOTICES, done)) return undefined;
-  return freed && /^\d{1,15}$/.test(freed) ? `${NOTICES[done]} ${(Number(freed) / 2 ** 20).toFixed(1)} MiB freed.` : NOTICES[done];
+  return freed && /^\d{1,15}$/.test(freed) ? `${NOTICES[done]} ${mib(freed)} freed.` : NOTICES[done];
 }
 
 /** Where a form's result is shown: its page, with the notice key (and what it freed) and the section. */

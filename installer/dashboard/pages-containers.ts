@@ -1,5 +1,5 @@
 import type { ContainerView } from './container-view.js';
-import { esc } from './escape.js';
+import { esc, postButton as action } from './html.js';
 import { timeElement } from './human-time.js';
 
 /** A container as the Containers page lists it (docker-routes.ts shapes the daemon's list). */
@@ -14,8 +14,6 @@ export interface ContainerRow {
   /** Names of the volumes it mounts. */
   volumes?: string[];
 }
-
-const action = (path: string, label: string, name = '') => `<form method="post" action="${path}" class="inline"><button${name ? ` aria-label="${esc(`${label} ${name}`)}"` : ''}>${label}</button></form>`;
 
 /** A published TCP port opens in the browser; UDP ones are only shown. */
 function portLinks(ports: ContainerRow['ports']): string {

@@ -1,9 +1,8 @@
 import { CONFIRM_WORDS, type ResetKind } from './api.js';
-import { esc } from './escape.js';
+import { esc, mib as size, postButton as action } from './html.js';
 import type { ContainerRow } from './pages-containers.js';
 
 /** The page sections of the engine's things (containers, images, volumes) and Troubleshoot. */
-const size = (bytes: unknown) => `${(Number(bytes ?? 0) / 2 ** 20).toFixed(1)} MiB`;
 
 export interface EngineModel {
   /** Undefined when the engine does not answer. */
@@ -19,8 +18,6 @@ export interface EngineModel {
   };
   errors?: Record<string, string>;
 }
-
-const action = (path: string, label: string, extra = '') => `<form method="post" action="${path}" class="inline"><button ${extra}>${label}</button></form>`;
 
 export function imagesSection(m: EngineModel): string {
   if (!m.images) return '<section id="images"><p>The engine is not running.</p></section>';

@@ -3,7 +3,7 @@ import type { Settings } from '../settings.js';
 import type { DistroView } from './api.js';
 import type { EngineModel } from './pages-engine.js';
 import type { ContainerView } from './container-view.js';
-import { esc } from './escape.js';
+import { esc } from './html.js';
 
 /** The status pill's words: Not enabled / Stopped / Starting (step) / Running / Stopping / Failed (reason). */
 export function pillText(s: BackendStatus, enabled: boolean): { text: string; tone: string } {
