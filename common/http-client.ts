@@ -45,6 +45,20 @@ export class HttpError extends Error {
 
 const DEFAULT_TIMEOUT_MS = 5000;
 
+/** node:http's options that reach `target`. */
+function connectionOf(target: HttpTarget): Pick<RequestOptions, 'socketPath' | 'createConnection'> {
+  if (typeof target === 'string') return { socketPath: target };
+  return {
+    createConnection: ((_o: unknown, done: (err: Error | null, stream?: Duplex) => void) => {
+      target().then(
+        (stream) => done(null, stream),
+        (e: unknown) => done(e as Error),
+      );
+      return undefined;
+    }) as unknown as RequestOptions['createConnection'],
+  };
+}
+
 /** Sends one request and resolves with the answer's head; the body is for the caller to read. */
 export function openRequest(target: HttpTarget, req: HttpRequest): Promise<IncomingMessage> {
   const what = `${req.method ?? 'GET'} ${req.path}`;
@@ -53,23 +67,55 @@ export function openRequest(target: HttpTarget, req: HttpRequest): Promise<Incom
   return new Promise((resolve, reject) => {
     const headers: Record<string, string | number> = { host: 'berth', connection: 'close' };
     if (body !== undefined) Object.assign(headers, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-    const connection =
-      typeof target === 'string'
-        ? { socketPath: target }
-        : {
-            createConnection: (_o: unknown, done: (err: Error | null, stream?: Duplex) => void) => {
-              target().then(
-                (stream) => done(null, stream),
-                (e: unknown) => done(e as Error),
-              );
-              return undefined;
-            },
-          };
-    const outgoing = request({ ...connection, method: req.method ?? 'GET', path: req.path, headers } as RequestOptions, (res) => {
+    const outgoing = request({ ...connectionOf(target), method: req.method ?? 'GET', path: req.path, headers } as RequestOptions, (res) => {
       clearTimeout(timer);
       resolve(res);
     });
     const timer = setTimeout(() => outgoing.destroy(new HttpError(`no answer to ${what} within ${timeoutMs} ms`, 'unreachable')), timeoutMs);
+    outgoing.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e instanceof HttpError ? e : new HttpError(`${what}: ${e.message}`, 'unreachable', undefined, { cause: e }));
+    });
+    outgoing.end(body);
+  });
+}
+
+/** The `message` of a JSON error body (the Engine API's and Berth's own), if it has one. */
+function messageOf(text: string): string | undefined {
+  try {
+    const m = (JSON.parse(text) as { message?: unknown } | null)?.message;
+    return typeof m === 'string' ? m : undefined;
+  } catch {
+    return undefined; // not JSON: the caller names the status instead
+  }
+}
+
+/**
+ * One request that asks to upgrade the connection (`Upgrade: tcp`, as the Engine API's
+ * attach and exec start take it); resolves with the raw connection once the server switches
+ * (101), and rejects with the server's own message when it answers anything else.
+ */
+export function openUpgraded(target: HttpTarget, req: HttpRequest): Promise<Duplex> {
+  const what = `${req.method ?? 'GET'} ${req.path}`;
+  const timeoutMs = req.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const body = req.json === undefined ? '' : JSON.stringify(req.json);
+  return new Promise((resolve, reject) => {
+    const headers = { host: 'berth', connection: 'Upgrade', upgrade: 'tcp', 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
+    const outgoing = request({ ...connectionOf(target), method: req.method ?? 'POST', path: req.path, headers });
+    const timer = setTimeout(() => outgoing.destroy(new HttpError(`no answer to ${what} within ${timeoutMs} ms`, 'unreachable')), timeoutMs);
+    outgoing.on('upgrade', (_res, socket, head) => {
+      clearTimeout(timer);
+      if (head.length > 0) socket.unshift(head);
+      resolve(socket);
+    });
+    outgoing.on('response', (res) => {
+      clearTimeout(timer);
+      let text = '';
+      res.on('data', (d: Buffer) => (text += d.toString('utf8')));
+      res.on('end', () => {
+        reject(new HttpError(`${what}: ${messageOf(text) ?? `status ${res.statusCode}`}`, 'status', res.statusCode));
+      });
+    });
     outgoing.on('error', (e) => {
       clearTimeout(timer);
       reject(e instanceof HttpError ? e : new HttpError(`${what}: ${e.message}`, 'unreachable', undefined, { cause: e }));

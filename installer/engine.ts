@@ -6,7 +6,7 @@ import { BERTH_DISTRO } from './distros.js';
 import { DATA_DISTRO } from '../data-distro/layout.js';
 import { dockerPing } from '../common/docker-api.js';
 import { HttpError, httpJson } from '../common/http-client.js';
-import { agentStatusSchema } from '../bootstrap-distro/agent/status-schema.js';
+import { agentStatusSchema, type AgentStatus } from '../bootstrap-distro/agent/status-schema.js';
 import { AGENT_COMMAND, ENGINE_INIT_COMMAND, sharedPath } from '../common/shared-area.js';
 import { sleep } from '../common/process.js';
 
@@ -173,7 +173,7 @@ export class Engine {
   }
 
   /** The agent's status; undefined when no agent answers (the engine is down). */
-  async agentStatus(): Promise<{ pid: number; services: AgentServiceStatus[]; logWriter?: string | undefined; disk?: { sizeBytes: number; availBytes: number } | undefined; paused?: boolean | undefined } | undefined> {
+  async agentStatus(): Promise<AgentStatus | undefined> {
     try {
       return await httpJson(() => this.wsl.connect(BERTH_DISTRO, AGENT_SOCKET), { path: '/status', timeoutMs: 2000 }, agentStatusSchema);
     } catch (e) {

@@ -5,7 +5,7 @@
 // (the manager runs berth-wsl as it would run wsl.exe): one minified file and a few lazily
 // loaded chunks start in about half the time of tsc's module tree.
 import { build } from 'esbuild';
-import { rmSync } from 'node:fs';
+import { copyFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -38,10 +38,14 @@ await build({
   entryPoints: { berth: join(repo, 'installer/cli.ts'), 'berth-wsl': join(repo, 'wsl-host/linux/cli.ts'), 'berth-build-images': join(repo, 'installer/images/build-main.ts') },
   outdir: join(repo, 'dist/host'),
 });
-// The dashboard's one script, for the browser.
+// The dashboard's one script, for the browser, and what it loads when asked (the terminal:
+// xterm.js, its chunk, and its stylesheet).
+rmSync(join(repo, 'dist/dashboard'), { recursive: true, force: true });
 await build({
   entryPoints: { live: join(repo, 'installer/dashboard/live.ts') },
   outdir: join(repo, 'dist/dashboard'),
+  splitting: true,
+  chunkNames: '[name]-[hash]',
   bundle: true,
   minify: true,
   format: 'esm',
@@ -49,3 +53,4 @@ await build({
   platform: 'browser',
   logLevel: 'warning',
 });
+copyFileSync(join(repo, 'node_modules/@xterm/xterm/css/xterm.css'), join(repo, 'dist/dashboard/xterm.css'));

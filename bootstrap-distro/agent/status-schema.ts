@@ -12,6 +12,10 @@ export const serviceStatusSchema = z.object({
 });
 export type ServiceStatus = z.infer<typeof serviceStatusSchema>;
 
+/** What the engine's cgroup has used (engine-usage.ts): counters since it was made, memory now. */
+export const engineUsageSchema = z.object({ cpuNs: z.number(), memoryBytes: z.number(), ioReadBytes: z.number(), ioWriteBytes: z.number() }).partial();
+export type EngineUsage = z.infer<typeof engineUsageSchema>;
+
 export const agentStatusSchema = z.object({
   state: z.enum(['starting', 'running', 'stopping']),
   engine: z.enum(['starting', 'ready']),
@@ -27,6 +31,8 @@ export const agentStatusSchema = z.object({
   disk: z.object({ sizeBytes: z.number(), availBytes: z.number() }).optional(),
   /** Resource Saver has frozen the engine (present when Resource Saver is on). */
   paused: z.boolean().optional(),
+  /** The engine's cgroup's use (present when the engine has its own cgroup). */
+  usage: engineUsageSchema.optional(),
 });
 export type AgentStatus = z.infer<typeof agentStatusSchema>;
 

@@ -20,6 +20,9 @@ import { LogWriter, RotatingFiles } from '../logd/writer.js';
 import { connect } from 'node:net';
 import { setPriority } from 'node:os';
 import { EngineFreezer } from './engine-freezer.js';
+import { engineCgroupLayout, type CgroupLayout } from './engine-cgroup.js';
+import { engineUsage } from './engine-usage.js';
+import type { EngineUsage } from './status-schema.js';
 import { ResourceSaver } from './resource-saver.js';
 import { logUnhandled } from '../../common/unhandled.js';
 
@@ -184,7 +187,17 @@ class Supervision {
       ...(this.writer?.problem ? { logWriter: this.writer.problem } : {}),
       ...(await storeDisk(this.options.dataStore)),
       ...(this.saver ? { paused: this.saver.isPaused } : {}),
+      ...(await this.engineUsage()),
     };
+  }
+
+  private cgroupLayout: Promise<CgroupLayout> | undefined;
+  /** The engine's cgroup's use, for the dashboard's charts. */
+  private async engineUsage(): Promise<{ usage?: EngineUsage }> {
+    if (!this.options.cgroup) return {};
+    this.cgroupLayout ??= engineCgroupLayout(this.options.cgroup);
+    const layout = await this.cgroupLayout.catch(() => undefined);
+    return layout ? { usage: await engineUsage(layout) } : {};
   }
 
   /** Once dockerd answers: ready, and Resource Saver watches for quiet. */

@@ -1,4 +1,5 @@
 import { diskStatus } from '../../data-distro/disk-usage.js';
+import type { EngineUsage } from '../../bootstrap-distro/agent/status-schema.js';
 import { Backoff } from '../../common/backoff.js';
 import type { BackendStatus, NetworkStatus } from './status-schema.js';
 import { ForeignDistroError } from '../foreign-distro-error.js';
@@ -142,6 +143,9 @@ export class Backend {
       events: [...this.events],
     };
   }
+
+  /** The engine cgroup's use and whether it is paused (the dashboard's charts); undefined unless the engine runs. */
+  engineUsage = async (): Promise<{ usage?: EngineUsage | undefined; paused?: boolean | undefined } | undefined> => (this.state === 'running' ? this.parts.engine.agentStatus() : undefined);
 
   get currentState(): BackendState {
     return this.state;

@@ -1,4 +1,5 @@
 import type { AgentServiceStatus, EngineResources } from '../engine.js';
+import type { EngineUsage } from '../../bootstrap-distro/agent/status-schema.js';
 import type { IntegrationStatus } from '../integrations.js';
 import type { Settings } from '../settings.js';
 import type { Clock } from './clock.js';
@@ -16,7 +17,9 @@ export interface BackendParts {
     /** Resolves with warnings for status (a cap the kernel cannot enforce). */
     start(deadlineMs: number, onExit: (why: string) => void, limits: EngineResources): Promise<string[] | void>;
     stop(): Promise<void>;
-    agentStatus(): Promise<{ services: AgentServiceStatus[]; logWriter?: string | undefined; disk?: { sizeBytes: number; availBytes: number } | undefined; paused?: boolean | undefined } | undefined>;
+    agentStatus(): Promise<
+      { services: AgentServiceStatus[]; logWriter?: string | undefined; disk?: { sizeBytes: number; availBytes: number } | undefined; paused?: boolean | undefined; usage?: EngineUsage | undefined } | undefined
+    >;
   };
   network: {
     configure(settings: Settings): Promise<void>;

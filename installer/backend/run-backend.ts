@@ -231,6 +231,13 @@ function apiDeps(o: { home: HomeLayout; wsl: WslHost; backend: Backend; engineCo
     settingsFile: home.settings,
     secretsFile: home.secrets,
     daemon: wakingDaemon(wsl),
+    usage: {
+      engine: async () => {
+        const agent = await backend.engineUsage();
+        return agent?.usage ? { usage: agent.usage, paused: agent.paused === true } : undefined;
+      },
+      daemon: () => wsl.connect(BERTH_DISTRO, DAEMON_SOCKET),
+    },
     reset: async (kind) => {
       await backend.stopEngine();
       await wipeDataDistro(wsl, home, (l) => logger.warn(l));

@@ -9,6 +9,7 @@ import { answerProject, PROJECT_ROUTES } from './projects.js';
 import { checkEngineConfig } from '../engine-config/schema.js';
 import { keepProxyPasswords } from '../secrets.js';
 import type { ApplyOutcome } from '../engine-config/store.js';
+import type { UsageSource } from './usage.js';
 
 /** What the API drives: the backend's state machine, the settings file, WSL's distro list. */
 export interface ApiDeps {
@@ -39,6 +40,8 @@ export interface ApiDeps {
    * which resolves once the move is under way and rejects, with the reason, one that cannot work.
    */
   dataDisk: { file(): Promise<string>; move(dir: string): Promise<void> };
+  /** The live charts' figures (usage.ts). */
+  usage: UsageSource;
   /** Berth's logs of these sources (all when none), to follow. */
   openLogs(sources: string[]): { follow(onLine: (line: string) => void, o: { existing: boolean }): Promise<unknown>; stop(): void };
 }

@@ -13,7 +13,7 @@ export interface ApiAnswer {
  * passthrough (a page that could send any Engine API request would have root). Each route
  * checks its names against a pattern before it becomes part of a daemon path.
  */
-const CONTAINER = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+export const CONTAINER = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 const IMAGE = /^(sha256:)?[a-f0-9]{12,64}$/;
 const VOLUME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$/;
 

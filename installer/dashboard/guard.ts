@@ -49,6 +49,18 @@ export function checkRequest(req: IncomingMessage, port: number, sessionValid: (
   return undefined;
 }
 
+/**
+ * A WebSocket upgrade: all of the above, and always this dashboard's own Origin. Browsers
+ * send Origin on every WebSocket and apply no same-origin rule to one, so the Origin is the
+ * only thing that tells a page of another site from our own.
+ */
+export function checkUpgrade(req: IncomingMessage, port: number, sessionValid: (id: string | undefined) => boolean): Refusal | undefined {
+  const refusal = checkRequest(req, port, sessionValid);
+  if (refusal) return refusal;
+  if (![`http://127.0.0.1:${port}`, `http://localhost:${port}`].includes(req.headers.origin ?? '')) return { status: 403, message: "a WebSocket needs this dashboard's own Origin" };
+  return undefined;
+}
+
 export function refuse(res: ServerResponse, r: Refusal): void {
   res.writeHead(r.status, { ...SECURITY_HEADERS, 'content-type': 'application/json' }).end(JSON.stringify({ message: r.message }));
 }

@@ -151,4 +151,8 @@ button{padding:.25rem .9rem;font:inherit;color:var(--fg);background:var(--panel)
 form.inline{display:inline;margin-right:.3rem}table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:.3rem .5rem;border-bottom:1px solid var(--line)}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem}dt{font-weight:600}dd{margin:0;overflow-wrap:anywhere}h2 small{font-weight:400;color:var(--muted)}details summary{cursor:pointer;color:var(--accent)}
 button.sort{background:none;border:0;padding:0;font-weight:700}
+.charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(16rem,1fr));gap:1rem}.chart{margin:0}.chart svg{display:block;width:100%;height:5rem;background:var(--panel);border:1px solid var(--line);border-radius:.3rem}
+.spark{display:inline-flex;align-items:center;gap:.3rem;margin-right:.6rem;white-space:nowrap}.spark svg{width:4rem;height:1.4rem;background:var(--panel)}.spark output{font-size:.85em;min-width:4.5rem}
+polyline.line{fill:none;stroke:var(--accent);stroke-width:1.5;vector-effect:non-scaling-stroke}polyline.s1{stroke:var(--muted);stroke-dasharray:4 2}
+#terminal .screen{height:22rem;padding:.3rem;background:var(--panel);border:1px solid var(--line);border-radius:.3rem}
 pre#log{background:var(--panel);padding:.75rem;max-height:70vh;overflow:auto}input:not([type]){min-width:18rem;max-width:100%}textarea{width:100%}`;

@@ -1,4 +1,6 @@
 // The dashboard's one script: live status over Server-Sent Events. The page works without it.
+import { hasCharts, onUsage } from './charts.js';
+
 interface LiveStatus {
   state: string;
   progress?: string;
@@ -28,7 +30,10 @@ if (log?.dataset.stream) {
   lines.addEventListener('end', () => lines.close());
 }
 
-const events = document.getElementById('pill') ? new EventSource('/api/v1/events') : undefined;
+// One stream per page: the status, and on a page with charts, their samples.
+const events = document.getElementById('pill') ? new EventSource(`/api/v1/events${hasCharts() ? '?usage=1' : ''}`) : undefined;
+events?.addEventListener('usage-history', (e) => onUsage('history', (e as MessageEvent<string>).data));
+events?.addEventListener('usage', (e) => onUsage('sample', (e as MessageEvent<string>).data));
 events?.addEventListener('status', (e) => {
   const s = JSON.parse((e as MessageEvent<string>).data) as LiveStatus;
   const out = document.getElementById('pill');
@@ -89,5 +94,20 @@ if (sortable.length > 0) {
   input.addEventListener('input', () => {
     const wanted = input.value.trim().toLowerCase();
     for (const table of sortable) for (const row of table.tBodies[0]?.rows ?? []) row.hidden = wanted !== '' && !(row.textContent ?? '').toLowerCase().includes(wanted);
+  });
+}
+
+// A container's terminal: xterm.js (a chunk of its own) is loaded when the user opens it.
+const terminal = document.getElementById('terminal');
+const opener = terminal?.querySelector<HTMLButtonElement>('button.open');
+if (terminal && opener) {
+  opener.hidden = false;
+  const state = terminal.querySelector<HTMLElement>('[role=status]');
+  opener.addEventListener('click', () => {
+    opener.disabled = true;
+    void import('./terminal-client.js').then(
+      (t) => t.openTerminal(terminal, (text) => state && (state.textContent = text)),
+      (e: Error) => state && (state.textContent = `The terminal did not load: ${e.message}`),
+    );
   });
 }

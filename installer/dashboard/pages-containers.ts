@@ -1,6 +1,7 @@
 import type { ContainerView } from './container-view.js';
 import { esc, postButton as action } from './html.js';
 import { timeElement } from './human-time.js';
+import { containerUsage } from './pages-charts.js';
 
 /** A container as the Containers page lists it (docker-routes.ts shapes the daemon's list). */
 export interface ContainerRow {
@@ -29,13 +30,13 @@ function rows(list: ContainerRow[]): string {
   return list
     .map(
       (c) =>
-        `<tr data-container="${esc(c.name)}"><td><a href="/containers/${encodeURIComponent(c.id)}">${esc(c.name)}</a></td><td>${esc(c.image)}</td><td>${esc(c.status)}</td><td>${portLinks(c.ports)}</td>
+        `<tr data-container="${esc(c.name)}"><td><a href="/containers/${encodeURIComponent(c.id)}">${esc(c.name)}</a></td><td>${esc(c.image)}</td><td>${esc(c.status)}</td><td>${c.state === 'running' ? containerUsage(c.id, true) : ''}</td><td>${portLinks(c.ports)}</td>
 <td>${actions(c)} <a href="/containers/${encodeURIComponent(c.id)}/logs">Logs</a></td></tr>`,
     )
     .join('\n');
 }
 
-const HEAD = '<thead><tr><th>Name</th><th>Image</th><th>Status</th><th>Ports</th><th data-nosort>Actions</th></tr></thead>';
+const HEAD = '<thead><tr><th>Name</th><th>Image</th><th>Status</th><th data-nosort>CPU, memory</th><th>Ports</th><th data-nosort>Actions</th></tr></thead>';
 
 /** The containers, those of a compose project together under its name, with the project's own Start, Stop and Delete. */
 export function containersSection(list: ContainerRow[] | undefined, runningOnly: boolean): string {
@@ -52,12 +53,22 @@ export function containersSection(list: ContainerRow[] | undefined, runningOnly:
 <table data-sortable>${HEAD}<tbody>${rows(members)}</tbody></table></section>`;
   });
   const single = shown.filter((c) => !c.project);
-  const others = single.length || !projects.length ? `<table data-sortable>${HEAD}<tbody>${rows(single) || '<tr><td colspan="5">No containers.</td></tr>'}</tbody></table>` : '';
+  const others = single.length || !projects.length ? `<table data-sortable>${HEAD}<tbody>${rows(single) || '<tr><td colspan="6">No containers.</td></tr>'}</tbody></table>` : '';
   return `<section id="containers" aria-label="Containers">${view}${groups.join('\n')}${others}</section>`;
 }
 
 const table = (head: string[], body: string[][]) =>
   `<table><thead><tr>${head.map((h) => `<th>${h}</th>`).join('')}</tr></thead><tbody>${body.map((r) => `<tr>${r.map((c) => `<td>${c}</td>`).join('')}</tr>`).join('') || `<tr><td colspan="${head.length}">None.</td></tr>`}</tbody></table>`;
+
+/** A shell in a running container, in the page (the button shows once the script runs). */
+function terminalSection(c: ContainerView): string {
+  const body =
+    c.state === 'running'
+      ? `<p><button type="button" class="open" hidden>Open a shell</button> <span role="status"></span></p><div class="screen" hidden></div>
+<noscript><p>The terminal needs script; <code>docker exec -it ${esc(c.name)} sh</code> does the same.</p></noscript>`
+      : '<p>Start the container to open a shell in it.</p>';
+  return `<section id="terminal" aria-labelledby="terminal-h" data-socket="/api/v1/containers/${esc(encodeURIComponent(c.id))}/terminal"><h2 id="terminal-h">Terminal</h2>${body}</section>`;
+}
 
 /** One container, readably: what it runs, its environment (secret-looking values hidden until clicked), mounts, ports, networks, labels, and its log. */
 export function containerDetail(c: ContainerView): string {
@@ -73,6 +84,7 @@ export function containerDetail(c: ContainerView): string {
   const logs = `/api/v1/containers/${encodeURIComponent(c.id)}/logs`;
   return `<p>${actions(c)}</p>
 <section id="overview" aria-label="Overview"><dl>${facts.map(([k, v]) => `<dt>${k}</dt><dd>${v}</dd>`).join('')}</dl></section>
+${c.state === 'running' ? `<section id="stats" aria-labelledby="stats-h"><h2 id="stats-h">Use, last minute</h2><div class="charts">${containerUsage(c.id, false)}</div></section>` : ''}
 <section id="env" aria-labelledby="env-h"><h2 id="env-h">Environment</h2>${table(['Name', 'Value'], env)}</section>
 <section id="mounts" aria-labelledby="mounts-h"><h2 id="mounts-h">Mounts</h2>${table(
     ['Type', 'Source', 'In the container', 'Mode'],
@@ -90,6 +102,7 @@ export function containerDetail(c: ContainerView): string {
     ['Label', 'Value'],
     c.labels.map((l) => [`<code>${esc(l.name)}</code>`, esc(l.value)]),
   )}</section>
+${terminalSection(c)}
 <section id="logs" aria-labelledby="logs-h"><h2 id="logs-h">Logs</h2><p><a href="/containers/${encodeURIComponent(c.id)}/logs">Open in a page of its own</a></p>
 <pre id="log" data-stream="${esc(logs)}" role="log" aria-label="Logs of ${esc(c.name)}" tabindex="0"></pre></section>`;
 }

@@ -1,3 +1,4 @@
+import { engineUsageSection } from './pages-charts.js';
 import type { BackendStatus } from '../backend/status-schema.js';
 import type { Settings } from '../settings.js';
 import type { DistroView } from './api.js';
@@ -145,5 +146,5 @@ export function settingsPage(m: PageModel): string {
 
 /** Engine: its status and daemon.json. */
 export function enginePage(m: PageModel): string {
-  return `${engineStatusSection(m)}\n${engineConfigSection(m.engineConfig)}`;
+  return `${engineStatusSection(m)}\n${engineUsageSection()}\n${engineConfigSection(m.engineConfig)}`;
 }

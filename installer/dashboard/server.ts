@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { join } from 'node:path';
 import { loadSettings } from '../settings.js';
 import { answerApi, type ApiDeps } from './api.js';
@@ -8,11 +9,15 @@ import { streamContainerLogs } from './docker-routes.js';
 import { containerPage, page, submitForm } from './forms.js';
 import { sendDiagnostics, streamBerthLogs } from './streams.js';
 import { back, html, json, readBody } from './respond.js';
-import { checkRequest, refuse, SECURITY_HEADERS, SESSION_COOKIE } from './guard.js';
+import { checkRequest, checkUpgrade, refuse, SECURITY_HEADERS, SESSION_COOKIE } from './guard.js';
+import { refuseUpgrade, TERMINAL_PATH, upgradeTerminal } from './terminal.js';
 import { isPageName, logPage, noticeFor, STYLESHEET } from './layout.js';
 import { Sessions } from './sessions.js';
+import { UsageSampler } from './usage.js';
 
 const EVENT_POLL_MS = 500;
+/** The bundled scripts and stylesheets (build-bundles.mjs): a plain file name, never a path. */
+const ASSET = /^\/assets\/([A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.(js|css))$/;
 
 export interface Dashboard {
   port: number;
@@ -28,9 +33,18 @@ async function liveStatus(deps: ApiDeps) {
   return { state: s.state, progress: s.progress, error: s.error, enabled: settings.wslEngine, integrations: s.integrations };
 }
 
-/** GET /api/v1/events: one Server-Sent Events stream per tab, an event each time the status changes. */
-export function streamEvents(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): void {
+/**
+ * GET /api/v1/events: one Server-Sent Events stream per tab, an event each time the status
+ * changes; with `?usage=1` (a page with charts), the history first (`usage-history`), then
+ * each sample (`usage`).
+ */
+export function streamEvents(deps: ApiDeps, sampler: UsageSampler, url: URL, req: IncomingMessage, res: ServerResponse): void {
   res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'text/event-stream', connection: 'keep-alive' });
+  if (url.searchParams.get('usage') === '1') {
+    res.write(`event: usage-history\ndata: ${JSON.stringify(sampler.history())}\n\n`);
+    const stop = sampler.subscribe((u) => res.write(`event: usage\ndata: ${JSON.stringify(u)}\n\n`));
+    req.on('close', stop);
+  }
   let last = '';
   let beats = 0;
   const tick = async () => {
@@ -64,6 +78,7 @@ async function answerPage(deps: ApiDeps, url: URL, res: ServerResponse): Promise
  */
 export async function serveDashboard(deps: ApiDeps, o: { port: number; assetsDir: string; log: (line: string) => void }): Promise<Dashboard> {
   const sessions = new Sessions();
+  const sampler = new UsageSampler(deps.usage);
   let port = 0;
   const server: Server = createServer((req, res) => {
     const refusal = checkRequest(req, port, (id) => sessions.valid(id));
@@ -88,10 +103,13 @@ export async function serveDashboard(deps: ApiDeps, o: { port: number; assetsDir
     if (method === 'GET' && (await answerPage(deps, url, res))) return;
     if (method === 'GET' && url.pathname === '/favicon.ico') return void res.writeHead(204, SECURITY_HEADERS).end();
     if (method === 'GET' && url.pathname === '/assets/style.css') return void res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'text/css' }).end(STYLESHEET);
-    if (method === 'GET' && url.pathname === '/assets/live.js') {
-      return void res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'text/javascript' }).end(await readFile(join(o.assetsDir, 'live.js')));
+    const asset = ASSET.exec(url.pathname);
+    if (method === 'GET' && asset) {
+      const body = await readFile(join(o.assetsDir, asset[1]!)).catch(() => undefined);
+      if (!body) return json(res, 404, { message: `no such asset: ${url.pathname}` });
+      return void res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': asset[2] === 'css' ? 'text/css' : 'text/javascript' }).end(body);
     }
-    if (method === 'GET' && url.pathname === '/api/v1/events') return streamEvents(deps, req, res);
+    if (method === 'GET' && url.pathname === '/api/v1/events') return streamEvents(deps, sampler, url, req, res);
     if (method === 'GET' && url.pathname === '/api/v1/logs') return streamBerthLogs(deps, url, req, res);
     if (method === 'GET' && url.pathname === '/api/v1/diagnostics') return sendDiagnostics(deps, res);
     const containerLogs = /^\/(api\/v1\/)?containers\/([^/]+)\/logs$/.exec(url.pathname);
@@ -111,10 +129,24 @@ export async function serveDashboard(deps: ApiDeps, o: { port: number; assetsDir
     req.resume();
     return json(res, 404, { message: `no such page: ${url.pathname}` });
   };
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => answerUpgrade(deps, { req, socket, head }, port, (id) => sessions.valid(id), o.log));
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(o.port, '127.0.0.1', () => resolve()));
   port = (server.address() as AddressInfo).port;
   const base = `http://127.0.0.1:${port}`;
   return { port, url: base, loginUrl: () => `${base}/login?token=${sessions.newLoginToken()}`, close: () => server.close() };
+}
+
+/** A request to upgrade the connection: only a container's terminal does, past guard.ts's WebSocket checks. */
+function answerUpgrade(deps: ApiDeps, u: { req: IncomingMessage; socket: Duplex; head: Buffer }, port: number, sessionValid: (id: string | undefined) => boolean, log: (line: string) => void): void {
+  u.socket.on('error', () => u.socket.destroy()); // a browser gone mid-handshake
+  const refusal = checkUpgrade(u.req, port, sessionValid);
+  const url = new URL(u.req.url ?? '/', `http://127.0.0.1:${port}`);
+  if (refusal) return refuseUpgrade(u.socket, refusal.status, refusal.message);
+  if (!TERMINAL_PATH.test(url.pathname)) return refuseUpgrade(u.socket, 404, `nothing upgrades at ${url.pathname}; a container's terminal is at /api/v1/containers/ID/terminal`);
+  void upgradeTerminal(deps.daemon, u.req, u.socket, u.head, url, log).catch((e: Error) => {
+    log(`dashboard: terminal: ${e.message}`);
+    u.socket.destroy();
+  });
 }
 
 /** One /api/v1 request (JSON in and out), on either listener. */

@@ -55,6 +55,35 @@ describe.runIf(run)('the dashboard, in headless Chromium against a real Berth', 
     }
   };
 
+  /**
+   * axe-core's serious and critical findings on these pages, light and dark; `before` runs on
+   * each page first (opening what only script shows). The session's cookie goes to a
+   * context of its own that may add axe's script to the page.
+   */
+  const axeFindings = async (paths: string[], before?: (p: Page) => Promise<void>) => {
+    const context = await browser.newContext({ bypassCSP: true, viewport: { width: 1280, height: 800 } });
+    await context.addCookies(await page.context().cookies());
+    const checker = await context.newPage();
+    const found: string[] = [];
+    try {
+      for (const scheme of ['light', 'dark'] as const) {
+        await checker.emulateMedia({ colorScheme: scheme });
+        for (const path of paths) {
+          await checker.goto(`${new URL(loginUrl).origin}${path}`);
+          await before?.(checker);
+          await checker.addScriptTag({ content: AXE_SOURCE });
+          const violations = await checker.evaluate(async () => (await (window as unknown as { axe: { run(): Promise<{ violations: AxeViolation[] }> } }).axe.run()).violations);
+          for (const v of violations.filter((x) => x.impact === 'serious' || x.impact === 'critical')) {
+            found.push(`${path} (${scheme}): ${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => JSON.stringify(n.target)).join(', ')}`);
+          }
+        }
+      }
+    } finally {
+      await context.close();
+    }
+    return found;
+  };
+
   beforeAll(async () => {
     if (!CHROMIUM) throw new Error("no Chromium: run scripts/setup.sh (it installs Debian's chromium)");
     t = new TestBerth();
@@ -190,7 +219,52 @@ describe.runIf(run)('the dashboard, in headless Chromium against a real Berth', 
     await secret.locator('summary').click();
     expect(await secret.locator('code').textContent()).toBe('tok-93ac');
     expect(await page.locator('#ports').textContent()).toContain('80/tcp');
+    // Its terminal: a shell with a TTY in the page; what is typed runs, and a resize reaches the TTY.
+    const terminal = page.locator('#terminal');
+    await terminal.getByRole('button', { name: 'Open a shell' }).click();
+    expect(await until(async () => (await terminal.getByRole('status').textContent()) === 'Connected.', 30_000, 100)).toBe(true);
+    const screen = async () => (await terminal.locator('.xterm-rows').innerText()).replace(/\u00a0/g, ' ');
+    await page.keyboard.type('echo berth-$((6*7))\n');
+    expect(await until(async () => /^berth-42$/m.test(await screen()), 15_000, 100), await screen()).toBe(true);
+    const sizeBefore = await terminal.getAttribute('data-size');
+    await page.setViewportSize({ width: 760, height: 900 });
+    expect(await until(async () => (await terminal.getAttribute('data-size')) !== sizeBefore, 10_000, 100)).toBe(true);
+    const size = (await terminal.getAttribute('data-size'))!;
+    await page.keyboard.type('stty size\n');
+    expect(await until(async () => new RegExp(`^${size}$`, 'm').test(await screen()), 15_000, 100), `${size} / ${await screen()}`).toBe(true);
+    await page.setViewportSize({ width: 1000, height: 900 });
     await shot('dashboard-container-detail');
+    const shellsBefore = (await t.docker(['top', 'demo-web-1', '-o', 'pid,args'])).stdout;
+    expect(shellsBefore).toMatch(/\bsh\b/);
+    await page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name: 'Containers' }).click();
+    // Leaving the page hangs the shell up: no shell is left behind in the container.
+    expect(await until(async () => !/\bsh$/m.test((await t.docker(['top', 'demo-web-1', '-o', 'pid,args'])).stdout), 15_000)).toBe(true);
+    expect(
+      await axeFindings([`/containers/${encodeURIComponent('demo-web-1')}`], async (p) => {
+        await p.getByRole('button', { name: 'Open a shell' }).click();
+        await p.locator('#terminal .xterm-rows').waitFor();
+      }),
+    ).toEqual([]);
+
+    // Live charts: a container that starts burning CPU shows it rising in its sparkline, and the engine's chart shows it too.
+    expect((await t.sh('Ubuntu', "docker run -d --name burner busybox sh -c 'sleep 6; while :; do :; done'")).exitCode).toBe(0);
+    await page.goto(`${new URL(loginUrl).origin}/containers`);
+    const cpuLine = page.locator('tr[data-container="burner"] [data-chart][data-keys="cpu"]');
+    const cpuValues = async () => ((await cpuLine.getAttribute('data-values')) ?? '').split(' ').filter(Boolean).map(Number);
+    expect(await until(async () => (await cpuValues()).some((v) => v >= 50), 60_000, 500), `burner's CPU: ${(await cpuValues()).join(' ')}`).toBe(true);
+    const burnerCpu = await cpuValues();
+    expect(
+      burnerCpu.slice(0, 2).every((v) => v < 20),
+      `burner's CPU: ${burnerCpu.join(' ')}`,
+    ).toBe(true); // idle while it slept: the line rose
+    expect(await cpuLine.getByRole('img').getAttribute('aria-label')).toMatch(/^CPU, now [\d.]+%$/);
+    await page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name: 'Engine' }).click();
+    const engineCpu = page.locator('#usage [data-chart="engine"][data-keys="cpu"]');
+    expect(await until(async () => ((await engineCpu.getAttribute('data-values')) ?? '').split(' ').some((v) => Number(v) >= 50), 30_000, 500)).toBe(true);
+    expect(await page.locator('#usage figure').count()).toBe(4);
+    await shot('dashboard-engine');
+    expect((await t.docker(['rm', '-f', 'burner'])).exitCode).toBe(0);
+    await page.goto(`${new URL(loginUrl).origin}/containers`);
     await page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name: 'Containers' }).click();
     await page.locator('section.project[data-project="demo"]').getByRole('button', { name: 'Delete project demo' }).click();
     expect(await page.locator('.notice').textContent()).toMatch(/^Compose project deleted/);
@@ -334,28 +408,7 @@ describe.runIf(run)('the dashboard, in headless Chromium against a real Berth', 
   });
 
   it('passes axe-core on every page, with no serious or critical violation, light and dark', async () => {
-    // The session's cookie in a context of its own that may add axe's script to the page.
-    const context = await browser.newContext({ bypassCSP: true, viewport: { width: 1280, height: 800 } });
-    await context.addCookies(await page.context().cookies());
-    const checker = await context.newPage();
-    const found: string[] = [];
-    try {
-      const origin = new URL(loginUrl).origin;
-      for (const scheme of ['light', 'dark'] as const) {
-        await checker.emulateMedia({ colorScheme: scheme });
-        for (const path of ['/containers', '/images', '/volumes', '/engine', '/settings', '/troubleshoot', '/logs']) {
-          await checker.goto(`${origin}${path}`);
-          await checker.addScriptTag({ content: AXE_SOURCE });
-          const violations = await checker.evaluate(async () => (await (window as unknown as { axe: { run(): Promise<{ violations: AxeViolation[] }> } }).axe.run()).violations);
-          for (const v of violations.filter((x) => x.impact === 'serious' || x.impact === 'critical')) {
-            found.push(`${path} (${scheme}): ${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => JSON.stringify(n.target)).join(', ')}`);
-          }
-        }
-      }
-    } finally {
-      await context.close();
-    }
-    expect(found).toEqual([]);
+    expect(await axeFindings(['/containers', '/images', '/volumes', '/engine', '/settings', '/troubleshoot', '/logs'])).toEqual([]);
   });
 
   it("moves berth-data's disk image: a relative path is refused at its field, a directory is moved into while the data stays", async () => {

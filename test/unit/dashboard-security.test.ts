@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiDeps } from '../../installer/dashboard/api.js';
-import { checkEngineConfig } from '../../installer/engine-config/schema.js';
+import { stubApiDeps } from '../helpers/dashboard-deps.js';
 import { serveDashboard, type Dashboard } from '../../installer/dashboard/server.js';
 import type { BackendStatus } from '../../installer/backend/status-schema.js';
 
@@ -18,31 +18,18 @@ beforeAll(async () => {
   mkdirSync(join(dir, 'assets'));
   writeFileSync(join(dir, 'assets/live.js'), '// live');
   const deps: ApiDeps = {
+    ...stubApiDeps(dir),
     status: async () => ({ state, endpoint: 'unix:///x', services: [], integrations: [] }),
     startEngine: () => void ((state = 'starting'), calls.push('start')),
     stopEngine: async () => void ((state = 'stopped'), calls.push('stop')),
     restartEngine: async () => void ((state = 'starting'), calls.push('stop', 'start')),
-    reloadIntegrations: async () => [],
-    reloadNetwork: async () => ({}),
     listDistros: async () => [
       { name: 'Ubuntu', state: 'Stopped', version: 2, isDefault: true },
       { name: 'berth', state: 'Running', version: 2, isDefault: false },
       { name: 'Old', state: 'Stopped', version: 1, isDefault: false },
     ],
-    settingsFile: join(dir, 'settings.json'),
-    secretsFile: join(dir, 'secrets.json'),
-    daemon: join(dir, 'no-daemon.sock'),
     reset: async (kind) => void calls.push(`reset ${kind}`),
-    diagnose: async () => join(dir, 'bundle.tar.gz'),
-    openLogs: () => ({ follow: async () => undefined, stop: () => undefined }),
     dataDisk: { file: async () => '/x/ext4.vhdx', move: async (d) => void calls.push(`move ${d}`) },
-    engineConfig: {
-      text: async () => '{}',
-      apply: async (text) => {
-        const c = checkEngineConfig(text);
-        return 'issues' in c ? c : { applied: 'saved' };
-      },
-    },
   };
   dash = await serveDashboard(deps, { port: 0, assetsDir: join(dir, 'assets'), log: () => {} });
 });
@@ -77,6 +64,29 @@ async function login(): Promise<string> {
   return cookie.split(';')[0]!;
 }
 
+/** A WebSocket handshake, by hand: the status it is answered with (101 when it upgrades), and the body of a refusal. */
+function upgrade(path: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({
+      host: '127.0.0.1',
+      port: dash.port,
+      path,
+      headers: { host: `127.0.0.1:${dash.port}`, connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', ...headers },
+    });
+    req.on('upgrade', (res, socket) => {
+      socket.destroy();
+      resolve({ status: res.statusCode ?? 0, body: '' });
+    });
+    req.on('response', (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 describe('the dashboard, over plain HTTP', () => {
   it('logs in once per token, and refuses without a session (401)', async () => {
     const url = new URL(dash.loginUrl());
@@ -106,6 +116,22 @@ describe('the dashboard, over plain HTTP', () => {
     const ok = await call('POST', '/api/v1/engine/start', { cookie, origin: `http://127.0.0.1:${dash.port}` });
     expect(ok.status).toBe(202);
     expect(calls).toEqual(['start']);
+  });
+
+  it("refuses a terminal's WebSocket from another origin, without an Origin, without a session, or at another Host", async () => {
+    const cookie = await login();
+    const own = `http://127.0.0.1:${dash.port}`;
+    const terminal = '/api/v1/containers/web/terminal';
+    expect(await upgrade(terminal, { cookie, origin: 'http://evil.example' })).toMatchObject({ status: 403, body: expect.stringContaining('http://evil.example are refused') });
+    expect(await upgrade(terminal, { cookie, origin: `http://localhost:${dash.port + 1}` })).toMatchObject({ status: 403 });
+    expect(await upgrade(terminal, { cookie })).toMatchObject({ status: 403, body: expect.stringContaining("needs this dashboard's own Origin") });
+    expect(await upgrade(terminal, { cookie, origin: 'null' })).toMatchObject({ status: 403 });
+    expect(await upgrade(terminal, { origin: own })).toMatchObject({ status: 401 });
+    expect(await upgrade(terminal, { cookie, origin: own, host: `evil.example:${dash.port}` })).toMatchObject({ status: 421 });
+    expect(await upgrade('/api/v1/containers/..%2F..%2Fexec/terminal', { cookie, origin: own })).toMatchObject({ status: 400, body: expect.stringContaining('not a valid container id') });
+    expect(await upgrade('/api/v1/events', { cookie, origin: own })).toMatchObject({ status: 404 });
+    // Past the guards, the terminal asks the engine (there is none here) and says so, before any WebSocket exists.
+    expect(await upgrade(terminal, { cookie, origin: own })).toMatchObject({ status: 503, body: expect.stringContaining('POST /containers/web/exec') });
   });
 
   it('sends no CORS headers, and the page policy headers on every answer', async () => {
