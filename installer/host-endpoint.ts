@@ -9,6 +9,7 @@ import { credentialRoute } from '../wsl-proxy/credential-route.js';
 import { CREDENTIALS_ROUTE, type CredentialReply, type CredentialRequest } from '../common/credential-messages.js';
 import { createDockerProxy } from '../wsl-proxy/docker-proxy.js';
 import { HostDriveTranslator } from '../wsl-proxy/host-translator.js';
+import { rewriteInspect } from '../wsl-proxy/inspect.js';
 import { requestedPorts } from '../wsl-proxy/port-claims.js';
 import type { PortRequest } from '../common/port-forward/claim-messages.js';
 import type { Duplex } from 'node:stream';
@@ -49,10 +50,12 @@ export async function serveHostEndpoint(
   }
   const daemon = () => wsl.connect(BERTH_DISTRO, DAEMON_SOCKET);
   const waker = new EngineWaker(() => wsl.connect(BERTH_DISTRO, AGENT_SOCKET));
+  const translator = new HostDriveTranslator(drives);
   const server = createDockerProxy({
     connectDaemon: daemon,
     beforeRequest: () => waker.beforeRequest(),
-    translator: new HostDriveTranslator(drives),
+    translator,
+    rewriteInspect: (c) => rewriteInspect(c, (p) => translator.toClient(p)),
     log,
     beforeStart: async (id) => ports.claim(await requestedPorts(daemon, id)),
     afterStart: () => ports.started(),

@@ -23,6 +23,17 @@ export class HostDriveTranslator implements PathTranslator {
     throw this.notShared(source);
   }
 
+  /** The daemon's `/mnt/host/<letter>/…` as the host's own path (inspect shows the user's paths); undefined for any other path. */
+  toClient(daemonPath: string): string | undefined {
+    const m = /^\/mnt\/host\/([a-z])(\/.*)?$/.exec(posix.normalize(daemonPath));
+    const dir = m ? this.drives[m[1]!] : undefined;
+    if (!m || dir === undefined) return undefined;
+    const rest = m[2] ?? '';
+    // A Windows drive (C:\): its own separators.
+    if (/^[A-Za-z]:[\\/]/.test(dir)) return rest ? `${dir.replace(/[\\/]+$/, '')}${rest.replace(/\//g, '\\')}` : dir;
+    return posix.join(dir, rest);
+  }
+
   private notShared(source: string): ProxyError {
     const shared =
       Object.entries(this.drives)

@@ -25,6 +25,8 @@ import { GIB, type DataDisk } from '../../data-distro/data-disk.js';
 import { DISTRO_NAME, loadSettings, readSettingsFile, saveSettings, settingsSchema, unknownKeysWarning, type Settings } from '../settings.js';
 import { sharedAreaOnHost } from '../wsl.js';
 import { BERTH_REPO } from '../repo.js';
+import { watchOwnCode } from './update-check.js';
+import type { UsageSource } from '../dashboard/usage.js';
 import { join } from 'node:path';
 import type { ApiDeps } from '../dashboard/api.js';
 import { serveApi, serveDashboard } from '../dashboard/server.js';
@@ -97,7 +99,7 @@ export async function runBackend(home: HomeLayout, wsl: WslHost, options: { idle
   const servers: Array<{ close(): unknown }> = [];
   const { shutdown, finished } = shutdownWhenAsked(home, backend, () => autoTrim.stop(), servers, logger);
 
-  const api = apiDeps({ home, wsl, backend, engineConfig, dataDisk, info, logger });
+  const api = apiDeps({ home, wsl, backend, engineConfig, dataDisk, info, logger, updated: await watchOwnCode(process.argv[1] ?? '') });
   servers.push(...(await serveDashboardAndControl(home, backend, api, shutdown, info, logger)));
   servers.push(await serveHostApi(home, wsl, settings, { ports, network, credentialStore }, info));
   // Idle: `berth dashboard` with the engine switched off; the page turns it on.
@@ -216,12 +218,32 @@ async function serveDashboardAndControl(home: HomeLayout, backend: Backend, api:
   return [dashboard, control];
 }
 
+/** The dashboard charts' figures: the agent's cgroup counters, and the engine reached without waking it. */
+function usageSource(wsl: WslHost, backend: Backend): UsageSource {
+  return {
+    engine: async () => {
+      const agent = await backend.engineUsage();
+      return agent?.usage ? { usage: agent.usage, paused: agent.paused === true } : undefined;
+    },
+    daemon: () => wsl.connect(BERTH_DISTRO, DAEMON_SOCKET),
+  };
+}
+
 /** What the dashboard and /api/v1 drive, wired to this backend. */
-function apiDeps(o: { home: HomeLayout; wsl: WslHost; backend: Backend; engineConfig: EngineConfigStore; dataDisk: () => Promise<DataDisk>; info: (source: string, line: string) => void; logger: Logger }): ApiDeps {
+function apiDeps(o: {
+  home: HomeLayout;
+  wsl: WslHost;
+  backend: Backend;
+  engineConfig: EngineConfigStore;
+  dataDisk: () => Promise<DataDisk>;
+  info: (source: string, line: string) => void;
+  logger: Logger;
+  updated: () => Promise<{ update?: string }>;
+}): ApiDeps {
   const { home, wsl, backend, engineConfig, dataDisk, info, logger } = o;
   const distros = new DistroCache(() => wsl.list());
   return {
-    status: () => backend.status(),
+    status: async () => ({ ...(await backend.status()), ...(await o.updated()) }),
     startEngine: () => backend.start(),
     stopEngine: () => backend.stopEngine(),
     restartEngine: () => backend.restartEngine(),
@@ -231,13 +253,8 @@ function apiDeps(o: { home: HomeLayout; wsl: WslHost; backend: Backend; engineCo
     settingsFile: home.settings,
     secretsFile: home.secrets,
     daemon: wakingDaemon(wsl),
-    usage: {
-      engine: async () => {
-        const agent = await backend.engineUsage();
-        return agent?.usage ? { usage: agent.usage, paused: agent.paused === true } : undefined;
-      },
-      daemon: () => wsl.connect(BERTH_DISTRO, DAEMON_SOCKET),
-    },
+    hostEndpoint: home.dockerSocket,
+    usage: usageSource(wsl, backend),
     reset: async (kind) => {
       await backend.stopEngine();
       await wipeDataDistro(wsl, home, (l) => logger.warn(l));

@@ -42,6 +42,8 @@ export const backendStatusSchema = z.object({
   logsError: z.string().optional(),
   /** Resource Saver has paused the engine (state stays `running`: any request resumes it). */
   paused: z.boolean().optional(),
+  /** Berth's files changed since this backend started (an update): what to run to use them. */
+  update: z.string().optional(),
   /** berth-data's disk while the engine runs: `full` comes with the fix. */
   disk: z
     .object({

@@ -35,6 +35,7 @@ export function describeStatus(s: BackendStatus): string[] {
   const out = [`Berth: ${s.paused ? 'paused (Resource Saver: the engine is idle and frozen; any docker command resumes it)' : s.state}${s.state === 'starting' && s.progress ? ` (${s.progress})` : ''}`];
   if (s.error) out.push(`  error: ${s.error}`);
   if (s.settingsError) out.push(`  settings: ${s.settingsError}`);
+  if (s.update) out.push(`  update: ${s.update}`);
   out.push(`  endpoint: ${s.endpoint}`);
   for (const svc of s.services) out.push(`  ${svc.name.padEnd(12)} ${svc.state.padEnd(10)} pid ${String(svc.pid ?? '-').padEnd(7)} restarts ${svc.restarts}`);
   for (const i of s.integrations) out.push(`  integration ${i.distro}: ${i.state}${i.detail ? ` (${i.detail})` : ''}`);

@@ -6,6 +6,7 @@ import type { IntegrationStatus } from '../integrations.js';
 import type { HttpTarget } from '../../common/http-client.js';
 import { answerDocker, DOCKER_ROUTES, type ApiAnswer } from './docker-routes.js';
 import { answerProject, PROJECT_ROUTES } from './projects.js';
+import { answerRun } from './run-image.js';
 import { checkEngineConfig } from '../engine-config/schema.js';
 import { keepProxyPasswords } from '../secrets.js';
 import type { ApplyOutcome } from '../engine-config/store.js';
@@ -40,6 +41,12 @@ export interface ApiDeps {
    * which resolves once the move is under way and rejects, with the reason, one that cannot work.
    */
   dataDisk: { file(): Promise<string>; move(dir: string): Promise<void> };
+  /**
+   * The host's Docker API (the translating proxy, as the host's own docker CLI reaches it):
+   * a run from the page goes there, so host paths in binds are translated and published
+   * ports claimed; a container's inspect comes from there, with the user's own paths.
+   */
+  hostEndpoint: HttpTarget;
   /** The live charts' figures (usage.ts). */
   usage: UsageSource;
   /** Berth's logs of these sources (all when none), to follow. */
@@ -124,6 +131,7 @@ export async function distroViews(deps: ApiDeps): Promise<DistroView[]> {
 
 const ROUTES: Route[] = [
   { method: 'GET', path: /^\/api\/v1\/?$/, name: 'GET /api/v1', handler: async () => ok({ routes: [...ROUTES.map((r) => r.name), ...DOCKER_ROUTES.map((r) => r.name), ...PROJECT_ROUTES, ...STREAMED] }) },
+  { method: 'POST', path: /^\/api\/v1\/containers\/run$/, name: 'POST /api/v1/containers/run', handler: (d, _p, body) => answerRun(d.hostEndpoint, body) },
   { method: 'GET', path: /^\/api\/v1\/status$/, name: 'GET /api/v1/status', handler: async (d) => ok(await d.status()) },
   { method: 'POST', path: /^\/api\/v1\/engine\/start$/, name: 'POST /api/v1/engine/start', handler: async (d) => (d.startEngine(), { status: 202, body: await d.status() }) },
   { method: 'POST', path: /^\/api\/v1\/engine\/stop$/, name: 'POST /api/v1/engine/stop', handler: async (d) => (await d.stopEngine(), ok(await d.status())) },
@@ -207,7 +215,7 @@ export async function answerApi(deps: ApiDeps, method: string, path: string, bod
     const m = r.method === method ? r.path.exec(path) : null;
     if (m) return r.handler(deps, m.slice(1), body);
   }
-  return (await answerProject(deps.daemon, method, path)) ?? answerDocker(deps.daemon, method, path);
+  return (await answerProject(deps.daemon, method, path)) ?? answerDocker(deps.daemon, method, path, deps.hostEndpoint);
 }
 
 export const API_ROUTE_NAMES = ROUTES.map((r) => r.name);

@@ -38,7 +38,7 @@ function draw(chart: HTMLElement): void {
   const last = points.at(-1);
   if (!last) {
     svg.replaceChildren();
-    out.textContent = kind === 'container' ? 'not running' : 'no sample yet';
+    out.textContent = 'measuring…';
     return;
   }
   const top = Math.max(unit === 'percent' ? 100 : 1, ...points.flatMap((p) => keys.map((k) => p[k] ?? 0))) * 1.05;

@@ -1,47 +1,11 @@
 import type { ServerResponse } from 'node:http';
 import { moveDataDisk } from './api.js';
-import { loadSettings, proxySettingsSchema, resourceSettingsSchema } from '../settings.js';
+import { proxySettingsSchema, resourceSettingsSchema } from '../settings.js';
 import { answerApi, changeSettings, CONFIRM_WORDS, distroViews, type ApiDeps, type ResetKind } from './api.js';
-import type { PageModel } from './pages.js';
-import type { ContainerView } from './container-view.js';
-import { isPageName, renderPage, resultUrl, type PageName } from './layout.js';
-import type { EngineModel } from './pages-engine.js';
+import { isPageName, resultUrl, type PageName } from './layout.js';
 import { back, html, json } from './respond.js';
-
-/** The engine's lists for the page; each undefined when the engine does not answer. */
-async function engineModel(deps: ApiDeps): Promise<EngineModel> {
-  const get = async <T>(path: string) => {
-    const a = await answerApi(deps, 'GET', path, undefined).catch(() => undefined);
-    return a?.status === 200 ? (a.body as T) : undefined;
-  };
-  const [containers, images, volumes, df] = await Promise.all([
-    get<EngineModel['containers']>('/api/v1/containers'),
-    get<EngineModel['images']>('/api/v1/images'),
-    get<EngineModel['volumes']>('/api/v1/volumes'),
-    get<EngineModel['df']>('/api/v1/system/df'),
-  ]);
-  return { containers, images, volumes, df };
-}
-
-/** One page as it stands, with a refused form's field errors or a notice. */
-export async function page(deps: ApiDeps, name: PageName, extra: Partial<PageModel> = {}): Promise<string> {
-  const status = await deps.status();
-  const [settings, distros, engine, configText, dataDiskFile] = await Promise.all([
-    loadSettings(deps.settingsFile),
-    distroViews(deps),
-    status.state === 'running' ? engineModel(deps) : {},
-    deps.engineConfig.text(),
-    deps.dataDisk.file().catch(() => undefined),
-  ]);
-  return renderPage({ status, settings, distros, engine: { ...engine, errors: extra.errors }, engineConfig: { text: configText }, dataDiskFile, ...extra }, name);
-}
-
-/** A container's own page; one the engine does not know comes back as the list, saying so. */
-export async function containerPage(deps: ApiDeps, id: string, res: ServerResponse): Promise<void> {
-  const a = await answerApi(deps, 'GET', `/api/v1/containers/${encodeURIComponent(id)}`, undefined);
-  if (a?.status !== 200) return html(res, a?.status ?? 404, await page(deps, 'containers', { notice: `Not shown: ${(a?.body as { message?: string } | undefined)?.message ?? 'no such container'}` }));
-  html(res, 200, await page(deps, 'containers', { container: a.body as ContainerView }));
-}
+import { runForm } from './form-run.js';
+import { page } from './page-model.js';
 
 /** An Engine action from a form: done, its page says so; refused, the daemon's reason is shown there, not as JSON. */
 async function engineAction(deps: ApiDeps, res: ServerResponse, method: string, path: string, on: PageName, done: string): Promise<void> {
@@ -129,16 +93,19 @@ async function dataMoveForm({ deps, form, res }: Submission): Promise<void> {
   );
 }
 
-/** The page a header button was pressed on (its hidden `from`), to come back to; else Containers. */
-function fromPage(form: URLSearchParams): PageName {
+/** The page a button was pressed on (its hidden `from`), to come back to; else `fallback`. */
+function pageOr(form: URLSearchParams, fallback: PageName): PageName {
   const from = form.get('from') ?? '';
-  return isPageName(from) ? from : 'containers';
+  return isPageName(from) ? from : fallback;
 }
+const fromPage = (form: URLSearchParams) => pageOr(form, 'containers');
 
 /** The page's forms by path (they work without script): each acts, then shows the page again. */
 const FORMS: Record<string, (s: Submission) => Promise<void>> = {
-  '/ui/images/prune': ({ deps, res }) => engineAction(deps, res, 'POST', '/api/v1/images/prune', 'images', 'images-prune'),
-  '/ui/volumes/prune': ({ deps, res }) => engineAction(deps, res, 'POST', '/api/v1/volumes/prune', 'volumes', 'volumes-prune'),
+  '/ui/images/prune': ({ deps, form, res }) => engineAction(deps, res, 'POST', '/api/v1/images/prune', pageOr(form, 'images'), 'images-prune'),
+  '/ui/volumes/prune': ({ deps, form, res }) => engineAction(deps, res, 'POST', '/api/v1/volumes/prune', pageOr(form, 'volumes'), 'volumes-prune'),
+  '/ui/containers/prune': ({ deps, res }) => engineAction(deps, res, 'POST', '/api/v1/containers/prune', 'engine', 'containers-prune'),
+  '/ui/build/prune': ({ deps, res }) => engineAction(deps, res, 'POST', '/api/v1/build/prune', 'engine', 'build-prune'),
   '/ui/engine/start': async ({ deps, form, res }) => {
     deps.startEngine();
     back(res, resultUrl(fromPage(form), 'engine-start'));
@@ -165,6 +132,7 @@ const FORMS: Record<string, (s: Submission) => Promise<void>> = {
     back(res, resultUrl('settings', 'certificates', 'proxies'));
   },
   '/ui/resources': resourcesForm,
+  '/ui/containers/run': runForm,
   '/ui/data/move': dataMoveForm,
 };
 

@@ -10,3 +10,19 @@ export const mib = (bytes: unknown): string => `${(Number(bytes ?? 0) / 2 ** 20)
  */
 export const postButton = (path: string, label: string, name = ''): string =>
   `<form method="post" action="${path}" class="inline"><button${name ? ` aria-label="${esc(`${label} ${name}`)}"` : ''}>${label}</button></form>`;
+
+/**
+ * Above a log: a search that shows only the lines with its words, whether the view follows
+ * new lines (both need script: hidden until it runs), and the whole log as a file.
+ */
+export function logTools(download?: string): string {
+  return `<p class="log-tools"><label hidden>Search the log <input type="search" data-log-search></label> <label hidden><input type="checkbox" data-log-follow checked> Follow new lines</label>${
+    download ? ` <a href="${esc(download)}" download>Download the whole log</a>` : ''
+  }</p>`;
+}
+
+/**
+ * A wide table in a box of its own that scrolls sideways on a narrow window, so the page
+ * never does; focusable and named, so the keyboard can scroll it too.
+ */
+export const scrollBox = (label: string, table: string): string => `<div class="scroll" tabindex="0" role="region" aria-label="${esc(label)}">${table}</div>`;

@@ -1,5 +1,6 @@
 import { enginePage, pillText, progressPercent, settingsPage, type PageModel } from './pages.js';
 import { imagesSection, troubleshootSection, volumesSection } from './pages-engine.js';
+import { runSection } from './pages-run.js';
 import { containerDetail, containersSection } from './pages-containers.js';
 import { esc, mib } from './html.js';
 
@@ -36,10 +37,13 @@ const NOTICES: Record<string, string> = {
   'containers-stop': 'Container stopped.',
   'containers-restart': 'Container restarted.',
   'containers-delete': 'Container deleted.',
+  'containers-run': 'Container created from the image and started.',
   'images-delete': 'Image deleted.',
   'images-prune': 'Unused images pruned.',
   'volumes-delete': 'Volume deleted.',
   'volumes-prune': 'Unused volumes pruned.',
+  'containers-prune': 'Stopped containers deleted.',
+  'build-prune': 'Unused build cache pruned.',
   'projects-start': 'Compose project started.',
   'projects-stop': 'Compose project stopped.',
   'projects-delete': 'Compose project deleted (its containers; volumes and images are kept).',
@@ -92,7 +96,7 @@ function pageBody(m: PageModel, page: PageName): string {
     case 'containers':
       return m.container ? containerDetail(m.container) : containersSection(engine.containers, Boolean(m.runningOnly));
     case 'images':
-      return imagesSection(engine);
+      return imagesSection(engine) + runSection(engine.images, m.errors, m.runForm);
     case 'volumes':
       return volumesSection(engine);
     case 'engine':
@@ -111,6 +115,7 @@ export function renderPage(m: PageModel, page: PageName): string {
   const title = m.container ? `${m.container.name} — ${section}` : section;
   return `${documentHead(title)}
 <body>${header(m, page)}
+<div id="notifications" role="log" aria-live="polite" aria-label="Notifications"></div>
 <div class="frame">${sidebar(page)}
 <main><h1>${esc(m.container?.name ?? section)}</h1>${m.notice ? `<p class="notice" role="status">${esc(m.notice)}</p>` : ''}
 ${body}
@@ -124,6 +129,7 @@ ${body}
 export function logPage(title: string, streamPath: string, filter = ''): string {
   return `${documentHead(title)}
 <body><header><a class="brand" href="/">Berth</a><output id="pill" class="pill" aria-live="polite"></output></header>
+<div id="notifications" role="log" aria-live="polite" aria-label="Notifications"></div>
 <div class="frame">${sidebar()}
 <main><h1>${esc(title)}</h1>${filter}
 <pre id="log" data-stream="${esc(streamPath)}" role="log" aria-label="${esc(title)}" tabindex="0"></pre>
@@ -142,7 +148,7 @@ header{display:flex;flex-wrap:wrap;gap:.75rem;align-items:center;padding:.6rem 1
 .frame{display:grid;grid-template-columns:12rem 1fr;min-height:calc(100vh - 3.2rem)}nav{background:var(--panel);border-right:1px solid var(--line);padding:1rem .5rem}
 nav ul{margin:0}nav a{display:block;padding:.35rem .75rem;border-radius:.4rem;text-decoration:none;color:var(--fg)}nav a[aria-current=page]{background:var(--line);font-weight:600}
 main{max-width:60rem;padding:0 1.5rem 2rem;min-width:0}main>h1{font-size:1.4rem;margin:1rem 0}section{margin:1.5rem 0}h2{font-size:1.1rem}
-@media (max-width:48rem){.frame{grid-template-columns:1fr}nav{border-right:0;border-bottom:1px solid var(--line);padding:.25rem}nav ul{display:flex;flex-wrap:wrap}.actions{margin-left:0}}
+@media (max-width:48rem){.frame{grid-template-columns:1fr;align-content:start}nav{border-right:0;border-bottom:1px solid var(--line);padding:.25rem}nav ul{display:flex;flex-wrap:wrap}.actions{margin-left:0}}
 .pill{padding:.2rem .7rem;border-radius:1rem;background:var(--off)}.pill.ok{background:var(--ok)}.pill.bad{background:var(--bad)}.pill.busy{background:var(--busy)}
 .error{color:var(--error);margin:.2rem 0}.notice{background:var(--notice);padding:.5rem .75rem;border-radius:.4rem}
 label{display:block;margin:.3rem 0}fieldset label,li label{display:inline}ul{list-style:none;padding:0}li{margin:.3rem 0}.state{color:var(--muted);margin-left:.6rem}
@@ -155,4 +161,8 @@ button.sort{background:none;border:0;padding:0;font-weight:700}
 .spark{display:inline-flex;align-items:center;gap:.3rem;margin-right:.6rem;white-space:nowrap}.spark svg{width:4rem;height:1.4rem;background:var(--panel)}.spark output{font-size:.85em;min-width:4.5rem}
 polyline.line{fill:none;stroke:var(--accent);stroke-width:1.5;vector-effect:non-scaling-stroke}polyline.s1{stroke:var(--muted);stroke-dasharray:4 2}
 #terminal .screen{height:22rem;padding:.3rem;background:var(--panel);border:1px solid var(--line);border-radius:.3rem}
-pre#log{background:var(--panel);padding:.75rem;max-height:70vh;overflow:auto}input:not([type]){min-width:18rem;max-width:100%}textarea{width:100%}`;
+.log-tools label{display:inline-block;margin-right:1rem}.disk-bar{display:block;width:100%;height:1.6rem;border:1px solid var(--line);border-radius:.3rem}.swatch{display:inline-block;width:.8rem;height:.8rem;margin-right:.4rem;border-radius:.2rem;vertical-align:-.05rem}
+.k0{fill:#2f6fbe;background:#2f6fbe}.k1{fill:#d9822b;background:#d9822b}.k2{fill:#2e9a5b;background:#2e9a5b}.k3{fill:#8e5cc2;background:#8e5cc2}.k4{fill:#8a939c;background:#8a939c}.k5{fill:var(--panel);background:var(--panel);outline:1px solid var(--line)}
+#notifications{position:fixed;right:1rem;bottom:1rem;z-index:10;display:flex;flex-direction:column;gap:.5rem;max-width:min(28rem,calc(100vw - 2rem))}
+.toast{display:flex;gap:.75rem;align-items:flex-start;padding:.6rem .8rem;background:var(--notice);border:1px solid var(--line);border-radius:.4rem;box-shadow:0 2px 8px #0003}.toast p{margin:0;flex:1;overflow-wrap:anywhere}
+.scroll{overflow-x:auto}pre#log{background:var(--panel);padding:.75rem;max-height:70vh;overflow:auto}input:not([type]){min-width:18rem;max-width:100%}textarea{width:100%}`;

@@ -1,14 +1,31 @@
 // The dashboard's one script: live status over Server-Sent Events. The page works without it.
 import { hasCharts, onUsage } from './charts.js';
+import { notificationsFor, type Watched } from './notify.js';
 
-interface LiveStatus {
-  state: string;
+interface LiveStatus extends Watched {
   progress?: string;
-  error?: string;
   enabled: boolean;
-  paused?: boolean;
   integrations: Array<{ distro: string; state: string; detail?: string }>;
 }
+
+/** A notification in the page's corner, until dismissed (the newest four are kept). */
+function notify(text: string): void {
+  const box = document.getElementById('notifications');
+  if (!box) return;
+  const note = document.createElement('div');
+  note.className = 'toast';
+  const words = document.createElement('p');
+  words.textContent = text;
+  const dismiss = document.createElement('button');
+  dismiss.type = 'button';
+  dismiss.textContent = 'Dismiss';
+  dismiss.setAttribute('aria-label', `Dismiss: ${text}`);
+  dismiss.addEventListener('click', () => note.remove());
+  note.append(words, dismiss);
+  box.append(note);
+  while (box.children.length > 4) box.firstElementChild?.remove();
+}
+let seen: LiveStatus | undefined;
 
 function pill(s: LiveStatus): { text: string; tone: string } {
   if (!s.enabled && s.state === 'stopped') return { text: 'Not enabled', tone: 'off' };
@@ -19,15 +36,26 @@ function pill(s: LiveStatus): { text: string; tone: string } {
   return { text: 'Stopped', tone: 'off' };
 }
 
-// A log page follows its stream; every other page, the status.
+// A log follows its stream (on its own page, or a container's): a line per element, so a
+// search can hide the others; the view keeps to the newest line while "Follow" is ticked.
 const log = document.getElementById('log');
 if (log?.dataset.stream) {
+  const search = document.querySelector<HTMLInputElement>('[data-log-search]');
+  const follow = document.querySelector<HTMLInputElement>('[data-log-follow]');
+  for (const control of [search, follow]) control?.closest('label')?.removeAttribute('hidden');
+  const shows = (line: HTMLElement) => !search?.value || (line.textContent ?? '').toLowerCase().includes(search.value.toLowerCase());
   const lines = new EventSource(log.dataset.stream);
   lines.addEventListener('line', (e) => {
-    log.append(`${JSON.parse((e as MessageEvent<string>).data) as string}\n`);
-    log.scrollTop = log.scrollHeight;
+    const line = document.createElement('span');
+    line.textContent = `${JSON.parse((e as MessageEvent<string>).data) as string}\n`;
+    line.hidden = !shows(line);
+    log.append(line);
+    if (follow?.checked !== false) log.scrollTop = log.scrollHeight;
   });
   lines.addEventListener('end', () => lines.close());
+  search?.addEventListener('input', () => {
+    for (const line of log.children) (line as HTMLElement).hidden = !shows(line as HTMLElement);
+  });
 }
 
 // One stream per page: the status, and on a page with charts, their samples.
@@ -36,6 +64,8 @@ events?.addEventListener('usage-history', (e) => onUsage('history', (e as Messag
 events?.addEventListener('usage', (e) => onUsage('sample', (e as MessageEvent<string>).data));
 events?.addEventListener('status', (e) => {
   const s = JSON.parse((e as MessageEvent<string>).data) as LiveStatus;
+  for (const text of notificationsFor(seen, s)) notify(text);
+  seen = s;
   const out = document.getElementById('pill');
   const p = pill(s);
   if (out) {

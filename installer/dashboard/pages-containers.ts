@@ -1,5 +1,5 @@
 import type { ContainerView } from './container-view.js';
-import { esc, postButton as action } from './html.js';
+import { esc, logTools, postButton as action, scrollBox } from './html.js';
 import { timeElement } from './human-time.js';
 import { containerUsage } from './pages-charts.js';
 
@@ -50,10 +50,10 @@ export function containersSection(list: ContainerRow[] | undefined, runningOnly:
     const running = members.filter((c) => c.state === 'running').length;
     return `<section class="project" data-project="${esc(p)}" aria-labelledby="project-${esc(p)}-h"><h2 id="project-${esc(p)}-h">${esc(p)} <small>compose project, ${running} of ${members.length} running</small></h2>
 <p>${action(`${base}/start`, 'Start', `project ${p}`)}${action(`${base}/stop`, 'Stop', `project ${p}`)}${action(`${base}/delete`, 'Delete', `project ${p}`)}</p>
-<table data-sortable>${HEAD}<tbody>${rows(members)}</tbody></table></section>`;
+${scrollBox(`Containers of ${p}`, `<table data-sortable>${HEAD}<tbody>${rows(members)}</tbody></table>`)}</section>`;
   });
   const single = shown.filter((c) => !c.project);
-  const others = single.length || !projects.length ? `<table data-sortable>${HEAD}<tbody>${rows(single) || '<tr><td colspan="6">No containers.</td></tr>'}</tbody></table>` : '';
+  const others = single.length || !projects.length ? scrollBox('Containers', `<table data-sortable>${HEAD}<tbody>${rows(single) || '<tr><td colspan="6">No containers.</td></tr>'}</tbody></table>`) : '';
   return `<section id="containers" aria-label="Containers">${view}${groups.join('\n')}${others}</section>`;
 }
 
@@ -103,6 +103,6 @@ ${c.state === 'running' ? `<section id="stats" aria-labelledby="stats-h"><h2 id=
     c.labels.map((l) => [`<code>${esc(l.name)}</code>`, esc(l.value)]),
   )}</section>
 ${terminalSection(c)}
-<section id="logs" aria-labelledby="logs-h"><h2 id="logs-h">Logs</h2><p><a href="/containers/${encodeURIComponent(c.id)}/logs">Open in a page of its own</a></p>
+<section id="logs" aria-labelledby="logs-h"><h2 id="logs-h">Logs</h2><p><a href="/containers/${encodeURIComponent(c.id)}/logs">Open in a page of its own</a></p>${logTools(`${logs}?download=1`)}
 <pre id="log" data-stream="${esc(logs)}" role="log" aria-label="Logs of ${esc(c.name)}" tabindex="0"></pre></section>`;
 }

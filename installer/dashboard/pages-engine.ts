@@ -1,6 +1,7 @@
 import { CONFIRM_WORDS, type ResetKind } from './api.js';
-import { esc, mib as size, postButton as action } from './html.js';
+import { esc, mib as size, postButton as action, scrollBox } from './html.js';
 import type { ContainerRow } from './pages-containers.js';
+import type { DiskUsage } from './docker-routes.js';
 
 /** The page sections of the engine's things (containers, images, volumes) and Troubleshoot. */
 
@@ -9,26 +10,21 @@ export interface EngineModel {
   containers?: ContainerRow[];
   images?: Array<{ id: string; tags: string[]; size: unknown }>;
   volumes?: Array<{ name: unknown; driver: unknown }>;
-  df?: {
-    images: { count: number; bytes: number };
-    containers: { count: number; bytes: number };
-    volumes: { count: number; bytes: number };
-    buildCache: { bytes: number };
-    volumeBytes?: Record<string, number>;
-  };
+  df?: DiskUsage;
   errors?: Record<string, string>;
 }
 
 export function imagesSection(m: EngineModel): string {
   if (!m.images) return '<section id="images"><p>The engine is not running.</p></section>';
   const images = m.images
-    .map((i) => `<tr><td>${esc(i.tags.join(', ') || '<none>')}</td><td>${esc(i.id)}</td><td>${size(i.size)}</td><td>${action(`/ui/images/${encodeURIComponent(i.id)}/delete`, 'Delete')}</td></tr>`)
+    .map(
+      (i) =>
+        `<tr><td>${esc(i.tags.join(', ') || '<none>')}</td><td>${esc(i.id)}</td><td>${size(i.size)}</td><td>${i.tags[0] ? `<a href="/images?run=${encodeURIComponent(i.tags[0])}#run">Run</a> ` : ''}${action(`/ui/images/${encodeURIComponent(i.id)}/delete`, 'Delete')}</td></tr>`,
+    )
     .join('\n');
-  const df = m.df
-    ? `<p id="disk-usage">Disk usage: images ${size(m.df.images.bytes)} (${m.df.images.count}), containers ${size(m.df.containers.bytes)} (${m.df.containers.count}), volumes ${size(m.df.volumes.bytes)} (${m.df.volumes.count}), build cache ${size(m.df.buildCache.bytes)}</p>`
-    : '';
+  const df = m.df ? `<p>Images take ${size(m.df.images.bytes)}; unused ones, ${size(m.df.images.reclaimable)}, which a prune frees. <a href="/engine#disk-usage">All of the disk</a></p>` : '';
   return `<section id="images" aria-label="Images">${df}
-<table data-sortable><thead><tr><th>Tags</th><th>ID</th><th>Size</th><th data-nosort>Actions</th></tr></thead><tbody>${images || '<tr><td colspan="4">No images.</td></tr>'}</tbody></table>${action('/ui/images/prune', 'Prune unused images')}</section>`;
+${scrollBox('Images', `<table data-sortable><thead><tr><th>Tags</th><th>ID</th><th>Size</th><th data-nosort>Actions</th></tr></thead><tbody>${images || '<tr><td colspan="4">No images.</td></tr>'}</tbody></table>`)}${action('/ui/images/prune', 'Prune unused images')}</section>`;
 }
 
 /** The volumes, each with its size and the containers that use it (one in use cannot be pruned). */
@@ -44,7 +40,7 @@ export function volumesSection(m: EngineModel): string {
     })
     .join('\n');
   return `<section id="volumes" aria-label="Volumes">
-<table data-sortable><thead><tr><th>Name</th><th>Driver</th><th>Size</th><th>Used by</th><th data-nosort>Actions</th></tr></thead><tbody>${volumes || '<tr><td colspan="5">No volumes.</td></tr>'}</tbody></table>${action('/ui/volumes/prune', 'Prune unused volumes')}</section>`;
+${scrollBox('Volumes', `<table data-sortable><thead><tr><th>Name</th><th>Driver</th><th>Size</th><th>Used by</th><th data-nosort>Actions</th></tr></thead><tbody>${volumes || '<tr><td colspan="5">No volumes.</td></tr>'}</tbody></table>`)}${action('/ui/volumes/prune', 'Prune unused volumes')}</section>`;
 }
 
 function confirmForm(kind: ResetKind, title: string, what: string, errors: Record<string, string> | undefined): string {

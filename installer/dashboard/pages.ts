@@ -1,4 +1,5 @@
 import { engineUsageSection } from './pages-charts.js';
+import { diskUsageSection } from './pages-disk.js';
 import type { BackendStatus } from '../backend/status-schema.js';
 import type { Settings } from '../settings.js';
 import type { DistroView } from './api.js';
@@ -46,6 +47,8 @@ export interface PageModel {
   container?: ContainerView;
   /** berth-data's disk image file. */
   dataDiskFile?: string;
+  /** The run form as it was sent, when refused (to fix, not to type again). */
+  runForm?: Record<string, string>;
 }
 
 /** "1.2 GiB of 62.9 GiB used (full)". */
@@ -146,5 +149,5 @@ export function settingsPage(m: PageModel): string {
 
 /** Engine: its status and daemon.json. */
 export function enginePage(m: PageModel): string {
-  return `${engineStatusSection(m)}\n${engineUsageSection()}\n${engineConfigSection(m.engineConfig)}`;
+  return `${engineStatusSection(m)}\n${engineUsageSection()}\n${diskUsageSection(m.engine?.df, m.status.disk)}\n${engineConfigSection(m.engineConfig)}`;
 }

@@ -6,9 +6,11 @@ import { join } from 'node:path';
 import { loadSettings } from '../settings.js';
 import { answerApi, type ApiDeps } from './api.js';
 import { streamContainerLogs } from './docker-routes.js';
-import { containerPage, page, submitForm } from './forms.js';
+import { submitForm } from './forms.js';
+import { containerPage, page } from './page-model.js';
 import { sendDiagnostics, streamBerthLogs } from './streams.js';
 import { back, html, json, readBody } from './respond.js';
+import { esc, logTools } from './html.js';
 import { checkRequest, checkUpgrade, refuse, SECURITY_HEADERS, SESSION_COOKIE } from './guard.js';
 import { refuseUpgrade, TERMINAL_PATH, upgradeTerminal } from './terminal.js';
 import { isPageName, logPage, noticeFor, STYLESHEET } from './layout.js';
@@ -30,7 +32,17 @@ export interface Dashboard {
 /** The status as the live script wants it: the backend's, plus the checkbox. */
 async function liveStatus(deps: ApiDeps) {
   const [s, settings] = await Promise.all([deps.status(), loadSettings(deps.settingsFile)]);
-  return { state: s.state, progress: s.progress, error: s.error, enabled: settings.wslEngine, integrations: s.integrations };
+  return {
+    state: s.state,
+    progress: s.progress,
+    error: s.error,
+    enabled: settings.wslEngine,
+    integrations: s.integrations,
+    paused: s.paused,
+    diskFull: s.disk?.state === 'full' ? (s.disk.fix ?? 'Free space in it.') : undefined,
+    proxyProblem: s.network?.proxy?.problem,
+    update: s.update,
+  };
 }
 
 /**
@@ -64,11 +76,13 @@ async function answerPage(deps: ApiDeps, url: URL, res: ServerResponse): Promise
   if (url.pathname === '/') return (back(res, (await loadSettings(deps.settingsFile)).wslEngine ? '/containers' : '/settings'), true);
   const pageName = url.pathname.slice(1);
   if (isPageName(pageName)) {
-    html(res, 200, await page(deps, pageName, { runningOnly: url.searchParams.get('view') === 'running', notice: noticeFor(url.searchParams.get('done'), url.searchParams.get('freed')) }));
+    const run = url.searchParams.get('run'); // the Images page's Run link: the image, filled in
+    const extra = { runningOnly: url.searchParams.get('view') === 'running', notice: noticeFor(url.searchParams.get('done'), url.searchParams.get('freed')), ...(run ? { runForm: { image: run } } : {}) };
+    html(res, 200, await page(deps, pageName, extra));
     return true;
   }
   const detail = /^\/containers\/([^/]+)$/.exec(url.pathname);
-  if (detail) return (await containerPage(deps, decodeURIComponent(detail[1]!), res), true);
+  if (detail) return (await containerPage(deps, decodeURIComponent(detail[1]!), res, noticeFor(url.searchParams.get('done'))), true);
   return false;
 }
 
@@ -115,14 +129,14 @@ export async function serveDashboard(deps: ApiDeps, o: { port: number; assetsDir
     const containerLogs = /^\/(api\/v1\/)?containers\/([^/]+)\/logs$/.exec(url.pathname);
     if (method === 'GET' && containerLogs) {
       const id = decodeURIComponent(containerLogs[2]!);
-      if (containerLogs[1]) return streamContainerLogs(deps.daemon, id, req, res, SECURITY_HEADERS);
-      return html(res, 200, logPage(`Logs of ${id}`, `/api/v1/containers/${encodeURIComponent(id)}/logs`));
+      if (containerLogs[1]) return streamContainerLogs(deps.daemon, id, { download: url.searchParams.get('download') === '1' }, req, res, SECURITY_HEADERS);
+      return html(res, 200, logPage(`Logs of ${id}`, `/api/v1/containers/${encodeURIComponent(id)}/logs`, logTools(`/api/v1/containers/${encodeURIComponent(id)}/logs?download=1`)));
     }
     if (method === 'GET' && url.pathname === '/logs') {
       const sources = url.searchParams.getAll('source').filter(Boolean);
       const query = sources.map((x) => `source=${encodeURIComponent(x)}`).join('&');
-      const filter = `<form method="get" action="/logs"><label>Source <input name="source" value="${sources.join(' ').replace(/[&<>"']/g, '')}"></label><button>Filter</button></form>`;
-      return html(res, 200, logPage('Berth logs', `/api/v1/logs${query ? `?${query}` : ''}`, filter));
+      const filter = `<form method="get" action="/logs"><label>Source <input name="source" value="${esc(sources.join(' '))}"></label><button>Filter</button></form>`;
+      return html(res, 200, logPage('Berth logs', `/api/v1/logs${query ? `?${query}` : ''}`, filter + logTools()));
     }
     if (method === 'POST' && url.pathname.startsWith('/ui/')) return submitForm(deps, url.pathname, new URLSearchParams(await readBody(req)), res);
     if (url.pathname.startsWith('/api/v1')) return serveApi(deps, req, res, url.pathname);

@@ -111,12 +111,15 @@ export class UsageSampler {
     // A paused engine is frozen: its containers cannot answer, and use nothing.
     const containers = engine.paused ? {} : await this.sampleContainers(now);
     const point = this.enginePoint(engine.usage, now, Object.keys(containers));
-    return { engine: point, containers: Object.fromEntries(Object.entries(containers).map(([id, c]) => [id, c.point])) };
+    return { ...(point ? { engine: point } : {}), containers };
   }
 
-  private enginePoint(usage: EngineUsage, now: number, sampled: string[]): EnginePoint {
+  /** The engine's rates since the reading before; undefined for the first reading (counters only, no rate yet). */
+  private enginePoint(usage: EngineUsage, now: number, sampled: string[]): EnginePoint | undefined {
     const before = this.lastEngine;
-    const seconds = before ? (now - before.at) / 1000 : 0;
+    this.lastEngine = { ...usage, at: now };
+    if (!before) return undefined;
+    const seconds = (now - before.at) / 1000;
     // The network: what the containers sent and received (the engine's own traffic is theirs).
     let netRx = 0;
     let netTx = 0;
@@ -133,19 +136,19 @@ export class UsageSampler {
       netRx,
       netTx,
     };
-    this.lastEngine = { ...usage, at: now };
     this.engine.push(point);
     if (this.engine.length > KEEP_ENGINE) this.engine.shift();
     return point;
   }
 
-  private async sampleContainers(now: number): Promise<Record<string, { point: ContainerPoint }>> {
+  private async sampleContainers(now: number): Promise<Record<string, ContainerPoint>> {
     const list = await httpJson(this.source.daemon, { path: '/containers/json' }, listSchema).catch(() => []);
     const ids = list.map((c) => c.Id.slice(0, 12));
     const stats = await Promise.all(list.map((c) => httpJson(this.source.daemon, { path: `/containers/${c.Id}/stats?stream=false&one-shot=true` }, statsSchema).catch(() => undefined)));
-    const out: Record<string, { point: ContainerPoint }> = {};
+    const out: Record<string, ContainerPoint> = {};
     stats.forEach((s, i) => {
-      if (s) out[ids[i]!] = { point: this.containerPoint(ids[i]!, s, now) };
+      const point = s ? this.containerPoint(ids[i]!, s, now) : undefined;
+      if (point) out[ids[i]!] = point;
     });
     for (const id of [...this.containers.keys()].filter((known) => !ids.includes(known))) {
       this.containers.delete(id);
@@ -155,17 +158,19 @@ export class UsageSampler {
     return out;
   }
 
-  private containerPoint(id: string, s: z.infer<typeof statsSchema>, now: number): ContainerPoint {
+  /** A container's rates since its reading before; undefined for its first (a 0 there would be no measurement). */
+  private containerPoint(id: string, s: z.infer<typeof statsSchema>, now: number): ContainerPoint | undefined {
     const before = this.lastContainers.get(id);
     const at = Date.parse(s.read) || now;
-    const seconds = before ? (at - before.at) / 1000 : 0;
     const nets = Object.values(s.networks ?? {});
     const counters = { at, cpuNs: s.cpu_stats.cpu_usage.total_usage, rx: nets.reduce((a, n) => a + n.rx_bytes, 0), tx: nets.reduce((a, n) => a + n.tx_bytes, 0) };
+    this.lastContainers.set(id, counters);
+    if (!before) return undefined;
+    const seconds = (at - before.at) / 1000;
     // As `docker stats`: the inactive file cache is not the container's to count.
     const cache = s.memory_stats.stats?.inactive_file ?? s.memory_stats.stats?.total_inactive_file ?? 0;
-    const point = { t: now, cpu: rate(counters.cpuNs, before?.cpuNs, seconds) / 1e7, memory: Math.max(0, (s.memory_stats.usage ?? 0) - cache) };
-    this.netRates.set(id, { rx: rate(counters.rx, before?.rx, seconds), tx: rate(counters.tx, before?.tx, seconds) });
-    this.lastContainers.set(id, counters);
+    const point = { t: now, cpu: rate(counters.cpuNs, before.cpuNs, seconds) / 1e7, memory: Math.max(0, (s.memory_stats.usage ?? 0) - cache) };
+    this.netRates.set(id, { rx: rate(counters.rx, before.rx, seconds), tx: rate(counters.tx, before.tx, seconds) });
     const series = this.containers.get(id) ?? [];
     series.push(point);
     if (series.length > KEEP_CONTAINER) series.shift();

@@ -19,6 +19,7 @@ export function stubApiDeps(dir: string, daemon = join(dir, 'no-daemon.sock')): 
     settingsFile: join(dir, 'settings.json'),
     secretsFile: join(dir, 'secrets.json'),
     daemon,
+    hostEndpoint: daemon,
     usage: { engine: async () => undefined, daemon },
     reset: async () => undefined,
     diagnose: async () => join(dir, 'bundle.tar.gz'),

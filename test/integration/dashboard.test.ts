@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -134,6 +134,12 @@ describe.runIf(run)('the dashboard, in headless Chromium against a real Berth', 
     expect(seen.size).toBeGreaterThan(0); // the bar showed the import's percentage, live
     expect((await t.status()).state).toBe('running');
     expect(await page.locator('.notice').textContent()).toBe('General settings saved.');
+    // The page said so as it happened, in a notification that is dismissed from the keyboard.
+    const running = page.locator('#notifications .toast', { hasText: 'The engine is running.' });
+    expect(await until(async () => (await running.count()) === 1, 10_000, 100)).toBe(true);
+    await running.getByRole('button').focus();
+    await page.keyboard.press('Enter');
+    expect(await running.count()).toBe(0);
 
     const ubuntu = page.getByRole('checkbox', { name: 'Ubuntu' });
     expect(await page.getByRole('checkbox', { name: 'Legacy' }).isDisabled()).toBe(true);
@@ -155,6 +161,15 @@ describe.runIf(run)('the dashboard, in headless Chromium against a real Berth', 
     expect(await page.evaluate(() => getComputedStyle(document.body).backgroundColor)).toBe('rgb(20, 23, 26)');
     await shot('dashboard-containers-dark');
     await page.emulateMedia({ colorScheme: 'light' });
+    // A narrow window: no page is wider than it (a wide table scrolls in its own box).
+    await page.setViewportSize({ width: 400, height: 800 });
+    for (const path of ['/containers', '/images', '/volumes', '/engine', '/settings', '/troubleshoot']) {
+      await page.goto(`${new URL(loginUrl).origin}${path}`);
+      expect(await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth), path).toBeLessThanOrEqual(0);
+    }
+    await page.goto(`${new URL(loginUrl).origin}/containers`);
+    await shot('dashboard-narrow');
+    await page.setViewportSize({ width: 1000, height: 900 });
     await row.getByRole('link', { name: 'Logs' }).click();
     const ticks = async () => ((await page.locator('#log').textContent()) ?? '').split('\n').filter((l) => /^tick\d+$/.test(l));
     expect(await until(async () => (await ticks()).length >= 3, 30_000, 100)).toBe(true);
@@ -162,6 +177,19 @@ describe.runIf(run)('the dashboard, in headless Chromium against a real Berth', 
     expect(await until(async () => (await ticks()).length >= seenFirst + 3, 30_000, 100)).toBe(true); // still coming: followed live
     const numbers = (await ticks()).map((l) => Number(l.slice(4)));
     expect(numbers).toEqual(numbers.map((_, i) => numbers[0]! + i));
+    // A search shows only the lines with its words; the whole log downloads as a file, with times.
+    expect(await page.getByLabel('Follow new lines').isChecked()).toBe(true);
+    await page.getByLabel('Search the log').fill('tick1');
+    const shown = await page.locator('#log span:not([hidden])').allTextContents();
+    expect(shown.length).toBeGreaterThan(0);
+    expect(shown.filter((l) => !l.includes('tick1'))).toEqual([]);
+    expect(await page.locator('#log span[hidden]').count()).toBeGreaterThan(0);
+    await page.getByLabel('Search the log').fill('');
+    const download = page.waitForEvent('download');
+    await page.getByRole('link', { name: 'Download the whole log' }).click();
+    const file = await download;
+    expect(file.suggestedFilename()).toBe('ticker.log');
+    expect(readFileSync(await file.path(), 'utf8')).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z tick0$/m);
     await shot('dashboard-container-logs');
     await page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name: 'Containers' }).click();
     const ticker = page.locator('tr[data-container="ticker"]');
@@ -247,16 +275,20 @@ describe.runIf(run)('the dashboard, in headless Chromium against a real Berth', 
     ).toEqual([]);
 
     // Live charts: a container that starts burning CPU shows it rising in its sparkline, and the engine's chart shows it too.
-    expect((await t.sh('Ubuntu', "docker run -d --name burner busybox sh -c 'sleep 6; while :; do :; done'")).exitCode).toBe(0);
+    // It idles until told (a file appears), so the line has idle samples first, whatever the machine's speed.
+    const burner = await t.sh('Ubuntu', "docker run -d --name burner busybox sh -c 'while [ ! -e /go ]; do sleep 0.2; done; while :; do :; done'");
+    expect(burner.exitCode, burner.stderr).toBe(0);
     await page.goto(`${new URL(loginUrl).origin}/containers`);
     const cpuLine = page.locator('tr[data-container="burner"] [data-chart][data-keys="cpu"]');
     const cpuValues = async () => ((await cpuLine.getAttribute('data-values')) ?? '').split(' ').filter(Boolean).map(Number);
+    expect(await until(async () => (await cpuValues()).length >= 2, 30_000, 200), 'two samples of the idle burner').toBe(true);
+    expect((await t.docker(['exec', 'burner', 'touch', '/go'])).exitCode).toBe(0);
     expect(await until(async () => (await cpuValues()).some((v) => v >= 50), 60_000, 500), `burner's CPU: ${(await cpuValues()).join(' ')}`).toBe(true);
     const burnerCpu = await cpuValues();
     expect(
       burnerCpu.slice(0, 2).every((v) => v < 20),
       `burner's CPU: ${burnerCpu.join(' ')}`,
-    ).toBe(true); // idle while it slept: the line rose
+    ).toBe(true); // idle first: the line rose
     expect(await cpuLine.getByRole('img').getAttribute('aria-label')).toMatch(/^CPU, now [\d.]+%$/);
     await page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name: 'Engine' }).click();
     const engineCpu = page.locator('#usage [data-chart="engine"][data-keys="cpu"]');
@@ -286,6 +318,31 @@ describe.runIf(run)('the dashboard, in headless Chromium against a real Berth', 
     await page.getByRole('button', { name: 'Prune unused volumes' }).click();
     expect(await page.locator('.notice').textContent()).toMatch(/^Unused volumes pruned\. 1\.0 MiB freed\.$/);
     expect((await t.docker(['volume', 'ls', '--format', '{{.Name}}'])).stdout.split('\n')).not.toContain('vol-a');
+
+    // Run an image from the page: a folder of the user's, on a shared drive, served on a port that opens on localhost.
+    const site = join(t.root, 'drives/c/site');
+    mkdirSync(site, { recursive: true });
+    writeFileSync(join(site, 'index.html'), 'served from the page\n');
+    await page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name: 'Images' }).click();
+    await page.locator('tr', { hasText: 'busybox' }).getByRole('link', { name: 'Run' }).click();
+    const form = page.locator('#run');
+    expect(await form.getByLabel('Image', { exact: true }).inputValue()).toBe('busybox:latest');
+    await form.getByLabel('Name', { exact: true }).fill('from-page');
+    await form.getByLabel('Command').fill('httpd -f -p 80 -h /www');
+    await form.getByLabel('Ports').fill('80x');
+    await form.getByLabel('Volumes and binds').fill(`${site}:/www:ro`);
+    await form.getByRole('button', { name: 'Run', exact: true }).click();
+    expect(await page.locator('#run-ports-error').textContent()).toMatch(/a port is HOST:CONTAINER/); // at its field, what was typed kept
+    expect(await form.getByLabel('Volumes and binds').inputValue()).toBe(`${site}:/www:ro`);
+    await form.getByLabel('Ports').fill('80');
+    await form.getByRole('button', { name: 'Run', exact: true }).click();
+    expect(await page.locator('.notice').textContent()).toBe('Container created from the image and started.');
+    expect(await page.locator('main h1').textContent()).toBe('from-page');
+    expect(await page.locator('#mounts td code').first().textContent()).toBe(site); // the user's own path, not the engine's
+    const opened = await page.locator('#ports td').nth(1).textContent();
+    const served = await fetch(`http://localhost:${/:(\d+)$/.exec(opened ?? '')?.[1]}/`).then((r) => r.text());
+    expect(served).toBe('served from the page\n');
+    expect((await t.docker(['rm', '-f', 'from-page'])).exitCode).toBe(0);
 
     // daemon.json: an invalid one is refused with every error and not written; a valid one is applied.
     const config = join(t.env.BERTH_HOME!, 'daemon.json');

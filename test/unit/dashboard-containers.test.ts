@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { containerView } from '../../installer/dashboard/container-view.js';
 import { ago, timeElement } from '../../installer/dashboard/human-time.js';
 import { answerProject } from '../../installer/dashboard/projects.js';
-import { answerDocker } from '../../installer/dashboard/docker-routes.js';
+import { answerDocker, type DiskUsage } from '../../installer/dashboard/docker-routes.js';
+import { diskUsageSection } from '../../installer/dashboard/pages-disk.js';
 import { volumesSection } from '../../installer/dashboard/pages-engine.js';
 
 describe('times on the pages', () => {
@@ -83,6 +84,30 @@ describe('a compose project from the dashboard', () => {
       // A daemon before API 1.42: no `all` filter on a volume prune (a bare prune takes every unused volume).
       if (req.url?.startsWith('/volumes/prune?filters=')) return res.writeHead(400).end(JSON.stringify({ message: "Invalid filter 'all'" }));
       if (req.url === '/volumes/prune') return res.end(JSON.stringify({ VolumesDeleted: ['data'], SpaceReclaimed: 42 }));
+      if (req.url === '/system/df') {
+        const MiB = 2 ** 20;
+        return res.end(
+          JSON.stringify({
+            LayersSize: 300 * MiB,
+            Images: [
+              { Size: 200 * MiB, SharedSize: 50 * MiB, Containers: 1 },
+              { Size: 100 * MiB, SharedSize: 50 * MiB, Containers: 0 },
+            ],
+            Containers: [
+              { SizeRw: 3 * MiB, State: 'running' },
+              { SizeRw: 5 * MiB, State: 'exited' },
+            ],
+            Volumes: [
+              { Name: 'used', UsageData: { Size: 10 * MiB, RefCount: 1 } },
+              { Name: 'spare', UsageData: { Size: 20 * MiB, RefCount: 0 } },
+            ],
+            BuildCache: [
+              { Size: 7 * MiB, InUse: false, Shared: false },
+              { Size: 9 * MiB, InUse: true, Shared: false },
+            ],
+          }),
+        );
+      }
       if (req.url === '/containers/json?all=1') {
         const ports = [
           { IP: '0.0.0.0', PrivatePort: 80, PublicPort: 8080, Type: 'tcp' },
@@ -157,6 +182,27 @@ describe('a compose project from the dashboard', () => {
     });
     expect(await answerProject(sock, 'POST', '/api/v1/projects/demo/restart')).toBeUndefined();
   });
+
+  it("draws the disk: each kind's size and what its prune would free, against berth-data's size", async () => {
+    const MiB = 2 ** 20;
+    const a = await answerDocker(join(dir, 'docker.sock'), 'GET', '/api/v1/system/df');
+    const usage = a?.body as DiskUsage;
+    // An unused image frees what it does not share; a running container, an in-use volume or cache, nothing.
+    expect(usage).toMatchObject({
+      images: { count: 2, bytes: 300 * MiB, reclaimable: 50 * MiB },
+      containers: { count: 2, bytes: 8 * MiB, reclaimable: 5 * MiB },
+      volumes: { count: 2, bytes: 30 * MiB, reclaimable: 20 * MiB },
+      buildCache: { bytes: 16 * MiB, reclaimable: 7 * MiB },
+    });
+    const html = diskUsageSection(usage, { state: 'ok', sizeBytes: 1000 * MiB, usedBytes: 400 * MiB, availBytes: 600 * MiB });
+    expect(html).toContain('berth-data: 400.0 MiB of 1000.0 MiB used. Prunes would free 82.0 MiB.');
+    // The bar is the disk: images a third of it, then the others, then what is free.
+    expect(html).toContain('<rect class="k0" x="0.0" y="0" width="300.0" height="20"></rect>');
+    expect(html).toContain('<rect class="k4" x="354.0" y="0" width="46.0" height="20"></rect>'); // the rest of what is used
+    expect(html).toContain('<rect class="k5" x="400.0" y="0" width="600.0" height="20"></rect>');
+    expect(html).toMatch(/Containers<\/td><td>2<\/td><td>8\.0 MiB<\/td><td>5\.0 MiB<\/td><td><form method="post" action="\/ui\/containers\/prune"/);
+    expect(diskUsageSection(usage, undefined)).toContain('Shown while the engine runs.');
+  });
 });
 
 describe('the Volumes page', () => {
@@ -170,7 +216,13 @@ describe('the Volumes page', () => {
         { id: 'a', name: 'web', image: 'x', state: 'running', status: 'Up', ports: [], volumes: ['data'] },
         { id: 'b', name: 'job', image: 'x', state: 'exited', status: 'Exited', ports: [], volumes: ['data'] },
       ],
-      df: { images: { count: 0, bytes: 0 }, containers: { count: 0, bytes: 0 }, volumes: { count: 2, bytes: 3145728 }, buildCache: { bytes: 0 }, volumeBytes: { data: 3145728, spare: -1 } },
+      df: {
+        images: { count: 0, bytes: 0, reclaimable: 0 },
+        containers: { count: 0, bytes: 0, reclaimable: 0 },
+        volumes: { count: 2, bytes: 3145728, reclaimable: 0 },
+        buildCache: { bytes: 0, reclaimable: 0 },
+        volumeBytes: { data: 3145728, spare: -1 },
+      },
     });
     expect(html).toContain('<tr data-volume="data"><td>data</td><td>local</td><td>3.0 MiB</td><td>web, job</td>');
     expect(html).toContain('<tr data-volume="spare"><td>spare</td><td>local</td><td></td><td><em>none</em></td>');
