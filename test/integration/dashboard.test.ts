@@ -1,5 +1,7 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -342,6 +344,29 @@ describe.runIf(run)('the dashboard, in headless Chromium against a real Berth', 
     const opened = await page.locator('#ports td').nth(1).textContent();
     const served = await fetch(`http://localhost:${/:(\d+)$/.exec(opened ?? '')?.[1]}/`).then((r) => r.text());
     expect(served).toBe('served from the page\n');
+    // axe-core on the pages that show more while the engine runs: the run form, the charts, the disk.
+    expect(await axeFindings(['/containers', '/images', '/volumes', '/engine'])).toEqual([]);
+
+    // A terminal's WebSocket from a page of another origin (same site: the session cookie goes with it) is refused;
+    // the same request from the dashboard's own page opens.
+    const other = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>elsewhere</title>'));
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+    try {
+      const terminalUrl = `ws://127.0.0.1:${new URL(loginUrl).port}/api/v1/containers/from-page/terminal`;
+      const tryOpen = (url: string) =>
+        new Promise<string>((resolve) => {
+          const ws = new WebSocket(url);
+          ws.onopen = () => (ws.close(), resolve('opened'));
+          ws.onclose = (e) => resolve(`closed ${e.code}`);
+        });
+      await page.goto(`http://127.0.0.1:${(other.address() as AddressInfo).port}/`);
+      expect(await page.evaluate(tryOpen, terminalUrl)).toBe('closed 1006');
+      await page.goto(`${new URL(loginUrl).origin}/containers`);
+      expect(await page.evaluate(tryOpen, terminalUrl)).toBe('opened');
+    } finally {
+      other.close();
+    }
+
     expect((await t.docker(['rm', '-f', 'from-page'])).exitCode).toBe(0);
 
     // daemon.json: an invalid one is refused with every error and not written; a valid one is applied.
