@@ -14,7 +14,15 @@ export const runRequestSchema = z
     image: z.string().trim().min(1, 'name the image to run').max(255),
     name: z.string().regex(NAME, 'a container name is letters, digits and _ . - (starting with a letter or digit)').optional(),
     command: z.array(z.string().min(1)).max(64).optional(),
-    ports: z.array(z.string().regex(PORT, 'a port is HOST:CONTAINER (8080:80), CONTAINER alone (any free host port), with /udp for UDP')).max(32).default([]),
+    ports: z
+      .array(
+        z
+          .string()
+          .regex(PORT, 'a port is HOST:CONTAINER (8080:80), CONTAINER alone (any free host port), with /udp for UDP')
+          .refine((p) => (PORT.exec(p)?.slice(1, 3) ?? []).every((n) => n === undefined || (Number(n) >= 1 && Number(n) <= 65535)), 'a port number is 1 to 65535'),
+      )
+      .max(32)
+      .default([]),
     mounts: z
       .array(z.string().refine((m) => /^.+:\/.*$/.test(m), 'a mount is SOURCE:/path/in/container, SOURCE a volume name or an absolute path (C:\\Users\\me\\site, /home/me/site)'))
       .max(16)
@@ -44,6 +52,15 @@ export function fieldOf(message: string): 'image' | 'name' | 'ports' | 'mounts' 
   return /mount|bind|volume|shared drive|absolute path/i.test(message) ? 'mounts' : 'image';
 }
 
+/** An answer's JSON; {} for none, or for one that is not JSON (the caller then names the status). */
+function jsonOf(text: string): unknown {
+  try {
+    return text ? JSON.parse(text) : {};
+  } catch {
+    return {};
+  }
+}
+
 /**
  * Creates and starts a container, as `docker run -d` from the host would: through the host's
  * Docker API (host), which translates host paths in binds and claims the published ports on
@@ -59,12 +76,12 @@ export async function runContainer(host: HttpTarget, r: RunRequest): Promise<Api
   const query = r.name ? `?name=${encodeURIComponent(r.name)}` : '';
   const created = await httpRequest(host, { method: 'POST', path: `/containers/create${query}`, json: createBody(r), timeoutMs: 60_000 }).catch((e: Error) => e);
   if (created instanceof Error) return { status: 503, body: { message: `the engine does not answer (${created.message}); is Berth running?` } };
-  const doc = JSON.parse(created.body || '{}') as { Id?: string; message?: string };
+  const doc = jsonOf(created.body) as { Id?: string; message?: string };
   if (created.status >= 300 || !doc.Id) return { status: created.status >= 400 ? created.status : 500, body: { message: doc.message ?? `the engine answered ${created.status}` } };
   const started = await httpRequest(host, { method: 'POST', path: `/containers/${doc.Id}/start`, timeoutMs: 60_000 }).catch((e: Error) => e);
   if (started instanceof Error || started.status >= 300) {
     await httpRequest(host, { method: 'DELETE', path: `/containers/${doc.Id}?force=1` }).catch(() => undefined);
-    const why = started instanceof Error ? started.message : ((JSON.parse(started.body || '{}') as { message?: string }).message ?? `status ${started.status}`);
+    const why = started instanceof Error ? started.message : ((jsonOf(started.body) as { message?: string }).message ?? `status ${started.status}: ${started.body.trim()}`);
     return { status: started instanceof Error ? 503 : started.status, body: { message: `${why} (the container did not start and was removed)` } };
   }
   return { status: 201, body: { id: doc.Id.slice(0, 12) } };

@@ -138,6 +138,15 @@ function textOf(data: RawData): string {
   return (Buffer.isBuffer(data) ? data : Buffer.from(data)).toString('utf8');
 }
 
+/** A path part decoded; as it came when it is not valid percent-encoding (the id check then refuses it). */
+function decoded(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
+  }
+}
+
 function safeJson(text: string): unknown {
   try {
     return JSON.parse(text);
@@ -152,9 +161,12 @@ function safeJson(text: string): unknown {
  * any WebSocket exists), then the WebSocket joined to it.
  */
 export async function upgradeTerminal(daemon: HttpTarget, req: IncomingMessage, socket: Duplex, head: Buffer, url: URL, log: (line: string) => void): Promise<void> {
-  const id = decodeURIComponent(TERMINAL_PATH.exec(url.pathname)?.[1] ?? '');
+  const raw = TERMINAL_PATH.exec(url.pathname)?.[1] ?? '';
+  const id = decoded(raw);
   if (!CONTAINER.test(id)) return refuseUpgrade(socket, 400, `not a valid container id: ${JSON.stringify(id)}`);
-  if (req.headers.upgrade?.toLowerCase() !== 'websocket') return refuseUpgrade(socket, 400, 'the terminal is a WebSocket: ask for Upgrade: websocket');
+  // Checked before the shell opens: a handshake the WebSocket server refuses would leave it running.
+  const handshake = req.headers.upgrade?.toLowerCase() === 'websocket' && req.headers['sec-websocket-version'] === '13' && /^[+/0-9A-Za-z]{22}==$/.test(req.headers['sec-websocket-key'] ?? '');
+  if (!handshake) return refuseUpgrade(socket, 400, 'the terminal is a WebSocket: ask for Upgrade: websocket, Sec-WebSocket-Version: 13 and a Sec-WebSocket-Key');
   const shell = await openShell(daemon, id, sizeFrom(url)).catch((e: Error) => e);
   if (shell instanceof Error) return refuseUpgrade(socket, shell instanceof HttpError && shell.status ? shell.status : 503, shell.message);
   sockets.handleUpgrade(req, socket, head, (ws) => join(ws, shell, log));

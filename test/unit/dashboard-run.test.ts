@@ -77,9 +77,10 @@ describe('running an image from the Images page', () => {
 
     it('refuses a request that is not one, naming every problem, and a relative path, before the engine hears of it', async () => {
       calls.length = 0;
-      const bad = await answerRun(join(dir, 'docker.sock'), { image: '', ports: ['80x'], mounts: ['nocolon'], extra: 1 });
+      const bad = await answerRun(join(dir, 'docker.sock'), { image: '', ports: ['80x', '70000:80', '8080:0'], mounts: ['nocolon'], extra: 1 });
       expect(bad.status).toBe(400);
-      expect((bad.body as { issues: Array<{ path: string }> }).issues.map((i) => i.path).sort()).toEqual(['', 'image', 'mounts', 'ports']);
+      expect((bad.body as { issues: Array<{ path: string }> }).issues.map((i) => i.path).sort()).toEqual(['', 'image', 'mounts', 'ports', 'ports', 'ports']);
+      expect((bad.body as { message: string }).message).toContain('ports.1: a port number is 1 to 65535');
       expect(await answerRun(join(dir, 'docker.sock'), { image: 'busybox', mounts: ['./site:/www'] })).toMatchObject({ status: 400, body: { message: expect.stringContaining('./site is not an absolute path') } });
       expect(calls).toEqual([]);
     });

@@ -129,6 +129,8 @@ describe('the dashboard, over plain HTTP', () => {
     expect(await upgrade(terminal, { origin: own })).toMatchObject({ status: 401 });
     expect(await upgrade(terminal, { cookie, origin: own, host: `evil.example:${dash.port}` })).toMatchObject({ status: 421 });
     expect(await upgrade('/api/v1/containers/..%2F..%2Fexec/terminal', { cookie, origin: own })).toMatchObject({ status: 400, body: expect.stringContaining('not a valid container id') });
+    expect(await upgrade('/api/v1/containers/%E0%A4/terminal', { cookie, origin: own })).toMatchObject({ status: 400, body: expect.stringContaining('not a valid container id') });
+    expect(await upgrade(terminal, { cookie, origin: own, 'sec-websocket-key': 'short' })).toMatchObject({ status: 400, body: expect.stringContaining('Sec-WebSocket-Key') });
     expect(await upgrade('/api/v1/events', { cookie, origin: own })).toMatchObject({ status: 404 });
     // Past the guards, the terminal asks the engine (there is none here) and says so, before any WebSocket exists.
     expect(await upgrade(terminal, { cookie, origin: own })).toMatchObject({ status: 503, body: expect.stringContaining('POST /containers/web/exec') });
