@@ -2,6 +2,7 @@ import { request, type IncomingHttpHeaders, type IncomingMessage, type RequestOp
 import { request as httpsRequest } from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { z } from 'zod';
+import { jsonOrUndefined } from './json-text.js';
 
 /**
  * Where a request goes: a Unix socket's path, or a function that opens a stream to the
@@ -82,12 +83,8 @@ export function openRequest(target: HttpTarget, req: HttpRequest): Promise<Incom
 
 /** The `message` of a JSON error body (the Engine API's and Berth's own), if it has one. */
 function messageOf(text: string): string | undefined {
-  try {
-    const m = (JSON.parse(text) as { message?: unknown } | null)?.message;
-    return typeof m === 'string' ? m : undefined;
-  } catch {
-    return undefined; // not JSON: the caller names the status instead
-  }
+  const m = (jsonOrUndefined(text) as { message?: unknown } | null | undefined)?.message;
+  return typeof m === 'string' ? m : undefined;
 }
 
 /**

@@ -1,6 +1,7 @@
 // The live charts (pages-charts.ts makes their frames): SVG lines drawn from the usage
 // events of the page's one event stream. Hand-made SVG, not a charting library: a
 // polyline per figure is all these charts are.
+import { CONTAINER_WINDOW_MS, ENGINE_WINDOW_MS, KEEP_CONTAINER, KEEP_ENGINE } from './usage-window.js';
 
 interface Point {
   t: number;
@@ -13,8 +14,8 @@ interface History {
 
 const SVG = 'http://www.w3.org/2000/svg';
 /** As much as the server keeps (usage.ts): 15 minutes of the engine, a minute of each container. */
-const WINDOW_MS = { engine: 15 * 60 * 1000, container: 60 * 1000 };
-const KEEP = { engine: 450, container: 30 };
+const WINDOW_MS = { engine: ENGINE_WINDOW_MS, container: CONTAINER_WINDOW_MS };
+const KEEP = { engine: KEEP_ENGINE, container: KEEP_CONTAINER };
 const NAMES: Record<string, string> = { ioRead: 'read', ioWrite: 'written', netRx: 'in', netTx: 'out' };
 
 const history: History = { engine: [], containers: {} };

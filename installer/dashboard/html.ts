@@ -4,6 +4,9 @@ export const esc = (s: unknown): string => (typeof s === 'string' || typeof s ==
 /** Bytes as the pages show them: "12.3 MiB". */
 export const mib = (bytes: unknown): string => `${(Number(bytes ?? 0) / 2 ** 20).toFixed(1)} MiB`;
 
+/** A refused form's message at its field (the field's aria-describedby names `NAME-error`). */
+export const fieldError = (errors: Record<string, string> | undefined, name: string): string => (errors?.[name] ? `<p class="error" id="${name}-error" role="alert">${esc(errors[name])}</p>` : '');
+
 /**
  * A one-button form that posts to `path` (the pages' actions work without script). `name`
  * tells apart buttons of one label on a page ("Stop project demo") for a screen reader.

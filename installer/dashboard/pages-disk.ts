@@ -1,8 +1,7 @@
 import type { BackendStatus } from '../backend/status-schema.js';
 import type { DiskUsage } from './docker-routes.js';
+import { formatBytes as gib } from '../../data-distro/disk-usage.js';
 import { esc } from './html.js';
-
-const gib = (n: number) => (n >= 2 ** 30 ? `${(n / 2 ** 30).toFixed(1)} GiB` : `${(n / 2 ** 20).toFixed(1)} MiB`);
 
 /** A prune from the picture: the kind's own, coming back to the Engine page. */
 const prune = (path: string, label: string) => `<form method="post" action="${path}" class="inline"><input type="hidden" name="from" value="engine"><button>${label}</button></form>`;

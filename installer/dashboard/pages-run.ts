@@ -1,6 +1,5 @@
-import { esc } from './html.js';
+import { esc, fieldError } from './html.js';
 
-const error = (errors: Record<string, string> | undefined, key: string) => (errors?.[key] ? `<p class="error" id="${key}-error" role="alert">${esc(errors[key])}</p>` : '');
 const described = (errors: Record<string, string> | undefined, key: string) => (errors?.[key] ? ` aria-describedby="${key}-error" aria-invalid="true"` : '');
 
 /**
@@ -12,7 +11,7 @@ export function runSection(images: Array<{ tags: string[] }> | undefined, errors
   if (!images) return '';
   const tags = images.flatMap((i) => i.tags).filter((t) => t !== '<none>:<none>');
   const input = (name: string, label: string, hint: string, extra = '') =>
-    `<label>${label} <input name="${name}" value="${esc(values[name] ?? '')}"${extra}${described(errors, `run-${name}`)}></label><small>${hint}</small>${error(errors, `run-${name}`)}`;
+    `<label>${label} <input name="${name}" value="${esc(values[name] ?? '')}"${extra}${described(errors, `run-${name}`)}></label><small>${hint}</small>${fieldError(errors, `run-${name}`)}`;
   return `<section id="run" aria-labelledby="run-h"><h2 id="run-h">Run an image</h2>
 <form method="post" action="/ui/containers/run">
 ${input('image', 'Image', 'a local image (pull others with <code>docker pull</code> first)', ' list="run-images" required')}
@@ -20,7 +19,7 @@ ${input('image', 'Image', 'a local image (pull others with <code>docker pull</co
 ${input('name', 'Name', 'optional')}
 ${input('command', 'Command', 'optional: words split at spaces, as the image’s own command when empty')}
 ${input('ports', 'Ports', '<code>8080:80</code> publishes container port 80 on localhost:8080; <code>80</code> alone takes any free port; commas between several')}
-<label>Volumes and binds <textarea name="mounts" rows="2"${described(errors, 'run-mounts')}>${esc(values.mounts ?? '')}</textarea></label><small>one per line: <code>data:/var/lib/app</code> (a volume) or <code>C:\\Users\\me\\site:/usr/share/nginx/html</code> (a folder of yours)</small>${error(errors, 'run-mounts')}
+<label>Volumes and binds <textarea name="mounts" rows="2"${described(errors, 'run-mounts')}>${esc(values.mounts ?? '')}</textarea></label><small>one per line: <code>data:/var/lib/app</code> (a volume) or <code>C:\\Users\\me\\site:/usr/share/nginx/html</code> (a folder of yours)</small>${fieldError(errors, 'run-mounts')}
 <p><button>Run</button></p>
 </form></section>`;
 }

@@ -5,7 +5,7 @@ import type { Settings } from '../settings.js';
 import type { DistroView } from './api.js';
 import type { EngineModel } from './pages-engine.js';
 import type { ContainerView } from './container-view.js';
-import { esc } from './html.js';
+import { esc, fieldError } from './html.js';
 
 /** The status pill's words: Not enabled / Stopped / Starting (step) / Running / Stopping / Failed (reason). */
 export function pillText(s: BackendStatus, enabled: boolean): { text: string; tone: string } {
@@ -57,8 +57,6 @@ function describeDisk(d: NonNullable<BackendStatus['disk']>): string {
   return `${gib(d.usedBytes)} of ${gib(d.sizeBytes)} used${d.state === 'full' ? ' (full)' : ''}`;
 }
 
-const field = (errors: Record<string, string> | undefined, name: string) => (errors?.[name] ? `<p class="error" id="${name}-error" role="alert">${esc(errors[name])}</p>` : '');
-
 function general(m: PageModel): string {
   return `<section id="general" aria-labelledby="general-h"><h2 id="general-h">General</h2>
 <form method="post" action="/ui/general">
@@ -89,11 +87,11 @@ function proxies(m: PageModel): string {
   return `<section id="proxies" aria-labelledby="proxies-h"><h2 id="proxies-h">Resources → Proxies</h2>
 <form method="post" action="/ui/proxy">
   <fieldset><legend>Proxy</legend>${radio('none', 'No proxy')} ${radio('system', "The system's proxy")} ${radio('manual', 'Manual')} ${radio('pac', 'Automatic configuration script (PAC)')}</fieldset>
-  <label>PAC file URL (http://, https:// or file://) <input name="pac" value="${esc(p.pac)}" aria-describedby="pac-error"></label>${field(m.errors, 'pac')}
-  <label>Web server (HTTP) <input name="http" value="${esc(p.http)}" aria-describedby="http-error"></label>${field(m.errors, 'http')}
-  <label>Secure web server (HTTPS) <input name="https" value="${esc(p.https)}" aria-describedby="https-error"></label>${field(m.errors, 'https')}
-  <label>Bypass for these hosts and domains <input name="exclude" value="${esc(p.exclude.join(','))}" aria-describedby="exclude-error"></label>${field(m.errors, 'exclude')}
-  ${field(m.errors, 'mode')}
+  <label>PAC file URL (http://, https:// or file://) <input name="pac" value="${esc(p.pac)}" aria-describedby="pac-error"></label>${fieldError(m.errors, 'pac')}
+  <label>Web server (HTTP) <input name="http" value="${esc(p.http)}" aria-describedby="http-error"></label>${fieldError(m.errors, 'http')}
+  <label>Secure web server (HTTPS) <input name="https" value="${esc(p.https)}" aria-describedby="https-error"></label>${fieldError(m.errors, 'https')}
+  <label>Bypass for these hosts and domains <input name="exclude" value="${esc(p.exclude.join(','))}" aria-describedby="exclude-error"></label>${fieldError(m.errors, 'exclude')}
+  ${fieldError(m.errors, 'mode')}
   <button>Apply</button>
 </form>
 <form method="post" action="/ui/certificates">
@@ -107,15 +105,15 @@ function resources(m: PageModel): string {
   return `<section id="resources" aria-labelledby="resources-h"><h2 id="resources-h">Resources → Advanced</h2>
 <p>Caps on the engine: dockerd, containerd and every container together, not your distros. Empty: no cap beyond the machine's. A change restarts a running engine.</p>
 <form method="post" action="/ui/resources">
-  <label>Memory limit (MiB) <input name="memoryMiB" inputmode="numeric" value="${esc(value(m.settings.memoryMiB))}" aria-describedby="memoryMiB-error"></label>${field(m.errors, 'memoryMiB')}
-  <label>CPU limit <input name="cpus" inputmode="decimal" value="${esc(value(m.settings.cpus))}" aria-describedby="cpus-error"></label>${field(m.errors, 'cpus')}
-  <label>Resource Saver: pause after (seconds, 0 = never) <input name="autoPauseTimeoutSeconds" inputmode="numeric" value="${esc(value(m.settings.autoPauseTimeoutSeconds))}" aria-describedby="autoPauseTimeoutSeconds-error"></label>${field(m.errors, 'autoPauseTimeoutSeconds')}
+  <label>Memory limit (MiB) <input name="memoryMiB" inputmode="numeric" value="${esc(value(m.settings.memoryMiB))}" aria-describedby="memoryMiB-error"></label>${fieldError(m.errors, 'memoryMiB')}
+  <label>CPU limit <input name="cpus" inputmode="decimal" value="${esc(value(m.settings.cpus))}" aria-describedby="cpus-error"></label>${fieldError(m.errors, 'cpus')}
+  <label>Resource Saver: pause after (seconds, 0 = never) <input name="autoPauseTimeoutSeconds" inputmode="numeric" value="${esc(value(m.settings.autoPauseTimeoutSeconds))}" aria-describedby="autoPauseTimeoutSeconds-error"></label>${fieldError(m.errors, 'autoPauseTimeoutSeconds')}
   <button>Apply caps</button>
 </form></section>
 <section id="disk" aria-labelledby="disk-h"><h2 id="disk-h">Disk image location</h2>
 <p>berth-data's disk: <code id="disk-file">${esc(m.dataDiskFile ?? 'unknown')}</code>${m.status.disk ? `, ${esc(describeDisk(m.status.disk))}` : ''}.</p>
 <form method="post" action="/ui/data/move">
-  <label>Move it to (a directory) <input name="dir" value="" aria-describedby="dir-error"></label>${field(m.errors, 'dir')}
+  <label>Move it to (a directory) <input name="dir" value="" aria-describedby="dir-error"></label>${fieldError(m.errors, 'dir')}
   <button>Move disk image</button>
 </form></section>`;
 }

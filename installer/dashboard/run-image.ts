@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { httpRequest, type HttpTarget } from '../../common/http-client.js';
+import { jsonOrUndefined } from '../../common/json-text.js';
 import { isNamedVolume, splitBind } from '../../wsl-proxy/binds.js';
 import type { ApiAnswer } from './docker-routes.js';
 
@@ -52,15 +53,6 @@ export function fieldOf(message: string): 'image' | 'name' | 'ports' | 'mounts' 
   return /mount|bind|volume|shared drive|absolute path/i.test(message) ? 'mounts' : 'image';
 }
 
-/** An answer's JSON; {} for none, or for one that is not JSON (the caller then names the status). */
-function jsonOf(text: string): unknown {
-  try {
-    return text ? JSON.parse(text) : {};
-  } catch {
-    return {};
-  }
-}
-
 /**
  * Creates and starts a container, as `docker run -d` from the host would: through the host's
  * Docker API (host), which translates host paths in binds and claims the published ports on
@@ -76,12 +68,12 @@ export async function runContainer(host: HttpTarget, r: RunRequest): Promise<Api
   const query = r.name ? `?name=${encodeURIComponent(r.name)}` : '';
   const created = await httpRequest(host, { method: 'POST', path: `/containers/create${query}`, json: createBody(r), timeoutMs: 60_000 }).catch((e: Error) => e);
   if (created instanceof Error) return { status: 503, body: { message: `the engine does not answer (${created.message}); is Berth running?` } };
-  const doc = jsonOf(created.body) as { Id?: string; message?: string };
+  const doc = (jsonOrUndefined(created.body) ?? {}) as { Id?: string; message?: string };
   if (created.status >= 300 || !doc.Id) return { status: created.status >= 400 ? created.status : 500, body: { message: doc.message ?? `the engine answered ${created.status}` } };
   const started = await httpRequest(host, { method: 'POST', path: `/containers/${doc.Id}/start`, timeoutMs: 60_000 }).catch((e: Error) => e);
   if (started instanceof Error || started.status >= 300) {
     await httpRequest(host, { method: 'DELETE', path: `/containers/${doc.Id}?force=1` }).catch(() => undefined);
-    const why = started instanceof Error ? started.message : ((jsonOf(started.body) as { message?: string }).message ?? `status ${started.status}: ${started.body.trim()}`);
+    const why = started instanceof Error ? started.message : (((jsonOrUndefined(started.body) ?? {}) as { message?: string }).message ?? `status ${started.status}: ${started.body.trim()}`);
     return { status: started instanceof Error ? 503 : started.status, body: { message: `${why} (the container did not start and was removed)` } };
   }
   return { status: 201, body: { id: doc.Id.slice(0, 12) } };

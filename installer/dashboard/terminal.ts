@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { z } from 'zod';
 import { httpJson, httpRequest, HttpError, openUpgraded, type HttpTarget } from '../../common/http-client.js';
+import { jsonOrUndefined } from '../../common/json-text.js';
 import { CONTAINER } from './docker-routes.js';
 
 /** One WebSocket server for every terminal; it owns no port (the dashboard's server hands it upgrades). */
@@ -124,7 +125,7 @@ function join(ws: WebSocket, shell: ContainerShell, log: (line: string) => void)
   shell.stream.on('close', () => ws.close(1000, 'the shell ended'));
   shell.stream.on('error', (e: Error) => log(`terminal: ${e.message}`));
   ws.on('message', (data: RawData, binary: boolean) => {
-    const message = binary ? undefined : terminalMessageSchema.safeParse(safeJson(textOf(data)));
+    const message = binary ? undefined : terminalMessageSchema.safeParse(jsonOrUndefined(textOf(data))); // not JSON: refused by the schema;
     if (!message?.success) return ws.close(1008, 'not a terminal message: send {"type":"input","data":…} or {"type":"resize","cols":…,"rows":…}');
     if (message.data.type === 'input') shell.stream.write(message.data.data);
     else shell.resize(message.data).catch((e: Error) => log(`terminal: ${e.message}`));
@@ -144,14 +145,6 @@ function decoded(raw: string): string {
     return decodeURIComponent(raw);
   } catch {
     return raw;
-  }
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined; // the schema refuses it, and the socket is closed with the reason
   }
 }
 

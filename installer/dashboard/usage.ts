@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { httpJson, type HttpTarget } from '../../common/http-client.js';
 import { sleep } from '../../common/process.js';
 import type { EngineUsage } from '../../bootstrap-distro/agent/status-schema.js';
+import { KEEP_CONTAINER, KEEP_ENGINE, SAMPLE_MS } from './usage-window.js';
 
 /** Where the live charts' figures come from. */
 export interface UsageSource {
@@ -35,11 +36,6 @@ export interface UsageHistory {
   engine: EnginePoint[];
   containers: Record<string, ContainerPoint[]>;
 }
-
-export const SAMPLE_MS = 2000;
-/** 15 minutes of the engine; a minute of each container (its sparkline). */
-const KEEP_ENGINE = (15 * 60 * 1000) / SAMPLE_MS;
-const KEEP_CONTAINER = 30;
 
 const listSchema = z.array(z.object({ Id: z.string() }));
 /** The parts of the Engine API's stats document the charts use (cgroup v1 and v2 daemons). */

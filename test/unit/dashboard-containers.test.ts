@@ -195,12 +195,12 @@ describe('a compose project from the dashboard', () => {
       buildCache: { bytes: 16 * MiB, reclaimable: 7 * MiB },
     });
     const html = diskUsageSection(usage, { state: 'ok', sizeBytes: 1000 * MiB, usedBytes: 400 * MiB, availBytes: 600 * MiB });
-    expect(html).toContain('berth-data: 400.0 MiB of 1000.0 MiB used. Prunes would free 82.0 MiB.');
+    expect(html).toContain('berth-data: 400 MiB of 1000 MiB used. Prunes would free 82 MiB.'); // as `berth status` and `berth data` say sizes
     // The bar is the disk: images a third of it, then the others, then what is free.
     expect(html).toContain('<rect class="k0" x="0.0" y="0" width="300.0" height="20"></rect>');
     expect(html).toContain('<rect class="k4" x="354.0" y="0" width="46.0" height="20"></rect>'); // the rest of what is used
     expect(html).toContain('<rect class="k5" x="400.0" y="0" width="600.0" height="20"></rect>');
-    expect(html).toMatch(/Containers<\/td><td>2<\/td><td>8\.0 MiB<\/td><td>5\.0 MiB<\/td><td><form method="post" action="\/ui\/containers\/prune"/);
+    expect(html).toMatch(/Containers<\/td><td>2<\/td><td>8 MiB<\/td><td>5 MiB<\/td><td><form method="post" action="\/ui\/containers\/prune"/);
     expect(diskUsageSection(usage, undefined)).toContain('Shown while the engine runs.');
   });
 });
