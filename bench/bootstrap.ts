@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -10,6 +10,7 @@ import { BERTH_WSL } from './wsl-host.js';
 import { AGENT_COMMAND } from '../common/shared-area.js';
 import { DEFAULT_POLICY } from '../bootstrap-distro/agent/service.js';
 import { sleep } from '../common/process.js';
+import { IPTABLES_TOOLS, LEGACY_XTABLES } from '../common/engine-iptables.js';
 import { commandName, distroInitPid, processTree, worldProcesses } from '../test/helpers/processes.js';
 
 const AGENT = AGENT_COMMAND;
@@ -81,6 +82,7 @@ export async function benchBootstrap(runs = 5): Promise<{ rows: BenchRow[]; note
     );
     await wsl(['-d', 'berth', '--exec', AGENT, 'stop']);
     const bareBack = await bareDockerdBack(root, runs);
+    const bareBackLegacy = await bareDockerdBack(root, runs, true);
     const sizes = Object.values(manifest.images).map((i) => `${i.kind} ${(i.size / 2 ** 20).toFixed(1)} MiB`);
     return {
       rows: [
@@ -89,6 +91,8 @@ export async function benchBootstrap(runs = 5): Promise<{ rows: BenchRow[]; note
         { figure: `dockerd back after SIGKILL to /_ping (ms, median of ${runs})`, berth: dockerdBack, baseline: bare, baselineName: 'bare dockerd start', goal: 1.3 },
         { figure: `peer: bare dockerd back after SIGKILL, restarted at once (ms, median of ${runs})`, berth: bareBack, baseline: bare, baselineName: 'bare dockerd start', goal: undefined },
         { figure: 'dockerd back after SIGKILL, Berth against the bare restart (ms)', berth: dockerdBack, baseline: bareBack, baselineName: 'bare dockerd back', goal: undefined },
+        // Berth's engine uses iptables' legacy backend; the same bare restart with it.
+        { figure: 'dockerd back after SIGKILL, Berth against the bare restart on legacy iptables (ms)', berth: dockerdBack, baseline: bareBackLegacy, baselineName: 'bare dockerd back, legacy', goal: undefined },
       ],
       notes: [`image build: ${buildSeconds.toFixed(1)} s for ${sizes.join(', ')}`],
     };
@@ -134,11 +138,12 @@ function processNamed(pids: number[], name: string): number {
  * waits for /_ping. What dockerd itself needs to come back after a kill (its clean-up of
  * the last run's network state), without Berth.
  */
-async function bareDockerdBack(root: string, runs: number): Promise<number> {
+async function bareDockerdBack(root: string, runs: number, legacyIptables = false): Promise<number> {
   const dir = mkdtempSync(join(root, 'bare-back-'));
   const socket = join(dir, 'docker.sock');
   const script = [
     'ip link set lo up',
+    ...iptablesPath(root, legacyIptables),
     `containerd --root ${dir}/containerd --state ${dir}/run/containerd --address ${dir}/run/containerd.sock >${dir}/containerd.log 2>&1 &`,
     `while :; do dockerd --containerd=${dir}/run/containerd.sock --data-root=${dir}/docker --exec-root=${dir}/run/docker --pidfile=${dir}/run/docker.pid --host=unix://${socket} >>${dir}/dockerd.log 2>&1; done`,
   ].join('\n');
@@ -165,17 +170,33 @@ async function bareDockerdBack(root: string, runs: number): Promise<number> {
 }
 
 /**
+ * With `legacy`, a shell line that puts iptables' legacy backend first on the PATH, as
+ * Berth's engine has it (common/engine-iptables.ts): the peer that tells dockerd's own gain
+ * from that backend apart from Berth's. Without, nothing: the machine's default iptables.
+ */
+function iptablesPath(root: string, legacy: boolean): string[] {
+  if (!legacy) return [];
+  const dir = join(root, 'legacy-iptables');
+  mkdirSync(dir, { recursive: true });
+  for (const tool of IPTABLES_TOOLS) if (!existsSync(join(dir, tool))) symlinkSync(`/usr/sbin/${LEGACY_XTABLES}`, join(dir, tool));
+  return [`export PATH=${dir}:$PATH`];
+}
+
+/**
  * containerd + dockerd from the machine's binaries in fresh namespaces, until /_ping answers.
  * `keptData`: their data directory, kept from the last call, which stopped them cleanly (as
  * Berth's engine stop does), so the start is dockerd's own start on existing data (it makes
- * its bridge and rules again); without it, a fresh directory and a SIGKILL.
+ * its bridge and rules again); without it, a fresh directory and a SIGKILL. `legacyIptables`:
+ * see iptablesPath.
  */
-export async function bareDockerdUntilPing(root: string, keptData?: string): Promise<void> {
+export async function bareDockerdUntilPing(root: string, o: { keptData?: string; legacyIptables?: boolean } = {}): Promise<void> {
+  const keptData = o.keptData;
   const dir = keptData ?? mkdtempSync(join(root, 'bare-'));
   mkdirSync(dir, { recursive: true });
   const socket = join(dir, 'docker.sock');
   const script = [
     'ip link set lo up',
+    ...iptablesPath(root, o.legacyIptables ?? false),
     `containerd --root ${dir}/containerd --state ${dir}/run/containerd --address ${dir}/run/containerd.sock >>${dir}/containerd.log 2>&1 &`,
     'c=$!',
     `dockerd --containerd=${dir}/run/containerd.sock --data-root=${dir}/docker --exec-root=${dir}/run/docker --pidfile=${dir}/run/docker.pid --host=unix://${socket} >>${dir}/dockerd.log 2>&1 &`,

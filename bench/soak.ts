@@ -206,7 +206,9 @@ async function census(): Promise<Census> {
   counts.set('bind-mount records (SoakA, SoakB)', records);
   // The engine's namespace is dockerd's (found among Berth's own processes); WSL's is any distro's.
   const dockerd = berthProcesses(backend, env.BERTH_WSL_ROOT).find((p) => commandName(p) === 'dockerd');
-  const rules = async (pid: number) => (await execa('nsenter', ['-t', String(pid), '-n', 'iptables-save'], { reject: false })).stdout.split('\n').filter((l) => l.startsWith('-A')).length;
+  // Both backends: the engine's rules are legacy where the kernel has it (common/engine-iptables.ts), WSL's nf_tables.
+  const rulesOf = async (pid: number, save: string) => (await execa('nsenter', ['-t', String(pid), '-n', save], { reject: false })).stdout.split('\n').filter((l) => l.startsWith('-A')).length;
+  const rules = async (pid: number) => (await rulesOf(pid, 'iptables-legacy-save')) + (await rulesOf(pid, 'iptables-nft-save'));
   counts.set("iptables rules (the engine's and WSL's namespaces)", (dockerd ? await rules(dockerd) : 0) + (await rules(distroInitPid(env.BERTH_WSL_ROOT, 'SoakA'))));
   const cgroup = engineCgroupName(env.BERTH_HOME);
   counts.set(`cgroups (${cgroup})`, Number((await execa('sh', ['-c', `find /sys/fs/cgroup -type d -path '*${cgroup}*' 2>/dev/null | wc -l`])).stdout));

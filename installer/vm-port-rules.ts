@@ -42,7 +42,7 @@ while [ $# -ge 4 ]; do
 -A $chain -d $3/32 -p tcp -m tcp --dport $4 -j ACCEPT"
   shift 4
 done
-printf '%s\\nCOMMIT\\n%s\\n-A %s -p tcp -j REJECT --reject-with tcp-reset\\nCOMMIT\\n' "$nat" "$filter" "$chain" | nsenter --net="$ns" "$ipt" iptables-restore --noflush
+printf '%s\\nCOMMIT\\n%s\\n-A %s -p tcp -j REJECT --reject-with tcp-reset\\nCOMMIT\\n' "$nat" "$filter" "$chain" | nsenter --net="$ns" "$ipt" engine-iptables-restore --noflush
 printf '%s\\nCOMMIT\\n' "$vm" | "$ipt" iptables-restore --noflush
 `;
 

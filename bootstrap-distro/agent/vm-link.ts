@@ -2,6 +2,7 @@ import { chmod, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { paths } from './paths.js';
 import { runCommand } from '../../common/run-command.js';
+import { LEGACY_XTABLES, NFT_XTABLES } from '../../common/engine-iptables.js';
 
 /**
  * The VM link: a veth pair between WSL's VM network namespace (every distro's) and the
@@ -21,7 +22,12 @@ export const VM_LINK = {
   mtu: 65520,
   /** The nat chain of Berth's in each namespace, refilled whole on every change. */
   chain: 'BERTH-PORTS',
-  /** iptables from the engine's system image, run in the caller's namespace (the berth distro has no iptables of its own). */
+  /**
+   * iptables from the engine's system image, run in the caller's namespace (the berth distro
+   * has no iptables of its own): `iptables` and `iptables-restore` as WSL's VM namespace has
+   * them (nf_tables), `engine-iptables` and `engine-iptables-restore` as the engine's namespace
+   * has them (common/engine-iptables.ts).
+   */
   iptables: join(paths.runDir, 'iptables'),
 } as const;
 
@@ -50,7 +56,7 @@ nsenter --net="$ns" sh -c '
   ip link set "$2" netns 1
   ip addr add "$3" dev "$1"
   ip link set "$1" mtu "$4" up
-  printf "%s" "$6" | "$5" iptables-restore --noflush
+  printf "%s" "$6" | "$5" engine-iptables-restore --noflush
 ' engine-side "$eng" "$vm" "$engaddr/$prefix" "$mtu" "$ipt" "$engine_rules"
 ip addr add "$vmaddr/$prefix" dev "$vm"
 ip link set "$vm" mtu "$mtu" up
@@ -85,10 +91,28 @@ function engineRules(): string {
   ].join('\n');
 }
 
-/** The wrapper at VM_LINK.iptables: only iptables and iptables-restore, from the image's root. */
-function iptablesWrapper(systemImage: string): string {
+/** The wrapper at VM_LINK.iptables: only iptables and iptables-restore, from the image's root, for either namespace. */
+export function iptablesWrapper(systemImage: string, engineXtables: string): string {
   if (!/^\/[\w/.-]+$/.test(systemImage)) throw new Error(`the system image's path is not a plain path: ${systemImage}`);
-  return `#!/bin/sh\n# iptables from the engine's system image, in the caller's network namespace.\ncase $1 in iptables|iptables-restore) ;; *) echo "usage: $0 iptables|iptables-restore ARGS" >&2; exit 2 ;; esac\ntool=$1\nshift\nexec chroot '${systemImage}' "/usr/sbin/$tool" "$@"\n`;
+  if (engineXtables !== LEGACY_XTABLES && engineXtables !== NFT_XTABLES) throw new Error(`not an iptables of the image: ${engineXtables}`);
+  return [
+    '#!/bin/sh',
+    "# iptables from the engine's system image, in the caller's network namespace: plain for WSL's VM namespace, engine-* for the engine's.",
+    'case $1 in',
+    `  iptables|iptables-restore) multi=${NFT_XTABLES} tool=$1 ;;`,
+    `  engine-iptables|engine-iptables-restore) multi=${engineXtables} tool=\${1#engine-} ;;`,
+    '  *) echo "usage: $0 iptables|iptables-restore|engine-iptables|engine-iptables-restore ARGS" >&2; exit 2 ;;',
+    'esac',
+    'shift',
+    `exec chroot '${systemImage}' "/usr/sbin/$multi" "$tool" "$@"`,
+    '',
+  ].join('\n');
+}
+
+/** The engine's iptables backend, probed in its namespace as the onboot action `iptables` does (berth.yml). */
+async function engineXtables(systemImage: string): Promise<string> {
+  const probe = await runCommand('nsenter', [`--net=${paths.engineNetns}`, 'chroot', systemImage, `/usr/sbin/${LEGACY_XTABLES}`, 'iptables', '-w', '-t', 'filter', '-n', '-L']);
+  return probe.exitCode === 0 ? LEGACY_XTABLES : NFT_XTABLES;
 }
 
 /**
@@ -97,7 +121,7 @@ function iptablesWrapper(systemImage: string): string {
  */
 export async function setUpVmLink(systemImage: string): Promise<string | undefined> {
   try {
-    await writeFile(VM_LINK.iptables, iptablesWrapper(systemImage), { mode: 0o700 });
+    await writeFile(VM_LINK.iptables, iptablesWrapper(systemImage, await engineXtables(systemImage)), { mode: 0o700 });
     await chmod(VM_LINK.iptables, 0o700);
     // Whatever an engine that died without its stop left in the VM's namespace goes first:
     // if this start fails half-way, no rule is left leading to a link that is not there.

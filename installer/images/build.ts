@@ -1,4 +1,5 @@
 import { DAEMON_NODE_FLAGS, daemonMallocExports } from '../../common/node-flags.js';
+import { LEGACY_XTABLES, IPTABLES_TOOLS } from '../../common/engine-iptables.js';
 import { cp, mkdir, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { writeFileAtomic } from '../../common/atomic-file.js';
 import { join } from 'node:path';
@@ -110,10 +111,7 @@ async function stageSystemImage(staging: string, sources: ImageSources): Promise
     const binary = await locate(source);
     await stageBinaryWithLibs(staging, binary, `usr/sbin/${source.name}`);
   }
-  const nft = sources.iptables[0]!.name;
-  for (const tool of ['iptables', 'iptables-save', 'iptables-restore', 'ip6tables', 'ip6tables-save', 'ip6tables-restore']) {
-    await stageSymlink(staging, `usr/sbin/${tool}`, nft);
-  }
+  for (const tool of IPTABLES_TOOLS) await stageSymlink(staging, `usr/sbin/${tool}`, LEGACY_XTABLES);
   // iptables loads its matches and targets as modules at run time.
   const xtables = '/usr/lib/x86_64-linux-gnu/xtables';
   if (await stat(xtables).catch(() => undefined)) {

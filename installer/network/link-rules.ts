@@ -31,24 +31,27 @@ const SCRIPT = `
 set -e
 gw=$1 dev=$2 out=$3 private=$4
 shift 4
-chain() { iptables -w -t "$1" -N "$2" 2>/dev/null || true; iptables -w -t "$1" -F "$2"; }
+# The engine's own iptables backend, probed as its onboot action "iptables" does (common/engine-iptables.ts).
+ipt=iptables-nft
+iptables-legacy -w -t filter -n -L >/dev/null 2>&1 && ipt=iptables-legacy
+chain() { "$ipt" -w -t "$1" -N "$2" 2>/dev/null || true; "$ipt" -w -t "$1" -F "$2"; }
 chain nat ${HOST_CHAIN}
 chain nat ${OUT_CHAIN}
 while [ $# -ge 3 ]; do
-  iptables -w -t nat -A ${HOST_CHAIN} -p "$1" --dport "$2" -j DNAT --to-destination "$gw:$3"
-  [ "$1" != tcp ] || iptables -w -t nat -A ${OUT_CHAIN} -d "$gw" -p tcp --dport "$2" -j RETURN
+  "$ipt" -w -t nat -A ${HOST_CHAIN} -p "$1" --dport "$2" -j DNAT --to-destination "$gw:$3"
+  [ "$1" != tcp ] || "$ipt" -w -t nat -A ${OUT_CHAIN} -d "$gw" -p tcp --dport "$2" -j RETURN
   shift 3
 done
 if [ -n "$out" ]; then
-  iptables -w -t nat -A ${OUT_CHAIN} -d "$gw" -p tcp -j REDIRECT --to-ports "$out"
-  iptables -w -t nat -A ${OUT_CHAIN} -d "$private" -j RETURN
-  iptables -w -t nat -A ${OUT_CHAIN} -p tcp -j REDIRECT --to-ports "$out"
+  "$ipt" -w -t nat -A ${OUT_CHAIN} -d "$gw" -p tcp -j REDIRECT --to-ports "$out"
+  "$ipt" -w -t nat -A ${OUT_CHAIN} -d "$private" -j RETURN
+  "$ipt" -w -t nat -A ${OUT_CHAIN} -p tcp -j REDIRECT --to-ports "$out"
 fi
-iptables -w -t nat -C PREROUTING -d "$gw" -j ${HOST_CHAIN} 2>/dev/null || iptables -w -t nat -I PREROUTING -d "$gw" -j ${HOST_CHAIN}
-iptables -w -t nat -C OUTPUT -d "$gw" -j ${HOST_CHAIN} 2>/dev/null || iptables -w -t nat -I OUTPUT -d "$gw" -j ${HOST_CHAIN}
+"$ipt" -w -t nat -C PREROUTING -d "$gw" -j ${HOST_CHAIN} 2>/dev/null || "$ipt" -w -t nat -I PREROUTING -d "$gw" -j ${HOST_CHAIN}
+"$ipt" -w -t nat -C OUTPUT -d "$gw" -j ${HOST_CHAIN} 2>/dev/null || "$ipt" -w -t nat -I OUTPUT -d "$gw" -j ${HOST_CHAIN}
 # What arrives from the link itself is the outside world's, never the engine's own way out.
-iptables -w -t nat -C PREROUTING ! -i "$dev" -p tcp -j ${OUT_CHAIN} 2>/dev/null || iptables -w -t nat -A PREROUTING ! -i "$dev" -p tcp -j ${OUT_CHAIN}
-iptables -w -t nat -C OUTPUT -p tcp -j ${OUT_CHAIN} 2>/dev/null || iptables -w -t nat -A OUTPUT -p tcp -j ${OUT_CHAIN}
+"$ipt" -w -t nat -C PREROUTING ! -i "$dev" -p tcp -j ${OUT_CHAIN} 2>/dev/null || "$ipt" -w -t nat -A PREROUTING ! -i "$dev" -p tcp -j ${OUT_CHAIN}
+"$ipt" -w -t nat -C OUTPUT -p tcp -j ${OUT_CHAIN} 2>/dev/null || "$ipt" -w -t nat -A OUTPUT -p tcp -j ${OUT_CHAIN}
 `;
 
 const isPort = (n: number) => Number.isInteger(n) && n > 0 && n <= 65535;

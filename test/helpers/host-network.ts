@@ -19,8 +19,11 @@ export async function hostNetworkSnapshot(): Promise<Record<string, string>> {
       .map((l) => l.replace(/\[\d+:\d+\]/g, '[-]'))
       .join('\n');
   return {
-    'iptables-save': withoutCounters(await out('iptables-save', [])),
-    'ip6tables-save': withoutCounters(await out('ip6tables-save', [])),
+    // Both backends: Berth's engine namespace uses legacy tables, so a stray rule of Berth's in the host's could be in either.
+    'iptables-nft-save': withoutCounters(await out('iptables-nft-save', [])),
+    'ip6tables-nft-save': withoutCounters(await out('ip6tables-nft-save', [])),
+    'iptables-legacy-save': withoutCounters(await out('iptables-legacy-save', [])),
+    'ip6tables-legacy-save': withoutCounters(await out('ip6tables-legacy-save', [])),
     'ip route': await out('ip', ['route', 'show', 'table', 'all']),
     'ip -6 route': await out('ip', ['-6', 'route', 'show', 'table', 'all']),
     // Statistics and carrier details change with traffic; names, flags and addresses must not.

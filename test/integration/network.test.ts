@@ -179,7 +179,10 @@ describe.runIf(run)('networking', () => {
     // Its --netns, as the relay sees it (this world has mounts of its own).
     const netns = `/proc/${relayPid}/root${readFileSync(`/proc/${relayPid}/cmdline`, 'utf8').split('\0')[3]}`;
     const redirected = async () => {
-      const rules = (await execa('nsenter', [`--net=${netns}`, 'iptables', '-w', '-t', 'nat', '-L', 'BERTH-OUT', '-n', '-v', '-x'])).stdout.split('\n');
+      // The engine's backend: legacy where the kernel has it (common/engine-iptables.ts).
+      const list = (iptables: string) => execa('nsenter', [`--net=${netns}`, iptables, '-w', '-t', 'nat', '-L', 'BERTH-OUT', '-n', '-v', '-x'], { reject: false });
+      const legacy = await list('iptables-legacy');
+      const rules = (legacy.exitCode === 0 ? legacy : await list('iptables-nft')).stdout.split('\n');
       return Number(
         rules
           .filter((l) => l.includes('REDIRECT') && l.includes('0.0.0.0/0'))
@@ -191,6 +194,14 @@ describe.runIf(run)('networking', () => {
     const before = await redirected();
     expect(await ok(`docker run --rm withcurl curl -sS -o /dev/null -w '%{http_code}' ${MIRROR_FILE}`)).toBe('200');
     expect(await redirected()).toBeGreaterThan(before);
+
+    // One backend in the engine's namespace, legacy where the kernel has it (probed in a namespace of the test's own):
+    // dockerd's rules, the link's and the VM link's all there, and no rule in the other.
+    const kernelHasLegacy = (await execa('unshare', ['--net', 'iptables-legacy', '-w', '-t', 'filter', '-n', '-L'], { reject: false })).exitCode === 0;
+    const save = async (tool: string) => (await execa('nsenter', [`--net=${netns}`, tool])).stdout;
+    const [used, other] = kernelHasLegacy ? ['iptables-legacy-save', 'iptables-nft-save'] : ['iptables-nft-save', 'iptables-legacy-save'];
+    for (const chain of ['DOCKER', 'BERTH-OUT', 'BERTH-HOST', 'BERTH-PORTS']) expect(await save(used), used).toContain(`-A ${chain} `);
+    expect(await save(other), other).not.toMatch(/^-A /m);
 
     // A closed port on the host: refused or reset, as slirp4netns would, never a hang.
     const closed = await freePort();
