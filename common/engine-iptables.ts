@@ -11,6 +11,16 @@
  *
  * Only the engine's namespace: WSL's VM namespace, which the user's distros share, keeps
  * nf_tables as their own iptables has it, so no rule of Berth's there sits in a second backend.
+ *
+ * One lock for every writer of the engine's rules. A legacy write replaces a whole table
+ * (read, change, write back), and the kernel refuses the write back with EAGAIN when the
+ * table changed meanwhile: dockerd would fail a container's start ("driver failed
+ * programming external connectivity") if Berth's port rules went in at that moment, as in
+ * `docker compose up`. iptables' -w lock serializes writers that share its file, and
+ * dockerd's (the engine root's /run), the agent's (the berth distro) and the backend's (the
+ * host) are three different /run: so all three name one file in the engine's data store,
+ * which each of them reaches, with XTABLES_LOCKFILE. nf_tables needs none of this (each
+ * change is its own transaction), but takes the lock all the same.
  */
 
 /** The system image's two multi-call binaries: the engine's first choice, and nf_tables (its fallback, and the VM namespace's). */
@@ -19,3 +29,6 @@ export const NFT_XTABLES = 'xtables-nft-multi';
 
 /** The names the image links to LEGACY_XTABLES (the onboot action relinks them to NFT_XTABLES). */
 export const IPTABLES_TOOLS = ['iptables', 'iptables-save', 'iptables-restore', 'ip6tables', 'ip6tables-save', 'ip6tables-restore'] as const;
+
+/** The lock's path in the engine's data store (/var/lib inside the engine; berth.yml's dockerd env names it). */
+export const ENGINE_XTABLES_LOCK = 'berth/xtables.lock';

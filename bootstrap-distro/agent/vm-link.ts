@@ -2,7 +2,7 @@ import { chmod, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { paths } from './paths.js';
 import { runCommand } from '../../common/run-command.js';
-import { LEGACY_XTABLES, NFT_XTABLES } from '../../common/engine-iptables.js';
+import { ENGINE_XTABLES_LOCK, LEGACY_XTABLES, NFT_XTABLES } from '../../common/engine-iptables.js';
 
 /**
  * The VM link: a veth pair between WSL's VM network namespace (every distro's) and the
@@ -91,20 +91,24 @@ function engineRules(): string {
   ].join('\n');
 }
 
-/** The wrapper at VM_LINK.iptables: only iptables and iptables-restore, from the image's root, for either namespace. */
-export function iptablesWrapper(systemImage: string, engineXtables: string): string {
-  if (!/^\/[\w/.-]+$/.test(systemImage)) throw new Error(`the system image's path is not a plain path: ${systemImage}`);
-  if (engineXtables !== LEGACY_XTABLES && engineXtables !== NFT_XTABLES) throw new Error(`not an iptables of the image: ${engineXtables}`);
+/**
+ * The wrapper at VM_LINK.iptables: only iptables and iptables-restore, from the image, for
+ * either namespace. The VM namespace's run chrooted in the image. The engine's take the lock
+ * in the engine's data store (common/engine-iptables.ts), which a chroot would hide: so they
+ * run the image's binary through the image's own loader and libraries, in place.
+ */
+export function iptablesWrapper(o: { systemImage: string; engineXtables: string; lockFile: string }): string {
+  for (const path of [o.systemImage, o.lockFile]) if (!/^\/[\w/.-]+$/.test(path)) throw new Error(`not a plain path: ${path}`);
+  if (o.engineXtables !== LEGACY_XTABLES && o.engineXtables !== NFT_XTABLES) throw new Error(`not an iptables of the image: ${o.engineXtables}`);
+  const image = o.systemImage;
   return [
     '#!/bin/sh',
     "# iptables from the engine's system image, in the caller's network namespace: plain for WSL's VM namespace, engine-* for the engine's.",
     'case $1 in',
-    `  iptables|iptables-restore) multi=${NFT_XTABLES} tool=$1 ;;`,
-    `  engine-iptables|engine-iptables-restore) multi=${engineXtables} tool=\${1#engine-} ;;`,
+    `  iptables|iptables-restore) tool=$1; shift; exec chroot '${image}' /usr/sbin/${NFT_XTABLES} "$tool" "$@" ;;`,
+    `  engine-iptables|engine-iptables-restore) tool=\${1#engine-}; shift; XTABLES_LOCKFILE='${o.lockFile}' XTABLES_LIBDIR='${image}/usr/lib/x86_64-linux-gnu/xtables' exec '${image}/lib64/ld-linux-x86-64.so.2' --library-path '${image}/lib/x86_64-linux-gnu:${image}/usr/lib/x86_64-linux-gnu' '${image}/usr/sbin/${o.engineXtables}' "$tool" "$@" ;;`,
     '  *) echo "usage: $0 iptables|iptables-restore|engine-iptables|engine-iptables-restore ARGS" >&2; exit 2 ;;',
     'esac',
-    'shift',
-    `exec chroot '${systemImage}' "/usr/sbin/$multi" "$tool" "$@"`,
     '',
   ].join('\n');
 }
@@ -119,9 +123,10 @@ async function engineXtables(systemImage: string): Promise<string> {
  * Sets the link up for a newly started engine. A failure is returned, not thrown: without
  * the link, published ports still reach the engine through the relays, only slower.
  */
-export async function setUpVmLink(systemImage: string): Promise<string | undefined> {
+export async function setUpVmLink(systemImage: string, dataStore: string): Promise<string | undefined> {
   try {
-    await writeFile(VM_LINK.iptables, iptablesWrapper(systemImage, await engineXtables(systemImage)), { mode: 0o700 });
+    const wrapper = iptablesWrapper({ systemImage, engineXtables: await engineXtables(systemImage), lockFile: join(dataStore, ENGINE_XTABLES_LOCK) });
+    await writeFile(VM_LINK.iptables, wrapper, { mode: 0o700 });
     await chmod(VM_LINK.iptables, 0o700);
     // Whatever an engine that died without its stop left in the VM's namespace goes first:
     // if this start fails half-way, no rule is left leading to a link that is not there.

@@ -12,6 +12,7 @@ import { SystemResolver } from './host-resolver.js';
 import { describeUpstream, InternalProxy } from './internal-proxy.js';
 import { SlirpEngineLink } from './slirp-link.js';
 import { upstreamFor, type UpstreamProxy } from './upstream-proxy.js';
+import { ENGINE_XTABLES_LOCK } from '../../common/engine-iptables.js';
 import { sharedPath } from '../../common/shared-area.js';
 import { watchDirectory, type CertsWatch } from './certs-watch.js';
 import { readSecrets, withProxyPasswords } from '../secrets.js';
@@ -123,6 +124,7 @@ export class EngineNetwork {
       if (!this.o.sharedArea) throw new Error('the engine link needs the shared area on the host (the Linux WSL host); on Windows it is gvproxy, not built yet');
       this.link ??= new SlirpEngineLink({
         netns: sharedPath('engineNetns', this.o.sharedArea),
+        xtablesLock: join(sharedPath('dataStore', this.o.sharedArea), ENGINE_XTABLES_LOCK),
         redirects: [
           { proto: 'udp', port: 53, to: this.dns.port },
           { proto: 'tcp', port: 53, to: this.dns.port },

@@ -76,7 +76,8 @@ export function linkRuleArgs(o: LinkRules): string[] {
   return [o.gateway, o.device, o.outboundPort === undefined ? '' : String(o.outboundPort), LEFT_TO_SLIRP.join(','), ...triples];
 }
 
-export async function applyLinkRules(netns: string, o: LinkRules): Promise<void> {
-  const r = await execa('nsenter', [`--net=${netns}`, 'sh', '-c', SCRIPT, 'berth-link-rules', ...linkRuleArgs(o)], { reject: false });
+/** `xtablesLock`: the lock every writer of the engine's rules takes (common/engine-iptables.ts), as the host reaches it. */
+export async function applyLinkRules(netns: string, o: LinkRules, xtablesLock: string): Promise<void> {
+  const r = await execa('nsenter', [`--net=${netns}`, 'sh', '-c', SCRIPT, 'berth-link-rules', ...linkRuleArgs(o)], { reject: false, env: { XTABLES_LOCKFILE: xtablesLock } });
   if (r.exitCode !== 0) throw new Error(`could not set up the engine link's rules in the engine namespace: ${r.stderr || r.stdout || `exit ${r.exitCode}`}`);
 }

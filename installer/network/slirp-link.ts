@@ -11,6 +11,8 @@ import { OUTBOUND_RELAY_PORT, startOutboundRelay } from './outbound-relay.js';
 export interface SlirpLinkOptions {
   /** The engine's network namespace as the host sees it (published by the agent in the shared area). */
   netns: string;
+  /** The lock every writer of the engine's rules takes (common/engine-iptables.ts), as the host reaches it. */
+  xtablesLock: string;
   /** Berth's host-side servers the engine reaches on the gateway (DNS, the internal proxy). */
   redirects: GatewayRedirect[];
   pidFile: string;
@@ -70,12 +72,16 @@ export class SlirpEngineLink implements EngineLink {
     const exited = slirp.exited;
     const relay = this.o.outboundRelay && (await startOutboundRelay({ ...this.o.outboundRelay, netns: this.o.netns, gateway: ENGINE_LINK.gateway, logFile: this.o.logFile }));
     this.relay = relay?.child;
-    await applyLinkRules(this.o.netns, {
-      gateway: ENGINE_LINK.gateway,
-      device: LINK_DEVICE,
-      redirects: this.o.redirects,
-      ...(relay ? { outboundPort: OUTBOUND_RELAY_PORT } : {}),
-    });
+    await applyLinkRules(
+      this.o.netns,
+      {
+        gateway: ENGINE_LINK.gateway,
+        device: LINK_DEVICE,
+        redirects: this.o.redirects,
+        ...(relay ? { outboundPort: OUTBOUND_RELAY_PORT } : {}),
+      },
+      this.o.xtablesLock,
+    );
     this.state = 'up';
     this.error = undefined;
     const upSince = Date.now();

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { get } from 'node:http';
 import { connect, createServer, type Server } from 'node:net';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +12,9 @@ import { berthProcesses, commandLine, commandName } from '../helpers/processes.j
 import { REPO, requireRoot } from '../helpers/wsl-root.js';
 import { VM_LINK } from '../../bootstrap-distro/agent/vm-link.js';
 import { OUTBOUND_RELAY_PORT } from '../../installer/network/outbound-relay.js';
+import { ENGINE_XTABLES_LOCK } from '../../common/engine-iptables.js';
+import { sharedPath } from '../../common/shared-area.js';
+import { sharedAreaOnHost } from '../../installer/wsl.js';
 
 const run = requireRoot('published ports');
 
@@ -220,6 +224,22 @@ describe.runIf(run)('published ports reach the host and every distro', () => {
     // relay, on every address of the engine's namespace) are not reachable through it.
     const engineOwn = await t.wsl(['-d', 'Other', '--exec', 'sh', '-c', `nc -w 5 ${VM_LINK.engineAddress} ${OUTBOUND_RELAY_PORT} </dev/null 2>&1; echo "exit $?"`]);
     expect(engineOwn.stdout).toMatch(/refused[\s\S]*exit 1/);
+  });
+
+  it("shares one iptables lock with dockerd: a container's ports wait for another writer of the engine's rules, and do not fail", async () => {
+    // The lock as Berth's host side takes it (common/engine-iptables.ts); the holder marks its release just before it lets go.
+    const shared = sharedAreaOnHost(t.env);
+    if (!shared) throw new Error('the Linux WSL host has a shared area');
+    const lock = join(sharedPath('dataStore', shared), ENGINE_XTABLES_LOCK);
+    const released = join(t.root, 'xtables-lock-released');
+    const holder = execa('flock', [lock, 'sh', '-c', `sleep 2; touch ${released}`]);
+    expect(await until(async () => (await execa('flock', ['-n', lock, 'true'], { reject: false })).exitCode !== 0, 5000, 20), 'the test holds the lock').toBe(true);
+    const run = await sh('Ubuntu', `docker run -d --name locked -p 18088:80 busybox sh -c "${HTTPD('locked')}"`);
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(existsSync(released), 'docker run returned only once the lock was let go').toBe(true);
+    await holder;
+    expect(await until(async () => (await fetchHost(18088)).body?.toString() === 'locked\n', 10_000)).toBe(true);
+    await sh('Ubuntu', 'docker rm -f locked >/dev/null');
   });
 
   it('publishes every exposed port with -P', async () => {

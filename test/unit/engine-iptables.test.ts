@@ -5,7 +5,7 @@ import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseLinuxkit } from '../../bootstrap-distro/agent/linuxkit-yaml.js';
 import { iptablesWrapper } from '../../bootstrap-distro/agent/vm-link.js';
-import { IPTABLES_TOOLS, LEGACY_XTABLES, NFT_XTABLES } from '../../common/engine-iptables.js';
+import { ENGINE_XTABLES_LOCK, IPTABLES_TOOLS, LEGACY_XTABLES, NFT_XTABLES } from '../../common/engine-iptables.js';
 
 const REPO = join(import.meta.dirname, '../..');
 const dir = mkdtempSync(join(tmpdir(), 'berth-engine-iptables-'));
@@ -48,23 +48,36 @@ describe("the engine's iptables backend", () => {
     }
   });
 
-  it("runs the VM namespace's iptables as nf_tables and the engine's as probed, and nothing else", async () => {
-    // A stand-in chroot prints what the wrapper would run.
+  it("runs the VM namespace's iptables as nf_tables, the engine's as probed and under the data store's lock, and nothing else", async () => {
+    // Stand-ins print what would run: chroot (the VM namespace's) and the image's loader (the engine's).
     const bin = join(dir, 'bin');
+    const image = join(dir, 'image');
     mkdirSync(bin, { recursive: true });
-    writeFileSync(join(bin, 'chroot'), '#!/bin/sh\necho "$@"\n', { mode: 0o755 });
-    const run = async (engine: string, args: string[]) => {
-      const wrapper = join(dir, `wrapper-${engine}`);
-      writeFileSync(wrapper, iptablesWrapper('/images/system', engine), { mode: 0o700 });
+    mkdirSync(join(image, 'lib64'), { recursive: true });
+    writeFileSync(join(bin, 'chroot'), '#!/bin/sh\necho chroot "$@"\n', { mode: 0o755 });
+    writeFileSync(join(image, 'lib64/ld-linux-x86-64.so.2'), '#!/bin/sh\necho "lock=$XTABLES_LOCKFILE libs=$XTABLES_LIBDIR" "$@"\n', { mode: 0o755 });
+    const lockFile = '/mnt/wsl/berth/data/berth/xtables.lock';
+    const run = async (engineXtables: string, args: string[]) => {
+      const wrapper = join(dir, `wrapper-${engineXtables}`);
+      writeFileSync(wrapper, iptablesWrapper({ systemImage: image, engineXtables, lockFile }), { mode: 0o700 });
       return execa('sh', [wrapper, ...args], { env: { PATH: `${bin}:${process.env.PATH}` }, reject: false });
     };
-    expect((await run(LEGACY_XTABLES, ['iptables', '-t', 'nat', '-S'])).stdout).toBe(`/images/system /usr/sbin/${NFT_XTABLES} iptables -t nat -S`);
-    expect((await run(LEGACY_XTABLES, ['iptables-restore', '--noflush'])).stdout).toBe(`/images/system /usr/sbin/${NFT_XTABLES} iptables-restore --noflush`);
-    expect((await run(LEGACY_XTABLES, ['engine-iptables-restore', '--noflush'])).stdout).toBe(`/images/system /usr/sbin/${LEGACY_XTABLES} iptables-restore --noflush`);
-    expect((await run(NFT_XTABLES, ['engine-iptables', '-S'])).stdout).toBe(`/images/system /usr/sbin/${NFT_XTABLES} iptables -S`);
+    expect((await run(LEGACY_XTABLES, ['iptables', '-t', 'nat', '-S'])).stdout).toBe(`chroot ${image} /usr/sbin/${NFT_XTABLES} iptables -t nat -S`);
+    expect((await run(LEGACY_XTABLES, ['iptables-restore', '--noflush'])).stdout).toBe(`chroot ${image} /usr/sbin/${NFT_XTABLES} iptables-restore --noflush`);
+    const engineSide = `lock=${lockFile} libs=${image}/usr/lib/x86_64-linux-gnu/xtables --library-path ${image}/lib/x86_64-linux-gnu:${image}/usr/lib/x86_64-linux-gnu`;
+    expect((await run(LEGACY_XTABLES, ['engine-iptables-restore', '--noflush'])).stdout).toBe(`${engineSide} ${image}/usr/sbin/${LEGACY_XTABLES} iptables-restore --noflush`);
+    expect((await run(NFT_XTABLES, ['engine-iptables', '-S'])).stdout).toBe(`${engineSide} ${image}/usr/sbin/${NFT_XTABLES} iptables -S`);
     const refused = await run(LEGACY_XTABLES, ['iptables-save']);
     expect(refused.exitCode).toBe(2);
     expect(refused.stderr).toMatch(/usage: .* iptables\|iptables-restore\|engine-iptables\|engine-iptables-restore ARGS/);
-    expect(() => iptablesWrapper('/images/system', 'sh')).toThrow(/not an iptables of the image: sh/);
+    expect(() => iptablesWrapper({ systemImage: image, engineXtables: 'sh', lockFile })).toThrow(/not an iptables of the image: sh/);
+    expect(() => iptablesWrapper({ systemImage: image, engineXtables: NFT_XTABLES, lockFile: "/x'; reboot" })).toThrow(/not a plain path/);
+  });
+
+  it("names one lock for dockerd and the onboot action, in the data store Berth's writers reach", () => {
+    const config = parseLinuxkit(readFileSync(join(REPO, 'bootstrap-distro/linuxkit/berth.yml'), 'utf8'), 'berth.yml');
+    const lock = `XTABLES_LOCKFILE=/var/lib/${ENGINE_XTABLES_LOCK}`;
+    expect(config.services.find((s) => s.name === 'dockerd')?.env).toContain(lock);
+    expect(config.onboot.find((a) => a.name === 'iptables')?.env).toContain(lock);
   });
 });

@@ -68,7 +68,7 @@ describe.runIf(run).each(builds)('berth-relay outbound ($name)', ({ binary }) =>
     await ip('-n', name, 'link', 'set', DEVICE, 'up');
     await ip('-n', name, 'link', 'set', `${DEVICE}p`, 'up');
     relay = await startOutboundRelay({ binary, netns, gateway: GATEWAY, pidFile: join(dir, 'relay.pid'), logFile });
-    await applyLinkRules(netns, { gateway: GATEWAY, device: DEVICE, redirects: [], outboundPort: OUTBOUND_RELAY_PORT });
+    await applyLinkRules(netns, { gateway: GATEWAY, device: DEVICE, redirects: [], outboundPort: OUTBOUND_RELAY_PORT }, join(dir, 'xtables.lock'));
   }, 120_000);
 
   afterAll(async () => {

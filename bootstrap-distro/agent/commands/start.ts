@@ -84,7 +84,7 @@ export async function run(args: string[]): Promise<number> {
     }
     process.stderr.write(`berth-agent: engine ready at unix://${paths.dockerSocket} in ${Date.now() - began} ms\n`);
     // After the engine answers: until the link is there, published ports go through the relays.
-    const linkError = await setUpVmLink(lower[1]!);
+    const linkError = await setUpVmLink(lower[1]!, values.data);
     if (linkError) process.stderr.write(`${AGENT_WARNING}the VM link to the engine is not there (${linkError}); published ports reach the engine through the relays instead\n`);
     if (values.detach) {
       supervisor.child.unref();
