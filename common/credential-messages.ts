@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * One `docker login` for every distro: what docker-credential-berth sends (to

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** What the supervisor reports about the LinuxKit root: one schema, for both ends of the socket. */
 export const serviceStatusSchema = z.object({

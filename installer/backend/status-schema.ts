@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 const linkStateSchema = z.enum(['down', 'starting', 'up', 'restarting', 'failed']);
 

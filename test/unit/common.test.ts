@@ -4,7 +4,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { Backoff } from '../../common/backoff.js';
 import { followEvents, listContainers } from '../../common/docker-api.js';
 import { HttpError, httpJson, httpRequest } from '../../common/http-client.js';
