@@ -70,7 +70,13 @@ export async function benchManager(runs = 5): Promise<{ rows: BenchRow[]; notes:
         // A warm start keeps the engine's data: its peer is a bare dockerd started again on its own.
         { figure: `peer: berth start, backend up, against dockerd on kept data (ms, median of ${runs})`, berth: figures.warm, baseline: figures.bareKept, baselineName: 'bare dockerd, data kept', goal: undefined },
         // Berth's engine uses iptables' legacy backend (common/engine-iptables.ts); the same bare start with it.
-        { figure: `peer: berth start, backend up, against dockerd on kept data, legacy iptables (ms, median of ${runs})`, berth: figures.warm, baseline: figures.bareKeptLegacy, baselineName: 'bare dockerd, data kept, legacy', goal: undefined },
+        {
+          figure: `peer: berth start, backend up, against dockerd on kept data, legacy iptables (ms, median of ${runs})`,
+          berth: figures.warm,
+          baseline: figures.bareKeptLegacy,
+          baselineName: 'bare dockerd, data kept, legacy',
+          goal: undefined,
+        },
       ],
       notes: [`first berth enable (build + import + start): ${enableSeconds.toFixed(1)} s`, `backend RSS while running: ${(rssKiB / 1024).toFixed(1)} MiB`],
     };
