@@ -4,10 +4,10 @@
  * and every rule of it), and with nf_tables each deleted rule waits ~15 ms on the kernel;
  * the legacy x_tables backend does the same work in ~1 ms. Measured here, a bare dockerd:
  * on kept data 385-430 ms with nf_tables against 211-263 ms legacy, back after SIGKILL
- * 475-533 against 213-226 ms. WSL's kernels carry both backends (older ones lack parts of
- * nf_tables, which is why Docker's own WSL guides set iptables-legacy). A kernel built
- * without legacy gets nf_tables: the engine's onboot action `iptables` (berth.yml) and
- * every writer of the engine's rules probe the same way and so agree.
+ * 475-533 against 213-226 ms. WSL's 5.10 and 5.15 kernels have legacy and lack parts of
+ * nf_tables (which is why guides for dockerd in WSL set iptables-legacy); newer kernels can
+ * be built without legacy. Such a kernel gets nf_tables: the engine's onboot action
+ * `iptables` (berth.yml) and every writer of the engine's rules probe the same way and so agree.
  *
  * Only the engine's namespace: WSL's VM namespace, which the user's distros share, keeps
  * nf_tables as their own iptables has it, so no rule of Berth's there sits in a second backend.
