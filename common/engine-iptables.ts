@@ -27,6 +27,13 @@
 export const LEGACY_XTABLES = 'xtables-legacy-multi';
 export const NFT_XTABLES = 'xtables-nft-multi';
 
+/**
+ * The probe for the legacy backend, after the tool's name: listing a table, which fails on a
+ * kernel without it. berth.yml's onboot action, the agent's wrapper, the backend's link rules
+ * and the tests all ask this one question (the test of the onboot action holds berth.yml to it).
+ */
+export const LEGACY_PROBE_ARGS = ['-w', '-t', 'filter', '-n', '-L'] as const;
+
 /** The names the image links to LEGACY_XTABLES (the onboot action relinks them to NFT_XTABLES). */
 export const IPTABLES_TOOLS = ['iptables', 'iptables-save', 'iptables-restore', 'ip6tables', 'ip6tables-save', 'ip6tables-restore'] as const;
 

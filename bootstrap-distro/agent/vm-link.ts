@@ -2,7 +2,7 @@ import { chmod, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { paths } from './paths.js';
 import { runCommand } from '../../common/run-command.js';
-import { ENGINE_XTABLES_LOCK, LEGACY_XTABLES, NFT_XTABLES } from '../../common/engine-iptables.js';
+import { ENGINE_XTABLES_LOCK, LEGACY_PROBE_ARGS, LEGACY_XTABLES, NFT_XTABLES } from '../../common/engine-iptables.js';
 
 /**
  * The VM link: a veth pair between WSL's VM network namespace (every distro's) and the
@@ -115,7 +115,7 @@ export function iptablesWrapper(o: { systemImage: string; engineXtables: string;
 
 /** The engine's iptables backend, probed in its namespace as the onboot action `iptables` does (berth.yml). */
 async function engineXtables(systemImage: string): Promise<string> {
-  const probe = await runCommand('nsenter', [`--net=${paths.engineNetns}`, 'chroot', systemImage, `/usr/sbin/${LEGACY_XTABLES}`, 'iptables', '-w', '-t', 'filter', '-n', '-L']);
+  const probe = await runCommand('nsenter', [`--net=${paths.engineNetns}`, 'chroot', systemImage, `/usr/sbin/${LEGACY_XTABLES}`, 'iptables', ...LEGACY_PROBE_ARGS]);
   return probe.exitCode === 0 ? LEGACY_XTABLES : NFT_XTABLES;
 }
 

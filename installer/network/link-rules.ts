@@ -1,4 +1,5 @@
 import { execa } from 'execa';
+import { LEGACY_PROBE_ARGS } from '../../common/engine-iptables.js';
 
 const HOST_CHAIN = 'BERTH-HOST';
 const OUT_CHAIN = 'BERTH-OUT';
@@ -33,7 +34,7 @@ gw=$1 dev=$2 out=$3 private=$4
 shift 4
 # The engine's own iptables backend, probed as its onboot action "iptables" does (common/engine-iptables.ts).
 ipt=iptables-nft
-iptables-legacy -w -t filter -n -L >/dev/null 2>&1 && ipt=iptables-legacy
+iptables-legacy ${LEGACY_PROBE_ARGS.join(' ')} >/dev/null 2>&1 && ipt=iptables-legacy
 chain() { "$ipt" -w -t "$1" -N "$2" 2>/dev/null || true; "$ipt" -w -t "$1" -F "$2"; }
 chain nat ${HOST_CHAIN}
 chain nat ${OUT_CHAIN}

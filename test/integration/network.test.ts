@@ -17,6 +17,7 @@ import { hostNetworkSnapshot } from '../helpers/host-network.js';
 import { PrivateMounts } from '../helpers/private-mounts.js';
 import { freePort, makeTestCa, startRegistry, startTinyproxy, type Service } from '../helpers/host-services.js';
 import { requireRoot } from '../helpers/wsl-root.js';
+import { LEGACY_PROBE_ARGS } from '../../common/engine-iptables.js';
 
 const run = requireRoot('networking: WSL NAT, the engine link, Berth DNS');
 
@@ -178,11 +179,10 @@ describe.runIf(run)('networking', () => {
     // A public address (the mirror) goes the same way: the REDIRECT for public destinations counts it.
     // Its --netns, as the relay sees it (this world has mounts of its own).
     const netns = `/proc/${relayPid}/root${readFileSync(`/proc/${relayPid}/cmdline`, 'utf8').split('\0')[3]}`;
+    // The engine's backend: legacy where the kernel has it (common/engine-iptables.ts), probed in a namespace of the test's own.
+    const kernelHasLegacy = (await execa('unshare', ['--net', 'iptables-legacy', ...LEGACY_PROBE_ARGS], { reject: false })).exitCode === 0;
     const redirected = async () => {
-      // The engine's backend: legacy where the kernel has it (common/engine-iptables.ts).
-      const list = (iptables: string) => execa('nsenter', [`--net=${netns}`, iptables, '-w', '-t', 'nat', '-L', 'BERTH-OUT', '-n', '-v', '-x'], { reject: false });
-      const legacy = await list('iptables-legacy');
-      const rules = (legacy.exitCode === 0 ? legacy : await list('iptables-nft')).stdout.split('\n');
+      const rules = (await execa('nsenter', [`--net=${netns}`, kernelHasLegacy ? 'iptables-legacy' : 'iptables-nft', '-w', '-t', 'nat', '-L', 'BERTH-OUT', '-n', '-v', '-x'])).stdout.split('\n');
       return Number(
         rules
           .filter((l) => l.includes('REDIRECT') && l.includes('0.0.0.0/0'))
@@ -195,9 +195,7 @@ describe.runIf(run)('networking', () => {
     expect(await ok(`docker run --rm withcurl curl -sS -o /dev/null -w '%{http_code}' ${MIRROR_FILE}`)).toBe('200');
     expect(await redirected()).toBeGreaterThan(before);
 
-    // One backend in the engine's namespace, legacy where the kernel has it (probed in a namespace of the test's own):
-    // dockerd's rules, the link's and the VM link's all there, and no rule in the other.
-    const kernelHasLegacy = (await execa('unshare', ['--net', 'iptables-legacy', '-w', '-t', 'filter', '-n', '-L'], { reject: false })).exitCode === 0;
+    // One backend in the engine's namespace: dockerd's rules, the link's and the VM link's all there, and no rule in the other.
     const save = async (tool: string) => (await execa('nsenter', [`--net=${netns}`, tool])).stdout;
     const [used, other] = kernelHasLegacy ? ['iptables-legacy-save', 'iptables-nft-save'] : ['iptables-nft-save', 'iptables-legacy-save'];
     for (const chain of ['DOCKER', 'BERTH-OUT', 'BERTH-HOST', 'BERTH-PORTS']) expect(await save(used), used).toContain(`-A ${chain} `);

@@ -5,7 +5,7 @@ import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseLinuxkit } from '../../bootstrap-distro/agent/linuxkit-yaml.js';
 import { iptablesWrapper } from '../../bootstrap-distro/agent/vm-link.js';
-import { ENGINE_XTABLES_LOCK, IPTABLES_TOOLS, LEGACY_XTABLES, NFT_XTABLES } from '../../common/engine-iptables.js';
+import { ENGINE_XTABLES_LOCK, IPTABLES_TOOLS, LEGACY_PROBE_ARGS, LEGACY_XTABLES, NFT_XTABLES } from '../../common/engine-iptables.js';
 
 const REPO = join(import.meta.dirname, '../..');
 const dir = mkdtempSync(join(tmpdir(), 'berth-engine-iptables-'));
@@ -43,7 +43,7 @@ describe("the engine's iptables backend", () => {
       const root = imageRoot(`probe-${probeExit}`, probeExit);
       const r = await execa('chroot', [root, file!, ...args], { reject: false });
       expect(r.exitCode, r.stderr).toBe(0);
-      expect(readFileSync(join(root, 'probe-args'), 'utf8').trim()).toBe('iptables -w -t filter -n -L');
+      expect(readFileSync(join(root, 'probe-args'), 'utf8').trim()).toBe(`iptables ${LEGACY_PROBE_ARGS.join(' ')}`);
       expect(IPTABLES_TOOLS.map((tool) => readlinkSync(join(root, 'usr/sbin', tool)))).toEqual(IPTABLES_TOOLS.map(() => expected));
     }
   });
