@@ -1,4 +1,4 @@
-import { AGENT_WARNING } from '../common/agent-warning.js';
+import { AGENT_WARNING, ENGINE_NETNS_LINE } from '../common/agent-warning.js';
 import { createHash } from 'node:crypto';
 import type { WslHost, WslProcess } from '../wsl-host/host.js';
 import { mountDataStore, unmountDataStore } from '../data-distro/store-mount.js';
@@ -8,6 +8,8 @@ import { dockerPing } from '../common/docker-api.js';
 import { HttpError, httpJson } from '../common/http-client.js';
 import { agentStatusSchema, type AgentStatus } from '../bootstrap-distro/agent/status-schema.js';
 import { AGENT_COMMAND, ENGINE_INIT_COMMAND, sharedPath } from '../common/shared-area.js';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
 import { sleep } from '../common/process.js';
 
 export const AGENT = AGENT_COMMAND;
@@ -67,20 +69,36 @@ export class Engine {
     private readonly log: (source: string, line: string) => void,
   ) {}
 
-  /** `berth-agent start --detach` in the berth distro, with the caps; its warnings go into `warnings`. */
-  private async startAgent(deadlineMs: number, limits: EngineResources, warnings: string[]): Promise<NonNullable<Awaited<ReturnType<Engine['agentStatus']>>>> {
+  /**
+   * `berth-agent start --detach` in the berth distro, with the caps; its warnings go into
+   * `warnings`. Its output is read as it comes: `onNamespace` fires at the line saying the
+   * engine's network namespace is published, while dockerd still starts.
+   */
+  private async startAgent(deadlineMs: number, limits: EngineResources, warnings: string[], onNamespace: (() => void) | undefined): Promise<AgentStatus> {
     const caps = [
       ...(limits.cgroup !== undefined ? ['--cgroup', limits.cgroup] : []),
       ...(limits.memoryMiB !== undefined ? ['--memory-mib', String(limits.memoryMiB)] : []),
       ...(limits.cpus !== undefined ? ['--cpus', String(limits.cpus)] : []),
       ...(limits.autoPauseSeconds ? ['--auto-pause', String(limits.autoPauseSeconds)] : []),
     ];
-    const started = await this.wsl.run(BERTH_DISTRO, [AGENT, 'start', '--detach', '--timeout', String(Math.ceil(deadlineMs / 1000)), ...caps], { user: 'root' });
-    for (const line of `${started.stdout}\n${started.stderr}`.split('\n').filter(Boolean)) {
-      this.log('agent', line);
-      if (line.startsWith(AGENT_WARNING)) warnings.push(line.slice(AGENT_WARNING.length));
-    }
-    if (started.exitCode !== 0) throw new Error(`the engine did not start (berth-agent exit ${started.exitCode}): ${started.stderr.trim().split('\n').slice(-15).join('\n  ')}`);
+    const agent = this.wsl.exec(BERTH_DISTRO, [AGENT, 'start', '--detach', '--timeout', String(Math.ceil(deadlineMs / 1000)), ...caps], { user: 'root', stdout: 'pipe', stderr: 'pipe' });
+    const errors: string[] = [];
+    const read = (stream: Readable | null, isStderr: boolean) =>
+      stream
+        ? new Promise<void>((resolve) => {
+            const lines = createInterface({ input: stream });
+            lines.on('line', (line) => {
+              if (!line) return;
+              this.log('agent', line);
+              if (isStderr) errors.push(line);
+              if (line.startsWith(AGENT_WARNING)) warnings.push(line.slice(AGENT_WARNING.length));
+              if (line === ENGINE_NETNS_LINE) onNamespace?.();
+            });
+            lines.once('close', resolve);
+          })
+        : Promise.resolve();
+    const [started] = await Promise.all([agent.done, read(agent.stdout, false), read(agent.stderr, true)]);
+    if (started.exitCode !== 0) throw new Error(`the engine did not start (berth-agent exit ${started.exitCode}): ${errors.slice(-15).join('\n  ')}`);
     const running = await this.agentStatus();
     if (!running) throw new Error(`the engine started but its agent does not answer on ${AGENT_SOCKET}`);
     return running;
@@ -91,14 +109,14 @@ export class Engine {
    * warnings (caps it cannot enforce) for status; `onExit` fires if the attached agent ends
    * later (agent died, distro terminated, WSL shut down).
    */
-  async start(deadlineMs: number, onExit: (why: string) => void, limits: EngineResources = {}): Promise<string[]> {
+  async start(deadlineMs: number, onExit: (why: string) => void, limits: EngineResources = {}, onNamespace?: () => void): Promise<string[]> {
     const warnings: string[] = [];
     await mountDataStore(this.wsl);
     // An engine left up (its attached process lost with a killed manager, or killed itself)
     // is attached to, not restarted: its containers keep running.
     let running = await this.agentStatus();
     if (running) this.log('manager', 'the engine from an earlier run is still up; attaching to it');
-    else running = await this.startAgent(deadlineMs, limits, warnings);
+    else running = await this.startAgent(deadlineMs, limits, warnings, onNamespace);
     const agent = this.wsl.exec(BERTH_DISTRO, ['sh', '-c', attachScript(running.pid)], { user: 'root', stdout: 'pipe', stderr: 'pipe' });
     this.attached = agent;
     const tail: string[] = [];

@@ -2,5 +2,8 @@
 export const LOG_QUERY_PUBLISHED = sharedPath('logSocket');
 import { sharedPath } from '../../common/shared-area.js';
 
-/** How often the start and the supervisor look for the engine's answer (a /_ping is cheap; a late "ready" is not). */
-export const READY_POLL_MS = 2;
+/**
+ * The start and the supervisor try the engine's socket when it appears (common/socket-watch.ts),
+ * and at least this often: a late "ready" costs every start, a try costs little.
+ */
+export const READY_BACKSTOP_MS = 10;

@@ -45,7 +45,8 @@ export interface SuperviseOptions {
 export const LOG_INGEST = '/run/berth/logd-ingest.sock';
 export const LOG_QUERY = '/run/berth/logd.sock';
 export { LOG_QUERY_PUBLISHED } from './supervisor-paths.js';
-import { LOG_QUERY_PUBLISHED, READY_POLL_MS } from './supervisor-paths.js';
+import { LOG_QUERY_PUBLISHED, READY_BACKSTOP_MS } from './supervisor-paths.js';
+import { SocketWatch } from '../../common/socket-watch.js';
 import { sharedPath } from '../../common/shared-area.js';
 import { sleep } from '../../common/process.js';
 
@@ -202,7 +203,12 @@ class Supervision {
 
   /** Once dockerd answers: ready, and Resource Saver watches for quiet. */
   private async whenEngineAnswers(): Promise<void> {
-    while (!this.stopping && !(await dockerPing(paths.dockerSocket, 500))) await sleep(READY_POLL_MS);
+    const socket = new SocketWatch(paths.dockerSocket);
+    try {
+      while (!this.stopping && !(await dockerPing(paths.dockerSocket, 500))) await socket.changed(READY_BACKSTOP_MS);
+    } finally {
+      socket.close();
+    }
     if (this.stopping) return;
     this.engine = 'ready';
     this.log(READY_LINE);

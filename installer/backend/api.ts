@@ -15,6 +15,8 @@ export const CONTROL_ROUTES = {
   /** `berth proxy`: the proxy settings changed; the internal proxies follow, nothing restarts. */
   reloadNetwork: { method: 'POST', path: '/network/reload', reply: networkStatusSchema },
   stop: { method: 'POST', path: '/stop', reply: accepted },
+  /** `berth start`: GET /api/v1/status's answer once the state or the progress is not ?state= and ?progress=, or after ?waitMs= (at most 5000). */
+  statusChange: { method: 'GET', path: '/status/change', reply: backendStatusSchema },
   /** `berth dashboard`: a one-time login link to the dashboard on 127.0.0.1. */
   dashboardLogin: { method: 'POST', path: '/dashboard/login', reply: z.object({ url: z.string().url() }).strict() },
 } as const;

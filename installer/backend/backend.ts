@@ -21,9 +21,14 @@ const EVENTS_KEPT = 20;
  * when the engine ends unexpectedly; any state → stopping → stopped. One bring-up runs at a
  * time, whoever asks (the first start, a retry, `berth start`, an engine that ended).
  */
+/** The longest a status request waits for a change (the CLI asks again after it). */
+export const STATUS_CHANGE_MAX_WAIT_MS = 5000;
+
 export class Backend {
-  private state: BackendState = 'stopped';
-  private progress = 'stopped';
+  private stateNow: BackendState = 'stopped';
+  private progressNow = 'stopped';
+  /** Status requests waiting for the state or the progress to change. */
+  private readonly changeWaiters = new Set<() => void>();
   /** `berth integrate` while starting: the start's own sync may have read the settings before it. */
   private integrationsChanged = false;
   private error: string | undefined;
@@ -52,6 +57,46 @@ export class Backend {
     initialSettings: Settings,
   ) {
     this.settings = initialSettings;
+  }
+
+  private get state(): BackendState {
+    return this.stateNow;
+  }
+
+  private set state(state: BackendState) {
+    this.stateNow = state;
+    this.changed();
+  }
+
+  private get progress(): string {
+    return this.progressNow;
+  }
+
+  private set progress(progress: string) {
+    this.progressNow = progress;
+    this.changed();
+  }
+
+  private changed(): void {
+    for (const wake of [...this.changeWaiters]) wake();
+  }
+
+  /**
+   * Resolves once the state or the progress is not what the caller `seen`, or after `waitMs`
+   * (at most STATUS_CHANGE_MAX_WAIT_MS): `berth start` follows a start with one request a
+   * step, not one every few milliseconds, and hears of each step as it happens.
+   */
+  whenChanged(seen: { state: string; progress: string }, waitMs: number): Promise<void> {
+    if (this.state !== seen.state || this.progress !== seen.progress) return Promise.resolve();
+    return new Promise((resolve) => {
+      const wake = () => {
+        cancel();
+        this.changeWaiters.delete(wake);
+        resolve();
+      };
+      const cancel = this.parts.clock.after(Math.min(Math.max(waitMs, 0), STATUS_CHANGE_MAX_WAIT_MS), wake);
+      this.changeWaiters.add(wake);
+    });
   }
 
   /** Starts the engine, unless it is running or starting; after a stop, once that has finished. */
@@ -201,6 +246,7 @@ export class Backend {
   private async bringUpOnce(): Promise<void> {
     const { parts } = this;
     const steps = new StepTimes(parts.clock);
+    let linking: Promise<void> | undefined;
     try {
       this.progress = 'checking images';
       await parts.install(
@@ -213,25 +259,27 @@ export class Backend {
       if (this.halted) return;
       steps.done('install check');
       this.progress = 'syncing trusted CAs';
-      await parts.network.syncCertificates();
-      const configProblem = await parts.syncEngineConfig();
+      // Two files of berth-data's, neither needing the other: written at once.
+      const [, configProblem] = await Promise.all([parts.network.syncCertificates(), parts.syncEngineConfig()]);
       if (configProblem) this.event(configProblem);
       steps.done('CAs and daemon.json');
       this.progress = 'starting the engine';
       const settings = await this.currentSettings();
-      const warnings = await parts.engine.start(ENGINE_START_DEADLINE_MS, (why) => this.engineEnded(why), {
-        cgroup: parts.engineCgroup,
-        memoryMiB: settings.memoryMiB,
-        cpus: settings.cpus,
-        autoPauseSeconds: settings.autoPauseTimeoutSeconds,
-      });
+      // The link needs only the engine's namespace: attached as soon as the agent says it is there, while dockerd starts.
+      const attachLink = () => (linking ??= parts.network.attach());
+      const warnings = await parts.engine.start(
+        ENGINE_START_DEADLINE_MS,
+        (why) => this.engineEnded(why),
+        { cgroup: parts.engineCgroup, memoryMiB: settings.memoryMiB, cpus: settings.cpus, autoPauseSeconds: settings.autoPauseTimeoutSeconds },
+        () => void attachLink(), // awaited by serve(), or by the catch below
+      );
       for (const warning of warnings ?? []) this.event(warning);
       steps.done('engine');
       if (this.halted) return;
       // `running` only once the link, the ports and the integrated distros serve: a script's
       // `berth start && wsl -d Ubuntu docker ps` must not race the distros' proxies.
       this.progress = 'starting the ports and the integrations';
-      await this.serve(steps);
+      await this.serve(steps, attachLink);
       if (this.halted) return;
       this.state = 'running';
       this.progress = 'running';
@@ -239,17 +287,23 @@ export class Backend {
       this.backoff.succeeded();
       parts.log.info('manager', `engine running (${steps.summary()})`);
     } catch (e) {
+      // A link attached while the engine started has nothing left to carry.
+      if (linking) await linking.then(() => parts.network.detach()).catch((d: Error) => parts.log.error(`detaching the engine link: ${d.message}`));
       if (this.halted) return;
       this.failed(e as Error);
+    } finally {
+      // A stop waits for this bring-up, then detaches the link: an attach still under way would
+      // outlive it. (A failed attach was handled where serve() or the catch awaited it.)
+      await linking?.catch(() => undefined);
     }
   }
 
   /** What hangs on a running engine; none of the three needs another, so they start at once. */
-  private async serve(steps: StepTimes): Promise<void> {
+  private async serve(steps: StepTimes, attachLink: () => Promise<void>): Promise<void> {
     const { parts } = this;
     await steps.atOnce({
       link: async () => {
-        await parts.network.attach();
+        await attachLink();
         await parts.contextReady;
       },
       ports: async () => {

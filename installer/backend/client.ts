@@ -8,18 +8,21 @@ import { HttpError, httpJson } from '../../common/http-client.js';
 import { BACKEND_ROUTES, type BackendReply, type BackendRoute } from './api.js';
 import type { HomeLayout } from '../home.js';
 import { BERTH_REPO } from '../repo.js';
+import { SocketWatch } from '../../common/socket-watch.js';
 import { pidExists, sleep } from '../../common/process.js';
 
 const BACKEND_TIMEOUT_MS = 10_000;
+const BACKEND_SOCKET_BACKSTOP_MS = 25;
 
 /**
  * One request to the backend's control socket; undefined when no backend answers. A backend
  * that answers with an error (an invalid settings file for /network/reload) throws it.
  */
-export async function askBackend<R extends BackendRoute>(home: HomeLayout, route: R): Promise<BackendReply<R> | undefined> {
+export async function askBackend<R extends BackendRoute>(home: HomeLayout, route: R, query?: Record<string, string>): Promise<BackendReply<R> | undefined> {
   const { method, path, reply } = BACKEND_ROUTES[route];
+  const target = query ? `${path}?${new URLSearchParams(query).toString()}` : path;
   try {
-    return (await httpJson(home.backendSocket, { method, path, timeoutMs: BACKEND_TIMEOUT_MS }, reply as z.ZodType<unknown>)) as BackendReply<R>;
+    return (await httpJson(home.backendSocket, { method, path: target, timeoutMs: BACKEND_TIMEOUT_MS }, reply as z.ZodType<unknown>)) as BackendReply<R>;
   } catch (e) {
     if (e instanceof HttpError && e.kind === 'unreachable') return undefined;
     throw e;
@@ -42,10 +45,16 @@ export async function ensureBackend(home: HomeLayout, options: { idle?: boolean 
     });
     child.unref();
     await out.close();
-    for (const end = Date.now() + 10_000; Date.now() < end;) {
-      if (await backendStatus(home)) return;
-      if (child.exitCode !== null) throw new Error(`the backend exited at once (code ${child.exitCode}); see ${home.backendOut}`);
-      await sleep(15);
+    // Asked when its socket appears (its Node start takes most of a cold start's CPU; a poll every few ms took more).
+    const socket = new SocketWatch(home.backendSocket);
+    try {
+      for (const end = Date.now() + 10_000; Date.now() < end;) {
+        if (await backendStatus(home)) return;
+        if (child.exitCode !== null) throw new Error(`the backend exited at once (code ${child.exitCode}); see ${home.backendOut}`);
+        await socket.changed(BACKEND_SOCKET_BACKSTOP_MS);
+      }
+    } finally {
+      socket.close();
     }
     throw new Error(`the backend did not answer within 10s; see ${home.backendOut}`);
   });

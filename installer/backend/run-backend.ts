@@ -212,7 +212,7 @@ async function serveDashboardAndControl(home: HomeLayout, backend: Backend, api:
   const dashboard = await serveDashboard(api, { port: 0, assetsDir: join(BERTH_REPO, 'dist/dashboard'), log: (l) => logger.warn(l) });
   info('manager', `dashboard at ${dashboard.url} (\`berth dashboard\` prints a login link)`);
   await rm(home.backendSocket, { force: true });
-  const control = createServer(backendRouter(backend, shutdown, { loginUrl: () => dashboard.loginUrl(), serveApi: (req, res) => void serveApi(api, req, res, req.url ?? '/') }));
+  const control = createServer(backendRouter(backend, shutdown, { loginUrl: () => dashboard.loginUrl(), serveApi: (req, res) => void serveApi(api, req, res, req.url ?? '/'), status: () => api.status() }));
   // Root (or the owner of a per-user home) only: it stops Berth and changes its proxy.
   await listenUnix(control, home.backendSocket, ROOT_ONLY);
   return [dashboard, control];

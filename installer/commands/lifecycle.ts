@@ -4,18 +4,37 @@ import { askBackend, backendStatus, ensureBackend, stopBackend } from '../backen
 import { stopReportSchema, type BackendStatus } from '../backend/status-schema.js';
 import { loadSettings, updateSettings } from '../settings.js';
 import { EXIT, Refused, type CliContext } from './context.js';
+import { HttpError } from '../../common/http-client.js';
 import { sleep } from '../../common/process.js';
 
 const START_TIMEOUT_MS = 15 * 60_000;
-// Short: the backend answers status from memory, and every step saved shows in `berth start`.
-const POLL_MS = 15;
+/** How long one request waits for the next step (the backend's longest); the CLI then asks again. */
+const CHANGE_WAIT_MS = 5000;
+const OLD_BACKEND_POLL_MS = 50;
+
+/**
+ * The backend's status once it is not `seen` any more: the backend answers at its next step
+ * (so each step shows as it happens, and running is seen at once), or after CHANGE_WAIT_MS.
+ */
+async function nextStatus(ctx: CliContext, seen: BackendStatus | undefined): Promise<BackendStatus | undefined> {
+  if (!seen) return backendStatus(ctx.home);
+  try {
+    return await askBackend(ctx.home, 'statusChange', { state: seen.state, progress: seen.progress ?? '', waitMs: String(CHANGE_WAIT_MS) });
+  } catch (e) {
+    // A backend started before the route was there (it runs on across an update): asked again shortly instead.
+    if (!(e instanceof HttpError && e.status === 404)) throw e;
+    await sleep(OLD_BACKEND_POLL_MS);
+    return backendStatus(ctx.home);
+  }
+}
 
 /** Waits for the backend to report running or failed, showing its progress as it changes. */
 export async function waitForEngine(ctx: CliContext, timeoutMs: number): Promise<BackendStatus> {
   let last = '';
+  let seen: BackendStatus | undefined;
   const end = Date.now() + timeoutMs;
   for (;;) {
-    const s = await backendStatus(ctx.home);
+    const s = (seen = await nextStatus(ctx, seen));
     if (s?.progress && s.progress !== last && s.state === 'starting') {
       last = s.progress;
       ctx.warn(`… ${s.progress}\n`);
@@ -23,7 +42,6 @@ export async function waitForEngine(ctx: CliContext, timeoutMs: number): Promise
     if (s && (s.state === 'running' || s.state === 'failed')) return s;
     if (!s) throw new Error(`the backend stopped while starting; see ${ctx.home.backendOut}`);
     if (Date.now() > end) throw new Error(`Berth did not start within ${timeoutMs / 1000}s (last step: ${last}); see ${join(ctx.home.logsDir, 'berth.log')}`);
-    await sleep(POLL_MS);
   }
 }
 

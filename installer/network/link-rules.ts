@@ -1,3 +1,5 @@
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { execa } from 'execa';
 import { LEGACY_PROBE_ARGS } from '../../common/engine-iptables.js';
 
@@ -44,6 +46,8 @@ while [ $# -ge 3 ]; do
   shift 3
 done
 if [ -n "$out" ]; then
+  # The engine's own addresses (any bridge's, whatever its range) are dockerd's to DNAT, before or after this chain.
+  "$ipt" -w -t nat -A ${OUT_CHAIN} -m addrtype --dst-type LOCAL -j RETURN
   "$ipt" -w -t nat -A ${OUT_CHAIN} -d "$gw" -p tcp -j REDIRECT --to-ports "$out"
   "$ipt" -w -t nat -A ${OUT_CHAIN} -d "$private" -j RETURN
   "$ipt" -w -t nat -A ${OUT_CHAIN} -p tcp -j REDIRECT --to-ports "$out"
@@ -79,6 +83,8 @@ export function linkRuleArgs(o: LinkRules): string[] {
 
 /** `xtablesLock`: the lock every writer of the engine's rules takes (common/engine-iptables.ts), as the host reaches it. */
 export async function applyLinkRules(netns: string, o: LinkRules, xtablesLock: string): Promise<void> {
+  // Applied while the engine starts: on a first start its onboot action may not have made the lock's directory yet.
+  await mkdir(dirname(xtablesLock), { recursive: true, mode: 0o755 });
   const r = await execa('nsenter', [`--net=${netns}`, 'sh', '-c', SCRIPT, 'berth-link-rules', ...linkRuleArgs(o)], { reject: false, env: { XTABLES_LOCKFILE: xtablesLock } });
   if (r.exitCode !== 0) throw new Error(`could not set up the engine link's rules in the engine namespace: ${r.stderr || r.stdout || `exit ${r.exitCode}`}`);
 }

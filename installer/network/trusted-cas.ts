@@ -44,6 +44,20 @@ export function readPem(text: string, source: string): { certs: string[]; warnin
 }
 
 /**
+ * Each source's last reading. Parsing the ~150 CAs of a system bundle takes ~30 ms of CPU,
+ * on the path of every engine start, and the bundle rarely changes while the backend runs.
+ */
+const lastReading = new Map<string, { text: string; result: ReturnType<typeof readPem> }>();
+
+function readPemOnce(text: string, source: string): ReturnType<typeof readPem> {
+  const last = lastReading.get(source);
+  if (last?.text === text) return last.result;
+  const result = readPem(text, source);
+  lastReading.set(source, { text, result });
+  return result;
+}
+
+/**
  * What the engine trusts: the host's own CAs (Debian's bundle, or `systemBundle`; the
  * Windows Root stores' PEM on Windows), plus every `*.crt` / `*.pem` in `userDir`
  * ($BERTH_HOME/certs). A file that cannot be read or parsed is skipped with a warning naming
@@ -53,7 +67,7 @@ export async function collectTrustedCas(o: { systemBundle?: string; systemPem?: 
   const warnings: string[] = [];
   const all: string[] = [];
   const take = (text: string, source: string) => {
-    const r = readPem(text, source);
+    const r = readPemOnce(text, source);
     all.push(...r.certs);
     warnings.push(...r.warnings);
   };

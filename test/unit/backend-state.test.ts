@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Backend } from '../../installer/backend/backend.js';
+import { Backend, STATUS_CHANGE_MAX_WAIT_MS } from '../../installer/backend/backend.js';
 import type { BackendParts } from '../../installer/backend/parts.js';
 import { ManualClock } from '../helpers/manual-clock.js';
 import { ForeignDistroError } from '../../installer/foreign-distro-error.js';
@@ -250,5 +250,63 @@ describe('the backend state machine', () => {
     await expect(w.backend.reloadNetwork()).rejects.toThrow(SettingsError);
     broken = false;
     expect((await w.backend.status()).settingsError).toBeUndefined();
+  });
+
+  it('attaches the engine link once the engine says its namespace is there, while it still starts, and only once', async () => {
+    const w = world();
+    let release!: () => void;
+    w.parts.engine.start = async (_deadline, _onExit, _limits, onNamespace) => {
+      w.calls.push('engine.start');
+      onNamespace?.();
+      onNamespace?.(); // said twice: still one link
+      await new Promise<void>((r) => (release = r));
+      w.calls.push('engine answers');
+    };
+    w.backend.start();
+    for (let i = 0; i < 20 && !w.calls.includes('network.attach'); i++) await flush();
+    expect(w.calls).toEqual(['install', 'engine.start', 'network.attach']);
+    expect(w.backend.currentState).toBe('starting');
+    release();
+    await settle(w.backend, 'running');
+    expect(w.calls.filter((c) => c === 'network.attach')).toHaveLength(1);
+  });
+
+  it('takes an early link down again when the engine then fails to start', async () => {
+    const w = world();
+    w.parts.engine.start = async (_deadline, _onExit, _limits, onNamespace) => {
+      w.calls.push('engine.start');
+      onNamespace?.();
+      throw new Error('the engine did not answer /_ping within 60s');
+    };
+    w.backend.start();
+    await settle(w.backend, 'failed');
+    expect(w.calls).toEqual(['install', 'engine.start', 'network.attach', 'network.detach']);
+    expect((await w.backend.status()).error).toBe('the engine did not answer /_ping within 60s');
+  });
+
+  it('answers a wait for a change at the next step, at once if it changed already, or after the wait', async () => {
+    const w = world();
+    const release = w.holdStart();
+    w.backend.start();
+    for (let i = 0; i < 20 && !w.calls.includes('engine.start'); i++) await flush();
+    const seen = { state: 'starting', progress: 'starting the engine' };
+    let woke = false;
+    const waiting = w.backend.whenChanged(seen, 5000).then(() => (woke = true));
+    for (let i = 0; i < 10; i++) await flush();
+    expect(woke).toBe(false);
+    release();
+    await waiting;
+    expect((await w.backend.status()).progress).not.toBe(seen.progress);
+    await settle(w.backend, 'running');
+    // Already different: at once, no timer left behind.
+    await w.backend.whenChanged(seen, 5000);
+    expect(w.clock.pending()).toEqual([]);
+    // Nothing changes: after the wait, at most STATUS_CHANGE_MAX_WAIT_MS.
+    let timedOut = false;
+    const idle = w.backend.whenChanged({ state: 'running', progress: 'running' }, 60_000).then(() => (timedOut = true));
+    expect(w.clock.pending()).toEqual([STATUS_CHANGE_MAX_WAIT_MS]);
+    w.clock.advance(STATUS_CHANGE_MAX_WAIT_MS);
+    await idle;
+    expect(timedOut).toBe(true);
   });
 });

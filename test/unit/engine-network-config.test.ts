@@ -125,6 +125,22 @@ describe('trusted CAs', () => {
     expect(missing.warnings[0]).toMatch(/cannot read the system's CA bundle.*ca-certificates/);
   });
 
+  it('reads a file again once it changed (each source keeps only its last reading)', async () => {
+    const system = join(dir, 'changing.crt');
+    const good = readFileSync(join(dir, 'ca.crt'), 'utf8');
+    writeFileSync(system, good);
+    const userDir = join(dir, 'no-user-certs');
+    expect((await collectTrustedCas({ systemBundle: system, userDir })).count).toBe(1);
+    expect((await collectTrustedCas({ systemBundle: system, userDir })).count).toBe(1);
+    writeFileSync(system, `${good}-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n`);
+    const changed = await collectTrustedCas({ systemBundle: system, userDir });
+    expect(changed.count).toBe(1);
+    expect(changed.warnings.join('\n')).toContain('changing.crt: certificate 2 does not parse');
+    writeFileSync(system, '');
+    const emptied = await collectTrustedCas({ systemBundle: system, userDir });
+    expect(emptied).toMatchObject({ count: 0, bundle: '' });
+  });
+
   it('reads the PEM the Windows Root stores script prints (recorded shape: CRLF, line-broken base64)', async () => {
     const good = readFileSync(join(dir, 'ca.crt'), 'utf8');
     const body = good

@@ -92,6 +92,23 @@ describe.runIf(run).each(builds)('berth-relay outbound ($name)', ({ binary }) =>
     expect(direct.stdout.trim(), direct.stderr).toBe('ECONNRESET');
   });
 
+  it("leaves a connection to one of the namespace's own addresses alone, whatever its range (dockerd's DNAT, not the relay)", async () => {
+    // A documentation address (TEST-NET-3) on the namespace's loopback, as a bridge given a public range would have.
+    const own = '203.0.113.7';
+    await execa('ip', ['-n', name, 'addr', 'add', `${own}/32`, 'dev', 'lo']);
+    const port = 18099;
+    const server = execa('nsenter', [`--net=${netns}`, process.execPath, '-e', `require('node:net').createServer((c) => c.pipe(c)).listen(${port}, '${own}', () => console.log('up'))`]);
+    try {
+      await new Promise<void>((resolve) => server.stdout?.once('data', () => resolve()));
+      const r = await inside(own, port, 1, 4096);
+      expect(r.stdout.trim(), r.stderr).toBe('ok');
+    } finally {
+      server.kill('SIGTERM');
+      await server.catch(() => undefined);
+      await execa('ip', ['-n', name, 'addr', 'del', `${own}/32`, 'dev', 'lo']);
+    }
+  });
+
   it('carries 1,000 concurrent connections and leaves no descriptor open after them', async () => {
     const fds = () => readdirSync(`/proc/${relay.child.pid}/fd`).length;
     const idle = fds();

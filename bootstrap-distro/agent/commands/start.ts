@@ -7,11 +7,11 @@ import { askStop, currentStatus } from '../control-client.js';
 import { paths } from '../paths.js';
 import { publishEngineNetnsOnceMade, publishTools, unpublishTools } from '../publish.js';
 import { setUpVmLink, tearDownVmLink } from '../vm-link.js';
-import { AGENT_WARNING } from '../../../common/agent-warning.js';
+import { AGENT_WARNING, ENGINE_NETNS_LINE } from '../../../common/agent-warning.js';
 import { CGROUP_NAME, defaultEngineCgroupName, engineCgroupFile, prepareEngineCgroup, removeEngineCgroup, type CgroupLayout, type EngineLimits } from '../engine-cgroup.js';
 import { ENGINE_LIMITS } from '../../../common/engine-limits.js';
-import { sleep } from '../../../common/process.js';
-import { READY_POLL_MS } from '../supervisor-paths.js';
+import { READY_BACKSTOP_MS } from '../supervisor-paths.js';
+import { SocketWatch } from '../../../common/socket-watch.js';
 import { dockerPing } from '../../../common/docker-api.js';
 import { engineInitArgv } from '../engine-launch.js';
 
@@ -59,13 +59,17 @@ export async function run(args: string[]): Promise<number> {
     const supervisor = await startSupervisor(values, lower, cgroupName, autoPause, cgroup);
     // The engine's network namespace, for the host side of the engine link: published while dockerd starts.
     const netnsPublished = publishEngineNetnsOnceMade(supervisor.child.pid!).then(
-      () => undefined,
+      () => void process.stdout.write(`${ENGINE_NETNS_LINE}\n`),
       (e: Error) => e,
     );
+    // The VM link needs only the engine's namespace, so it is made while dockerd starts; until
+    // it is there, published ports go through the relays. Its rules and dockerd's share one lock.
+    const linked = netnsPublished.then((e) => (e ? undefined : setUpVmLink(lower[1]!, values.data)));
     // From here on, a failure takes back what this start put in place.
     const undo = async () => {
       await published;
       await netnsPublished;
+      await linked;
       await tearDownVmLink();
       await unpublishTools();
       await removeEngineCgroup(cgroupName);
@@ -83,8 +87,7 @@ export async function run(args: string[]): Promise<number> {
       throw publishError;
     }
     process.stderr.write(`berth-agent: engine ready at unix://${paths.dockerSocket} in ${Date.now() - began} ms\n`);
-    // After the engine answers: until the link is there, published ports go through the relays.
-    const linkError = await setUpVmLink(lower[1]!, values.data);
+    const linkError = await linked;
     if (linkError) process.stderr.write(`${AGENT_WARNING}the VM link to the engine is not there (${linkError}); published ports reach the engine through the relays instead\n`);
     if (values.detach) {
       supervisor.child.unref();
@@ -219,10 +222,19 @@ const STATUS_POLL_MS = 100;
 
 /** Undefined once the engine answers; else the exit code of a start that failed (said on stderr, the supervisor stopped). */
 async function untilReady(supervisor: Supervisor, timeoutSeconds: number): Promise<number | undefined> {
+  const socket = new SocketWatch(paths.dockerSocket);
+  try {
+    return await untilAnswers(supervisor, timeoutSeconds, socket);
+  } finally {
+    socket.close();
+  }
+}
+
+async function untilAnswers(supervisor: Supervisor, timeoutSeconds: number, socket: SocketWatch): Promise<number | undefined> {
   const deadline = Date.now() + timeoutSeconds * 1000;
   let statusDue = 0;
   for (;;) {
-    const early = await Promise.race([supervisor.exited, sleep(READY_POLL_MS).then(() => undefined)]);
+    const early = await Promise.race([supervisor.exited, socket.changed(READY_BACKSTOP_MS).then(() => undefined)]);
     if (early !== undefined) {
       process.stderr.write(`berth-agent: the engine did not start (exit ${early}). Last output:\n  ${(await supervisor.lastOutput()).join('\n  ')}\n`);
       return 1;
