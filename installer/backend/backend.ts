@@ -7,12 +7,11 @@ import type { AgentServiceStatus } from '../engine.js';
 import type { IntegrationStatus } from '../integrations.js';
 import type { Settings } from '../settings.js';
 import { StepTimes } from './step-times.js';
+import { BackendPhase, type BackendState } from './phase.js';
+import { LastGoodSettings } from './last-good-settings.js';
 import { stopInOrder, type BackendParts } from './parts.js';
 
-export type BackendState = 'starting' | 'running' | 'failed' | 'stopping' | 'stopped';
-
 const ENGINE_START_DEADLINE_MS = 60_000;
-
 const EVENTS_KEPT = 20;
 
 /**
@@ -21,14 +20,8 @@ const EVENTS_KEPT = 20;
  * when the engine ends unexpectedly; any state → stopping → stopped. One bring-up runs at a
  * time, whoever asks (the first start, a retry, `berth start`, an engine that ended).
  */
-/** The longest a status request waits for a change (the CLI asks again after it). */
-export const STATUS_CHANGE_MAX_WAIT_MS = 5000;
-
 export class Backend {
-  private stateNow: BackendState = 'stopped';
-  private progressNow = 'stopped';
-  /** Status requests waiting for the state or the progress to change. */
-  private readonly changeWaiters = new Set<() => void>();
+  private readonly phase: BackendPhase;
   /** `berth integrate` while starting: the start's own sync may have read the settings before it. */
   private integrationsChanged = false;
   private error: string | undefined;
@@ -46,8 +39,7 @@ export class Backend {
   private halted = true;
   private stoppingEngine: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
-  private settings: Settings;
-  private settingsError: string | undefined;
+  private readonly settings: LastGoodSettings;
   private logWriter: string | undefined;
   private disk: BackendStatus['disk'];
   private paused = false;
@@ -56,52 +48,18 @@ export class Backend {
     private readonly parts: BackendParts,
     initialSettings: Settings,
   ) {
-    this.settings = initialSettings;
+    this.settings = new LastGoodSettings(initialSettings, parts);
+    this.phase = new BackendPhase(parts.clock);
   }
 
-  private get state(): BackendState {
-    return this.stateNow;
-  }
-
-  private set state(state: BackendState) {
-    this.stateNow = state;
-    this.changed();
-  }
-
-  private get progress(): string {
-    return this.progressNow;
-  }
-
-  private set progress(progress: string) {
-    this.progressNow = progress;
-    this.changed();
-  }
-
-  private changed(): void {
-    for (const wake of [...this.changeWaiters]) wake();
-  }
-
-  /**
-   * Resolves once the state or the progress is not what the caller `seen`, or after `waitMs`
-   * (at most STATUS_CHANGE_MAX_WAIT_MS): `berth start` follows a start with one request a
-   * step, not one every few milliseconds, and hears of each step as it happens.
-   */
+  /** Resolves once the state or the progress is not what the caller saw, or after `waitMs` (phase.ts). */
   whenChanged(seen: { state: string; progress: string }, waitMs: number): Promise<void> {
-    if (this.state !== seen.state || this.progress !== seen.progress) return Promise.resolve();
-    return new Promise((resolve) => {
-      const wake = () => {
-        cancel();
-        this.changeWaiters.delete(wake);
-        resolve();
-      };
-      const cancel = this.parts.clock.after(Math.min(Math.max(waitMs, 0), STATUS_CHANGE_MAX_WAIT_MS), wake);
-      this.changeWaiters.add(wake);
-    });
+    return this.phase.whenChanged(seen, waitMs);
   }
 
   /** Starts the engine, unless it is running or starting; after a stop, once that has finished. */
   start(): void {
-    if (this.closing || (!this.halted && this.state !== 'failed')) return;
+    if (this.closing || (!this.halted && this.phase.state !== 'failed')) return;
     this.halted = false;
     this.cancelRetry?.();
     this.refused = false;
@@ -124,29 +82,17 @@ export class Backend {
 
   /** `berth start` after a failure (or a refusal the user has since fixed): now, not at the next backoff step. */
   retry(): void {
-    if (this.state !== 'failed' || this.halted) return;
+    if (this.phase.state !== 'failed' || this.halted) return;
     this.cancelRetry?.();
     this.refused = false;
-    this.progress = 'retrying';
+    this.phase.progress = 'retrying';
     this.bringUp();
   }
 
-  /** The settings as the file says now; an invalid file keeps the last good ones and is reported in status. */
-  async currentSettings(): Promise<Settings> {
-    try {
-      this.settings = await this.parts.loadSettings();
-      this.settingsError = undefined;
-    } catch (e) {
-      if (this.settingsError !== (e as Error).message) this.parts.log.error(`${(e as Error).message}; keeping the settings Berth started with`);
-      this.settingsError = (e as Error).message;
-    }
-    return this.settings;
-  }
-
   async reloadIntegrations(): Promise<IntegrationStatus[]> {
-    const settings = await this.currentSettings();
-    if (this.state === 'running') await this.syncIntegrations(settings);
-    else if (this.state === 'starting') this.integrationsChanged = true; // the start syncs them again before it says running
+    const settings = await this.settings.current();
+    if (this.phase.state === 'running') await this.syncIntegrations(settings);
+    else if (this.phase.state === 'starting') this.integrationsChanged = true; // the start syncs them again before it says running
     return this.parts.integrations.status();
   }
 
@@ -159,7 +105,7 @@ export class Backend {
   }
 
   async status(): Promise<BackendStatus> {
-    if (this.state === 'running') {
+    if (this.phase.state === 'running') {
       const agent = await this.parts.engine.agentStatus();
       this.services = agent?.services ?? this.services;
       this.logWriter = agent?.logWriter;
@@ -169,18 +115,18 @@ export class Backend {
       this.disk = undefined;
       this.paused = false;
     }
-    const settings = await this.currentSettings();
+    const settings = await this.settings.current();
     return {
-      state: this.state,
+      state: this.phase.state,
       endpoint: this.parts.endpoint,
       services: this.services.map(({ name, state, pid, restarts }) => ({ name, state, pid, restarts })),
-      integrations: this.state === 'running' ? this.parts.integrations.status() : settings.integratedDistros.map((distro) => ({ distro, state: 'stopped' })),
+      integrations: this.phase.state === 'running' ? this.parts.integrations.status() : settings.integratedDistros.map((distro) => ({ distro, state: 'stopped' })),
       network: this.parts.network.status(),
       pid: process.pid,
-      progress: this.progress,
+      progress: this.phase.progress,
       ...(this.error ? { error: this.error } : {}),
       ...(this.refused ? { refused: true } : {}),
-      ...(this.settingsError ? { settingsError: this.settingsError } : {}),
+      ...(this.settings.problem ? { settingsError: this.settings.problem } : {}),
       ...(this.parts.ports.error ? { portsError: this.parts.ports.error } : {}),
       ...(this.logWriter ? { logsError: this.logWriter } : {}),
       ...(this.disk ? { disk: this.disk } : {}),
@@ -190,10 +136,10 @@ export class Backend {
   }
 
   /** The engine cgroup's use and whether it is paused (the dashboard's charts); undefined unless the engine runs. */
-  engineUsage = async (): Promise<{ usage?: EngineUsage | undefined; paused?: boolean | undefined } | undefined> => (this.state === 'running' ? this.parts.engine.agentStatus() : undefined);
+  engineUsage = async (): Promise<{ usage?: EngineUsage | undefined; paused?: boolean | undefined } | undefined> => (this.phase.state === 'running' ? this.parts.engine.agentStatus() : undefined);
 
   get currentState(): BackendState {
-    return this.state;
+    return this.phase.state;
   }
 
   /** Stops everything for good (the backend exits after), once; later calls wait for the same stop. */
@@ -207,15 +153,15 @@ export class Backend {
   }
 
   private async stopParts(final: boolean): Promise<void> {
-    this.state = 'stopping';
-    this.progress = 'stopping';
+    this.phase.state = 'stopping';
+    this.phase.progress = 'stopping';
     this.cancelRetry?.();
     this.parts.log.info('manager', 'stopping');
     await this.bringing?.catch(() => undefined);
     const problems = await stopInOrder(this.parts, final);
     this.stopProblems = problems;
-    this.state = 'stopped';
-    this.progress = 'stopped';
+    this.phase.state = 'stopped';
+    this.phase.progress = 'stopped';
     this.services = [];
     this.parts.log.info('manager', 'stopped');
   }
@@ -233,7 +179,7 @@ export class Backend {
       this.again = true;
       return;
     }
-    this.state = 'starting';
+    this.phase.state = 'starting';
     this.bringing = this.bringUpOnce().finally(() => {
       this.bringing = undefined;
       if (this.again && !this.halted) {
@@ -248,23 +194,23 @@ export class Backend {
     const steps = new StepTimes(parts.clock);
     let linking: Promise<void> | undefined;
     try {
-      this.progress = 'checking images';
+      this.phase.progress = 'checking images';
       await parts.install(
         (step) => {
-          this.progress = step;
+          this.phase.progress = step;
           parts.log.info('manager', step);
         },
         (line) => this.event(line),
       );
       if (this.halted) return;
       steps.done('install check');
-      this.progress = 'syncing trusted CAs';
+      this.phase.progress = 'syncing trusted CAs';
       // Two files of berth-data's, neither needing the other: written at once.
       const [, configProblem] = await Promise.all([parts.network.syncCertificates(), parts.syncEngineConfig()]);
       if (configProblem) this.event(configProblem);
       steps.done('CAs and daemon.json');
-      this.progress = 'starting the engine';
-      const settings = await this.currentSettings();
+      this.phase.progress = 'starting the engine';
+      const settings = await this.settings.current();
       // The link needs only the engine's namespace: attached as soon as the agent says it is there, while dockerd starts.
       const attachLink = () => (linking ??= parts.network.attach());
       const warnings = await parts.engine.start(
@@ -278,11 +224,11 @@ export class Backend {
       if (this.halted) return;
       // `running` only once the link, the ports and the integrated distros serve: a script's
       // `berth start && wsl -d Ubuntu docker ps` must not race the distros' proxies.
-      this.progress = 'starting the ports and the integrations';
+      this.phase.progress = 'starting the ports and the integrations';
       await this.serve(steps, attachLink);
       if (this.halted) return;
-      this.state = 'running';
-      this.progress = 'running';
+      this.phase.state = 'running';
+      this.phase.progress = 'running';
       this.error = undefined;
       this.backoff.succeeded();
       parts.log.info('manager', `engine running (${steps.summary()})`);
@@ -315,7 +261,7 @@ export class Backend {
       integrations: async () => {
         do {
           this.integrationsChanged = false;
-          await this.syncIntegrations(await this.currentSettings());
+          await this.syncIntegrations(await this.settings.current());
         } while (this.integrationsChanged && !this.halted);
       },
     });
@@ -330,16 +276,16 @@ export class Backend {
   }
 
   private failed(e: Error): void {
-    this.state = 'failed';
+    this.phase.state = 'failed';
     this.error = e.message;
     if (e instanceof ForeignDistroError) {
       this.refused = true;
-      this.progress = 'refused';
+      this.phase.progress = 'refused';
       this.parts.log.error(e.message);
       return;
     }
     const delay = this.backoff.next();
-    this.progress = `failed; retrying in ${delay / 1000}s`;
+    this.phase.progress = `failed; retrying in ${delay / 1000}s`;
     this.parts.log.error(`start failed: ${e.message}`);
     this.cancelRetry = this.parts.clock.after(delay, () => this.bringUp());
   }

@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SettingsError } from '../settings.js';
 import { CONTROL_ROUTES, type BackendReply, type ControlRoute } from './api.js';
-import { STATUS_CHANGE_MAX_WAIT_MS, type Backend } from './backend.js';
+import type { Backend } from './backend.js';
+import { STATUS_CHANGE_MAX_WAIT_MS } from './phase.js';
 
 type Handlers = { [R in ControlRoute]: (query: URLSearchParams) => Promise<BackendReply<R>> };
 

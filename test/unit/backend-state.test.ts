@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Backend, STATUS_CHANGE_MAX_WAIT_MS } from '../../installer/backend/backend.js';
+import { Backend } from '../../installer/backend/backend.js';
+import { STATUS_CHANGE_MAX_WAIT_MS } from '../../installer/backend/phase.js';
 import type { BackendParts } from '../../installer/backend/parts.js';
 import { ManualClock } from '../helpers/manual-clock.js';
 import { ForeignDistroError } from '../../installer/foreign-distro-error.js';

@@ -57,14 +57,7 @@ export async function run(args: string[]): Promise<number> {
       (e: Error) => e,
     );
     const supervisor = await startSupervisor(values, lower, cgroupName, autoPause, cgroup);
-    // The engine's network namespace, for the host side of the engine link: published while dockerd starts.
-    const netnsPublished = publishEngineNetnsOnceMade(supervisor.child.pid!).then(
-      () => void process.stdout.write(`${ENGINE_NETNS_LINE}\n`),
-      (e: Error) => e,
-    );
-    // The VM link needs only the engine's namespace, so it is made while dockerd starts; until
-    // it is there, published ports go through the relays. Its rules and dockerd's share one lock.
-    const linked = netnsPublished.then((e) => (e ? undefined : setUpVmLink(lower[1]!, values.data)));
+    const { netnsPublished, linked } = namespaceThenVmLink(supervisor.child.pid!, lower[1]!, values.data);
     // From here on, a failure takes back what this start put in place.
     const undo = async () => {
       await published;
@@ -105,6 +98,21 @@ export async function run(args: string[]): Promise<number> {
     process.stderr.write(`${e.message}\n`);
     return e.code;
   }
+}
+
+/**
+ * While dockerd starts: the engine's network namespace published for the host side of the
+ * engine link (said on stdout: the manager attaches the link then), and the VM link made
+ * once it is (until then published ports go through the relays; its rules and dockerd's
+ * share one lock). `netnsPublished` resolves with its failure, `linked` with the link's.
+ */
+function namespaceThenVmLink(supervisorPid: number, systemImage: string, dataStore: string): { netnsPublished: Promise<Error | undefined>; linked: Promise<string | undefined> } {
+  const netnsPublished = publishEngineNetnsOnceMade(supervisorPid).then(
+    () => void process.stdout.write(`${ENGINE_NETNS_LINE}\n`),
+    (e: Error) => e,
+  );
+  const linked = netnsPublished.then((e) => (e ? undefined : setUpVmLink(systemImage, dataStore)));
+  return { netnsPublished, linked };
 }
 
 async function checkedOptions(values: StartValues): Promise<{ limits: EngineLimits; cgroupName: string; autoPause: number }> {
