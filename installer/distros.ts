@@ -5,9 +5,9 @@ import { writeFileAtomic } from '../common/atomic-file.js';
 import { DataDisk, GIB } from '../data-distro/data-disk.js';
 import { DISTRO_MARKER, type DistroMarker, type ImageManifest } from './images/inputs.js';
 
-export const BERTH_DISTRO = 'berth';
-export { DATA_DISTRO } from '../data-distro/layout.js';
-import { DATA_DISTRO } from '../data-distro/layout.js';
+import { BERTH_DISTRO, DATA_DISTRO } from './distro-names.js';
+
+export { BERTH_DISTRO, DATA_DISTRO } from './distro-names.js';
 import { readJsonFile } from '../common/json-file.js';
 import { ForeignDistroError } from './foreign-distro-error.js';
 

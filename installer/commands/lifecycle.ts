@@ -28,10 +28,9 @@ async function nextStatus(ctx: CliContext, seen: BackendStatus | undefined): Pro
   }
 }
 
-/** Waits for the backend to report running or failed, showing its progress as it changes. */
-export async function waitForEngine(ctx: CliContext, timeoutMs: number): Promise<BackendStatus> {
+/** Waits for the backend to report running or failed, showing its progress as it changes; `seen`: a status the caller has already, the first to wait past. */
+export async function waitForEngine(ctx: CliContext, timeoutMs: number, seen?: BackendStatus): Promise<BackendStatus> {
   let last = '';
-  let seen: BackendStatus | undefined;
   const end = Date.now() + timeoutMs;
   for (;;) {
     const s = (seen = await nextStatus(ctx, seen));
@@ -48,10 +47,9 @@ export async function waitForEngine(ctx: CliContext, timeoutMs: number): Promise
 /** `berth start`: idempotent; a failed backend is asked to retry now. */
 export async function start(ctx: CliContext): Promise<number> {
   await loadSettings(ctx.home.settings); // an invalid file stops here, with the key and the reason
-  await ensureBackend(ctx.home);
-  const state = (await backendStatus(ctx.home))?.state;
-  if (state === 'failed' || state === 'stopped') await askBackend(ctx.home, 'start');
-  const s = await waitForEngine(ctx, START_TIMEOUT_MS);
+  const { state } = await ensureBackend(ctx.home);
+  const asked = state === 'failed' || state === 'stopped' ? await askBackend(ctx.home, 'start') : undefined;
+  const s = await waitForEngine(ctx, START_TIMEOUT_MS, asked);
   if (s.state === 'failed' && s.refused) {
     await stopBackend(ctx.home);
     throw new Refused(s.error ?? 'refused');

@@ -1,0 +1,13 @@
+import type { WslHost } from '../../wsl-host/host.js';
+import { BERTH_DISTRO, DATA_DISTRO } from '../distro-names.js';
+
+/**
+ * Boots Berth's two distros (and WSL's VM before them) while the backend loads. On a cold
+ * start the boot (~250 ms on the Linux WSL host) and the backend's own load (~180 ms) came
+ * one after the other, and neither needs the other. What the boot finds wrong (a distro not
+ * imported yet, on a first enable) is the install check's to find and say, so nothing is said
+ * here; a command into a distro that is still booting waits for it (WSL's own behaviour).
+ */
+export function bootDistrosEarly(wsl: WslHost): void {
+  for (const distro of [BERTH_DISTRO, DATA_DISTRO]) void wsl.run(distro, ['true'], { user: 'root' }).catch(() => undefined);
+}
