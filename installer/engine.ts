@@ -60,6 +60,21 @@ export function attachScript(supervisorPid: number): string {
   return [`trap '${AGENT} stop >/dev/null 2>&1; exit ${ATTACH_EXIT.stopped}' TERM INT HUP`, `${ENGINE_INIT_COMMAND} wait ${pid} $$ & wait $!`, `exit ${ATTACH_EXIT.supervisorGone}`].join('\n');
 }
 
+/** Each non-empty line a process in a distro writes, on either stream, as it comes; resolves once both streams have ended. */
+function eachLine(proc: WslProcess, onLine: (line: string, stream: 'stdout' | 'stderr') => void): Promise<void> {
+  const read = (input: Readable | null, stream: 'stdout' | 'stderr') =>
+    input
+      ? new Promise<void>((resolve) => {
+          const lines = createInterface({ input, crlfDelay: Infinity });
+          lines.on('line', (line) => {
+            if (line) onLine(line, stream);
+          });
+          lines.once('close', resolve);
+        })
+      : Promise.resolve();
+  return Promise.all([read(proc.stdout, 'stdout'), read(proc.stderr, 'stderr')]).then(() => undefined);
+}
+
 /** The engine as the manager drives it: the data store, then the agent attached in berth. */
 export class Engine {
   private attached: WslProcess | undefined;
@@ -83,21 +98,13 @@ export class Engine {
     ];
     const agent = this.wsl.exec(BERTH_DISTRO, [AGENT, 'start', '--detach', '--timeout', String(Math.ceil(deadlineMs / 1000)), ...caps], { user: 'root', stdout: 'pipe', stderr: 'pipe' });
     const errors: string[] = [];
-    const read = (stream: Readable | null, isStderr: boolean) =>
-      stream
-        ? new Promise<void>((resolve) => {
-            const lines = createInterface({ input: stream });
-            lines.on('line', (line) => {
-              if (!line) return;
-              this.log('agent', line);
-              if (isStderr) errors.push(line);
-              if (line.startsWith(AGENT_WARNING)) warnings.push(line.slice(AGENT_WARNING.length));
-              if (line === ENGINE_NETNS_LINE) onNamespace?.();
-            });
-            lines.once('close', resolve);
-          })
-        : Promise.resolve();
-    const [started] = await Promise.all([agent.done, read(agent.stdout, false), read(agent.stderr, true)]);
+    const lines = eachLine(agent, (line, stream) => {
+      this.log('agent', line);
+      if (stream === 'stderr') errors.push(line);
+      if (line.startsWith(AGENT_WARNING)) warnings.push(line.slice(AGENT_WARNING.length));
+      if (line === ENGINE_NETNS_LINE) onNamespace?.();
+    });
+    const [started] = await Promise.all([agent.done, lines]);
     if (started.exitCode !== 0) throw new Error(`the engine did not start (berth-agent exit ${started.exitCode}): ${errors.slice(-15).join('\n  ')}`);
     const running = await this.agentStatus();
     if (!running) throw new Error(`the engine started but its agent does not answer on ${AGENT_SOCKET}`);
@@ -120,15 +127,11 @@ export class Engine {
     const agent = this.wsl.exec(BERTH_DISTRO, ['sh', '-c', attachScript(running.pid)], { user: 'root', stdout: 'pipe', stderr: 'pipe' });
     this.attached = agent;
     const tail: string[] = [];
-    const collect = (source: string) => (d: Buffer) => {
-      for (const line of d.toString().split('\n').filter(Boolean)) {
-        this.log(source, line);
-        tail.push(line);
-        if (tail.length > 30) tail.shift();
-      }
-    };
-    agent.stdout?.on('data', collect('agent'));
-    agent.stderr?.on('data', collect('agent'));
+    void eachLine(agent, (line) => {
+      this.log('agent', line);
+      tail.push(line);
+      if (tail.length > 30) tail.shift();
+    });
     let ended: string | undefined;
     void agent.done.then(
       (r) => {
