@@ -1,5 +1,5 @@
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { chmod, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { paths } from './paths.js';
 import { runCommand } from '../../common/run-command.js';
 import { ENGINE_XTABLES_LOCK, LEGACY_PROBE_ARGS, LEGACY_XTABLES, NFT_XTABLES } from '../../common/engine-iptables.js';
@@ -121,15 +121,12 @@ async function engineXtables(systemImage: string): Promise<string> {
 
 /**
  * Sets the link up for a newly started engine, once its namespace is published (dockerd may
- * still be starting). A failure is returned, not thrown: without
+ * still be starting; `start` has made the iptables lock's directory). A failure is returned, not thrown: without
  * the link, published ports still reach the engine through the relays, only slower.
  */
 export async function setUpVmLink(systemImage: string, dataStore: string): Promise<string | undefined> {
   try {
-    const lockFile = join(dataStore, ENGINE_XTABLES_LOCK);
-    // Made while the engine starts: on a first start its onboot action may not have made the lock's directory yet.
-    await mkdir(dirname(lockFile), { recursive: true, mode: 0o755 });
-    const wrapper = iptablesWrapper({ systemImage, engineXtables: await engineXtables(systemImage), lockFile });
+    const wrapper = iptablesWrapper({ systemImage, engineXtables: await engineXtables(systemImage), lockFile: join(dataStore, ENGINE_XTABLES_LOCK) });
     await writeFile(VM_LINK.iptables, wrapper, { mode: 0o700 });
     await chmod(VM_LINK.iptables, 0o700);
     // Whatever an engine that died without its stop left in the VM's namespace goes first:

@@ -1,5 +1,3 @@
-import { mkdir } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import { execa } from 'execa';
 import { LEGACY_PROBE_ARGS } from '../../common/engine-iptables.js';
 
@@ -81,10 +79,8 @@ export function linkRuleArgs(o: LinkRules): string[] {
   return [o.gateway, o.device, o.outboundPort === undefined ? '' : String(o.outboundPort), LEFT_TO_SLIRP.join(','), ...triples];
 }
 
-/** `xtablesLock`: the lock every writer of the engine's rules takes (common/engine-iptables.ts), as the host reaches it. */
+/** `xtablesLock`: the lock every writer of the engine's rules takes (common/engine-iptables.ts), as the host reaches it (the agent's start makes its directory). */
 export async function applyLinkRules(netns: string, o: LinkRules, xtablesLock: string): Promise<void> {
-  // Applied while the engine starts: on a first start its onboot action may not have made the lock's directory yet.
-  await mkdir(dirname(xtablesLock), { recursive: true, mode: 0o755 });
   const r = await execa('nsenter', [`--net=${netns}`, 'sh', '-c', SCRIPT, 'berth-link-rules', ...linkRuleArgs(o)], { reject: false, env: { XTABLES_LOCKFILE: xtablesLock } });
   if (r.exitCode !== 0) throw new Error(`could not set up the engine link's rules in the engine namespace: ${r.stderr || r.stdout || `exit ${r.exitCode}`}`);
 }

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync } from 'node:fs';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { askStop, currentStatus } from '../control-client.js';
 import { paths } from '../paths.js';
@@ -10,6 +10,7 @@ import { setUpVmLink, tearDownVmLink } from '../vm-link.js';
 import { AGENT_WARNING, ENGINE_NETNS_LINE } from '../../../common/agent-warning.js';
 import { CGROUP_NAME, defaultEngineCgroupName, engineCgroupFile, prepareEngineCgroup, removeEngineCgroup, type CgroupLayout, type EngineLimits } from '../engine-cgroup.js';
 import { ENGINE_LIMITS } from '../../../common/engine-limits.js';
+import { ENGINE_XTABLES_LOCK } from '../../../common/engine-iptables.js';
 import { READY_BACKSTOP_MS } from '../supervisor-paths.js';
 import { SocketWatch } from '../../../common/socket-watch.js';
 import { dockerPing } from '../../../common/docker-api.js';
@@ -188,6 +189,9 @@ interface Supervisor {
  */
 async function startSupervisor(values: StartValues, lower: string[], cgroupName: string, autoPause: number, cgroup: CgroupLayout): Promise<Supervisor> {
   const argv = await engineInitArgv(values, { lower, cgroupName, autoPause, cgroupDirs: cgroup.dirs.map((d) => d.dir), plan: await bootPlan(values.config, lower) });
+  // The iptables lock's directory, before anything can take the lock: the VM link and the
+  // manager's engine link take it while the onboot actions may still be running (a first start).
+  await mkdir(dirname(join(values.data, ENGINE_XTABLES_LOCK)), { recursive: true, mode: 0o755 });
   // Detached, the supervisor writes to a log file (a pipe would break when we exit).
   const logFile = join(paths.runDir, 'agent.log');
   const logFd = values.detach ? openSync(logFile, 'a') : undefined;
