@@ -64,7 +64,6 @@ export function program(ctx: CliContext): Command {
     .action(
       act(async (o: { idle?: boolean }) => {
         const wsl = await ctx.wsl();
-        if (!o.idle) (await import('./backend/boot-distros.js')).bootDistrosEarly(wsl);
         return (await import('./backend/run-backend.js')).runBackend(ctx.home, wsl, { idle: Boolean(o.idle) });
       }),
     );

@@ -1,4 +1,5 @@
 import type { WslHost } from '../../wsl-host/host.js';
+import type { CliContext } from '../commands/context.js';
 import { BERTH_DISTRO, DATA_DISTRO } from '../distro-names.js';
 
 /**
@@ -10,4 +11,14 @@ import { BERTH_DISTRO, DATA_DISTRO } from '../distro-names.js';
  */
 export function bootDistrosEarly(wsl: WslHost): void {
   for (const distro of [BERTH_DISTRO, DATA_DISTRO]) void wsl.run(distro, ['true'], { user: 'root' }).catch(() => undefined);
+}
+
+/**
+ * The CLI's part: the boot starts the moment the CLI has spawned the backend, not once the
+ * backend has loaded the CLI's own modules (~150 ms later); started twice, each call into a
+ * distro still booting costs the Linux WSL host a Node process of its own, so only the CLI
+ * does it. A WSL driver that cannot load is the command's to report, where it uses it.
+ */
+export function bootWhileBackendLoads(ctx: Pick<CliContext, 'wsl'>): void {
+  void ctx.wsl().then(bootDistrosEarly, () => undefined);
 }

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { askBackend, ensureBackend } from '../backend/client.js';
+import { bootWhileBackendLoads } from '../backend/boot-distros.js';
 import { loadSettings } from '../settings.js';
 import { EXIT, type CliContext } from './context.js';
 
@@ -16,7 +17,7 @@ function opener(env: NodeJS.ProcessEnv): string[] | undefined {
  */
 export async function dashboard(ctx: CliContext): Promise<number> {
   const settings = await loadSettings(ctx.home.settings);
-  await ensureBackend(ctx.home, { idle: !settings.wslEngine });
+  await ensureBackend(ctx.home, settings.wslEngine ? { whileSpawning: () => bootWhileBackendLoads(ctx) } : { idle: true });
   const login = await askBackend(ctx.home, 'dashboardLogin');
   if (!login) throw new Error(`the backend does not answer; see ${ctx.home.backendOut}`);
   ctx.say(login.url);

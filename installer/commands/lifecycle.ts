@@ -1,6 +1,7 @@
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { askBackend, backendStatus, ensureBackend, stopBackend } from '../backend/client.js';
+import { bootWhileBackendLoads } from '../backend/boot-distros.js';
 import { stopReportSchema, type BackendStatus } from '../backend/status-schema.js';
 import { loadSettings, updateSettings } from '../settings.js';
 import { EXIT, Refused, type CliContext } from './context.js';
@@ -47,7 +48,7 @@ export async function waitForEngine(ctx: CliContext, timeoutMs: number, seen?: B
 /** `berth start`: idempotent; a failed backend is asked to retry now. */
 export async function start(ctx: CliContext): Promise<number> {
   await loadSettings(ctx.home.settings); // an invalid file stops here, with the key and the reason
-  const { state } = await ensureBackend(ctx.home);
+  const { state } = await ensureBackend(ctx.home, { whileSpawning: () => bootWhileBackendLoads(ctx) });
   const asked = state === 'failed' || state === 'stopped' ? await askBackend(ctx.home, 'start') : undefined;
   const s = await waitForEngine(ctx, START_TIMEOUT_MS, asked);
   if (s.state === 'failed' && s.refused) {

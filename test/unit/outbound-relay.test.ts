@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applyLinkRules, linkRuleArgs } from '../../installer/network/link-rules.js';
+import { applyLinkRules, linkRulesRestore } from '../../installer/network/link-rules.js';
 import { OUTBOUND_RELAY_PORT, startOutboundRelay } from '../../installer/network/outbound-relay.js';
 import type { RunningHelper } from '../../common/process.js';
 import { freePort } from '../helpers/host-services.js';
@@ -109,6 +109,20 @@ describe.runIf(run).each(builds)('berth-relay outbound ($name)', ({ binary }) =>
     }
   });
 
+  it('applied again (as a restarted backend does), replaces its rules rather than adding to them', async () => {
+    const rules = { gateway: GATEWAY, device: DEVICE, outboundPort: OUTBOUND_RELAY_PORT };
+    await applyLinkRules(netns, { ...rules, redirects: [{ proto: 'udp', port: 53, to: 41001 }] }, join(dir, 'xtables.lock'));
+    await applyLinkRules(netns, { ...rules, redirects: [{ proto: 'tcp', port: 3128, to: 41002 }] }, join(dir, 'xtables.lock'));
+    // Listed with the backend the rules went to, probed as applyLinkRules does.
+    const probe = 'iptables-legacy -w -t filter -n -L >/dev/null 2>&1 && exec iptables-legacy-save -t nat || exec iptables-nft-save -t nat';
+    const saved = (await execa('nsenter', [`--net=${netns}`, 'sh', '-c', probe])).stdout.split('\n');
+    expect(saved.filter((l) => l.startsWith('-A BERTH-HOST'))).toEqual([`-A BERTH-HOST -p tcp -m tcp --dport 3128 -j DNAT --to-destination ${GATEWAY}:41002`]);
+    expect(saved.filter((l) => l.startsWith('-A BERTH-OUT') && l.includes('REDIRECT'))).toHaveLength(2);
+    expect(saved.filter((l) => / -j BERTH-(HOST|OUT)$/.test(l)).map((l) => l.split(' ')[1])).toEqual(['PREROUTING', 'PREROUTING', 'OUTPUT', 'OUTPUT']);
+    const r = await inside(GATEWAY, echoPort, 1, 4096);
+    expect(r.stdout.trim(), r.stderr).toBe('ok');
+  });
+
   it('carries 1,000 concurrent connections and leaves no descriptor open after them', async () => {
     const fds = () => readdirSync(`/proc/${relay.child.pid}/fd`).length;
     const idle = fds();
@@ -130,15 +144,25 @@ describe.runIf(run).each(builds)('berth-relay outbound ($name)', ({ binary }) =>
   });
 });
 
-describe("the engine link's rules, as the shell receives them", () => {
-  it('passes each value as one word, and refuses any that could be read as more', () => {
-    const args = linkRuleArgs({ gateway: GATEWAY, device: 'eth0', redirects: [{ proto: 'tcp', port: 3128, to: 41000 }], outboundPort: 60999 });
-    expect(args.slice(0, 3)).toEqual([GATEWAY, 'eth0', '60999']);
-    expect(args.slice(-3)).toEqual(['tcp', '3128', '41000']);
-    expect(linkRuleArgs({ gateway: GATEWAY, device: 'eth0', redirects: [] })[2]).toBe('');
-    expect(() => linkRuleArgs({ gateway: '1.2.3.4; reboot', device: 'eth0', redirects: [] })).toThrow(/bad gateway/);
-    expect(() => linkRuleArgs({ gateway: GATEWAY, device: 'eth0 -j ACCEPT', redirects: [] })).toThrow(/bad device/);
-    expect(() => linkRuleArgs({ gateway: GATEWAY, device: 'eth0', redirects: [], outboundPort: 0 })).toThrow(/bad outbound port/);
-    expect(() => linkRuleArgs({ gateway: GATEWAY, device: 'eth0', redirects: [{ proto: 'tcp', port: 70000, to: 1 }] })).toThrow(/bad redirect/);
+describe("the engine link's rules, as iptables-restore receives them", () => {
+  it('writes each rule on a line of its own, and refuses any value that could be read as more than one word', () => {
+    const rules = linkRulesRestore({ gateway: GATEWAY, device: 'eth0', redirects: [{ proto: 'tcp', port: 3128, to: 41000 }, { proto: 'udp', port: 53, to: 41001 }], outboundPort: 60999 }).split('\n');
+    expect(rules.slice(0, 3)).toEqual(['*nat', ':BERTH-HOST - [0:0]', ':BERTH-OUT - [0:0]']);
+    expect(rules).toContain(`-A BERTH-HOST -p tcp --dport 3128 -j DNAT --to-destination ${GATEWAY}:41000`);
+    expect(rules).toContain(`-A BERTH-HOST -p udp --dport 53 -j DNAT --to-destination ${GATEWAY}:41001`);
+    expect(rules.filter((r) => r.includes('--dport 53 -j RETURN'))).toEqual([]); // UDP never reaches the TCP relay's chain
+    expect(rules.slice(-6)).toEqual([
+      '-A BERTH-OUT -m addrtype --dst-type LOCAL -j RETURN',
+      `-A BERTH-OUT -d ${GATEWAY} -p tcp -j REDIRECT --to-ports 60999`,
+      expect.stringMatching(/^-A BERTH-OUT -d 0\.0\.0\.0\/8,10\.0\.0\.0\/8,.* -j RETURN$/),
+      '-A BERTH-OUT -p tcp -j REDIRECT --to-ports 60999',
+      'COMMIT',
+      '',
+    ]);
+    expect(linkRulesRestore({ gateway: GATEWAY, device: 'eth0', redirects: [] })).not.toMatch(/REDIRECT/);
+    expect(() => linkRulesRestore({ gateway: '1.2.3.4\n-F PREROUTING', device: 'eth0', redirects: [] })).toThrow(/bad gateway/);
+    expect(() => linkRulesRestore({ gateway: GATEWAY, device: 'eth0 -j ACCEPT', redirects: [] })).toThrow(/bad device/);
+    expect(() => linkRulesRestore({ gateway: GATEWAY, device: 'eth0', redirects: [], outboundPort: 0 })).toThrow(/bad outbound port/);
+    expect(() => linkRulesRestore({ gateway: GATEWAY, device: 'eth0', redirects: [{ proto: 'tcp', port: 70000, to: 1 }] })).toThrow(/bad redirect/);
   });
 });
