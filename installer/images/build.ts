@@ -1,4 +1,4 @@
-import { DAEMON_NODE_FLAGS, daemonMallocExports } from '../../common/node-flags.js';
+import { agentLauncher, DAEMON_NODE_FLAGS, daemonMallocExports } from '../../common/node-flags.js';
 import { LEGACY_XTABLES, IPTABLES_TOOLS } from '../../common/engine-iptables.js';
 import { cp, mkdir, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { writeFileAtomic } from '../../common/atomic-file.js';
@@ -158,8 +158,8 @@ async function stageLaunchers(staging: string, busybox: string): Promise<void> {
   // The published ports' native byte mover (the manager runs it here for the WSL side; the engine's forwarder runs it too).
   await stageFile(staging, RELAY_BINARY, 'opt/berth/bin/berth-relay', 0o755);
   await stageFile(staging, ENGINE_INIT_BINARY, 'opt/berth/bin/berth-engine-init', 0o755);
+  await stageText(staging, 'opt/berth/bin/berth-agent', agentLauncher('/opt/berth/bin/berth-node', '/opt/berth/app/berth-agent.mjs'), 0o755);
   const flags = DAEMON_NODE_FLAGS.join(' ');
-  await stageText(staging, 'opt/berth/bin/berth-agent', `#!/bin/sh\n${daemonMallocExports()}exec /opt/berth/bin/berth-node ${flags} /opt/berth/app/berth-agent.mjs "$@"\n`, 0o755);
   // What user distros run from the shared area (/mnt/wsl/berth/tools is /opt/berth, the
   // version pack is published beside it): static busybox for mounts, and the docker CLI
   // through the version pack's own loader, so it runs over any distro's libc.

@@ -28,7 +28,7 @@ describe('booting the distros while the backend loads', () => {
     expect(wsl.ran).toEqual(['berth root true', 'berth-data root true']);
   });
 
-  it("is what the CLI runs once it has spawned the backend; a WSL driver that cannot load throws nothing there", async () => {
+  it('is what the CLI runs once it has spawned the backend; a WSL driver that cannot load throws nothing there', async () => {
     const wsl = new BootingWsl();
     expect(bootWhileBackendLoads({ wsl: () => Promise.resolve(wsl) })).toBeUndefined();
     await wsl.both;

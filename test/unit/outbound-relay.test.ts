@@ -146,7 +146,15 @@ describe.runIf(run).each(builds)('berth-relay outbound ($name)', ({ binary }) =>
 
 describe("the engine link's rules, as iptables-restore receives them", () => {
   it('writes each rule on a line of its own, and refuses any value that could be read as more than one word', () => {
-    const rules = linkRulesRestore({ gateway: GATEWAY, device: 'eth0', redirects: [{ proto: 'tcp', port: 3128, to: 41000 }, { proto: 'udp', port: 53, to: 41001 }], outboundPort: 60999 }).split('\n');
+    const rules = linkRulesRestore({
+      gateway: GATEWAY,
+      device: 'eth0',
+      redirects: [
+        { proto: 'tcp', port: 3128, to: 41000 },
+        { proto: 'udp', port: 53, to: 41001 },
+      ],
+      outboundPort: 60999,
+    }).split('\n');
     expect(rules.slice(0, 3)).toEqual(['*nat', ':BERTH-HOST - [0:0]', ':BERTH-OUT - [0:0]']);
     expect(rules).toContain(`-A BERTH-HOST -p tcp --dport 3128 -j DNAT --to-destination ${GATEWAY}:41000`);
     expect(rules).toContain(`-A BERTH-HOST -p udp --dport 53 -j DNAT --to-destination ${GATEWAY}:41001`);
