@@ -79,7 +79,7 @@ export interface LinkRules {
 }
 
 /** Every value checked, so that none can be read as more than one word of a rule. */
-export function checkLinkRules(o: LinkRules): void {
+function checkLinkRules(o: LinkRules): void {
   if (!/^[\d.]+$/.test(o.gateway)) throw new Error(`applyLinkRules: bad gateway ${o.gateway}`);
   if (!/^[\w.-]{1,15}$/.test(o.device)) throw new Error(`applyLinkRules: bad device ${o.device}`);
   const bad = o.redirects.find((r) => !isPort(r.port) || !isPort(r.to) || (r.proto !== 'tcp' && r.proto !== 'udp'));
