@@ -10,6 +10,7 @@ import type { HomeLayout } from '../home.js';
 import { BERTH_REPO } from '../repo.js';
 import { SocketWatch } from '../../common/socket-watch.js';
 import { pidExists, sleep } from '../../common/process.js';
+import { withExtraCaCertsRestored } from '../extra-ca-env.js';
 
 const BACKEND_TIMEOUT_MS = 10_000;
 const BACKEND_SOCKET_BACKSTOP_MS = 25;
@@ -49,7 +50,7 @@ export async function ensureBackend(home: HomeLayout, options: { idle?: boolean;
     const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, join(BERTH_REPO, 'bin/berth'), 'backend', ...(options.idle ? ['--idle'] : [])], {
       detached: true,
       stdio: ['ignore', out.fd, out.fd],
-      env: { ...process.env, ...DAEMON_MALLOC_ENV },
+      env: { ...withExtraCaCertsRestored(process.env), ...DAEMON_MALLOC_ENV },
     });
     child.unref();
     options.whileSpawning?.();
