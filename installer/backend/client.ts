@@ -10,7 +10,7 @@ import type { HomeLayout } from '../home.js';
 import { BERTH_REPO } from '../repo.js';
 import { SocketWatch } from '../../common/socket-watch.js';
 import { pidExists, sleep } from '../../common/process.js';
-import { withExtraCaCertsRestored } from '../extra-ca-env.js';
+import { withExtraCaCertsRestored } from '../../common/extra-ca-env.js';
 
 const BACKEND_TIMEOUT_MS = 10_000;
 const BACKEND_SOCKET_BACKSTOP_MS = 25;

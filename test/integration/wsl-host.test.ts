@@ -75,6 +75,13 @@ describe.runIf(run)('Linux WSL host: import, list, run', () => {
       env: { WSLENV: 'PASSED', PASSED: 'yes', NOTPASSED: 'no' },
     });
     expect(env.stdout.trim()).toBe('yes|');
+    // The Linux WSL host's Node half does not parse NODE_EXTRA_CA_CERTS (Node would warn about
+    // this missing file at its start), and a distro whose WSLENV names it still gets it.
+    const ca = await t.wsl(['-d', 'Ubuntu', '--exec', 'sh', '-c', 'echo "$NODE_EXTRA_CA_CERTS|$BERTH_NODE_EXTRA_CA_CERTS"'], {
+      env: { WSLENV: 'NODE_EXTRA_CA_CERTS', NODE_EXTRA_CA_CERTS: '/no/such/corp ca.pem' },
+    });
+    expect(ca.stdout.trim()).toBe('/no/such/corp ca.pem|');
+    expect(ca.stderr).not.toMatch(/Ignoring extra certs/);
     const missing = await t.wsl(['-d', 'Ubuntu', '--exec', 'no-such-program']);
     expect(missing.exitCode).toBe(1);
     expect(missing.stderr).toContain('execvpe(no-such-program) failed: No such file or directory');

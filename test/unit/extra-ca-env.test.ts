@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { STASHED_EXTRA_CA_CERTS, withExtraCaCertsRestored } from '../../installer/extra-ca-env.js';
+import { STASHED_EXTRA_CA_CERTS, withExtraCaCertsRestored } from '../../common/extra-ca-env.js';
 import { REPO } from '../helpers/wsl-root.js';
 
 const BERTH = join(REPO, 'bin/berth');

@@ -17,6 +17,7 @@ import { DistroRuntime, DistroStartError } from './runtime.js';
 import { planSession, PLAN_FILES, readDistroFiles, SessionError, type SessionPlan } from './session.js';
 import { fastExecFile, writeFastExec } from './fast-exec.js';
 import { fileIdentity } from '../../common/file-identity.js';
+import { withExtraCaCertsRestored } from '../../common/extra-ca-env.js';
 
 /** Exit code of berth-init's exec when the distro's init went away before it attached. */
 const DISTRO_GONE = 250;
@@ -188,7 +189,7 @@ class WslHostCli {
         // Identities before contents: a file changed in between makes the record stale, not wrong.
         const identities = recordFile ? await Promise.all(PLAN_FILES.map((f) => fileIdentity(join(distroRoot, f)))) : [];
         const files = await readDistroFiles(distroRoot);
-        plan = planSession({ distroName: distro.name, user: cmd.user, cwd: cmd.cwd, mode: cmd.mode }, files, { cwd: process.cwd(), env: process.env, drives: this.config.drives });
+        plan = planSession({ distroName: distro.name, user: cmd.user, cwd: cmd.cwd, mode: cmd.mode }, files, { cwd: process.cwd(), env: withExtraCaCertsRestored(process.env), drives: this.config.drives });
         if (recordFile) await this.recordFastExec(recordFile, distro, init, plan, identities, files.conf.automount.root);
         // The native entry asked only for the distro and the record: it runs the command itself.
         if (process.env.BERTH_WSL_PREPARE_EXEC === '1') return 0;

@@ -69,9 +69,21 @@ static char **node_argv(int argc, char **argv) {
   return args;
 }
 
+/*
+ * Node parses NODE_EXTRA_CA_CERTS at its start (~35 ms for a system bundle), and this Node
+ * program speaks no TLS: the value waits in BERTH_NODE_EXTRA_CA_CERTS for a distro whose
+ * WSLENV names it (common/extra-ca-env.ts).
+ */
+static void stash_extra_ca_certs(void) {
+  const char *bundle = getenv("NODE_EXTRA_CA_CERTS");
+  if (!bundle) return;
+  if (setenv("BERTH_NODE_EXTRA_CA_CERTS", bundle, 1) == 0) unsetenv("NODE_EXTRA_CA_CERTS");
+}
+
 /* Becomes the Node program, with the same arguments and environment; exits if there is none. */
 static void run_node(int argc, char **argv) {
   char **args = node_argv(argc, argv);
+  stash_extra_ca_certs();
   execvp("node", args);
   int why = errno;
   free(args[1]);
