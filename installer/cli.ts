@@ -61,12 +61,7 @@ export function program(ctx: CliContext): Command {
     .command('backend', { hidden: true })
     .description('the long-running manager (started by start/enable)')
     .option('--idle', 'serve the dashboard without starting the engine')
-    .action(
-      act(async (o: { idle?: boolean }) => {
-        const wsl = await ctx.wsl();
-        return (await import('./backend/run-backend.js')).runBackend(ctx.home, wsl, { idle: Boolean(o.idle) });
-      }),
-    );
+    .action(act(async (o: { idle?: boolean }) => (await import('./backend/run-backend.js')).runBackend(ctx.home, await ctx.wsl(), { idle: Boolean(o.idle) })));
   return cli;
 }
 
