@@ -3,7 +3,6 @@ import { openSync } from 'node:fs';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { askStop, currentStatus } from '../control-client.js';
 import { paths } from '../paths.js';
 import { publishEngineNetnsOnceMade, publishTools, unpublishTools } from '../publish.js';
 import { setUpVmLink, tearDownVmLink } from '../vm-link.js';
@@ -11,13 +10,8 @@ import { AGENT_WARNING, ENGINE_NETNS_LINE } from '../../../common/agent-warning.
 import { CGROUP_NAME, defaultEngineCgroupName, engineCgroupFile, prepareEngineCgroup, removeEngineCgroup, type CgroupLayout, type EngineLimits } from '../engine-cgroup.js';
 import { ENGINE_LIMITS } from '../../../common/engine-limits.js';
 import { ENGINE_XTABLES_LOCK } from '../../../common/engine-iptables.js';
-import { READY_BACKSTOP_MS } from '../supervisor-paths.js';
-import { SocketWatch } from '../../../common/socket-watch.js';
-import { dockerPing } from '../../../common/docker-api.js';
+import { engineTalk, untilReady, type EngineTalk } from '../engine-ready.js';
 import { engineInitArgv } from '../engine-launch.js';
-
-/** The service whose socket `start` waits for. */
-const ENGINE_SERVICE = 'dockerd';
 
 const OPTIONS = {
   data: { type: 'string', default: paths.defaultDataStore },
@@ -58,6 +52,7 @@ export async function run(args: string[]): Promise<number> {
       (e: Error) => e,
     );
     const supervisor = await startSupervisor(values, lower, cgroupName, autoPause, cgroup);
+    const talking = engineTalk();
     const { netnsPublished, linked } = namespaceThenVmLink(supervisor.child.pid!, lower[1]!, values.data);
     // From here on, a failure takes back what this start put in place.
     const undo = async () => {
@@ -68,7 +63,9 @@ export async function run(args: string[]): Promise<number> {
       await unpublishTools();
       await removeEngineCgroup(cgroupName);
     };
-    const failed = await untilReady(supervisor, Number(values.timeout));
+    const talk = await talkingOrStopped(talking, supervisor, undo);
+    const { askStop } = talk;
+    const failed = await untilReady(supervisor, Number(values.timeout), talk);
     if (failed !== undefined) {
       await undo();
       return failed;
@@ -98,6 +95,18 @@ export async function run(args: string[]): Promise<number> {
     if (!(e instanceof StartRefused)) throw e;
     process.stderr.write(`${e.message}\n`);
     return e.code;
+  }
+}
+
+/** The engine's talk, once loaded; a start that cannot even watch the engine stops it rather than leave it running unwatched. */
+async function talkingOrStopped(talking: Promise<EngineTalk>, supervisor: Supervisor, undo: () => Promise<void>): Promise<EngineTalk> {
+  try {
+    return await talking;
+  } catch (e) {
+    supervisor.child.kill('SIGTERM');
+    await supervisor.exited;
+    await undo();
+    throw e;
   }
 }
 
@@ -132,7 +141,7 @@ async function checkedOptions(values: StartValues): Promise<{ limits: EngineLimi
 /** Not when an engine runs already, nor without the data store. */
 async function refuseUnlessStartable(dataStore: string): Promise<void> {
   // No control socket, no engine: the common case answers without a request.
-  const running = (await stat(paths.controlSocket).catch(() => undefined)) ? await currentStatus() : undefined;
+  const running = (await stat(paths.controlSocket).catch(() => undefined)) ? await (await engineTalk()).currentStatus() : undefined;
   if (running) {
     throw new StartRefused(`berth-agent: the engine is already running (supervisor pid ${running.pid}, since ${running.startedAt}); stop it first with \`berth-agent stop\`.`, 3);
   }
@@ -226,47 +235,6 @@ async function bootPlan(config: string | undefined, lower: string[]): Promise<st
     return plan;
   } catch (e) {
     throw new StartRefused(`berth-agent: ${(e as Error).message}`, 2);
-  }
-}
-
-/** How often a start asks the supervisor how it goes while the engine's socket is silent: each asking costs both sides CPU that the engine's start could use. */
-const STATUS_POLL_MS = 100;
-
-/** Undefined once the engine answers; else the exit code of a start that failed (said on stderr, the supervisor stopped). */
-async function untilReady(supervisor: Supervisor, timeoutSeconds: number): Promise<number | undefined> {
-  const socket = new SocketWatch(paths.dockerSocket);
-  try {
-    return await untilAnswers(supervisor, timeoutSeconds, socket);
-  } finally {
-    socket.close();
-  }
-}
-
-async function untilAnswers(supervisor: Supervisor, timeoutSeconds: number, socket: SocketWatch): Promise<number | undefined> {
-  const deadline = Date.now() + timeoutSeconds * 1000;
-  let statusDue = 0;
-  for (;;) {
-    const early = await Promise.race([supervisor.exited, socket.changed(READY_BACKSTOP_MS).then(() => undefined)]);
-    if (early !== undefined) {
-      process.stderr.write(`berth-agent: the engine did not start (exit ${early}). Last output:\n  ${(await supervisor.lastOutput()).join('\n  ')}\n`);
-      return 1;
-    }
-    // The engine's own socket first: looking costs next to nothing until dockerd listens.
-    const answers = await dockerPing(paths.dockerSocket, 500);
-    if (!answers && Date.now() < statusDue) continue;
-    statusDue = Date.now() + STATUS_POLL_MS;
-    const s = await currentStatus();
-    // Ready once the engine answers and the supervisor has it (its own look may lag a poll behind).
-    if (s?.engine === 'ready' || (answers && s?.state === 'running')) return undefined;
-    // Waiting on is pointless once the engine's own service has given up.
-    const engineFailed = s?.services.some((svc) => svc.name === ENGINE_SERVICE && svc.state === 'failed');
-    if (Date.now() > deadline || engineFailed) {
-      const why = engineFailed ? `the ${ENGINE_SERVICE} service keeps crashing` : `the engine did not answer /_ping within ${timeoutSeconds}s`;
-      process.stderr.write(`berth-agent: ${why}; stopping. Services: ${JSON.stringify(s?.services ?? [])}\nLast output:\n  ${(await supervisor.lastOutput()).join('\n  ')}\n`);
-      await askStop();
-      await supervisor.exited;
-      return 1;
-    }
   }
 }
 
