@@ -28,7 +28,13 @@ export default tseslint.config(
       'import-x/no-cycle': 'error',
       // An async function without await still promises what its interface says; not a defect.
       '@typescript-eslint/require-await': 'off',
+      // zod is configured in one place, before any schema is built (common/zod.ts).
+      'no-restricted-imports': ['error', { paths: [{ name: 'zod', message: "import { z } from common/zod.js: it sets zod's configuration before any schema is built" }] }],
     },
+  },
+  {
+    files: ['common/zod.ts', 'test/**/*.ts', 'bench/**/*.ts'],
+    rules: { 'no-restricted-imports': 'off' },
   },
   {
     // Tests and benchmarks read answers as JSON (what a user's tool would see) and check

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from './zod.js';
 
 /**
  * One `docker login` for every distro: what docker-credential-berth sends (to

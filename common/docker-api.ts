@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from './zod.js';
 import { Backoff } from './backoff.js';
 import { httpJson, httpRequest, openRequest, type HttpTarget } from './http-client.js';
 

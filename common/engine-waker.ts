@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from './zod.js';
 import { httpJson, type HttpTarget } from './http-client.js';
 
 /** The agent's answer to POST /touch: the engine runs (resumed, if Resource Saver had paused it). */

@@ -1,7 +1,7 @@
 import { request, type IncomingHttpHeaders, type IncomingMessage, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Duplex } from 'node:stream';
-import type * as z from 'zod';
+import type * as z from './zod.js';
 import { jsonOrUndefined } from './json-text.js';
 
 /**

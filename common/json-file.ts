@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import type * as z from 'zod';
+import type * as z from './zod.js';
 
 /**
  * A JSON file checked against `schema`; `missing()` when there is no such file. Any other

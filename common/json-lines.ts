@@ -1,5 +1,5 @@
 import { StringDecoder } from 'node:string_decoder';
-import type * as z from 'zod';
+import type * as z from './zod.js';
 
 /** The typed messages between Berth's processes are JSON lines; this reads one against its schema. */
 /** One line against `schema`: the value, or the reason it does not fit. */

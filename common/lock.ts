@@ -1,6 +1,5 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import lockfile from 'proper-lockfile';
 
 /**
  * Runs fn while holding an exclusive lock on `path`, across processes. A holder that
@@ -9,6 +8,9 @@ import lockfile from 'proper-lockfile';
 export async function withLock<T>(path: string, fn: () => Promise<T>, waitMs = 120_000): Promise<T> {
   await mkdir(dirname(path), { recursive: true });
   await writeFile(path, '', { flag: 'a' });
+  // Loaded when a lock is taken: most commands take none, and proper-lockfile with
+  // graceful-fs costs every Node start that loads it ~4 ms.
+  const { default: lockfile } = await import('proper-lockfile');
   const release = await lockfile.lock(path, {
     stale: 10_000,
     update: 2_000,

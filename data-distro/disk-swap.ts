@@ -1,5 +1,5 @@
 import { readFile, rename, rm, stat } from 'node:fs/promises';
-import * as z from 'zod';
+import * as z from '../common/zod.js';
 import { writeFileAtomic } from '../common/atomic-file.js';
 import type { WslHost } from '../wsl-host/host.js';
 import { DATA_DISTRO } from './layout.js';

@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { dirname } from 'node:path';
-import * as z from 'zod';
+import * as z from '../common/zod.js';
 import { writeFileAtomic } from '../common/atomic-file.js';
 import { credentialRequestSchema, type CredentialReply, type CredentialRequest } from '../common/credential-messages.js';
 import { jsonRoute, serveJsonSocket } from './json-socket.js';

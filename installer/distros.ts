@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import * as z from 'zod';
+import * as z from '../common/zod.js';
 import type { DistroInfo, DistroState, WslHost } from '../wsl-host/host.js';
 import { writeFileAtomic } from '../common/atomic-file.js';
 import { DataDisk, GIB } from '../data-distro/data-disk.js';

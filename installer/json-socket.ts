@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type * as z from 'zod';
+import type * as z from '../common/zod.js';
 import { listenUnix, ROOT_ONLY } from '../common/unix-socket.js';
 
 /** No request to these sockets is anywhere near this big. */

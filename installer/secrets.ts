@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import * as z from 'zod';
+import * as z from '../common/zod.js';
 import { writeFileAtomic } from '../common/atomic-file.js';
 import { readSettingsFile, updateSettings, type ProxySettings } from './settings.js';
 import type { UpstreamProxy } from './network/upstream-proxy.js';

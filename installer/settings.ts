@@ -1,6 +1,6 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import * as z from 'zod';
+import * as z from '../common/zod.js';
 import { writeFileAtomic } from '../common/atomic-file.js';
 import { ENGINE_LIMITS } from '../common/engine-limits.js';
 

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import * as z from 'zod';
+import * as z from '../common/zod.js';
 import { promisify } from 'node:util';
 import { writeFileAtomic } from '../common/atomic-file.js';
 import { isMountPoint, parseMountinfo } from '../common/mountinfo.js';

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../common/zod.js';
 import { sharedPath } from '../common/shared-area.js';
 import { readJsonFile } from '../common/json-file.js';
 

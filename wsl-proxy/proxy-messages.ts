@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../common/zod.js';
 import { parseLine } from '../common/json-lines.js';
 
 /**

@@ -1,7 +1,7 @@
 import { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { createInterface } from 'node:readline';
-import * as z from 'zod';
+import * as z from '../../common/zod.js';
 
 /**
  * What berth-engine-init (bootstrap-distro/engine-init/) tells the supervisor, one line each:

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import * as z from 'zod';
+import * as z from '../../common/zod.js';
 
 /**
  * One onboot action or service, in LinuxKit's schema. Every field is honoured or refused, as

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../../common/zod.js';
 import { httpJson, type HttpTarget } from '../../common/http-client.js';
 import type { EngineFreezer } from './engine-freezer.js';
 

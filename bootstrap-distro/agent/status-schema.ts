@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../../common/zod.js';
 
 /** What the supervisor reports about the LinuxKit root: one schema, for both ends of the socket. */
 export const serviceStatusSchema = z.object({

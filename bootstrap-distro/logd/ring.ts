@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../../common/zod.js';
 
 /** One log line as the daemon keeps it, and as its query socket sends it (one JSON line each). */
 export const logEntrySchema = z.object({ time: z.string(), source: z.string(), msg: z.string() }).strict();

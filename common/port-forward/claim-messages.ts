@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../zod.js';
 
 /** The protocols a published port may have. */
 export const protocolSchema = z.enum(['tcp', 'udp']);

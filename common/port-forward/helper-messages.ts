@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../zod.js';
 
 export { parseLine } from '../json-lines.js';
 

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
-import * as z from 'zod';
+import * as z from '../zod.js';
 import type { PublishedListener } from './forward-udp.js';
 import type { TargetCheck } from './published-targets.js';
 import type { ForwardTarget, TargetSlot } from './target-slot.js';

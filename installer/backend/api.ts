@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../../common/zod.js';
 import { backendStatusSchema, networkStatusSchema } from './status-schema.js';
 
 /**

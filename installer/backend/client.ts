@@ -2,7 +2,7 @@ import { DAEMON_MALLOC_ENV, DAEMON_NODE_FLAGS } from '../../common/node-flags.js
 import { spawn } from 'node:child_process';
 import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
-import type * as z from 'zod';
+import type * as z from '../../common/zod.js';
 import { withLock } from '../../common/lock.js';
 import { HttpError, httpJson } from '../../common/http-client.js';
 import { BACKEND_ROUTES, type BackendReply, type BackendRoute } from './api.js';

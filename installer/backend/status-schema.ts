@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../../common/zod.js';
 
 const linkStateSchema = z.enum(['down', 'starting', 'up', 'restarting', 'failed']);
 

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../../common/zod.js';
 import { httpRequest, type HttpTarget } from '../../common/http-client.js';
 import { jsonOrUndefined } from '../../common/json-text.js';
 import { isNamedVolume, splitBind } from '../../wsl-proxy/binds.js';

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
-import * as z from 'zod';
+import * as z from '../../common/zod.js';
 import { httpJson, httpRequest, HttpError, openUpgraded, type HttpTarget } from '../../common/http-client.js';
 import { jsonOrUndefined } from '../../common/json-text.js';
 import { CONTAINER } from './docker-routes.js';

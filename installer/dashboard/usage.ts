@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../../common/zod.js';
 import { httpJson, type HttpTarget } from '../../common/http-client.js';
 import { sleep } from '../../common/process.js';
 import type { EngineUsage } from '../../bootstrap-distro/agent/status-schema.js';

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../../common/zod.js';
 
 /**
  * daemon.json as Berth's Docker Engine page accepts it: the options of dockerd's

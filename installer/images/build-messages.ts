@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../../common/zod.js';
 
 /** What the image build child (build-main.ts) says on stdout, one JSON line each: its progress. */
 export const buildMessageSchema = z.union([
