@@ -10,23 +10,4 @@ import { config } from 'zod';
  */
 config({ jitless: true });
 
-export {
-  array,
-  boolean,
-  coerce,
-  discriminatedUnion,
-  enum,
-  literal,
-  number,
-  object,
-  partialRecord,
-  record,
-  string,
-  tuple,
-  union,
-  unknown,
-  type infer,
-  type input,
-  type output,
-  type ZodType,
-} from 'zod';
+export { array, boolean, coerce, discriminatedUnion, enum, literal, number, object, partialRecord, record, string, tuple, union, unknown, type infer, type input, type output, type ZodType } from 'zod';
