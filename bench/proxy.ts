@@ -98,7 +98,13 @@ export async function benchProxy(): Promise<{ rows: BenchRow[]; notes: string[] 
     const readCmd = (dir: string) => `time sh -c 'for i in $(seq 20); do find ${dir} -type f -exec cat {} + >/dev/null; done'`;
     // The time inside each side (busybox's own `time`, the same binary on both), so a
     // container's start is not counted; interleaved like every other row, one run each was noise.
-    const readTime = (argv: string[]) => async () => realSeconds((await wsl(['-d', 'Ubuntu', '--exec', ...argv])).stderr as string);
+    const readTime = (argv: string[]) => async () => {
+      const { stderr } = await wsl(['-d', 'Ubuntu', '--exec', ...argv]);
+      const seconds = realSeconds(stderr as string);
+      // A NaN would sort anywhere in the median and give a wrong figure without a word.
+      if (Number.isNaN(seconds)) throw new Error(`bench proxy: busybox time printed no "real" line: ${String(stderr).slice(-300)}`);
+      return seconds;
+    };
     const { container: inContainer, distro: inDistro } = await interleavedMedians(
       {
         container: readTime(['docker', 'run', '--rm', '-v', '/root/tree:/t', 'bb:bench', 'sh', '-c', readCmd('/t')]),
