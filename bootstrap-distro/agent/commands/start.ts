@@ -10,7 +10,7 @@ import { AGENT_WARNING, ENGINE_NETNS_LINE } from '../../../common/agent-warning.
 import { CGROUP_NAME, defaultEngineCgroupName, engineCgroupFile, prepareEngineCgroup, removeEngineCgroup, type CgroupLayout, type EngineLimits } from '../engine-cgroup.js';
 import { ENGINE_LIMITS } from '../../../common/engine-limits.js';
 import { ENGINE_XTABLES_LOCK } from '../../../common/engine-iptables.js';
-import { engineTalk, untilReady, type EngineTalk } from '../engine-ready.js';
+import { engineTalk, untilReady, type EngineTalk, type StartedSupervisor } from '../engine-ready.js';
 import { engineInitArgv } from '../engine-launch.js';
 
 const OPTIONS = {
@@ -184,11 +184,8 @@ async function prepareCgroup(cgroupName: string, limits: EngineLimits): Promise<
   }
 }
 
-interface Supervisor {
+interface Supervisor extends StartedSupervisor {
   child: ChildProcess;
-  exited: Promise<number>;
-  /** Its last lines of output, for a start that failed. */
-  lastOutput(): Promise<string[]>;
 }
 
 /**
