@@ -15,13 +15,12 @@ const GROWN_BY = 1.1;
  * allocates, and then keeps the heap it grew: an idle backend or proxy would sit on the
  * high-water mark of its last burst (measured: a heap of 72 MiB after a burst holds 8.5 MiB
  * once collected). So every CHECK_MS, if the event loop was all but idle and the heap has
- * grown since the last collection, this runs one full collection (`gc`, exposed by
- * `--expose-gc` in DAEMON_NODE_FLAGS; without it, nothing happens). A busy process is never
- * interrupted: V8's own collector serves it as before.
+ * grown since the last collection, this runs one full collection (`gc`: V8's, exposed by
+ * settleAsDaemon in common/settle-daemon.ts). A busy process is never interrupted: V8's own
+ * collector serves it as before.
  */
-export function collectGarbageWhenIdle(o: { gc?: () => void; everyMs?: number; busyShare?: () => number; heapBytes?: () => number } = {}): () => void {
-  const gc = o.gc ?? (globalThis as { gc?: () => void }).gc;
-  if (typeof gc !== 'function') return () => undefined;
+export function collectGarbageWhenIdle(o: { gc: () => void; everyMs?: number; busyShare?: () => number; heapBytes?: () => number }): () => void {
+  const { gc } = o;
   const busyShare = o.busyShare ?? eventLoopBusyShare();
   const heapBytes = o.heapBytes ?? (() => getHeapStatistics().total_heap_size);
   let heapAfterLast = 0;

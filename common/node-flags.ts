@@ -1,18 +1,31 @@
 /**
- * V8 flags for Berth's long-lived Node processes (the backend, the agent's supervisor, the
- * distros' proxies, the UDP port helper). Their heaps are small and their bytes are off-heap
- * Buffers, so a 1 MiB young generation (V8's default grows it to 16 MiB per semi-space)
- * and one GC helper thread cost little time and keep tens of MiB out of each process's
- * resident memory (measured: 108 → 81 MiB PSS for a process that allocates while serving).
- * `--expose-gc` lets each give its heap back once it goes idle (common/idle-gc.ts).
- * `--no-opt`: no optimizing compiler (TurboFan). These processes are the control plane (the
- * bytes go through berth-relay and the kernel), and its code and compile zones were ~7.6 MiB
- * of Berth's PSS at rest (ports bench: 122.0 → 114.4 MiB). What it costs, measured: the
- * log daemon's ingest, run in-process, 600 → 850 µs per 1000 lines (still 1.2 M lines/s,
- * for the engine's own services' logs); agent start → /_ping unchanged within its noise
- * (268-293 ms against 267-281).
+ * How Berth's long-lived Node processes (the backend, the agent's supervisor, the distros'
+ * proxies, the UDP port helper) run. Their heaps are small and their bytes are off-heap
+ * Buffers, so a small young generation and one GC helper thread cost little time and keep
+ * tens of MiB out of each process's resident memory (measured: 108 → 81 MiB PSS for a
+ * process that allocates while serving).
+ *
+ * On the command line only Node's own option, one GC helper thread. V8's flags
+ * (DAEMON_V8_FLAGS) each daemon sets on itself once its modules are loaded
+ * (common/settle-daemon.ts): V8 keys its code cache on its flags, so any V8 flag on the command line
+ * makes it refuse Node's compiled cache of the built-in modules, and every `node:http`,
+ * `node:net`… is compiled from source at each start. Measured: importing five of them took
+ * 24 ms with no flag and 40 with `--expose-gc` alone; the supervisor's modules, 52 and
+ * 67 ms (with the four flags this list had before), in the berth distro.
  */
-export const DAEMON_NODE_FLAGS = ['--max-semi-space-size=1', '--v8-pool-size=1', '--expose-gc', '--no-opt'] as const;
+export const DAEMON_NODE_FLAGS = ['--v8-pool-size=1'] as const;
+
+/**
+ * `--semi-space-growth-factor=1`: the young generation stays at its first 1 MiB, as
+ * `--max-semi-space-size=1` kept it (V8's default grows it to 16 MiB per semi-space); that
+ * flag only acts at the heap's creation, this one at each growth. `--no-opt`: no optimizing
+ * compiler (TurboFan). These processes are the control plane (the bytes go through
+ * berth-relay and the kernel), and its code and compile zones were ~7.6 MiB of Berth's PSS
+ * at rest (ports bench: 122.0 → 114.4 MiB); the log daemon's ingest, run in-process, went
+ * 600 → 850 µs per 1000 lines (still 1.2 M lines/s). `--expose-gc` lets each give its heap
+ * back once it goes idle (common/idle-gc.ts).
+ */
+export const DAEMON_V8_FLAGS = ['--semi-space-growth-factor=1', '--no-opt', '--expose-gc'] as const;
 
 /**
  * glibc malloc settings for the same processes. By default glibc raises its mmap threshold
@@ -33,11 +46,9 @@ export const daemonMallocExports = () =>
 
 /**
  * berth-agent's commands that last a moment: a start (the manager's detaches once the engine
- * answers), a stop, a status. DAEMON_NODE_FLAGS are for what stays resident; on these they
- * only cost time (a small young generation scavenged over and over while the modules load,
- * no optimizing compiler): `berth-agent status` in the distro took 72-75 ms with them and
- * 60-65 ms without (6 runs each). On a whole warm `berth start` the ~10 ms is within this
- * machine's noise (8 interleaved starts each: medians 617 and 601 ms).
+ * answers), a stop, a status. They run with Node's defaults: the daemon flags are for what
+ * stays resident. (Measured when those flags were V8's and on the command line: `berth-agent
+ * status` in the distro took 72-75 ms with them and 60-65 ms without, 6 runs each.)
  */
 export const MOMENTARY_AGENT_COMMANDS = ['start', 'stop', 'status'] as const;
 

@@ -23,7 +23,7 @@ import { credentialReplySchema, CREDENTIALS_ROUTE } from '../common/credential-m
 import { parsePasswd } from '../common/passwd.js';
 import { credentialRoute } from './credential-route.js';
 import { stopUsingBerthCredsStore, useBerthCredsStore } from './docker-config.js';
-import { collectGarbageWhenIdle } from '../common/idle-gc.js';
+import { settleAsDaemon } from '../common/settle-daemon.js';
 
 const STATE = '/var/lib/berth-proxy/bind-mounts.json';
 const PID_FILE = '/var/lib/berth-proxy/proxy.pid';
@@ -117,7 +117,7 @@ async function serveBehindFront(server: Server, o: { socket: string; gid: number
 
 async function serve(args: string[]): Promise<number> {
   logUnhandled(log, 'berth-proxy');
-  collectGarbageWhenIdle();
+  settleAsDaemon();
   const { values } = parseArgs({ args, options: { distro: { type: 'string' }, socket: { type: 'string', default: '/var/run/docker.sock' } } });
   if (!values.distro) {
     process.stderr.write('berth-proxy serve: --distro NAME is required\n');

@@ -35,7 +35,7 @@ import { DAEMON_SOCKET } from '../engine.js';
 import { BerthLogs, sourceFilter } from '../log-lines.js';
 import { wipeDataDistro } from '../reset.js';
 import { EngineConfigStore } from '../engine-config/store.js';
-import { collectGarbageWhenIdle } from '../../common/idle-gc.js';
+import { settleAsDaemon } from '../../common/settle-daemon.js';
 import { Backend } from './backend.js';
 import type { BackendParts } from './parts.js';
 import { systemClock } from './clock.js';
@@ -102,6 +102,7 @@ export async function runBackend(home: HomeLayout, wsl: WslHost, options: { idle
   const api = apiDeps({ home, wsl, backend, engineConfig, dataDisk, info, logger, updated: await watchOwnCode(process.argv[1] ?? '') });
   servers.push(...(await serveDashboardAndControl(home, backend, api, shutdown, info, logger)));
   servers.push(await serveHostApi(home, wsl, settings, { ports, network, credentialStore }, info));
+  settleAsDaemon();
   // Idle: `berth dashboard` with the engine switched off; the page turns it on.
   if (!options.idle) backend.start();
   const code = await finished;
@@ -182,7 +183,6 @@ async function startLogging(home: HomeLayout, level: string): Promise<{ logger: 
   await mkdir(home.runDir, { recursive: true });
   const logger = managerLogger(home.logsDir, level);
   logUnhandled((line) => logger.error(line, { source: 'manager' }), 'the backend');
-  collectGarbageWhenIdle();
   return { logger, info: (source, line) => logger.info(line, { source }) };
 }
 

@@ -5,7 +5,7 @@ import { parseLine, portHelperCommandSchema, portHelperReplySchema, type PortHel
 import { sharedPath } from '../../../common/shared-area.js';
 import { TargetSlot } from '../../../common/port-forward/target-slot.js';
 import { logUnhandled } from '../../../common/unhandled.js';
-import { collectGarbageWhenIdle } from '../../../common/idle-gc.js';
+import { settleAsDaemon } from '../../../common/settle-daemon.js';
 
 /**
  * ports: run by the manager, attached, in the berth distro, which lives in the WSL network
@@ -17,7 +17,7 @@ import { collectGarbageWhenIdle } from '../../../common/idle-gc.js';
 export async function run(): Promise<number> {
   const log = (line: string) => process.stderr.write(`${line}\n`);
   logUnhandled(log, 'berth-agent ports');
-  collectGarbageWhenIdle();
+  settleAsDaemon();
   const link: ForwarderLink = {
     connectTcp: async () => connect(sharedPath('forwardSocket')),
     connectUdp: async () => connect(sharedPath('forwardUdpSocket')),

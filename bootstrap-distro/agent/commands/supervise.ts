@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { collectGarbageWhenIdle } from '../../../common/idle-gc.js';
+import { settleAsDaemon } from '../../../common/settle-daemon.js';
 
 export async function run(args: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -23,7 +23,7 @@ export async function run(args: string[]): Promise<number> {
     return 2;
   }
   const { supervise } = await import('../supervisor.js');
-  collectGarbageWhenIdle();
+  settleAsDaemon();
   return supervise({
     initFds,
     dataStore: values.data,
