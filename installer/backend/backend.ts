@@ -250,7 +250,7 @@ export class Backend {
     await steps.atOnce({
       link: async () => {
         await attachLink();
-        await parts.contextReady;
+        await parts.endpointReady;
       },
       ports: async () => {
         await parts.ports.stop();

@@ -37,8 +37,8 @@ export interface BackendParts {
   integratedDistros(settings: Settings): Promise<string[]>;
   /** Reads the settings file; throws a SettingsError for an invalid one. */
   loadSettings(): Promise<Settings>;
-  /** `docker --context berth` made; the backend says running only once it is. */
-  contextReady: Promise<void>;
+  /** The host's Docker endpoint served and `docker --context berth` made; the backend says running only once both are. */
+  endpointReady: Promise<void>;
   clock: Clock;
   log: { info(source: string, line: string): void; warn(line: string): void; error(line: string): void };
   endpoint: string;

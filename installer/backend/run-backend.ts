@@ -6,9 +6,9 @@ import type { WslHost } from '../../wsl-host/host.js';
 import { ensureDockerContext } from '../docker-context.js';
 import { BERTH_DISTRO, DATA_DISTRO, dataDiskOf, installDistros, readState, type InstallState } from '../distros.js';
 import { AutoTrim } from '../../data-distro/auto-trim.js';
-import { containersCgroupParent, Engine, engineCgroupName } from '../engine.js';
+import { containersCgroupParent, DAEMON_SOCKET, Engine, engineCgroupName } from '../engine.js';
 import type { HomeLayout } from '../home.js';
-import { serveHostEndpoint, sharedDrives, wakingDaemon } from '../host-endpoint.js';
+import { serveHostEndpoint, sharedDrives } from '../host-endpoint.js';
 import { ensureImages } from '../images.js';
 import { Integrations } from '../integrations.js';
 import { managerLogger } from '../log.js';
@@ -22,18 +22,12 @@ import { RELAY_BINARY } from '../images/inputs.js';
 import { logUnhandled } from '../../common/unhandled.js';
 import { withLock } from '../../common/lock.js';
 import { GIB, type DataDisk } from '../../data-distro/data-disk.js';
-import { DISTRO_NAME, loadSettings, readSettingsFile, saveSettings, settingsSchema, unknownKeysWarning, type Settings } from '../settings.js';
+import { DISTRO_NAME, loadSettings, readSettingsFile, unknownKeysWarning, type Settings } from '../settings.js';
 import { sharedAreaOnHost } from '../wsl.js';
 import { BERTH_REPO } from '../repo.js';
 import { watchOwnCode } from './update-check.js';
-import type { UsageSource } from '../dashboard/usage.js';
 import { join } from 'node:path';
 import type { ApiDeps } from '../dashboard/api.js';
-import { serveApi, serveDashboard } from '../dashboard/server.js';
-import { DistroCache } from '../dashboard/distro-cache.js';
-import { DAEMON_SOCKET } from '../engine.js';
-import { BerthLogs, sourceFilter } from '../log-lines.js';
-import { wipeDataDistro } from '../reset.js';
 import { EngineConfigStore } from '../engine-config/store.js';
 import { settleAsDaemon } from '../../common/settle-daemon.js';
 import { Backend } from './backend.js';
@@ -41,8 +35,6 @@ import type { BackendParts } from './parts.js';
 import { systemClock } from './clock.js';
 import { backendRouter } from './router.js';
 
-/** The page waits this long for `wsl -l`, then shows the list it last got. */
-const DISTRO_LIST_WAIT_MS = 1500;
 /** A trim waits this long for a resize or move of berth-data to end (a move copies the whole disk). */
 const TRIM_LOCK_WAIT_MS = 30 * 60_000;
 
@@ -52,13 +44,7 @@ const TRIM_LOCK_WAIT_MS = 30 * 60_000;
  * stopped (POST /stop, SIGTERM, SIGINT).
  */
 export async function runBackend(home: HomeLayout, wsl: WslHost, options: { idle?: boolean } = {}): Promise<number> {
-  // Before anything reads the proxy settings (the dashboard shows them): no password in them.
-  const movedPasswords = await movePasswordsOutOfSettings(home.settings, home.secrets).catch(() => false);
-  const { settings, unknownKeys: unknownKeysFound } = await readSettingsFile(home.settings);
-  const { logger, info } = await startLogging(home, settings.logLevel);
-  const unknownKeys = unknownKeysWarning(home.settings, unknownKeysFound);
-  if (unknownKeys) logger.warn(unknownKeys, { source: 'manager' });
-  if (movedPasswords) logger.info(`moved the proxy passwords in ${home.settings} to ${home.secrets} (0600)`, { source: 'manager' });
+  const { settings, logger, info } = await settingsAndLog(home);
   const engine = new Engine(wsl, info);
   // The host's TCP listeners are berth-relay's on Linux; on Windows the host reaches the VM through wsl.exe (Node's listeners).
   const ports = new PortForwards(wsl, (l) => info('ports', l), process.platform === 'win32' ? undefined : RELAY_BINARY);
@@ -67,10 +53,9 @@ export async function runBackend(home: HomeLayout, wsl: WslHost, options: { idle
   await network.watchCertificates();
   const shared = sharedAreaOnHost();
   const credentialStore = new CredentialStore(home.credentials, (l) => info('manager', l));
-  const contextReady = ensureDockerContext(`unix://${home.dockerSocket}`).then(
-    (m) => void info('manager', m),
-    (e: Error) => void logger.warn(e.message),
-  );
+  // `running` waits for `docker --context berth`, and for the host endpoint served below.
+  let endpointServed = () => {};
+  const endpointReady = Promise.all([dockerContext(home, info, logger), new Promise<void>((resolve) => (endpointServed = resolve))]).then(() => undefined);
   const engineCgroup = engineCgroupName(home.root);
   const engineConfig = new EngineConfigStore(join(home.root, 'daemon.json'), wsl, { 'cgroup-parent': containersCgroupParent(engineCgroup) });
   const dataDisk = async () => dataDiskOf(wsl, home, await readState(home.state).catch((): InstallState => ({})));
@@ -87,7 +72,7 @@ export async function runBackend(home: HomeLayout, wsl: WslHost, options: { idle
       integrations: new Integrations(wsl, info),
       integratedDistros: (s) => integratedDistros(wsl, s, (l) => logger.warn(l)),
       loadSettings: () => loadSettings(home.settings),
-      contextReady,
+      endpointReady,
       clock: systemClock,
       log: { info, warn: (l) => logger.warn(l), error: (l) => logger.error(l) },
       endpoint: `unix://${home.dockerSocket}`,
@@ -98,16 +83,37 @@ export async function runBackend(home: HomeLayout, wsl: WslHost, options: { idle
 
   const servers: Array<{ close(): unknown }> = [];
   const { shutdown, finished } = shutdownWhenAsked(home, backend, () => autoTrim.stop(), servers, logger);
-
-  const api = apiDeps({ home, wsl, backend, engineConfig, dataDisk, info, logger, updated: await watchOwnCode(process.argv[1] ?? '') });
-  servers.push(...(await serveDashboardAndControl(home, backend, api, shutdown, info, logger)));
-  servers.push(await serveHostApi(home, wsl, settings, { ports, network, credentialStore }, info));
-  settleAsDaemon();
+  // The bring-up before the servers: its steps wait on WSL, and the servers took ~20 ms of a
+  // cold start's path. It says running only once the host endpoint serves (endpointReady).
   // Idle: `berth dashboard` with the engine switched off; the page turns it on.
   if (!options.idle) backend.start();
+  await serveOrStop(backend, servers, [
+    // Loaded once the bring-up has begun: the dashboard's modules are not on a start's path.
+    async () => {
+      const { apiDeps } = await import('./dashboard-api.js');
+      const api = apiDeps({ home, wsl, backend, engineConfig, dataDisk, info, logger, updated: await watchOwnCode(process.argv[1] ?? '') });
+      return serveDashboardAndControl(home, backend, api, shutdown, info, logger);
+    },
+    async () => [await serveHostApi(home, wsl, settings, { ports, network, credentialStore }, info)],
+  ]);
+  endpointServed();
+  settleAsDaemon();
   const code = await finished;
   logger.end();
   return code;
+}
+
+/**
+ * Each server, added to `servers` once it listens. One that cannot listen stops the engine
+ * the bring-up may have started: no socket would reach Berth, and nothing would stop it.
+ */
+export async function serveOrStop(backend: Backend, servers: Array<{ close(): unknown }>, listen: Array<() => Promise<Array<{ close(): unknown }>>>): Promise<void> {
+  try {
+    for (const serve of listen) servers.push(...(await serve()));
+  } catch (e) {
+    await backend.stop();
+    throw e;
+  }
 }
 
 /** The engine's networking on the host: the link, Berth DNS, the internal proxies, the CAs. */
@@ -177,6 +183,26 @@ function shutdownWhenAsked(home: HomeLayout, backend: Backend, stopTrim: () => v
   return { shutdown, finished };
 }
 
+/** The settings, their proxy passwords moved out first, and the manager's log, which says what the reading found. */
+async function settingsAndLog(home: HomeLayout): Promise<{ settings: Settings; logger: Logger; info: (source: string, line: string) => void }> {
+  // Before anything reads the proxy settings (the dashboard shows them): no password in them.
+  const movedPasswords = await movePasswordsOutOfSettings(home.settings, home.secrets).catch(() => false);
+  const { settings, unknownKeys: unknownKeysFound } = await readSettingsFile(home.settings);
+  const { logger, info } = await startLogging(home, settings.logLevel);
+  const unknownKeys = unknownKeysWarning(home.settings, unknownKeysFound);
+  if (unknownKeys) logger.warn(unknownKeys, { source: 'manager' });
+  if (movedPasswords) logger.info(`moved the proxy passwords in ${home.settings} to ${home.secrets} (0600)`, { source: 'manager' });
+  return { settings, logger, info };
+}
+
+/** `docker --context berth`, made or checked: what was done is logged, and a failure is a warning, not a failed start. */
+function dockerContext(home: HomeLayout, info: (source: string, line: string) => void, logger: Logger): Promise<void> {
+  return ensureDockerContext(`unix://${home.dockerSocket}`).then(
+    (m) => void info('manager', m),
+    (e: Error) => void logger.warn(e.message),
+  );
+}
+
 /** The manager's log (winston, rotated), and the process's last-resort handlers. */
 async function startLogging(home: HomeLayout, level: string): Promise<{ logger: Logger; info: (source: string, line: string) => void }> {
   await mkdir(home.logsDir, { recursive: true });
@@ -209,6 +235,7 @@ async function install(home: HomeLayout, wsl: WslHost, engine: Engine, progress:
 
 /** The dashboard on loopback, and the root-only control socket the CLI talks to. */
 async function serveDashboardAndControl(home: HomeLayout, backend: Backend, api: ApiDeps, shutdown: () => void, info: (source: string, line: string) => void, logger: Logger): Promise<Array<{ close(): unknown }>> {
+  const { serveApi, serveDashboard } = await import('../dashboard/server.js');
   const dashboard = await serveDashboard(api, { port: 0, assetsDir: join(BERTH_REPO, 'dist/dashboard'), log: (l) => logger.warn(l) });
   info('manager', `dashboard at ${dashboard.url} (\`berth dashboard\` prints a login link)`);
   await rm(home.backendSocket, { force: true });
@@ -216,74 +243,6 @@ async function serveDashboardAndControl(home: HomeLayout, backend: Backend, api:
   // Root (or the owner of a per-user home) only: it stops Berth and changes its proxy.
   await listenUnix(control, home.backendSocket, ROOT_ONLY);
   return [dashboard, control];
-}
-
-/** The dashboard charts' figures: the agent's cgroup counters, and the engine reached without waking it. */
-function usageSource(wsl: WslHost, backend: Backend): UsageSource {
-  return {
-    engine: async () => {
-      const agent = await backend.engineUsage();
-      return agent?.usage ? { usage: agent.usage, paused: agent.paused === true } : undefined;
-    },
-    daemon: () => wsl.connect(BERTH_DISTRO, DAEMON_SOCKET),
-  };
-}
-
-/** What the dashboard and /api/v1 drive, wired to this backend. */
-function apiDeps(o: {
-  home: HomeLayout;
-  wsl: WslHost;
-  backend: Backend;
-  engineConfig: EngineConfigStore;
-  dataDisk: () => Promise<DataDisk>;
-  info: (source: string, line: string) => void;
-  logger: Logger;
-  updated: () => Promise<{ update?: string }>;
-}): ApiDeps {
-  const { home, wsl, backend, engineConfig, dataDisk, info, logger } = o;
-  const distros = new DistroCache(() => wsl.list());
-  return {
-    status: async () => ({ ...(await backend.status()), ...(await o.updated()) }),
-    startEngine: () => backend.start(),
-    stopEngine: () => backend.stopEngine(),
-    restartEngine: () => backend.restartEngine(),
-    reloadIntegrations: () => backend.reloadIntegrations(),
-    reloadNetwork: () => backend.reloadNetwork(),
-    listDistros: () => distros.get(DISTRO_LIST_WAIT_MS),
-    settingsFile: home.settings,
-    secretsFile: home.secrets,
-    daemon: wakingDaemon(wsl),
-    hostEndpoint: home.dockerSocket,
-    usage: usageSource(wsl, backend),
-    reset: async (kind) => {
-      await backend.stopEngine();
-      await wipeDataDistro(wsl, home, (l) => logger.warn(l));
-      if (kind === 'factory') {
-        await saveSettings(home.settings, settingsSchema.parse({}));
-        await rm(join(home.root, 'daemon.json'), { force: true });
-      }
-      info('manager', `${DATA_DISTRO} wiped${kind === 'factory' ? ', settings back to their defaults' : ''} (from the dashboard)`);
-      if ((await loadSettings(home.settings)).wslEngine) backend.start();
-    },
-    dataDisk: {
-      file: async () => (await dataDisk()).file,
-      move: async (dir) => {
-        const disk = await dataDisk();
-        await disk.checkMove(dir);
-        const say = (l: string) => info('data', l);
-        // In the background: the page and the API answer at once; the steps are logged (source `data`).
-        void withLock(home.dataLock, () => disk.move(dir, { stop: () => backend.stopEngine(), start: async () => void backend.start() }, say)).catch((e: Error) =>
-          logger.error(`moving berth-data's disk to ${dir} failed: ${e.message}`),
-        );
-      },
-    },
-    diagnose: async () => (await import('../diagnose.js')).collectDiagnostics(home, wsl),
-    openLogs: (sources) => new BerthLogs(home, wsl, sourceFilter(sources)),
-    engineConfig: {
-      text: () => engineConfig.text(),
-      apply: (text) => engineConfig.apply(text, backend.currentState === 'running', () => backend.restartEngine()),
-    },
-  };
 }
 
 /** The settings' integrated distros, plus the default distro when "integrate with my default distro" is on. */

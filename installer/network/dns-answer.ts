@@ -1,14 +1,5 @@
 import dnsPacket, { type Answer, type DecodedPacket, type Question } from 'dns-packet';
-
-/** How the host resolves names: its resolver library for addresses, its nameservers for the rest. */
-export interface HostResolver {
-  /** Addresses of `name` for family 4 or 6 (getaddrinfo); [] when the name exists without them; NameNotFound when it does not exist. */
-  lookup(name: string, family: 4 | 6): Promise<string[]>;
-  /** Sends a whole query to the host's nameservers and returns their answer as is. */
-  forward(query: Buffer): Promise<Buffer>;
-}
-
-export class NameNotFound extends Error {}
+import { NameNotFound, type HostResolver } from './host-resolver.js';
 
 const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3 } as const;
 const TTL_SECONDS = 0; // the host decides; a later lookup must see a changed hosts file or VPN

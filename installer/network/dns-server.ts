@@ -1,6 +1,6 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { createServer, type Server } from 'node:net';
-import { answerQuery, type HostResolver } from './dns-answer.js';
+import type { HostResolver } from './host-resolver.js';
 
 const MAX_UDP_ANSWER = 512; // without EDNS0, a client reads 512 bytes; more means TC and a retry over TCP
 const TCP_IDLE_MS = 10_000;
@@ -26,6 +26,8 @@ export interface DnsServerOptions {
 
 export async function startDnsServer(o: DnsServerOptions): Promise<DnsServer> {
   const host = o.host ?? '127.0.0.1';
+  // The DNS packet codec loads with the server, when the engine link first needs it, not with the backend.
+  const { answerQuery } = await import('./dns-answer.js');
   const answer = (query: Buffer) => answerQuery(query, o.resolver, o.internalNames, o.hostLoopbackAs);
   // UDP first on an ephemeral port, then TCP on the same one; another program may hold it.
   for (let attempt = 0; ; attempt++) {

@@ -1,7 +1,16 @@
 import { createSocket } from 'node:dgram';
 import { lookup as dnsLookup, getServers } from 'node:dns';
 import { promisify } from 'node:util';
-import { NameNotFound, type HostResolver } from './dns-answer.js';
+
+/** How the host resolves names: its resolver library for addresses, its nameservers for the rest. */
+export interface HostResolver {
+  /** Addresses of `name` for family 4 or 6 (getaddrinfo); [] when the name exists without them; NameNotFound when it does not exist. */
+  lookup(name: string, family: 4 | 6): Promise<string[]>;
+  /** Sends a whole query to the host's nameservers and returns their answer as is. */
+  forward(query: Buffer): Promise<Buffer>;
+}
+
+export class NameNotFound extends Error {}
 
 const lookupAll = promisify(dnsLookup);
 const FORWARD_TIMEOUT_MS = 2000;

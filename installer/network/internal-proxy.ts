@@ -1,5 +1,5 @@
 import { lookup } from 'node:dns';
-import { Server } from 'proxy-chain';
+import type { Server } from 'proxy-chain';
 import { DOCKER_INTERNAL_NAMES } from './addresses.js';
 import { isExcluded, NO_UPSTREAM, type UpstreamProxy } from './upstream-proxy.js';
 import type { PacRouter } from './pac.js';
@@ -27,7 +27,9 @@ export class InternalProxy {
     const refused = (url: string | undefined) => {
       if (url) this.onAuthRequired(proxyIdentity(url));
     };
-    const server = new UpstreamAuthWatch(() => refused(this.upstream.http), {
+    // proxy-chain (and the SOCKS and address modules it brings) loads when the engine link first needs it, not with the backend.
+    const { Server: ProxyServer } = await import('proxy-chain');
+    const server = new (upstreamAuthWatch(ProxyServer))(() => refused(this.upstream.http), {
       host: '127.0.0.1',
       port: 0,
       prepareRequestFunction: async ({ request, hostname, port, isHttp }) => {
@@ -78,21 +80,23 @@ export class InternalProxy {
 /**
  * proxy-chain turns an upstream's 407 to a plain http:// request into an error of its own
  * ("Invalid upstream proxy credentials", sent to the client as 597) and emits no event for
- * it: this is where it passes.
+ * it: this is where it passes. (A class made once proxy-chain is loaded.)
  */
-class UpstreamAuthWatch extends Server {
-  constructor(
-    private readonly onRefused: () => void,
-    options: ConstructorParameters<typeof Server>[0],
-  ) {
-    super(options);
-  }
+function upstreamAuthWatch(ProxyServer: typeof Server) {
+  return class UpstreamAuthWatch extends ProxyServer {
+    constructor(
+      private readonly onRefused: () => void,
+      options: ConstructorParameters<typeof Server>[0],
+    ) {
+      super(options);
+    }
 
-  override normalizeHandlerError(error: NodeJS.ErrnoException): NodeJS.ErrnoException {
-    const normalized = super.normalizeHandlerError(error);
-    if (error.message === '407 Proxy Authentication Required') this.onRefused();
-    return normalized;
-  }
+    override normalizeHandlerError(error: NodeJS.ErrnoException): NodeJS.ErrnoException {
+      const normalized = super.normalizeHandlerError(error);
+      if (error.message === '407 Proxy Authentication Required') this.onRefused();
+      return normalized;
+    }
+  };
 }
 
 /** host:port and the user of a proxy URL, never its password. */

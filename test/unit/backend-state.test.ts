@@ -5,6 +5,7 @@ import type { BackendParts } from '../../installer/backend/parts.js';
 import { ManualClock } from '../helpers/manual-clock.js';
 import { ForeignDistroError } from '../../installer/foreign-distro-error.js';
 import { SettingsError, settingsSchema, type Settings } from '../../installer/settings.js';
+import { serveOrStop } from '../../installer/backend/run-backend.js';
 
 const flush = () => new Promise((r) => setTimeout(r, 0));
 async function settle(b: Backend, state: string) {
@@ -42,7 +43,7 @@ function world(overrides: { install?: BackendParts['install']; loadSettings?: ()
     integrations: { sync: async (d) => void calls.push(`integrations.sync ${d.join(',')}`), stopAll: async () => void calls.push('integrations.stopAll'), status: () => [{ distro: 'Ubuntu', state: 'running' }] },
     integratedDistros: async (s) => s.integratedDistros,
     loadSettings: overrides.loadSettings ?? (async () => settings),
-    contextReady: Promise.resolve(),
+    endpointReady: Promise.resolve(),
     clock,
     log: { info: () => {}, warn: () => {}, error: () => {} },
     endpoint: 'unix:///run/berth/docker.sock',
@@ -93,6 +94,37 @@ describe('the backend state machine', () => {
     releaseSync();
     await settle(w.backend, 'running');
     expect(synced).toEqual([['Ubuntu'], ['Ubuntu', 'Debian']]);
+  });
+
+  it('says running only once the host endpoint serves: the bring-up starts before the servers listen', async () => {
+    const w = world();
+    let served!: () => void;
+    w.parts.endpointReady = new Promise<void>((r) => (served = r));
+    w.backend.start();
+    for (let i = 0; i < 30; i++) await flush();
+    expect(w.calls).toContain('integrations.sync Ubuntu');
+    expect(w.backend.currentState).toBe('starting');
+    served();
+    await settle(w.backend, 'running');
+  });
+
+  it('stops the engine the bring-up started when a server cannot listen, and says why', async () => {
+    const w = world();
+    w.backend.start();
+    const servers: Array<{ close(): unknown }> = [];
+    const control = { close: () => undefined };
+    const taken = Object.assign(new Error('listen EADDRINUSE: /run/berth/docker.sock'), { code: 'EADDRINUSE' });
+    await expect(
+      serveOrStop(w.backend, servers, [
+        async () => [control],
+        async () => {
+          throw taken;
+        },
+      ]),
+    ).rejects.toBe(taken);
+    expect(servers).toEqual([control]);
+    expect(w.calls).toContain('engine.stop');
+    expect(w.backend.currentState).toBe('stopped');
   });
 
   it('restarts: the engine stopped, then brought up again to running', async () => {

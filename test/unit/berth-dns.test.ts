@@ -3,9 +3,9 @@ import { createConnection } from 'node:net';
 import dnsPacket from 'dns-packet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DOCKER_INTERNAL_NAMES, ENGINE_LINK } from '../../installer/network/addresses.js';
-import { answerQuery, NameNotFound, type HostResolver } from '../../installer/network/dns-answer.js';
+import { answerQuery } from '../../installer/network/dns-answer.js';
 import { startDnsServer, type DnsServer } from '../../installer/network/dns-server.js';
-import { SystemResolver } from '../../installer/network/host-resolver.js';
+import { NameNotFound, SystemResolver, type HostResolver } from '../../installer/network/host-resolver.js';
 
 /** dns-packet decodes the response code too; its types leave it out. */
 type Decoded = dnsPacket.DecodedPacket & { rcode: string };
