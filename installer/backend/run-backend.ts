@@ -104,8 +104,9 @@ export async function runBackend(home: HomeLayout, wsl: WslHost, options: { idle
 }
 
 /**
- * Each server, added to `servers` once it listens. One that cannot listen stops the engine
- * the bring-up may have started: no socket would reach Berth, and nothing would stop it.
+ * Each server, added to `servers` once it listens. One that cannot listen stops the backend,
+ * and the engine with it (one the bring-up started, or one from an earlier run it attached
+ * to): no socket would reach Berth, and nothing would stop it later.
  */
 export async function serveOrStop(backend: Backend, servers: Array<{ close(): unknown }>, listen: Array<() => Promise<Array<{ close(): unknown }>>>): Promise<void> {
   try {
