@@ -5,6 +5,7 @@ import { execa } from 'execa';
 import { withIntegratedBerth } from './berth-env.js';
 import { berthProcesses, commandLine } from '../test/helpers/processes.js';
 import { startSocatRelay } from './socat-relay.js';
+import { busyboxTar } from './ports.js';
 import { type BenchRow, interleavedMedians, throughputGoal, timed, timeRuns } from './measure.js';
 
 const ROUNDS = 5;
@@ -63,8 +64,7 @@ export async function benchProxy(): Promise<{ rows: BenchRow[]; notes: string[] 
     const loadSeconds = (Date.now() - t0) / 1000;
     agent.destroy();
 
-    const bb = await execa('sh', ['-c', `d=$(mktemp -d) && mkdir $d/bin && cp /bin/busybox $d/bin/ && for a in sh find cat time; do ln -s busybox $d/bin/$a; done && tar -C $d -c . && rm -rf $d`], { encoding: 'buffer' });
-    await execa('docker', ['-H', `unix://${direct}`, 'import', '-', 'bb:bench'], { input: bb.stdout });
+    await execa('docker', ['-H', `unix://${direct}`, 'import', '-', 'bb:bench'], { input: await busyboxTar() });
     // Large bodies streamed both ways: docker load of a 1 GiB image, docker cp of a 1 GiB file.
     const blob = join(root, 'blob');
     await execa('sh', ['-c', `mkdir -p ${blob}/d && head -c 1073741824 /dev/urandom > ${blob}/d/data && tar -C ${blob} -cf ${blob}.tar d`]);
