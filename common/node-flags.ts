@@ -7,9 +7,9 @@
  *
  * On the command line only Node's own option, one GC helper thread. V8's flags
  * (DAEMON_V8_FLAGS) each daemon sets on itself once its modules are loaded
- * (common/settle-daemon.ts): V8 keys its code cache on its flags, so any V8 flag on the command line
- * makes it refuse Node's compiled cache of the built-in modules, and every `node:http`,
- * `node:net`… is compiled from source at each start. Measured: importing five of them took
+ * (common/settle-daemon.ts): V8 keys its code cache on its flags, so any V8 flag on the
+ * command line makes it refuse Node's compiled cache of the built-in modules, and every
+ * `node:http`, `node:net`… is compiled from source at each start. Measured: importing five of them took
  * 24 ms with no flag and 40 with `--expose-gc` alone; the supervisor's modules, 52 and
  * 67 ms (with the four flags this list had before), in the berth distro.
  */
