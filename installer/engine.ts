@@ -75,9 +75,28 @@ function eachLine(proc: WslProcess, onLine: (line: string, stream: 'stdout' | 's
   return Promise.all([read(proc.stdout, 'stdout'), read(proc.stderr, 'stderr')]).then(() => undefined);
 }
 
+/** `berth-agent start --hold` on its way: its process, and what its output has said so far. */
+interface AgentLaunch {
+  proc: WslProcess;
+  warnings: string[];
+  errors: string[];
+  /** Fired at ENGINE_NETNS_LINE: set when the launch is told to go. */
+  onNamespace: (() => void) | undefined;
+  /** Settles once both its streams have ended. */
+  output: Promise<void>;
+}
+
+/** The attached shell as a start watches it: its last lines, and why it ended (if it has). */
+interface AttachedEngine {
+  tail: string[];
+  ended: string | undefined;
+}
+
 /** The engine as the manager drives it: the data store, then the agent attached in berth. */
 export class Engine {
   private attached: WslProcess | undefined;
+  /** Whether the last start started the engine (its namespace and VM link new), rather than attaching to one from an earlier run. */
+  startedAnew = false;
 
   constructor(
     private readonly wsl: WslHost,
@@ -85,80 +104,115 @@ export class Engine {
   ) {}
 
   /**
-   * `berth-agent start --detach` in the berth distro, with the caps; its warnings go into
-   * `warnings`. Its output is read as it comes: `onNamespace` fires at the line saying the
-   * engine's network namespace is published, while dockerd still starts.
+   * `berth-agent start --detach --hold` in the berth distro, with the caps: it loads and
+   * checks the images while the manager prepares, and starts the engine once told to go.
+   * Its output is read as it comes: warnings are kept, and `onNamespace` fires at the line
+   * saying the engine's network namespace is published, while dockerd still starts.
    */
-  private async startAgent(deadlineMs: number, limits: EngineResources, warnings: string[], onNamespace: (() => void) | undefined): Promise<AgentStatus> {
+  private launchAgent(deadlineMs: number, limits: EngineResources): AgentLaunch {
     const caps = [
       ...(limits.cgroup !== undefined ? ['--cgroup', limits.cgroup] : []),
       ...(limits.memoryMiB !== undefined ? ['--memory-mib', String(limits.memoryMiB)] : []),
       ...(limits.cpus !== undefined ? ['--cpus', String(limits.cpus)] : []),
       ...(limits.autoPauseSeconds ? ['--auto-pause', String(limits.autoPauseSeconds)] : []),
     ];
-    const agent = this.wsl.exec(BERTH_DISTRO, [AGENT, 'start', '--detach', '--timeout', String(Math.ceil(deadlineMs / 1000)), ...caps], { user: 'root', stdout: 'pipe', stderr: 'pipe' });
-    const errors: string[] = [];
-    const lines = eachLine(agent, (line, stream) => {
-      this.log('agent', line);
-      if (stream === 'stderr') errors.push(line);
-      if (line.startsWith(AGENT_WARNING)) warnings.push(line.slice(AGENT_WARNING.length));
-      if (line === ENGINE_NETNS_LINE) onNamespace?.();
+    const proc = this.wsl.exec(BERTH_DISTRO, [AGENT, 'start', '--detach', '--hold', '--timeout', String(Math.ceil(deadlineMs / 1000)), ...caps], {
+      user: 'root',
+      stdin: 'pipe',
+      stdout: 'pipe',
+      stderr: 'pipe',
     });
-    const [started] = await Promise.all([agent.done, lines]);
-    if (started.exitCode !== 0) throw new Error(`the engine did not start (berth-agent exit ${started.exitCode}): ${errors.slice(-15).join('\n  ')}`);
+    proc.stdin?.on('error', () => undefined); // it ended before it was told: its exit says why
+    const launch: AgentLaunch = { proc, warnings: [], errors: [], onNamespace: undefined, output: Promise.resolve() };
+    launch.output = eachLine(proc, (line, stream) => {
+      this.log('agent', line);
+      if (stream === 'stderr') launch.errors.push(line);
+      if (line.startsWith(AGENT_WARNING)) launch.warnings.push(line.slice(AGENT_WARNING.length));
+      if (line === ENGINE_NETNS_LINE) launch.onNamespace?.();
+    });
+    return launch;
+  }
+
+  /** Tells a launched agent to start the engine; resolves with its status once the engine answers. */
+  private async agentStarted(launch: AgentLaunch, onNamespace: (() => void) | undefined): Promise<AgentStatus> {
+    launch.onNamespace = onNamespace;
+    launch.proc.stdin?.end('go\n');
+    const [started] = await Promise.all([launch.proc.done, launch.output]);
+    if (started.exitCode !== 0) throw new Error(`the engine did not start (berth-agent exit ${started.exitCode}): ${launch.errors.slice(-15).join('\n  ')}`);
     const running = await this.agentStatus();
     if (!running) throw new Error(`the engine started but its agent does not answer on ${AGENT_SOCKET}`);
     return running;
   }
 
+  /** A launched agent never told to go ends having started nothing. */
+  private async withdraw(launch: AgentLaunch): Promise<void> {
+    launch.proc.stdin?.end();
+    await launch.proc.done.catch(() => undefined);
+  }
+
   /**
    * Starts (or attaches to) the engine and resolves once /_ping answers, with the agent's
    * warnings (caps it cannot enforce) for status; `onExit` fires if the attached agent ends
-   * later (agent died, distro terminated, WSL shut down).
+   * later (agent died, distro terminated, WSL shut down). The agent is launched at once and
+   * loads while `prerequisite` (berth-data's files) settles and the data store is mounted.
    */
-  async start(deadlineMs: number, onExit: (why: string) => void, limits: EngineResources = {}, onNamespace?: () => void): Promise<string[]> {
-    const warnings: string[] = [];
-    await mountDataStore(this.wsl);
-    // An engine left up (its attached process lost with a killed manager, or killed itself)
-    // is attached to, not restarted: its containers keep running.
-    let running = await this.agentStatus();
-    if (running) this.log('manager', 'the engine from an earlier run is still up; attaching to it');
-    else running = await this.startAgent(deadlineMs, limits, warnings, onNamespace);
-    const agent = this.wsl.exec(BERTH_DISTRO, ['sh', '-c', attachScript(running.pid)], { user: 'root', stdout: 'pipe', stderr: 'pipe' });
+  async start(deadlineMs: number, onExit: (why: string) => void, limits: EngineResources = {}, onNamespace?: () => void, prerequisite?: Promise<unknown>): Promise<string[]> {
+    const launch = this.launchAgent(deadlineMs, limits);
+    let running: AgentStatus | undefined;
+    try {
+      await prerequisite;
+      await mountDataStore(this.wsl);
+      // An engine left up (its attached process lost with a killed manager, or killed itself)
+      // is attached to, not restarted: its containers keep running.
+      running = await this.agentStatus();
+    } catch (e) {
+      await this.withdraw(launch);
+      throw e;
+    }
+    this.startedAnew = !running;
+    if (running) {
+      this.log('manager', 'the engine from an earlier run is still up; attaching to it');
+      await this.withdraw(launch);
+    } else running = await this.agentStarted(launch, onNamespace);
+    await this.untilPing(deadlineMs, this.attach(running.pid, onExit));
+    return launch.warnings;
+  }
+
+  /** The attached shell (attachScript) in berth: its end is the engine's, said through `onExit`. */
+  private attach(supervisorPid: number, onExit: (why: string) => void): AttachedEngine {
+    const agent = this.wsl.exec(BERTH_DISTRO, ['sh', '-c', attachScript(supervisorPid)], { user: 'root', stdout: 'pipe', stderr: 'pipe' });
     this.attached = agent;
-    const tail: string[] = [];
+    const watch: AttachedEngine = { tail: [], ended: undefined };
     void eachLine(agent, (line) => {
       this.log('agent', line);
-      tail.push(line);
-      if (tail.length > 30) tail.shift();
+      watch.tail.push(line);
+      if (watch.tail.length > 30) watch.tail.shift();
     });
-    let ended: string | undefined;
+    const ended = (why: string) => {
+      watch.ended = why;
+      if (this.attached === agent) {
+        this.attached = undefined;
+        onExit(why);
+      }
+    };
     void agent.done.then(
-      (r) => {
-        ended = `the engine stopped (${r.exitCode === ATTACH_EXIT.supervisorGone ? 'its supervisor exited' : `the attached process exited with code ${r.exitCode}${r.signal ? `, ${r.signal}` : ''}`})`;
-        if (this.attached === agent) {
-          this.attached = undefined;
-          onExit(ended);
-        }
-      },
-      (e: Error) => {
-        ended = `the attached process could not run: ${e.message}`;
-        if (this.attached === agent) {
-          this.attached = undefined;
-          onExit(ended);
-        }
-      },
+      (r) => ended(`the engine stopped (${r.exitCode === ATTACH_EXIT.supervisorGone ? 'its supervisor exited' : `the attached process exited with code ${r.exitCode}${r.signal ? `, ${r.signal}` : ''}`})`),
+      (e: Error) => ended(`the attached process could not run: ${e.message}`),
     );
+    return watch;
+  }
+
+  /** Resolves once /_ping answers; rejects if the attached process ends first, or at the deadline. */
+  private async untilPing(deadlineMs: number, watch: AttachedEngine): Promise<void> {
     const deadline = Date.now() + deadlineMs;
     while (!(await this.ping())) {
-      if (ended) throw new Error(`${ended}. Its last output:\n  ${tail.slice(-15).join('\n  ')}`);
+      if (watch.ended) throw new Error(`${watch.ended}. Its last output:\n  ${watch.tail.slice(-15).join('\n  ')}`);
       if (Date.now() > deadline) {
         const status = await this.agentStatus();
-        throw new Error(`the engine did not answer /_ping within ${deadlineMs / 1000}s. Agent status: ${JSON.stringify(status?.services ?? 'unreachable')}. Last output:\n  ${tail.slice(-15).join('\n  ')}`);
+        throw new Error(`the engine did not answer /_ping within ${deadlineMs / 1000}s. Agent status: ${JSON.stringify(status?.services ?? 'unreachable')}. Last output:\n  ${watch.tail.slice(-15).join('\n  ')}`);
       }
       await sleep(25);
     }
-    return warnings;
   }
 
   /** Stops the engine and unmounts the store, every step tried; rejects naming what it could not undo. */

@@ -1,7 +1,8 @@
 // berth-agent: the entry point of the agent in the berth distro (see USAGE); one module per command under commands/.
 const USAGE = `usage: berth-agent <command>
-  start [--data DIR] [--config FILE] [--detach] [--timeout SECONDS]
-                   assemble the LinuxKit root and run the engine (foreground unless --detach)
+  start [--data DIR] [--config FILE] [--detach] [--timeout SECONDS] [--hold]
+                   assemble the LinuxKit root and run the engine (foreground unless --detach;
+                   --hold: load, then wait for "go" on stdin; its end starts nothing)
   stop             stop the services in reverse order and take the root down
   status [--json]  the root's services: state, pid, restarts, last exit, uptime
   shell [CMD…]     a root shell (or CMD) inside the root's namespaces

@@ -153,15 +153,13 @@ export class Backend {
   }
 
   private async stopParts(final: boolean): Promise<void> {
-    this.phase.state = 'stopping';
-    this.phase.progress = 'stopping';
+    this.phase.enter('stopping');
     this.cancelRetry?.();
     this.parts.log.info('manager', 'stopping');
     await this.bringing?.catch(() => undefined);
     const problems = await stopInOrder(this.parts, final);
     this.stopProblems = problems;
-    this.phase.state = 'stopped';
-    this.phase.progress = 'stopped';
+    this.phase.enter('stopped');
     this.services = [];
     this.parts.log.info('manager', 'stopped');
   }
@@ -189,28 +187,29 @@ export class Backend {
     });
   }
 
+  /** A step of the bring-up, for status and the log. */
+  private readonly step = (text: string): void => {
+    this.phase.progress = text;
+    this.parts.log.info('manager', text);
+  };
+
   private async bringUpOnce(): Promise<void> {
     const { parts } = this;
     const steps = new StepTimes(parts.clock);
     let linking: Promise<void> | undefined;
     try {
       this.phase.progress = 'checking images';
-      await parts.install(
-        (step) => {
-          this.phase.progress = step;
-          parts.log.info('manager', step);
-        },
-        (line) => this.event(line),
-      );
+      await parts.install(this.step, (line) => this.event(line));
       if (this.halted) return;
       steps.done('install check');
       this.phase.progress = 'syncing trusted CAs';
-      // Two files of berth-data's, neither needing the other: written at once.
-      const [, configProblem] = await Promise.all([parts.network.syncCertificates(), parts.syncEngineConfig()]);
-      if (configProblem) this.event(configProblem);
-      steps.done('CAs and daemon.json');
-      this.phase.progress = 'starting the engine';
       const settings = await this.settings.current();
+      // berth-data's two files, written at once while the agent loads (Engine.start awaits them before the store's mount).
+      const files = Promise.all([parts.network.syncCertificates(), parts.syncEngineConfig()]).then(([, problem]) => {
+        if (problem) this.event(problem);
+        steps.done('CAs and daemon.json');
+        this.phase.progress = 'starting the engine';
+      });
       // The link needs only the engine's namespace: attached as soon as the agent says it is there, while dockerd starts.
       const attachLink = () => (linking ??= parts.network.attach());
       const warnings = await parts.engine.start(
@@ -218,6 +217,7 @@ export class Backend {
         (why) => this.engineEnded(why),
         { cgroup: parts.engineCgroup, memoryMiB: settings.memoryMiB, cpus: settings.cpus, autoPauseSeconds: settings.autoPauseTimeoutSeconds },
         () => void attachLink(), // awaited by serve(), or by the catch below
+        files,
       );
       for (const warning of warnings ?? []) this.event(warning);
       steps.done('engine');
@@ -227,8 +227,7 @@ export class Backend {
       this.phase.progress = 'starting the ports and the integrations';
       await this.serve(steps, attachLink);
       if (this.halted) return;
-      this.phase.state = 'running';
-      this.phase.progress = 'running';
+      this.phase.enter('running');
       this.error = undefined;
       this.backoff.succeeded();
       parts.log.info('manager', `engine running (${steps.summary()})`);

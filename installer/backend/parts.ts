@@ -14,8 +14,12 @@ export interface BackendParts {
   /** The engine's cgroup (per Berth home), where memoryMiB and cpus apply. */
   engineCgroup?: string;
   engine: {
-    /** Resolves with warnings for status (a cap the kernel cannot enforce); `onNamespace` fires once the engine's network namespace is there, before dockerd answers. */
-    start(deadlineMs: number, onExit: (why: string) => void, limits: EngineResources, onNamespace?: () => void): Promise<string[] | void>;
+    /**
+     * Resolves with warnings for status (a cap the kernel cannot enforce); `onNamespace` fires
+     * once the engine's network namespace is there, before dockerd answers. The start waits
+     * for `prerequisite` (and rejects with it) before it touches the data store.
+     */
+    start(deadlineMs: number, onExit: (why: string) => void, limits: EngineResources, onNamespace?: () => void, prerequisite?: Promise<unknown>): Promise<string[] | void>;
     stop(): Promise<void>;
     agentStatus(): Promise<
       { services: AgentServiceStatus[]; logWriter?: string | undefined; disk?: { sizeBytes: number; availBytes: number } | undefined; paused?: boolean | undefined; usage?: EngineUsage | undefined } | undefined

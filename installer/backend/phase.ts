@@ -35,6 +35,13 @@ export class BackendPhase {
     this.changed();
   }
 
+  /** A state whose step is its name (stopping, stopped, running): both change at once, for one wake-up of the waiters. */
+  enter(state: BackendState): void {
+    this.stateNow = state;
+    this.progressNow = state;
+    this.changed();
+  }
+
   /** Resolves once the state or the progress is not what the caller `seen`, or after `waitMs` (at most STATUS_CHANGE_MAX_WAIT_MS). */
   whenChanged(seen: { state: string; progress: string }, waitMs: number): Promise<void> {
     if (this.stateNow !== seen.state || this.progressNow !== seen.progress) return Promise.resolve();

@@ -39,8 +39,8 @@ export async function mountDataStore(t: TestWslRoot): Promise<void> {
   if (r.exitCode !== 0) throw new Error(`mounting the data store: ${r.stderr}`);
 }
 
-export function agent(t: TestWslRoot, args: string[]) {
-  return t.wsl(['-d', 'berth', '-u', 'root', '--exec', AGENT, ...args]);
+export function agent(t: TestWslRoot, args: string[], input?: string) {
+  return t.wsl(['-d', 'berth', '-u', 'root', '--exec', AGENT, ...args], input === undefined ? {} : { input });
 }
 
 /** The docker CLI against the published daemon socket, as seen from the host. */

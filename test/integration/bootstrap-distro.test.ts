@@ -101,6 +101,18 @@ describe.runIf(run)('the bootstrap distro runs a real dockerd in its own namespa
     expect(again.stderr).toMatch(/already running \(supervisor pid \d+/);
   });
 
+  // The manager launches `start --hold` as a start begins, so that Node loads while it
+  // prepares berth-data; the start proper waits for its word.
+  it('start --hold waits for go: the end of its input starts nothing, and go goes on as a start does', async () => {
+    const withdrawn = await agent(t, ['start', '--detach', '--hold'], '');
+    expect(withdrawn.exitCode).toBe(0);
+    expect(withdrawn.stderr).toContain('berth-agent: not told to go; nothing was started');
+    expect((await status(t)).state).toBe('running');
+    const told = await agent(t, ['start', '--detach', '--hold'], 'go\n');
+    expect(told.exitCode).toBe(3); // this engine runs: the start refuses a second one, as without --hold
+    expect(told.stderr).toMatch(/already running \(supervisor pid \d+/);
+  });
+
   it('keeps its engine network to itself: no docker0 or NAT rules in another distro', async () => {
     expect((await agent(t, ['shell', 'ip', 'link', 'show', 'docker0'])).exitCode).toBe(0);
     expect((await agent(t, ['shell', 'iptables', '-t', 'nat', '-S'])).stdout).toContain('DOCKER');

@@ -23,8 +23,9 @@ function world(overrides: { install?: BackendParts['install']; loadSettings?: ()
     install: overrides.install ?? (async (progress) => (calls.push('install'), progress('importing berth'))),
     syncEngineConfig: async () => undefined,
     engine: {
-      start: async (_deadline, onExit) => {
+      start: async (_deadline, onExit, _limits, _onNamespace, prerequisite) => {
         calls.push('engine.start');
+        await prerequisite;
         await startGate;
         onEngineExit = onExit;
       },

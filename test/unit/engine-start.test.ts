@@ -10,6 +10,16 @@ import { FakeWsl, type FakeProcess } from '../helpers/fake-wsl.js';
 
 const agentStatus = { state: 'running', engine: 'ready', pid: 77, startedAt: '2026-12-05T00:00:00Z', dockerSocket: DAEMON_SOCKET, onboot: [], services: [] };
 
+/** A fake agent that acts over time (its promise is the test's own; a failure shows as the test's). */
+const acting = (act: (p: FakeProcess) => Promise<void>) => (p: FakeProcess) => void act(p);
+
+/** What the manager wrote to an agent launched with --hold, once it has ended its stdin: 'go', or '' when withdrawn. */
+function told(p: FakeProcess): Promise<string> {
+  let text = '';
+  p.stdin.on('data', (d: Buffer) => (text += d.toString()));
+  return new Promise((resolve) => p.stdin.once('end', () => resolve(text.trim())));
+}
+
 /** A local socket answering like the agent's (/status) or dockerd's (/_ping). */
 function serve(path: string, answer: { status: number; body: string }): Promise<Server> {
   const server = createServer((_req, res) => res.writeHead(answer.status).end(answer.body));
@@ -46,8 +56,9 @@ describe('the engine start, as the manager drives the agent', () => {
   it('fires onNamespace at the line, before the agent ends, and collects its warnings', async () => {
     const { wsl, engine, logged, agentUp } = await world();
     const events: string[] = [];
-    wsl.onExec = (p: FakeProcess) => {
+    wsl.onExec = acting(async (p) => {
       if (p.argv[0] !== AGENT_COMMAND) return; // the attached shell stays
+      if ((await told(p)) !== 'go') return p.end(0);
       p.stdout.write(`${ENGINE_NETNS_LINE}\n`);
       p.stderr.write(`${AGENT_WARNING}cpus is not enforced here\n`);
       // The agent ends only after the manager has had the line.
@@ -55,7 +66,7 @@ describe('the engine start, as the manager drives the agent', () => {
         events.push('agent ended');
         void agentUp().then(() => p.end(0));
       }, 20);
-    };
+    });
     const warnings = await engine.start(
       5000,
       () => {},
@@ -70,11 +81,12 @@ describe('the engine start, as the manager drives the agent', () => {
   it('says what the agent said on stderr when its start fails, and never fires onNamespace for other lines', async () => {
     const { wsl, engine } = await world();
     let fired = 0;
-    wsl.onExec = (p: FakeProcess) => {
+    wsl.onExec = acting(async (p) => {
+      await told(p);
       p.stdout.write(`${ENGINE_NETNS_LINE} (not quite)\n`);
       p.stderr.write('berth-agent: the data store /mnt/wsl/berth/data is not there\n');
       p.end(1);
-    };
+    });
     await expect(
       engine.start(
         5000,
@@ -84,5 +96,59 @@ describe('the engine start, as the manager drives the agent', () => {
       ),
     ).rejects.toThrow(/berth-agent exit 1\): berth-agent: the data store \/mnt\/wsl\/berth\/data is not there/);
     expect(fired).toBe(0);
+  });
+
+  // The agent is launched with --hold as the start begins, so that its Node loads while the
+  // manager writes berth-data's files and mounts the store; it is told to go only after both.
+  it('launches the agent at once and tells it to go only after the prerequisite and the store mount', async () => {
+    const { wsl, engine, agentUp } = await world();
+    const order: string[] = [];
+    wsl.onRun = (distro, argv) => {
+      if (argv.join(' ').includes('mount --bind')) order.push(`mount in ${distro}`);
+      return { exitCode: 0, stdout: '', stderr: '' };
+    };
+    wsl.onExec = acting(async (p) => {
+      if (p.argv[0] !== AGENT_COMMAND) return;
+      order.push(`launched ${p.argv.slice(1, 4).join(' ')}`);
+      order.push(`told ${await told(p)}`);
+      await agentUp();
+      p.end(0);
+    });
+    let filesWritten!: () => void;
+    const prerequisite = new Promise<void>((r) => (filesWritten = r)).then(() => void order.push('files written'));
+    const started = engine.start(5000, () => {}, {}, undefined, prerequisite);
+    for (let i = 0; i < 20 && !order.length; i++) await new Promise((r) => setTimeout(r, 5));
+    filesWritten();
+    await started;
+    expect(order).toEqual(['launched start --detach --hold', 'files written', 'mount in berth-data', 'told go']);
+    expect(engine.startedAnew).toBe(true);
+  });
+
+  it('withdraws the launched agent when the prerequisite fails: its stdin ends with no go, and the start rejects with the cause', async () => {
+    const { wsl, engine } = await world();
+    const heard: string[] = [];
+    wsl.onExec = acting(async (p) => {
+      heard.push(await told(p));
+      p.end(0);
+    });
+    await expect(engine.start(5000, () => {}, {}, undefined, Promise.reject(new Error('cannot write daemon.json: disk full')))).rejects.toThrow('cannot write daemon.json: disk full');
+    expect(heard).toEqual(['']);
+    expect(wsl.processes.map((p) => p.argv[0])).toEqual([AGENT_COMMAND]); // nothing attached
+  });
+
+  it('withdraws the launched agent when an engine from an earlier run answers, and attaches to that one', async () => {
+    const { wsl, engine, logged, agentUp } = await world();
+    await agentUp();
+    const heard: string[] = [];
+    wsl.onExec = acting(async (p) => {
+      if (p.argv[0] !== AGENT_COMMAND) return;
+      heard.push(await told(p));
+      p.end(0);
+    });
+    await engine.start(5000, () => {}, {});
+    expect(heard).toEqual(['']);
+    expect(logged).toContain('manager: the engine from an earlier run is still up; attaching to it');
+    expect(wsl.processes.map((p) => p.argv[0])).toEqual([AGENT_COMMAND, 'sh']);
+    expect(engine.startedAnew).toBe(false); // its rules are what its backend left: ports apply them anew
   });
 });

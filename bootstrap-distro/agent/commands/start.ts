@@ -12,6 +12,7 @@ import { ENGINE_LIMITS } from '../../../common/engine-limits.js';
 import { ENGINE_XTABLES_LOCK } from '../../../common/engine-iptables.js';
 import { engineTalk, untilReady, type EngineTalk, type StartedSupervisor } from '../engine-ready.js';
 import { engineInitArgv } from '../engine-launch.js';
+import { toldToGo } from '../hold.js';
 
 const OPTIONS = {
   data: { type: 'string', default: paths.defaultDataStore },
@@ -26,6 +27,7 @@ const OPTIONS = {
   cpus: { type: 'string' },
   'auto-pause': { type: 'string', default: '0' },
   cgroup: { type: 'string' },
+  hold: { type: 'boolean', default: false },
 } as const;
 type StartValues = ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>['values'];
 
@@ -40,12 +42,11 @@ class StartRefused extends Error {
 }
 
 export async function run(args: string[]): Promise<number> {
-  const began = Date.now();
   try {
     const { values } = parseArgs({ args, options: OPTIONS });
-    const { limits, cgroupName, autoPause } = await checkedOptions(values);
-    await refuseUnlessStartable(values.data);
-    const { lower, cgroup } = await imagesAndCgroup(cgroupName, limits);
+    const ready = await readyToStart(values);
+    if (!ready) return 0; // held, and never told to go
+    const { cgroupName, autoPause, lower, cgroup, began } = ready;
     // The tools are for the user distros, not the engine: published while it starts.
     const published = publishTools(lower[0]!).then(
       () => undefined,
@@ -138,6 +139,28 @@ async function checkedOptions(values: StartValues): Promise<{ limits: EngineLimi
   }
 }
 
+/**
+ * The options checked, then (after a hold's go) the start allowed, the images verified and
+ * the cgroup made; undefined when a hold ended without go. `began`: when the start proper did.
+ */
+async function readyToStart(values: StartValues): Promise<{ cgroupName: string; autoPause: number; lower: string[]; cgroup: CgroupLayout; began: number } | undefined> {
+  let began = Date.now();
+  const { limits, cgroupName, autoPause } = await checkedOptions(values);
+  // Checking the images only reads them (and fills their cache): begun before a hold, and
+  // awaited after the checks below (a refusal first must not leave its failure unhandled).
+  const images = verifiedImages();
+  images.catch(() => undefined);
+  if (values.hold) {
+    if (!(await toldToGo())) {
+      await images.catch(() => undefined); // its cache writes end before this process does
+      return undefined;
+    }
+    began = Date.now();
+  }
+  await refuseUnlessStartable(values.data);
+  return { cgroupName, autoPause, ...(await imagesAndCgroup(images, cgroupName, limits)), began };
+}
+
 /** Not when an engine runs already, nor without the data store. */
 async function refuseUnlessStartable(dataStore: string): Promise<void> {
   // No control socket, no engine: the common case answers without a request.
@@ -150,9 +173,9 @@ async function refuseUnlessStartable(dataStore: string): Promise<void> {
   }
 }
 
-/** The images and the engine's cgroup, both at once (a start waits on them); a refused image takes the new cgroup back. */
-async function imagesAndCgroup(cgroupName: string, limits: EngineLimits): Promise<{ lower: string[]; cgroup: CgroupLayout }> {
-  const [images, cgroup] = await Promise.allSettled([verifiedImages(), prepareCgroup(cgroupName, limits)]);
+/** The images (being checked) and the engine's cgroup, both at once (a start waits on them); a refused image takes the new cgroup back. */
+async function imagesAndCgroup(checking: Promise<string[]>, cgroupName: string, limits: EngineLimits): Promise<{ lower: string[]; cgroup: CgroupLayout }> {
+  const [images, cgroup] = await Promise.allSettled([checking, prepareCgroup(cgroupName, limits)]);
   if (images.status === 'rejected') {
     if (cgroup.status === 'fulfilled') await removeEngineCgroup(cgroupName);
     throw images.reason;
