@@ -60,7 +60,8 @@ export class Integrations {
         await this.cleanup(r.status.distro);
       }
     }
-    const installed = await this.wsl.list();
+    // Asked only when a distro is to be started (WSL's list costs two calls of wsl.exe).
+    const installed = distros.some((name) => !this.running.has(name.toLowerCase())) ? await this.wsl.list() : [];
     for (const name of distros) {
       const existing = this.running.get(name.toLowerCase());
       // A proxy waiting out its backoff starts now: a sync comes with the engine back (or a

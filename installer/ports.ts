@@ -108,13 +108,14 @@ export class PortForwards {
     };
   }
 
-  async start(claimSocket: string | undefined): Promise<void> {
+  /** `engineAnew`: the engine was started, not attached to (see VmPortRules.engineStarted). */
+  async start(claimSocket: string | undefined, engineAnew = false): Promise<void> {
     this.stopped = false;
-    this.vmRules.engineStarted();
+    this.vmRules.engineStarted(engineAnew);
     this.inWsl.start();
-    if (claimSocket) await this.serveClaims(claimSocket);
     this.watchEvents();
-    await this.reconcile();
+    // The claim socket and the first look at the containers need nothing of each other.
+    await Promise.all([claimSocket && this.serveClaims(claimSocket), this.reconcile()]);
   }
 
   /** Proxies in user distros ask here before a container starts. */

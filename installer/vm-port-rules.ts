@@ -84,9 +84,13 @@ export class VmPortRules {
     private readonly log: (line: string) => void,
   ) {}
 
-  /** A new engine, or a new backend: what the rules hold is read as unknown, so the next apply runs. */
-  engineStarted(): void {
-    this.applied = undefined;
+  /**
+   * A new engine, or a new backend. An engine started anew has its VM link made anew, its
+   * chains empty (the agent's setUpVmLink): nothing to apply until a port comes. One from an
+   * earlier run holds what its backend left, read as unknown, so the next apply runs.
+   */
+  engineStarted(anew: boolean): void {
+    this.applied = anew ? '' : undefined;
     this.saidNoLink = false;
   }
 

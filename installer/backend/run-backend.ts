@@ -67,7 +67,7 @@ export async function runBackend(home: HomeLayout, wsl: WslHost, options: { idle
       install: (progress, warn) => install(home, wsl, engine, progress, warn),
       engine,
       network,
-      ports: portsPart(ports, shared),
+      ports: portsPart(ports, shared, engine),
       credentials: new CredentialsSocket(credentialStore, shared && sharedPath('credentialsSocket', shared), (l) => info('manager', l)),
       integrations: new Integrations(wsl, info),
       integratedDistros: (s) => integratedDistros(wsl, s, (l) => logger.warn(l)),
@@ -134,9 +134,9 @@ function engineNetwork(home: HomeLayout, wsl: WslHost, info: (source: string, li
 }
 
 /** The published ports as the backend drives them: the claim socket in the shared area, when the host sees it. */
-function portsPart(ports: PortForwards, shared: string | undefined): BackendParts['ports'] {
+function portsPart(ports: PortForwards, shared: string | undefined, engine: Engine): BackendParts['ports'] {
   return {
-    start: () => ports.start(shared && sharedPath('portsSocket', shared)),
+    start: () => ports.start(shared && sharedPath('portsSocket', shared), engine.startedAnew),
     stop: () => ports.stop(),
     get error() {
       return ports.error;

@@ -48,8 +48,14 @@ export async function waitForEngine(ctx: CliContext, timeoutMs: number, seen?: B
 /** `berth start`: idempotent; a failed backend is asked to retry now. */
 export async function start(ctx: CliContext): Promise<number> {
   await loadSettings(ctx.home.settings); // an invalid file stops here, with the key and the reason
-  const { state } = await ensureBackend(ctx.home, { whileSpawning: () => bootWhileBackendLoads(ctx) });
-  const asked = state === 'failed' || state === 'stopped' ? await askBackend(ctx.home, 'start') : undefined;
+  // A backend that answers is asked at once (its start is idempotent: a running or starting
+  // engine stays so); else one is started, which starts the engine unless another caller's,
+  // started meanwhile, is idle.
+  let asked = await askBackend(ctx.home, 'start');
+  if (!asked) {
+    const { state } = await ensureBackend(ctx.home, { whileSpawning: () => bootWhileBackendLoads(ctx) });
+    asked = state === 'failed' || state === 'stopped' ? await askBackend(ctx.home, 'start') : undefined;
+  }
   const s = await waitForEngine(ctx, START_TIMEOUT_MS, asked);
   if (s.state === 'failed' && s.refused) {
     await stopBackend(ctx.home);

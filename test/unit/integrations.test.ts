@@ -46,6 +46,20 @@ describe('integrations', () => {
     await w.integrations.stopAll();
   });
 
+  it('ask WSL for its list only when a distro is to be started (a start with nothing new skips its two calls)', async () => {
+    const w = setup();
+    let lists = 0;
+    const list = w.wsl.list.bind(w.wsl);
+    w.wsl.list = () => (lists++, list());
+    await w.integrations.sync([]);
+    expect(lists).toBe(0);
+    await servingUbuntu(w);
+    expect(lists).toBe(1);
+    await w.integrations.sync(['Ubuntu']); // serving already
+    expect(lists).toBe(1);
+    await w.integrations.stopAll();
+  });
+
   it('restart a proxy that crashed, and report a conflict (another dockerd on the socket) without restarting', async () => {
     const w = setup();
     const synced = w.integrations.sync(['Ubuntu']);

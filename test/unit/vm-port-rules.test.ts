@@ -68,8 +68,21 @@ describe('the kernel rules for published ports (the VM link)', () => {
     expect(rules.takesAway([web, api])).toBe(false);
     expect(rules.takesAway([])).toBe(true);
     expect(rules.takesAway([{ ...web, target: { ip: '172.17.0.9', port: 80 } }])).toBe(true);
-    rules.engineStarted();
+    rules.engineStarted(false); // attached to an engine from an earlier run: unknown again
     expect(rules.takesAway([web])).toBe(true);
+  });
+
+  it('after an engine started anew (its chains made empty) applies nothing until a port comes', async () => {
+    const d = fakeDistro();
+    d.go();
+    const rules = new VmPortRules(d.run, () => undefined);
+    await rules.apply([web]);
+    rules.engineStarted(true);
+    expect(rules.takesAway([])).toBe(false);
+    await rules.apply([]);
+    expect(d.runs).toHaveLength(1);
+    await rules.apply([web]);
+    expect(d.runs).toHaveLength(2);
   });
 
   it('without the VM link says so once and leaves the ports to the relays; a failed run is tried again on the next change', async () => {
