@@ -122,6 +122,21 @@ describe.runIf(run)('Linux WSL host: import, list, run', () => {
     expect(await initStart()).not.toBe(before); // started again, not attached to a stale record
   });
 
+  // Berth's CLI boots its distros while the backend loads, and the backend's first calls may
+  // come while a boot holds the distro's start lock: those wait for it natively and attach
+  // with the record the booting call leaves before it lets go, instead of starting a Node each.
+  it('waits natively for a start another call has under way, and attaches without Node of its own', async () => {
+    expect((await t.wsl(['--terminate', 'Ubuntu'])).exitCode).toBe(0);
+    const registry = JSON.parse(readFileSync(join(t.root, 'registry.json'), 'utf8')) as { distros: Array<{ id: string; name: string }> };
+    const lock = join(t.root, 'locks', `${registry.distros.find((d) => d.name === 'Ubuntu')!.id}.lock.lock`);
+    const booting = t.wsl(['-d', 'Ubuntu', '--exec', 'true']);
+    expect(await until(async () => existsSync(lock), 10_000, 2)).toBe(true);
+    // No node on PATH: only the native entry can carry this call.
+    const waiting = await t.wsl(['-d', 'Ubuntu', '--exec', 'echo', 'attached'], { env: { PATH: '/nonexistent' } });
+    expect(waiting).toMatchObject({ exitCode: 0, stdout: 'attached' });
+    expect((await booting).exitCode).toBe(0);
+  });
+
   it('answers -l -v without Node, exactly as Node does, and leaves it to Node once the registry changed', async () => {
     const listed = (env: Record<string, string>) => t.wsl(['-l', '-v'], { env });
     // No node on PATH: only the native entry can answer.

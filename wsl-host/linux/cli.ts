@@ -176,24 +176,16 @@ class WslHostCli {
     for (let attempt = 0; attempt < 20; attempt++) {
       if (attempt > 0) await sleep(reattach.next());
       let init;
+      let plan: SessionPlan | undefined;
       try {
-        init = await this.runtime.ensureRunning(distro);
-      } catch (e) {
-        if (e instanceof DistroStartError) return this.fail(errors.startFailed(e.message));
-        throw e;
-      }
-      let plan: SessionPlan;
-      const distroRoot = `/proc/${init.pid}/root`;
-      const recordFile = this.fastExecFileFor(cmd);
-      try {
-        // Identities before contents: a file changed in between makes the record stale, not wrong.
-        const identities = recordFile ? await Promise.all(PLAN_FILES.map((f) => fileIdentity(join(distroRoot, f)))) : [];
-        const files = await readDistroFiles(distroRoot);
-        plan = planSession({ distroName: distro.name, user: cmd.user, cwd: cmd.cwd, mode: cmd.mode }, files, { cwd: process.cwd(), env: withExtraCaCertsRestored(process.env), drives: this.config.drives });
-        if (recordFile) await this.recordFastExec(recordFile, distro, init, plan, identities, files.conf.automount.root);
+        // Started here: the session is planned (and its exec record left) before the start's
+        // lock goes, for the native calls waiting on that lock to find the record.
+        init = await this.runtime.ensureRunning(distro, async (started) => void (plan = await this.planSession(cmd, distro, started)));
+        plan ??= await this.planSession(cmd, distro, init);
         // The native entry asked only for the distro and the record: it runs the command itself.
         if (process.env.BERTH_WSL_PREPARE_EXEC === '1') return 0;
       } catch (e) {
+        if (e instanceof DistroStartError) return this.fail(errors.startFailed(e.message));
         if (e instanceof SessionError) {
           process.stderr.write(`${e.message}\n`);
           return 1;
@@ -204,6 +196,18 @@ class WslHostCli {
       if (code !== NOT_ENTERED) return code;
     }
     return this.fail(errors.startFailed('it kept stopping while attaching for 5 s; see its init.log'));
+  }
+
+  /** The session the command runs in, and the exec record for the next such call. */
+  private async planSession(cmd: Extract<WslCommand, { kind: 'run' }>, distro: DistroRecord, init: ProcessIdentity): Promise<SessionPlan> {
+    const distroRoot = `/proc/${init.pid}/root`;
+    const recordFile = this.fastExecFileFor(cmd);
+    // Identities before contents: a file changed in between makes the record stale, not wrong.
+    const identities = recordFile ? await Promise.all(PLAN_FILES.map((f) => fileIdentity(join(distroRoot, f)))) : [];
+    const files = await readDistroFiles(distroRoot);
+    const plan = planSession({ distroName: distro.name, user: cmd.user, cwd: cmd.cwd, mode: cmd.mode }, files, { cwd: process.cwd(), env: withExtraCaCertsRestored(process.env), drives: this.config.drives });
+    if (recordFile) await this.recordFastExec(recordFile, distro, init, plan, identities, files.conf.automount.root);
+    return plan;
   }
 
   /** Where the native entry would look for this request's exec record, if it can have one. */

@@ -56,14 +56,24 @@ export class DistroRuntime {
     return withLock(this.layout.distroLock(d.id), fn);
   }
 
-  /** Starts the distro unless it runs; concurrent callers share one init. */
-  async ensureRunning(d: DistroRecord): Promise<ProcessIdentity> {
+  /**
+   * Starts the distro unless it runs; concurrent callers share one init. `whileStarting`
+   * runs in the caller that started it, after the start and still under the start's lock:
+   * the native entry waits out that lock (wsl-entry.c), so what is done here is there then.
+   */
+  async ensureRunning(d: DistroRecord, whileStarting?: (init: ProcessIdentity) => Promise<void>): Promise<ProcessIdentity> {
     const already = await this.running(d);
     if (already) {
       if (d.version === 2) await this.vm.ensureNat();
       return already;
     }
-    return withLock(this.layout.distroLock(d.id), async () => (await this.running(d)) ?? this.start(d));
+    return withLock(this.layout.distroLock(d.id), async () => {
+      const running = await this.running(d);
+      if (running) return running;
+      const init = await this.start(d);
+      await whileStarting?.(init);
+      return init;
+    });
   }
 
   private async start(d: DistroRecord): Promise<ProcessIdentity> {

@@ -24,11 +24,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include "berth-init.h"
 
@@ -237,24 +241,36 @@ static int init_running(const char *init_id) {
 
 enum list_form { LIST_NONE, LIST_VERBOSE, LIST_QUIET, LIST_RUNNING_QUIET };
 
-/* Prints the list from the list record: 1 done, -1 stdout failed, 0 when the record cannot be trusted (Node answers then). */
-static int list_from_record(const char *root, enum list_form form) {
+/*
+ * The list record's distros, while registry.json is the one it was made from: their count
+ * (their fields at *entries, LIST_FIELDS_EACH each: name, state, version, default, init.id),
+ * or 0 when it cannot be trusted or names none (Node answers then, in wsl.exe's words).
+ */
+static long read_list_record(const char *root, char ***entries) {
   char path[PATH_MAX], registry[PATH_MAX], id[96];
   snprintf(path, sizeof path, "%s/registry.list", root);
   snprintf(registry, sizeof registry, "%s/registry.json", root);
   static char buf[RECORD_MAX];
-  char *f[FIELDS_MAX];
+  static char *f[FIELDS_MAX];
   int count = read_record(path, buf, f);
   if (count < 3 || strcmp(f[0], LIST_RECORD_VERSION) != 0) return 0;
   identity(registry, id, sizeof id);
   if (strcmp(id, f[1]) != 0) return 0;
   long n = strtol(f[2], NULL, 10);
-  /* None: Node says so, in wsl.exe's words and with its exit code. */
   if (n <= 0 || n > LIST_MAX || count != 3 + LIST_FIELDS_EACH * n) return 0;
+  *entries = f + 3;
+  return n;
+}
+
+/* Prints the list from the list record: 1 done, -1 stdout failed, 0 when the record cannot be trusted (Node answers then). */
+static int list_from_record(const char *root, enum list_form form) {
+  char **f;
+  long n = read_list_record(root, &f);
+  if (n == 0) return 0;
   int width = 4;
   int running[LIST_MAX];
   for (long i = 0; i < n; i++) {
-    char **d = f + 3 + LIST_FIELDS_EACH * i; /* name, state, version, default, init.id */
+    char **d = f + LIST_FIELDS_EACH * i; /* name, state, version, default, init.id */
     /* An import or unregister under way (or abandoned, which Node settles first) is Node's to tell. */
     if (!plain_name(d[0]) || strcmp(d[1], "Installed") != 0 || (strcmp(d[2], "1") && strcmp(d[2], "2")) || (strcmp(d[3], "0") && strcmp(d[3], "1"))) return 0;
     running[i] = init_running(d[4]);
@@ -266,11 +282,60 @@ static int list_from_record(const char *root, enum list_form form) {
   /* CRLF, as wsl.exe ends its lines (decode.ts, encodeWslOutput); -q names one a line, and nothing when there is none. */
   if (form == LIST_VERBOSE) printf("  %-*s%-*s%s\r\n", width, "NAME", STATE_WIDTH, "STATE", "VERSION");
   for (long i = 0; i < n; i++) {
-    char **d = f + 3 + LIST_FIELDS_EACH * i;
+    char **d = f + LIST_FIELDS_EACH * i;
     if (form == LIST_VERBOSE) printf("%c %-*s%-*s%s\r\n", d[3][0] == '1' ? '*' : ' ', width, d[0], STATE_WIDTH, running[i] ? "Running" : "Stopped", d[2]);
     else if (form == LIST_QUIET || running[i]) printf("%s\r\n", d[0]);
   }
   return fflush(stdout) == 0 ? 1 : -1; /* printed, but it could not be written: the caller sees it failed */
+}
+
+/* The id of distro `name` (as WSL, any case) from the list record: the directory its init.id is in. 1 if found. */
+static int distro_id(const char *root, const char *name, char *id, size_t size) {
+  char **f;
+  long n = read_list_record(root, &f);
+  for (long i = 0; i < n; i++) {
+    char **d = f + LIST_FIELDS_EACH * i;
+    if (strcasecmp(d[0], name) != 0) continue;
+    const char *end = strrchr(d[4], '/'), *start = end;
+    while (start && start > d[4] && start[-1] != '/') start--;
+    if (!end || end == start || (size_t)(end - start) >= size) return 0;
+    memcpy(id, start, (size_t)(end - start));
+    id[end - start] = 0;
+    return plain_name(id);
+  }
+  return 0;
+}
+
+/* proper-lockfile's `stale` (common/lock.ts): a start lock not refreshed for longer is a dead holder's. */
+#define START_LOCK_STALE_S 10
+
+/*
+ * Another berth-wsl is starting the distro (its start lock is held: proper-lockfile's
+ * directory <id>.lock.lock under locks/): waits until that start is done, watching the
+ * directory go with inotify. The starter leaves its exec record before it lets go of the
+ * lock (runtime.ts ensureRunning), so a call for the same user then needs no Node of its
+ * own. Returns 1 if it waited; a stale lock is Node's to take over.
+ */
+static int wait_for_start(const char *root, const char *distro) {
+  char id[80], locks[PATH_MAX], lock[PATH_MAX + 96];
+  if (!distro || !distro_id(root, distro, id, sizeof id)) return 0;
+  snprintf(locks, sizeof locks, "%s/locks", root);
+  snprintf(lock, sizeof lock, "%s/%s.lock.lock", locks, id);
+  int watch = inotify_init1(IN_CLOEXEC);
+  if (watch < 0) return 0;
+  int waited = 0;
+  if (inotify_add_watch(watch, locks, IN_DELETE | IN_MOVED_FROM) >= 0) {
+    struct stat st;
+    /* Looked at after the watch is set, so that its going is never missed. */
+    while (stat(lock, &st) == 0 && time(NULL) - st.st_mtime <= START_LOCK_STALE_S) {
+      waited = 1;
+      struct pollfd p = {.fd = watch, .events = POLLIN};
+      char events[4096];
+      if (poll(&p, 1, 1000) > 0 && read(watch, events, sizeof events) < 0) break;
+    }
+  }
+  close(watch);
+  return waited;
 }
 
 /*
@@ -325,6 +390,8 @@ int wsl_entry(int argc, char **argv) {
       snprintf(init_root, sizeof init_root, "/proc/%d/root", atoi(f[FIELD_INIT_PID]));
       if (plan_from_record(f, count, init_root, cwd, sizeof cwd, &env)) break;
     }
+    /* A start under way elsewhere: its record, once it is done. */
+    if (attempt == 0 && wait_for_start(root, distro)) continue;
     if (attempt > 0) run_node(argc, argv); /* Node could not leave a usable record: it runs it all */
     int prepared = prepare_with_node(argc, argv);
     if (prepared < 0) run_node(argc, argv);
