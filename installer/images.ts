@@ -4,6 +4,9 @@ import { inputFingerprint, type ImageManifest } from './images/inputs.js';
 import type { Progress } from './images/progress.js';
 import { buildImagesInChild } from './images/build-child.js';
 
+/** The content digests of the images' inputs, kept beside the manifest (images/input-digests.ts). */
+const INPUT_DIGESTS = 'input-digests.json';
+
 /**
  * The images this Berth installs: from $BERTH_IMAGES (a prebuilt set, as an installer ships),
  * else built into the home, again whenever their inputs change.
@@ -12,7 +15,7 @@ export async function ensureImages(homeImages: string, progress: Progress, env: 
   const dir = env.BERTH_IMAGES || homeImages;
   const existing = await readManifest(dir).catch(() => undefined);
   // Rebuilt when anything they are made of changed, not only the version (a checkout moves on).
-  if (existing && (env.BERTH_IMAGES || existing.inputs === (await inputFingerprint()))) return { dir, manifest: existing };
+  if (existing && (env.BERTH_IMAGES || existing.inputs === (await inputFingerprint(undefined, join(dir, INPUT_DIGESTS))))) return { dir, manifest: existing };
   if (env.BERTH_IMAGES) throw new Error(`BERTH_IMAGES=${dir} has no manifest.json; build the images there or unset it`);
   await buildImagesInChild(dir, progress);
   return { dir, manifest: await readManifest(dir) };

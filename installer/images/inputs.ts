@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileIdentity } from '../../common/file-identity.js';
+import { contentDigests } from './input-digests.js';
 import { BERTH_REPO } from '../repo.js';
 import { locate } from './collect.js';
 import { defaultSources, type ImageSources } from './sources.js';
@@ -32,42 +32,35 @@ export interface ImageManifest {
 /**
  * A cheap fingerprint of everything the images are made of: Berth's version, the agent
  * bundle, the LinuxKit directory (berth.yml and the files it names) and Berth's native
- * programs (by content), and each source binary (by path, size, mtime).
+ * programs (by content), and each source binary (by path, size, mtime). `digestCache`: a
+ * file that keeps the content digests across processes (input-digests.ts).
  */
-export async function inputFingerprint(sources: ImageSources = defaultSources()): Promise<string> {
-  const hash = createHash('sha256');
-  hash.update(await berthVersion());
-  for (const dir of [LINUXKIT_DIR, AGENT_BUNDLE_DIR]) {
-    for (const f of (await readdir(dir, { recursive: true })).sort()) {
-      const path = join(dir, f);
-      if ((await stat(path)).isFile()) hash.update(f).update(await contentDigest(path));
-    }
-  }
-  for (const binary of NATIVE_BINARIES) hash.update(await contentDigest(binary));
-  for (const source of [sources.busybox, sources.node, ...sources.iptables, ...sources.versionPack]) {
-    const path = await locate(source).catch(() => source.path);
-    const st = await stat(path).catch(() => undefined);
-    hash.update(`${path}:${st?.size}:${st?.mtimeMs}`);
-  }
+export async function inputFingerprint(sources: ImageSources = defaultSources(), digestCache?: string): Promise<string> {
+  // Every look at the disk at once; hashed below in a fixed order.
+  const trees = await Promise.all(
+    [LINUXKIT_DIR, AGENT_BUNDLE_DIR].map(async (dir) => {
+      const names = (await readdir(dir, { recursive: true })).sort();
+      const isFile = await Promise.all(names.map(async (f) => (await stat(join(dir, f))).isFile()));
+      return names.filter((_, i) => isFile[i]).map((name) => ({ name, path: join(dir, name) }));
+    }),
+  );
+  const files = trees.flat();
+  const [version, digests, binaries] = await Promise.all([
+    berthVersion(),
+    contentDigests([...files.map((f) => f.path), ...NATIVE_BINARIES], digestCache),
+    Promise.all(
+      [sources.busybox, sources.node, ...sources.iptables, ...sources.versionPack].map(async (source) => {
+        const path = await locate(source).catch(() => source.path);
+        const st = await stat(path).catch(() => undefined);
+        return `${path}:${st?.size}:${st?.mtimeMs}`;
+      }),
+    ),
+  ]);
+  const hash = createHash('sha256').update(version);
+  files.forEach((f, i) => hash.update(f.name).update(digests[i]!));
+  for (const digest of digests.slice(files.length)) hash.update(digest);
+  for (const binary of binaries) hash.update(binary);
   return hash.digest('hex');
-}
-
-/**
- * A file's sha256, read again only when its identity (inode, size, mtime) changed: the
- * backend checks the fingerprint at every engine start, and reading ~5 MB each time cost
- * ~30 ms of it. By content, not by mtime alone: `npm run build` rewrites identical files, and
- * that must not rebuild the images.
- */
-const digests = new Map<string, { identity: string; digest: string }>();
-async function contentDigest(path: string): Promise<string> {
-  const identity = await fileIdentity(path);
-  const known = digests.get(path);
-  if (known?.identity === identity) return known.digest;
-  const digest = createHash('sha256')
-    .update(await readFile(path))
-    .digest('hex');
-  digests.set(path, { identity, digest });
-  return digest;
 }
 
 /** berth.yml and the files its `files` take their contents from (`source`). */
