@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { type Duplex, PassThrough, type Readable } from 'node:stream';
-import { execa, type Options as ExecaOptions, type ResultPromise } from 'execa';
+import { spawnWsl } from './wsl-process.js';
 import { decodeWslOutput } from './decode.js';
 import { WslError } from './errors.js';
 import type { DistroInfo, ExecOptions, ExecResult, ImportOptions, WslHost, WslProcess } from './host.js';
@@ -119,40 +119,23 @@ export class CommandWslHost implements WslHost {
     if (options.user) args.push('-u', options.user);
     if (options.cwd) args.push('--cd', options.cwd);
     args.push('--exec', ...argv);
-    const env = { ...this.baseEnv(), ...withWslenv(options.env) };
-    const execaOptions: ExecaOptions = {
-      env,
-      extendEnv: true,
-      reject: false,
-      encoding: 'buffer',
-      buffer: collect,
-      stdout: options.stdout ?? 'pipe',
-      stderr: options.stderr ?? 'pipe',
-      cancelSignal: options.signal,
-      ...(options.input !== undefined ? { input: options.input } : { stdin: options.stdin ?? 'ignore' }),
-    };
-    const child = execa(this.options.command, args, execaOptions) as ResultPromise;
-    const done = child.then((r) => {
-      const stdout = bufferText(r.stdout);
-      const stderr = bufferText(r.stderr);
-      if (r.failed && r.exitCode === undefined && !r.signal) {
-        throw spawnError(this.options.command, r.cause);
-      }
+    const { child, outcome } = spawnWsl(this.options.command, args, {
+      env: { ...process.env, ...this.baseEnv(), ...withWslenv(options.env) },
+      input: options.input,
+      stdin: options.stdin,
+      stdout: options.stdout,
+      stderr: options.stderr,
+      collect,
+      signal: options.signal,
+    });
+    const done = outcome.then((r) => {
+      if (r.spawnError) throw spawnError(this.options.command, r.spawnError);
       const exitCode = r.exitCode ?? (r.signal ? 128 : 1);
       // wsl's own failure (-1) carries its error text on stdout; a command's 255 does not say "Error code:".
-      if (WSL_OWN_FAILURE.has(exitCode) && /Error code:/.test(decodeWslOutput((r.stdout as Uint8Array) ?? ''))) {
-        throw errorFromOutput(decodeWslOutput(r.stdout as Uint8Array), exitCode);
-      }
-      return { exitCode, signal: r.signal, stdout, stderr } satisfies ExecResult;
+      if (WSL_OWN_FAILURE.has(exitCode) && /Error code:/.test(decodeWslOutput(r.stdout))) throw errorFromOutput(decodeWslOutput(r.stdout), exitCode);
+      return { exitCode, signal: r.signal, stdout: r.stdout.toString('utf8'), stderr: r.stderr.toString('utf8') } satisfies ExecResult;
     });
-    return {
-      pid: child.pid,
-      ...(collect ? { done } : { done: endedOrExited(child, done) }),
-      stdin: child.stdin,
-      stdout: child.stdout,
-      stderr: child.stderr,
-      kill: (signal?: NodeJS.Signals) => child.kill(signal),
-    };
+    return { pid: child.pid, done, stdin: child.stdin, stdout: child.stdout, stderr: child.stderr, kill: (signal?: NodeJS.Signals) => child.kill(signal) };
   }
 
   socketHostPath(socketPath: string): string | undefined {
@@ -180,14 +163,9 @@ export class CommandWslHost implements WslHost {
 
   /** Runs a wsl management command; returns its decoded stdout, or undefined for "no distributions". */
   private async call(args: string[], opts: { allowNoDistros?: boolean; input?: Readable } = {}): Promise<string | undefined> {
-    const r = await execa(this.options.command, args, {
-      env: this.baseEnv(),
-      reject: false,
-      encoding: 'buffer',
-      // execa takes an fd-less Node stream only as `input`.
-      ...(opts.input ? { input: opts.input } : { stdin: 'ignore' as const }),
-    });
-    if (r.failed && r.exitCode === undefined) throw spawnError(this.options.command, r.cause);
+    const r = await spawnWsl(this.options.command, args, { env: { ...process.env, ...this.baseEnv() }, input: opts.input, collect: true }).outcome;
+    if (r.spawnError) throw spawnError(this.options.command, r.spawnError);
+    if (r.exitCode === undefined) throw new WslError('failed', `${this.options.command} ${args[0] ?? ''} was killed (${r.signal ?? 'signal'})`);
     const out = decodeWslOutput(r.stdout);
     if (r.exitCode === 0) return out;
     const text = `${out}\n${decodeWslOutput(r.stderr)}`.trim();
@@ -203,11 +181,6 @@ export class CommandWslHost implements WslHost {
   }
 }
 
-function bufferText(value: unknown): string {
-  if (value instanceof Uint8Array) return Buffer.from(value).toString('utf8');
-  return typeof value === 'string' ? value : '';
-}
-
 function spawnError(command: string, cause: unknown): WslError {
   const code = (cause as NodeJS.ErrnoException | undefined)?.code;
   if (code === 'ENOENT') return new WslError('wsl-missing', `The WSL command ${command} was not found`, undefined, undefined, { cause });
@@ -221,14 +194,4 @@ export function withWslenv(extra: Record<string, string> | undefined): Record<st
   const existing = (process.env.WSLENV ?? '').split(':').filter(Boolean);
   const wslenv = [...existing.filter((e) => !names.includes(e.split('/')[0]!)), ...names].join(':');
   return { ...extra, WSLENV: wslenv };
-}
-
-/** The result once the streams end, or — if they outlive the process by a moment — its exit alone. */
-function endedOrExited(child: ResultPromise, ended: Promise<ExecResult>): Promise<ExecResult> {
-  const exited = new Promise<ExecResult>((resolve) => {
-    child.once('exit', (code, signal) => {
-      setTimeout(() => resolve({ exitCode: code ?? (signal ? 128 : 1), signal: signal ?? undefined, stdout: '', stderr: '' }), 500).unref();
-    });
-  });
-  return Promise.race([ended, exited]);
 }
