@@ -49,7 +49,8 @@ export function spawnWsl(command: string, args: string[], o: WslSpawnOptions): S
   for (const name of ['stdout', 'stderr'] as const) {
     const stream = child[name];
     const target = o[name];
-    if (stream && target !== undefined && typeof target !== 'string') stream.pipe(target);
+    // Into the caller's stream, which stays open (it may be the caller's own stdout).
+    if (stream && target !== undefined && typeof target !== 'string') stream.pipe(target, { end: false });
     else if (stream && o.collect) stream.on('data', (chunk: Buffer) => kept[name].push(chunk));
   }
   if (o.input !== undefined && child.stdin) {
@@ -61,7 +62,8 @@ export function spawnWsl(command: string, args: string[], o: WslSpawnOptions): S
     }
   }
   const abort = () => child.kill();
-  o.signal?.addEventListener('abort', abort, { once: true });
+  if (o.signal?.aborted) abort();
+  else o.signal?.addEventListener('abort', abort, { once: true });
   const outcome = new Promise<WslOutcome>((resolve) => {
     const result = (exitCode: number | undefined, signal: NodeJS.Signals | undefined, spawnError?: Error): WslOutcome => ({
       exitCode,
@@ -70,14 +72,15 @@ export function spawnWsl(command: string, args: string[], o: WslSpawnOptions): S
       stderr: Buffer.concat(kept.stderr),
       ...(spawnError ? { spawnError } : {}),
     });
-    child.once('error', (e) => {
-      // Only a process that never ran has no exit to wait for.
-      if (child.pid === undefined) resolve(result(undefined, undefined, e));
-    });
-    const ended = (code: number | null, signal: NodeJS.Signals | null) => {
+    const settle = (outcome: WslOutcome) => {
       o.signal?.removeEventListener('abort', abort);
-      resolve(result(code ?? undefined, signal ?? undefined));
+      resolve(outcome);
     };
+    child.on('error', (e) => {
+      // Only a process that never ran has no exit to wait for.
+      if (child.pid === undefined) settle(result(undefined, undefined, e));
+    });
+    const ended = (code: number | null, signal: NodeJS.Signals | null) => settle(result(code ?? undefined, signal ?? undefined));
     child.once('close', ended);
     if (!o.collect) child.once('exit', (code, signal) => setTimeout(() => ended(code, signal), 500).unref());
   });

@@ -1,6 +1,7 @@
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
+import { Writable } from 'node:stream';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CommandWslHost, withWslenv } from '../../wsl-host/command-host.js';
@@ -98,5 +99,36 @@ describe('an attached command whose wsl process dies', () => {
     const pid = readFileSync(childPid, 'utf8').trim();
     spawnSync('pkill', ['-KILL', '-P', pid]); // its sleep
     process.kill(Number(pid), 'SIGKILL');
+  });
+});
+
+// What the manager hands a command in a distro: input to read, its output to collect or to
+// send into a stream of the caller's, and a way to give up on it.
+describe("a command's input, output and cancellation through the driver", () => {
+  /** A wsl that drops the `-d NAME [-u USER] --exec` prefix and runs the rest. */
+  function passThroughWsl(): string {
+    const script = join(dir, 'wsl-runs-it');
+    writeFileSync(script, '#!/bin/sh\nwhile [ "$1" != "--exec" ]; do shift; done\nshift\nexec "$@"\n');
+    chmodSync(script, 0o755);
+    return script;
+  }
+
+  it('feeds input, collects the output, sends it into a stream of the caller', async () => {
+    const host = new CommandWslHost({ command: passThroughWsl() });
+    expect(await host.run('any', ['sh', '-c', 'tr a-z A-Z; echo oops >&2; exit 3'], { input: 'hello\n' })).toEqual({ exitCode: 3, signal: undefined, stdout: 'HELLO\n', stderr: 'oops\n' });
+    const chunks: string[] = [];
+    const sink = new Writable({ write: (chunk: Buffer, _enc, done) => (chunks.push(chunk.toString()), done()) });
+    const r = await host.exec('any', ['echo', 'into the sink'], { stdout: sink }).done;
+    expect(r.exitCode).toBe(0);
+    expect(chunks.join('')).toBe('into the sink\n');
+    expect(sink.writableEnded).toBe(false); // the caller's stream stays the caller's
+  });
+
+  it('kills the command when its signal aborts, and says it was signalled', async () => {
+    const host = new CommandWslHost({ command: passThroughWsl() });
+    const cancel = new AbortController();
+    const running = host.run('any', ['sleep', '30'], { signal: cancel.signal });
+    setTimeout(() => cancel.abort(), 50);
+    expect(await running).toMatchObject({ exitCode: 128, signal: 'SIGTERM' });
   });
 });

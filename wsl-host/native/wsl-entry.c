@@ -306,15 +306,18 @@ static int distro_id(const char *root, const char *name, char *id, size_t size) 
   return 0;
 }
 
-/* proper-lockfile's `stale` (common/lock.ts): a start lock not refreshed for longer is a dead holder's. */
+/* common/lock.ts: proper-lockfile's `stale` (a lock not refreshed for longer is a dead
+ * holder's) and how long withLock waits for a lock before it gives up. */
 #define START_LOCK_STALE_S 10
+#define START_WAIT_MAX_S 120
 
 /*
  * Another berth-wsl is starting the distro (its start lock is held: proper-lockfile's
  * directory <id>.lock.lock under locks/): waits until that start is done, watching the
  * directory go with inotify. The starter leaves its exec record before it lets go of the
  * lock (runtime.ts ensureRunning), so a call for the same user then needs no Node of its
- * own. Returns 1 if it waited; a stale lock is Node's to take over.
+ * own. Returns 1 if it waited; a stale lock is Node's to take over, and so is one held
+ * longer than Node would wait for it (a disk move holds it as long as it runs).
  */
 static int wait_for_start(const char *root, const char *distro) {
   char id[80], locks[PATH_MAX], lock[PATH_MAX + 96];
@@ -326,8 +329,9 @@ static int wait_for_start(const char *root, const char *distro) {
   int waited = 0;
   if (inotify_add_watch(watch, locks, IN_DELETE | IN_MOVED_FROM) >= 0) {
     struct stat st;
+    time_t until = time(NULL) + START_WAIT_MAX_S;
     /* Looked at after the watch is set, so that its going is never missed. */
-    while (stat(lock, &st) == 0 && time(NULL) - st.st_mtime <= START_LOCK_STALE_S) {
+    while (stat(lock, &st) == 0 && time(NULL) - st.st_mtime <= START_LOCK_STALE_S && time(NULL) < until) {
       waited = 1;
       struct pollfd p = {.fd = watch, .events = POLLIN};
       char events[4096];
