@@ -120,7 +120,7 @@ export class CommandWslHost implements WslHost {
     if (options.cwd) args.push('--cd', options.cwd);
     args.push('--exec', ...argv);
     const { child, outcome } = spawnWsl(this.options.command, args, {
-      env: { ...process.env, ...this.baseEnv(), ...withWslenv(options.env) },
+      env: { ...this.baseEnv(), ...withWslenv(options.env) },
       input: options.input,
       stdin: options.stdin,
       stdout: options.stdout,
@@ -157,13 +157,14 @@ export class CommandWslHost implements WslHost {
     );
   }
 
-  private baseEnv(): Record<string, string | undefined> {
-    return { ...this.options.env, WSL_UTF8: '1' };
+  /** Every call's environment: this process's, then the host's options, then WSL_UTF8=1. */
+  private baseEnv(): NodeJS.ProcessEnv {
+    return { ...process.env, ...this.options.env, WSL_UTF8: '1' };
   }
 
   /** Runs a wsl management command; returns its decoded stdout, or undefined for "no distributions". */
   private async call(args: string[], opts: { allowNoDistros?: boolean; input?: Readable } = {}): Promise<string | undefined> {
-    const r = await spawnWsl(this.options.command, args, { env: { ...process.env, ...this.baseEnv() }, input: opts.input, collect: true }).outcome;
+    const r = await spawnWsl(this.options.command, args, { env: this.baseEnv(), input: opts.input, collect: true }).outcome;
     if (r.spawnError) throw spawnError(this.options.command, r.spawnError);
     if (r.exitCode === undefined) throw new WslError('failed', `${this.options.command} ${args[0] ?? ''} was killed (${r.signal ?? 'signal'})`);
     const out = decodeWslOutput(r.stdout);
